@@ -1,0 +1,136 @@
+import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { api, ApiError, type Query } from "./api";
+import type { Page } from "./types";
+
+export interface Loadable<T> {
+  data: T | null;
+  error: ApiError | null;
+  loading: boolean;
+  reload: () => void;
+}
+
+/** GET one resource; re-fetches when `key` changes. `path` null means "don't fetch". */
+export function useResource<T>(path: string | null, query?: Query): Loadable<T> {
+  const key = path === null ? null : path + JSON.stringify(query ?? {});
+  const [state, setState] = useState<{ data: T | null; error: ApiError | null; loading: boolean }>({
+    data: null,
+    error: null,
+    loading: path !== null,
+  });
+  const [nonce, setNonce] = useState(0);
+
+  useEffect(() => {
+    if (path === null) return;
+    const ctl = new AbortController();
+    setState((s) => ({ data: s.data, error: null, loading: true }));
+    api<T>(path, { query, signal: ctl.signal })
+      .then((data) => setState({ data, error: null, loading: false }))
+      .catch((e: unknown) => {
+        if (ctl.signal.aborted) return;
+        setState({ data: null, error: toApiError(e), loading: false });
+      });
+    return () => ctl.abort();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [key, nonce]);
+
+  const reload = useCallback(() => setNonce((n) => n + 1), []);
+  return { ...state, reload };
+}
+
+export function toApiError(e: unknown): ApiError {
+  if (e instanceof ApiError) return e;
+  return new ApiError(0, "client", e instanceof Error ? e.message : String(e));
+}
+
+export interface PagedList<T> {
+  items: T[];
+  error: ApiError | null;
+  loading: boolean;
+  /** True once the first page answered (successfully or not). */
+  loaded: boolean;
+  hasMore: boolean;
+  loadMore: () => void;
+  reload: () => void;
+}
+
+/** A cursor-paginated list (`{items, next_cursor}`); resets when path or query change. */
+export function usePaged<T>(path: string | null, query: Query = {}, limit = 50): PagedList<T> {
+  const key = path === null ? null : path + JSON.stringify(query);
+  const [items, setItems] = useState<T[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [loading, setLoading] = useState(false);
+  const [loaded, setLoaded] = useState(false);
+  const [nonce, setNonce] = useState(0);
+  const ctlRef = useRef<AbortController | null>(null);
+  const genRef = useRef(0);
+
+  const fetchPage = useCallback(
+    (after: string | null, reset: boolean) => {
+      if (path === null) return;
+      ctlRef.current?.abort();
+      const ctl = new AbortController();
+      ctlRef.current = ctl;
+      const gen = ++genRef.current;
+      setLoading(true);
+      setError(null);
+      api<Page<T>>(path, { query: { ...query, limit, cursor: after ?? undefined }, signal: ctl.signal })
+        .then((page) => {
+          if (gen !== genRef.current) return;
+          const got = Array.isArray(page?.items) ? page.items : [];
+          setItems((prev) => (reset ? got : prev.concat(got)));
+          setCursor(page?.next_cursor ?? null);
+          setLoading(false);
+          setLoaded(true);
+        })
+        .catch((e: unknown) => {
+          if (ctl.signal.aborted || gen !== genRef.current) return;
+          if (reset) setItems([]);
+          setError(toApiError(e));
+          setLoading(false);
+          setLoaded(true);
+        });
+    },
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [key, limit],
+  );
+
+  useEffect(() => {
+    setItems([]);
+    setCursor(null);
+    setLoaded(false);
+    fetchPage(null, true);
+    return () => ctlRef.current?.abort();
+  }, [fetchPage, nonce]);
+
+  return {
+    items,
+    error,
+    loading,
+    loaded,
+    hasMore: cursor !== null,
+    loadMore: () => {
+      if (!loading && cursor !== null) fetchPage(cursor, false);
+    },
+    reload: () => setNonce((n) => n + 1),
+  };
+}
+
+/** Tracks a CSS media query, e.g. "(max-width: 760px)". */
+export function useMedia(query: string): boolean {
+  const [match, setMatch] = useState(() => window.matchMedia(query).matches);
+  useEffect(() => {
+    const mq = window.matchMedia(query);
+    const on = () => setMatch(mq.matches);
+    mq.addEventListener("change", on);
+    on();
+    return () => mq.removeEventListener("change", on);
+  }, [query]);
+  return match;
+}
+
+export function useDocumentTitle(title: string): void {
+  useEffect(() => {
+    document.title = title ? `${title} · tapak` : "tapak";
+  }, [title]);
+}

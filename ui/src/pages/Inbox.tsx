@@ -1,0 +1,166 @@
+import { useEffect, useMemo, useState } from "preact/hooks";
+import { Icon } from "../components/Icon";
+import { PageHeader } from "../components/Layout";
+import { MessageCard } from "../components/MessageCard";
+import { Empty, LoadMore, Loading, Problem } from "../components/States";
+import { dayKey, dayLabel, KIND_LABELS, KINDS, personName } from "../format";
+import { useDocumentTitle, usePaged, useResource } from "../hooks";
+import { setQuery, useLocation } from "../router";
+import type { Message, Page, Ref } from "../types";
+
+export function Inbox() {
+  useDocumentTitle("Inbox");
+  const { search } = useLocation();
+  const q = search.get("q") ?? "";
+  const chat = search.get("chat") ?? "";
+  const kind = search.get("kind") ?? "";
+  const from = search.get("from") ?? "";
+  const to = search.get("to") ?? "";
+  const person = search.get("person") ?? "";
+  const personLabel = search.get("pname") ?? "";
+
+  const [draft, setDraft] = useState(q);
+  useEffect(() => setDraft(q), [q]);
+
+  const filters = useMemo(() => ({ chat, kind, from, to, person }), [chat, kind, from, to, person]);
+  const query = useMemo(() => (q ? { q, ...filters } : filters), [q, filters]);
+  const list = usePaged<Message>(q ? "/search" : "/messages", query);
+  const chats = useResource<Page<Ref>>("/chats", { limit: 500 });
+
+  const groups = useMemo(() => {
+    const out: Array<{ key: string; items: Message[] }> = [];
+    for (const m of list.items) {
+      const k = dayKey(m.sent_at);
+      const last = out[out.length - 1];
+      if (last && last.key === k) last.items.push(m);
+      else out.push({ key: k, items: [m] });
+    }
+    return out;
+  }, [list.items]);
+
+  const anyFilter = !!(chat || kind || from || to || person || q);
+  const chatItems = chats.data?.items ?? [];
+
+  return (
+    <div class="page page-inbox">
+      <PageHeader title="Inbox" sub="Messages from your WhatsApp groups, newest first.">
+        <button type="button" class="btn" onClick={list.reload} disabled={list.loading}>
+          <Icon name="refresh" size={16} /> Refresh
+        </button>
+      </PageHeader>
+
+      <form
+        class="search-bar"
+        role="search"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setQuery({ q: draft.trim() || null });
+        }}
+      >
+        <label class="visually-hidden" for="inbox-search">
+          Search messages
+        </label>
+        <Icon name="search" size={18} />
+        <input
+          id="inbox-search"
+          type="search"
+          name="q"
+          placeholder="Search messages (e.g. bocor, lift, Block A)"
+          value={draft}
+          onInput={(e) => setDraft(e.currentTarget.value)}
+          enterKeyHint="search"
+        />
+        <button type="submit" class="btn btn-primary">
+          Search
+        </button>
+      </form>
+
+      <div class="filters" role="group" aria-label="Filters">
+        {chatItems.length > 0 ? (
+          <label class="field field-inline">
+            <span>Chat</span>
+            <select value={chat} onChange={(e) => setQuery({ chat: e.currentTarget.value })}>
+              <option value="">All chats</option>
+              {chatItems.map((c) => (
+                <option key={String(c.id)} value={String(c.id)}>
+                  {c.name ?? String(c.id)}
+                </option>
+              ))}
+            </select>
+          </label>
+        ) : null}
+        <label class="field field-inline">
+          <span>Kind</span>
+          <select value={kind} onChange={(e) => setQuery({ kind: e.currentTarget.value })}>
+            <option value="">All kinds</option>
+            {KINDS.map((k) => (
+              <option key={k} value={k}>
+                {KIND_LABELS[k]}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label class="field field-inline">
+          <span>From</span>
+          <input type="date" value={from} max={to || undefined} onChange={(e) => setQuery({ from: e.currentTarget.value })} />
+        </label>
+        <label class="field field-inline">
+          <span>To</span>
+          <input type="date" value={to} min={from || undefined} onChange={(e) => setQuery({ to: e.currentTarget.value })} />
+        </label>
+        {person ? (
+          <button type="button" class="chip chip-filter" onClick={() => setQuery({ person: null, pname: null })} aria-label="Remove sender filter">
+            From {personLabel || "one sender"} <Icon name="close" size={14} />
+          </button>
+        ) : null}
+        {anyFilter ? (
+          <button
+            type="button"
+            class="btn btn-quiet"
+            onClick={() => setQuery({ q: null, chat: null, kind: null, from: null, to: null, person: null, pname: null })}
+          >
+            Clear all
+          </button>
+        ) : null}
+      </div>
+
+      <div aria-live="polite" class="visually-hidden">
+        {list.loaded && !list.loading ? `${list.items.length} messages shown` : ""}
+      </div>
+
+      {list.error && list.items.length === 0 ? (
+        <Problem error={list.error} what={q ? "Search" : "Messages"} onRetry={list.reload} />
+      ) : !list.loaded ? (
+        <Loading label={q ? "Searching…" : "Loading messages…"} />
+      ) : list.items.length === 0 ? (
+        <Empty title={q ? `Nothing found for “${q}”` : anyFilter ? "No messages match these filters" : "No messages yet"} icon={q ? "search" : "inbox"}>
+          {q || anyFilter
+            ? "Try other words or remove a filter."
+            : "Messages appear here as soon as a WhatsApp group is connected or a chat export is imported."}
+        </Empty>
+      ) : (
+        <div class="msg-list">
+          {groups.map((g) => (
+            <section key={g.key} class="day" aria-label={dayLabel(g.key)}>
+              <h2 class="day-head">
+                <span>{dayLabel(g.key)}</span>
+              </h2>
+              {g.items.map((m) => (
+                <MessageCard
+                  key={String(m.id)}
+                  m={m}
+                  onChat={(x) => x.chat && setQuery({ chat: String(x.chat.id) }, { replace: false })}
+                  onPerson={(x) =>
+                    x.sender && setQuery({ person: String(x.sender.id), pname: personName(x.sender) }, { replace: false })
+                  }
+                />
+              ))}
+            </section>
+          ))}
+          {list.error ? <Problem error={list.error} what="More messages" onRetry={list.loadMore} /> : null}
+          <LoadMore hasMore={list.hasMore} loading={list.loading} onClick={list.loadMore} count={list.items.length} />
+        </div>
+      )}
+    </div>
+  );
+}

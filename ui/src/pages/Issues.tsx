@@ -1,0 +1,198 @@
+import { useMemo } from "preact/hooks";
+import { PriorityBadge, StatusBadge } from "../components/Badges";
+import { Icon } from "../components/Icon";
+import { PageHeader } from "../components/Layout";
+import { Empty, LoadMore, Loading, Problem } from "../components/States";
+import { CATEGORIES, formatDateTime, formatLocation, humanize, isoAttr, ISSUE_STATUSES, personName, PRIORITIES, relative } from "../format";
+import { useDocumentTitle, useMedia, usePaged, useResource } from "../hooks";
+import { Link, setQuery, useLocation } from "../router";
+import type { Issue, Page, Ref } from "../types";
+
+const CLOSED = new Set(["resolved", "closed"]);
+
+export function SlaCell({ issue }: { issue: Issue }) {
+  const sla = issue.sla;
+  if (!sla) return <span class="muted">—</span>;
+  if (sla.breached) {
+    return (
+      <span class="sla sla-breached">
+        <Icon name="clock" size={14} /> Breached
+      </span>
+    );
+  }
+  if (CLOSED.has(issue.status)) return <span class="sla sla-met">Within SLA</span>;
+  const due = sla.resolve_by ?? sla.respond_by;
+  if (!due) return <span class="muted">—</span>;
+  const soon = new Date(due).getTime() - Date.now() < 2 * 3600_000;
+  return (
+    <span class={`sla${soon ? " sla-soon" : ""}`} title={`Resolve by ${formatDateTime(sla.resolve_by)}`}>
+      <Icon name="clock" size={14} /> Due <time dateTime={isoAttr(due)}>{relative(due)}</time>
+    </span>
+  );
+}
+
+function issueHref(i: Issue): string {
+  return `/issues/${encodeURIComponent(String(i.id))}`;
+}
+
+function issueTitle(i: Issue): string {
+  return i.title || [humanize(i.category), formatLocation(i.location)].filter(Boolean).join(" — ") || `Issue ${i.id}`;
+}
+
+/** Compact cards: phones and the dashboard. */
+export function IssueCards({ items }: { items: Issue[] }) {
+  return (
+    <ul class="card-list">
+      {items.map((i) => (
+        <li key={String(i.id)} class={`card issue-card${i.sla?.breached ? " card-breached" : ""}`}>
+          <Link href={issueHref(i)} class="card-title">
+            {issueTitle(i)}
+          </Link>
+          <div class="card-tags">
+            <StatusBadge status={i.status} />
+            <PriorityBadge priority={i.priority} />
+            {i.category ? <span class="tag tag-plain">{humanize(i.category)}</span> : null}
+            <SlaCell issue={i} />
+          </div>
+          <p class="card-meta">
+            {[formatLocation(i.location), i.site?.name, i.opened_at ? `opened ${formatDateTime(i.opened_at)}` : ""]
+              .filter(Boolean)
+              .join(" · ")}
+          </p>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function IssueTable({ items }: { items: Issue[] }) {
+  return (
+    <div class="table-wrap">
+      <table class="table">
+        <caption class="visually-hidden">Issue tickets</caption>
+        <thead>
+          <tr>
+            <th scope="col">Issue</th>
+            <th scope="col">Status</th>
+            <th scope="col">Priority</th>
+            <th scope="col">Category</th>
+            <th scope="col">Location</th>
+            <th scope="col">Site</th>
+            <th scope="col">Opened</th>
+            <th scope="col">SLA</th>
+          </tr>
+        </thead>
+        <tbody>
+          {items.map((i) => (
+            <tr key={String(i.id)} class={i.sla?.breached ? "row-breached" : undefined}>
+              <td>
+                <Link href={issueHref(i)} class="row-title">
+                  {issueTitle(i)}
+                </Link>
+                {i.repeat_of ? <span class="tag tag-warn">Repeat</span> : null}
+                {i.reported_by ? <div class="row-sub">by {personName(i.reported_by)}</div> : null}
+              </td>
+              <td>
+                <StatusBadge status={i.status} />
+              </td>
+              <td>
+                <PriorityBadge priority={i.priority} />
+              </td>
+              <td>{humanize(i.category) || <span class="muted">—</span>}</td>
+              <td>{formatLocation(i.location) || <span class="muted">—</span>}</td>
+              <td>{i.site?.name ?? <span class="muted">—</span>}</td>
+              <td>
+                <time dateTime={isoAttr(i.opened_at)}>{formatDateTime(i.opened_at)}</time>
+              </td>
+              <td>
+                <SlaCell issue={i} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+export function Issues() {
+  useDocumentTitle("Issues");
+  const { search } = useLocation();
+  const status = search.get("status") ?? "";
+  const priority = search.get("priority") ?? "";
+  const category = search.get("category") ?? "";
+  const site = search.get("site") ?? "";
+  const breached = search.get("breached") ?? "";
+  const query = useMemo(() => ({ status, priority, category, site, breached }), [status, priority, category, site, breached]);
+  const list = usePaged<Issue>("/issues", query);
+  const sites = useResource<Page<Ref>>("/sites", { limit: 500 });
+  const phone = useMedia("(max-width: 760px)");
+
+  const items = breached === "true" ? list.items.filter((i) => i.sla?.breached) : list.items;
+  const anyFilter = !!(status || priority || category || site || breached);
+
+  return (
+    <div class="page page-issues">
+      <PageHeader title="Issues" sub="Problems reported in the groups, with their deadlines." />
+      <div class="filters" role="group" aria-label="Filters">
+        <Select label="Status" value={status} name="status" options={ISSUE_STATUSES} all="Any status" />
+        <Select label="Priority" value={priority} name="priority" options={PRIORITIES} all="Any priority" />
+        <Select label="Category" value={category} name="category" options={CATEGORIES} all="Any category" />
+        {(sites.data?.items.length ?? 0) > 1 ? (
+          <label class="field field-inline">
+            <span>Site</span>
+            <select value={site} onChange={(e) => setQuery({ site: e.currentTarget.value })}>
+              <option value="">All sites</option>
+              {sites.data?.items.map((s) => (
+                <option key={String(s.id)} value={String(s.id)}>
+                  {s.name ?? String(s.id)}
+                </option>
+              ))}
+            </select>
+          </label>
+        ) : null}
+        <label class="field field-check">
+          <input type="checkbox" checked={breached === "true"} onChange={(e) => setQuery({ breached: e.currentTarget.checked ? "true" : null })} />
+          <span>Only past SLA</span>
+        </label>
+        {anyFilter ? (
+          <button type="button" class="btn btn-quiet" onClick={() => setQuery({ status: null, priority: null, category: null, site: null, breached: null })}>
+            Clear all
+          </button>
+        ) : null}
+      </div>
+
+      {list.error && list.items.length === 0 ? (
+        <Problem error={list.error} what="Issues" onRetry={list.reload} />
+      ) : !list.loaded ? (
+        <Loading label="Loading issues…" />
+      ) : items.length === 0 && !list.hasMore ? (
+        <Empty title={anyFilter ? "No issues match these filters" : "No issues yet"} icon="task">
+          {anyFilter ? "Remove a filter to see more." : "Issue tickets open automatically when someone reports a problem in a group."}
+        </Empty>
+      ) : (
+        <>
+          {phone ? <IssueCards items={items} /> : <IssueTable items={items} />}
+          {list.error ? <Problem error={list.error} what="More issues" onRetry={list.loadMore} /> : null}
+          <LoadMore hasMore={list.hasMore} loading={list.loading} onClick={list.loadMore} count={items.length} />
+        </>
+      )}
+    </div>
+  );
+}
+
+export function Select({ label, value, name, options, all }: { label: string; value: string; name: string; options: string[]; all: string }) {
+  return (
+    <label class="field field-inline">
+      <span>{label}</span>
+      <select value={value} onChange={(e) => setQuery({ [name]: e.currentTarget.value })}>
+        <option value="">{all}</option>
+        {options.map((o) => (
+          <option key={o} value={o}>
+            {humanize(o)}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}

@@ -1,0 +1,103 @@
+import { useState } from "preact/hooks";
+import { ApiError } from "../api";
+import { useAuth } from "../auth";
+import { useDocumentTitle } from "../hooks";
+import { navigate } from "../router";
+
+export function safeNext(raw: string | null): string {
+  // Only same-app paths: never "//host" or "http:…" (open redirect).
+  if (!raw || !raw.startsWith("/") || raw.startsWith("//") || raw.startsWith("/\\") || raw.startsWith("/login")) return "/";
+  return raw;
+}
+
+export function Login({ next, expired, startupError }: { next: string; expired?: boolean; startupError?: ApiError }) {
+  useDocumentTitle("Sign in");
+  const { login } = useAuth();
+  const [username, setUsername] = useState("");
+  const [password, setPassword] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(
+    startupError ? `tapak could not check your session: ${startupError.message}` : null,
+  );
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (busy) return;
+    if (!username.trim() || !password) {
+      setError("Enter your username and password.");
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    try {
+      await login(username.trim(), password);
+      navigate(safeNext(next), { replace: true });
+    } catch (err) {
+      const ae = err instanceof ApiError ? err : null;
+      if (ae?.status === 401 || ae?.status === 400) setError("Wrong username or password.");
+      else if (ae?.status === 429)
+        setError(
+          `Too many sign-in attempts. Wait ${ae.retryAfter ? `${ae.retryAfter} seconds` : "a minute"} and try again.`,
+        );
+      else setError(ae?.message ?? "Sign-in failed. Try again.");
+      setPassword("");
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div class="login-page">
+      <form class="login-card" onSubmit={submit} noValidate aria-labelledby="login-title">
+        <div class="login-brand">
+          <span class="brand-mark" aria-hidden="true">
+            t
+          </span>
+          <span class="brand-name">tapak</span>
+        </div>
+        <h1 id="login-title">Sign in</h1>
+        <p class="login-sub">Facility operations from your WhatsApp groups.</p>
+        {expired && !error ? (
+          <p class="notice" role="status">
+            Your session ended. Please sign in again.
+          </p>
+        ) : null}
+        {error ? (
+          <p class="form-error" role="alert" id="login-error">
+            {error}
+          </p>
+        ) : null}
+        <label class="field">
+          <span>Username</span>
+          <input
+            name="username"
+            autoComplete="username"
+            autoCapitalize="none"
+            spellcheck={false}
+            value={username}
+            onInput={(e) => setUsername(e.currentTarget.value)}
+            aria-invalid={error ? true : undefined}
+            aria-describedby={error ? "login-error" : undefined}
+            required
+            autoFocus
+          />
+        </label>
+        <label class="field">
+          <span>Password</span>
+          <input
+            name="password"
+            type="password"
+            autoComplete="current-password"
+            value={password}
+            onInput={(e) => setPassword(e.currentTarget.value)}
+            aria-invalid={error ? true : undefined}
+            aria-describedby={error ? "login-error" : undefined}
+            required
+          />
+        </label>
+        <button type="submit" class="btn btn-primary btn-block" disabled={busy} aria-busy={busy}>
+          {busy ? "Signing in…" : "Sign in"}
+        </button>
+      </form>
+    </div>
+  );
+}

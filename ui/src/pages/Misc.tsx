@@ -1,0 +1,171 @@
+// Schedules, Reports, Settings: small shells over endpoints that land later, and the 404 page.
+import { useState } from "preact/hooks";
+import { can, useUser } from "../auth";
+import { PageHeader } from "../components/Layout";
+import { Empty, LoadMore, Loading, Problem } from "../components/States";
+import { formatDateTime, humanize, timeZone, todayKey } from "../format";
+import { useDocumentTitle, usePaged, useResource } from "../hooks";
+import { Link } from "../router";
+
+/** Renders unknown JSON as a readable definition list (text only). */
+function Plain({ value, depth = 0 }: { value: unknown; depth?: number }) {
+  if (value === null || value === undefined || value === "") return <span class="muted">—</span>;
+  if (typeof value === "boolean") return <>{value ? "Yes" : "No"}</>;
+  if (typeof value === "number") return <>{value.toLocaleString()}</>;
+  if (typeof value === "string") {
+    return <>{/^\d{4}-\d{2}-\d{2}T/.test(value) ? formatDateTime(value) : value}</>;
+  }
+  if (Array.isArray(value)) {
+    if (value.length === 0) return <span class="muted">none</span>;
+    if (depth > 2) return <>{value.length} items</>;
+    return (
+      <ul class="plain-list">
+        {value.slice(0, 50).map((v, i) => (
+          <li key={i}>
+            <Plain value={v} depth={depth + 1} />
+          </li>
+        ))}
+      </ul>
+    );
+  }
+  if (typeof value === "object") {
+    const o = value as Record<string, unknown>;
+    if ("name" in o && Object.keys(o).length <= 3 && typeof o.name === "string") return <>{o.name}</>;
+    if (depth > 2) return <>…</>;
+    return (
+      <dl class="plain">
+        {Object.entries(o).map(([k, v]) => (
+          <div key={k} class="fact">
+            <dt>{humanize(k)}</dt>
+            <dd>
+              <Plain value={v} depth={depth + 1} />
+            </dd>
+          </div>
+        ))}
+      </dl>
+    );
+  }
+  return <>{String(value)}</>;
+}
+
+interface Schedule {
+  id: string | number;
+  name?: string | null;
+  title?: string | null;
+  [k: string]: unknown;
+}
+
+export function Schedules() {
+  useDocumentTitle("Schedules");
+  const list = usePaged<Schedule>("/schedules", {});
+  return (
+    <div class="page">
+      <PageHeader title="Schedules" sub="Recurring work and whether it was reported on time." />
+      {list.error && list.items.length === 0 ? (
+        <Problem error={list.error} what="Schedules" onRetry={list.reload} />
+      ) : !list.loaded ? (
+        <Loading />
+      ) : list.items.length === 0 ? (
+        <Empty title="No schedules yet" icon="calendar" />
+      ) : (
+        <>
+          <ul class="card-list">
+            {list.items.map((s) => {
+              const { id, name, title, ...rest } = s;
+              return (
+                <li key={String(id)} class="card">
+                  <span class="card-title">{name || title || `Schedule ${id}`}</span>
+                  <Plain value={rest} />
+                </li>
+              );
+            })}
+          </ul>
+          <LoadMore hasMore={list.hasMore} loading={list.loading} onClick={list.loadMore} count={list.items.length} />
+        </>
+      )}
+    </div>
+  );
+}
+
+export function Reports() {
+  useDocumentTitle("Reports");
+  const [date, setDate] = useState(todayKey());
+  const rep = useResource<Record<string, unknown>>("/reports/daily", { date });
+  return (
+    <div class="page">
+      <PageHeader title="Reports" sub="What happened on a day, ready to share." />
+      <div class="filters">
+        <label class="field field-inline">
+          <span>Day</span>
+          <input type="date" value={date} max={todayKey()} onChange={(e) => e.currentTarget.value && setDate(e.currentTarget.value)} />
+        </label>
+      </div>
+      {rep.error ? (
+        <Problem error={rep.error} what="Daily report" onRetry={rep.reload} />
+      ) : rep.loading || !rep.data ? (
+        <Loading label="Preparing the report…" />
+      ) : (
+        <section class="panel">
+          <Plain value={rep.data} />
+        </section>
+      )}
+    </div>
+  );
+}
+
+export function Settings() {
+  useDocumentTitle("Settings");
+  const user = useUser();
+  return (
+    <div class="page">
+      <PageHeader title="Settings" />
+      <section class="panel">
+        <h2>Your account</h2>
+        <dl class="facts">
+          <div class="fact">
+            <dt>Name</dt>
+            <dd>{user?.name}</dd>
+          </div>
+          <div class="fact">
+            <dt>Role</dt>
+            <dd>{humanize(user?.role)}</dd>
+          </div>
+          <div class="fact">
+            <dt>User id</dt>
+            <dd>{user ? String(user.id) : ""}</dd>
+          </div>
+          <div class="fact">
+            <dt>Time zone</dt>
+            <dd>{timeZone()}</dd>
+          </div>
+        </dl>
+      </section>
+      {can(user, "settings") ? (
+        <section class="panel">
+          <h2>Appliance</h2>
+          <p>
+            Users and API tokens are managed with <code>tapak user add</code> and <code>tapak token create</code> on the
+            appliance. The API is described at{" "}
+            <a href="/api/v1/openapi.json" target="_blank" rel="noopener">
+              /api/v1/openapi.json
+            </a>
+            .
+          </p>
+        </section>
+      ) : (
+        <p class="notice">Only administrators can change settings.</p>
+      )}
+    </div>
+  );
+}
+
+export function NotFound() {
+  useDocumentTitle("Not found");
+  return (
+    <div class="page">
+      <Empty title="This page does not exist" icon="issue">
+        <Link href="/">Go to the dashboard</Link>
+      </Empty>
+    </div>
+  );
+}
