@@ -8,7 +8,7 @@
 //! - 1:1 chat id = `"{phone_number_id}:{user}"` where user = sender phone digits, else the BSUID (`user_id`), else
 //!   `unknown`; a Groups-API message (`group_id`) uses the group id as chat id and `is_group = true`;
 //! - sender id = phone digits when known, else the BSUID; display name = `contacts[].profile.name` (else
-//!   `profile.username`) of the contact whose `wa_id`/`user_id` equals `from`/`from_user_id`. When `from` is absent
+//!   `profile.username`) of the contact whose `wa_id`/`user_id` equals `from`/`from_user_id`. When nothing matches
 //!   and the value carries exactly one contact and one message, that contact is the sender;
 //! - unknown message types are kept as `MessageType::Other` (never dropped); `unsupported` too, its `errors[]` go to
 //!   `Normalized::errors` prefixed with the message id;
@@ -172,13 +172,9 @@ fn normalize_message(
             (wa.is_some() && wa == from_phone)
                 || (uid.is_some() && (uid == from_raw || uid == from_user_id))
         })
-        .or_else(|| {
-            if from_raw.is_none() && from_user_id.is_none() && single {
-                contacts.first()
-            } else {
-                None
-            }
-        });
+        // One message and one contact in the same value: that contact is the sender even when the ids are written
+        // differently (no `from`, or a `wa_id` that differs from `from`, as happens for some country formats).
+        .or_else(|| if single { contacts.first() } else { None });
     let phone = from_phone.clone().or_else(|| {
         contact
             .and_then(|c| str_of(c, "wa_id"))
