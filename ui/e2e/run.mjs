@@ -64,6 +64,16 @@ async function shot(page, name) {
   if (SHOTS) await page.screenshot({ path: `${SHOTS}/${String(stepNo).padStart(2, "0")}-${name}.png`, fullPage: false });
 }
 
+/** Scroll down the whole page in steps so that lazily loaded attachments are fetched. */
+async function scrollThrough(page) {
+  const height = await page.evaluate(() => document.documentElement.scrollHeight);
+  for (let y = 0; y < height; y += 700) {
+    await page.evaluate((yy) => window.scrollTo(0, yy), y);
+    await page.waitForTimeout(60);
+  }
+  await page.waitForTimeout(400);
+}
+
 async function login(page, user, password) {
   await page.fill('input[name="username"]', user);
   await page.fill('input[name="password"]', password);
@@ -128,6 +138,7 @@ try {
     let loaded = 0;
     let seen = 0;
     while (Date.now() < deadline) {
+      await scrollThrough(page);
       const imgs = page.locator("article.msg img.thumb-img");
       seen = await imgs.count();
       for (let i = 0; i < seen && loaded === 0; i++) {
@@ -174,40 +185,71 @@ try {
   });
 
   await step("message text containing '<' is rendered as literal text (no injected elements, no dialogs)", async () => {
-    // Look through the loaded inbox pages (and a search for common markup words) for message text with '<'.
-    const findLt = () =>
-      page.evaluate(() =>
-        Array.from(document.querySelectorAll("article.msg .msg-text"))
-          .map((el) => ({ text: el.textContent ?? "", children: Array.from(el.children).map((c) => c.tagName) }))
-          .filter((x) => x.text.includes("<")),
-      );
-    let hits = await findLt();
-    for (let i = 0; hits.length === 0 && i < 5; i++) {
-      const more = page.locator(".load-more button");
-      if ((await more.count()) === 0) break;
-      await more.click();
-      await page.waitForTimeout(1000);
-      hits = await findLt();
-    }
-    for (const q of ["onerror", "script", "img"]) {
-      if (hits.length > 0) break;
-      await page.fill("#inbox-search", q);
-      await page.press("#inbox-search", "Enter");
-      await page.waitForURL((u) => u.searchParams.get("q") === q);
-      await page.waitForSelector("article.msg, .state-empty, .state-error", { timeout: TIMEOUT });
-      await page.waitForTimeout(300);
-      hits = await findLt();
-    }
-    if (hits.length === 0) {
-      const msg = "no message text containing '<' was found; only the global checks ran";
-      if (REQUIRE_LT) throw new Error(msg);
-      console.log(`     note: ${msg}`);
-    } else {
-      console.log(`     ${hits.length} message(s) with '<' in their text, e.g. ${JSON.stringify(hits[0].text.slice(0, 80))}`);
-      for (const h of hits) {
-        const bad = h.children.filter((t) => t !== "MARK");
-        assert(bad.length === 0, `message text grew elements ${bad.join(",")}: ${h.text.slice(0, 80)}`);
+    // Ask the API (as the signed-in browser) which messages carry '<' in their text, then find those messages in the
+    // UI and require that the rendered text is exactly the stored text, with no elements grown from it.
+    const raw = await page.evaluate(async () => {
+      const out = new Map();
+      const take = (items) => {
+        for (const m of items ?? []) if (typeof m.text === "string" && m.text.includes("<")) out.set(String(m.id), m.text);
+      };
+      let cursor = null;
+      for (let i = 0; i < 5; i++) {
+        const r = await fetch(`/api/v1/messages?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+        if (!r.ok) break;
+        const page = await r.json();
+        take(page.items);
+        cursor = page.next_cursor;
+        if (!cursor) break;
       }
+      for (const q of ["onerror", "script", "img"]) {
+        const r = await fetch(`/api/v1/search?q=${q}&limit=50`);
+        if (r.ok) take((await r.json()).items);
+      }
+      return Array.from(out, ([id, text]) => ({ id, text }));
+    });
+    const wordOf = (t) => (t.match(/[A-Za-z]{5,}/g) ?? t.match(/[A-Za-z]{3,}/g) ?? ["img"]).sort((a, b) => b.length - a.length)[0];
+    let checked = 0;
+    for (const m of raw.slice(0, 5)) {
+      let card = page.locator(`article.msg[data-id="${m.id.replace(/"/g, '\\"')}"]`);
+      if ((await card.count()) === 0) {
+        const q = wordOf(m.text);
+        await page.goto(`${BASE}/inbox?q=${encodeURIComponent(q)}`);
+        await page.waitForSelector("article.msg, .state-empty, .state-error", { timeout: TIMEOUT });
+        card = page.locator(`article.msg[data-id="${m.id.replace(/"/g, '\\"')}"]`);
+        for (let i = 0; i < 5 && (await card.count()) === 0; i++) {
+          const more = page.locator(".load-more button");
+          if ((await more.count()) === 0) break;
+          await more.click();
+          await page.waitForTimeout(800);
+        }
+        if ((await card.count()) === 0) continue;
+      }
+      const r = await card.first().evaluate((el) => {
+        const t = el.querySelector(".msg-text");
+        const extra = el.querySelector("details.full-text .msg-text");
+        return {
+          text: t?.textContent ?? "",
+          whole: extra?.textContent ?? null,
+          snippet: t?.classList.contains("msg-snippet") ?? false,
+          children: t ? Array.from(t.querySelectorAll("*")).map((c) => c.tagName) : [],
+        };
+      });
+      const bad = r.children.filter((tag) => tag !== "MARK");
+      assert(bad.length === 0, `message ${m.id} text grew elements ${bad.join(",")}`);
+      if (r.snippet) {
+        assert(r.text.includes("<") || (r.whole ?? "").includes("<"), `message ${m.id}: '<' vanished from the rendered snippet`);
+        if (r.whole !== null) assert(r.whole === m.text, `message ${m.id}: whole text differs: ${JSON.stringify(r.whole)}`);
+      } else {
+        assert(r.text === m.text, `message ${m.id} rendered as ${JSON.stringify(r.text)}, stored ${JSON.stringify(m.text)}`);
+      }
+      checked++;
+    }
+    if (checked === 0) {
+      const msg = raw.length === 0 ? "no message text containing '<' exists" : "messages with '<' exist but none could be found in the UI";
+      if (REQUIRE_LT || raw.length > 0) throw new Error(msg);
+      console.log(`     note: ${msg}; only the global checks ran`);
+    } else {
+      console.log(`     ${checked} message(s) with '<' rendered literally, e.g. ${JSON.stringify(raw[0].text.slice(0, 60))}`);
     }
     const injected = await page.evaluate(() => ({
       onerror: document.querySelectorAll("[onerror]").length,
@@ -219,7 +261,6 @@ try {
     assert(dialogs.length === 0, `a JavaScript dialog fired: ${dialogs.join(" | ")}`);
     await shot(page, "literal-text");
   });
-
   await step("search box uses /search and renders results or a calm empty state", async () => {
     await page.goto(`${BASE}/inbox`);
     await page.locator("article.msg").first().waitFor();

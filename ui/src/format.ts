@@ -108,6 +108,7 @@ export function relative(iso: string | null | undefined, now = Date.now()): stri
 
 export function humanize(s: string | null | undefined): string {
   if (!s) return "";
+  if (s === "hvac") return "HVAC";
   const t = s.replace(/_/g, " ");
   return t.charAt(0).toUpperCase() + t.slice(1);
 }

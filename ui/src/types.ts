@@ -81,6 +81,8 @@ export interface Message {
   media?: Array<string | number | Evidence> | null;
   source?: string | null;
   snippet?: string | null;
+  /** Optional extension: the evidence objects of `media`, saving one request per attachment. */
+  evidence?: Evidence[] | null;
 }
 
 export interface Sla {

@@ -1,4 +1,4 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { api, evidenceUrl } from "../api";
 import { formatBytes, humanize } from "../format";
 import type { Evidence } from "../types";
@@ -20,7 +20,28 @@ function fetchEvidence(id: string): Promise<Evidence> {
 
 type Item = string | number | Evidence;
 
-function useEvidence(item: Item): { ev: Evidence | null; failed: boolean } {
+/** Becomes true once the element is within ~2 screens of the viewport (then stays true). */
+function useNearViewport<T extends Element>(): [preact.RefObject<T>, boolean] {
+  const ref = useRef<T>(null);
+  const [near, setNear] = useState(typeof IntersectionObserver === "undefined");
+  useEffect(() => {
+    if (near || !ref.current) return;
+    const io = new IntersectionObserver(
+      (entries) => {
+        if (entries.some((e) => e.isIntersecting)) {
+          setNear(true);
+          io.disconnect();
+        }
+      },
+      { rootMargin: "800px 0px" },
+    );
+    io.observe(ref.current);
+    return () => io.disconnect();
+  }, [near]);
+  return [ref, near];
+}
+
+function useEvidence(item: Item, active: boolean): { ev: Evidence | null; failed: boolean } {
   const given = typeof item === "object" && item !== null ? item : null;
   const id = given ? String(given.id) : String(item);
   const [ev, setEv] = useState<Evidence | null>(given && given.kind ? given : null);
@@ -31,6 +52,7 @@ function useEvidence(item: Item): { ev: Evidence | null; failed: boolean } {
       setEv(given);
       return;
     }
+    if (!active) return;
     let live = true;
     let tries = 0;
     let timer: number | undefined;
@@ -54,7 +76,7 @@ function useEvidence(item: Item): { ev: Evidence | null; failed: boolean } {
       if (timer) window.clearTimeout(timer);
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [id]);
+  }, [id, active]);
 
   return { ev, failed };
 }
@@ -65,7 +87,8 @@ function isVisual(kind: string): boolean {
 
 /** One piece of evidence: a photo thumbnail (click → full size) or a chip for voice, video and documents. */
 export function EvidenceItem({ item, context }: { item: Item; context?: string }) {
-  const { ev, failed } = useEvidence(item);
+  const [ref, near] = useNearViewport<HTMLSpanElement>();
+  const { ev, failed } = useEvidence(item, near);
   const [imgFailed, setImgFailed] = useState(false);
   const [playing, setPlaying] = useState(false);
   const id = typeof item === "object" && item !== null ? item.id : item;
@@ -74,7 +97,7 @@ export function EvidenceItem({ item, context }: { item: Item; context?: string }
     // The JSON is not there (older server?): still try the thumbnail, the file link always works.
     return <PhotoThumb id={id} alt={context ? `Attachment from ${context}` : "Attachment"} caption={context} />;
   }
-  if (!ev) return <span class="thumb thumb-placeholder" aria-label="Loading attachment" />;
+  if (!ev) return <span ref={ref} class="thumb thumb-placeholder" role="img" aria-label="Loading attachment" />;
 
   const status = ev.status ?? "ready";
   const label = humanize(ev.kind === "voice" ? "voice note" : ev.kind);
@@ -98,7 +121,6 @@ export function EvidenceItem({ item, context }: { item: Item; context?: string }
         alt={`${label}${context ? ` from ${context}` : ""}${ev.filename ? ` (${ev.filename})` : ""}`}
         caption={ev.filename ?? context}
         duplicate={dup}
-        role={ev.role ?? undefined}
         onFail={() => setImgFailed(true)}
       />
     );
@@ -131,14 +153,12 @@ function PhotoThumb({
   alt,
   caption,
   duplicate,
-  role,
   onFail,
 }: {
   id: string | number;
   alt: string;
   caption?: string;
   duplicate?: boolean;
-  role?: string;
   onFail?: () => void;
 }) {
   const full = evidenceUrl.file(id);
@@ -157,7 +177,6 @@ function PhotoThumb({
     >
       <img class="thumb-img" src={evidenceUrl.thumbnail(id)} alt={alt} loading="lazy" decoding="async" onError={onFail} />
       {duplicate ? <span class="thumb-flag">Seen before</span> : null}
-      {role === "resolution_proof" ? <span class="thumb-flag thumb-flag-ok">Proof</span> : null}
     </a>
   );
 }

@@ -187,7 +187,7 @@ export function MessageCard({ m, onChat, onPerson }: { m: Message; onChat?: (m: 
         </details>
       ) : null}
 
-      <EvidenceStrip items={m.media} context={who} />
+      <EvidenceStrip items={m.evidence && m.evidence.length > 0 ? m.evidence : m.media} context={who} />
 
       {m.classification ? <Why c={m.classification} /> : null}
     </article>

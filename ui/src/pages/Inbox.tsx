@@ -4,7 +4,7 @@ import { PageHeader } from "../components/Layout";
 import { MessageCard } from "../components/MessageCard";
 import { Empty, LoadMore, Loading, Problem } from "../components/States";
 import { dayKey, dayLabel, KIND_LABELS, KINDS, personName } from "../format";
-import { useDocumentTitle, usePaged, useResource } from "../hooks";
+import { useDocumentTitle, useMedia, usePaged, useResource } from "../hooks";
 import { setQuery, useLocation } from "../router";
 import type { Message, Page, Ref } from "../types";
 
@@ -20,6 +20,8 @@ export function Inbox() {
   const personLabel = search.get("pname") ?? "";
 
   const [draft, setDraft] = useState(q);
+  const phone = useMedia("(max-width: 760px)");
+  const [showFilters, setShowFilters] = useState(false);
   useEffect(() => setDraft(q), [q]);
 
   const filters = useMemo(() => ({ chat, kind, from, to, person }), [chat, kind, from, to, person]);
@@ -39,13 +41,14 @@ export function Inbox() {
   }, [list.items]);
 
   const anyFilter = !!(chat || kind || from || to || person || q);
+  const activeCount = [chat, kind, from, to, person].filter(Boolean).length;
   const chatItems = chats.data?.items ?? [];
 
   return (
     <div class="page page-inbox">
       <PageHeader title="Inbox" sub="Messages from your WhatsApp groups, newest first.">
-        <button type="button" class="btn" onClick={list.reload} disabled={list.loading}>
-          <Icon name="refresh" size={16} /> Refresh
+        <button type="button" class="btn" onClick={list.reload} disabled={list.loading} aria-label="Refresh messages">
+          <Icon name="refresh" size={16} /> <span class="btn-label">Refresh</span>
         </button>
       </PageHeader>
 
@@ -75,7 +78,18 @@ export function Inbox() {
         </button>
       </form>
 
-      <div class="filters" role="group" aria-label="Filters">
+      {phone ? (
+        <button
+          type="button"
+          class="btn filters-toggle"
+          aria-expanded={showFilters}
+          aria-controls="inbox-filters"
+          onClick={() => setShowFilters((s) => !s)}
+        >
+          Filters{activeCount > 0 ? ` (${activeCount} on)` : ""} {showFilters ? "▴" : "▾"}
+        </button>
+      ) : null}
+      <div class="filters" id="inbox-filters" role="group" aria-label="Filters" hidden={phone && !showFilters}>
         {chatItems.length > 0 ? (
           <label class="field field-inline">
             <span>Chat</span>

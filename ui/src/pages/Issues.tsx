@@ -23,7 +23,15 @@ export function SlaCell({ issue }: { issue: Issue }) {
   if (CLOSED.has(issue.status)) return <span class="sla sla-met">Within SLA</span>;
   const due = sla.resolve_by ?? sla.respond_by;
   if (!due) return <span class="muted">—</span>;
-  const soon = new Date(due).getTime() - Date.now() < 2 * 3600_000;
+  const left = new Date(due).getTime() - Date.now();
+  if (left < 0) {
+    return (
+      <span class="sla sla-breached" title={`Resolve by ${formatDateTime(sla.resolve_by)}`}>
+        <Icon name="clock" size={14} /> Overdue <time dateTime={isoAttr(due)}>{relative(due).replace(/ ago$/, "")}</time>
+      </span>
+    );
+  }
+  const soon = left < 2 * 3600_000;
   return (
     <span class={`sla${soon ? " sla-soon" : ""}`} title={`Resolve by ${formatDateTime(sla.resolve_by)}`}>
       <Icon name="clock" size={14} /> Due <time dateTime={isoAttr(due)}>{relative(due)}</time>

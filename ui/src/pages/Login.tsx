@@ -1,4 +1,4 @@
-import { useState } from "preact/hooks";
+import { useRef, useState } from "preact/hooks";
 import { ApiError } from "../api";
 import { useAuth } from "../auth";
 import { useDocumentTitle } from "../hooks";
@@ -16,6 +16,7 @@ export function Login({ next, expired, startupError }: { next: string; expired?:
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
   const [busy, setBusy] = useState(false);
+  const passwordRef = useRef<HTMLInputElement>(null);
   const [error, setError] = useState<string | null>(
     startupError ? `tapak could not check your session: ${startupError.message}` : null,
   );
@@ -42,6 +43,7 @@ export function Login({ next, expired, startupError }: { next: string; expired?:
       else setError(ae?.message ?? "Sign-in failed. Try again.");
       setPassword("");
       setBusy(false);
+      setTimeout(() => passwordRef.current?.focus(), 0);
     }
   };
 
@@ -84,6 +86,7 @@ export function Login({ next, expired, startupError }: { next: string; expired?:
         <label class="field">
           <span>Password</span>
           <input
+            ref={passwordRef}
             name="password"
             type="password"
             autoComplete="current-password"
