@@ -259,7 +259,12 @@ createServer(async (req, res) => {
   }
   try {
     const data = await readFile(file);
-    res.writeHead(200, { "Content-Type": MIME[extname(file)] ?? "application/octet-stream" });
+    res.writeHead(200, {
+      "Content-Type": MIME[extname(file)] ?? "application/octet-stream",
+      // The strict policy the real server can send too: the bundle needs no inline script or style.
+      "Content-Security-Policy":
+        "default-src 'self'; img-src 'self' data: blob:; media-src 'self'; style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+    });
     res.end(data);
   } catch {
     res.writeHead(500);

@@ -30,6 +30,7 @@ if (SHOTS) mkdirSync(SHOTS, { recursive: true });
 
 const dialogs = [];
 const pageErrors = [];
+const cspViolations = [];
 let failed = false;
 let stepNo = 0;
 
@@ -57,6 +58,9 @@ function watch(page) {
     await d.dismiss().catch(() => {});
   });
   page.on("pageerror", (e) => pageErrors.push(String(e?.message ?? e)));
+  page.on("console", (m) => {
+    if (m.type() === "error" && /Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+  });
   page.setDefaultTimeout(TIMEOUT);
 }
 
@@ -339,6 +343,7 @@ try {
 
   await step("no uncaught page errors and no JavaScript dialogs", async () => {
     assert(pageErrors.length === 0, `page errors: ${pageErrors.join(" | ")}`);
+    assert(cspViolations.length === 0, `Content-Security-Policy violations: ${cspViolations.join(" | ")}`);
     assert(dialogs.length === 0, `dialogs: ${dialogs.join(" | ")}`);
   });
 } catch {

@@ -27,7 +27,8 @@ export function useResource<T>(path: string | null, query?: Query): Loadable<T> 
       .then((data) => setState({ data, error: null, loading: false }))
       .catch((e: unknown) => {
         if (ctl.signal.aborted) return;
-        setState({ data: null, error: toApiError(e), loading: false });
+        // Keep what was shown before (a failed background refresh should not blank the page).
+        setState((s) => ({ data: s.data, error: toApiError(e), loading: false }));
       });
     return () => ctl.abort();
     // eslint-disable-next-line react-hooks/exhaustive-deps

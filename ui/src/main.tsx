@@ -9,7 +9,7 @@ import { Inbox } from "./pages/Inbox";
 import { IssueDetail } from "./pages/IssueDetail";
 import { Issues } from "./pages/Issues";
 import { Login, safeNext } from "./pages/Login";
-import { NotFound, Reports, Schedules, Settings } from "./pages/Misc";
+import { NotForRole, NotFound, Reports, Schedules, Settings } from "./pages/Misc";
 import { Tasks } from "./pages/Tasks";
 import { matchPath, navigate, useLocation } from "./router";
 import "./styles.css";
@@ -40,7 +40,7 @@ function Routes() {
   let page;
   let m;
   if (path === "/" || path === "") page = <Dashboard />;
-  else if (matchPath("/inbox", path)) page = can(user, "messages") ? <Inbox /> : <NotFound />;
+  else if (matchPath("/inbox", path)) page = can(user, "messages") ? <Inbox /> : <NotForRole what="Messages" />;
   else if (matchPath("/issues", path)) page = <Issues />;
   else if ((m = matchPath("/issues/:id", path))) page = <IssueDetail key={m.params.id} id={m.params.id} />;
   else if (matchPath("/tasks", path)) page = <Tasks />;

@@ -1,3 +1,4 @@
+import { useEffect } from "preact/hooks";
 import { can, useUser } from "../auth";
 import { PageHeader } from "../components/Layout";
 import { Empty, Loading, Problem } from "../components/States";
@@ -19,6 +20,13 @@ export function Dashboard() {
   useDocumentTitle("Dashboard");
   const user = useUser();
   const dash = useResource<DashboardData>("/dashboard");
+  // Keep the numbers fresh while the dashboard stays open (e.g. on a wall screen).
+  useEffect(() => {
+    const t = window.setInterval(() => {
+      if (document.visibilityState === "visible") dash.reload();
+    }, 60_000);
+    return () => window.clearInterval(t);
+  }, [dash.reload]);
   const d = dash.data;
 
   const tiles: Tile[] = d
@@ -45,7 +53,7 @@ export function Dashboard() {
   return (
     <div class="page page-dashboard">
       <PageHeader title="Dashboard" sub={`Hello ${user?.name ?? ""}. Here is today at a glance.`} />
-      {dash.error ? (
+      {dash.error && !d ? (
         <Problem error={dash.error} what="Dashboard" onRetry={dash.reload} />
       ) : !d ? (
         <Loading />

@@ -159,6 +159,17 @@ export function Settings() {
   );
 }
 
+export function NotForRole({ what }: { what: string }) {
+  useDocumentTitle(what);
+  return (
+    <div class="page">
+      <Empty title={`${what} are not available to your role`} icon="user">
+        Ask an administrator if you need to see them. <Link href="/">Go to the dashboard</Link>
+      </Empty>
+    </div>
+  );
+}
+
 export function NotFound() {
   useDocumentTitle("Not found");
   return (
