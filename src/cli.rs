@@ -1,0 +1,337 @@
+//! The command line: parse, load configuration, initialise logging, dispatch. Results go to standard output,
+//! logs and errors to standard error. Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad input.
+
+use std::io::{BufRead, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, Overrides};
+
+#[derive(Debug, Parser)]
+#[command(name = "tapak", version, about = "Self-hosted backend for facility-operations WhatsApp groups")]
+pub struct Cli {
+    /// Configuration file (TOML); env TAPAK_CONFIG.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory (database, evidence, exports); env TAPAK_DATA; default ./tapak-data.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the appliance: HTTP API, webhooks, web UI, background workers.
+    Serve {
+        /// Address to listen on (127.0.0.1:0 picks a free port).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+        /// Load demo data into an empty database first.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Classify JSON lines ({"id","text"}) from standard input; with --eval, score labelled lines.
+    Classify {
+        /// Score labelled lines (from FILE, or standard input when FILE is "-" or omitted).
+        #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+        eval: Option<String>,
+        /// With --eval: print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage logins.
+    User {
+        #[command(subcommand)]
+        action: UserCmd,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        action: TokenCmd,
+    },
+    /// Write a consistent copy of the database (safe while `serve` runs).
+    Backup {
+        /// Destination file.
+        file: PathBuf,
+    },
+    /// Print the effective configuration (secrets redacted).
+    Config,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Create a login; the password is read from standard input.
+    Add {
+        name: String,
+        /// admin, manager, viewer or inspector.
+        #[arg(long)]
+        role: String,
+    },
+    /// Set a login's password (read from standard input).
+    Passwd { name: String },
+    /// List logins.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// Create an API token and print it on standard output.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// admin, manager, viewer or inspector.
+        #[arg(long)]
+        role: String,
+    },
+}
+
+/// An error with the exit code it deserves.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: u8,
+    pub message: String,
+}
+
+impl CliError {
+    pub fn usage(m: impl Into<String>) -> CliError {
+        CliError { code: 2, message: m.into() }
+    }
+    pub fn runtime(m: impl Into<String>) -> CliError {
+        CliError { code: 1, message: m.into() }
+    }
+}
+
+impl From<anyhow::Error> for CliError {
+    fn from(e: anyhow::Error) -> Self {
+        CliError::runtime(format!("{e:#}"))
+    }
+}
+
+impl From<crate::store::StoreError> for CliError {
+    fn from(e: crate::store::StoreError) -> Self {
+        match e {
+            crate::store::StoreError::Conflict(_) | crate::store::StoreError::Invalid(_) => CliError::usage(e.to_string()),
+            other => CliError::runtime(other.to_string()),
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = std::env::var("TAPAK_LOG")
+        .ok()
+        .or_else(|| std::env::var("RUST_LOG").ok())
+        .unwrap_or_else(|| "info,tower_http=warn".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tapak: {}", e.message);
+            ExitCode::from(e.code)
+        }
+    }
+}
+
+fn load_config(cli: &Cli, listen: Option<String>) -> Result<Config, CliError> {
+    Config::load(&Overrides {
+        config_file: cli.config.clone(),
+        data_dir: cli.data.clone(),
+        listen,
+    })
+    .map_err(|e| CliError::usage(e.to_string()))
+}
+
+fn read_password() -> Result<String, CliError> {
+    let mut s = String::new();
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .map_err(|e| CliError::runtime(format!("cannot read the password from standard input: {e}")))?;
+    if s.ends_with('\n') {
+        s.pop();
+        if s.ends_with('\r') {
+            s.pop();
+        }
+    }
+    Ok(s)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::runtime(format!("cannot start the async runtime: {e}")))
+}
+
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    match &cli.command {
+        Command::Serve { listen, demo } => {
+            let cfg = load_config(&cli, listen.clone())?;
+            let demo = *demo;
+            runtime()?.block_on(async move {
+                let app = crate::app::App::build(cfg).await?;
+                if demo {
+                    crate::demo::load(&app.services()).await?;
+                }
+                let url = app.base_url();
+                {
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(out, "{url}");
+                    let _ = out.flush();
+                }
+                tracing::info!(%url, "tapak is serving");
+                app.run(crate::app::shutdown_signal()).await?;
+                Ok::<(), CliError>(())
+            })
+        }
+        Command::Classify { eval, json } => classify(eval.as_deref(), *json),
+        Command::User { action } => {
+            let cfg = load_config(&cli, None)?;
+            let db = crate::store::Db::open(&cfg.db_path())?;
+            let r = match action {
+                UserCmd::Add { name, role } => {
+                    let role = crate::auth::parse_role(role).map_err(|e| CliError::usage(e.to_string()))?;
+                    let name = name.trim().to_string();
+                    if name.is_empty() {
+                        return Err(CliError::usage("user name must not be empty"));
+                    }
+                    let pw = read_password()?;
+                    let hash = crate::auth::hash_password(&pw).map_err(|e| CliError::usage(e.to_string()))?;
+                    let n2 = name.clone();
+                    db.write_blocking(move |tx| {
+                        let id = crate::store::users::create(tx, &n2, role.as_str(), &hash)?;
+                        crate::store::events::append(tx, "cli", "user.created", "user", Some(&id.to_string()), &serde_json::json!({"name": n2, "role": role.as_str()}))?;
+                        Ok(())
+                    })?;
+                    eprintln!("created user {name} ({})", role.as_str());
+                    Ok(())
+                }
+                UserCmd::Passwd { name } => {
+                    let pw = read_password()?;
+                    let hash = crate::auth::hash_password(&pw).map_err(|e| CliError::usage(e.to_string()))?;
+                    let n2 = name.clone();
+                    db.write_blocking(move |tx| {
+                        crate::store::users::set_password(tx, &n2, &hash)?;
+                        crate::store::events::append(tx, "cli", "user.password_changed", "user", None, &serde_json::json!({"name": n2}))?;
+                        Ok(())
+                    })
+                    .map_err(|e| match e {
+                        crate::store::StoreError::NotFound(m) => CliError::usage(format!("{m} not found")),
+                        other => other.into(),
+                    })?;
+                    eprintln!("password changed for {name}");
+                    Ok(())
+                }
+                UserCmd::List => {
+                    let users = db.read_blocking(crate::store::users::list)?;
+                    let mut out = std::io::stdout().lock();
+                    for u in users {
+                        let _ = writeln!(out, "{}\t{}\t{}", u.name, u.role, if u.disabled { "disabled" } else { "active" });
+                    }
+                    Ok(())
+                }
+            };
+            db.close();
+            r
+        }
+        Command::Token { action: TokenCmd::Create { name, role } } => {
+            let cfg = load_config(&cli, None)?;
+            let role = crate::auth::parse_role(role).map_err(|e| CliError::usage(e.to_string()))?;
+            let db = crate::store::Db::open(&cfg.db_path())?;
+            let token = crate::auth::new_token();
+            let (h, n2) = (crate::auth::secret_hash(&token), name.clone());
+            db.write_blocking(move |tx| {
+                let id = crate::store::users::create_token(tx, &n2, role.as_str(), &h)?;
+                crate::store::events::append(tx, "cli", "token.created", "api_token", Some(&id.to_string()), &serde_json::json!({"name": n2, "role": role.as_str()}))?;
+                Ok(())
+            })?;
+            db.close();
+            println!("{token}");
+            Ok(())
+        }
+        Command::Backup { file } => {
+            let cfg = load_config(&cli, None)?;
+            crate::store::db::backup_file(&cfg.db_path(), file).map_err(|e| CliError::runtime(e.to_string()))?;
+            eprintln!("backup written to {}", file.display());
+            Ok(())
+        }
+        Command::Config => {
+            let cfg = load_config(&cli, None)?;
+            print!("{}", cfg.redacted_toml());
+            println!("# data directory: {}", cfg.data_dir.display());
+            Ok(())
+        }
+    }
+}
+
+/// `tapak classify`: JSON lines in, JSON lines out, in order; bad lines get an error line and the rest continue.
+fn classify(eval: Option<&str>, json: bool) -> Result<(), CliError> {
+    let classifier = crate::classify::Classifier::new();
+    if let Some(src) = eval {
+        let text = if src == "-" {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| CliError::runtime(format!("cannot read standard input: {e}")))?;
+            s
+        } else {
+            std::fs::read_to_string(src).map_err(|e| CliError::usage(format!("{src}: {e}")))?
+        };
+        let mut items = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let item: crate::classify::Labelled = serde_json::from_str(line)
+                .map_err(|e| CliError::usage(format!("{src} line {}: not a labelled message: {e}", i + 1)))?;
+            items.push(item);
+        }
+        if items.is_empty() {
+            return Err(CliError::usage(format!("{src}: no labelled lines")));
+        }
+        let report = crate::classify::evaluate(&classifier, &items);
+        if json {
+            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+        } else {
+            print!("{report}");
+        }
+        return Ok(());
+    }
+    let stdin = std::io::stdin();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for line in stdin.lock().lines() {
+        let line = line.map_err(|e| CliError::runtime(format!("cannot read standard input: {e}")))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let result = match serde_json::from_str::<serde_json::Value>(&line) {
+            Err(e) => serde_json::json!({"id": null, "error": format!("not valid JSON: {e}")}),
+            Ok(v) => {
+                let id = v.get("id").cloned().unwrap_or(serde_json::Value::Null);
+                match v.get("text").and_then(|t| t.as_str()) {
+                    None => serde_json::json!({"id": id, "error": "no \"text\" string in this line"}),
+                    Some(text) => {
+                        let c = classifier.classify(text);
+                        let mut o = serde_json::to_value(&c).unwrap_or_default();
+                        if let Some(map) = o.as_object_mut() {
+                            map.insert("id".into(), id);
+                        }
+                        o
+                    }
+                }
+            }
+        };
+        writeln!(out, "{result}").map_err(|e| CliError::runtime(format!("cannot write output: {e}")))?;
+    }
+    out.flush().map_err(|e| CliError::runtime(format!("cannot write output: {e}")))?;
+    Ok(())
+}

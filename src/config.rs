@@ -1,0 +1,548 @@
+//! Configuration: built-in defaults < TOML file < `TAPAK_*` environment < command-line flags.
+//!
+//! Every key is documented in `config.example.toml`; a test keeps the two in sync.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A secret string: never printed by `Debug`, redacted by [`Config::redacted_toml`].
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_set(&self) -> bool {
+        !self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            f.write_str("\"\"")
+        } else {
+            f.write_str("\"<redacted>\"")
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub general: GeneralConfig,
+    pub whatsapp: WhatsAppConfig,
+    pub scheduler: SchedulerConfig,
+    pub evidence: EvidenceConfig,
+    pub import: ImportConfig,
+    /// Not a file key: the data directory (`--data`, `TAPAK_DATA`), default `./tapak-data`.
+    #[serde(skip)]
+    pub data_dir: PathBuf,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: ServerConfig::default(),
+            general: GeneralConfig::default(),
+            whatsapp: WhatsAppConfig::default(),
+            scheduler: SchedulerConfig::default(),
+            evidence: EvidenceConfig::default(),
+            import: ImportConfig::default(),
+            data_dir: PathBuf::from("tapak-data"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: String,
+    pub public_url: String,
+    pub tls_cert: String,
+    pub tls_key: String,
+    /// Largest accepted body for the Cloud API and WAHA webhooks, in bytes.
+    pub webhook_body_limit: usize,
+    /// Largest accepted body for the Evolution webhook (base64 media inline), in bytes.
+    pub evolution_body_limit: usize,
+    /// Largest accepted JSON body on `/api/v1`, in bytes.
+    pub api_body_limit: usize,
+    /// Largest accepted chat-export upload on `/api/v1/imports`, in bytes.
+    pub upload_body_limit: usize,
+    /// Session lifetime in hours.
+    pub session_hours: u64,
+    /// Failed logins allowed per user name and client address per 15 minutes.
+    pub login_attempts: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "0.0.0.0:8080".into(),
+            public_url: String::new(),
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            webhook_body_limit: 8 * 1024 * 1024,
+            evolution_body_limit: 64 * 1024 * 1024,
+            api_body_limit: 1024 * 1024,
+            upload_body_limit: 512 * 1024 * 1024,
+            session_hours: 12,
+            login_attempts: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GeneralConfig {
+    pub timezone: String,
+}
+
+impl Default for GeneralConfig {
+    fn default() -> Self {
+        GeneralConfig {
+            timezone: "Asia/Kuala_Lumpur".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WhatsAppConfig {
+    pub cloud: CloudConfig,
+    pub waha: WahaConfig,
+    pub evolution: EvolutionConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CloudConfig {
+    pub verify_token: Secret,
+    pub app_secret: Secret,
+    pub access_token: Secret,
+    pub phone_number_id: String,
+    pub graph_base_url: String,
+    pub graph_version: String,
+}
+
+impl Default for CloudConfig {
+    fn default() -> Self {
+        CloudConfig {
+            verify_token: Secret::default(),
+            app_secret: Secret::default(),
+            access_token: Secret::default(),
+            phone_number_id: String::new(),
+            graph_base_url: "https://graph.facebook.com".into(),
+            graph_version: "v25.0".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WahaConfig {
+    pub base_url: String,
+    pub api_key: Secret,
+    pub webhook_hmac_key: Secret,
+    pub webhook_token: Secret,
+    pub session: String,
+}
+
+impl Default for WahaConfig {
+    fn default() -> Self {
+        WahaConfig {
+            base_url: String::new(),
+            api_key: Secret::default(),
+            webhook_hmac_key: Secret::default(),
+            webhook_token: Secret::default(),
+            session: "default".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvolutionConfig {
+    pub base_url: String,
+    pub api_key: Secret,
+    pub instance: String,
+    pub webhook_token: Secret,
+    pub webhook_jwt_key: Secret,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SchedulerConfig {
+    pub tick_seconds: u64,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig { tick_seconds: 30 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvidenceConfig {
+    /// Longest edge of generated thumbnails, in pixels.
+    pub thumbnail_px: u32,
+    /// Largest media file tapak downloads, in bytes.
+    pub max_media_bytes: u64,
+    /// Download attempts before a media item is marked `failed`.
+    pub max_attempts: u32,
+    /// Media downloads and image decodes running at once.
+    pub concurrency: usize,
+}
+
+impl Default for EvidenceConfig {
+    fn default() -> Self {
+        EvidenceConfig {
+            thumbnail_px: 320,
+            max_media_bytes: 100 * 1024 * 1024,
+            max_attempts: 8,
+            concurrency: 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImportConfig {
+    /// Largest total uncompressed size of a chat-export zip, in bytes.
+    pub max_uncompressed_bytes: u64,
+    /// Largest compression ratio accepted for one zip entry (zip-bomb guard).
+    pub max_compression_ratio: u64,
+}
+
+impl Default for ImportConfig {
+    fn default() -> Self {
+        ImportConfig {
+            max_uncompressed_bytes: 4 * 1024 * 1024 * 1024,
+            max_compression_ratio: 200,
+        }
+    }
+}
+
+/// Command-line values that override everything else.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+    #[error("{key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+/// Environment variables with the `TAPAK_` prefix that are not configuration keys.
+const NON_KEY_ENV: &[&str] = &["TAPAK_CONFIG", "TAPAK_DATA", "TAPAK_LOG"];
+
+impl Config {
+    /// Loads defaults, then the file (`--config` or `TAPAK_CONFIG`), then `TAPAK_*` variables, then flags.
+    pub fn load(ov: &Overrides) -> Result<Config, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(ov, &env)
+    }
+
+    /// As [`Config::load`], with the environment given explicitly (for tests).
+    pub fn load_from(ov: &Overrides, env: &[(String, String)]) -> Result<Config, ConfigError> {
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let file = ov
+            .config_file
+            .clone()
+            .or_else(|| get("TAPAK_CONFIG").filter(|s| !s.is_empty()).map(PathBuf::from));
+        let mut tree = toml::Value::try_from(Config::default()).map_err(|e| ConfigError::Invalid {
+            key: "defaults".into(),
+            message: e.to_string(),
+        })?;
+        if let Some(path) = &file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            let from_file: toml::Value = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            merge(&mut tree, from_file);
+            // Validate unknown keys against the file alone so the message names the file.
+            toml::from_str::<Config>(&text).map_err(|e| ConfigError::Parse {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+        }
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix("TAPAK_") else {
+                continue;
+            };
+            if NON_KEY_ENV.contains(&name.as_str()) || rest.is_empty() {
+                continue;
+            }
+            let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
+            set_path(&mut tree, &path, value).map_err(|message| ConfigError::Env {
+                var: name.clone(),
+                message,
+            })?;
+        }
+        let mut cfg: Config = tree.try_into().map_err(|e: toml::de::Error| ConfigError::Env {
+            var: "TAPAK_*".into(),
+            message: e.to_string(),
+        })?;
+        cfg.data_dir = ov
+            .data_dir
+            .clone()
+            .or_else(|| get("TAPAK_DATA").filter(|s| !s.is_empty()).map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("tapak-data"));
+        if let Some(listen) = &ov.listen {
+            cfg.server.listen = listen.clone();
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            key: key.into(),
+            message,
+        };
+        self.server
+            .listen
+            .parse::<std::net::SocketAddr>()
+            .map_err(|e| invalid("server.listen", format!("not an address like 0.0.0.0:8080 ({e})")))?;
+        self.timezone()?;
+        if self.server.tls_cert.is_empty() != self.server.tls_key.is_empty() {
+            return Err(invalid(
+                "server.tls_cert",
+                "tls_cert and tls_key must be set together".into(),
+            ));
+        }
+        url::Url::parse(&self.whatsapp.cloud.graph_base_url).map_err(|e| {
+            invalid("whatsapp.cloud.graph_base_url", format!("not a URL ({e})"))
+        })?;
+        for (key, v) in [
+            ("whatsapp.waha.base_url", &self.whatsapp.waha.base_url),
+            ("whatsapp.evolution.base_url", &self.whatsapp.evolution.base_url),
+        ] {
+            if !v.is_empty() {
+                url::Url::parse(v).map_err(|e| invalid(key, format!("not a URL ({e})")))?;
+            }
+        }
+        if self.scheduler.tick_seconds == 0 {
+            return Err(invalid("scheduler.tick_seconds", "must be at least 1".into()));
+        }
+        if self.evidence.thumbnail_px < 16 {
+            return Err(invalid("evidence.thumbnail_px", "must be at least 16".into()));
+        }
+        Ok(())
+    }
+
+    pub fn timezone(&self) -> Result<chrono_tz::Tz, ConfigError> {
+        self.general
+            .timezone
+            .parse::<chrono_tz::Tz>()
+            .map_err(|_| ConfigError::Invalid {
+                key: "general.timezone".into(),
+                message: format!("unknown time zone {:?}", self.general.timezone),
+            })
+    }
+
+    /// The effective configuration as TOML with every secret replaced by `<redacted>`.
+    pub fn redacted_toml(&self) -> String {
+        let mut c = self.clone();
+        for s in [
+            &mut c.whatsapp.cloud.verify_token,
+            &mut c.whatsapp.cloud.app_secret,
+            &mut c.whatsapp.cloud.access_token,
+            &mut c.whatsapp.waha.api_key,
+            &mut c.whatsapp.waha.webhook_hmac_key,
+            &mut c.whatsapp.waha.webhook_token,
+            &mut c.whatsapp.evolution.api_key,
+            &mut c.whatsapp.evolution.webhook_token,
+            &mut c.whatsapp.evolution.webhook_jwt_key,
+        ] {
+            if s.is_set() {
+                *s = Secret("<redacted>".into());
+            }
+        }
+        toml::to_string_pretty(&c).unwrap_or_default()
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("tapak.db")
+    }
+    pub fn data(&self, sub: &str) -> PathBuf {
+        self.data_dir.join(sub)
+    }
+}
+
+fn merge(base: &mut toml::Value, over: toml::Value) {
+    match (base, over) {
+        (toml::Value::Table(b), toml::Value::Table(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+/// Sets `path` in the tree from an environment string, typed like the default value at that path.
+fn set_path(tree: &mut toml::Value, path: &[String], raw: &str) -> Result<(), String> {
+    let mut cur = tree;
+    for (i, part) in path.iter().enumerate() {
+        let table = cur
+            .as_table_mut()
+            .ok_or_else(|| format!("{} is not a section", path[..i].join(".")))?;
+        let Some(next) = table.get_mut(part) else {
+            return Err(format!("unknown configuration key {}", path.join(".")));
+        };
+        if i + 1 == path.len() {
+            *next = match next {
+                toml::Value::Integer(_) => toml::Value::Integer(
+                    raw.trim()
+                        .parse()
+                        .map_err(|_| format!("expected a whole number, got {raw:?}"))?,
+                ),
+                toml::Value::Boolean(_) => toml::Value::Boolean(
+                    raw.trim()
+                        .parse()
+                        .map_err(|_| format!("expected true or false, got {raw:?}"))?,
+                ),
+                toml::Value::Table(_) => return Err(format!("{} is a section", path.join("."))),
+                _ => toml::Value::String(raw.to_string()),
+            };
+            return Ok(());
+        }
+        cur = next;
+    }
+    Err("empty key".into())
+}
+
+/// Reads a config file without applying anything else (used by the example-drift test).
+pub fn parse_file(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_file_parses_and_matches_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+        let parsed = parse_file(&path).expect("config.example.toml parses");
+        assert_eq!(parsed, Config::default());
+        // And every key of the defaults appears in the example (no undocumented keys).
+        let text = std::fs::read_to_string(&path).unwrap();
+        let example: toml::Value = toml::from_str(&text).unwrap();
+        let defaults = toml::Value::try_from(Config::default()).unwrap();
+        fn keys(v: &toml::Value, prefix: &str, out: &mut Vec<String>) {
+            if let toml::Value::Table(t) = v {
+                for (k, v) in t {
+                    let p = format!("{prefix}{k}");
+                    out.push(p.clone());
+                    keys(v, &format!("{p}."), out);
+                }
+            }
+        }
+        let (mut a, mut b) = (vec![], vec![]);
+        keys(&example, "", &mut a);
+        keys(&defaults, "", &mut b);
+        a.sort();
+        b.sort();
+        assert_eq!(a, b, "config.example.toml must list exactly the keys of Config::default()");
+    }
+
+    #[test]
+    fn precedence_file_env_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "[server]\nlisten = \"127.0.0.1:9000\"\n[whatsapp.cloud]\napp_secret = \"from-file\"\ngraph_version = \"v20.0\"\n",
+        )
+        .unwrap();
+        let env = vec![
+            ("TAPAK_WHATSAPP__CLOUD__APP_SECRET".to_string(), "from-env".to_string()),
+            ("TAPAK_SCHEDULER__TICK_SECONDS".to_string(), "5".to_string()),
+            ("TAPAK_DATA".to_string(), "/tmp/x".to_string()),
+        ];
+        let ov = Overrides {
+            config_file: Some(file.clone()),
+            data_dir: None,
+            listen: Some("127.0.0.1:0".into()),
+        };
+        let c = Config::load_from(&ov, &env).unwrap();
+        assert_eq!(c.server.listen, "127.0.0.1:0");
+        assert_eq!(c.whatsapp.cloud.app_secret.expose(), "from-env");
+        assert_eq!(c.whatsapp.cloud.graph_version, "v20.0");
+        assert_eq!(c.scheduler.tick_seconds, 5);
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+        // No file, no env: defaults and ./tapak-data.
+        let d = Config::load_from(&Overrides::default(), &[]).unwrap();
+        assert_eq!(d.data_dir, PathBuf::from("tapak-data"));
+        assert_eq!(d.server.listen, "0.0.0.0:8080");
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let env = vec![("TAPAK_SCHEDULER__TICK_SECONDS".to_string(), "soon".to_string())];
+        let e = Config::load_from(&Overrides::default(), &env).unwrap_err();
+        assert!(e.to_string().contains("TAPAK_SCHEDULER__TICK_SECONDS"), "{e}");
+        let env = vec![("TAPAK_NOPE__X".to_string(), "1".to_string())];
+        let e = Config::load_from(&Overrides::default(), &env).unwrap_err();
+        assert!(e.to_string().contains("unknown configuration key"), "{e}");
+        let env = vec![("TAPAK_GENERAL__TIMEZONE".to_string(), "Mars/Base".to_string())];
+        let e = Config::load_from(&Overrides::default(), &env).unwrap_err();
+        assert!(e.to_string().contains("general.timezone"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "[server]\nlisen = \"x\"\n").unwrap();
+        let ov = Overrides {
+            config_file: Some(file),
+            ..Overrides::default()
+        };
+        let e = Config::load_from(&ov, &[]).unwrap_err();
+        assert!(e.to_string().contains("bad.toml") && e.to_string().contains("lisen"), "{e}");
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let mut c = Config::default();
+        c.whatsapp.cloud.app_secret = Secret("topsecret".into());
+        c.whatsapp.waha.api_key = Secret("waha-key".into());
+        let shown = c.redacted_toml();
+        assert!(!shown.contains("topsecret") && !shown.contains("waha-key"));
+        assert!(shown.contains("<redacted>"));
+        assert!(!format!("{c:?}").contains("topsecret"));
+    }
+}

@@ -1,0 +1,381 @@
+//! The media fetcher: works the persistent `fetch_media` job queue, retries with backoff, survives restarts.
+//!
+//! Cloud API media go through the Graph API in two steps (`GET /{version}/{media-id}` → URL, then the URL, both with
+//! the bearer token). Gateway media are fetched only from the configured gateway's own host. Inline media (Evolution
+//! base64) are re-read from the stored raw payload.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::app::Services;
+use crate::ingest::model::{MediaFetch, Source};
+use crate::store::{self, evidence::FetchTarget, ingest::FETCH_JOB, jobs};
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// Worth retrying (network, 5xx, expired URL…).
+    #[error("{0}")]
+    Retry(String),
+    /// Will never work (not configured, forbidden host, too large…).
+    #[error("{0}")]
+    Permanent(String),
+}
+
+/// Runs until `stop` is cancelled.
+pub async fn run(svc: Arc<Services>, stop: CancellationToken) {
+    let sem = Arc::new(tokio::sync::Semaphore::new(svc.cfg.evidence.concurrency.max(1)));
+    loop {
+        let now = chrono::Utc::now().timestamp_millis();
+        let due = svc
+            .db
+            .read(move |c| jobs::due(c, FETCH_JOB, now, 32))
+            .await
+            .unwrap_or_default();
+        let mut set = tokio::task::JoinSet::new();
+        for job in due {
+            let Ok(permit) = sem.clone().acquire_owned().await else {
+                return;
+            };
+            let svc = svc.clone();
+            set.spawn(async move {
+                let _permit = permit;
+                work_job(&svc, job).await;
+            });
+        }
+        let had_work = !set.is_empty();
+        while set.join_next().await.is_some() {}
+        if had_work {
+            continue;
+        }
+        let wait = next_wait(&svc).await;
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = svc.wake.fetch.notified() => {},
+            _ = tokio::time::sleep(wait) => {},
+        }
+    }
+}
+
+async fn next_wait(svc: &Services) -> Duration {
+    let next = svc
+        .db
+        .read(|c| jobs::next_due(c, FETCH_JOB))
+        .await
+        .ok()
+        .flatten();
+    match next {
+        Some(t) => {
+            let ms = (t - chrono::Utc::now().timestamp_millis()).clamp(50, 30_000);
+            Duration::from_millis(ms as u64)
+        }
+        None => Duration::from_secs(30),
+    }
+}
+
+async fn work_job(svc: &Arc<Services>, job: jobs::Job) {
+    let evidence_id = serde_json::from_str::<serde_json::Value>(&job.payload)
+        .ok()
+        .and_then(|v| v.get("evidence").and_then(|e| e.as_i64()));
+    let Some(eid) = evidence_id else {
+        let _ = svc.db.write(move |tx| jobs::complete(tx, job.id)).await;
+        return;
+    };
+    let target = match svc.db.read(move |c| store::evidence::fetch_target(c, eid)).await {
+        Ok(t) => t,
+        Err(_) => {
+            let _ = svc.db.write(move |tx| jobs::complete(tx, job.id)).await;
+            return;
+        }
+    };
+    let result = match fetch_bytes(svc, &target).await {
+        Ok(bytes) => store_bytes(svc, &target, bytes).await,
+        Err(e) => Err(e),
+    };
+    let max = svc.cfg.evidence.max_attempts as i64;
+    match result {
+        Ok(()) => {
+            svc.metrics.media_fetched.fetch_add(1, Ordering::Relaxed);
+            let _ = svc.db.write(move |tx| jobs::complete(tx, job.id)).await;
+        }
+        Err(e) => {
+            svc.metrics.media_failed.fetch_add(1, Ordering::Relaxed);
+            let msg = e.to_string();
+            let permanent = matches!(e, FetchError::Permanent(_)) || job.attempts + 1 >= max;
+            tracing::warn!(evidence = eid, attempt = job.attempts + 1, error = %msg, permanent, "media fetch failed");
+            let _ = svc
+                .db
+                .write(move |tx| {
+                    if permanent {
+                        jobs::complete(tx, job.id)?;
+                        store::evidence::mark_failed(tx, eid, "failed", &msg)?;
+                        store::events::append(
+                            tx,
+                            "system:fetcher",
+                            "evidence.failed",
+                            "evidence",
+                            Some(&eid.to_string()),
+                            &serde_json::json!({"error": msg}),
+                        )?;
+                    } else {
+                        let next = chrono::Utc::now().timestamp_millis() + jobs::backoff_ms(job.attempts);
+                        jobs::retry_later(tx, job.id, &msg, next)?;
+                    }
+                    Ok(())
+                })
+                .await;
+        }
+    }
+}
+
+/// Reads a response body up to `max` bytes.
+async fn read_limited(mut resp: reqwest::Response, max: u64) -> Result<Vec<u8>, FetchError> {
+    if let Some(len) = resp.content_length() {
+        if len > max {
+            return Err(FetchError::Permanent(format!("media is {len} bytes, above the {max}-byte limit")));
+        }
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| FetchError::Retry(format!("download interrupted: {e}")))?
+    {
+        if out.len() as u64 + chunk.len() as u64 > max {
+            return Err(FetchError::Permanent(format!("media is above the {max}-byte limit")));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+fn status_error(what: &str, s: reqwest::StatusCode) -> FetchError {
+    if s.is_server_error() || s == reqwest::StatusCode::TOO_MANY_REQUESTS || s == reqwest::StatusCode::UNAUTHORIZED
+        || s == reqwest::StatusCode::FORBIDDEN || s == reqwest::StatusCode::NOT_FOUND
+    {
+        FetchError::Retry(format!("{what} answered {s}"))
+    } else {
+        FetchError::Permanent(format!("{what} answered {s}"))
+    }
+}
+
+fn same_host(url: &str, base: &str) -> bool {
+    match (url::Url::parse(url), url::Url::parse(base)) {
+        (Ok(u), Ok(b)) => u.scheme() == b.scheme() && u.host_str() == b.host_str() && u.port_or_known_default() == b.port_or_known_default(),
+        _ => false,
+    }
+}
+
+async fn fetch_bytes(svc: &Services, t: &FetchTarget) -> Result<Vec<u8>, FetchError> {
+    let max = svc.cfg.evidence.max_media_bytes;
+    match &t.fetch {
+        MediaFetch::CloudMediaId { media_id } => {
+            let c = &svc.cfg.whatsapp.cloud;
+            if !c.access_token.is_set() {
+                return Err(FetchError::Retry("whatsapp.cloud.access_token is not configured".into()));
+            }
+            let base = c.graph_base_url.trim_end_matches('/');
+            let meta_url = format!("{base}/{}/{}", c.graph_version, urlencode(media_id));
+            let resp = svc
+                .http
+                .get(&meta_url)
+                .bearer_auth(c.access_token.expose())
+                .send()
+                .await
+                .map_err(|e| FetchError::Retry(format!("Graph API unreachable: {e}")))?;
+            if !resp.status().is_success() {
+                return Err(status_error("Graph API media lookup", resp.status()));
+            }
+            let meta: serde_json::Value = resp
+                .json()
+                .await
+                .map_err(|e| FetchError::Retry(format!("Graph API media lookup: bad JSON: {e}")))?;
+            let url = meta
+                .get("url")
+                .and_then(|u| u.as_str())
+                .ok_or_else(|| FetchError::Retry("Graph API media lookup returned no url".into()))?;
+            if !(url.starts_with("https://") || same_host(url, base)) {
+                return Err(FetchError::Permanent(format!("refusing non-HTTPS media URL {url}")));
+            }
+            let resp = svc
+                .http
+                .get(url)
+                .bearer_auth(c.access_token.expose())
+                .send()
+                .await
+                .map_err(|e| FetchError::Retry(format!("media download failed: {e}")))?;
+            if !resp.status().is_success() {
+                return Err(status_error("media download", resp.status()));
+            }
+            read_limited(resp, max).await
+        }
+        MediaFetch::GatewayUrl { url } => {
+            let (base, key_header, key) = match Source::parse(&t.source) {
+                Some(Source::Waha) => (&svc.cfg.whatsapp.waha.base_url, "X-Api-Key", &svc.cfg.whatsapp.waha.api_key),
+                Some(Source::Evolution) => (
+                    &svc.cfg.whatsapp.evolution.base_url,
+                    "apikey",
+                    &svc.cfg.whatsapp.evolution.api_key,
+                ),
+                _ => return Err(FetchError::Permanent("gateway URL on a non-gateway message".into())),
+            };
+            if base.is_empty() {
+                return Err(FetchError::Permanent(format!(
+                    "{} base_url is not configured, so its media URLs cannot be trusted",
+                    t.source
+                )));
+            }
+            if !same_host(url, base) {
+                return Err(FetchError::Permanent(format!(
+                    "refusing media URL {url}: not on the configured gateway host"
+                )));
+            }
+            let mut req = svc.http.get(url);
+            if key.is_set() {
+                req = req.header(key_header, key.expose());
+            }
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| FetchError::Retry(format!("gateway unreachable: {e}")))?;
+            if !resp.status().is_success() {
+                return Err(status_error("gateway media download", resp.status()));
+            }
+            read_limited(resp, max).await
+        }
+        MediaFetch::Inline { .. } => {
+            let Some(raw_id) = t.raw_payload_id else {
+                return Err(FetchError::Permanent("inline media without a stored payload".into()));
+            };
+            let body: Vec<u8> = svc
+                .db
+                .read(move |c| {
+                    Ok(c.query_row("SELECT body FROM raw_payloads WHERE id = ?1", [raw_id], |r| r.get(0))?)
+                })
+                .await
+                .map_err(|e| FetchError::Retry(e.to_string()))?;
+            let msg_id = t.message_id;
+            let source_id: String = svc
+                .db
+                .read(move |c| {
+                    Ok(c.query_row("SELECT source_message_id FROM messages WHERE id = ?1", [msg_id], |r| r.get(0))?)
+                })
+                .await
+                .map_err(|e| FetchError::Retry(e.to_string()))?;
+            let n = crate::ingest::evolution::normalize(&body)
+                .map_err(|e| FetchError::Permanent(format!("stored payload no longer parses: {e}")))?;
+            n.messages
+                .into_iter()
+                .find(|m| m.source_message_id == source_id)
+                .and_then(|m| m.media.into_iter().nth(t.ordinal as usize))
+                .and_then(|m| match m.fetch {
+                    MediaFetch::Inline { bytes } if !bytes.is_empty() => Some(bytes),
+                    _ => None,
+                })
+                .ok_or_else(|| FetchError::Permanent("inline media not found in the stored payload".into()))
+        }
+        MediaFetch::ExportFile { filename } => Err(FetchError::Permanent(format!(
+            "{filename} comes only from its chat-export archive"
+        ))),
+        MediaFetch::Unavailable => Err(FetchError::Permanent("the source did not provide the file".into())),
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.~".contains(c) {
+                c.to_string()
+            } else {
+                let mut b = [0u8; 4];
+                c.encode_utf8(&mut b).bytes().map(|x| format!("%{x:02X}")).collect()
+            }
+        })
+        .collect()
+}
+
+/// Verifies, stores and analyses fetched bytes, then marks the evidence ready (and flags duplicate photos).
+pub async fn store_bytes(svc: &Services, t: &FetchTarget, bytes: Vec<u8>) -> Result<(), FetchError> {
+    let actual = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&bytes))
+    };
+    if let Some(exp) = &t.expected_sha256 {
+        if !crate::evidence::sha256_matches(exp, &actual) {
+            return Err(FetchError::Retry(format!(
+                "downloaded bytes do not match the source's sha256 ({exp})"
+            )));
+        }
+    }
+    let file = analyze_and_store(svc, bytes, None).await?;
+    let eid = t.id;
+    let dup_check = file.hash;
+    svc.db
+        .write(move |tx| {
+            store::evidence::mark_ready(tx, eid, &file)?;
+            if let Some(ph) = dup_check {
+                if let Some(of) = store::evidence::find_duplicate(tx, eid, &ph)? {
+                    store::evidence::set_duplicate_of(tx, eid, of)?;
+                }
+            }
+            store::events::append(
+                tx,
+                "system:fetcher",
+                "evidence.stored",
+                "evidence",
+                Some(&eid.to_string()),
+                &serde_json::json!({"sha256": file.sha256, "bytes": file.bytes}),
+            )?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| FetchError::Retry(e.to_string()))?;
+    Ok(())
+}
+
+/// Writes the bytes to the store and computes thumbnail, size, EXIF and perceptual hash (bounded by a semaphore).
+pub async fn analyze_and_store(
+    svc: &Services,
+    bytes: Vec<u8>,
+    filename: Option<String>,
+) -> Result<store::evidence::StoredFile, FetchError> {
+    let _permit = svc
+        .image_slots
+        .acquire()
+        .await
+        .map_err(|_| FetchError::Retry("shutting down".into()))?;
+    let ev = svc.evidence.clone();
+    let px = svc.cfg.evidence.thumbnail_px;
+    tokio::task::spawn_blocking(move || analyze_and_store_blocking(&ev, &bytes, filename, px))
+        .await
+        .map_err(|e| FetchError::Retry(format!("image task failed: {e}")))?
+}
+
+pub fn analyze_and_store_blocking(
+    ev: &crate::evidence::EvidenceStore,
+    bytes: &[u8],
+    filename: Option<String>,
+    px: u32,
+) -> Result<store::evidence::StoredFile, FetchError> {
+    let sha = ev.put(bytes).map_err(|e| FetchError::Retry(e.to_string()))?;
+    let a = crate::evidence::image_info::analyze(bytes, px);
+    let mut thumbnail = false;
+    if let Some(t) = &a.thumbnail_jpeg {
+        ev.put_thumbnail(&sha, t).map_err(|e| FetchError::Retry(e.to_string()))?;
+        thumbnail = true;
+    }
+    Ok(store::evidence::StoredFile {
+        sha256: sha,
+        bytes: bytes.len() as i64,
+        mime: a.mime,
+        thumbnail,
+        width: a.width.map(i64::from),
+        height: a.height.map(i64::from),
+        hash: a.hash,
+        exif: a.exif.map(|e| e.to_string()),
+        filename,
+        warning: a.warning,
+    })
+}

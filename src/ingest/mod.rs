@@ -1,0 +1,10 @@
+//! Ingestion: every source's payloads normalised into [`model::InboundMessage`].
+//! Pure parsing and verification; storing is `store::ingest`, HTTP is `web::webhooks`.
+
+pub mod cloud;
+pub mod evolution;
+#[path = "/work/scratch/shims/export.rs"]
+pub mod export;
+pub mod model;
+pub mod verify;
+pub mod waha;

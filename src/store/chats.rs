@@ -1,0 +1,227 @@
+//! Chats, sites and vendors.
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::Serialize;
+
+use super::StoreError;
+use crate::ingest::model::ChatRef;
+
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct Chat {
+    pub id: i64,
+    pub name: Option<String>,
+    pub source: String,
+    pub external_id: String,
+    pub is_group: bool,
+    pub site: Option<NamedRef>,
+    pub last_message_at: Option<String>,
+    pub messages: i64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct NamedRef {
+    pub id: i64,
+    pub name: String,
+}
+
+/// Finds or creates the chat; fills in a name learned later. Returns the chat id.
+pub fn upsert(tx: &Transaction<'_>, source: &str, chat: &ChatRef) -> Result<i64, StoreError> {
+    let existing: Option<(i64, Option<String>)> = tx
+        .query_row(
+            "SELECT id, name FROM chats WHERE external_id = ?1",
+            [&chat.external_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    match existing {
+        Some((id, name)) => {
+            if name.is_none() && chat.name.is_some() {
+                tx.execute("UPDATE chats SET name = ?1 WHERE id = ?2", params![chat.name, id])?;
+            }
+            Ok(id)
+        }
+        None => {
+            tx.execute(
+                "INSERT INTO chats(source, external_id, name, is_group, created_at) VALUES (?1,?2,?3,?4,?5)",
+                params![source, chat.external_id, chat.name, chat.is_group, super::now_str()],
+            )?;
+            Ok(tx.last_insert_rowid())
+        }
+    }
+}
+
+/// Records that a message arrived in the chat.
+pub fn touch(tx: &Transaction<'_>, chat_id: i64, sent_at: &str) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE chats SET message_count = message_count + 1, \
+         last_message_at = CASE WHEN last_message_at IS NULL OR last_message_at < ?1 THEN ?1 ELSE last_message_at END \
+         WHERE id = ?2",
+        params![sent_at, chat_id],
+    )?;
+    Ok(())
+}
+
+const CHAT_SELECT: &str = "SELECT c.id, c.name, c.source, c.external_id, c.is_group, c.site_id, s.name, c.last_message_at, c.message_count \
+     FROM chats c LEFT JOIN sites s ON s.id = c.site_id";
+
+fn chat_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Chat> {
+    let site_id: Option<i64> = r.get(5)?;
+    let site_name: Option<String> = r.get(6)?;
+    Ok(Chat {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        source: r.get(2)?,
+        external_id: r.get(3)?,
+        is_group: r.get(4)?,
+        site: site_id.zip(site_name).map(|(id, name)| NamedRef { id, name }),
+        last_message_at: r.get(7)?,
+        messages: r.get(8)?,
+    })
+}
+
+pub fn list(conn: &Connection) -> Result<Vec<Chat>, StoreError> {
+    let mut st = conn.prepare(&format!(
+        "{CHAT_SELECT} ORDER BY c.last_message_at IS NULL, c.last_message_at DESC, c.id DESC"
+    ))?;
+    let rows = st.query_map([], chat_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn get(conn: &Connection, id: i64) -> Result<Chat, StoreError> {
+    conn.query_row(&format!("{CHAT_SELECT} WHERE c.id = ?1"), [id], chat_row)
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("chat {id}")))
+}
+
+pub fn find_by_name(conn: &Connection, name: &str) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT id FROM chats WHERE name = ?1 COLLATE NOCASE ORDER BY id LIMIT 1",
+            [name],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+pub fn set_site(tx: &Transaction<'_>, chat_id: i64, site_id: Option<i64>) -> Result<(), StoreError> {
+    let n = tx.execute("UPDATE chats SET site_id = ?1 WHERE id = ?2", params![site_id, chat_id])?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("chat {chat_id}")));
+    }
+    Ok(())
+}
+
+pub fn rename(tx: &Transaction<'_>, chat_id: i64, name: &str) -> Result<(), StoreError> {
+    let n = tx.execute("UPDATE chats SET name = ?1 WHERE id = ?2", params![name, chat_id])?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("chat {chat_id}")));
+    }
+    Ok(())
+}
+
+/// Finds a site by name, creating it when new. Returns the site id.
+pub fn site_by_name(tx: &Transaction<'_>, name: &str) -> Result<i64, StoreError> {
+    if let Some(id) = tx
+        .query_row("SELECT id FROM sites WHERE name = ?1", [name], |r| r.get(0))
+        .optional()?
+    {
+        return Ok(id);
+    }
+    tx.execute(
+        "INSERT INTO sites(name, created_at) VALUES (?1, ?2)",
+        params![name, super::now_str()],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct Site {
+    pub id: i64,
+    pub name: String,
+    pub chats: i64,
+    #[schema(value_type = Object)]
+    pub settings: serde_json::Value,
+}
+
+pub fn list_sites(conn: &Connection) -> Result<Vec<Site>, StoreError> {
+    let mut st = conn.prepare(
+        "SELECT s.id, s.name, s.settings, (SELECT count(*) FROM chats c WHERE c.site_id = s.id) FROM sites s ORDER BY s.name",
+    )?;
+    let rows = st.query_map([], |r| {
+        let settings: String = r.get(2)?;
+        Ok(Site {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            settings: serde_json::from_str(&settings).unwrap_or(serde_json::Value::Null),
+            chats: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn create_site(tx: &Transaction<'_>, name: &str, settings: &serde_json::Value) -> Result<i64, StoreError> {
+    let n = tx.execute(
+        "INSERT OR IGNORE INTO sites(name, settings, created_at) VALUES (?1, ?2, ?3)",
+        params![name, settings.to_string(), super::now_str()],
+    )?;
+    if n == 0 {
+        return Err(StoreError::Conflict(format!("site {name:?}")));
+    }
+    Ok(tx.last_insert_rowid())
+}
+
+pub fn update_site(
+    tx: &Transaction<'_>,
+    id: i64,
+    name: Option<&str>,
+    settings: Option<&serde_json::Value>,
+) -> Result<(), StoreError> {
+    if let Some(name) = name {
+        tx.execute("UPDATE sites SET name = ?1 WHERE id = ?2", params![name, id])?;
+    }
+    if let Some(s) = settings {
+        tx.execute("UPDATE sites SET settings = ?1 WHERE id = ?2", params![s.to_string(), id])?;
+    }
+    let exists: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM sites WHERE id = ?1)", [id], |r| r.get(0))?;
+    if !exists {
+        return Err(StoreError::NotFound(format!("site {id}")));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct Vendor {
+    pub id: i64,
+    pub name: String,
+    pub trade: Option<String>,
+}
+
+pub fn list_vendors(conn: &Connection) -> Result<Vec<Vendor>, StoreError> {
+    let mut st = conn.prepare("SELECT id, name, trade FROM vendors ORDER BY name")?;
+    let rows = st.query_map([], |r| {
+        Ok(Vendor {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            trade: r.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn create_vendor(tx: &Transaction<'_>, name: &str, trade: Option<&str>) -> Result<i64, StoreError> {
+    let n = tx.execute(
+        "INSERT OR IGNORE INTO vendors(name, trade, created_at) VALUES (?1, ?2, ?3)",
+        params![name, trade, super::now_str()],
+    )?;
+    if n == 0 {
+        return Err(StoreError::Conflict(format!("vendor {name:?}")));
+    }
+    Ok(tx.last_insert_rowid())
+}
+
+/// A chat reference whose name may be unknown.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct NamedRefOpt {
+    pub id: i64,
+    pub name: Option<String>,
+}

@@ -1,0 +1,375 @@
+//! Opening the database, pragmas, embedded migrations, the single group-commit writer and the reader pool.
+
+use rusqlite::{Connection, OpenFlags, Transaction};
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{oneshot, Semaphore};
+
+use super::StoreError;
+
+/// Numbered migrations, embedded at compile time. Never edit a shipped one; add a new file.
+const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("migrations/0001_init.sql"))];
+
+/// Schema version this binary writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Most write jobs folded into one transaction.
+const MAX_BATCH: usize = 512;
+const READERS: usize = 4;
+
+/// A write job runs inside the batch transaction and returns what to do once the batch commits (or fails).
+type WriteJob = Box<dyn FnOnce(&Transaction<'_>) -> Completion + Send>;
+
+/// Shared handle to the database: one writer thread (group commit) and a small pool of readers.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<DbInner>,
+}
+
+struct DbInner {
+    path: PathBuf,
+    tx: Mutex<Option<mpsc::Sender<WriteJob>>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    readers: Mutex<Vec<Connection>>,
+    reader_slots: Semaphore,
+    stats: Arc<WriterStats>,
+}
+
+#[derive(Default)]
+pub struct WriterStats {
+    pub batches: std::sync::atomic::AtomicU64,
+    pub jobs: std::sync::atomic::AtomicU64,
+}
+
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.execute_batch(
+        "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16000;",
+    )?;
+    Ok(())
+}
+
+/// Opens (creating if needed) and migrates the database at `path`; refuses a database newer than this binary.
+pub fn open_and_migrate(path: &Path) -> Result<Connection, StoreError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(format!("{}: {e}", dir.display())))?;
+    }
+    let mut conn = Connection::open(path)?;
+    configure(&conn)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Io(format!("{}: cannot enable WAL (got {mode})", path.display())));
+    }
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            found: current,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)
+            .map_err(|e| StoreError::Migration(format!("{name}: {e}")))?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+        tracing::info!(migration = name, "applied migration");
+    }
+    Ok(())
+}
+
+impl Db {
+    /// Opens the database, migrates it and starts the writer thread.
+    pub fn open(path: &Path) -> Result<Db, StoreError> {
+        let writer_conn = open_and_migrate(path)?;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let c = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+            )?;
+            configure(&c)?;
+            readers.push(c);
+        }
+        let (tx, rx) = mpsc::channel::<WriteJob>();
+        let stats = Arc::new(WriterStats::default());
+        let st = stats.clone();
+        let handle = std::thread::Builder::new()
+            .name("tapak-writer".into())
+            .spawn(move || writer_loop(writer_conn, rx, st))
+            .map_err(|e| StoreError::Io(format!("cannot start writer thread: {e}")))?;
+        Ok(Db {
+            inner: Arc::new(DbInner {
+                path: path.to_path_buf(),
+                tx: Mutex::new(Some(tx)),
+                writer: Mutex::new(Some(handle)),
+                readers: Mutex::new(readers),
+                reader_slots: Semaphore::new(READERS),
+                stats,
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    pub fn stats(&self) -> &WriterStats {
+        &self.inner.stats
+    }
+
+    /// Runs `f` inside the writer's current transaction (grouped with other concurrent writes) and resolves once that
+    /// transaction has committed. An error from `f` rolls back only `f`'s own work (a savepoint).
+    pub async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
+    {
+        let (done_tx, done_rx) = oneshot::channel::<Result<R, StoreError>>();
+        let job = make_job(f, done_tx);
+        self.send(job)?;
+        done_rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Blocking variant of [`Db::write`] for CLI commands and worker threads.
+    pub fn write_blocking<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
+    {
+        let (done_tx, done_rx) = oneshot::channel::<Result<R, StoreError>>();
+        self.send(make_job(f, done_tx))?;
+        done_rx.blocking_recv().map_err(|_| StoreError::WriterGone)?
+    }
+
+    fn send(&self, job: WriteJob) -> Result<(), StoreError> {
+        let guard = self.inner.tx.lock().map_err(|_| StoreError::WriterGone)?;
+        match guard.as_ref() {
+            Some(tx) => tx.send(job).map_err(|_| StoreError::WriterGone),
+            None => Err(StoreError::WriterGone),
+        }
+    }
+
+    /// Runs a read on a pooled read-only connection, off the async runtime.
+    pub async fn read<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let _permit = self
+            .inner
+            .reader_slots
+            .acquire()
+            .await
+            .map_err(|_| StoreError::WriterGone)?;
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.read_blocking(f))
+            .await
+            .map_err(|e| StoreError::Io(format!("reader task failed: {e}")))?
+    }
+
+    /// Blocking read (for CLI commands and worker threads).
+    pub fn read_blocking<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&Connection) -> Result<R, StoreError>,
+    {
+        let conn = {
+            let mut pool = self.inner.readers.lock().map_err(|_| StoreError::WriterGone)?;
+            pool.pop()
+        };
+        let conn = match conn {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    &self.inner.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                configure(&c)?;
+                c
+            }
+        };
+        let out = f(&conn);
+        if let Ok(mut pool) = self.inner.readers.lock() {
+            if pool.len() < READERS {
+                pool.push(conn);
+            }
+        }
+        out
+    }
+
+    /// Stops accepting writes, lets the writer commit what is queued, and checkpoints the WAL.
+    pub fn close(&self) {
+        if let Ok(mut tx) = self.inner.tx.lock() {
+            tx.take();
+        }
+        let handle = self.inner.writer.lock().ok().and_then(|mut h| h.take());
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+
+    /// A consistent online copy of the database (SQLite backup API), safe while the server writes.
+    pub fn backup_to(&self, dest: &Path) -> Result<(), StoreError> {
+        backup_file(&self.inner.path, dest)
+    }
+}
+
+/// Copies the database at `src` to `dest` with SQLite's online backup API (readers and the writer keep going).
+pub fn backup_file(src: &Path, dest: &Path) -> Result<(), StoreError> {
+    if !src.exists() {
+        return Err(StoreError::Io(format!("no database at {}", src.display())));
+    }
+    let conn = Connection::open_with_flags(src, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    let tmp = dest.with_extension("partial");
+    let _ = std::fs::remove_file(&tmp);
+    {
+        let mut out = Connection::open(&tmp)?;
+        let backup = rusqlite::backup::Backup::new(&conn, &mut out)?;
+        backup.run_to_completion(256, Duration::from_millis(5), None)?;
+    }
+    std::fs::rename(&tmp, dest).map_err(|e| StoreError::Io(format!("{}: {e}", dest.display())))?;
+    Ok(())
+}
+
+fn make_job<R, F>(f: F, done: oneshot::Sender<Result<R, StoreError>>) -> WriteJob
+where
+    R: Send + 'static,
+    F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
+{
+    Box::new(move |tx: &Transaction<'_>| {
+        let result = (|| {
+            tx.execute_batch("SAVEPOINT job")?;
+            match f(tx) {
+                Ok(r) => {
+                    tx.execute_batch("RELEASE job")?;
+                    Ok(r)
+                }
+                Err(e) => {
+                    tx.execute_batch("ROLLBACK TO job; RELEASE job")?;
+                    Err(e)
+                }
+            }
+        })();
+        let completion: Completion = Box::new(move |commit: &Result<(), String>| {
+            let out = match (commit, result) {
+                (Ok(()), r) => r,
+                (Err(e), _) => Err(StoreError::Commit(e.clone())),
+            };
+            let _ = done.send(out);
+        });
+        completion
+    })
+}
+
+type Completion = Box<dyn FnOnce(&Result<(), String>) + Send>;
+
+fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<WriteJob>, stats: Arc<WriterStats>) {
+    use std::sync::atomic::Ordering;
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        let n = batch.len() as u64;
+        let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
+        let commit = (|| -> Result<(), rusqlite::Error> {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            for job in batch {
+                completions.push(job(&tx));
+            }
+            tx.commit()
+        })();
+        let commit = commit.map_err(|e| e.to_string());
+        if let Err(e) = &commit {
+            tracing::error!(error = %e, "write batch failed to commit");
+        }
+        for c in completions {
+            c(&commit);
+        }
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        stats.jobs.fetch_add(n, Ordering::Relaxed);
+    }
+    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
+        tracing::warn!(error = %e, "WAL checkpoint at shutdown failed");
+    }
+    tracing::info!("writer stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn group_commit_batches_and_isolates_failures() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db")).unwrap();
+        let mut handles = vec![];
+        for i in 0..200 {
+            let db = db.clone();
+            handles.push(tokio::spawn(async move {
+                db.write(move |tx| {
+                    if i == 7 {
+                        tx.execute("INSERT INTO sites(name, created_at) VALUES ('s7', 'x')", [])?;
+                        return Err(StoreError::Invalid("boom".into()));
+                    }
+                    tx.execute(
+                        "INSERT INTO sites(name, created_at) VALUES (?1, 'x')",
+                        [format!("s{i}")],
+                    )?;
+                    Ok(i)
+                })
+                .await
+            }));
+        }
+        let mut ok = 0;
+        for h in handles {
+            if h.await.unwrap().is_ok() {
+                ok += 1;
+            }
+        }
+        assert_eq!(ok, 199);
+        let n: i64 = db
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM sites", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(n, 199, "the failed job's own insert is rolled back, the others commit");
+        let s = db.stats();
+        assert!(s.batches.load(std::sync::atomic::Ordering::Relaxed) < 200, "writes were grouped");
+        db.close();
+    }
+
+    #[test]
+    fn refuses_newer_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.db");
+        {
+            let c = open_and_migrate(&p).unwrap();
+            c.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        }
+        let e = open_and_migrate(&p).unwrap_err();
+        assert!(e.to_string().contains("newer"), "{e}");
+    }
+
+    #[test]
+    fn event_log_is_append_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = open_and_migrate(&dir.path().join("t.db")).unwrap();
+        c.execute(
+            "INSERT INTO events(at, actor, action, entity, data, prev_hash, hash) VALUES ('a','b','c','d','{}','0','1')",
+            [],
+        )
+        .unwrap();
+        assert!(c.execute("UPDATE events SET actor = 'x'", []).is_err());
+        assert!(c.execute("DELETE FROM events", []).is_err());
+    }
+}

@@ -1,0 +1,149 @@
+//! Storing one inbound delivery durably: the raw body, its normalised messages, evidence rows, fetch jobs, edits,
+//! receipts and an event, all in the caller's (group-commit) transaction.
+
+use rusqlite::{params, Transaction};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::{chats, events, evidence, jobs, messages, people, StoreError};
+use crate::ingest::model::{InboundMessage, Normalized, Source};
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct DeliveryOutcome {
+    pub raw_payload_id: i64,
+    pub new_messages: Vec<i64>,
+    pub duplicates: usize,
+    pub changes: usize,
+    pub statuses: usize,
+    pub fetch_jobs: usize,
+}
+
+pub const FETCH_JOB: &str = "fetch_media";
+
+/// Stores a raw body whose parsing failed (kept verbatim so nothing is lost to a parser bug).
+pub fn store_malformed(tx: &Transaction<'_>, source: Source, body: &[u8], error: &str) -> Result<i64, StoreError> {
+    let id = store_raw(tx, source, body, "malformed", Some(error))?;
+    Ok(id)
+}
+
+fn store_raw(
+    tx: &Transaction<'_>,
+    source: Source,
+    body: &[u8],
+    outcome: &str,
+    error: Option<&str>,
+) -> Result<i64, StoreError> {
+    let sha = hex::encode(Sha256::digest(body));
+    tx.prepare_cached(
+        "INSERT INTO raw_payloads(source, received_at, sha256, body, outcome, error) VALUES (?1,?2,?3,?4,?5,?6)",
+    )?
+    .execute(params![source.as_str(), super::now_str(), sha, body, outcome, error])?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// Stores one message (deduplicated), its sender, chat, evidence rows and fetch jobs.
+pub fn store_message(
+    tx: &Transaction<'_>,
+    m: &InboundMessage,
+    raw_payload_id: Option<i64>,
+    out: &mut DeliveryOutcome,
+) -> Result<Option<i64>, StoreError> {
+    let chat_id = chats::upsert(tx, m.source.as_str(), &m.chat)?;
+    let sender_id = match &m.sender {
+        Some(s) => Some(people::resolve(tx, s)?),
+        None => None,
+    };
+    match messages::insert(tx, m, chat_id, sender_id, raw_payload_id)? {
+        messages::Inserted::Duplicate(_) => {
+            out.duplicates += 1;
+            Ok(None)
+        }
+        messages::Inserted::New(id) => {
+            let sent = super::fmt_time(m.sent_at);
+            chats::touch(tx, chat_id, &sent)?;
+            let now_ms = chrono::Utc::now().timestamp_millis();
+            for (i, media) in m.media.iter().enumerate() {
+                let (eid, needs_fetch) = evidence::insert(tx, id, i, media, &super::now_str())?;
+                if needs_fetch {
+                    jobs::enqueue(tx, FETCH_JOB, &serde_json::json!({ "evidence": eid }).to_string(), now_ms)?;
+                    out.fetch_jobs += 1;
+                }
+            }
+            out.new_messages.push(id);
+            Ok(Some(id))
+        }
+    }
+}
+
+/// Stores a whole webhook delivery: raw body first, then everything it normalised to.
+pub fn store_delivery(
+    tx: &Transaction<'_>,
+    source: Source,
+    body: &[u8],
+    n: &Normalized,
+) -> Result<DeliveryOutcome, StoreError> {
+    let raw_id = store_raw(tx, source, body, "stored", None)?;
+    let mut out = DeliveryOutcome {
+        raw_payload_id: raw_id,
+        ..DeliveryOutcome::default()
+    };
+    for m in &n.messages {
+        store_message(tx, m, Some(raw_id), &mut out)?;
+    }
+    for c in &n.changes {
+        if let Some((mid, old_text)) = messages::find_by_source_id(tx, c.source.as_str(), &c.target_id)? {
+            messages::apply_change(
+                tx,
+                mid,
+                old_text.as_deref(),
+                c.new_text.as_deref(),
+                &super::fmt_time(c.at),
+                Some(raw_id),
+            )?;
+            out.changes += 1;
+        }
+    }
+    for s in &n.statuses {
+        let n = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO message_statuses(source, message_id, status, at, recipient, errors) VALUES (?1,?2,?3,?4,?5,?6)",
+            )?
+            .execute(params![
+                s.source.as_str(),
+                s.message_id,
+                s.status,
+                super::fmt_time(s.at),
+                s.recipient_id,
+                if s.errors.is_empty() { None } else { Some(s.errors.join("; ")) },
+            ])?;
+        out.statuses += n;
+    }
+    for e in &n.errors {
+        tx.execute(
+            "INSERT INTO source_errors(source, at, detail, raw_payload_id) VALUES (?1,?2,?3,?4)",
+            params![source.as_str(), super::now_str(), e, raw_id],
+        )?;
+    }
+    if out.new_messages.is_empty() && out.changes == 0 && out.statuses == 0 && n.errors.is_empty() {
+        tx.execute(
+            "UPDATE raw_payloads SET outcome = ?2 WHERE id = ?1",
+            params![raw_id, if out.duplicates > 0 { "duplicate" } else { "ignored" }],
+        )?;
+    }
+    let sha = hex::encode(Sha256::digest(body));
+    events::append(
+        tx,
+        &format!("webhook:{}", source.as_str()),
+        "payload.received",
+        "raw_payload",
+        Some(&raw_id.to_string()),
+        &serde_json::json!({
+            "sha256": sha,
+            "messages": out.new_messages,
+            "duplicates": out.duplicates,
+            "changes": out.changes,
+            "statuses": out.statuses,
+        }),
+    )?;
+    Ok(out)
+}

@@ -1,0 +1,67 @@
+//! The persistent job queue: rows are work, `run_after` is the schedule, failures back off.
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use super::StoreError;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: i64,
+    pub kind: String,
+    pub payload: String,
+    pub attempts: i64,
+}
+
+pub fn enqueue(tx: &Transaction<'_>, kind: &str, payload: &str, run_after_ms: i64) -> Result<i64, StoreError> {
+    tx.prepare_cached("INSERT INTO jobs(kind, payload, run_after, created_at) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![kind, payload, run_after_ms, super::now_str()])?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// Jobs due now (`run_after <= now`), oldest first.
+pub fn due(conn: &Connection, kind: &str, now_ms: i64, limit: usize) -> Result<Vec<Job>, StoreError> {
+    let mut st = conn.prepare_cached(
+        "SELECT id, kind, payload, attempts FROM jobs WHERE kind = ?1 AND run_after <= ?2 ORDER BY run_after, id LIMIT ?3",
+    )?;
+    let rows = st.query_map(params![kind, now_ms, limit as i64], |r| {
+        Ok(Job {
+            id: r.get(0)?,
+            kind: r.get(1)?,
+            payload: r.get(2)?,
+            attempts: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The earliest `run_after` of any job of this kind, if any.
+pub fn next_due(conn: &Connection, kind: &str) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .query_row("SELECT min(run_after) FROM jobs WHERE kind = ?1", [kind], |r| r.get(0))
+        .optional()?
+        .flatten())
+}
+
+pub fn complete(tx: &Transaction<'_>, id: i64) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM jobs WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+/// Records a failure and reschedules with exponential backoff.
+pub fn retry_later(tx: &Transaction<'_>, id: i64, error: &str, run_after_ms: i64) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE jobs SET attempts = attempts + 1, last_error = ?2, run_after = ?3 WHERE id = ?1",
+        params![id, error, run_after_ms],
+    )?;
+    Ok(())
+}
+
+pub fn count(conn: &Connection, kind: &str) -> Result<i64, StoreError> {
+    Ok(conn.query_row("SELECT count(*) FROM jobs WHERE kind = ?1", [kind], |r| r.get(0))?)
+}
+
+/// Backoff for the n-th failed attempt: 2 s doubling, capped at 30 minutes.
+pub fn backoff_ms(attempts: i64) -> i64 {
+    let exp = attempts.clamp(0, 10) as u32;
+    (2_000i64 << exp).min(30 * 60 * 1000)
+}

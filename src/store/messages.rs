@@ -1,0 +1,469 @@
+//! Messages: insert (deduplicated), list with filters and cursor pagination, full-text search, processing state.
+
+use base64::Engine;
+use rusqlite::{params, params_from_iter, types::Value, Connection, OptionalExtension, Transaction};
+use serde::Serialize;
+
+use super::people::PersonRef;
+use super::StoreError;
+use crate::ingest::model::{InboundMessage, MediaFetch};
+
+/// A stored message in the API shape of `interfaces.md`.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct Message {
+    pub id: i64,
+    pub chat: super::chats::NamedRefOpt,
+    pub sender: Option<PersonRef>,
+    pub sent_at: String,
+    #[serde(rename = "type")]
+    pub msg_type: String,
+    pub text: Option<String>,
+    pub edited: bool,
+    pub deleted: bool,
+    pub from_me: bool,
+    pub kind: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub classification: Option<serde_json::Value>,
+    pub record: Option<RecordRef>,
+    pub link_reason: Option<String>,
+    pub media: Vec<i64>,
+    pub source: String,
+    pub reply_to: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snippet: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct RecordRef {
+    #[serde(rename = "type")]
+    pub record_type: String,
+    pub id: i64,
+}
+
+/// What happened to one inbound message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    New(i64),
+    Duplicate(i64),
+}
+
+/// The normalised message as stored: inline media bytes are not repeated (they live in the raw payload / evidence).
+pub fn normalized_json(m: &InboundMessage) -> String {
+    let mut m = m.clone();
+    for media in &mut m.media {
+        if let MediaFetch::Inline { bytes } = &mut media.fetch {
+            bytes.clear();
+        }
+    }
+    serde_json::to_string(&m).unwrap_or_else(|_| "{}".into())
+}
+
+/// Inserts a message unless the same source id is already stored.
+pub fn insert(
+    tx: &Transaction<'_>,
+    m: &InboundMessage,
+    chat_id: i64,
+    sender_id: Option<i64>,
+    raw_payload_id: Option<i64>,
+) -> Result<Inserted, StoreError> {
+    let mut st = tx.prepare_cached(
+        "INSERT INTO messages(source, source_message_id, chat_id, sender_id, from_me, sent_at, sent_ms, received_at, type, \
+         source_type, text, reply_to, forwarded, edited, deleted, raw_payload_id, normalized) \
+         VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17) \
+         ON CONFLICT(source, source_message_id) DO NOTHING",
+    )?;
+    let n = st.execute(params![
+        m.source.as_str(),
+        m.source_message_id,
+        chat_id,
+        sender_id,
+        m.from_me,
+        super::fmt_time(m.sent_at),
+        m.sent_at.timestamp_millis(),
+        super::now_str(),
+        m.msg_type.as_str(),
+        m.source_type,
+        m.text,
+        m.reply_to,
+        m.forwarded,
+        m.edited,
+        m.deleted,
+        raw_payload_id,
+        normalized_json(m),
+    ])?;
+    if n == 1 {
+        return Ok(Inserted::New(tx.last_insert_rowid()));
+    }
+    let id: i64 = tx.query_row(
+        "SELECT id FROM messages WHERE source = ?1 AND source_message_id = ?2",
+        params![m.source.as_str(), m.source_message_id],
+        |r| r.get(0),
+    )?;
+    Ok(Inserted::Duplicate(id))
+}
+
+/// Finds a message by source id; for gateway ids also by suffix (serialized ids end with the raw id).
+pub fn find_by_source_id(conn: &Connection, source: &str, id: &str) -> Result<Option<(i64, Option<String>)>, StoreError> {
+    if let Some(found) = conn
+        .query_row(
+            "SELECT id, text FROM messages WHERE source = ?1 AND source_message_id = ?2",
+            params![source, id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?
+    {
+        return Ok(Some(found));
+    }
+    Ok(conn
+        .query_row(
+            "SELECT id, text FROM messages WHERE source = ?1 AND source_message_id LIKE '%' || ?2 ORDER BY id DESC LIMIT 1",
+            params![source, id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
+}
+
+/// Filters for listing messages. All optional; ranges inclusive (already resolved to unix ms by the caller).
+#[derive(Debug, Default, Clone)]
+pub struct MessageFilter {
+    pub chat: Option<i64>,
+    pub person: Option<i64>,
+    pub site: Option<i64>,
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    pub kind: Option<String>,
+    pub source: Option<String>,
+    pub category: Option<String>,
+    pub msg_type: Option<String>,
+}
+
+/// Keyset cursor over (sent_ms, id), newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub ms: i64,
+    pub id: i64,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}:{}", self.ms, self.id))
+    }
+    pub fn decode(s: &str) -> Option<Cursor> {
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok()?;
+        let text = String::from_utf8(raw).ok()?;
+        let (a, b) = text.split_once(':')?;
+        Some(Cursor {
+            ms: a.parse().ok()?,
+            id: b.parse().ok()?,
+        })
+    }
+}
+
+const SELECT: &str = "SELECT m.id, m.chat_id, c.name, m.sender_id, p.name, p.phone, m.sent_at, m.type, m.text, m.edited, \
+    m.deleted, m.from_me, m.kind, m.classification, m.record_type, m.record_id, m.link_reason, m.source, m.reply_to, m.sent_ms \
+    FROM messages m JOIN chats c ON c.id = m.chat_id LEFT JOIN people p ON p.id = m.sender_id";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Message, i64)> {
+    let sender_id: Option<i64> = r.get(3)?;
+    let class: Option<String> = r.get(13)?;
+    let rtype: Option<String> = r.get(14)?;
+    let rid: Option<i64> = r.get(15)?;
+    Ok((
+        Message {
+            id: r.get(0)?,
+            chat: super::chats::NamedRefOpt {
+                id: r.get(1)?,
+                name: r.get(2)?,
+            },
+            sender: match sender_id {
+                Some(id) => Some(PersonRef {
+                    id,
+                    name: r.get(4)?,
+                    phone: r.get(5)?,
+                }),
+                None => None,
+            },
+            sent_at: r.get(6)?,
+            msg_type: r.get(7)?,
+            text: r.get(8)?,
+            edited: r.get(9)?,
+            deleted: r.get(10)?,
+            from_me: r.get(11)?,
+            kind: r.get(12)?,
+            classification: class.and_then(|c| serde_json::from_str(&c).ok()),
+            record: rtype.zip(rid).map(|(record_type, id)| RecordRef { record_type, id }),
+            link_reason: r.get(16)?,
+            media: vec![],
+            source: r.get(17)?,
+            reply_to: r.get(18)?,
+            snippet: None,
+        },
+        r.get(19)?,
+    ))
+}
+
+fn attach_media(conn: &Connection, msgs: &mut [Message]) -> Result<(), StoreError> {
+    let mut st = conn.prepare_cached("SELECT id FROM evidence WHERE message_id = ?1 ORDER BY ordinal")?;
+    for m in msgs {
+        m.media = st.query_map([m.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    }
+    Ok(())
+}
+
+fn where_clause(f: &MessageFilter, cursor: Option<Cursor>, args: &mut Vec<Value>) -> String {
+    let mut w = vec!["1=1".to_string()];
+    let mut push = |cond: &str, v: Value, args: &mut Vec<Value>| {
+        args.push(v);
+        w.push(cond.replace('?', &format!("?{}", args.len())));
+    };
+    if let Some(c) = f.chat {
+        push("m.chat_id = ?", c.into(), args);
+    }
+    if let Some(p) = f.person {
+        push("m.sender_id = ?", p.into(), args);
+    }
+    if let Some(s) = f.site {
+        push("c.site_id = ?", s.into(), args);
+    }
+    if let Some(t) = f.from_ms {
+        push("m.sent_ms >= ?", t.into(), args);
+    }
+    if let Some(t) = f.to_ms {
+        push("m.sent_ms <= ?", t.into(), args);
+    }
+    if let Some(k) = &f.kind {
+        push("m.kind = ?", k.clone().into(), args);
+    }
+    if let Some(s) = &f.source {
+        push("m.source = ?", s.clone().into(), args);
+    }
+    if let Some(c) = &f.category {
+        push("json_extract(m.classification, '$.category') = ?", c.clone().into(), args);
+    }
+    if let Some(t) = &f.msg_type {
+        push("m.type = ?", t.clone().into(), args);
+    }
+    if let Some(cur) = cursor {
+        args.push(cur.ms.into());
+        let a = args.len();
+        args.push(cur.id.into());
+        let b = args.len();
+        w.push(format!("(m.sent_ms < ?{a} OR (m.sent_ms = ?{a} AND m.id < ?{b}))"));
+    }
+    w.join(" AND ")
+}
+
+/// Newest first; returns the page and the cursor of the next page.
+pub fn list(
+    conn: &Connection,
+    f: &MessageFilter,
+    cursor: Option<Cursor>,
+    limit: usize,
+) -> Result<(Vec<Message>, Option<Cursor>), StoreError> {
+    let mut args = vec![];
+    let w = where_clause(f, cursor, &mut args);
+    let sql = format!("{SELECT} WHERE {w} ORDER BY m.sent_ms DESC, m.id DESC LIMIT {}", limit + 1);
+    let mut st = conn.prepare_cached(&sql)?;
+    let mut rows: Vec<(Message, i64)> = st.query_map(params_from_iter(args), row)?.collect::<Result<_, _>>()?;
+    let next = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(|(m, ms)| Cursor { ms: *ms, id: m.id })
+    } else {
+        None
+    };
+    let mut msgs: Vec<Message> = rows.into_iter().map(|(m, _)| m).collect();
+    attach_media(conn, &mut msgs)?;
+    Ok((msgs, next))
+}
+
+pub fn get(conn: &Connection, id: i64) -> Result<Message, StoreError> {
+    let mut m = conn
+        .query_row(&format!("{SELECT} WHERE m.id = ?1"), [id], row)
+        .optional()?
+        .map(|(m, _)| m)
+        .ok_or_else(|| StoreError::NotFound(format!("message {id}")))?;
+    attach_media(conn, std::slice::from_mut(&mut m))?;
+    Ok(m)
+}
+
+/// Turns free text into a safe FTS5 query: every word becomes a quoted prefix term, all required.
+pub fn fts_query(q: &str) -> Option<String> {
+    let terms: Vec<String> = q
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .take(16)
+        .map(|t| format!("\"{}\"*", t.replace('"', "")))
+        .collect();
+    if terms.is_empty() {
+        None
+    } else {
+        Some(terms.join(" AND "))
+    }
+}
+
+/// Full-text search, newest first, with a snippet marking the match between « and ».
+pub fn search(
+    conn: &Connection,
+    q: &str,
+    f: &MessageFilter,
+    cursor: Option<Cursor>,
+    limit: usize,
+) -> Result<(Vec<Message>, Option<Cursor>), StoreError> {
+    let Some(fq) = fts_query(q) else {
+        return Ok((vec![], None));
+    };
+    let mut args: Vec<Value> = vec![fq.into()];
+    let w = where_clause(f, cursor, &mut args);
+    let sql = format!(
+        "SELECT sub.*, snippet(messages_fts, 0, '«', '»', '…', 12) FROM (\
+           {SELECT} WHERE m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1) AND {w} \
+           ORDER BY m.sent_ms DESC, m.id DESC LIMIT {}) sub \
+         JOIN messages_fts ON messages_fts.rowid = sub.id WHERE messages_fts MATCH ?1 ORDER BY sub.sent_ms DESC, sub.id DESC",
+        limit + 1
+    );
+    let mut st = conn.prepare_cached(&sql)?;
+    let mut rows: Vec<(Message, i64)> = st
+        .query_map(params_from_iter(args), |r| {
+            let (mut m, ms) = row(r)?;
+            m.snippet = r.get(20)?;
+            Ok((m, ms))
+        })?
+        .collect::<Result<_, _>>()?;
+    let next = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(|(m, ms)| Cursor { ms: *ms, id: m.id })
+    } else {
+        None
+    };
+    let mut msgs: Vec<Message> = rows.into_iter().map(|(m, _)| m).collect();
+    attach_media(conn, &mut msgs)?;
+    Ok((msgs, next))
+}
+
+/// A message waiting for processing (classification, indexing, linking).
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub id: i64,
+    pub chat_id: i64,
+    pub sender_id: Option<i64>,
+    pub sent_ms: i64,
+    pub msg_type: String,
+    pub text: Option<String>,
+    pub deleted: bool,
+    pub reply_to: Option<String>,
+    pub source: String,
+}
+
+pub fn pending(conn: &Connection, limit: usize) -> Result<Vec<Pending>, StoreError> {
+    let mut st = conn.prepare_cached(
+        "SELECT id, chat_id, sender_id, sent_ms, type, text, deleted, reply_to, source FROM messages WHERE processed = 0 ORDER BY id LIMIT ?1",
+    )?;
+    let rows = st.query_map([limit as i64], |r| {
+        Ok(Pending {
+            id: r.get(0)?,
+            chat_id: r.get(1)?,
+            sender_id: r.get(2)?,
+            sent_ms: r.get(3)?,
+            msg_type: r.get(4)?,
+            text: r.get(5)?,
+            deleted: r.get(6)?,
+            reply_to: r.get(7)?,
+            source: r.get(8)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn count_pending(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn.query_row("SELECT count(*) FROM messages WHERE processed = 0", [], |r| r.get(0))?)
+}
+
+/// Stores the classification (or none) and indexes the text for search; marks the message processed.
+pub fn set_processed(
+    tx: &Transaction<'_>,
+    id: i64,
+    text: Option<&str>,
+    kind: Option<&str>,
+    classification: Option<&str>,
+    version: Option<&str>,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "UPDATE messages SET processed = 1, kind = ?2, classification = ?3, classifier_version = ?4 WHERE id = ?1",
+    )?
+    .execute(params![id, kind, classification, version])?;
+    if let Some(t) = text.filter(|t| !t.is_empty()) {
+        tx.prepare_cached("INSERT INTO messages_fts(rowid, text) VALUES (?1, ?2)")?
+            .execute(params![id, t])?;
+    }
+    Ok(())
+}
+
+/// Applies an edit (new text, version kept) or a revoke (flagged deleted, text kept for audit).
+pub fn apply_change(
+    tx: &Transaction<'_>,
+    id: i64,
+    old_text: Option<&str>,
+    new_text: Option<&str>,
+    at: &str,
+    raw_payload_id: Option<i64>,
+) -> Result<(), StoreError> {
+    let processed: bool = tx.query_row("SELECT processed FROM messages WHERE id = ?1", [id], |r| r.get(0))?;
+    let change = if new_text.is_some() { "edit" } else { "revoke" };
+    tx.execute(
+        "INSERT INTO message_versions(message_id, text, changed_at, change, raw_payload_id) VALUES (?1,?2,?3,?4,?5)",
+        params![id, old_text, at, change, raw_payload_id],
+    )?;
+    match new_text {
+        Some(t) => {
+            if processed {
+                if let Some(old) = old_text.filter(|t| !t.is_empty()) {
+                    tx.execute(
+                        "INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', ?1, ?2)",
+                        params![id, old],
+                    )?;
+                }
+            }
+            // Re-processing classifies and indexes the new text.
+            tx.execute(
+                "UPDATE messages SET text = ?2, edited = 1, processed = 0 WHERE id = ?1",
+                params![id, t],
+            )?;
+        }
+        None => {
+            tx.execute("UPDATE messages SET deleted = 1 WHERE id = ?1", [id])?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Version {
+    pub text: Option<String>,
+    pub changed_at: String,
+    pub change: String,
+}
+
+pub fn versions(conn: &Connection, id: i64) -> Result<Vec<Version>, StoreError> {
+    let mut st = conn.prepare_cached(
+        "SELECT text, changed_at, change FROM message_versions WHERE message_id = ?1 ORDER BY id",
+    )?;
+    let rows = st.query_map([id], |r| {
+        Ok(Version {
+            text: r.get(0)?,
+            changed_at: r.get(1)?,
+            change: r.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn count(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn.query_row("SELECT count(*) FROM messages", [], |r| r.get(0))?)
+}
+
+pub fn count_filtered(conn: &Connection, f: &MessageFilter) -> Result<i64, StoreError> {
+    let mut args = vec![];
+    let w = where_clause(f, None, &mut args);
+    let sql = format!("SELECT count(*) FROM messages m JOIN chats c ON c.id = m.chat_id WHERE {w}");
+    Ok(conn.query_row(&sql, params_from_iter(args), |r| r.get(0))?)
+}

@@ -1,0 +1,53 @@
+//! Storage: SQLite through rusqlite. `db` opens, migrates and owns the writer; every aggregate's SQL lives in its own
+//! file here and nowhere else.
+
+pub mod chats;
+pub mod db;
+pub mod events;
+pub mod evidence;
+pub mod ingest;
+pub mod jobs;
+pub mod messages;
+pub mod people;
+pub mod users;
+
+pub use db::Db;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the database is newer than this tapak (schema {found}, this binary knows up to {supported}); upgrade tapak")]
+    TooNew { found: i64, supported: i64 },
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("commit failed: {0}")]
+    Commit(String),
+    #[error("the database writer has stopped")]
+    WriterGone,
+    #[error("{0}")]
+    Io(String),
+    #[error("stored JSON is invalid: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Current time as RFC 3339 UTC with milliseconds, the format of every `*_at` column.
+pub fn now_str() -> String {
+    fmt_time(chrono::Utc::now())
+}
+
+pub fn fmt_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+pub fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}

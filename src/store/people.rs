@@ -1,0 +1,232 @@
+//! People: senders identified by phone where known, else by a source id; names kept as aliases; mergeable.
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::Serialize;
+
+use super::StoreError;
+use crate::ingest::model::SenderRef;
+
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct PersonRef {
+    pub id: i64,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct Person {
+    pub id: i64,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub vendor: Option<super::chats::NamedRef>,
+    pub aliases: Vec<String>,
+    pub ids: Vec<String>,
+}
+
+/// Follows merges to the surviving person.
+fn canonical(tx: &Connection, mut id: i64) -> Result<i64, StoreError> {
+    for _ in 0..16 {
+        let next: Option<i64> = tx
+            .query_row("SELECT merged_into FROM people WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?
+            .flatten();
+        match next {
+            Some(n) => id = n,
+            None => return Ok(id),
+        }
+    }
+    Ok(id)
+}
+
+/// Resolves a sender to a person, creating one when new, and records the id and name it appeared under.
+///
+/// Matching order: phone; a known source id; a known alias that belongs to exactly one person (so an export author
+/// "Siti Cleaner" joins the live sender whose push name was "Siti Cleaner").
+pub fn resolve(tx: &Transaction<'_>, s: &SenderRef) -> Result<i64, StoreError> {
+    let mut found: Option<i64> = None;
+    if let Some(phone) = &s.phone {
+        found = tx
+            .query_row("SELECT id FROM people WHERE phone = ?1", [phone], |r| r.get(0))
+            .optional()?;
+    }
+    if found.is_none() {
+        found = tx
+            .query_row(
+                "SELECT person_id FROM person_ids WHERE external_id = ?1",
+                [&s.external_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+    }
+    if found.is_none() && s.phone.is_none() {
+        if let Some(name) = &s.display_name {
+            let mut st = tx.prepare_cached("SELECT DISTINCT person_id FROM person_aliases WHERE alias = ?1 LIMIT 2")?;
+            let ids: Vec<i64> = st.query_map([name], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            if ids.len() == 1 {
+                found = Some(ids[0]);
+            }
+        }
+    }
+    let id = match found {
+        Some(id) => {
+            let id = canonical(tx, id)?;
+            if let Some(phone) = &s.phone {
+                tx.execute(
+                    "UPDATE people SET phone = ?1 WHERE id = ?2 AND phone IS NULL AND NOT EXISTS (SELECT 1 FROM people WHERE phone = ?1)",
+                    params![phone, id],
+                )?;
+            }
+            if let Some(name) = &s.display_name {
+                tx.execute("UPDATE people SET name = ?1 WHERE id = ?2 AND name IS NULL", params![name, id])?;
+            }
+            id
+        }
+        None => {
+            tx.execute(
+                "INSERT INTO people(name, phone, created_at) VALUES (?1, ?2, ?3)",
+                params![s.display_name, s.phone, super::now_str()],
+            )?;
+            tx.last_insert_rowid()
+        }
+    };
+    tx.execute(
+        "INSERT OR IGNORE INTO person_ids(external_id, person_id) VALUES (?1, ?2)",
+        params![s.external_id, id],
+    )?;
+    if let Some(name) = &s.display_name {
+        tx.execute(
+            "INSERT OR IGNORE INTO person_aliases(person_id, alias) VALUES (?1, ?2)",
+            params![id, name],
+        )?;
+    }
+    Ok(id)
+}
+
+pub fn get_ref(conn: &Connection, id: i64) -> Result<PersonRef, StoreError> {
+    conn.query_row("SELECT id, name, phone FROM people WHERE id = ?1", [id], |r| {
+        Ok(PersonRef {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            phone: r.get(2)?,
+        })
+    })
+    .optional()?
+    .ok_or_else(|| StoreError::NotFound(format!("person {id}")))
+}
+
+/// A person id from an API filter value: a numeric id or a phone number in any format.
+pub fn lookup(conn: &Connection, key: &str) -> Result<Option<i64>, StoreError> {
+    if let Some(phone) = crate::ingest::model::normalize_phone(key) {
+        if let Some(id) = conn
+            .query_row("SELECT id FROM people WHERE phone = ?1", [&phone], |r| r.get(0))
+            .optional()?
+        {
+            return Ok(Some(id));
+        }
+    }
+    if let Ok(id) = key.parse::<i64>() {
+        return Ok(conn
+            .query_row("SELECT id FROM people WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?);
+    }
+    Ok(None)
+}
+
+pub fn list(conn: &Connection) -> Result<Vec<Person>, StoreError> {
+    let mut st = conn.prepare(
+        "SELECT p.id, p.name, p.phone, p.vendor_id, v.name FROM people p LEFT JOIN vendors v ON v.id = p.vendor_id \
+         WHERE p.merged_into IS NULL ORDER BY p.name COLLATE NOCASE, p.id",
+    )?;
+    let mut out: Vec<Person> = st
+        .query_map([], |r| {
+            let vid: Option<i64> = r.get(3)?;
+            let vname: Option<String> = r.get(4)?;
+            Ok(Person {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                phone: r.get(2)?,
+                vendor: vid.zip(vname).map(|(id, name)| super::chats::NamedRef { id, name }),
+                aliases: vec![],
+                ids: vec![],
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut al = conn.prepare_cached("SELECT alias FROM person_aliases WHERE person_id = ?1 ORDER BY alias")?;
+    let mut ids = conn.prepare_cached("SELECT external_id FROM person_ids WHERE person_id = ?1 ORDER BY external_id")?;
+    for p in &mut out {
+        p.aliases = al.query_map([p.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        p.ids = ids.query_map([p.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    }
+    Ok(out)
+}
+
+pub fn create(tx: &Transaction<'_>, name: Option<&str>, phone: Option<&str>) -> Result<i64, StoreError> {
+    if let Some(p) = phone {
+        let exists: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM people WHERE phone = ?1)", [p], |r| r.get(0))?;
+        if exists {
+            return Err(StoreError::Conflict(format!("person with phone {p}")));
+        }
+    }
+    tx.execute(
+        "INSERT INTO people(name, phone, created_at) VALUES (?1, ?2, ?3)",
+        params![name, phone, super::now_str()],
+    )?;
+    let id = tx.last_insert_rowid();
+    if let Some(p) = phone {
+        tx.execute("INSERT OR IGNORE INTO person_ids(external_id, person_id) VALUES (?1, ?2)", params![p, id])?;
+    }
+    if let Some(n) = name {
+        tx.execute("INSERT OR IGNORE INTO person_aliases(person_id, alias) VALUES (?1, ?2)", params![id, n])?;
+    }
+    Ok(id)
+}
+
+pub fn update(
+    tx: &Transaction<'_>,
+    id: i64,
+    name: Option<&str>,
+    phone: Option<&str>,
+    vendor_id: Option<Option<i64>>,
+) -> Result<(), StoreError> {
+    let exists: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM people WHERE id = ?1)", [id], |r| r.get(0))?;
+    if !exists {
+        return Err(StoreError::NotFound(format!("person {id}")));
+    }
+    if let Some(n) = name {
+        tx.execute("UPDATE people SET name = ?1 WHERE id = ?2", params![n, id])?;
+        tx.execute("INSERT OR IGNORE INTO person_aliases(person_id, alias) VALUES (?1, ?2)", params![id, n])?;
+    }
+    if let Some(p) = phone {
+        tx.execute("UPDATE people SET phone = ?1 WHERE id = ?2", params![p, id])
+            .map_err(|_| StoreError::Conflict(format!("person with phone {p}")))?;
+    }
+    if let Some(v) = vendor_id {
+        tx.execute("UPDATE people SET vendor_id = ?1 WHERE id = ?2", params![v, id])?;
+    }
+    Ok(())
+}
+
+/// Merges `from` into `into`: ids, aliases and messages move; `from` remains as a pointer for audit.
+pub fn merge(tx: &Transaction<'_>, from: i64, into: i64) -> Result<(), StoreError> {
+    if from == into {
+        return Err(StoreError::Invalid("cannot merge a person into itself".into()));
+    }
+    for id in [from, into] {
+        let exists: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM people WHERE id = ?1)", [id], |r| r.get(0))?;
+        if !exists {
+            return Err(StoreError::NotFound(format!("person {id}")));
+        }
+    }
+    tx.execute("UPDATE person_ids SET person_id = ?1 WHERE person_id = ?2", params![into, from])?;
+    tx.execute(
+        "INSERT OR IGNORE INTO person_aliases(person_id, alias) SELECT ?1, alias FROM person_aliases WHERE person_id = ?2",
+        params![into, from],
+    )?;
+    tx.execute("UPDATE messages SET sender_id = ?1 WHERE sender_id = ?2", params![into, from])?;
+    let phone: Option<String> = tx.query_row("SELECT phone FROM people WHERE id = ?1", [from], |r| r.get(0))?;
+    tx.execute("UPDATE people SET merged_into = ?1, phone = NULL WHERE id = ?2", params![into, from])?;
+    if let Some(p) = phone {
+        tx.execute("UPDATE people SET phone = ?1 WHERE id = ?2 AND phone IS NULL", params![p, into])?;
+    }
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! `/api/v1` resources. Handlers check the caller's role, translate parameters and call the store.
+
+pub mod evidence;
+pub mod messages;
+pub mod directory;
+
+use axum::routing::get;
+use axum::Router;
+use chrono::{NaiveDate, TimeZone};
+use serde::{Deserialize, Serialize};
+
+use super::error::{ApiError, ApiResult};
+use super::AppState;
+
+pub fn routes(_state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/messages", get(messages::list))
+        .route("/api/v1/messages/{id}", get(messages::get_one))
+        .route("/api/v1/search", get(messages::search))
+        .route("/api/v1/dashboard", get(messages::dashboard))
+        .route("/api/v1/chats", get(directory::list_chats))
+        .route("/api/v1/chats/{id}", get(directory::get_chat).patch(directory::update_chat))
+        .route("/api/v1/sites", get(directory::list_sites).post(directory::create_site))
+        .route("/api/v1/sites/{id}", axum::routing::patch(directory::update_site))
+        .route("/api/v1/people", get(directory::list_people).post(directory::create_person))
+        .route("/api/v1/people/{id}", axum::routing::patch(directory::update_person))
+        .route("/api/v1/people/{id}/merge", axum::routing::post(directory::merge_person))
+        .route("/api/v1/vendors", get(directory::list_vendors).post(directory::create_vendor))
+        .route("/api/v1/evidence/{id}", get(evidence::get_one))
+        .route("/api/v1/evidence/{id}/file", get(evidence::file))
+        .route("/api/v1/evidence/{id}/thumbnail", get(evidence::thumbnail))
+}
+
+/// Unknown `/api/` paths get a JSON 404, never the UI.
+pub async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound(format!("no API resource at {}", uri.path()))
+}
+
+/// `{"items": [...], "next_cursor": ...}`
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Page<T: Serialize> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Page size, default 50, at most 500.
+    pub limit: Option<usize>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Site id or name.
+    pub site: Option<String>,
+    /// Chat id.
+    pub chat: Option<i64>,
+    /// Person id or phone number.
+    pub person: Option<String>,
+    /// `YYYY-MM-DD` (in the configured time zone) or RFC 3339; inclusive.
+    pub from: Option<String>,
+    /// `YYYY-MM-DD` (whole day included) or RFC 3339; inclusive.
+    pub to: Option<String>,
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    pub category: Option<String>,
+    pub priority: Option<String>,
+    /// `cloud_api`, `waha`, `evolution` or `import`.
+    pub source: Option<String>,
+    /// Message type (`text`, `media`, …).
+    #[serde(rename = "type")]
+    pub msg_type: Option<String>,
+    /// Search text (for `/search`).
+    pub q: Option<String>,
+}
+
+impl ListParams {
+    pub fn limit(&self) -> ApiResult<usize> {
+        match self.limit {
+            None => Ok(50),
+            Some(0) => Err(ApiError::invalid("limit: must be between 1 and 500")),
+            Some(n) if n > 500 => Err(ApiError::invalid("limit: must be between 1 and 500")),
+            Some(n) => Ok(n),
+        }
+    }
+}
+
+/// Parses a `from`/`to` bound into unix milliseconds. A date means the start (from) or end (to) of that day.
+pub fn time_bound(field: &str, v: &str, tz: chrono_tz::Tz, end: bool) -> ApiResult<i64> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
+        return Ok(t.timestamp_millis());
+    }
+    let d = NaiveDate::parse_from_str(v, "%Y-%m-%d")
+        .map_err(|_| ApiError::invalid(format!("{field}: expected YYYY-MM-DD or an RFC 3339 time, got {v:?}")))?;
+    let day = if end { d.succ_opt().unwrap_or(d) } else { d };
+    let start = day
+        .and_hms_opt(0, 0, 0)
+        .and_then(|t| tz.from_local_datetime(&t).earliest())
+        .ok_or_else(|| ApiError::invalid(format!("{field}: {v} does not exist in the configured time zone")))?;
+    Ok(if end {
+        start.timestamp_millis() - 1
+    } else {
+        start.timestamp_millis()
+    })
+}
+
+/// Distinguishes a missing field (`None`) from an explicit `null` (`Some(None)`) in PATCH bodies.
+pub fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}

@@ -1,0 +1,137 @@
+//! The one API error type and its JSON shape: `{"error": {"code", "message"}}`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("{0}")]
+    BadCredentials(String),
+    #[error("your role may not do this")]
+    Forbidden,
+    #[error("{0}")]
+    SourceNotConfigured(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("too many attempts; try again in a few minutes")]
+    RateLimited,
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("the server is shutting down or overloaded; retry")]
+    Unavailable,
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Invalid(_) => "invalid_input",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::BadCredentials(_) => "bad_credentials",
+            ApiError::Forbidden => "forbidden",
+            ApiError::SourceNotConfigured(_) => "source_not_configured",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::RateLimited => "rate_limited",
+            ApiError::TooLarge(_) => "payload_too_large",
+            ApiError::Unavailable => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized | ApiError::BadCredentials(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden | ApiError::SourceNotConfigured(_) => StatusCode::FORBIDDEN,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+    pub fn invalid(msg: impl Into<String>) -> ApiError {
+        ApiError::Invalid(msg.into())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
+            StoreError::Invalid(m) => ApiError::Invalid(m),
+            StoreError::Conflict(m) => ApiError::Conflict(format!("{m} already exists")),
+            StoreError::WriterGone => ApiError::Unavailable,
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let message = match &self {
+            ApiError::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                "internal error; see the server log".to_string()
+            }
+            other => other.to_string(),
+        };
+        let body = serde_json::json!({"error": {"code": self.code(), "message": message}});
+        (self.status(), Json(body)).into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// JSON body extractor whose rejections use the API error shape.
+pub struct JsonBody<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for JsonBody<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(JsonBody(v)),
+            Err(rej) => {
+                if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    Err(ApiError::TooLarge("request body too large".into()))
+                } else {
+                    Err(ApiError::Invalid(rej.body_text()))
+                }
+            }
+        }
+    }
+}
+
+/// Query extractor whose rejections use the API error shape.
+pub struct QueryParams<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for QueryParams<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| QueryParams(q.0))
+            .map_err(|e| ApiError::Invalid(e.body_text()))
+    }
+}

@@ -1,0 +1,72 @@
+//! The thin HTTP layer: routing, extractors, translation between HTTP and the domain/store modules.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod metrics;
+pub mod openapi;
+pub mod ui;
+pub mod webhooks;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::app::Services;
+
+pub type AppState = Arc<Services>;
+
+pub fn router(state: AppState) -> Router {
+    let cfg = &state.cfg.server;
+    let webhooks = Router::new()
+        .route(
+            "/webhooks/whatsapp",
+            get(webhooks::cloud_handshake)
+                .post(webhooks::cloud_post)
+                .layer(DefaultBodyLimit::max(cfg.webhook_body_limit)),
+        )
+        .route(
+            "/webhooks/waha",
+            post(webhooks::waha_post).layer(DefaultBodyLimit::max(cfg.webhook_body_limit)),
+        )
+        .route(
+            "/webhooks/evolution",
+            post(webhooks::evolution_post).layer(DefaultBodyLimit::max(cfg.evolution_body_limit)),
+        );
+    let api = api::routes(&state)
+        .route("/api/v1/auth/login", post(auth::login))
+        .route("/api/v1/auth/logout", post(auth::logout))
+        .route("/api/v1/auth/me", get(auth::me))
+        .route("/api/v1/openapi.json", get(openapi::serve))
+        .route("/api/v1/{*rest}", axum::routing::any(api::not_found))
+        .layer(DefaultBodyLimit::max(cfg.api_body_limit));
+    Router::new()
+        .route("/healthz", get(metrics::healthz))
+        .route("/metrics", get(metrics::prometheus))
+        .merge(webhooks)
+        .merge(api)
+        .fallback(ui::serve)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::count_requests))
+        .layer(CompressionLayer::new())
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(300),
+        ))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            let id = req
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-")
+                .to_string();
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}

@@ -1,0 +1,47 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+
+use axum::Json;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{api, auth};
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let c = doc.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        c.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                auth::SESSION_COOKIE,
+                "browser session from POST /api/v1/auth/login; writes also need the X-CSRF-Token header",
+            ))),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "tapak API", description = "The JSON API behind tapak's web UI. Lists return `{items, next_cursor}`, newest first; errors return `{error: {code, message}}`. Authenticate with `Authorization: Bearer <token>` (`tapak token create`) or the session cookie."),
+    paths(
+        auth::login, auth::logout, auth::me,
+        api::messages::list, api::messages::get_one, api::messages::search, api::messages::dashboard,
+        api::directory::list_chats, api::directory::get_chat, api::directory::update_chat,
+        api::directory::list_sites, api::directory::create_site, api::directory::update_site,
+        api::directory::list_people, api::directory::create_person, api::directory::update_person, api::directory::merge_person,
+        api::directory::list_vendors, api::directory::create_vendor,
+        api::evidence::get_one, api::evidence::file, api::evidence::thumbnail,
+    ),
+    modifiers(&Security),
+    tags((name = "auth"), (name = "messages"), (name = "directory"), (name = "evidence"))
+)]
+pub struct ApiDoc;
+
+pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

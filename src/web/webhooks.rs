@@ -1,0 +1,174 @@
+//! Webhook endpoints: authenticate the raw body, store it durably with its normalised messages, answer 200 only after
+//! the commit. Everything after (classification, linking, media download) runs from the stored state.
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+
+use super::error::ApiError;
+use super::AppState;
+use crate::ingest::model::{Normalized, NormalizeError, Source};
+use crate::ingest::{cloud, evolution, verify, waha};
+use crate::store;
+
+fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn reject(st: &AppState, e: ApiError) -> Response {
+    st.metrics.webhook_rejected.fetch_add(1, Ordering::Relaxed);
+    e.into_response()
+}
+
+/// Stores the delivery (or, when it cannot be parsed, the raw body alone) and answers.
+async fn accept(
+    st: AppState,
+    source: Source,
+    body: Bytes,
+    parsed: Result<Normalized, NormalizeError>,
+) -> Response {
+    match parsed {
+        Ok(n) => {
+            let body_vec = body.to_vec();
+            let res = st
+                .db
+                .write(move |tx| store::ingest::store_delivery(tx, source, &body_vec, &n))
+                .await;
+            match res {
+                Ok(out) => {
+                    st.metrics.webhook_accepted.fetch_add(1, Ordering::Relaxed);
+                    st.metrics
+                        .messages_ingested
+                        .fetch_add(out.new_messages.len() as u64, Ordering::Relaxed);
+                    st.metrics
+                        .messages_duplicate
+                        .fetch_add(out.duplicates as u64, Ordering::Relaxed);
+                    if !out.new_messages.is_empty() || out.changes > 0 {
+                        st.wake.process.notify_one();
+                    }
+                    if out.fetch_jobs > 0 {
+                        st.wake.fetch.notify_one();
+                    }
+                    (
+                        StatusCode::OK,
+                        Json(serde_json::json!({
+                            "stored": out.new_messages.len(),
+                            "duplicates": out.duplicates,
+                            "changes": out.changes,
+                            "statuses": out.statuses,
+                        })),
+                    )
+                        .into_response()
+                }
+                Err(e) => ApiError::from(e).into_response(),
+            }
+        }
+        Err(err) => {
+            st.metrics.webhook_malformed.fetch_add(1, Ordering::Relaxed);
+            let msg = err.to_string();
+            let body_vec = body.to_vec();
+            let m2 = msg.clone();
+            if let Err(e) = st
+                .db
+                .write(move |tx| store::ingest::store_malformed(tx, source, &body_vec, &m2))
+                .await
+            {
+                return ApiError::from(e).into_response();
+            }
+            tracing::warn!(source = source.as_str(), error = %msg, "malformed webhook payload stored raw");
+            ApiError::Invalid(msg).into_response()
+        }
+    }
+}
+
+/// Meta's GET verification handshake: answers the raw `hub.challenge`.
+pub async fn cloud_handshake(State(st): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Response {
+    match cloud::handshake(
+        q.get("hub.mode").map(String::as_str),
+        q.get("hub.verify_token").map(String::as_str),
+        q.get("hub.challenge").map(String::as_str),
+        st.cfg.whatsapp.cloud.verify_token.expose(),
+    ) {
+        Ok(challenge) => (StatusCode::OK, [("content-type", "text/plain")], challenge).into_response(),
+        Err(e) => {
+            let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::FORBIDDEN);
+            let code = if status == StatusCode::BAD_REQUEST { "invalid_input" } else { "forbidden" };
+            (status, Json(serde_json::json!({"error": {"code": code, "message": e.to_string()}}))).into_response()
+        }
+    }
+}
+
+/// Cloud API events, signed with the app secret over the raw body.
+pub async fn cloud_post(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let secret = st.cfg.whatsapp.cloud.app_secret.clone();
+    if !secret.is_set() {
+        return reject(
+            &st,
+            ApiError::SourceNotConfigured("the Cloud API webhook is not configured (whatsapp.cloud.app_secret)".into()),
+        );
+    }
+    if let Err(e) = verify::meta_signature(secret.expose(), &body, header(&headers, "x-hub-signature-256")) {
+        return reject(&st, ApiError::BadCredentials(format!("X-Hub-Signature-256: {e}")));
+    }
+    let parsed = cloud::normalize(&body);
+    accept(st, Source::CloudApi, body, parsed).await
+}
+
+/// WAHA events: HMAC-SHA512 when a key is configured, else the shared token header.
+pub async fn waha_post(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let w = &st.cfg.whatsapp.waha;
+    let checked = if w.webhook_hmac_key.is_set() {
+        verify::waha_hmac(w.webhook_hmac_key.expose(), &body, header(&headers, "x-webhook-hmac"))
+            .map_err(|e| ApiError::BadCredentials(format!("X-Webhook-Hmac: {e}")))
+    } else if w.webhook_token.is_set() {
+        verify::token_eq(w.webhook_token.expose(), header(&headers, "x-tapak-token"))
+            .map_err(|e| ApiError::BadCredentials(format!("X-Tapak-Token: {e}")))
+    } else {
+        Err(ApiError::SourceNotConfigured(
+            "the WAHA webhook is not configured (whatsapp.waha.webhook_hmac_key or webhook_token)".into(),
+        ))
+    };
+    if let Err(e) = checked {
+        return reject(&st, e);
+    }
+    let parsed = waha::normalize(&body);
+    accept(st, Source::Waha, body, parsed).await
+}
+
+/// Evolution API events: the shared token (Bearer or X-Tapak-Token) or an HS256 JWT.
+pub async fn evolution_post(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let e = &st.cfg.whatsapp.evolution;
+    if !e.webhook_token.is_set() && !e.webhook_jwt_key.is_set() {
+        return reject(
+            &st,
+            ApiError::SourceNotConfigured(
+                "the Evolution webhook is not configured (whatsapp.evolution.webhook_token or webhook_jwt_key)".into(),
+            ),
+        );
+    }
+    let bearer = verify::bearer(header(&headers, "authorization"));
+    let tapak_token = header(&headers, "x-tapak-token");
+    let mut ok = false;
+    if e.webhook_token.is_set() {
+        ok = verify::token_eq(e.webhook_token.expose(), bearer).is_ok()
+            || verify::token_eq(e.webhook_token.expose(), tapak_token).is_ok();
+    }
+    let mut why = "missing or wrong webhook token".to_string();
+    if !ok && e.webhook_jwt_key.is_set() {
+        if let Some(jwt) = bearer {
+            match verify::evolution_jwt(e.webhook_jwt_key.expose(), jwt, st.clock.now().timestamp()) {
+                Ok(()) => ok = true,
+                Err(err) => why = format!("JWT: {err}"),
+            }
+        }
+    }
+    if !ok {
+        return reject(&st, ApiError::BadCredentials(why));
+    }
+    let parsed = evolution::normalize(&body);
+    accept(st, Source::Evolution, body, parsed).await
+}
