@@ -1,0 +1,1306 @@
+//! The linking engine: one [`ChatState`] per chat, [`process`] per message, [`finish`] at the end.
+//!
+//! Rules (contract: L1–L5 of `shared/corpus/README.md`):
+//! * L1 — only messages with a classification are records' text; `class: None` with media is bare evidence.
+//! * L2 — `issue_report` opens a ticket; `task_report` opens a task entry, except that a `done` report completes
+//!   the most recent `in_progress` entry of the same sender, same local day, same category (as an `Option`) and
+//!   matching location (checked when the done report has a location).
+//! * L3 — `issue_update` / `issue_resolved` attach to (a) the replied message's ticket, (b) when the message has
+//!   a category or a location, the most recently opened open ticket with equal category (when it has one) and
+//!   matching location (when it has one), (c) the open ticket the sender most recently opened or updated;
+//!   else unlinked. Only tickets not `resolved`/`closed` (and not merged away) take links.
+//! * L4 — a repeat `issue_report` gets `repeat_of` = most recent earlier ticket in the chat (any status except
+//!   merged away) with equal category and matching location (location checked when the report has one).
+//! * L5 — bare media join the nearest classified message of the same sender within ±10 minutes (tie → the
+//!   earlier message); they join that message's record, as `resolution_proof` when it is an `issue_resolved`;
+//!   nearest message without a record (chatter, check-in, instruction, unlinked update) → unlinked. A caption's
+//!   media belong to the caption's record. Because media can precede its text, a media decision stays pending
+//!   until no closer message can arrive: a tentative link is emitted at once when an earlier text has a record
+//!   and moved (`UnlinkEvidence` + `LinkEvidence`) if a closer later text claims the media.
+//! * Instructions naming people (`MsgIn::mentions`) set the owner of the ticket found by (a), (b), or — when the
+//!   instruction has neither category nor location — the open ticket with the latest activity in the chat within
+//!   [`OWNER_FALLBACK_SECS`]. The instruction joins no record.
+//! * Status: report → `open`; first update → `in_progress` (from `open`/`acknowledged`); resolution → `resolved`.
+//!   Only manager actions close, reopen or acknowledge.
+//! * Manager corrections ([`Overrides`]) are consulted before any rule, so a replay reproduces them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::classify::types::{Category, Classification, Kind, Location, Priority, TaskStatus};
+
+/// Media join a text of the same sender at most this far away (rule L5).
+pub const MEDIA_WINDOW_SECS: i64 = 600;
+/// An instruction with neither category nor location assigns the owner of the chat's most recently active
+/// open ticket only if that activity is at most this old.
+pub const OWNER_FALLBACK_SECS: i64 = 2 * 3600;
+const MEDIA_WINDOW_MS: i64 = MEDIA_WINDOW_SECS * 1000;
+const TITLE_MAX_CHARS: usize = 100;
+
+/// One message as the engine sees it (built by the ingest pipeline / import).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MsgIn {
+    /// Message row id.
+    pub id: i64,
+    pub chat_id: i64,
+    /// Person id of the sender; `None` for system lines or unknown senders.
+    pub sender_id: Option<i64>,
+    pub sent_at: DateTime<Utc>,
+    /// Day of `sent_at` in the configured timezone (for L2 "same day").
+    pub local_date: NaiveDate,
+    /// Order within the chat (ties within a timestamp).
+    pub ordinal: u64,
+    /// Text or caption, used for the ticket title. Empty for bare media.
+    #[serde(default)]
+    pub text: String,
+    /// `None` = not classified (system line, deleted message, bare media).
+    pub class: Option<Classification>,
+    pub has_media: bool,
+    /// Evidence ids carried by this message.
+    #[serde(default)]
+    pub media: Vec<i64>,
+    /// Quoted message row id.
+    #[serde(default)]
+    pub reply_to: Option<i64>,
+    /// Person ids an instruction names (resolved by the caller, see [`crate::records::mentioned_names`]).
+    #[serde(default)]
+    pub mentions: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "type", content = "id", rename_all = "snake_case")]
+pub enum RecordRef {
+    Issue(i64),
+    Task(i64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IssueStatus {
+    Open,
+    Acknowledged,
+    InProgress,
+    Resolved,
+    Closed,
+}
+
+impl IssueStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssueStatus::Open => "open",
+            IssueStatus::Acknowledged => "acknowledged",
+            IssueStatus::InProgress => "in_progress",
+            IssueStatus::Resolved => "resolved",
+            IssueStatus::Closed => "closed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<IssueStatus> {
+        Some(match s {
+            "open" => IssueStatus::Open,
+            "acknowledged" => IssueStatus::Acknowledged,
+            "in_progress" => IssueStatus::InProgress,
+            "resolved" => IssueStatus::Resolved,
+            "closed" => IssueStatus::Closed,
+            _ => return None,
+        })
+    }
+    /// Open for linking: not resolved or closed.
+    pub fn is_open(self) -> bool {
+        !matches!(self, IssueStatus::Resolved | IssueStatus::Closed)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceRole {
+    Evidence,
+    ResolutionProof,
+}
+
+impl EvidenceRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvidenceRole::Evidence => "evidence",
+            EvidenceRole::ResolutionProof => "resolution_proof",
+        }
+    }
+}
+
+/// Why a message or a piece of evidence is (or is not) linked to a record. Serialised as
+/// `{"reason": "<as_str>", ...}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum LinkReason {
+    /// The message opened the record.
+    Opened,
+    /// L3 (a): the message quotes / replies to a message of the ticket.
+    Reply,
+    /// L3 (b): most recently opened open ticket with the same category / matching location.
+    SameCategoryLocation,
+    /// L3 (c): the open ticket the same sender most recently opened or updated.
+    SameSenderOpenTicket,
+    /// L2: a `done` report completing the sender's same-day `in_progress` entry.
+    CompletesInProgress,
+    /// L5: media carried by a captioned message.
+    Caption,
+    /// L5: media joined the nearest classified text of the same sender within 10 minutes.
+    NearestTextSameSender,
+    /// A manager's correction decided this link.
+    ManagerOverride,
+    /// Unlinked update/resolution: no rule found an open ticket.
+    NoMatchingTicket,
+    /// Unlinked media: no classified text of the same sender within 10 minutes.
+    NoTextWithinWindow,
+    /// Unlinked media: the nearest text of the same sender has no record (chatter, check-in, …).
+    NearestTextNoRecord { kind: Kind },
+    /// Unlinked media: the caption's message creates no record.
+    CaptionNoRecord { kind: Kind },
+    /// Unlinked media: the sender is unknown.
+    NoSender,
+}
+
+impl LinkReason {
+    /// Stable snake_case identifier.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkReason::Opened => "opened",
+            LinkReason::Reply => "reply",
+            LinkReason::SameCategoryLocation => "same_category_location",
+            LinkReason::SameSenderOpenTicket => "same_sender_open_ticket",
+            LinkReason::CompletesInProgress => "completes_in_progress",
+            LinkReason::Caption => "caption",
+            LinkReason::NearestTextSameSender => "nearest_text_same_sender",
+            LinkReason::ManagerOverride => "manager_override",
+            LinkReason::NoMatchingTicket => "no_matching_ticket",
+            LinkReason::NoTextWithinWindow => "no_text_within_window",
+            LinkReason::NearestTextNoRecord { .. } => "nearest_text_no_record",
+            LinkReason::CaptionNoRecord { .. } => "caption_no_record",
+            LinkReason::NoSender => "no_sender",
+        }
+    }
+    /// Human explanation (the wording of the corpus' expected files where they have one).
+    pub fn explain(self) -> String {
+        match self {
+            LinkReason::Opened => "opened the record".into(),
+            LinkReason::Reply => "replies to a message of this ticket".into(),
+            LinkReason::SameCategoryLocation => "matches category/location of the most recent open ticket".into(),
+            LinkReason::SameSenderOpenTicket => "most recent open ticket the same sender touched".into(),
+            LinkReason::CompletesInProgress => {
+                "completes the same sender's in-progress entry of the same day, category and location".into()
+            }
+            LinkReason::Caption => "caption of this photo belongs to the record".into(),
+            LinkReason::NearestTextSameSender => "nearest text from the same sender within 10 min".into(),
+            LinkReason::ManagerOverride => "set by a manager's correction".into(),
+            LinkReason::NoMatchingTicket => {
+                "no open ticket in this chat matches category/location and the sender touched none".into()
+            }
+            LinkReason::NoTextWithinWindow => "no text from the same sender within 10 min".into(),
+            LinkReason::NearestTextNoRecord { kind } => {
+                format!("nearest text from the same sender is {}, which creates no record", kind.as_str())
+            }
+            LinkReason::CaptionNoRecord { kind } => {
+                format!("caption is {}, which creates no record", kind.as_str())
+            }
+            LinkReason::NoSender => "sender unknown, media cannot be matched to a text".into(),
+        }
+    }
+}
+
+/// What the store must persist, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "effect", rename_all = "snake_case")]
+pub enum Effect {
+    OpenIssue {
+        issue_id: i64,
+        msg: i64,
+        chat_id: i64,
+        title: String,
+        category: Option<Category>,
+        location: Location,
+        priority: Option<Priority>,
+        repeat_of: Option<i64>,
+        opened_at: DateTime<Utc>,
+        reported_by: Option<i64>,
+    },
+    OpenTask {
+        task_id: i64,
+        msg: i64,
+        chat_id: i64,
+        status: TaskStatus,
+        category: Option<Category>,
+        location: Location,
+        reported_at: DateTime<Utc>,
+        reported_by: Option<i64>,
+    },
+    /// L2: the task entry becomes `done`.
+    CompleteTask {
+        task_id: i64,
+        msg: i64,
+        at: DateTime<Utc>,
+    },
+    /// The message belongs to the record (openers too, with reason `opened`).
+    LinkMessage {
+        msg: i64,
+        record: RecordRef,
+        reason: LinkReason,
+    },
+    /// An update/resolution no rule could attach (or a manager detached).
+    MessageUnlinked { msg: i64, reason: LinkReason },
+    SetIssueStatus {
+        issue: i64,
+        status: IssueStatus,
+        at: DateTime<Utc>,
+        by_msg: Option<i64>,
+    },
+    SetOwner {
+        issue: i64,
+        person: i64,
+        by_msg: Option<i64>,
+    },
+    /// Manager merge: `from` is closed and points to `into`.
+    MergeIssues {
+        from: i64,
+        into: i64,
+        at: DateTime<Utc>,
+    },
+    LinkEvidence {
+        evidence: i64,
+        record: RecordRef,
+        role: EvidenceRole,
+        reason: LinkReason,
+        via_message: Option<i64>,
+    },
+    /// A tentative evidence link moves away from `record`.
+    UnlinkEvidence { evidence: i64, record: RecordRef },
+    /// Final: the evidence stays unlinked (with why).
+    EvidenceUnlinked {
+        evidence: i64,
+        reason: LinkReason,
+        via_message: Option<i64>,
+    },
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum RecordsError {
+    #[error("message {msg} belongs to chat {got} but this ChatState is for chat {expected}")]
+    ChatMismatch { msg: i64, expected: i64, got: i64 },
+}
+
+/// Allocates record ids. For stable ids across re-processing, return the existing id for the opening message
+/// (e.g. [`MsgKeyedIds`] or a store-backed allocator).
+pub trait IdAlloc {
+    fn issue_id(&mut self, opening_msg: i64) -> i64;
+    fn task_id(&mut self, opening_msg: i64) -> i64;
+}
+
+/// Sequential ids starting at 1, separately for issues and tasks.
+#[derive(Debug, Clone, Default)]
+pub struct SeqIds {
+    pub last_issue: i64,
+    pub last_task: i64,
+}
+
+impl IdAlloc for SeqIds {
+    fn issue_id(&mut self, _opening_msg: i64) -> i64 {
+        self.last_issue += 1;
+        self.last_issue
+    }
+    fn task_id(&mut self, _opening_msg: i64) -> i64 {
+        self.last_task += 1;
+        self.last_task
+    }
+}
+
+/// Record id = opening message row id: identical on every replay of the same messages.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MsgKeyedIds;
+
+impl IdAlloc for MsgKeyedIds {
+    fn issue_id(&mut self, opening_msg: i64) -> i64 {
+        opening_msg
+    }
+    fn task_id(&mut self, opening_msg: i64) -> i64 {
+        opening_msg
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Overrides (manager corrections)
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "to", rename_all = "snake_case")]
+pub enum RecordOverride {
+    /// The message belongs to this record (timeline), whatever the rules say.
+    Link { record: RecordRef },
+    /// The message opens/joins no record.
+    NoRecord,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MessageOverride {
+    /// Replaces the classifier's verdict (reclassification; `issue_report` here splits a ticket).
+    #[serde(default)]
+    pub class: Option<Classification>,
+    #[serde(default)]
+    pub record: Option<RecordOverride>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "to", rename_all = "snake_case")]
+pub enum EvidenceOverride {
+    Link {
+        record: RecordRef,
+        role: EvidenceRole,
+    },
+    Unlinked,
+}
+
+/// Manager actions on tickets, replayed when the message stream reaches `at`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManagerAction {
+    /// Unique id (e.g. the event-log id); an action is applied once per state.
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub action: Action,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// acknowledge, close, reopen (→ open) or any other status.
+    SetStatus {
+        issue: i64,
+        status: IssueStatus,
+    },
+    SetOwner {
+        issue: i64,
+        person: i64,
+    },
+    /// `from` is closed into `into`; replies to `from`'s messages then reach `into`.
+    Merge {
+        from: i64,
+        into: i64,
+    },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Overrides {
+    /// Per message row id.
+    #[serde(default)]
+    pub messages: BTreeMap<i64, MessageOverride>,
+    /// Per evidence id.
+    #[serde(default)]
+    pub evidence: BTreeMap<i64, EvidenceOverride>,
+    /// Ticket actions (any order; applied in `(at, id)` order).
+    #[serde(default)]
+    pub actions: Vec<ManagerAction>,
+}
+
+impl Overrides {
+    pub fn none() -> &'static Overrides {
+        static NONE: Overrides = Overrides {
+            messages: BTreeMap::new(),
+            evidence: BTreeMap::new(),
+            actions: Vec::new(),
+        };
+        &NONE
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// State
+
+/// A ticket as the rules need it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ticket {
+    pub id: i64,
+    pub opening_msg: i64,
+    pub category: Option<Category>,
+    pub location: Location,
+    pub priority: Option<Priority>,
+    pub status: IssueStatus,
+    pub opened_at: DateTime<Utc>,
+    pub opened_ordinal: u64,
+    pub opener: Option<i64>,
+    pub last_updater: Option<i64>,
+    pub last_activity: DateTime<Utc>,
+    pub repeat_of: Option<i64>,
+    pub owner: Option<i64>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub merged_into: Option<i64>,
+    /// (person, ordinal of the last message by which the person opened or updated this ticket).
+    pub touches: Vec<(i64, u64)>,
+}
+
+impl Ticket {
+    pub fn is_open_for_linking(&self) -> bool {
+        self.status.is_open() && self.merged_into.is_none()
+    }
+    fn touch(&mut self, person: Option<i64>, ordinal: u64, at: DateTime<Utc>) {
+        if let Some(p) = person {
+            match self.touches.iter_mut().find(|(q, _)| *q == p) {
+                Some(t) => t.1 = t.1.max(ordinal),
+                None => self.touches.push((p, ordinal)),
+            }
+            self.last_updater = Some(p);
+        }
+        if at > self.last_activity {
+            self.last_activity = at;
+        }
+    }
+    fn touched_by(&self, person: i64) -> Option<u64> {
+        self.touches.iter().find(|(q, _)| *q == person).map(|t| t.1)
+    }
+}
+
+/// An `in_progress` task entry that a later `done` report may complete (L2). Done/blocked entries are not kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskEntry {
+    pub id: i64,
+    pub opening_msg: i64,
+    pub sender: i64,
+    pub local_date: NaiveDate,
+    pub category: Option<Category>,
+    pub location: Location,
+    pub status: TaskStatus,
+    pub opened_at: DateTime<Utc>,
+    pub ordinal: u64,
+}
+
+/// A classified message kept for L5 (media within ±10 minutes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecentText {
+    pub msg: i64,
+    pub sender: i64,
+    pub sent_at: DateTime<Utc>,
+    pub ordinal: u64,
+    pub kind: Kind,
+    pub record: Option<RecordRef>,
+}
+
+/// A bare-media message whose decision can still change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingMedia {
+    pub msg: i64,
+    pub evidence: Vec<i64>,
+    pub sender: i64,
+    pub sent_at: DateTime<Utc>,
+    pub ordinal: u64,
+    /// Best candidate so far (an earlier text); its record, if any, is already linked tentatively.
+    pub best: Option<RecentText>,
+}
+
+/// Everything the rules need about one chat. Serialisable so it can be saved, or rebuilt by replay.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChatState {
+    pub chat_id: Option<i64>,
+    /// All tickets of the chat, in opening order.
+    pub tickets: Vec<Ticket>,
+    /// `in_progress` task entries of the last two local days.
+    pub tasks: Vec<TaskEntry>,
+    /// Classified messages of the last 10 minutes.
+    pub recent: Vec<RecentText>,
+    pub pending_media: Vec<PendingMedia>,
+    /// Message → record (for replies, rule L3 a).
+    pub msg_records: BTreeMap<i64, RecordRef>,
+    pub last_time: Option<DateTime<Utc>>,
+    pub last_date: Option<NaiveDate>,
+    pub applied_actions: BTreeSet<i64>,
+}
+
+impl ChatState {
+    pub fn new(chat_id: i64) -> ChatState {
+        ChatState {
+            chat_id: Some(chat_id),
+            ..ChatState::default()
+        }
+    }
+    pub fn ticket(&self, id: i64) -> Option<&Ticket> {
+        self.tickets.iter().find(|t| t.id == id)
+    }
+    fn ticket_idx(&self, id: i64) -> Option<usize> {
+        self.tickets.iter().rposition(|t| t.id == id)
+    }
+    /// Follows merges to the surviving ticket.
+    fn resolve_merged(&self, mut id: i64) -> i64 {
+        for _ in 0..64 {
+            match self.ticket(id).and_then(|t| t.merged_into) {
+                Some(next) => id = next,
+                None => break,
+            }
+        }
+        id
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Entry points
+
+/// Processes one message of the chat and returns what to persist.
+pub fn process(
+    state: &mut ChatState,
+    msg: &MsgIn,
+    ids: &mut dyn IdAlloc,
+    ov: &Overrides,
+) -> Result<Vec<Effect>, RecordsError> {
+    match state.chat_id {
+        Some(c) if c != msg.chat_id => {
+            return Err(RecordsError::ChatMismatch {
+                msg: msg.id,
+                expected: c,
+                got: msg.chat_id,
+            })
+        }
+        Some(_) => {}
+        None => state.chat_id = Some(msg.chat_id),
+    }
+    let mut fx = Vec::new();
+    apply_due_actions(state, ov, Some(msg.sent_at), &mut fx);
+    advance_time(state, msg.sent_at, &mut fx);
+
+    let mov = ov.messages.get(&msg.id);
+    let class = mov.and_then(|o| o.class.as_ref()).or(msg.class.as_ref());
+    match class {
+        None => {
+            if !msg.media.is_empty() {
+                bare_media(state, msg, ov, &mut fx);
+            }
+        }
+        Some(class) => {
+            let record = classified(state, msg, class, mov.and_then(|o| o.record), ids, &mut fx);
+            caption_media(msg, class.kind, record, ov, &mut fx);
+            if let Some(sender) = msg.sender_id {
+                claim_pending(state, msg, sender, class.kind, record, &mut fx);
+                state.recent.push(RecentText {
+                    msg: msg.id,
+                    sender,
+                    sent_at: msg.sent_at,
+                    ordinal: msg.ordinal,
+                    kind: class.kind,
+                    record,
+                });
+            }
+        }
+    }
+    prune(state, msg);
+    Ok(fx)
+}
+
+/// Applies due manager actions and finalises media decisions that can no longer change at `now`
+/// (call from a timer for live chats).
+pub fn tick(state: &mut ChatState, now: DateTime<Utc>, ov: &Overrides) -> Vec<Effect> {
+    let mut fx = Vec::new();
+    apply_due_actions(state, ov, Some(now), &mut fx);
+    advance_time(state, now, &mut fx);
+    fx
+}
+
+/// End of an import: applies the remaining manager actions and flushes every pending media decision.
+pub fn finish(state: &mut ChatState, ov: &Overrides) -> Vec<Effect> {
+    let mut fx = Vec::new();
+    apply_due_actions(state, ov, None, &mut fx);
+    let pending = std::mem::take(&mut state.pending_media);
+    for p in pending {
+        finalize_unclaimed(&p, &mut fx);
+    }
+    fx
+}
+
+/// Applies one manager action now (live correction). Record it in [`Overrides::actions`] too, so replays
+/// reproduce it; an action id is applied at most once per state.
+pub fn apply_action(state: &mut ChatState, action: &ManagerAction) -> Vec<Effect> {
+    let mut fx = Vec::new();
+    apply_one_action(state, action, &mut fx);
+    fx
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Internals
+
+fn ms_between(a: DateTime<Utc>, b: DateTime<Utc>) -> i64 {
+    (b - a).num_milliseconds().abs()
+}
+
+fn apply_due_actions(
+    state: &mut ChatState,
+    ov: &Overrides,
+    now: Option<DateTime<Utc>>,
+    fx: &mut Vec<Effect>,
+) {
+    if ov.actions.is_empty() {
+        return;
+    }
+    let mut due: Vec<&ManagerAction> = ov
+        .actions
+        .iter()
+        .filter(|a| !state.applied_actions.contains(&a.id) && now.is_none_or(|n| a.at <= n))
+        .collect();
+    due.sort_by_key(|a| (a.at, a.id));
+    for a in due {
+        apply_one_action(state, a, fx);
+    }
+}
+
+fn apply_one_action(state: &mut ChatState, a: &ManagerAction, fx: &mut Vec<Effect>) {
+    if !state.applied_actions.insert(a.id) {
+        return;
+    }
+    match a.action {
+        Action::SetStatus { issue, status } => {
+            if let Some(i) = state.ticket_idx(issue) {
+                let t = &mut state.tickets[i];
+                t.status = status;
+                t.resolved_at = match status {
+                    IssueStatus::Resolved | IssueStatus::Closed => t.resolved_at.or(Some(a.at)),
+                    _ => None,
+                };
+                fx.push(Effect::SetIssueStatus {
+                    issue,
+                    status,
+                    at: a.at,
+                    by_msg: None,
+                });
+            }
+        }
+        Action::SetOwner { issue, person } => {
+            if let Some(i) = state.ticket_idx(issue) {
+                state.tickets[i].owner = Some(person);
+                fx.push(Effect::SetOwner {
+                    issue,
+                    person,
+                    by_msg: None,
+                });
+            }
+        }
+        Action::Merge { from, into } => {
+            let into = state.resolve_merged(into);
+            if from == into || state.ticket_idx(into).is_none() {
+                return;
+            }
+            if let Some(i) = state.ticket_idx(from) {
+                let t = &mut state.tickets[i];
+                t.merged_into = Some(into);
+                t.status = IssueStatus::Closed;
+                t.resolved_at = t.resolved_at.or(Some(a.at));
+                let touches = t.touches.clone();
+                fx.push(Effect::MergeIssues {
+                    from,
+                    into,
+                    at: a.at,
+                });
+                fx.push(Effect::SetIssueStatus {
+                    issue: from,
+                    status: IssueStatus::Closed,
+                    at: a.at,
+                    by_msg: None,
+                });
+                if let Some(j) = state.ticket_idx(into) {
+                    for (p, o) in touches {
+                        let tj = &mut state.tickets[j];
+                        match tj.touches.iter_mut().find(|(q, _)| *q == p) {
+                            Some(x) => x.1 = x.1.max(o),
+                            None => tj.touches.push((p, o)),
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Finalises pending media that no later message can still claim.
+fn advance_time(state: &mut ChatState, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+    if state.last_time.is_none_or(|t| now > t) {
+        state.last_time = Some(now);
+    }
+    let mut keep = Vec::with_capacity(state.pending_media.len());
+    for p in std::mem::take(&mut state.pending_media) {
+        let waited = (now - p.sent_at).num_milliseconds();
+        let done = match &p.best {
+            Some(b) => waited >= ms_between(b.sent_at, p.sent_at),
+            None => waited > MEDIA_WINDOW_MS,
+        };
+        if done {
+            finalize_unclaimed(&p, fx);
+        } else {
+            keep.push(p);
+        }
+    }
+    state.pending_media = keep;
+}
+
+/// The pending media keeps its best earlier candidate: a record was already linked tentatively; otherwise
+/// report it as unlinked.
+fn finalize_unclaimed(p: &PendingMedia, fx: &mut Vec<Effect>) {
+    let reason = match &p.best {
+        Some(b) if b.record.is_some() => return,
+        Some(b) => LinkReason::NearestTextNoRecord { kind: b.kind },
+        None => LinkReason::NoTextWithinWindow,
+    };
+    let via = p.best.as_ref().map(|b| b.msg);
+    for &e in &p.evidence {
+        fx.push(Effect::EvidenceUnlinked {
+            evidence: e,
+            reason,
+            via_message: via,
+        });
+    }
+}
+
+fn role_for(kind: Kind, record: RecordRef) -> EvidenceRole {
+    match (kind, record) {
+        (Kind::IssueResolved, RecordRef::Issue(_)) => EvidenceRole::ResolutionProof,
+        _ => EvidenceRole::Evidence,
+    }
+}
+
+/// Splits off evidence that a manager placed; returns the rest.
+fn overridden_evidence(msg: &MsgIn, ov: &Overrides, fx: &mut Vec<Effect>) -> Vec<i64> {
+    let mut rest = Vec::with_capacity(msg.media.len());
+    for &e in &msg.media {
+        match ov.evidence.get(&e) {
+            Some(EvidenceOverride::Link { record, role }) => fx.push(Effect::LinkEvidence {
+                evidence: e,
+                record: *record,
+                role: *role,
+                reason: LinkReason::ManagerOverride,
+                via_message: None,
+            }),
+            Some(EvidenceOverride::Unlinked) => fx.push(Effect::EvidenceUnlinked {
+                evidence: e,
+                reason: LinkReason::ManagerOverride,
+                via_message: None,
+            }),
+            None => rest.push(e),
+        }
+    }
+    rest
+}
+
+fn bare_media(state: &mut ChatState, msg: &MsgIn, ov: &Overrides, fx: &mut Vec<Effect>) {
+    let evidence = overridden_evidence(msg, ov, fx);
+    if evidence.is_empty() {
+        return;
+    }
+    let Some(sender) = msg.sender_id else {
+        for e in evidence {
+            fx.push(Effect::EvidenceUnlinked {
+                evidence: e,
+                reason: LinkReason::NoSender,
+                via_message: None,
+            });
+        }
+        return;
+    };
+    // Nearest earlier classified text of the same sender within the window.
+    let best = state
+        .recent
+        .iter()
+        .filter(|r| {
+            r.sender == sender
+                && (r.sent_at, r.ordinal) < (msg.sent_at, msg.ordinal)
+                && ms_between(r.sent_at, msg.sent_at) <= MEDIA_WINDOW_MS
+        })
+        .max_by_key(|r| (r.sent_at, r.ordinal))
+        .cloned();
+    if let Some(b) = &best {
+        if let Some(record) = b.record {
+            for &e in &evidence {
+                fx.push(Effect::LinkEvidence {
+                    evidence: e,
+                    record,
+                    role: role_for(b.kind, record),
+                    reason: LinkReason::NearestTextSameSender,
+                    via_message: Some(b.msg),
+                });
+            }
+            state.msg_records.insert(msg.id, record);
+        }
+    }
+    let p = PendingMedia {
+        msg: msg.id,
+        evidence,
+        sender,
+        sent_at: msg.sent_at,
+        ordinal: msg.ordinal,
+        best,
+    };
+    // Same instant as its text: nothing can be closer.
+    if p.best.as_ref().is_some_and(|b| b.sent_at == msg.sent_at) {
+        finalize_unclaimed(&p, fx);
+    } else {
+        state.pending_media.push(p);
+    }
+}
+
+/// A classified text of `sender` arrived: it decides that sender's pending media.
+fn claim_pending(
+    state: &mut ChatState,
+    msg: &MsgIn,
+    sender: i64,
+    kind: Kind,
+    record: Option<RecordRef>,
+    fx: &mut Vec<Effect>,
+) {
+    let mut keep = Vec::with_capacity(state.pending_media.len());
+    for p in std::mem::take(&mut state.pending_media) {
+        if p.sender != sender || (p.sent_at, p.ordinal) > (msg.sent_at, msg.ordinal) {
+            keep.push(p);
+            continue;
+        }
+        let d_new = ms_between(p.sent_at, msg.sent_at);
+        let closer = d_new <= MEDIA_WINDOW_MS
+            && p.best
+                .as_ref()
+                .is_none_or(|b| d_new < ms_between(b.sent_at, p.sent_at));
+        if !closer {
+            finalize_unclaimed(&p, fx);
+            continue;
+        }
+        if let Some(old) = p.best.as_ref().and_then(|b| b.record) {
+            for &e in &p.evidence {
+                fx.push(Effect::UnlinkEvidence {
+                    evidence: e,
+                    record: old,
+                });
+            }
+            state.msg_records.remove(&p.msg);
+        }
+        match record {
+            Some(r) => {
+                for &e in &p.evidence {
+                    fx.push(Effect::LinkEvidence {
+                        evidence: e,
+                        record: r,
+                        role: role_for(kind, r),
+                        reason: LinkReason::NearestTextSameSender,
+                        via_message: Some(msg.id),
+                    });
+                }
+                state.msg_records.insert(p.msg, r);
+            }
+            None => {
+                for &e in &p.evidence {
+                    fx.push(Effect::EvidenceUnlinked {
+                        evidence: e,
+                        reason: LinkReason::NearestTextNoRecord { kind },
+                        via_message: Some(msg.id),
+                    });
+                }
+            }
+        }
+    }
+    state.pending_media = keep;
+}
+
+fn caption_media(
+    msg: &MsgIn,
+    kind: Kind,
+    record: Option<RecordRef>,
+    ov: &Overrides,
+    fx: &mut Vec<Effect>,
+) {
+    if msg.media.is_empty() {
+        return;
+    }
+    let evidence = overridden_evidence(msg, ov, fx);
+    for e in evidence {
+        match record {
+            Some(r) => fx.push(Effect::LinkEvidence {
+                evidence: e,
+                record: r,
+                role: role_for(kind, r),
+                reason: LinkReason::Caption,
+                via_message: Some(msg.id),
+            }),
+            None => fx.push(Effect::EvidenceUnlinked {
+                evidence: e,
+                reason: LinkReason::CaptionNoRecord { kind },
+                via_message: Some(msg.id),
+            }),
+        }
+    }
+}
+
+/// First line of the text, at most [`TITLE_MAX_CHARS`] characters.
+pub fn title_of(text: &str) -> String {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    if line.chars().count() <= TITLE_MAX_CHARS {
+        return line.to_string();
+    }
+    let mut t: String = line.chars().take(TITLE_MAX_CHARS - 1).collect();
+    t.push('…');
+    t
+}
+
+/// Category equal (as an option); location matching when `loc` has one.
+fn same_problem(
+    cat: Option<Category>,
+    loc: &Location,
+    t_cat: Option<Category>,
+    t_loc: &Location,
+) -> bool {
+    cat == t_cat && (loc.is_empty() || loc.matches(t_loc))
+}
+
+/// Returns the record the message belongs to (for its media).
+fn classified(
+    state: &mut ChatState,
+    msg: &MsgIn,
+    class: &Classification,
+    rov: Option<RecordOverride>,
+    ids: &mut dyn IdAlloc,
+    fx: &mut Vec<Effect>,
+) -> Option<RecordRef> {
+    match rov {
+        Some(RecordOverride::NoRecord) => {
+            if matches!(class.kind, Kind::IssueUpdate | Kind::IssueResolved) {
+                fx.push(Effect::MessageUnlinked {
+                    msg: msg.id,
+                    reason: LinkReason::ManagerOverride,
+                });
+            }
+            None
+        }
+        Some(RecordOverride::Link { record }) => {
+            let record = match record {
+                RecordRef::Issue(i) => RecordRef::Issue(state.resolve_merged(i)),
+                r => r,
+            };
+            fx.push(Effect::LinkMessage {
+                msg: msg.id,
+                record,
+                reason: LinkReason::ManagerOverride,
+            });
+            state.msg_records.insert(msg.id, record);
+            match record {
+                RecordRef::Issue(id) => {
+                    if matches!(
+                        class.kind,
+                        Kind::IssueReport | Kind::IssueUpdate | Kind::IssueResolved
+                    ) {
+                        issue_progress(state, msg, class.kind, id, fx);
+                    }
+                }
+                RecordRef::Task(id) => {
+                    if class.kind == Kind::TaskReport && class.status == Some(TaskStatus::Done) {
+                        if let Some(pos) = state.tasks.iter().position(|t| t.id == id) {
+                            state.tasks.remove(pos);
+                            fx.push(Effect::CompleteTask {
+                                task_id: id,
+                                msg: msg.id,
+                                at: msg.sent_at,
+                            });
+                        }
+                    }
+                }
+            }
+            Some(record)
+        }
+        None => match class.kind {
+            Kind::IssueReport => Some(open_issue(state, msg, class, ids, fx)),
+            Kind::IssueUpdate | Kind::IssueResolved => link_update(state, msg, class, fx),
+            Kind::TaskReport => Some(task_report(state, msg, class, ids, fx)),
+            Kind::Instruction => {
+                assign_owner(state, msg, class, fx);
+                None
+            }
+            Kind::CheckIn | Kind::Chatter => None,
+        },
+    }
+}
+
+fn open_issue(
+    state: &mut ChatState,
+    msg: &MsgIn,
+    class: &Classification,
+    ids: &mut dyn IdAlloc,
+    fx: &mut Vec<Effect>,
+) -> RecordRef {
+    let id = ids.issue_id(msg.id);
+    let repeat_of = if class.repeat {
+        state
+            .tickets
+            .iter()
+            .rev()
+            .filter(|t| {
+                t.merged_into.is_none()
+                    && (t.opened_at, t.opened_ordinal) < (msg.sent_at, msg.ordinal)
+            })
+            .find(|t| same_problem(class.category, &class.location, t.category, &t.location))
+            .map(|t| t.id)
+    } else {
+        None
+    };
+    let mut t = Ticket {
+        id,
+        opening_msg: msg.id,
+        category: class.category,
+        location: class.location.clone(),
+        priority: class.priority,
+        status: IssueStatus::Open,
+        opened_at: msg.sent_at,
+        opened_ordinal: msg.ordinal,
+        opener: msg.sender_id,
+        last_updater: None,
+        last_activity: msg.sent_at,
+        repeat_of,
+        owner: None,
+        resolved_at: None,
+        merged_into: None,
+        touches: Vec::new(),
+    };
+    t.touch(msg.sender_id, msg.ordinal, msg.sent_at);
+    t.last_updater = None;
+    state.tickets.push(t);
+    let record = RecordRef::Issue(id);
+    fx.push(Effect::OpenIssue {
+        issue_id: id,
+        msg: msg.id,
+        chat_id: msg.chat_id,
+        title: title_of(&msg.text),
+        category: class.category,
+        location: class.location.clone(),
+        priority: class.priority,
+        repeat_of,
+        opened_at: msg.sent_at,
+        reported_by: msg.sender_id,
+    });
+    fx.push(Effect::LinkMessage {
+        msg: msg.id,
+        record,
+        reason: LinkReason::Opened,
+    });
+    state.msg_records.insert(msg.id, record);
+    record
+}
+
+/// L3 (a) reply: the quoted message's ticket if it is open for linking.
+fn reply_target(state: &ChatState, msg: &MsgIn) -> Option<usize> {
+    let quoted = msg.reply_to?;
+    let RecordRef::Issue(id) = *state.msg_records.get(&quoted)? else {
+        return None;
+    };
+    let i = state.ticket_idx(state.resolve_merged(id))?;
+    state.tickets[i].is_open_for_linking().then_some(i)
+}
+
+/// L3 (b): most recently opened open ticket with the same category / matching location.
+fn category_location_target(state: &ChatState, class: &Classification) -> Option<usize> {
+    if class.category.is_none() && class.location.is_empty() {
+        return None;
+    }
+    state
+        .tickets
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.is_open_for_linking())
+        .filter(|(_, t)| class.category.is_none_or(|c| t.category == Some(c)))
+        .filter(|(_, t)| class.location.is_empty() || class.location.matches(&t.location))
+        .max_by_key(|(_, t)| (t.opened_at, t.opened_ordinal))
+        .map(|(i, _)| i)
+}
+
+/// L3 (c): the open ticket the sender most recently opened or updated.
+fn same_sender_target(state: &ChatState, sender: Option<i64>) -> Option<usize> {
+    let s = sender?;
+    state
+        .tickets
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.is_open_for_linking())
+        .filter_map(|(i, t)| t.touched_by(s).map(|o| (o, i)))
+        .max()
+        .map(|(_, i)| i)
+}
+
+fn link_update(
+    state: &mut ChatState,
+    msg: &MsgIn,
+    class: &Classification,
+    fx: &mut Vec<Effect>,
+) -> Option<RecordRef> {
+    let found = reply_target(state, msg)
+        .map(|i| (i, LinkReason::Reply))
+        .or_else(|| {
+            category_location_target(state, class).map(|i| (i, LinkReason::SameCategoryLocation))
+        })
+        .or_else(|| {
+            same_sender_target(state, msg.sender_id).map(|i| (i, LinkReason::SameSenderOpenTicket))
+        });
+    let Some((i, reason)) = found else {
+        fx.push(Effect::MessageUnlinked {
+            msg: msg.id,
+            reason: LinkReason::NoMatchingTicket,
+        });
+        return None;
+    };
+    let id = state.tickets[i].id;
+    let record = RecordRef::Issue(id);
+    fx.push(Effect::LinkMessage {
+        msg: msg.id,
+        record,
+        reason,
+    });
+    state.msg_records.insert(msg.id, record);
+    issue_progress(state, msg, class.kind, id, fx);
+    Some(record)
+}
+
+/// Status transitions and touches after a message joined ticket `id`.
+fn issue_progress(state: &mut ChatState, msg: &MsgIn, kind: Kind, id: i64, fx: &mut Vec<Effect>) {
+    let Some(i) = state.ticket_idx(id) else {
+        return;
+    };
+    let t = &mut state.tickets[i];
+    t.touch(msg.sender_id, msg.ordinal, msg.sent_at);
+    let new_status = match (kind, t.status) {
+        (Kind::IssueUpdate, IssueStatus::Open | IssueStatus::Acknowledged) => {
+            Some(IssueStatus::InProgress)
+        }
+        (Kind::IssueResolved, s) if s.is_open() => Some(IssueStatus::Resolved),
+        _ => None,
+    };
+    if let Some(status) = new_status {
+        t.status = status;
+        if status == IssueStatus::Resolved {
+            t.resolved_at = Some(msg.sent_at);
+        }
+        fx.push(Effect::SetIssueStatus {
+            issue: id,
+            status,
+            at: msg.sent_at,
+            by_msg: Some(msg.id),
+        });
+    }
+}
+
+fn task_report(
+    state: &mut ChatState,
+    msg: &MsgIn,
+    class: &Classification,
+    ids: &mut dyn IdAlloc,
+    fx: &mut Vec<Effect>,
+) -> RecordRef {
+    let status = class.status.unwrap_or(TaskStatus::Done);
+    if status == TaskStatus::Done {
+        if let Some(sender) = msg.sender_id {
+            let found = state
+                .tasks
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| {
+                    t.sender == sender
+                        && t.status == TaskStatus::InProgress
+                        && t.local_date == msg.local_date
+                        && (t.opened_at, t.ordinal) < (msg.sent_at, msg.ordinal)
+                        && same_problem(class.category, &class.location, t.category, &t.location)
+                })
+                .max_by_key(|(_, t)| (t.opened_at, t.ordinal))
+                .map(|(i, _)| i);
+            if let Some(i) = found {
+                let t = state.tasks.remove(i);
+                let record = RecordRef::Task(t.id);
+                fx.push(Effect::LinkMessage {
+                    msg: msg.id,
+                    record,
+                    reason: LinkReason::CompletesInProgress,
+                });
+                fx.push(Effect::CompleteTask {
+                    task_id: t.id,
+                    msg: msg.id,
+                    at: msg.sent_at,
+                });
+                state.msg_records.insert(msg.id, record);
+                return record;
+            }
+        }
+    }
+    let id = ids.task_id(msg.id);
+    let record = RecordRef::Task(id);
+    fx.push(Effect::OpenTask {
+        task_id: id,
+        msg: msg.id,
+        chat_id: msg.chat_id,
+        status,
+        category: class.category,
+        location: class.location.clone(),
+        reported_at: msg.sent_at,
+        reported_by: msg.sender_id,
+    });
+    fx.push(Effect::LinkMessage {
+        msg: msg.id,
+        record,
+        reason: LinkReason::Opened,
+    });
+    state.msg_records.insert(msg.id, record);
+    if let (TaskStatus::InProgress, Some(sender)) = (status, msg.sender_id) {
+        state.tasks.push(TaskEntry {
+            id,
+            opening_msg: msg.id,
+            sender,
+            local_date: msg.local_date,
+            category: class.category,
+            location: class.location.clone(),
+            status,
+            opened_at: msg.sent_at,
+            ordinal: msg.ordinal,
+        });
+    }
+    record
+}
+
+fn assign_owner(state: &mut ChatState, msg: &MsgIn, class: &Classification, fx: &mut Vec<Effect>) {
+    let Some(&person) = msg.mentions.first() else {
+        return;
+    };
+    let target = reply_target(state, msg).or_else(|| {
+        if class.category.is_some() || !class.location.is_empty() {
+            category_location_target(state, class)
+        } else {
+            state
+                .tickets
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| t.is_open_for_linking())
+                .filter(|(_, t)| {
+                    (msg.sent_at - t.last_activity).num_seconds() <= OWNER_FALLBACK_SECS
+                })
+                .max_by_key(|(_, t)| (t.last_activity, t.opened_ordinal))
+                .map(|(i, _)| i)
+        }
+    });
+    if let Some(i) = target {
+        let t = &mut state.tickets[i];
+        if t.owner != Some(person) {
+            t.owner = Some(person);
+            fx.push(Effect::SetOwner {
+                issue: t.id,
+                person,
+                by_msg: Some(msg.id),
+            });
+        }
+    }
+}
+
+fn prune(state: &mut ChatState, msg: &MsgIn) {
+    if state.last_date.is_none_or(|d| msg.local_date > d) {
+        state.last_date = Some(msg.local_date);
+    }
+    if let Some(now) = state.last_time {
+        state
+            .recent
+            .retain(|r| (now - r.sent_at).num_milliseconds() <= MEDIA_WINDOW_MS);
+    }
+    if let Some(today) = state.last_date {
+        state
+            .tasks
+            .retain(|t| (today - t.local_date).num_days() <= 1);
+    }
+}
