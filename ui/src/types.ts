@@ -155,6 +155,7 @@ export interface Dashboard {
   overdue_issues?: number;
   tasks_done_today?: number;
   media_pending?: number;
+  media_failed?: number;
   recent_issues?: Issue[];
   chats?: ChatActivity[];
 }

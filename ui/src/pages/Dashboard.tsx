@@ -29,7 +29,7 @@ export function Dashboard() {
   }, [dash.reload]);
   const d = dash.data;
 
-  const tiles: Tile[] = d
+  const raw: Tile[] = d
     ? [
         { label: "Messages today", value: d.messages_today, href: can(user, "messages") ? "/inbox" : undefined, hint: "from all groups" },
         { label: "Open issues", value: d.open_issues, href: "/issues?status=open", tone: "plain", hint: "not yet resolved" },
@@ -47,8 +47,14 @@ export function Dashboard() {
           tone: (d.media_pending ?? 0) > 0 ? "warn" : "plain",
           hint: "photos still downloading",
         },
+        ...(typeof d.media_failed === "number" && d.media_failed > 0
+          ? [{ label: "Media failed", value: d.media_failed, tone: "alert", hint: "could not be downloaded" } as Tile]
+          : []),
       ]
     : [];
+  const tiles: Tile[] = raw.map((t) =>
+    typeof t.value === "number" ? t : { ...t, tone: "plain", href: undefined, hint: "not available yet" },
+  );
 
   return (
     <div class="page page-dashboard">
@@ -88,7 +94,11 @@ export function Dashboard() {
                 <h2 id="recent-issues">Recent open issues</h2>
                 <Link href="/issues">All issues →</Link>
               </div>
-              {d.recent_issues && d.recent_issues.length > 0 ? (
+              {d.recent_issues === undefined || d.recent_issues === null ? (
+                <Empty title="Issue tickets — not available yet" icon="clock">
+                  They will appear here once this server turns reports into tickets.
+                </Empty>
+              ) : d.recent_issues.length > 0 ? (
                 <IssueCards items={d.recent_issues} />
               ) : (
                 <Empty title="No open issues" icon="task">
