@@ -1189,3 +1189,72 @@ fn link_reasons_have_stable_names_and_explanations() {
         "caption is instruction, which creates no record"
     );
 }
+
+#[test]
+fn captions_carry_their_media_and_reopen_allows_links_again() {
+    let lift = [("block", "K")];
+    let mut c = Chat::new(8);
+    let i = c.push(
+        0,
+        1,
+        cl(Kind::IssueReport, Some(Category::Lift), &lift, false),
+        vec![31],
+    );
+    let res = c.push(
+        600,
+        2,
+        cl(Kind::IssueResolved, Some(Category::Lift), &lift, false),
+        vec![32],
+    );
+    let chat = c.push(700, 3, cl(Kind::Chatter, None, &[], false), vec![33]);
+    let orphan = c.push(
+        800,
+        3,
+        cl(Kind::IssueUpdate, Some(Category::Pest), &[], false),
+        vec![34],
+    );
+    // After the manager reopens the ticket, a new update links to it again.
+    let upd = c.push(
+        7200,
+        2,
+        cl(Kind::IssueUpdate, Some(Category::Lift), &[], false),
+        vec![],
+    );
+    let mut ov = Overrides::default();
+    ov.actions.push(ManagerAction {
+        id: 1,
+        at: c.t0 + Duration::seconds(3600),
+        action: Action::SetStatus {
+            issue: i,
+            status: IssueStatus::Open,
+        },
+    });
+    let (_, p, _) = run_keyed(&c.msgs, &ov);
+    let ev = |e: i64| p.evidence[&e].clone();
+    assert_eq!(ev(31).record, Some(RecordRef::Issue(i)));
+    assert_eq!(
+        (ev(31).role, ev(31).reason),
+        (Some(EvidenceRole::Evidence), LinkReason::Caption)
+    );
+    assert_eq!(ev(32).record, Some(RecordRef::Issue(i)));
+    assert_eq!(ev(32).role, Some(EvidenceRole::ResolutionProof));
+    assert_eq!(ev(32).via_message, Some(res));
+    assert_eq!(ev(33).record, None);
+    assert_eq!(ev(33).via_message, Some(chat));
+    assert_eq!(
+        ev(33).reason.explain(),
+        "caption is chatter, which creates no record"
+    );
+    assert_eq!(ev(34).record, None);
+    assert_eq!(p.unlinked_messages[&orphan], LinkReason::NoMatchingTicket);
+    assert_eq!(
+        ev(34).reason.explain(),
+        "caption is issue_update, which no rule linked to a ticket"
+    );
+    assert_eq!(
+        p.message_links[&upd],
+        (RecordRef::Issue(i), LinkReason::SameCategoryLocation)
+    );
+    assert_eq!(p.issues[&i].status, IssueStatus::InProgress);
+    assert_eq!(p.issues[&i].resolved_at, None);
+}

@@ -197,14 +197,23 @@ impl LinkReason {
                 "no open ticket in this chat matches category/location and the sender touched none".into()
             }
             LinkReason::NoTextWithinWindow => "no text from the same sender within 10 min".into(),
-            LinkReason::NearestTextNoRecord { kind } => {
-                format!("nearest text from the same sender is {}, which creates no record", kind.as_str())
-            }
+            LinkReason::NearestTextNoRecord { kind } => format!(
+                "nearest text from the same sender is {}, {}",
+                kind.as_str(),
+                no_record_because(kind)
+            ),
             LinkReason::CaptionNoRecord { kind } => {
-                format!("caption is {}, which creates no record", kind.as_str())
+                format!("caption is {}, {}", kind.as_str(), no_record_because(kind))
             }
             LinkReason::NoSender => "sender unknown, media cannot be matched to a text".into(),
         }
+    }
+}
+
+fn no_record_because(kind: Kind) -> &'static str {
+    match kind {
+        Kind::IssueUpdate | Kind::IssueResolved => "which no rule linked to a ticket",
+        _ => "which creates no record",
     }
 }
 
