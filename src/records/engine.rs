@@ -512,7 +512,7 @@ pub struct ChatState {
     /// Classified messages of the last 10 minutes.
     pub recent: Vec<RecentText>,
     pub pending_media: Vec<PendingMedia>,
-    /// Message → record (for replies, rule L3 a).
+    /// Message → ticket (for replies, rule L3 a); task records are not kept.
     pub msg_records: BTreeMap<i64, RecordRef>,
     pub last_time: Option<DateTime<Utc>>,
     pub last_date: Option<NaiveDate>,
@@ -719,6 +719,13 @@ fn apply_one_action(state: &mut ChatState, a: &ManagerAction, fx: &mut Vec<Effec
     }
 }
 
+/// Keeps message → ticket for replies (rule L3 a). Task records are not kept: replies only ever reach tickets.
+fn remember(state: &mut ChatState, msg: i64, record: RecordRef) {
+    if let RecordRef::Issue(_) = record {
+        state.msg_records.insert(msg, record);
+    }
+}
+
 /// Finalises pending media that no later message can still claim.
 fn advance_time(state: &mut ChatState, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
     if state.last_time.is_none_or(|t| now > t) {
@@ -825,7 +832,7 @@ fn bare_media(state: &mut ChatState, msg: &MsgIn, ov: &Overrides, fx: &mut Vec<E
                     via_message: Some(b.msg),
                 });
             }
-            state.msg_records.insert(msg.id, record);
+            remember(state, msg.id, record);
         }
     }
     let p = PendingMedia {
@@ -888,7 +895,7 @@ fn claim_pending(
                         via_message: Some(msg.id),
                     });
                 }
-                state.msg_records.insert(p.msg, r);
+                remember(state, p.msg, r);
             }
             None => {
                 for &e in &p.evidence {
@@ -987,7 +994,7 @@ fn classified(
                 record,
                 reason: LinkReason::ManagerOverride,
             });
-            state.msg_records.insert(msg.id, record);
+            remember(state, msg.id, record);
             match record {
                 RecordRef::Issue(id) => {
                     if matches!(
@@ -1086,7 +1093,7 @@ fn open_issue(
         record,
         reason: LinkReason::Opened,
     });
-    state.msg_records.insert(msg.id, record);
+    remember(state, msg.id, record);
     record
 }
 
@@ -1157,7 +1164,7 @@ fn link_update(
         record,
         reason,
     });
-    state.msg_records.insert(msg.id, record);
+    remember(state, msg.id, record);
     issue_progress(state, msg, class.kind, id, fx);
     Some(record)
 }
@@ -1226,7 +1233,7 @@ fn task_report(
                     msg: msg.id,
                     at: msg.sent_at,
                 });
-                state.msg_records.insert(msg.id, record);
+                remember(state, msg.id, record);
                 return record;
             }
         }
@@ -1248,7 +1255,7 @@ fn task_report(
         record,
         reason: LinkReason::Opened,
     });
-    state.msg_records.insert(msg.id, record);
+    remember(state, msg.id, record);
     if let (TaskStatus::InProgress, Some(sender)) = (status, msg.sender_id) {
         state.tasks.push(TaskEntry {
             id,
