@@ -58,7 +58,8 @@ impl Services {
         let _ = rustls::crypto::ring::default_provider().install_default();
         std::fs::create_dir_all(&cfg.data_dir)
             .with_context(|| format!("cannot create data directory {}", cfg.data_dir.display()))?;
-        let db = Db::open(&cfg.db_path()).with_context(|| format!("cannot open {}", cfg.db_path().display()))?;
+        let db = Db::open(&cfg.db_path())
+            .with_context(|| format!("cannot open {}", cfg.db_path().display()))?;
         let evidence = EvidenceStore::open(&cfg.data_dir)?;
         let tz = cfg.timezone()?;
         let http = reqwest::Client::builder()
@@ -68,7 +69,8 @@ impl Services {
             .redirect(reqwest::redirect::Policy::limited(3))
             .build()
             .context("cannot build the HTTP client")?;
-        let secure_cookies = !cfg.server.tls_cert.is_empty() || cfg.server.public_url.starts_with("https://");
+        let secure_cookies =
+            !cfg.server.tls_cert.is_empty() || cfg.server.public_url.starts_with("https://");
         let pipeline = crate::pipeline::Pipeline::new();
         Ok(Services {
             login_limiter: LoginLimiter::new(cfg.server.login_attempts),
@@ -103,7 +105,11 @@ impl App {
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
-        Ok(App { listener, addr, svc })
+        Ok(App {
+            listener,
+            addr,
+            svc,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -116,7 +122,11 @@ impl App {
 
     /// The URL to print: a wildcard bind address is shown as 127.0.0.1.
     pub fn base_url(&self) -> String {
-        let scheme = if self.svc.cfg.server.tls_cert.is_empty() { "http" } else { "https" };
+        let scheme = if self.svc.cfg.server.tls_cert.is_empty() {
+            "http"
+        } else {
+            "https"
+        };
         let ip = if self.addr.ip().is_unspecified() {
             std::net::IpAddr::from([127, 0, 0, 1])
         } else {
@@ -126,18 +136,32 @@ impl App {
     }
 
     /// Serves until `shutdown` resolves, then stops the workers and drains the writer.
-    pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
         let tasks = TaskTracker::new();
         tasks.spawn(crate::pipeline::run(self.svc.clone(), stop.child_token()));
-        tasks.spawn(crate::evidence::fetch::run(self.svc.clone(), stop.child_token()));
-        let router = web::router(self.svc.clone())
-            .into_make_service_with_connect_info::<SocketAddr>();
+        tasks.spawn(crate::evidence::fetch::run(
+            self.svc.clone(),
+            stop.child_token(),
+        ));
+        let router =
+            web::router(self.svc.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let cfg = self.svc.cfg.clone();
         if !cfg.server.tls_cert.is_empty() {
-            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cfg.server.tls_cert, &cfg.server.tls_key)
-                .await
-                .with_context(|| format!("cannot load TLS certificate {} / key {}", cfg.server.tls_cert, cfg.server.tls_key))?;
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(
+                &cfg.server.tls_cert,
+                &cfg.server.tls_key,
+            )
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot load TLS certificate {} / key {}",
+                    cfg.server.tls_cert, cfg.server.tls_key
+                )
+            })?;
             let handle = axum_server::Handle::new();
             let h2 = handle.clone();
             tokio::spawn(async move {
@@ -165,25 +189,41 @@ impl App {
     }
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Registers the SIGTERM / Ctrl-C handlers now (so a signal arriving right after start-up is not fatal) and returns
+/// a future that resolves when one arrives.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    #[cfg(unix)]
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+    async move {
+        #[cfg(unix)]
+        {
+            let t = async {
+                match term.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let i = async {
+                match int.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = t => {},
+                _ = i => {},
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutdown requested");
     }
-    tracing::info!("shutdown requested");
 }

@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 use crate::config::{Config, Overrides};
 
 #[derive(Debug, Parser)]
-#[command(name = "tapak", version, about = "Self-hosted backend for facility-operations WhatsApp groups")]
+#[command(
+    name = "tapak",
+    version,
+    about = "Self-hosted backend for facility-operations WhatsApp groups"
+)]
 pub struct Cli {
     /// Configuration file (TOML); env TAPAK_CONFIG.
     #[arg(long, global = true, value_name = "FILE")]
@@ -97,10 +101,16 @@ pub struct CliError {
 
 impl CliError {
     pub fn usage(m: impl Into<String>) -> CliError {
-        CliError { code: 2, message: m.into() }
+        CliError {
+            code: 2,
+            message: m.into(),
+        }
     }
     pub fn runtime(m: impl Into<String>) -> CliError {
-        CliError { code: 1, message: m.into() }
+        CliError {
+            code: 1,
+            message: m.into(),
+        }
     }
 }
 
@@ -113,7 +123,9 @@ impl From<anyhow::Error> for CliError {
 impl From<crate::store::StoreError> for CliError {
     fn from(e: crate::store::StoreError) -> Self {
         match e {
-            crate::store::StoreError::Conflict(_) | crate::store::StoreError::Invalid(_) => CliError::usage(e.to_string()),
+            crate::store::StoreError::Conflict(_) | crate::store::StoreError::Invalid(_) => {
+                CliError::usage(e.to_string())
+            }
             other => CliError::runtime(other.to_string()),
         }
     }
@@ -153,9 +165,9 @@ fn load_config(cli: &Cli, listen: Option<String>) -> Result<Config, CliError> {
 
 fn read_password() -> Result<String, CliError> {
     let mut s = String::new();
-    std::io::stdin()
-        .read_to_string(&mut s)
-        .map_err(|e| CliError::runtime(format!("cannot read the password from standard input: {e}")))?;
+    std::io::stdin().read_to_string(&mut s).map_err(|e| {
+        CliError::runtime(format!("cannot read the password from standard input: {e}"))
+    })?;
     if s.ends_with('\n') {
         s.pop();
         if s.ends_with('\r') {
@@ -178,6 +190,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let cfg = load_config(&cli, listen.clone())?;
             let demo = *demo;
             runtime()?.block_on(async move {
+                let shutdown = crate::app::shutdown_signal();
                 let app = crate::app::App::build(cfg).await?;
                 if demo {
                     crate::demo::load(&app.services()).await?;
@@ -189,7 +202,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                     let _ = out.flush();
                 }
                 tracing::info!(%url, "tapak is serving");
-                app.run(crate::app::shutdown_signal()).await?;
+                app.run(shutdown).await?;
                 Ok::<(), CliError>(())
             })
         }
@@ -199,17 +212,26 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let db = crate::store::Db::open(&cfg.db_path())?;
             let r = match action {
                 UserCmd::Add { name, role } => {
-                    let role = crate::auth::parse_role(role).map_err(|e| CliError::usage(e.to_string()))?;
+                    let role = crate::auth::parse_role(role)
+                        .map_err(|e| CliError::usage(e.to_string()))?;
                     let name = name.trim().to_string();
                     if name.is_empty() {
                         return Err(CliError::usage("user name must not be empty"));
                     }
                     let pw = read_password()?;
-                    let hash = crate::auth::hash_password(&pw).map_err(|e| CliError::usage(e.to_string()))?;
+                    let hash = crate::auth::hash_password(&pw)
+                        .map_err(|e| CliError::usage(e.to_string()))?;
                     let n2 = name.clone();
                     db.write_blocking(move |tx| {
                         let id = crate::store::users::create(tx, &n2, role.as_str(), &hash)?;
-                        crate::store::events::append(tx, "cli", "user.created", "user", Some(&id.to_string()), &serde_json::json!({"name": n2, "role": role.as_str()}))?;
+                        crate::store::events::append(
+                            tx,
+                            "cli",
+                            "user.created",
+                            "user",
+                            Some(&id.to_string()),
+                            &serde_json::json!({"name": n2, "role": role.as_str()}),
+                        )?;
                         Ok(())
                     })?;
                     eprintln!("created user {name} ({})", role.as_str());
@@ -217,15 +239,25 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 }
                 UserCmd::Passwd { name } => {
                     let pw = read_password()?;
-                    let hash = crate::auth::hash_password(&pw).map_err(|e| CliError::usage(e.to_string()))?;
+                    let hash = crate::auth::hash_password(&pw)
+                        .map_err(|e| CliError::usage(e.to_string()))?;
                     let n2 = name.clone();
                     db.write_blocking(move |tx| {
                         crate::store::users::set_password(tx, &n2, &hash)?;
-                        crate::store::events::append(tx, "cli", "user.password_changed", "user", None, &serde_json::json!({"name": n2}))?;
+                        crate::store::events::append(
+                            tx,
+                            "cli",
+                            "user.password_changed",
+                            "user",
+                            None,
+                            &serde_json::json!({"name": n2}),
+                        )?;
                         Ok(())
                     })
                     .map_err(|e| match e {
-                        crate::store::StoreError::NotFound(m) => CliError::usage(format!("{m} not found")),
+                        crate::store::StoreError::NotFound(m) => {
+                            CliError::usage(format!("{m} not found"))
+                        }
                         other => other.into(),
                     })?;
                     eprintln!("password changed for {name}");
@@ -235,7 +267,13 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                     let users = db.read_blocking(crate::store::users::list)?;
                     let mut out = std::io::stdout().lock();
                     for u in users {
-                        let _ = writeln!(out, "{}\t{}\t{}", u.name, u.role, if u.disabled { "disabled" } else { "active" });
+                        let _ = writeln!(
+                            out,
+                            "{}\t{}\t{}",
+                            u.name,
+                            u.role,
+                            if u.disabled { "disabled" } else { "active" }
+                        );
                     }
                     Ok(())
                 }
@@ -243,7 +281,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             db.close();
             r
         }
-        Command::Token { action: TokenCmd::Create { name, role } } => {
+        Command::Token {
+            action: TokenCmd::Create { name, role },
+        } => {
             let cfg = load_config(&cli, None)?;
             let role = crate::auth::parse_role(role).map_err(|e| CliError::usage(e.to_string()))?;
             let db = crate::store::Db::open(&cfg.db_path())?;
@@ -251,7 +291,14 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let (h, n2) = (crate::auth::secret_hash(&token), name.clone());
             db.write_blocking(move |tx| {
                 let id = crate::store::users::create_token(tx, &n2, role.as_str(), &h)?;
-                crate::store::events::append(tx, "cli", "token.created", "api_token", Some(&id.to_string()), &serde_json::json!({"name": n2, "role": role.as_str()}))?;
+                crate::store::events::append(
+                    tx,
+                    "cli",
+                    "token.created",
+                    "api_token",
+                    Some(&id.to_string()),
+                    &serde_json::json!({"name": n2, "role": role.as_str()}),
+                )?;
                 Ok(())
             })?;
             db.close();
@@ -260,7 +307,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Backup { file } => {
             let cfg = load_config(&cli, None)?;
-            crate::store::db::backup_file(&cfg.db_path(), file).map_err(|e| CliError::runtime(e.to_string()))?;
+            crate::store::db::backup_file(&cfg.db_path(), file)
+                .map_err(|e| CliError::runtime(e.to_string()))?;
             eprintln!("backup written to {}", file.display());
             Ok(())
         }
@@ -291,8 +339,9 @@ fn classify(eval: Option<&str>, json: bool) -> Result<(), CliError> {
             if line.trim().is_empty() {
                 continue;
             }
-            let item: crate::classify::Labelled = serde_json::from_str(line)
-                .map_err(|e| CliError::usage(format!("{src} line {}: not a labelled message: {e}", i + 1)))?;
+            let item: crate::classify::Labelled = serde_json::from_str(line).map_err(|e| {
+                CliError::usage(format!("{src} line {}: not a labelled message: {e}", i + 1))
+            })?;
             items.push(item);
         }
         if items.is_empty() {
@@ -300,7 +349,10 @@ fn classify(eval: Option<&str>, json: bool) -> Result<(), CliError> {
         }
         let report = crate::classify::evaluate(&classifier, &items);
         if json {
-            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
         } else {
             print!("{report}");
         }
@@ -309,7 +361,8 @@ fn classify(eval: Option<&str>, json: bool) -> Result<(), CliError> {
     let stdin = std::io::stdin();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for line in stdin.lock().lines() {
-        let line = line.map_err(|e| CliError::runtime(format!("cannot read standard input: {e}")))?;
+        let line =
+            line.map_err(|e| CliError::runtime(format!("cannot read standard input: {e}")))?;
         if line.trim().is_empty() {
             continue;
         }
@@ -318,7 +371,9 @@ fn classify(eval: Option<&str>, json: bool) -> Result<(), CliError> {
             Ok(v) => {
                 let id = v.get("id").cloned().unwrap_or(serde_json::Value::Null);
                 match v.get("text").and_then(|t| t.as_str()) {
-                    None => serde_json::json!({"id": id, "error": "no \"text\" string in this line"}),
+                    None => {
+                        serde_json::json!({"id": id, "error": "no \"text\" string in this line"})
+                    }
                     Some(text) => {
                         let c = classifier.classify(text);
                         let mut o = serde_json::to_value(&c).unwrap_or_default();
@@ -330,8 +385,10 @@ fn classify(eval: Option<&str>, json: bool) -> Result<(), CliError> {
                 }
             }
         };
-        writeln!(out, "{result}").map_err(|e| CliError::runtime(format!("cannot write output: {e}")))?;
+        writeln!(out, "{result}")
+            .map_err(|e| CliError::runtime(format!("cannot write output: {e}")))?;
     }
-    out.flush().map_err(|e| CliError::runtime(format!("cannot write output: {e}")))?;
+    out.flush()
+        .map_err(|e| CliError::runtime(format!("cannot write output: {e}")))?;
     Ok(())
 }

@@ -252,7 +252,12 @@ pub enum ConfigError {
 }
 
 /// Environment variables with the `TAPAK_` prefix that are not configuration keys.
-const NON_KEY_ENV: &[&str] = &["TAPAK_CONFIG", "TAPAK_DATA", "TAPAK_LOG"];
+const NON_KEY_ENV: &[&str] = &[
+    "TAPAK_CONFIG",
+    "TAPAK_DATA",
+    "TAPAK_LOG",
+    "TAPAK_SKIP_UI_BUILD",
+];
 
 impl Config {
     /// Loads defaults, then the file (`--config` or `TAPAK_CONFIG`), then `TAPAK_*` variables, then flags.
@@ -264,14 +269,16 @@ impl Config {
     /// As [`Config::load`], with the environment given explicitly (for tests).
     pub fn load_from(ov: &Overrides, env: &[(String, String)]) -> Result<Config, ConfigError> {
         let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        let file = ov
-            .config_file
-            .clone()
-            .or_else(|| get("TAPAK_CONFIG").filter(|s| !s.is_empty()).map(PathBuf::from));
-        let mut tree = toml::Value::try_from(Config::default()).map_err(|e| ConfigError::Invalid {
-            key: "defaults".into(),
-            message: e.to_string(),
-        })?;
+        let file = ov.config_file.clone().or_else(|| {
+            get("TAPAK_CONFIG")
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+        });
+        let mut tree =
+            toml::Value::try_from(Config::default()).map_err(|e| ConfigError::Invalid {
+                key: "defaults".into(),
+                message: e.to_string(),
+            })?;
         if let Some(path) = &file {
             let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
                 path: path.clone(),
@@ -296,19 +303,34 @@ impl Config {
                 continue;
             }
             let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
-            set_path(&mut tree, &path, value).map_err(|message| ConfigError::Env {
-                var: name.clone(),
-                message,
-            })?;
+            match set_path(&mut tree, &path, value) {
+                Ok(()) => {}
+                Err(SetError::UnknownKey(key)) => {
+                    // Not ours (or a typo): say so, but do not refuse to start.
+                    tracing::warn!(variable = %name, "ignoring environment variable: no configuration key {key}");
+                }
+                Err(SetError::Bad(message)) => {
+                    return Err(ConfigError::Env {
+                        var: name.clone(),
+                        message,
+                    })
+                }
+            }
         }
-        let mut cfg: Config = tree.try_into().map_err(|e: toml::de::Error| ConfigError::Env {
-            var: "TAPAK_*".into(),
-            message: e.to_string(),
-        })?;
+        let mut cfg: Config = tree
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Env {
+                var: "TAPAK_*".into(),
+                message: e.to_string(),
+            })?;
         cfg.data_dir = ov
             .data_dir
             .clone()
-            .or_else(|| get("TAPAK_DATA").filter(|s| !s.is_empty()).map(PathBuf::from))
+            .or_else(|| {
+                get("TAPAK_DATA")
+                    .filter(|s| !s.is_empty())
+                    .map(PathBuf::from)
+            })
             .unwrap_or_else(|| PathBuf::from("tapak-data"));
         if let Some(listen) = &ov.listen {
             cfg.server.listen = listen.clone();
@@ -325,7 +347,12 @@ impl Config {
         self.server
             .listen
             .parse::<std::net::SocketAddr>()
-            .map_err(|e| invalid("server.listen", format!("not an address like 0.0.0.0:8080 ({e})")))?;
+            .map_err(|e| {
+                invalid(
+                    "server.listen",
+                    format!("not an address like 0.0.0.0:8080 ({e})"),
+                )
+            })?;
         self.timezone()?;
         if self.server.tls_cert.is_empty() != self.server.tls_key.is_empty() {
             return Err(invalid(
@@ -333,22 +360,30 @@ impl Config {
                 "tls_cert and tls_key must be set together".into(),
             ));
         }
-        url::Url::parse(&self.whatsapp.cloud.graph_base_url).map_err(|e| {
-            invalid("whatsapp.cloud.graph_base_url", format!("not a URL ({e})"))
-        })?;
+        url::Url::parse(&self.whatsapp.cloud.graph_base_url)
+            .map_err(|e| invalid("whatsapp.cloud.graph_base_url", format!("not a URL ({e})")))?;
         for (key, v) in [
             ("whatsapp.waha.base_url", &self.whatsapp.waha.base_url),
-            ("whatsapp.evolution.base_url", &self.whatsapp.evolution.base_url),
+            (
+                "whatsapp.evolution.base_url",
+                &self.whatsapp.evolution.base_url,
+            ),
         ] {
             if !v.is_empty() {
                 url::Url::parse(v).map_err(|e| invalid(key, format!("not a URL ({e})")))?;
             }
         }
         if self.scheduler.tick_seconds == 0 {
-            return Err(invalid("scheduler.tick_seconds", "must be at least 1".into()));
+            return Err(invalid(
+                "scheduler.tick_seconds",
+                "must be at least 1".into(),
+            ));
         }
         if self.evidence.thumbnail_px < 16 {
-            return Err(invalid("evidence.thumbnail_px", "must be at least 16".into()));
+            return Err(invalid(
+                "evidence.thumbnail_px",
+                "must be at least 16".into(),
+            ));
         }
         Ok(())
     }
@@ -408,36 +443,46 @@ fn merge(base: &mut toml::Value, over: toml::Value) {
     }
 }
 
+enum SetError {
+    UnknownKey(String),
+    Bad(String),
+}
+
 /// Sets `path` in the tree from an environment string, typed like the default value at that path.
-fn set_path(tree: &mut toml::Value, path: &[String], raw: &str) -> Result<(), String> {
+fn set_path(tree: &mut toml::Value, path: &[String], raw: &str) -> Result<(), SetError> {
     let mut cur = tree;
     for (i, part) in path.iter().enumerate() {
         let table = cur
             .as_table_mut()
-            .ok_or_else(|| format!("{} is not a section", path[..i].join(".")))?;
+            .ok_or_else(|| SetError::UnknownKey(path.join(".")))?;
         let Some(next) = table.get_mut(part) else {
-            return Err(format!("unknown configuration key {}", path.join(".")));
+            return Err(SetError::UnknownKey(path.join(".")));
         };
         if i + 1 == path.len() {
             *next = match next {
-                toml::Value::Integer(_) => toml::Value::Integer(
-                    raw.trim()
-                        .parse()
-                        .map_err(|_| format!("expected a whole number, got {raw:?}"))?,
-                ),
-                toml::Value::Boolean(_) => toml::Value::Boolean(
-                    raw.trim()
-                        .parse()
-                        .map_err(|_| format!("expected true or false, got {raw:?}"))?,
-                ),
-                toml::Value::Table(_) => return Err(format!("{} is a section", path.join("."))),
+                toml::Value::Integer(_) => {
+                    toml::Value::Integer(raw.trim().parse().map_err(|_| {
+                        SetError::Bad(format!("expected a whole number, got {raw:?}"))
+                    })?)
+                }
+                toml::Value::Boolean(_) => {
+                    toml::Value::Boolean(raw.trim().parse().map_err(|_| {
+                        SetError::Bad(format!("expected true or false, got {raw:?}"))
+                    })?)
+                }
+                toml::Value::Table(_) => {
+                    return Err(SetError::Bad(format!(
+                        "{} is a section, not a key",
+                        path.join(".")
+                    )))
+                }
                 _ => toml::Value::String(raw.to_string()),
             };
             return Ok(());
         }
         cur = next;
     }
-    Err("empty key".into())
+    Err(SetError::UnknownKey(String::new()))
 }
 
 /// Reads a config file without applying anything else (used by the example-drift test).
@@ -479,7 +524,10 @@ mod tests {
         keys(&defaults, "", &mut b);
         a.sort();
         b.sort();
-        assert_eq!(a, b, "config.example.toml must list exactly the keys of Config::default()");
+        assert_eq!(
+            a, b,
+            "config.example.toml must list exactly the keys of Config::default()"
+        );
     }
 
     #[test]
@@ -492,7 +540,10 @@ mod tests {
         )
         .unwrap();
         let env = vec![
-            ("TAPAK_WHATSAPP__CLOUD__APP_SECRET".to_string(), "from-env".to_string()),
+            (
+                "TAPAK_WHATSAPP__CLOUD__APP_SECRET".to_string(),
+                "from-env".to_string(),
+            ),
             ("TAPAK_SCHEDULER__TICK_SECONDS".to_string(), "5".to_string()),
             ("TAPAK_DATA".to_string(), "/tmp/x".to_string()),
         ];
@@ -515,13 +566,22 @@ mod tests {
 
     #[test]
     fn errors_name_the_key() {
-        let env = vec![("TAPAK_SCHEDULER__TICK_SECONDS".to_string(), "soon".to_string())];
+        let env = vec![(
+            "TAPAK_SCHEDULER__TICK_SECONDS".to_string(),
+            "soon".to_string(),
+        )];
         let e = Config::load_from(&Overrides::default(), &env).unwrap_err();
-        assert!(e.to_string().contains("TAPAK_SCHEDULER__TICK_SECONDS"), "{e}");
+        assert!(
+            e.to_string().contains("TAPAK_SCHEDULER__TICK_SECONDS"),
+            "{e}"
+        );
+        // Unknown TAPAK_ variables are ignored (with a warning), not fatal.
         let env = vec![("TAPAK_NOPE__X".to_string(), "1".to_string())];
-        let e = Config::load_from(&Overrides::default(), &env).unwrap_err();
-        assert!(e.to_string().contains("unknown configuration key"), "{e}");
-        let env = vec![("TAPAK_GENERAL__TIMEZONE".to_string(), "Mars/Base".to_string())];
+        assert!(Config::load_from(&Overrides::default(), &env).is_ok());
+        let env = vec![(
+            "TAPAK_GENERAL__TIMEZONE".to_string(),
+            "Mars/Base".to_string(),
+        )];
         let e = Config::load_from(&Overrides::default(), &env).unwrap_err();
         assert!(e.to_string().contains("general.timezone"), "{e}");
         let dir = tempfile::tempdir().unwrap();
@@ -532,7 +592,10 @@ mod tests {
             ..Overrides::default()
         };
         let e = Config::load_from(&ov, &[]).unwrap_err();
-        assert!(e.to_string().contains("bad.toml") && e.to_string().contains("lisen"), "{e}");
+        assert!(
+            e.to_string().contains("bad.toml") && e.to_string().contains("lisen"),
+            "{e}"
+        );
     }
 
     #[test]

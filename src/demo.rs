@@ -7,7 +7,9 @@ use anyhow::Context;
 use chrono::{Duration, TimeZone, Utc};
 
 use crate::app::Services;
-use crate::ingest::model::{ChatRef, EvidenceKind, InboundMessage, MediaFetch, MediaRef, MessageType, SenderRef, Source};
+use crate::ingest::model::{
+    ChatRef, EvidenceKind, InboundMessage, MediaFetch, MediaRef, MessageType, SenderRef, Source,
+};
 use crate::store;
 
 pub const DEMO_USER: &str = "admin";
@@ -38,40 +40,145 @@ const PEOPLE: [(&str, &str); 7] = [
 ];
 
 fn lines() -> Vec<Line> {
-    let l = |day, time, chat, who, text, photos| Line { day, time, chat, who, text, photos };
+    let l = |day, time, chat, who, text, photos| Line {
+        day,
+        time,
+        chat,
+        who,
+        text,
+        photos,
+    };
     vec![
         l(-2, (7, 2), 1, 3, "Clock in guardhouse 7am, shift start", 0),
         l(-2, (7, 45), 0, 0, "Good morning all 🙏", 0),
         l(-2, (8, 10), 0, 0, "Siap mop lobi blok A ✅", 2),
         l(-2, (8, 40), 0, 1, "Started cleaning Block B lift lobby", 0),
         l(-2, (9, 20), 0, 1, "Block B lift lobby done", 1),
-        l(-2, (10, 5), 1, 4, "Lift B stuck at level 5, no one inside", 1),
+        l(
+            -2,
+            (10, 5),
+            1,
+            4,
+            "Lift B stuck at level 5, no one inside",
+            1,
+        ),
         l(-2, (10, 9), 1, 2, "@Ahmad pls check lift B now", 0),
         l(-2, (10, 30), 1, 6, "Lift tech otw, ETA 30 min", 0),
         l(-2, (11, 35), 1, 6, "Lift B ok already, running normal", 1),
         l(-2, (11, 40), 1, 2, "Noted, thanks Ahmad 👍", 0),
-        l(-2, (14, 15), 0, 0, "Tandas aras 2 blok A tersumbat, air melimpah", 1),
-        l(-2, (15, 0), 1, 3, "Checkpoint 3 clear, carpark B1 all ok", 0),
-        l(-2, (19, 0), 1, 4, "Night shift handover to Farid, all ok", 0),
+        l(
+            -2,
+            (14, 15),
+            0,
+            0,
+            "Tandas aras 2 blok A tersumbat, air melimpah",
+            1,
+        ),
+        l(
+            -2,
+            (15, 0),
+            1,
+            3,
+            "Checkpoint 3 clear, carpark B1 all ok",
+            0,
+        ),
+        l(
+            -2,
+            (19, 0),
+            1,
+            4,
+            "Night shift handover to Farid, all ok",
+            0,
+        ),
         l(-1, (7, 0), 1, 4, "Clock in pondok guard 0700", 0),
-        l(-1, (8, 5), 0, 0, "Done cleaning Block A lobby and corridor", 2),
+        l(
+            -1,
+            (8, 5),
+            0,
+            0,
+            "Done cleaning Block A lobby and corridor",
+            2,
+        ),
         l(-1, (8, 30), 0, 1, "Cannot clean pool today, raining", 0),
-        l(-1, (9, 12), 1, 5, "Aircon lobby C not cold, will check compressor after lunch", 0),
-        l(-1, (10, 0), 0, 2, "Pls clean block C lobby before 10am, management visit", 0),
+        l(
+            -1,
+            (9, 12),
+            1,
+            5,
+            "Aircon lobby C not cold, will check compressor after lunch",
+            0,
+        ),
+        l(
+            -1,
+            (10, 0),
+            0,
+            2,
+            "Pls clean block C lobby before 10am, management visit",
+            0,
+        ),
         l(-1, (10, 45), 0, 0, "Lobby C done boss", 1),
-        l(-1, (13, 20), 1, 6, "Water pump failure at pump room Block A, no water level 10-15", 1),
+        l(
+            -1,
+            (13, 20),
+            1,
+            6,
+            "Water pump failure at pump room Block A, no water level 10-15",
+            1,
+        ),
         l(-1, (13, 25), 1, 2, "Urgent pls, residents complaining", 0),
         l(-1, (15, 50), 1, 6, "Pump repaired, running normal", 1),
-        l(-1, (17, 30), 0, 0, "Bin centre full, lori sampah tak datang lagi", 1),
-        l(-1, (22, 10), 1, 3, "Patrol round 2 done, all checkpoints ok", 0),
+        l(
+            -1,
+            (17, 30),
+            0,
+            0,
+            "Bin centre full, lori sampah tak datang lagi",
+            1,
+        ),
+        l(
+            -1,
+            (22, 10),
+            1,
+            3,
+            "Patrol round 2 done, all checkpoints ok",
+            0,
+        ),
         l(0, (7, 1), 1, 3, "Clock in guardhouse, day shift", 0),
         l(0, (7, 50), 0, 1, "Started mopping Block B staircase", 0),
         l(0, (8, 20), 0, 0, "Siap sapu taman permainan", 1),
-        l(0, (9, 0), 1, 4, "Corridor light level 3 Block C rosak, 2 lampu", 1),
+        l(
+            0,
+            (9, 0),
+            1,
+            4,
+            "Corridor light level 3 Block C rosak, 2 lampu",
+            1,
+        ),
         l(0, (9, 15), 1, 2, "Any update on the aircon lobby C?", 0),
-        l(0, (9, 40), 1, 5, "Waiting spare part for aircon, tomorrow only can fix", 0),
-        l(0, (10, 30), 0, 2, "Resident pasted this in the group: <img src=x onerror=alert(1)> pls ignore", 0),
-        l(0, (11, 5), 1, 4, "Water pump failure again!! Block A level 12 no water", 1),
+        l(
+            0,
+            (9, 40),
+            1,
+            5,
+            "Waiting spare part for aircon, tomorrow only can fix",
+            0,
+        ),
+        l(
+            0,
+            (10, 30),
+            0,
+            2,
+            "Resident pasted this in the group: <img src=x onerror=alert(1)> pls ignore",
+            0,
+        ),
+        l(
+            0,
+            (11, 5),
+            1,
+            4,
+            "Water pump failure again!! Block A level 12 no water",
+            1,
+        ),
         l(0, (11, 10), 0, 0, "Ok noted", 0),
     ]
 }
@@ -80,7 +187,11 @@ fn lines() -> Vec<Line> {
 pub fn demo_photo(seed: u32) -> Vec<u8> {
     let (w, h) = (640u32, 480u32);
     let s = seed.wrapping_mul(2654435761);
-    let wall = [(150 + (s % 80)) as u8, (140 + (s / 7 % 80)) as u8, (120 + (s / 13 % 90)) as u8];
+    let wall = [
+        (150 + (s % 80)) as u8,
+        (140 + (s / 7 % 80)) as u8,
+        (120 + (s / 13 % 90)) as u8,
+    ];
     let door_x = 80 + (s % 400);
     let img = image::RgbImage::from_fn(w, h, |x, y| {
         let floor = y > h * 2 / 3;
@@ -116,11 +227,19 @@ pub async fn load(svc: &Arc<Services>) -> anyhow::Result<()> {
         .read(|c| Ok((store::messages::count(c)?, store::users::count(c)?)))
         .await?;
     if users == 0 {
-        let hash = tokio::task::spawn_blocking(|| crate::auth::hash_password(DEMO_PASSWORD)).await??;
+        let hash =
+            tokio::task::spawn_blocking(|| crate::auth::hash_password(DEMO_PASSWORD)).await??;
         svc.db
             .write(move |tx| {
                 store::users::create(tx, DEMO_USER, "admin", &hash)?;
-                store::events::append(tx, "demo", "user.created", "user", None, &serde_json::json!({"name": DEMO_USER}))?;
+                store::events::append(
+                    tx,
+                    "demo",
+                    "user.created",
+                    "user",
+                    None,
+                    &serde_json::json!({"name": DEMO_USER}),
+                )?;
                 Ok(())
             })
             .await?;
@@ -131,14 +250,33 @@ pub async fn load(svc: &Arc<Services>) -> anyhow::Result<()> {
         return Ok(());
     }
     let tz = svc.tz;
-    let today = Utc::now().with_timezone(&tz).date_naive();
+    let mut today = Utc::now().with_timezone(&tz).date_naive();
+    // Anchor the story so its last message is already in the past (early in the morning "today" is still empty).
+    let last = lines()
+        .iter()
+        .map(|l| (l.day, l.time))
+        .max()
+        .unwrap_or((0, (0, 0)));
+    while let Some(t) = (today + Duration::days(last.0))
+        .and_hms_opt(last.1 .0, last.1 .1, 0)
+        .and_then(|t| tz.from_local_datetime(&t).earliest())
+    {
+        if t.with_timezone(&Utc) <= Utc::now() {
+            break;
+        }
+        today -= Duration::days(1);
+    }
     let mut photo_seed = 1u32;
     let mut pending_photos: Vec<(i64, u32, usize)> = Vec::new();
     let mut batch = Vec::new();
     for (i, line) in lines().into_iter().enumerate() {
         let date = today + Duration::days(line.day);
-        let Some(local) = date.and_hms_opt(line.time.0, line.time.1, 0) else { continue };
-        let Some(at) = tz.from_local_datetime(&local).earliest() else { continue };
+        let Some(local) = date.and_hms_opt(line.time.0, line.time.1, 0) else {
+            continue;
+        };
+        let Some(at) = tz.from_local_datetime(&local).earliest() else {
+            continue;
+        };
         let sent_at = at.with_timezone(&Utc);
         if sent_at > Utc::now() {
             continue;
@@ -150,7 +288,11 @@ pub async fn load(svc: &Arc<Services>) -> anyhow::Result<()> {
                 kind: EvidenceKind::Photo,
                 mime: Some("image/jpeg".into()),
                 sha256: None,
-                filename: Some(format!("IMG-{}-WA{:04}.jpg", date.format("%Y%m%d"), i * 3 + k as usize)),
+                filename: Some(format!(
+                    "IMG-{}-WA{:04}.jpg",
+                    date.format("%Y%m%d"),
+                    i * 3 + k as usize
+                )),
                 fetch: MediaFetch::ExportFile {
                     filename: format!("demo-{i}-{k}.jpg"),
                 },
@@ -171,8 +313,16 @@ pub async fn load(svc: &Arc<Services>) -> anyhow::Result<()> {
             }),
             from_me: false,
             sent_at,
-            msg_type: if media.is_empty() { MessageType::Text } else { MessageType::Media },
-            source_type: if media.is_empty() { "chat".into() } else { "image".into() },
+            msg_type: if media.is_empty() {
+                MessageType::Text
+            } else {
+                MessageType::Media
+            },
+            source_type: if media.is_empty() {
+                "chat".into()
+            } else {
+                "image".into()
+            },
             text: Some(line.text.to_string()),
             reply_to: None,
             forwarded: false,
@@ -195,13 +345,22 @@ pub async fn load(svc: &Arc<Services>) -> anyhow::Result<()> {
             }
             for (ext, _) in CHATS {
                 if let Some(id) = tx
-                    .query_row("SELECT id FROM chats WHERE external_id = ?1", [ext], |r| r.get::<_, i64>(0))
+                    .query_row("SELECT id FROM chats WHERE external_id = ?1", [ext], |r| {
+                        r.get::<_, i64>(0)
+                    })
                     .ok()
                 {
                     store::chats::set_site(tx, id, Some(site))?;
                 }
             }
-            store::events::append(tx, "demo", "demo.loaded", "database", None, &serde_json::json!({"messages": ids.len()}))?;
+            store::events::append(
+                tx,
+                "demo",
+                "demo.loaded",
+                "database",
+                None,
+                &serde_json::json!({"messages": ids.len()}),
+            )?;
             Ok(ids)
         })
         .await?;

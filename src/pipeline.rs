@@ -52,28 +52,37 @@ pub fn classifiable(p: &Pending) -> Option<&str> {
 
 /// Processes one batch of pending messages; returns how many were processed.
 pub async fn process_batch(svc: &Services, limit: usize) -> Result<usize, store::StoreError> {
-    let pending = svc.db.read(move |c| store::messages::pending(c, limit)).await?;
+    let pending = svc
+        .db
+        .read(move |c| store::messages::pending(c, limit))
+        .await?;
     if pending.is_empty() {
         return Ok(0);
     }
     let classifier = svc.pipeline.classifier();
     let version = crate::classify::VERSION;
     let n = pending.len();
-    let results: Vec<(i64, Option<String>, Option<String>, Option<String>)> = tokio::task::spawn_blocking(move || {
-        pending
-            .iter()
-            .map(|p| match classifiable(p) {
-                Some(text) => {
-                    let c = classifier.classify(text);
-                    let json = serde_json::to_string(&c).ok();
-                    (p.id, p.text.clone(), Some(c.kind.as_str().to_string()), json)
-                }
-                None => (p.id, p.text.clone(), None, None),
-            })
-            .collect()
-    })
-    .await
-    .map_err(|e| store::StoreError::Io(format!("classifier task failed: {e}")))?;
+    let results: Vec<(i64, Option<String>, Option<String>, Option<String>)> =
+        tokio::task::spawn_blocking(move || {
+            pending
+                .iter()
+                .map(|p| match classifiable(p) {
+                    Some(text) => {
+                        let c = classifier.classify(text);
+                        let json = serde_json::to_string(&c).ok();
+                        (
+                            p.id,
+                            p.text.clone(),
+                            Some(c.kind.as_str().to_string()),
+                            json,
+                        )
+                    }
+                    None => (p.id, p.text.clone(), None, None),
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| store::StoreError::Io(format!("classifier task failed: {e}")))?;
     svc.db
         .write(move |tx| {
             for (id, text, kind, class) in &results {
@@ -89,7 +98,9 @@ pub async fn process_batch(svc: &Services, limit: usize) -> Result<usize, store:
             Ok(())
         })
         .await?;
-    svc.metrics.messages_processed.fetch_add(n as u64, Ordering::Relaxed);
+    svc.metrics
+        .messages_processed
+        .fetch_add(n as u64, Ordering::Relaxed);
     Ok(n)
 }
 

@@ -1,7 +1,9 @@
 //! Accounts and permissions: roles, password hashing (argon2id), API tokens and session secrets.
 //! No HTTP here: the web layer asks [`Role::may`] and these helpers.
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use base64::Engine;
 use rand::RngCore;
@@ -127,7 +129,11 @@ mod tests {
         use Permission::*;
         assert!(Role::Admin.may(Admin));
         assert!(Role::Manager.may(Manage) && !Role::Manager.may(Admin));
-        assert!(Role::Viewer.may(ReadOperational) && !Role::Viewer.may(Manage) && !Role::Viewer.may(ExportAudit));
+        assert!(
+            Role::Viewer.may(ReadOperational)
+                && !Role::Viewer.may(Manage)
+                && !Role::Viewer.may(ExportAudit)
+        );
         assert!(Role::Inspector.may(ReadRecords) && Role::Inspector.may(ExportAudit));
         assert!(!Role::Inspector.may(ReadOperational));
         assert!(parse_role("root").is_err());
@@ -140,7 +146,10 @@ mod tests {
         assert!(verify_password("correct horse", &h));
         assert!(!verify_password("wrong horse!", &h));
         assert!(!verify_password("x", "not a hash"));
-        assert!(matches!(hash_password("short"), Err(AuthError::WeakPassword)));
+        assert!(matches!(
+            hash_password("short"),
+            Err(AuthError::WeakPassword)
+        ));
     }
 
     #[test]

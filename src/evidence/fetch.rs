@@ -26,7 +26,9 @@ pub enum FetchError {
 
 /// Runs until `stop` is cancelled.
 pub async fn run(svc: Arc<Services>, stop: CancellationToken) {
-    let sem = Arc::new(tokio::sync::Semaphore::new(svc.cfg.evidence.concurrency.max(1)));
+    let sem = Arc::new(tokio::sync::Semaphore::new(
+        svc.cfg.evidence.concurrency.max(1),
+    ));
     loop {
         let now = chrono::Utc::now().timestamp_millis();
         let due = svc
@@ -83,7 +85,11 @@ async fn work_job(svc: &Arc<Services>, job: jobs::Job) {
         let _ = svc.db.write(move |tx| jobs::complete(tx, job.id)).await;
         return;
     };
-    let target = match svc.db.read(move |c| store::evidence::fetch_target(c, eid)).await {
+    let target = match svc
+        .db
+        .read(move |c| store::evidence::fetch_target(c, eid))
+        .await
+    {
         Ok(t) => t,
         Err(_) => {
             let _ = svc.db.write(move |tx| jobs::complete(tx, job.id)).await;
@@ -120,7 +126,8 @@ async fn work_job(svc: &Arc<Services>, job: jobs::Job) {
                             &serde_json::json!({"error": msg}),
                         )?;
                     } else {
-                        let next = chrono::Utc::now().timestamp_millis() + jobs::backoff_ms(job.attempts);
+                        let next =
+                            chrono::Utc::now().timestamp_millis() + jobs::backoff_ms(job.attempts);
                         jobs::retry_later(tx, job.id, &msg, next)?;
                     }
                     Ok(())
@@ -134,7 +141,9 @@ async fn work_job(svc: &Arc<Services>, job: jobs::Job) {
 async fn read_limited(mut resp: reqwest::Response, max: u64) -> Result<Vec<u8>, FetchError> {
     if let Some(len) = resp.content_length() {
         if len > max {
-            return Err(FetchError::Permanent(format!("media is {len} bytes, above the {max}-byte limit")));
+            return Err(FetchError::Permanent(format!(
+                "media is {len} bytes, above the {max}-byte limit"
+            )));
         }
     }
     let mut out = Vec::new();
@@ -144,7 +153,9 @@ async fn read_limited(mut resp: reqwest::Response, max: u64) -> Result<Vec<u8>, 
         .map_err(|e| FetchError::Retry(format!("download interrupted: {e}")))?
     {
         if out.len() as u64 + chunk.len() as u64 > max {
-            return Err(FetchError::Permanent(format!("media is above the {max}-byte limit")));
+            return Err(FetchError::Permanent(format!(
+                "media is above the {max}-byte limit"
+            )));
         }
         out.extend_from_slice(&chunk);
     }
@@ -152,8 +163,11 @@ async fn read_limited(mut resp: reqwest::Response, max: u64) -> Result<Vec<u8>, 
 }
 
 fn status_error(what: &str, s: reqwest::StatusCode) -> FetchError {
-    if s.is_server_error() || s == reqwest::StatusCode::TOO_MANY_REQUESTS || s == reqwest::StatusCode::UNAUTHORIZED
-        || s == reqwest::StatusCode::FORBIDDEN || s == reqwest::StatusCode::NOT_FOUND
+    if s.is_server_error()
+        || s == reqwest::StatusCode::TOO_MANY_REQUESTS
+        || s == reqwest::StatusCode::UNAUTHORIZED
+        || s == reqwest::StatusCode::FORBIDDEN
+        || s == reqwest::StatusCode::NOT_FOUND
     {
         FetchError::Retry(format!("{what} answered {s}"))
     } else {
@@ -163,7 +177,11 @@ fn status_error(what: &str, s: reqwest::StatusCode) -> FetchError {
 
 fn same_host(url: &str, base: &str) -> bool {
     match (url::Url::parse(url), url::Url::parse(base)) {
-        (Ok(u), Ok(b)) => u.scheme() == b.scheme() && u.host_str() == b.host_str() && u.port_or_known_default() == b.port_or_known_default(),
+        (Ok(u), Ok(b)) => {
+            u.scheme() == b.scheme()
+                && u.host_str() == b.host_str()
+                && u.port_or_known_default() == b.port_or_known_default()
+        }
         _ => false,
     }
 }
@@ -174,7 +192,9 @@ async fn fetch_bytes(svc: &Services, t: &FetchTarget) -> Result<Vec<u8>, FetchEr
         MediaFetch::CloudMediaId { media_id } => {
             let c = &svc.cfg.whatsapp.cloud;
             if !c.access_token.is_set() {
-                return Err(FetchError::Retry("whatsapp.cloud.access_token is not configured".into()));
+                return Err(FetchError::Retry(
+                    "whatsapp.cloud.access_token is not configured".into(),
+                ));
             }
             let base = c.graph_base_url.trim_end_matches('/');
             let meta_url = format!("{base}/{}/{}", c.graph_version, urlencode(media_id));
@@ -192,12 +212,13 @@ async fn fetch_bytes(svc: &Services, t: &FetchTarget) -> Result<Vec<u8>, FetchEr
                 .json()
                 .await
                 .map_err(|e| FetchError::Retry(format!("Graph API media lookup: bad JSON: {e}")))?;
-            let url = meta
-                .get("url")
-                .and_then(|u| u.as_str())
-                .ok_or_else(|| FetchError::Retry("Graph API media lookup returned no url".into()))?;
+            let url = meta.get("url").and_then(|u| u.as_str()).ok_or_else(|| {
+                FetchError::Retry("Graph API media lookup returned no url".into())
+            })?;
             if !(url.starts_with("https://") || same_host(url, base)) {
-                return Err(FetchError::Permanent(format!("refusing non-HTTPS media URL {url}")));
+                return Err(FetchError::Permanent(format!(
+                    "refusing non-HTTPS media URL {url}"
+                )));
             }
             let resp = svc
                 .http
@@ -213,13 +234,21 @@ async fn fetch_bytes(svc: &Services, t: &FetchTarget) -> Result<Vec<u8>, FetchEr
         }
         MediaFetch::GatewayUrl { url } => {
             let (base, key_header, key) = match Source::parse(&t.source) {
-                Some(Source::Waha) => (&svc.cfg.whatsapp.waha.base_url, "X-Api-Key", &svc.cfg.whatsapp.waha.api_key),
+                Some(Source::Waha) => (
+                    &svc.cfg.whatsapp.waha.base_url,
+                    "X-Api-Key",
+                    &svc.cfg.whatsapp.waha.api_key,
+                ),
                 Some(Source::Evolution) => (
                     &svc.cfg.whatsapp.evolution.base_url,
                     "apikey",
                     &svc.cfg.whatsapp.evolution.api_key,
                 ),
-                _ => return Err(FetchError::Permanent("gateway URL on a non-gateway message".into())),
+                _ => {
+                    return Err(FetchError::Permanent(
+                        "gateway URL on a non-gateway message".into(),
+                    ))
+                }
             };
             if base.is_empty() {
                 return Err(FetchError::Permanent(format!(
@@ -247,12 +276,18 @@ async fn fetch_bytes(svc: &Services, t: &FetchTarget) -> Result<Vec<u8>, FetchEr
         }
         MediaFetch::Inline { .. } => {
             let Some(raw_id) = t.raw_payload_id else {
-                return Err(FetchError::Permanent("inline media without a stored payload".into()));
+                return Err(FetchError::Permanent(
+                    "inline media without a stored payload".into(),
+                ));
             };
             let body: Vec<u8> = svc
                 .db
                 .read(move |c| {
-                    Ok(c.query_row("SELECT body FROM raw_payloads WHERE id = ?1", [raw_id], |r| r.get(0))?)
+                    Ok(c.query_row(
+                        "SELECT body FROM raw_payloads WHERE id = ?1",
+                        [raw_id],
+                        |r| r.get(0),
+                    )?)
                 })
                 .await
                 .map_err(|e| FetchError::Retry(e.to_string()))?;
@@ -260,12 +295,17 @@ async fn fetch_bytes(svc: &Services, t: &FetchTarget) -> Result<Vec<u8>, FetchEr
             let source_id: String = svc
                 .db
                 .read(move |c| {
-                    Ok(c.query_row("SELECT source_message_id FROM messages WHERE id = ?1", [msg_id], |r| r.get(0))?)
+                    Ok(c.query_row(
+                        "SELECT source_message_id FROM messages WHERE id = ?1",
+                        [msg_id],
+                        |r| r.get(0),
+                    )?)
                 })
                 .await
                 .map_err(|e| FetchError::Retry(e.to_string()))?;
-            let n = crate::ingest::evolution::normalize(&body)
-                .map_err(|e| FetchError::Permanent(format!("stored payload no longer parses: {e}")))?;
+            let n = crate::ingest::evolution::normalize(&body).map_err(|e| {
+                FetchError::Permanent(format!("stored payload no longer parses: {e}"))
+            })?;
             n.messages
                 .into_iter()
                 .find(|m| m.source_message_id == source_id)
@@ -274,12 +314,16 @@ async fn fetch_bytes(svc: &Services, t: &FetchTarget) -> Result<Vec<u8>, FetchEr
                     MediaFetch::Inline { bytes } if !bytes.is_empty() => Some(bytes),
                     _ => None,
                 })
-                .ok_or_else(|| FetchError::Permanent("inline media not found in the stored payload".into()))
+                .ok_or_else(|| {
+                    FetchError::Permanent("inline media not found in the stored payload".into())
+                })
         }
         MediaFetch::ExportFile { filename } => Err(FetchError::Permanent(format!(
             "{filename} comes only from its chat-export archive"
         ))),
-        MediaFetch::Unavailable => Err(FetchError::Permanent("the source did not provide the file".into())),
+        MediaFetch::Unavailable => Err(FetchError::Permanent(
+            "the source did not provide the file".into(),
+        )),
     }
 }
 
@@ -290,14 +334,21 @@ fn urlencode(s: &str) -> String {
                 c.to_string()
             } else {
                 let mut b = [0u8; 4];
-                c.encode_utf8(&mut b).bytes().map(|x| format!("%{x:02X}")).collect()
+                c.encode_utf8(&mut b)
+                    .bytes()
+                    .map(|x| format!("%{x:02X}"))
+                    .collect()
             }
         })
         .collect()
 }
 
 /// Verifies, stores and analyses fetched bytes, then marks the evidence ready (and flags duplicate photos).
-pub async fn store_bytes(svc: &Services, t: &FetchTarget, bytes: Vec<u8>) -> Result<(), FetchError> {
+pub async fn store_bytes(
+    svc: &Services,
+    t: &FetchTarget,
+    bytes: Vec<u8>,
+) -> Result<(), FetchError> {
     let actual = {
         use sha2::Digest;
         hex::encode(sha2::Sha256::digest(&bytes))
@@ -359,11 +410,14 @@ pub fn analyze_and_store_blocking(
     filename: Option<String>,
     px: u32,
 ) -> Result<store::evidence::StoredFile, FetchError> {
-    let sha = ev.put(bytes).map_err(|e| FetchError::Retry(e.to_string()))?;
+    let sha = ev
+        .put(bytes)
+        .map_err(|e| FetchError::Retry(e.to_string()))?;
     let a = crate::evidence::image_info::analyze(bytes, px);
     let mut thumbnail = false;
     if let Some(t) = &a.thumbnail_jpeg {
-        ev.put_thumbnail(&sha, t).map_err(|e| FetchError::Retry(e.to_string()))?;
+        ev.put_thumbnail(&sha, t)
+            .map_err(|e| FetchError::Retry(e.to_string()))?;
         thumbnail = true;
     }
     Ok(store::evidence::StoredFile {

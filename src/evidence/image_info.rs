@@ -56,10 +56,16 @@ fn exif_of(bytes: &[u8]) -> (Option<serde_json::Value>, u32) {
         exif::Tag::GPSLongitude,
     ] {
         if let Some(f) = ex.get_field(tag, exif::In::PRIMARY) {
-            map.insert(tag.to_string(), serde_json::Value::String(f.display_value().to_string()));
+            map.insert(
+                tag.to_string(),
+                serde_json::Value::String(f.display_value().to_string()),
+            );
         }
     }
-    ((!map.is_empty()).then_some(serde_json::Value::Object(map)), orientation)
+    (
+        (!map.is_empty()).then_some(serde_json::Value::Object(map)),
+        orientation,
+    )
 }
 
 fn orient(img: DynamicImage, orientation: u32) -> DynamicImage {
@@ -117,7 +123,9 @@ mod tests {
     use super::*;
 
     fn jpeg(w: u32, h: u32) -> Vec<u8> {
-        let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 128]));
+        let img = image::RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
+        });
         let mut out = Vec::new();
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
             .encode_image(&img)

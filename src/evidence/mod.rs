@@ -21,7 +21,10 @@ pub struct EvidenceStore {
 #[derive(Debug, thiserror::Error)]
 pub enum EvidenceError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> EvidenceError + '_ {
@@ -55,7 +58,10 @@ impl EvidenceStore {
     }
 
     pub fn path_of(&self, sha256: &str) -> PathBuf {
-        let (a, b) = (&sha256[..2.min(sha256.len())], &sha256[2.min(sha256.len())..4.min(sha256.len())]);
+        let (a, b) = (
+            &sha256[..2.min(sha256.len())],
+            &sha256[2.min(sha256.len())..4.min(sha256.len())],
+        );
         self.root.join(a).join(b).join(sha256)
     }
 
@@ -116,7 +122,9 @@ pub fn sha256_matches(expected: &str, actual_hex: &str) -> bool {
             return hex::encode(raw) == actual_hex;
         }
     }
-    if let Ok(raw) = base64::engine::general_purpose::STANDARD_NO_PAD.decode(e.trim_end_matches('=')) {
+    if let Ok(raw) =
+        base64::engine::general_purpose::STANDARD_NO_PAD.decode(e.trim_end_matches('='))
+    {
         return hex::encode(raw) == actual_hex;
     }
     false
@@ -131,10 +139,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = EvidenceStore::open(dir.path()).unwrap();
         let sha = s.put(b"hello").unwrap();
-        assert_eq!(sha, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+        assert_eq!(
+            sha,
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
         assert_eq!(std::fs::read(s.path_of(&sha)).unwrap(), b"hello");
         assert_eq!(s.put(b"hello").unwrap(), sha);
-        assert_eq!(std::fs::read_dir(s.tmp_dir()).unwrap().count(), 0, "no temp files left");
+        assert_eq!(
+            std::fs::read_dir(s.tmp_dir()).unwrap().count(),
+            0,
+            "no temp files left"
+        );
     }
 
     #[test]
@@ -142,7 +157,10 @@ mod tests {
         let hex = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
         assert!(sha256_matches(hex, hex));
         assert!(sha256_matches(&hex.to_uppercase(), hex));
-        assert!(sha256_matches("LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=", hex));
+        assert!(sha256_matches(
+            "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=",
+            hex
+        ));
         assert!(!sha256_matches("abc", hex));
     }
 }

@@ -3,7 +3,6 @@
 
 pub mod cloud;
 pub mod evolution;
-#[path = "/work/scratch/shims/export.rs"]
 pub mod export;
 pub mod model;
 pub mod verify;

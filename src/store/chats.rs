@@ -36,7 +36,10 @@ pub fn upsert(tx: &Transaction<'_>, source: &str, chat: &ChatRef) -> Result<i64,
     match existing {
         Some((id, name)) => {
             if name.is_none() && chat.name.is_some() {
-                tx.execute("UPDATE chats SET name = ?1 WHERE id = ?2", params![chat.name, id])?;
+                tx.execute(
+                    "UPDATE chats SET name = ?1 WHERE id = ?2",
+                    params![chat.name, id],
+                )?;
             }
             Ok(id)
         }
@@ -73,7 +76,9 @@ fn chat_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Chat> {
         source: r.get(2)?,
         external_id: r.get(3)?,
         is_group: r.get(4)?,
-        site: site_id.zip(site_name).map(|(id, name)| NamedRef { id, name }),
+        site: site_id
+            .zip(site_name)
+            .map(|(id, name)| NamedRef { id, name }),
         last_message_at: r.get(7)?,
         messages: r.get(8)?,
     })
@@ -103,8 +108,15 @@ pub fn find_by_name(conn: &Connection, name: &str) -> Result<Option<i64>, StoreE
         .optional()?)
 }
 
-pub fn set_site(tx: &Transaction<'_>, chat_id: i64, site_id: Option<i64>) -> Result<(), StoreError> {
-    let n = tx.execute("UPDATE chats SET site_id = ?1 WHERE id = ?2", params![site_id, chat_id])?;
+pub fn set_site(
+    tx: &Transaction<'_>,
+    chat_id: i64,
+    site_id: Option<i64>,
+) -> Result<(), StoreError> {
+    let n = tx.execute(
+        "UPDATE chats SET site_id = ?1 WHERE id = ?2",
+        params![site_id, chat_id],
+    )?;
     if n == 0 {
         return Err(StoreError::NotFound(format!("chat {chat_id}")));
     }
@@ -112,7 +124,10 @@ pub fn set_site(tx: &Transaction<'_>, chat_id: i64, site_id: Option<i64>) -> Res
 }
 
 pub fn rename(tx: &Transaction<'_>, chat_id: i64, name: &str) -> Result<(), StoreError> {
-    let n = tx.execute("UPDATE chats SET name = ?1 WHERE id = ?2", params![name, chat_id])?;
+    let n = tx.execute(
+        "UPDATE chats SET name = ?1 WHERE id = ?2",
+        params![name, chat_id],
+    )?;
     if n == 0 {
         return Err(StoreError::NotFound(format!("chat {chat_id}")));
     }
@@ -159,7 +174,11 @@ pub fn list_sites(conn: &Connection) -> Result<Vec<Site>, StoreError> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn create_site(tx: &Transaction<'_>, name: &str, settings: &serde_json::Value) -> Result<i64, StoreError> {
+pub fn create_site(
+    tx: &Transaction<'_>,
+    name: &str,
+    settings: &serde_json::Value,
+) -> Result<i64, StoreError> {
     let n = tx.execute(
         "INSERT OR IGNORE INTO sites(name, settings, created_at) VALUES (?1, ?2, ?3)",
         params![name, settings.to_string(), super::now_str()],
@@ -177,12 +196,22 @@ pub fn update_site(
     settings: Option<&serde_json::Value>,
 ) -> Result<(), StoreError> {
     if let Some(name) = name {
-        tx.execute("UPDATE sites SET name = ?1 WHERE id = ?2", params![name, id])?;
+        tx.execute(
+            "UPDATE sites SET name = ?1 WHERE id = ?2",
+            params![name, id],
+        )?;
     }
     if let Some(s) = settings {
-        tx.execute("UPDATE sites SET settings = ?1 WHERE id = ?2", params![s.to_string(), id])?;
+        tx.execute(
+            "UPDATE sites SET settings = ?1 WHERE id = ?2",
+            params![s.to_string(), id],
+        )?;
     }
-    let exists: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM sites WHERE id = ?1)", [id], |r| r.get(0))?;
+    let exists: bool = tx.query_row(
+        "SELECT EXISTS(SELECT 1 FROM sites WHERE id = ?1)",
+        [id],
+        |r| r.get(0),
+    )?;
     if !exists {
         return Err(StoreError::NotFound(format!("site {id}")));
     }
@@ -208,7 +237,11 @@ pub fn list_vendors(conn: &Connection) -> Result<Vec<Vendor>, StoreError> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn create_vendor(tx: &Transaction<'_>, name: &str, trade: Option<&str>) -> Result<i64, StoreError> {
+pub fn create_vendor(
+    tx: &Transaction<'_>,
+    name: &str,
+    trade: Option<&str>,
+) -> Result<i64, StoreError> {
     let n = tx.execute(
         "INSERT OR IGNORE INTO vendors(name, trade, created_at) VALUES (?1, ?2, ?3)",
         params![name, trade, super::now_str()],

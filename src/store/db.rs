@@ -53,13 +53,17 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
 /// Opens (creating if needed) and migrates the database at `path`; refuses a database newer than this binary.
 pub fn open_and_migrate(path: &Path) -> Result<Connection, StoreError> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Io(format!("{}: {e}", dir.display())))?;
     }
     let mut conn = Connection::open(path)?;
     configure(&conn)?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::Io(format!("{}: cannot enable WAL (got {mode})", path.display())));
+        return Err(StoreError::Io(format!(
+            "{}: cannot enable WAL (got {mode})",
+            path.display()
+        )));
     }
     migrate(&mut conn)?;
     Ok(conn)
@@ -92,7 +96,9 @@ impl Db {
         for _ in 0..READERS {
             let c = Connection::open_with_flags(
                 path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    | OpenFlags::SQLITE_OPEN_URI,
             )?;
             configure(&c)?;
             readers.push(c);
@@ -145,7 +151,9 @@ impl Db {
     {
         let (done_tx, done_rx) = oneshot::channel::<Result<R, StoreError>>();
         self.send(make_job(f, done_tx))?;
-        done_rx.blocking_recv().map_err(|_| StoreError::WriterGone)?
+        done_rx
+            .blocking_recv()
+            .map_err(|_| StoreError::WriterGone)?
     }
 
     fn send(&self, job: WriteJob) -> Result<(), StoreError> {
@@ -180,7 +188,11 @@ impl Db {
         F: FnOnce(&Connection) -> Result<R, StoreError>,
     {
         let conn = {
-            let mut pool = self.inner.readers.lock().map_err(|_| StoreError::WriterGone)?;
+            let mut pool = self
+                .inner
+                .readers
+                .lock()
+                .map_err(|_| StoreError::WriterGone)?;
             pool.pop()
         };
         let conn = match conn {
@@ -342,9 +354,15 @@ mod tests {
             .read(|c| Ok(c.query_row("SELECT count(*) FROM sites", [], |r| r.get(0))?))
             .await
             .unwrap();
-        assert_eq!(n, 199, "the failed job's own insert is rolled back, the others commit");
+        assert_eq!(
+            n, 199,
+            "the failed job's own insert is rolled back, the others commit"
+        );
         let s = db.stats();
-        assert!(s.batches.load(std::sync::atomic::Ordering::Relaxed) < 200, "writes were grouped");
+        assert!(
+            s.batches.load(std::sync::atomic::Ordering::Relaxed) < 200,
+            "writes were grouped"
+        );
         db.close();
     }
 
@@ -354,7 +372,8 @@ mod tests {
         let p = dir.path().join("t.db");
         {
             let c = open_and_migrate(&p).unwrap();
-            c.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+            c.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+                .unwrap();
         }
         let e = open_and_migrate(&p).unwrap_err();
         assert!(e.to_string().contains("newer"), "{e}");

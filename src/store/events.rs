@@ -60,9 +60,11 @@ pub fn append(
     data: &serde_json::Value,
 ) -> Result<i64, StoreError> {
     let (last_id, prev): (i64, String) = tx
-        .query_row("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .query_row(
+            "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .optional()?
         .unwrap_or((0, GENESIS.to_string()));
     let id = last_id + 1;
@@ -102,7 +104,10 @@ pub fn list(conn: &Connection, after_id: i64, limit: usize) -> Result<Vec<Event>
 }
 
 /// Checks a sequence of events: each links to the previous and hashes correctly. Returns the first broken event id.
-pub fn verify_chain<'a>(events: impl IntoIterator<Item = &'a Event>, mut prev: String) -> Result<String, i64> {
+pub fn verify_chain<'a>(
+    events: impl IntoIterator<Item = &'a Event>,
+    mut prev: String,
+) -> Result<String, i64> {
     for e in events {
         if e.prev_hash != prev {
             return Err(e.id);
@@ -152,7 +157,15 @@ mod tests {
         let mut c = crate::store::db::open_and_migrate(&dir.path().join("t.db")).unwrap();
         let tx = c.transaction().unwrap();
         for i in 0..5 {
-            append(&tx, "system", "test.event", "thing", Some(&i.to_string()), &serde_json::json!({"i": i})).unwrap();
+            append(
+                &tx,
+                "system",
+                "test.event",
+                "thing",
+                Some(&i.to_string()),
+                &serde_json::json!({"i": i}),
+            )
+            .unwrap();
         }
         tx.commit().unwrap();
         assert_eq!(verify_all(&c).unwrap(), 5);

@@ -97,7 +97,9 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Evidence> {
         filename: r.get(6)?,
         received_at: r.get(7)?,
         message: r.get(8)?,
-        record: rt.zip(rid).map(|(record_type, id)| super::messages::RecordRef { record_type, id }),
+        record: rt
+            .zip(rid)
+            .map(|(record_type, id)| super::messages::RecordRef { record_type, id }),
         role: r.get(11)?,
         link_reason: r.get(12)?,
         duplicate_of: r.get(13)?,
@@ -116,12 +118,17 @@ pub fn get(conn: &Connection, id: i64) -> Result<Evidence, StoreError> {
 }
 
 pub fn for_message(conn: &Connection, message_id: i64) -> Result<Vec<Evidence>, StoreError> {
-    let mut st = conn.prepare_cached(&format!("{SELECT} WHERE message_id = ?1 ORDER BY ordinal"))?;
+    let mut st =
+        conn.prepare_cached(&format!("{SELECT} WHERE message_id = ?1 ORDER BY ordinal"))?;
     let rows = st.query_map([message_id], row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn for_record(conn: &Connection, record_type: &str, record_id: i64) -> Result<Vec<Evidence>, StoreError> {
+pub fn for_record(
+    conn: &Connection,
+    record_type: &str,
+    record_id: i64,
+) -> Result<Vec<Evidence>, StoreError> {
     let mut st = conn.prepare_cached(&format!(
         "{SELECT} WHERE record_type = ?1 AND record_id = ?2 ORDER BY received_at, id"
     ))?;
@@ -194,7 +201,10 @@ pub fn mark_ready(tx: &Transaction<'_>, id: i64, f: &StoredFile) -> Result<(), S
 }
 
 pub fn set_duplicate_of(tx: &Transaction<'_>, id: i64, of: i64) -> Result<(), StoreError> {
-    tx.execute("UPDATE evidence SET duplicate_of = ?2 WHERE id = ?1", params![id, of])?;
+    tx.execute(
+        "UPDATE evidence SET duplicate_of = ?2 WHERE id = ?1",
+        params![id, of],
+    )?;
     Ok(())
 }
 
@@ -227,7 +237,12 @@ pub fn find_duplicate(
     Ok(crate::records::photo::find_duplicate(h, &earlier))
 }
 
-pub fn mark_failed(tx: &Transaction<'_>, id: i64, status: &str, error: &str) -> Result<(), StoreError> {
+pub fn mark_failed(
+    tx: &Transaction<'_>,
+    id: i64,
+    status: &str,
+    error: &str,
+) -> Result<(), StoreError> {
     tx.execute(
         "UPDATE evidence SET status = ?2, error = ?3 WHERE id = ?1",
         params![id, status, error],
@@ -250,5 +265,9 @@ pub fn set_record(
 }
 
 pub fn count_by_status(conn: &Connection, status: &str) -> Result<i64, StoreError> {
-    Ok(conn.query_row("SELECT count(*) FROM evidence WHERE status = ?1", [status], |r| r.get(0))?)
+    Ok(conn.query_row(
+        "SELECT count(*) FROM evidence WHERE status = ?1",
+        [status],
+        |r| r.get(0),
+    )?)
 }

@@ -21,7 +21,12 @@ pub struct DeliveryOutcome {
 pub const FETCH_JOB: &str = "fetch_media";
 
 /// Stores a raw body whose parsing failed (kept verbatim so nothing is lost to a parser bug).
-pub fn store_malformed(tx: &Transaction<'_>, source: Source, body: &[u8], error: &str) -> Result<i64, StoreError> {
+pub fn store_malformed(
+    tx: &Transaction<'_>,
+    source: Source,
+    body: &[u8],
+    error: &str,
+) -> Result<i64, StoreError> {
     let id = store_raw(tx, source, body, "malformed", Some(error))?;
     Ok(id)
 }
@@ -65,7 +70,12 @@ pub fn store_message(
             for (i, media) in m.media.iter().enumerate() {
                 let (eid, needs_fetch) = evidence::insert(tx, id, i, media, &super::now_str())?;
                 if needs_fetch {
-                    jobs::enqueue(tx, FETCH_JOB, &serde_json::json!({ "evidence": eid }).to_string(), now_ms)?;
+                    jobs::enqueue(
+                        tx,
+                        FETCH_JOB,
+                        &serde_json::json!({ "evidence": eid }).to_string(),
+                        now_ms,
+                    )?;
                     out.fetch_jobs += 1;
                 }
             }
@@ -91,7 +101,9 @@ pub fn store_delivery(
         store_message(tx, m, Some(raw_id), &mut out)?;
     }
     for c in &n.changes {
-        if let Some((mid, old_text)) = messages::find_by_source_id(tx, c.source.as_str(), &c.target_id)? {
+        if let Some((mid, old_text)) =
+            messages::find_by_source_id(tx, c.source.as_str(), &c.target_id)?
+        {
             messages::apply_change(
                 tx,
                 mid,
@@ -127,7 +139,14 @@ pub fn store_delivery(
     if out.new_messages.is_empty() && out.changes == 0 && out.statuses == 0 && n.errors.is_empty() {
         tx.execute(
             "UPDATE raw_payloads SET outcome = ?2 WHERE id = ?1",
-            params![raw_id, if out.duplicates > 0 { "duplicate" } else { "ignored" }],
+            params![
+                raw_id,
+                if out.duplicates > 0 {
+                    "duplicate"
+                } else {
+                    "ignored"
+                }
+            ],
         )?;
     }
     let sha = hex::encode(Sha256::digest(body));

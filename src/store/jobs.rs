@@ -12,14 +12,26 @@ pub struct Job {
     pub attempts: i64,
 }
 
-pub fn enqueue(tx: &Transaction<'_>, kind: &str, payload: &str, run_after_ms: i64) -> Result<i64, StoreError> {
-    tx.prepare_cached("INSERT INTO jobs(kind, payload, run_after, created_at) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![kind, payload, run_after_ms, super::now_str()])?;
+pub fn enqueue(
+    tx: &Transaction<'_>,
+    kind: &str,
+    payload: &str,
+    run_after_ms: i64,
+) -> Result<i64, StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO jobs(kind, payload, run_after, created_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![kind, payload, run_after_ms, super::now_str()])?;
     Ok(tx.last_insert_rowid())
 }
 
 /// Jobs due now (`run_after <= now`), oldest first.
-pub fn due(conn: &Connection, kind: &str, now_ms: i64, limit: usize) -> Result<Vec<Job>, StoreError> {
+pub fn due(
+    conn: &Connection,
+    kind: &str,
+    now_ms: i64,
+    limit: usize,
+) -> Result<Vec<Job>, StoreError> {
     let mut st = conn.prepare_cached(
         "SELECT id, kind, payload, attempts FROM jobs WHERE kind = ?1 AND run_after <= ?2 ORDER BY run_after, id LIMIT ?3",
     )?;
@@ -37,7 +49,11 @@ pub fn due(conn: &Connection, kind: &str, now_ms: i64, limit: usize) -> Result<V
 /// The earliest `run_after` of any job of this kind, if any.
 pub fn next_due(conn: &Connection, kind: &str) -> Result<Option<i64>, StoreError> {
     Ok(conn
-        .query_row("SELECT min(run_after) FROM jobs WHERE kind = ?1", [kind], |r| r.get(0))
+        .query_row(
+            "SELECT min(run_after) FROM jobs WHERE kind = ?1",
+            [kind],
+            |r| r.get(0),
+        )
         .optional()?
         .flatten())
 }
@@ -48,7 +64,12 @@ pub fn complete(tx: &Transaction<'_>, id: i64) -> Result<(), StoreError> {
 }
 
 /// Records a failure and reschedules with exponential backoff.
-pub fn retry_later(tx: &Transaction<'_>, id: i64, error: &str, run_after_ms: i64) -> Result<(), StoreError> {
+pub fn retry_later(
+    tx: &Transaction<'_>,
+    id: i64,
+    error: &str,
+    run_after_ms: i64,
+) -> Result<(), StoreError> {
     tx.execute(
         "UPDATE jobs SET attempts = attempts + 1, last_error = ?2, run_after = ?3 WHERE id = ?1",
         params![id, error, run_after_ms],
@@ -57,7 +78,11 @@ pub fn retry_later(tx: &Transaction<'_>, id: i64, error: &str, run_after_ms: i64
 }
 
 pub fn count(conn: &Connection, kind: &str) -> Result<i64, StoreError> {
-    Ok(conn.query_row("SELECT count(*) FROM jobs WHERE kind = ?1", [kind], |r| r.get(0))?)
+    Ok(
+        conn.query_row("SELECT count(*) FROM jobs WHERE kind = ?1", [kind], |r| {
+            r.get(0)
+        })?,
+    )
 }
 
 /// Backoff for the n-th failed attempt: 2 s doubling, capped at 30 minutes.

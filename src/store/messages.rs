@@ -1,7 +1,9 @@
 //! Messages: insert (deduplicated), list with filters and cursor pagination, full-text search, processing state.
 
 use base64::Engine;
-use rusqlite::{params, params_from_iter, types::Value, Connection, OptionalExtension, Transaction};
+use rusqlite::{
+    params, params_from_iter, types::Value, Connection, OptionalExtension, Transaction,
+};
 use serde::Serialize;
 
 use super::people::PersonRef;
@@ -103,7 +105,11 @@ pub fn insert(
 }
 
 /// Finds a message by source id; for gateway ids also by suffix (serialized ids end with the raw id).
-pub fn find_by_source_id(conn: &Connection, source: &str, id: &str) -> Result<Option<(i64, Option<String>)>, StoreError> {
+pub fn find_by_source_id(
+    conn: &Connection,
+    source: &str,
+    id: &str,
+) -> Result<Option<(i64, Option<String>)>, StoreError> {
     if let Some(found) = conn
         .query_row(
             "SELECT id, text FROM messages WHERE source = ?1 AND source_message_id = ?2",
@@ -149,7 +155,9 @@ impl Cursor {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}:{}", self.ms, self.id))
     }
     pub fn decode(s: &str) -> Option<Cursor> {
-        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok()?;
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(s)
+            .ok()?;
         let text = String::from_utf8(raw).ok()?;
         let (a, b) = text.split_once(':')?;
         Some(Cursor {
@@ -191,7 +199,9 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Message, i64)> {
             from_me: r.get(11)?,
             kind: r.get(12)?,
             classification: class.and_then(|c| serde_json::from_str(&c).ok()),
-            record: rtype.zip(rid).map(|(record_type, id)| RecordRef { record_type, id }),
+            record: rtype
+                .zip(rid)
+                .map(|(record_type, id)| RecordRef { record_type, id }),
             link_reason: r.get(16)?,
             media: vec![],
             source: r.get(17)?,
@@ -203,9 +213,12 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Message, i64)> {
 }
 
 fn attach_media(conn: &Connection, msgs: &mut [Message]) -> Result<(), StoreError> {
-    let mut st = conn.prepare_cached("SELECT id FROM evidence WHERE message_id = ?1 ORDER BY ordinal")?;
+    let mut st =
+        conn.prepare_cached("SELECT id FROM evidence WHERE message_id = ?1 ORDER BY ordinal")?;
     for m in msgs {
-        m.media = st.query_map([m.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        m.media = st
+            .query_map([m.id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
     }
     Ok(())
 }
@@ -238,7 +251,11 @@ fn where_clause(f: &MessageFilter, cursor: Option<Cursor>, args: &mut Vec<Value>
         push("m.source = ?", s.clone().into(), args);
     }
     if let Some(c) = &f.category {
-        push("json_extract(m.classification, '$.category') = ?", c.clone().into(), args);
+        push(
+            "json_extract(m.classification, '$.category') = ?",
+            c.clone().into(),
+            args,
+        );
     }
     if let Some(t) = &f.msg_type {
         push("m.type = ?", t.clone().into(), args);
@@ -248,7 +265,9 @@ fn where_clause(f: &MessageFilter, cursor: Option<Cursor>, args: &mut Vec<Value>
         let a = args.len();
         args.push(cur.id.into());
         let b = args.len();
-        w.push(format!("(m.sent_ms < ?{a} OR (m.sent_ms = ?{a} AND m.id < ?{b}))"));
+        w.push(format!(
+            "(m.sent_ms < ?{a} OR (m.sent_ms = ?{a} AND m.id < ?{b}))"
+        ));
     }
     w.join(" AND ")
 }
@@ -262,9 +281,14 @@ pub fn list(
 ) -> Result<(Vec<Message>, Option<Cursor>), StoreError> {
     let mut args = vec![];
     let w = where_clause(f, cursor, &mut args);
-    let sql = format!("{SELECT} WHERE {w} ORDER BY m.sent_ms DESC, m.id DESC LIMIT {}", limit + 1);
+    let sql = format!(
+        "{SELECT} WHERE {w} ORDER BY m.sent_ms DESC, m.id DESC LIMIT {}",
+        limit + 1
+    );
     let mut st = conn.prepare_cached(&sql)?;
-    let mut rows: Vec<(Message, i64)> = st.query_map(params_from_iter(args), row)?.collect::<Result<_, _>>()?;
+    let mut rows: Vec<(Message, i64)> = st
+        .query_map(params_from_iter(args), row)?
+        .collect::<Result<_, _>>()?;
     let next = if rows.len() > limit {
         rows.truncate(limit);
         rows.last().map(|(m, ms)| Cursor { ms: *ms, id: m.id })
@@ -375,7 +399,11 @@ pub fn pending(conn: &Connection, limit: usize) -> Result<Vec<Pending>, StoreErr
 }
 
 pub fn count_pending(conn: &Connection) -> Result<i64, StoreError> {
-    Ok(conn.query_row("SELECT count(*) FROM messages WHERE processed = 0", [], |r| r.get(0))?)
+    Ok(conn.query_row(
+        "SELECT count(*) FROM messages WHERE processed = 0",
+        [],
+        |r| r.get(0),
+    )?)
 }
 
 /// Stores the classification (or none) and indexes the text for search; marks the message processed.
@@ -407,7 +435,10 @@ pub fn apply_change(
     at: &str,
     raw_payload_id: Option<i64>,
 ) -> Result<(), StoreError> {
-    let processed: bool = tx.query_row("SELECT processed FROM messages WHERE id = ?1", [id], |r| r.get(0))?;
+    let processed: bool =
+        tx.query_row("SELECT processed FROM messages WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })?;
     let change = if new_text.is_some() { "edit" } else { "revoke" };
     tx.execute(
         "INSERT INTO message_versions(message_id, text, changed_at, change, raw_payload_id) VALUES (?1,?2,?3,?4,?5)",

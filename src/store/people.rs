@@ -27,7 +27,9 @@ pub struct Person {
 fn canonical(tx: &Connection, mut id: i64) -> Result<i64, StoreError> {
     for _ in 0..16 {
         let next: Option<i64> = tx
-            .query_row("SELECT merged_into FROM people WHERE id = ?1", [id], |r| r.get(0))
+            .query_row("SELECT merged_into FROM people WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
             .optional()?
             .flatten();
         match next {
@@ -46,7 +48,9 @@ pub fn resolve(tx: &Transaction<'_>, s: &SenderRef) -> Result<i64, StoreError> {
     let mut found: Option<i64> = None;
     if let Some(phone) = &s.phone {
         found = tx
-            .query_row("SELECT id FROM people WHERE phone = ?1", [phone], |r| r.get(0))
+            .query_row("SELECT id FROM people WHERE phone = ?1", [phone], |r| {
+                r.get(0)
+            })
             .optional()?;
     }
     if found.is_none() {
@@ -60,8 +64,12 @@ pub fn resolve(tx: &Transaction<'_>, s: &SenderRef) -> Result<i64, StoreError> {
     }
     if found.is_none() && s.phone.is_none() {
         if let Some(name) = &s.display_name {
-            let mut st = tx.prepare_cached("SELECT DISTINCT person_id FROM person_aliases WHERE alias = ?1 LIMIT 2")?;
-            let ids: Vec<i64> = st.query_map([name], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            let mut st = tx.prepare_cached(
+                "SELECT DISTINCT person_id FROM person_aliases WHERE alias = ?1 LIMIT 2",
+            )?;
+            let ids: Vec<i64> = st
+                .query_map([name], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
             if ids.len() == 1 {
                 found = Some(ids[0]);
             }
@@ -77,7 +85,10 @@ pub fn resolve(tx: &Transaction<'_>, s: &SenderRef) -> Result<i64, StoreError> {
                 )?;
             }
             if let Some(name) = &s.display_name {
-                tx.execute("UPDATE people SET name = ?1 WHERE id = ?2 AND name IS NULL", params![name, id])?;
+                tx.execute(
+                    "UPDATE people SET name = ?1 WHERE id = ?2 AND name IS NULL",
+                    params![name, id],
+                )?;
             }
             id
         }
@@ -103,13 +114,17 @@ pub fn resolve(tx: &Transaction<'_>, s: &SenderRef) -> Result<i64, StoreError> {
 }
 
 pub fn get_ref(conn: &Connection, id: i64) -> Result<PersonRef, StoreError> {
-    conn.query_row("SELECT id, name, phone FROM people WHERE id = ?1", [id], |r| {
-        Ok(PersonRef {
-            id: r.get(0)?,
-            name: r.get(1)?,
-            phone: r.get(2)?,
-        })
-    })
+    conn.query_row(
+        "SELECT id, name, phone FROM people WHERE id = ?1",
+        [id],
+        |r| {
+            Ok(PersonRef {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                phone: r.get(2)?,
+            })
+        },
+    )
     .optional()?
     .ok_or_else(|| StoreError::NotFound(format!("person {id}")))
 }
@@ -118,7 +133,9 @@ pub fn get_ref(conn: &Connection, id: i64) -> Result<PersonRef, StoreError> {
 pub fn lookup(conn: &Connection, key: &str) -> Result<Option<i64>, StoreError> {
     if let Some(phone) = crate::ingest::model::normalize_phone(key) {
         if let Some(id) = conn
-            .query_row("SELECT id FROM people WHERE phone = ?1", [&phone], |r| r.get(0))
+            .query_row("SELECT id FROM people WHERE phone = ?1", [&phone], |r| {
+                r.get(0)
+            })
             .optional()?
         {
             return Ok(Some(id));
@@ -145,24 +162,41 @@ pub fn list(conn: &Connection) -> Result<Vec<Person>, StoreError> {
                 id: r.get(0)?,
                 name: r.get(1)?,
                 phone: r.get(2)?,
-                vendor: vid.zip(vname).map(|(id, name)| super::chats::NamedRef { id, name }),
+                vendor: vid
+                    .zip(vname)
+                    .map(|(id, name)| super::chats::NamedRef { id, name }),
                 aliases: vec![],
                 ids: vec![],
             })
         })?
         .collect::<Result<_, _>>()?;
-    let mut al = conn.prepare_cached("SELECT alias FROM person_aliases WHERE person_id = ?1 ORDER BY alias")?;
-    let mut ids = conn.prepare_cached("SELECT external_id FROM person_ids WHERE person_id = ?1 ORDER BY external_id")?;
+    let mut al = conn
+        .prepare_cached("SELECT alias FROM person_aliases WHERE person_id = ?1 ORDER BY alias")?;
+    let mut ids = conn.prepare_cached(
+        "SELECT external_id FROM person_ids WHERE person_id = ?1 ORDER BY external_id",
+    )?;
     for p in &mut out {
-        p.aliases = al.query_map([p.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
-        p.ids = ids.query_map([p.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        p.aliases = al
+            .query_map([p.id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        p.ids = ids
+            .query_map([p.id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
     }
     Ok(out)
 }
 
-pub fn create(tx: &Transaction<'_>, name: Option<&str>, phone: Option<&str>) -> Result<i64, StoreError> {
+pub fn create(
+    tx: &Transaction<'_>,
+    name: Option<&str>,
+    phone: Option<&str>,
+) -> Result<i64, StoreError> {
     if let Some(p) = phone {
-        let exists: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM people WHERE phone = ?1)", [p], |r| r.get(0))?;
+        let exists: bool = tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM people WHERE phone = ?1)",
+            [p],
+            |r| r.get(0),
+        )?;
         if exists {
             return Err(StoreError::Conflict(format!("person with phone {p}")));
         }
@@ -173,10 +207,16 @@ pub fn create(tx: &Transaction<'_>, name: Option<&str>, phone: Option<&str>) -> 
     )?;
     let id = tx.last_insert_rowid();
     if let Some(p) = phone {
-        tx.execute("INSERT OR IGNORE INTO person_ids(external_id, person_id) VALUES (?1, ?2)", params![p, id])?;
+        tx.execute(
+            "INSERT OR IGNORE INTO person_ids(external_id, person_id) VALUES (?1, ?2)",
+            params![p, id],
+        )?;
     }
     if let Some(n) = name {
-        tx.execute("INSERT OR IGNORE INTO person_aliases(person_id, alias) VALUES (?1, ?2)", params![id, n])?;
+        tx.execute(
+            "INSERT OR IGNORE INTO person_aliases(person_id, alias) VALUES (?1, ?2)",
+            params![id, n],
+        )?;
     }
     Ok(id)
 }
@@ -188,20 +228,30 @@ pub fn update(
     phone: Option<&str>,
     vendor_id: Option<Option<i64>>,
 ) -> Result<(), StoreError> {
-    let exists: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM people WHERE id = ?1)", [id], |r| r.get(0))?;
+    let exists: bool = tx.query_row(
+        "SELECT EXISTS(SELECT 1 FROM people WHERE id = ?1)",
+        [id],
+        |r| r.get(0),
+    )?;
     if !exists {
         return Err(StoreError::NotFound(format!("person {id}")));
     }
     if let Some(n) = name {
         tx.execute("UPDATE people SET name = ?1 WHERE id = ?2", params![n, id])?;
-        tx.execute("INSERT OR IGNORE INTO person_aliases(person_id, alias) VALUES (?1, ?2)", params![id, n])?;
+        tx.execute(
+            "INSERT OR IGNORE INTO person_aliases(person_id, alias) VALUES (?1, ?2)",
+            params![id, n],
+        )?;
     }
     if let Some(p) = phone {
         tx.execute("UPDATE people SET phone = ?1 WHERE id = ?2", params![p, id])
             .map_err(|_| StoreError::Conflict(format!("person with phone {p}")))?;
     }
     if let Some(v) = vendor_id {
-        tx.execute("UPDATE people SET vendor_id = ?1 WHERE id = ?2", params![v, id])?;
+        tx.execute(
+            "UPDATE people SET vendor_id = ?1 WHERE id = ?2",
+            params![v, id],
+        )?;
     }
     Ok(())
 }
@@ -209,24 +259,45 @@ pub fn update(
 /// Merges `from` into `into`: ids, aliases and messages move; `from` remains as a pointer for audit.
 pub fn merge(tx: &Transaction<'_>, from: i64, into: i64) -> Result<(), StoreError> {
     if from == into {
-        return Err(StoreError::Invalid("cannot merge a person into itself".into()));
+        return Err(StoreError::Invalid(
+            "cannot merge a person into itself".into(),
+        ));
     }
     for id in [from, into] {
-        let exists: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM people WHERE id = ?1)", [id], |r| r.get(0))?;
+        let exists: bool = tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM people WHERE id = ?1)",
+            [id],
+            |r| r.get(0),
+        )?;
         if !exists {
             return Err(StoreError::NotFound(format!("person {id}")));
         }
     }
-    tx.execute("UPDATE person_ids SET person_id = ?1 WHERE person_id = ?2", params![into, from])?;
+    tx.execute(
+        "UPDATE person_ids SET person_id = ?1 WHERE person_id = ?2",
+        params![into, from],
+    )?;
     tx.execute(
         "INSERT OR IGNORE INTO person_aliases(person_id, alias) SELECT ?1, alias FROM person_aliases WHERE person_id = ?2",
         params![into, from],
     )?;
-    tx.execute("UPDATE messages SET sender_id = ?1 WHERE sender_id = ?2", params![into, from])?;
-    let phone: Option<String> = tx.query_row("SELECT phone FROM people WHERE id = ?1", [from], |r| r.get(0))?;
-    tx.execute("UPDATE people SET merged_into = ?1, phone = NULL WHERE id = ?2", params![into, from])?;
+    tx.execute(
+        "UPDATE messages SET sender_id = ?1 WHERE sender_id = ?2",
+        params![into, from],
+    )?;
+    let phone: Option<String> =
+        tx.query_row("SELECT phone FROM people WHERE id = ?1", [from], |r| {
+            r.get(0)
+        })?;
+    tx.execute(
+        "UPDATE people SET merged_into = ?1, phone = NULL WHERE id = ?2",
+        params![into, from],
+    )?;
     if let Some(p) = phone {
-        tx.execute("UPDATE people SET phone = ?1 WHERE id = ?2 AND phone IS NULL", params![p, into])?;
+        tx.execute(
+            "UPDATE people SET phone = ?1 WHERE id = ?2 AND phone IS NULL",
+            params![p, into],
+        )?;
     }
     Ok(())
 }

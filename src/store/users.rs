@@ -24,7 +24,12 @@ fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     })
 }
 
-pub fn create(tx: &Transaction<'_>, name: &str, role: &str, password_hash: &str) -> Result<i64, StoreError> {
+pub fn create(
+    tx: &Transaction<'_>,
+    name: &str,
+    role: &str,
+    password_hash: &str,
+) -> Result<i64, StoreError> {
     let n = tx.execute(
         "INSERT OR IGNORE INTO users(name, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![name, role, password_hash, super::now_str()],
@@ -35,7 +40,11 @@ pub fn create(tx: &Transaction<'_>, name: &str, role: &str, password_hash: &str)
     Ok(tx.last_insert_rowid())
 }
 
-pub fn set_password(tx: &Transaction<'_>, name: &str, password_hash: &str) -> Result<(), StoreError> {
+pub fn set_password(
+    tx: &Transaction<'_>,
+    name: &str,
+    password_hash: &str,
+) -> Result<(), StoreError> {
     let n = tx.execute(
         "UPDATE users SET password_hash = ?2 WHERE name = ?1",
         params![name, password_hash],
@@ -58,7 +67,8 @@ pub fn credentials(conn: &Connection, name: &str) -> Result<Option<(User, String
 }
 
 pub fn list(conn: &Connection) -> Result<Vec<User>, StoreError> {
-    let mut st = conn.prepare("SELECT id, name, role, disabled, created_at FROM users ORDER BY name")?;
+    let mut st =
+        conn.prepare("SELECT id, name, role, disabled, created_at FROM users ORDER BY name")?;
     let rows = st.query_map([], user_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -67,7 +77,12 @@ pub fn count(conn: &Connection) -> Result<i64, StoreError> {
     Ok(conn.query_row("SELECT count(*) FROM users", [], |r| r.get(0))?)
 }
 
-pub fn create_token(tx: &Transaction<'_>, name: &str, role: &str, token_hash: &str) -> Result<i64, StoreError> {
+pub fn create_token(
+    tx: &Transaction<'_>,
+    name: &str,
+    role: &str,
+    token_hash: &str,
+) -> Result<i64, StoreError> {
     tx.execute(
         "INSERT INTO api_tokens(name, role, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![name, role, token_hash, super::now_str()],
@@ -76,7 +91,10 @@ pub fn create_token(tx: &Transaction<'_>, name: &str, role: &str, token_hash: &s
 }
 
 /// (token id, name, role) for a live token.
-pub fn token_by_hash(conn: &Connection, token_hash: &str) -> Result<Option<(i64, String, String)>, StoreError> {
+pub fn token_by_hash(
+    conn: &Connection,
+    token_hash: &str,
+) -> Result<Option<(i64, String, String)>, StoreError> {
     Ok(conn
         .query_row(
             "SELECT id, name, role FROM api_tokens WHERE token_hash = ?1 AND revoked = 0",
@@ -106,7 +124,11 @@ pub fn create_session(
 }
 
 /// The live session's user and CSRF token.
-pub fn session(conn: &Connection, id_hash: &str, now_ms: i64) -> Result<Option<(User, String)>, StoreError> {
+pub fn session(
+    conn: &Connection,
+    id_hash: &str,
+    now_ms: i64,
+) -> Result<Option<(User, String)>, StoreError> {
     Ok(conn
         .query_row(
             "SELECT u.id, u.name, u.role, u.disabled, u.created_at, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id \

@@ -58,13 +58,18 @@ fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
 fn bearer(headers: &HeaderMap) -> Option<String> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
 }
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if let Some(token) = bearer(&parts.headers) {
             let hash = auth::secret_hash(&token);
             let found = state
@@ -129,7 +134,9 @@ impl LoginLimiter {
         }
     }
     fn blocked(&self, key: &(String, String)) -> bool {
-        let Ok(map) = self.seen.lock() else { return false };
+        let Ok(map) = self.seen.lock() else {
+            return false;
+        };
         matches!(map.get(key), Some((n, t)) if *n >= self.max && t.elapsed() < self.window)
     }
     fn failed(&self, key: (String, String)) {
@@ -189,7 +196,9 @@ pub async fn login(
     let creds = st.db.read(move |c| users::credentials(c, &name)).await?;
     let password = req.password.clone();
     let ok_user = tokio::task::spawn_blocking(move || match creds {
-        Some((user, hash)) if !user.disabled => auth::verify_password(&password, &hash).then_some(user),
+        Some((user, hash)) if !user.disabled => {
+            auth::verify_password(&password, &hash).then_some(user)
+        }
         _ => {
             auth::verify_password(&password, auth::dummy_hash());
             None
@@ -200,7 +209,9 @@ pub async fn login(
     let Some(user) = ok_user else {
         st.login_limiter.failed(key);
         tracing::warn!(user = %req.username, client = %peer.ip(), "failed login");
-        return Err(ApiError::BadCredentials("wrong user name or password".into()));
+        return Err(ApiError::BadCredentials(
+            "wrong user name or password".into(),
+        ));
     };
     st.login_limiter.succeeded(&key);
     let sid = auth::random_secret();
@@ -262,7 +273,11 @@ pub async fn logout(State(st): State<AppState>, headers: HeaderMap) -> ApiResult
 /// The current caller.
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth",
     responses((status = 200, body = SessionInfo), (status = 401)), security(("token" = []), ("session" = [])))]
-pub async fn me(State(st): State<AppState>, headers: HeaderMap, caller: Caller) -> ApiResult<Json<SessionInfo>> {
+pub async fn me(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    caller: Caller,
+) -> ApiResult<Json<SessionInfo>> {
     let csrf = match cookie_value(&headers, SESSION_COOKIE) {
         Some(sid) if caller.via_session => {
             let h = auth::secret_hash(&sid);

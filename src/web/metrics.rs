@@ -36,7 +36,11 @@ pub async fn count_requests(State(st): State<AppState>, req: Request, next: Next
 
 /// Liveness and readiness: the database answers and the writer accepts work.
 pub async fn healthz(State(st): State<AppState>) -> Response {
-    let db_ok = st.db.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?)).await.is_ok();
+    let db_ok = st
+        .db
+        .read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
+        .await
+        .is_ok();
     let writer_ok = st.db.write(|_| Ok(())).await.is_ok();
     let body = serde_json::json!({
         "status": if db_ok && writer_ok { "ok" } else { "degraded" },
@@ -76,29 +80,100 @@ pub async fn prometheus(State(st): State<AppState>) -> Response {
     let m = &st.metrics;
     let mut out = String::new();
     let mut counter = |name: &str, help: &str, v: u64| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+        );
     };
-    counter("tapak_http_requests_total", "HTTP requests served", m.http_requests.load(Ordering::Relaxed));
-    counter("tapak_http_errors_total", "HTTP responses with a 5xx status", m.http_errors.load(Ordering::Relaxed));
-    counter("tapak_webhook_accepted_total", "webhook deliveries stored", m.webhook_accepted.load(Ordering::Relaxed));
-    counter("tapak_webhook_rejected_total", "webhook deliveries refused (credentials)", m.webhook_rejected.load(Ordering::Relaxed));
-    counter("tapak_webhook_malformed_total", "webhook deliveries that were not valid payloads", m.webhook_malformed.load(Ordering::Relaxed));
-    counter("tapak_messages_ingested_total", "new messages stored", m.messages_ingested.load(Ordering::Relaxed));
-    counter("tapak_messages_duplicate_total", "redelivered messages ignored", m.messages_duplicate.load(Ordering::Relaxed));
-    counter("tapak_messages_processed_total", "messages classified and indexed", m.messages_processed.load(Ordering::Relaxed));
-    counter("tapak_media_fetched_total", "media files stored", m.media_fetched.load(Ordering::Relaxed));
-    counter("tapak_media_failed_total", "media download attempts that failed", m.media_failed.load(Ordering::Relaxed));
-    counter("tapak_writer_batches_total", "write transactions committed", st.db.stats().batches.load(Ordering::Relaxed));
-    counter("tapak_writer_jobs_total", "write jobs committed", st.db.stats().jobs.load(Ordering::Relaxed));
+    counter(
+        "tapak_http_requests_total",
+        "HTTP requests served",
+        m.http_requests.load(Ordering::Relaxed),
+    );
+    counter(
+        "tapak_http_errors_total",
+        "HTTP responses with a 5xx status",
+        m.http_errors.load(Ordering::Relaxed),
+    );
+    counter(
+        "tapak_webhook_accepted_total",
+        "webhook deliveries stored",
+        m.webhook_accepted.load(Ordering::Relaxed),
+    );
+    counter(
+        "tapak_webhook_rejected_total",
+        "webhook deliveries refused (credentials)",
+        m.webhook_rejected.load(Ordering::Relaxed),
+    );
+    counter(
+        "tapak_webhook_malformed_total",
+        "webhook deliveries that were not valid payloads",
+        m.webhook_malformed.load(Ordering::Relaxed),
+    );
+    counter(
+        "tapak_messages_ingested_total",
+        "new messages stored",
+        m.messages_ingested.load(Ordering::Relaxed),
+    );
+    counter(
+        "tapak_messages_duplicate_total",
+        "redelivered messages ignored",
+        m.messages_duplicate.load(Ordering::Relaxed),
+    );
+    counter(
+        "tapak_messages_processed_total",
+        "messages classified and indexed",
+        m.messages_processed.load(Ordering::Relaxed),
+    );
+    counter(
+        "tapak_media_fetched_total",
+        "media files stored",
+        m.media_fetched.load(Ordering::Relaxed),
+    );
+    counter(
+        "tapak_media_failed_total",
+        "media download attempts that failed",
+        m.media_failed.load(Ordering::Relaxed),
+    );
+    counter(
+        "tapak_writer_batches_total",
+        "write transactions committed",
+        st.db.stats().batches.load(Ordering::Relaxed),
+    );
+    counter(
+        "tapak_writer_jobs_total",
+        "write jobs committed",
+        st.db.stats().jobs.load(Ordering::Relaxed),
+    );
     let mut gauge = |name: &str, help: &str, v: i64| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
     };
     gauge("tapak_messages", "messages stored", gauges.0);
-    gauge("tapak_messages_unprocessed", "messages waiting for classification", gauges.1);
-    gauge("tapak_evidence_pending", "media waiting for download", gauges.2);
-    gauge("tapak_evidence_failed", "media that could not be downloaded", gauges.3);
+    gauge(
+        "tapak_messages_unprocessed",
+        "messages waiting for classification",
+        gauges.1,
+    );
+    gauge(
+        "tapak_evidence_pending",
+        "media waiting for download",
+        gauges.2,
+    );
+    gauge(
+        "tapak_evidence_failed",
+        "media that could not be downloaded",
+        gauges.3,
+    );
     gauge("tapak_jobs_fetch_media", "queued media downloads", gauges.4);
-    gauge("tapak_resident_memory_bytes", "resident set size", rss_bytes().map(|v| v as i64).unwrap_or(-1));
-    gauge("tapak_uptime_seconds", "seconds since start", st.started.elapsed().as_secs() as i64);
+    gauge(
+        "tapak_resident_memory_bytes",
+        "resident set size",
+        rss_bytes().map(|v| v as i64).unwrap_or(-1),
+    );
+    gauge(
+        "tapak_uptime_seconds",
+        "seconds since start",
+        st.started.elapsed().as_secs() as i64,
+    );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

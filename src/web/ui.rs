@@ -22,7 +22,10 @@ fn asset(path: &str) -> Option<Response> {
         "no-cache"
     };
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     h.insert(

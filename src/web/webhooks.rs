@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 
 use super::error::ApiError;
 use super::AppState;
-use crate::ingest::model::{Normalized, NormalizeError, Source};
+use crate::ingest::model::{NormalizeError, Normalized, Source};
 use crate::ingest::{cloud, evolution, verify, waha};
 use crate::store;
 
@@ -86,18 +86,31 @@ async fn accept(
 }
 
 /// Meta's GET verification handshake: answers the raw `hub.challenge`.
-pub async fn cloud_handshake(State(st): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Response {
+pub async fn cloud_handshake(
+    State(st): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     match cloud::handshake(
         q.get("hub.mode").map(String::as_str),
         q.get("hub.verify_token").map(String::as_str),
         q.get("hub.challenge").map(String::as_str),
         st.cfg.whatsapp.cloud.verify_token.expose(),
     ) {
-        Ok(challenge) => (StatusCode::OK, [("content-type", "text/plain")], challenge).into_response(),
+        Ok(challenge) => {
+            (StatusCode::OK, [("content-type", "text/plain")], challenge).into_response()
+        }
         Err(e) => {
             let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::FORBIDDEN);
-            let code = if status == StatusCode::BAD_REQUEST { "invalid_input" } else { "forbidden" };
-            (status, Json(serde_json::json!({"error": {"code": code, "message": e.to_string()}}))).into_response()
+            let code = if status == StatusCode::BAD_REQUEST {
+                "invalid_input"
+            } else {
+                "forbidden"
+            };
+            (
+                status,
+                Json(serde_json::json!({"error": {"code": code, "message": e.to_string()}})),
+            )
+                .into_response()
         }
     }
 }
@@ -108,11 +121,20 @@ pub async fn cloud_post(State(st): State<AppState>, headers: HeaderMap, body: By
     if !secret.is_set() {
         return reject(
             &st,
-            ApiError::SourceNotConfigured("the Cloud API webhook is not configured (whatsapp.cloud.app_secret)".into()),
+            ApiError::SourceNotConfigured(
+                "the Cloud API webhook is not configured (whatsapp.cloud.app_secret)".into(),
+            ),
         );
     }
-    if let Err(e) = verify::meta_signature(secret.expose(), &body, header(&headers, "x-hub-signature-256")) {
-        return reject(&st, ApiError::BadCredentials(format!("X-Hub-Signature-256: {e}")));
+    if let Err(e) = verify::meta_signature(
+        secret.expose(),
+        &body,
+        header(&headers, "x-hub-signature-256"),
+    ) {
+        return reject(
+            &st,
+            ApiError::BadCredentials(format!("X-Hub-Signature-256: {e}")),
+        );
     }
     let parsed = cloud::normalize(&body);
     accept(st, Source::CloudApi, body, parsed).await
@@ -122,14 +144,19 @@ pub async fn cloud_post(State(st): State<AppState>, headers: HeaderMap, body: By
 pub async fn waha_post(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let w = &st.cfg.whatsapp.waha;
     let checked = if w.webhook_hmac_key.is_set() {
-        verify::waha_hmac(w.webhook_hmac_key.expose(), &body, header(&headers, "x-webhook-hmac"))
-            .map_err(|e| ApiError::BadCredentials(format!("X-Webhook-Hmac: {e}")))
+        verify::waha_hmac(
+            w.webhook_hmac_key.expose(),
+            &body,
+            header(&headers, "x-webhook-hmac"),
+        )
+        .map_err(|e| ApiError::BadCredentials(format!("X-Webhook-Hmac: {e}")))
     } else if w.webhook_token.is_set() {
         verify::token_eq(w.webhook_token.expose(), header(&headers, "x-tapak-token"))
             .map_err(|e| ApiError::BadCredentials(format!("X-Tapak-Token: {e}")))
     } else {
         Err(ApiError::SourceNotConfigured(
-            "the WAHA webhook is not configured (whatsapp.waha.webhook_hmac_key or webhook_token)".into(),
+            "the WAHA webhook is not configured (whatsapp.waha.webhook_hmac_key or webhook_token)"
+                .into(),
         ))
     };
     if let Err(e) = checked {
@@ -140,7 +167,11 @@ pub async fn waha_post(State(st): State<AppState>, headers: HeaderMap, body: Byt
 }
 
 /// Evolution API events: the shared token (Bearer or X-Tapak-Token) or an HS256 JWT.
-pub async fn evolution_post(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn evolution_post(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let e = &st.cfg.whatsapp.evolution;
     if !e.webhook_token.is_set() && !e.webhook_jwt_key.is_set() {
         return reject(
@@ -160,7 +191,8 @@ pub async fn evolution_post(State(st): State<AppState>, headers: HeaderMap, body
     let mut why = "missing or wrong webhook token".to_string();
     if !ok && e.webhook_jwt_key.is_set() {
         if let Some(jwt) = bearer {
-            match verify::evolution_jwt(e.webhook_jwt_key.expose(), jwt, st.clock.now().timestamp()) {
+            match verify::evolution_jwt(e.webhook_jwt_key.expose(), jwt, st.clock.now().timestamp())
+            {
                 Ok(()) => ok = true,
                 Err(err) => why = format!("JWT: {err}"),
             }

@@ -23,7 +23,9 @@ fn page<T: serde::Serialize>(items: Vec<T>) -> Json<Page<T>> {
 fn clean_name(field: &str, v: &str) -> ApiResult<String> {
     let t = v.trim();
     if t.is_empty() || t.chars().count() > 200 {
-        return Err(ApiError::invalid(format!("{field}: must be 1 to 200 characters")));
+        return Err(ApiError::invalid(format!(
+            "{field}: must be 1 to 200 characters"
+        )));
     }
     Ok(t.to_string())
 }
@@ -31,14 +33,21 @@ fn clean_name(field: &str, v: &str) -> ApiResult<String> {
 /// Every chat (WhatsApp group or direct chat), most recently active first.
 #[utoipa::path(get, path = "/api/v1/chats", tag = "directory", responses((status = 200, body = Page<chats::Chat>)),
     security(("token" = []), ("session" = [])))]
-pub async fn list_chats(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Page<chats::Chat>>> {
+pub async fn list_chats(
+    State(st): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Page<chats::Chat>>> {
     caller.require(Permission::ReadOperational)?;
     Ok(page(st.db.read(|c| chats::list(c)).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/chats/{id}", tag = "directory", params(("id" = i64, Path)),
     responses((status = 200, body = chats::Chat), (status = 404)), security(("token" = []), ("session" = [])))]
-pub async fn get_chat(State(st): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<Json<chats::Chat>> {
+pub async fn get_chat(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<chats::Chat>> {
     caller.require(Permission::ReadOperational)?;
     Ok(Json(st.db.read(move |c| chats::get(c, id)).await?))
 }
@@ -61,7 +70,11 @@ pub async fn update_chat(
     JsonBody(u): JsonBody<ChatUpdate>,
 ) -> ApiResult<Json<chats::Chat>> {
     caller.require(Permission::Manage)?;
-    let name = u.name.as_deref().map(|n| clean_name("name", n)).transpose()?;
+    let name = u
+        .name
+        .as_deref()
+        .map(|n| clean_name("name", n))
+        .transpose()?;
     let actor = caller.actor();
     st.db
         .write(move |tx| {
@@ -87,7 +100,10 @@ pub async fn update_chat(
 
 #[utoipa::path(get, path = "/api/v1/sites", tag = "directory", responses((status = 200, body = Page<chats::Site>)),
     security(("token" = []), ("session" = [])))]
-pub async fn list_sites(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Page<chats::Site>>> {
+pub async fn list_sites(
+    State(st): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Page<chats::Site>>> {
     caller.require(Permission::ReadRecords)?;
     Ok(page(st.db.read(|c| chats::list_sites(c)).await?))
 }
@@ -118,7 +134,14 @@ pub async fn create_site(
         .db
         .write(move |tx| {
             let id = chats::create_site(tx, &name, &settings)?;
-            events::append(tx, &actor, "site.created", "site", Some(&id.to_string()), &serde_json::json!({"name": name}))?;
+            events::append(
+                tx,
+                &actor,
+                "site.created",
+                "site",
+                Some(&id.to_string()),
+                &serde_json::json!({"name": name}),
+            )?;
             Ok(id)
         })
         .await?;
@@ -139,7 +162,11 @@ pub async fn update_site(
     JsonBody(s): JsonBody<SiteInput>,
 ) -> ApiResult<StatusCode> {
     caller.require(Permission::Manage)?;
-    let name = s.name.as_deref().map(|n| clean_name("name", n)).transpose()?;
+    let name = s
+        .name
+        .as_deref()
+        .map(|n| clean_name("name", n))
+        .transpose()?;
     if let Some(v) = &s.settings {
         if !v.is_object() {
             return Err(ApiError::invalid("settings: must be a JSON object"));
@@ -149,7 +176,14 @@ pub async fn update_site(
     st.db
         .write(move |tx| {
             chats::update_site(tx, id, name.as_deref(), s.settings.as_ref())?;
-            events::append(tx, &actor, "site.updated", "site", Some(&id.to_string()), &serde_json::json!({"name": name, "settings": s.settings}))?;
+            events::append(
+                tx,
+                &actor,
+                "site.updated",
+                "site",
+                Some(&id.to_string()),
+                &serde_json::json!({"name": name, "settings": s.settings}),
+            )?;
             Ok(())
         })
         .await?;
@@ -158,7 +192,10 @@ pub async fn update_site(
 
 #[utoipa::path(get, path = "/api/v1/people", tag = "directory", responses((status = 200, body = Page<people::Person>)),
     security(("token" = []), ("session" = [])))]
-pub async fn list_people(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Page<people::Person>>> {
+pub async fn list_people(
+    State(st): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Page<people::Person>>> {
     caller.require(Permission::ReadOperational)?;
     Ok(page(st.db.read(|c| people::list(c)).await?))
 }
@@ -190,7 +227,11 @@ pub async fn create_person(
     JsonBody(p): JsonBody<PersonInput>,
 ) -> ApiResult<(StatusCode, Json<people::PersonRef>)> {
     caller.require(Permission::Manage)?;
-    let name = p.name.as_deref().map(|n| clean_name("name", n)).transpose()?;
+    let name = p
+        .name
+        .as_deref()
+        .map(|n| clean_name("name", n))
+        .transpose()?;
     let phone = phone_field(&p.phone)?;
     if name.is_none() && phone.is_none() {
         return Err(ApiError::invalid("name or phone is required"));
@@ -203,11 +244,21 @@ pub async fn create_person(
             if let Some(v) = p.vendor {
                 people::update(tx, id, None, None, Some(v))?;
             }
-            events::append(tx, &actor, "person.created", "person", Some(&id.to_string()), &serde_json::json!({"name": name, "phone": phone}))?;
+            events::append(
+                tx,
+                &actor,
+                "person.created",
+                "person",
+                Some(&id.to_string()),
+                &serde_json::json!({"name": name, "phone": phone}),
+            )?;
             Ok(id)
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(st.db.read(move |c| people::get_ref(c, id)).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(st.db.read(move |c| people::get_ref(c, id)).await?),
+    ))
 }
 
 #[utoipa::path(patch, path = "/api/v1/people/{id}", tag = "directory", params(("id" = i64, Path)), request_body = PersonInput,
@@ -219,13 +270,24 @@ pub async fn update_person(
     JsonBody(p): JsonBody<PersonInput>,
 ) -> ApiResult<Json<people::PersonRef>> {
     caller.require(Permission::Manage)?;
-    let name = p.name.as_deref().map(|n| clean_name("name", n)).transpose()?;
+    let name = p
+        .name
+        .as_deref()
+        .map(|n| clean_name("name", n))
+        .transpose()?;
     let phone = phone_field(&p.phone)?;
     let actor = caller.actor();
     st.db
         .write(move |tx| {
             people::update(tx, id, name.as_deref(), phone.as_deref(), p.vendor)?;
-            events::append(tx, &actor, "person.updated", "person", Some(&id.to_string()), &serde_json::json!({"name": name, "phone": phone, "vendor": p.vendor}))?;
+            events::append(
+                tx,
+                &actor,
+                "person.updated",
+                "person",
+                Some(&id.to_string()),
+                &serde_json::json!({"name": name, "phone": phone, "vendor": p.vendor}),
+            )?;
             Ok(())
         })
         .await?;
@@ -254,7 +316,14 @@ pub async fn merge_person(
     st.db
         .write(move |tx| {
             people::merge(tx, id, into)?;
-            events::append(tx, &actor, "person.merged", "person", Some(&id.to_string()), &serde_json::json!({"into": into, "reason": m.reason}))?;
+            events::append(
+                tx,
+                &actor,
+                "person.merged",
+                "person",
+                Some(&id.to_string()),
+                &serde_json::json!({"into": into, "reason": m.reason}),
+            )?;
             Ok(())
         })
         .await?;
@@ -263,7 +332,10 @@ pub async fn merge_person(
 
 #[utoipa::path(get, path = "/api/v1/vendors", tag = "directory", responses((status = 200, body = Page<chats::Vendor>)),
     security(("token" = []), ("session" = [])))]
-pub async fn list_vendors(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Page<chats::Vendor>>> {
+pub async fn list_vendors(
+    State(st): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Page<chats::Vendor>>> {
     caller.require(Permission::ReadRecords)?;
     Ok(page(st.db.read(|c| chats::list_vendors(c)).await?))
 }
@@ -289,9 +361,23 @@ pub async fn create_vendor(
         .db
         .write(move |tx| {
             let id = chats::create_vendor(tx, &n2, trade.as_deref())?;
-            events::append(tx, &actor, "vendor.created", "vendor", Some(&id.to_string()), &serde_json::json!({"name": n2}))?;
+            events::append(
+                tx,
+                &actor,
+                "vendor.created",
+                "vendor",
+                Some(&id.to_string()),
+                &serde_json::json!({"name": n2}),
+            )?;
             Ok(id)
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(chats::Vendor { id, name, trade: v.trade })))
+    Ok((
+        StatusCode::CREATED,
+        Json(chats::Vendor {
+            id,
+            name,
+            trade: v.trade,
+        }),
+    ))
 }

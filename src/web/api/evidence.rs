@@ -14,12 +14,23 @@ use crate::web::AppState;
 
 #[utoipa::path(get, path = "/api/v1/evidence/{id}", tag = "evidence", params(("id" = i64, Path)),
     responses((status = 200, body = Evidence), (status = 404)), security(("token" = []), ("session" = [])))]
-pub async fn get_one(State(st): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<Json<Evidence>> {
+pub async fn get_one(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Evidence>> {
     caller.require(Permission::ReadRecords)?;
-    Ok(Json(st.db.read(move |c| store::evidence::get(c, id)).await?))
+    Ok(Json(
+        st.db.read(move |c| store::evidence::get(c, id)).await?,
+    ))
 }
 
-async fn send_file(path: std::path::PathBuf, mime: &str, disposition: Option<String>, etag: &str) -> ApiResult<Response> {
+async fn send_file(
+    path: std::path::PathBuf,
+    mime: &str,
+    disposition: Option<String>,
+    etag: &str,
+) -> ApiResult<Response> {
     let file = tokio::fs::File::open(&path)
         .await
         .map_err(|_| ApiError::NotFound("the file is not in the evidence store".into()))?;
@@ -34,8 +45,14 @@ async fn send_file(path: std::path::PathBuf, mime: &str, disposition: Option<Str
     if let Some(len) = len {
         h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=31536000, immutable"));
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=31536000, immutable"),
+    );
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; img-src 'self'; media-src 'self'; sandbox"),
@@ -60,13 +77,23 @@ fn safe_filename(name: &str) -> String {
 #[utoipa::path(get, path = "/api/v1/evidence/{id}/file", tag = "evidence", params(("id" = i64, Path)),
     responses((status = 200, description = "the original file"), (status = 404), (status = 409, description = "not downloaded yet")),
     security(("token" = []), ("session" = [])))]
-pub async fn file(State(st): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<Response> {
+pub async fn file(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Response> {
     caller.require(Permission::ReadRecords)?;
     let e = st.db.read(move |c| store::evidence::get(c, id)).await?;
     let Some(sha) = e.sha256.clone().filter(|_| e.status == "ready") else {
-        return Err(ApiError::Conflict(format!("evidence {id} is {}; its file is not stored", e.status)));
+        return Err(ApiError::Conflict(format!(
+            "evidence {id} is {}; its file is not stored",
+            e.status
+        )));
     };
-    let mime = e.mime.clone().unwrap_or_else(|| "application/octet-stream".into());
+    let mime = e
+        .mime
+        .clone()
+        .unwrap_or_else(|| "application/octet-stream".into());
     let disp = e
         .filename
         .as_deref()
@@ -77,7 +104,11 @@ pub async fn file(State(st): State<AppState>, caller: Caller, Path(id): Path<i64
 /// A small JPEG (photos only).
 #[utoipa::path(get, path = "/api/v1/evidence/{id}/thumbnail", tag = "evidence", params(("id" = i64, Path)),
     responses((status = 200, description = "image/jpeg"), (status = 404)), security(("token" = []), ("session" = [])))]
-pub async fn thumbnail(State(st): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<Response> {
+pub async fn thumbnail(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Response> {
     caller.require(Permission::ReadRecords)?;
     let e = st.db.read(move |c| store::evidence::get(c, id)).await?;
     match e.sha256.filter(|_| e.thumbnail) {

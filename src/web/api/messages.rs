@@ -127,11 +127,10 @@ pub async fn search(
     QueryParams(p): QueryParams<ListParams>,
 ) -> ApiResult<Json<Page<Message>>> {
     caller.require(Permission::ReadOperational)?;
-    let q = p
-        .q
-        .clone()
-        .filter(|q| !q.trim().is_empty())
-        .ok_or_else(|| ApiError::invalid("q: give the words to search for"))?;
+    let q =
+        p.q.clone()
+            .filter(|q| !q.trim().is_empty())
+            .ok_or_else(|| ApiError::invalid("q: give the words to search for"))?;
     let f = filter(&st, &p).await?;
     let (limit, cur) = (p.limit()?, cursor(&p)?);
     let (items, next) = st
@@ -161,7 +160,10 @@ pub struct Dashboard {
     responses((status = 200, body = Dashboard)), security(("token" = []), ("session" = [])))]
 pub async fn dashboard(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Dashboard>> {
     caller.require(Permission::ReadRecords)?;
-    let today = chrono::Utc::now().with_timezone(&st.tz).date_naive().to_string();
+    let today = chrono::Utc::now()
+        .with_timezone(&st.tz)
+        .date_naive()
+        .to_string();
     let from = time_bound("from", &today, st.tz, false)?;
     let d = st
         .db

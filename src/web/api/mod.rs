@@ -1,8 +1,8 @@
 //! `/api/v1` resources. Handlers check the caller's role, translate parameters and call the store.
 
+pub mod directory;
 pub mod evidence;
 pub mod messages;
-pub mod directory;
 
 use axum::routing::get;
 use axum::Router;
@@ -19,13 +19,34 @@ pub fn routes(_state: &AppState) -> Router<AppState> {
         .route("/api/v1/search", get(messages::search))
         .route("/api/v1/dashboard", get(messages::dashboard))
         .route("/api/v1/chats", get(directory::list_chats))
-        .route("/api/v1/chats/{id}", get(directory::get_chat).patch(directory::update_chat))
-        .route("/api/v1/sites", get(directory::list_sites).post(directory::create_site))
-        .route("/api/v1/sites/{id}", axum::routing::patch(directory::update_site))
-        .route("/api/v1/people", get(directory::list_people).post(directory::create_person))
-        .route("/api/v1/people/{id}", axum::routing::patch(directory::update_person))
-        .route("/api/v1/people/{id}/merge", axum::routing::post(directory::merge_person))
-        .route("/api/v1/vendors", get(directory::list_vendors).post(directory::create_vendor))
+        .route(
+            "/api/v1/chats/{id}",
+            get(directory::get_chat).patch(directory::update_chat),
+        )
+        .route(
+            "/api/v1/sites",
+            get(directory::list_sites).post(directory::create_site),
+        )
+        .route(
+            "/api/v1/sites/{id}",
+            axum::routing::patch(directory::update_site),
+        )
+        .route(
+            "/api/v1/people",
+            get(directory::list_people).post(directory::create_person),
+        )
+        .route(
+            "/api/v1/people/{id}",
+            axum::routing::patch(directory::update_person),
+        )
+        .route(
+            "/api/v1/people/{id}/merge",
+            axum::routing::post(directory::merge_person),
+        )
+        .route(
+            "/api/v1/vendors",
+            get(directory::list_vendors).post(directory::create_vendor),
+        )
         .route("/api/v1/evidence/{id}", get(evidence::get_one))
         .route("/api/v1/evidence/{id}/file", get(evidence::file))
         .route("/api/v1/evidence/{id}/thumbnail", get(evidence::thumbnail))
@@ -89,13 +110,20 @@ pub fn time_bound(field: &str, v: &str, tz: chrono_tz::Tz, end: bool) -> ApiResu
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
         return Ok(t.timestamp_millis());
     }
-    let d = NaiveDate::parse_from_str(v, "%Y-%m-%d")
-        .map_err(|_| ApiError::invalid(format!("{field}: expected YYYY-MM-DD or an RFC 3339 time, got {v:?}")))?;
+    let d = NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
+        ApiError::invalid(format!(
+            "{field}: expected YYYY-MM-DD or an RFC 3339 time, got {v:?}"
+        ))
+    })?;
     let day = if end { d.succ_opt().unwrap_or(d) } else { d };
     let start = day
         .and_hms_opt(0, 0, 0)
         .and_then(|t| tz.from_local_datetime(&t).earliest())
-        .ok_or_else(|| ApiError::invalid(format!("{field}: {v} does not exist in the configured time zone")))?;
+        .ok_or_else(|| {
+            ApiError::invalid(format!(
+                "{field}: {v} does not exist in the configured time zone"
+            ))
+        })?;
     Ok(if end {
         start.timestamp_millis() - 1
     } else {
