@@ -16,11 +16,12 @@
 pub mod archive;
 pub mod parser;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
 
-use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDateTime, TimeZone, Timelike, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::ingest::model::{
@@ -81,12 +82,39 @@ fn is_mark(c: char) -> bool {
 
 /// Author as a person's name: bidi marks removed, iOS push-name `~` prefix stripped, whitespace collapsed.
 pub fn clean_author(author: &str) -> String {
+    clean_author_cow(author).into_owned()
+}
+
+fn clean_author_cow(author: &str) -> Cow<'_, str> {
     let a = author.trim_matches(|c: char| c.is_whitespace() || is_mark(c));
     let a = a.strip_prefix('~').unwrap_or(a);
     collapse_ws(a)
 }
 
-fn collapse_ws(s: &str) -> String {
+/// True when `s` may contain something [`collapse_ws`] changes (conservative byte test, no allocation).
+fn needs_collapse(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.first().is_some_and(|&c| c == b' ') || b.last().is_some_and(|&c| c == b' ') {
+        return true;
+    }
+    b.iter().enumerate().any(|(i, &c)| match c {
+        b'\n' | b'\r' | b'\t' | 0x0B | 0x0C => true,
+        b' ' => b.get(i + 1) == Some(&b' '),
+        // NBSP / NEL, U+2000..U+206F (spaces, bidi marks), U+3000, BOM
+        0xC2 => matches!(b.get(i + 1), Some(0x85) | Some(0xA0)),
+        0xE1 => matches!(b.get(i + 1), Some(0x9A) | Some(0xA0)),
+        0xE2 => matches!(b.get(i + 1), Some(0x80) | Some(0x81)),
+        0xE3 => b.get(i + 1) == Some(&0x80),
+        0xEF => b.get(i + 1) == Some(&0xBB),
+        _ => false,
+    })
+}
+
+/// Whitespace runs (any Unicode whitespace) and bidi marks → one space, trimmed.
+fn collapse_ws(s: &str) -> Cow<'_, str> {
+    if !needs_collapse(s) {
+        return Cow::Borrowed(s);
+    }
     let mut out = String::with_capacity(s.len());
     for w in s
         .split(|c: char| c.is_whitespace() || is_mark(c))
@@ -97,7 +125,7 @@ fn collapse_ws(s: &str) -> String {
         }
         out.push_str(w);
     }
-    out
+    Cow::Owned(out)
 }
 
 /// Sender of an export author: phone-looking authors (`+60 11-2345 6789`) get `phone`; names are their own id.
@@ -137,8 +165,50 @@ pub fn body_key(rec: &ExportRecord) -> String {
     k
 }
 
-fn author_key(rec: &ExportRecord) -> String {
-    rec.author.as_deref().map(clean_author).unwrap_or_default()
+fn author_key(rec: &ExportRecord) -> Cow<'_, str> {
+    rec.author
+        .as_deref()
+        .map(clean_author_cow)
+        .unwrap_or_default()
+}
+
+fn push_num(out: &mut Vec<u8>, v: u32, width: usize) {
+    let mut digits = [0u8; 10];
+    let mut n = v;
+    let mut len = 0;
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for _ in len..width {
+        out.push(b'0');
+    }
+    out.extend(digits[..len].iter().rev());
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` without going through chrono's strftime machinery.
+fn timestamp_bytes(local: NaiveDateTime) -> Vec<u8> {
+    let mut out = Vec::with_capacity(19);
+    let year = local.year();
+    if year < 0 {
+        out.push(b'-');
+    }
+    push_num(&mut out, year.unsigned_abs(), 4);
+    out.push(b'-');
+    push_num(&mut out, local.month(), 2);
+    out.push(b'-');
+    push_num(&mut out, local.day(), 2);
+    out.push(b'T');
+    push_num(&mut out, local.hour(), 2);
+    out.push(b':');
+    push_num(&mut out, local.minute(), 2);
+    out.push(b':');
+    push_num(&mut out, local.second(), 2);
+    out
 }
 
 /// Hex SHA-256 of (chat external id, local timestamp, author, normalised body, ordinal among identical tuples).
@@ -153,13 +223,15 @@ pub fn synthetic_id(
     h.update(b"tapak-export-v1\0");
     h.update(chat_external_id.as_bytes());
     h.update(b"\0");
-    h.update(local.format("%Y-%m-%dT%H:%M:%S").to_string().as_bytes());
+    h.update(timestamp_bytes(local));
     h.update(b"\0");
     h.update(author.as_bytes());
     h.update(b"\0");
     h.update(body_key.as_bytes());
     h.update(b"\0");
-    h.update(dup_ordinal.to_string().as_bytes());
+    let mut ord = Vec::with_capacity(10);
+    push_num(&mut ord, dup_ordinal, 1);
+    h.update(&ord);
     hex::encode(h.finalize())
 }
 
@@ -168,9 +240,33 @@ pub fn synthetic_id(
 /// timestamp seen are forgotten (identical tuples share a timestamp; exports are nearly chronological).
 #[derive(Debug)]
 pub struct DupCounter {
-    seen: HashMap<u64, (u32, NaiveDateTime)>,
+    seen: HashMap<u64, (u32, NaiveDateTime), BuildHasherDefault<Fnv64>>,
     newest: Option<NaiveDateTime>,
     cap: usize,
+    /// Size at which the next eviction runs (grows when eviction frees little, so it stays amortised O(1)).
+    gc_at: usize,
+}
+
+/// FNV-1a: cheap, deterministic; collisions only merge ordinal counters, never ids of different tuples.
+#[derive(Debug, Default, Clone, Copy)]
+struct Fnv64(u64);
+
+impl Hasher for Fnv64 {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01B3);
+        }
+        self.0 = h;
+    }
 }
 
 impl Default for DupCounter {
@@ -186,25 +282,28 @@ impl DupCounter {
 
     pub fn with_cap(cap: usize) -> Self {
         DupCounter {
-            seen: HashMap::new(),
+            seen: HashMap::default(),
             newest: None,
             cap: cap.max(1),
+            gc_at: cap.max(1),
         }
     }
 
     /// Ordinal of `rec` among the identical tuples seen so far (0 for the first).
     pub fn next(&mut self, rec: &ExportRecord) -> u32 {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        rec.local.hash(&mut h);
-        author_key(rec).hash(&mut h);
-        body_key(rec).hash(&mut h);
+        let mut h = Fnv64::default();
+        h.write(&timestamp_bytes(rec.local));
+        h.write(author_key(rec).as_bytes());
+        h.write(b"\0");
+        h.write(body_key(rec).as_bytes());
         let key = h.finish();
         self.newest = Some(self.newest.map_or(rec.local, |n| n.max(rec.local)));
-        if self.seen.len() >= self.cap {
+        if self.seen.len() >= self.gc_at {
             if let Some(newest) = self.newest {
                 let horizon = newest - Duration::days(2);
                 self.seen.retain(|_, (_, t)| *t >= horizon);
             }
+            self.gc_at = self.cap.max(self.seen.len() * 2);
         }
         let e = self.seen.entry(key).or_insert((0, rec.local));
         let n = e.0;
@@ -497,6 +596,37 @@ mod tests {
             d.next(&r);
         }
         assert!(d.seen.len() <= 11);
+    }
+
+    #[test]
+    fn normalisation_helpers() {
+        assert_eq!(collapse_ws("a  b\u{a0}c\n d\u{200e}"), "a b c d");
+        assert!(matches!(
+            collapse_ws("plain text ✅ 垃圾"),
+            Cow::Borrowed(_)
+        ));
+        assert_eq!(collapse_ws(" x "), "x");
+        let l = NaiveDateTime::parse_from_str("2026-03-02 00:05:09", "%Y-%m-%d %H:%M:%S").unwrap();
+        assert_eq!(timestamp_bytes(l), b"2026-03-02T00:05:09");
+        let mut v = Vec::new();
+        push_num(&mut v, 0, 1);
+        push_num(&mut v, 4_294_967_295, 1);
+        assert_eq!(v, b"04294967295");
+    }
+
+    #[test]
+    fn dup_counter_many_same_day_stays_linear() {
+        let recs = parse_bytes(b"02/03/2026, 09:15 - A: ok\n");
+        let mut d = DupCounter::with_cap(100);
+        let mut r = recs[0].clone();
+        let t0 = std::time::Instant::now();
+        for i in 0..20_000 {
+            r.text = format!("m{i}");
+            assert_eq!(d.next(&r), 0);
+        }
+        // same-day tuples are never evicted, and eviction does not run on every call
+        assert_eq!(d.seen.len(), 20_000);
+        assert!(t0.elapsed().as_secs() < 5);
     }
 
     #[test]

@@ -975,7 +975,7 @@ fn start_record(line: &str, h: &RawHeader, line_no: usize, local: NaiveDateTime)
 
 /// Split `Author: text`; `None` author for system lines (no `": "`, or a system phrase before the colon).
 fn split_author(rest: &str) -> (Option<&str>, &str) {
-    match rest.find(": ") {
+    match find_colon_space(rest) {
         Some(p) => {
             let cand = &rest[..p];
             if cand.is_empty() || author_looks_like_system(cand) {
@@ -992,6 +992,20 @@ fn split_author(rest: &str) -> (Option<&str>, &str) {
             _ => (None, rest),
         },
     }
+}
+
+/// Position of the first `": "` (memchr on `:` — faster than a substring search on short lines).
+fn find_colon_space(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut from = 0;
+    while let Some(p) = s[from..].find(':') {
+        let i = from + p;
+        if b.get(i + 1) == Some(&b' ') {
+            return Some(i);
+        }
+        from = i + 1;
+    }
+    None
 }
 
 /// Android system lines have no author, but some contain `": "` inside quotes (subject changes…).
@@ -1248,10 +1262,23 @@ fn parse_lat_lng(url: &str) -> Option<(f64, f64)> {
     ((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lng)).then_some((lat, lng))
 }
 
+/// Cheap pre-check for `https://maps.` (memchr on `/`).
+fn has_maps_url(text: &str) -> bool {
+    let mut from = 0;
+    while let Some(p) = text[from..].find('/') {
+        let i = from + p;
+        if text[i..].starts_with("//maps.") && text[..i].ends_with("https:") {
+            return true;
+        }
+        from = i + 1;
+    }
+    false
+}
+
 /// Location shares: Android `name\naddress\nlocation: https://maps.google.com/?q=lat,lng`, iOS
 /// `Place (area): https://maps.google.com/?q=…` / `Location: https://…`.
 fn location(text: &str) -> Option<(RecordKind, String)> {
-    if !text.contains("maps.google.") && !text.contains("maps.apple.") {
+    if !has_maps_url(text) {
         return None;
     }
     let (before, last) = match text.rsplit_once('\n') {
