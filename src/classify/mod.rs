@@ -1,0 +1,610 @@
+//! Message classifier (`shared/spec/classification.md`): kind, task status, category, location, priority, repeat,
+//! confidence and the cues that decided.
+//!
+//! Pipeline: normalise and tokenise ([`normalize`]) → match the multilingual lexicon ([`lexicon`]) → extract the
+//! location ([`extract`]) → score the kind with a logistic-regression layer over hashed word/character n-grams and
+//! lexicon cues ([`model`]), trained at construction from the labelled data bundled in `assets/classifier/` → apply
+//! the contract's rules for status, category, priority and repeat ([`rules`]). Managers' corrections ([`Classifier::learn`])
+//! are remembered exactly and also move the statistical layer and the site lexicon. Pure computation, no I/O.
+
+pub mod eval;
+pub mod extract;
+pub mod lexicon;
+pub mod model;
+pub mod normalize;
+pub mod rules;
+pub mod types;
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::classify::lexicon::{area_index, st, Cue, Lexicon, Tags};
+use crate::classify::model::{argmax, FeatHash, Features, Linear};
+use crate::classify::normalize::{memory_key, TokClass};
+use crate::classify::rules::Analysis;
+use crate::classify::types::{Category, Classification, Kind, Location, TaskStatus};
+
+pub use crate::classify::eval::{cross_validate, evaluate, EvalReport, Labelled};
+
+/// Version of the bundled model (lexicon + rules + training data). Bump when any of them changes.
+pub const VERSION: &str = "tapak-classify-1.0.0";
+
+const LEXICON: &str = include_str!("../../assets/classifier/lexicon.txt");
+const DEV_DATA: &str = include_str!("../../assets/classifier/train-dev.jsonl");
+const CHAT_DATA: &str = include_str!("../../assets/classifier/train-chats.jsonl");
+const EXTRA_DATA: &str = include_str!("../../assets/classifier/train-extra.txt");
+
+const BITS: u32 = 16;
+const EPOCHS: usize = 14;
+const LR: f32 = 0.25;
+const L2: f32 = 2e-6;
+
+/// Per-site vocabulary that feeds the extractors.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteVocabulary {
+    /// Block names as the site writes them ("A", "Cempaka", "Tower 3"); a message naming one gets that block.
+    #[serde(default)]
+    pub blocks: Vec<String>,
+    /// Local names of common areas → one of the 15 normalised areas ("surau side garden" → "garden", "dewan" → ...).
+    #[serde(default)]
+    pub area_aliases: Vec<(String, String)>,
+    /// Names of the site itself ("Seri Mutiara", "SM"); recognised and ignored.
+    #[serde(default)]
+    pub site_aliases: Vec<String>,
+}
+
+/// One labelled example for the statistical layer.
+#[derive(Debug, Clone)]
+pub struct TrainItem {
+    pub id: String,
+    pub text: String,
+    pub kind: Kind,
+    pub category: Option<Category>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClassifyError {
+    #[error(transparent)]
+    Lexicon(#[from] lexicon::LexiconError),
+    #[error("{file} line {line}: {msg}")]
+    Data { file: &'static str, line: usize, msg: String },
+}
+
+/// The classifier. Cheap to share (`Send + Sync`); `classify` takes `&self`.
+#[derive(Debug, Clone)]
+pub struct Classifier {
+    lex: Lexicon,
+    /// The bundled lexicon, kept to rebuild after a site vocabulary change.
+    base_lex: Lexicon,
+    kind_model: Linear,
+    memory: HashMap<String, Classification>,
+    site: SiteVocabulary,
+    learned_phrases: Vec<(String, Tags)>,
+}
+
+impl Default for Classifier {
+    fn default() -> Self {
+        Classifier::new()
+    }
+}
+
+impl Classifier {
+    /// The bundled model: lexicon and statistical layer trained on the bundled labelled data.
+    pub fn new() -> Classifier {
+        // The bundled assets are compile-time constants validated by the unit tests.
+        Classifier::try_new().expect("bundled classifier assets are valid")
+    }
+
+    pub fn try_new() -> Result<Classifier, ClassifyError> {
+        let data = bundled_training_data()?;
+        Classifier::train(&data)
+    }
+
+    /// A classifier whose statistical layer is trained on `data` only (used by cross-validation).
+    pub fn train(data: &[TrainItem]) -> Result<Classifier, ClassifyError> {
+        let lex = Lexicon::parse(LEXICON)?;
+        let mut c = Classifier {
+            base_lex: lex.clone(),
+            lex,
+            kind_model: Linear::new(BITS, Kind::ALL.len()),
+            memory: HashMap::new(),
+            site: SiteVocabulary::default(),
+            learned_phrases: Vec::new(),
+        };
+        let samples: Vec<(Features, usize, f32)> =
+            data.iter().map(|d| (c.features_for(&d.text), d.kind as usize, 1.0)).collect();
+        c.kind_model.train(&samples, EPOCHS, LR, L2);
+        Ok(c)
+    }
+
+    /// A classifier with the lexicon and rules but an untrained statistical layer ("rules only").
+    pub fn rules_only() -> Classifier {
+        let lex = Lexicon::parse(LEXICON).expect("bundled lexicon is valid");
+        Classifier {
+            base_lex: lex.clone(),
+            lex,
+            kind_model: Linear::new(1, Kind::ALL.len()),
+            memory: HashMap::new(),
+            site: SiteVocabulary::default(),
+            learned_phrases: Vec::new(),
+        }
+    }
+
+    fn is_rules_only(&self) -> bool {
+        self.kind_model.bits == 1
+    }
+
+    /// Replaces the site vocabulary. Area aliases naming an area outside the 15 normalised words are ignored.
+    pub fn set_site_vocabulary(&mut self, vocab: SiteVocabulary) {
+        let mut lex = self.base_lex.clone();
+        for b in &vocab.blocks {
+            let t = Tags { st: st::BLOCKNAME, block_name: Some(b.trim().to_string()), ..Tags::default() };
+            lex.add_phrase(b, &t);
+            for prefix in ["blok", "block", "blk", "tower"] {
+                if !b.to_lowercase().starts_with(prefix) {
+                    lex.add_phrase(&format!("{prefix} {b}"), &t);
+                }
+            }
+        }
+        for (alias, area) in &vocab.area_aliases {
+            if let Some(a) = area_index(area.trim()) {
+                lex.add_phrase(alias, &Tags { area: Some(a), ..Tags::default() });
+            }
+        }
+        for s in &vocab.site_aliases {
+            lex.add_phrase(s, &Tags { st: st::SITE, ..Tags::default() });
+        }
+        for (p, t) in &self.learned_phrases {
+            lex.add_phrase(p, t);
+        }
+        lex.rebuild();
+        self.lex = lex;
+        self.site = vocab;
+    }
+
+    pub fn site_vocabulary(&self) -> &SiteVocabulary {
+        &self.site
+    }
+
+    /// A manager's correction. The exact (normalised) text will get `corrected` from now on; the statistical layer
+    /// is nudged towards the corrected kind, and words of the message the lexicon did not know are learned as
+    /// evidence for the corrected category, so similar site slang follows.
+    pub fn learn(&mut self, text: &str, corrected: &Classification) {
+        let toks = self.lex.tokenize(text);
+        let key = memory_key(&toks);
+        let mut remembered = corrected.clone();
+        remembered.confidence = 1.0;
+        remembered.cues = vec!["manager correction".to_string()];
+        self.memory.insert(key, remembered);
+
+        if !self.is_rules_only() {
+            let x = self.features_for(text);
+            let y = corrected.kind as usize;
+            let mut buf = vec![0.0; Kind::ALL.len()];
+            for _ in 0..30 {
+                self.kind_model.probs(&x, &mut buf);
+                if argmax(&buf) == y && buf[y] > 0.6 {
+                    break;
+                }
+                self.kind_model.step(&x, y, 0.3, 0.0, &mut buf);
+            }
+        }
+
+        // Site slang: unknown words become category evidence when the rules got the category wrong.
+        if let Some(cat) = corrected.category {
+            let a = Analysis::new(&self.lex, toks.clone());
+            let (rule_cat, _) = rules::rule_category(&a, corrected.kind);
+            if rule_cat != Some(cat) {
+                let mut covered = vec![false; a.toks.len()];
+                for h in &a.hits {
+                    for c in covered.iter_mut().take(h.end).skip(h.start) {
+                        *c = true;
+                    }
+                }
+                let mut added = false;
+                for (i, t) in a.toks.iter().enumerate() {
+                    let slang = !covered[i]
+                        && t.class == TokClass::Word
+                        && t.text.chars().count() >= 3
+                        && t.text.chars().all(char::is_alphabetic);
+                    if slang {
+                        let tags = Tags { cats: vec![(cat, 5)], cues: Cue::Asset.bit(), ..Tags::default() };
+                        self.learned_phrases.push((t.text.clone(), tags.clone()));
+                        self.lex.add_phrase(&t.text, &tags);
+                        self.base_lex.add_phrase(&t.text, &tags);
+                        added = true;
+                    }
+                }
+                if added {
+                    self.lex.rebuild();
+                    self.base_lex.rebuild();
+                }
+            }
+        }
+    }
+
+    /// Number of remembered corrections.
+    pub fn corrections(&self) -> usize {
+        self.memory.len()
+    }
+
+    fn features_for(&self, text: &str) -> Features {
+        let toks = self.lex.tokenize(text);
+        let a = Analysis::new(&self.lex, toks);
+        let ex = extract::extract(&self.lex, &a.toks, &a.hits, a.focus);
+        features(&a, &ex.location)
+    }
+
+    /// Classifies one message.
+    pub fn classify(&self, text: &str) -> Classification {
+        let toks = self.lex.tokenize(text);
+        if !self.memory.is_empty() {
+            if let Some(c) = self.memory.get(&memory_key(&toks)) {
+                return c.clone();
+            }
+        }
+        let a = Analysis::new(&self.lex, toks);
+        let ex = extract::extract(&self.lex, &a.toks, &a.hits, a.focus);
+        let mut cues: Vec<String> = Vec::new();
+
+        // ---- kind
+        let (kind, confidence) = if a.word_count() == 0 {
+            cues.push("kind: no words → chatter".into());
+            (Kind::Chatter, 0.9)
+        } else if self.is_rules_only() {
+            let k = rule_kind(&a, &ex.location);
+            cues.push(format!("kind: rules → {}", k.as_str()));
+            (k, 0.5)
+        } else {
+            let x = features(&a, &ex.location);
+            let mut p = [0.0f32; 7];
+            self.kind_model.probs(&x, &mut p);
+            let k = argmax(&p);
+            let kind = Kind::ALL[k];
+            cues.extend(kind_cues(&a, &self.kind_model, k));
+            (kind, p[k])
+        };
+
+        // ---- fields
+        let status = if kind == Kind::TaskReport {
+            let (s, cue) = rules::status(&a);
+            if let Some(c) = cue {
+                cues.push(format!("status: '{c}' → {}", s.as_str()));
+            }
+            Some(s)
+        } else {
+            None
+        };
+        let (category, cat_cue) = rules::rule_category(&a, kind);
+        if let (Some(c), Some(cue)) = (category, cat_cue) {
+            cues.push(format!("category: '{cue}' → {}", c.as_str()));
+        }
+        let location = if kind == Kind::Chatter { Location::default() } else { ex.location };
+        if kind != Kind::Chatter {
+            cues.extend(ex.cues);
+        }
+        let priority = if kind == Kind::IssueReport {
+            let (p, why) = rules::priority(&a, category);
+            cues.push(format!("priority: {why} → {}", p.as_str()));
+            Some(p)
+        } else {
+            None
+        };
+        let repeat = if matches!(kind, Kind::IssueReport | Kind::IssueUpdate) {
+            match rules::repeat(&a) {
+                Some(c) => {
+                    cues.push(format!("repeat: '{c}'"));
+                    true
+                }
+                None => false,
+            }
+        } else {
+            false
+        };
+        Classification { kind, status, category, location, priority, repeat, confidence, cues }
+    }
+}
+
+fn bundled_training_data() -> Result<Vec<TrainItem>, ClassifyError> {
+    let mut v = parse_jsonl(DEV_DATA, "assets/classifier/train-dev.jsonl")?;
+    v.extend(parse_jsonl(CHAT_DATA, "assets/classifier/train-chats.jsonl")?);
+    v.extend(parse_extra(EXTRA_DATA, "assets/classifier/train-extra.txt")?);
+    Ok(v)
+}
+
+/// The bundled training data except items whose id or text appears in `exclude` (for honest cross-validation).
+pub fn bundled_training_data_excluding(exclude: &[Labelled]) -> Result<Vec<TrainItem>, ClassifyError> {
+    let ids: std::collections::HashSet<&str> = exclude.iter().map(|l| l.id.as_str()).collect();
+    let texts: std::collections::HashSet<String> = exclude.iter().map(|l| l.text.trim().to_lowercase()).collect();
+    Ok(bundled_training_data()?
+        .into_iter()
+        .filter(|t| !ids.contains(t.id.as_str()) && !texts.contains(&t.text.trim().to_lowercase()))
+        .collect())
+}
+
+fn parse_jsonl(text: &str, file: &'static str) -> Result<Vec<TrainItem>, ClassifyError> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let l: Labelled = serde_json::from_str(line).map_err(|e| ClassifyError::Data { file, line: i + 1, msg: e.to_string() })?;
+        out.push(TrainItem { id: l.id, text: l.text, kind: l.kind, category: l.category });
+    }
+    Ok(out)
+}
+
+/// `kind status category | text` lines (see the file's header).
+fn parse_extra(text: &str, file: &'static str) -> Result<Vec<TrainItem>, ClassifyError> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let err = |msg: String| ClassifyError::Data { file, line: i + 1, msg };
+        let (head, body) = line.split_once('|').ok_or_else(|| err("missing '|'".into()))?;
+        let mut parts = head.split_whitespace();
+        let kind = match parts.next().unwrap_or("") {
+            "task" => Kind::TaskReport,
+            "issue" => Kind::IssueReport,
+            "update" => Kind::IssueUpdate,
+            "resolved" => Kind::IssueResolved,
+            "checkin" => Kind::CheckIn,
+            "instr" => Kind::Instruction,
+            "chat" => Kind::Chatter,
+            k => return Err(err(format!("unknown kind '{k}'"))),
+        };
+        let _status = match parts.next().unwrap_or("-") {
+            "-" => None,
+            "done" => Some(TaskStatus::Done),
+            "prog" => Some(TaskStatus::InProgress),
+            "blocked" => Some(TaskStatus::Blocked),
+            s => return Err(err(format!("unknown status '{s}'"))),
+        };
+        let category = match parts.next().unwrap_or("-") {
+            "-" => None,
+            c => Some(Category::parse(c).ok_or_else(|| err(format!("unknown category '{c}'")))?),
+        };
+        out.push(TrainItem { id: format!("x{:04}", i + 1), text: body.trim().replace("\\n", "\n"), kind, category });
+    }
+    Ok(out)
+}
+
+// ------------------------------------------------------------------------------------------------ features
+
+fn push(out: &mut Features, h: FeatHash, v: f32) {
+    out.push((h.slot(BITS), v));
+}
+
+/// Sparse features of one message for the statistical layer.
+pub(crate) fn features(a: &Analysis, loc: &Location) -> Features {
+    let mut out: Features = Vec::with_capacity(a.toks.len() * 8 + 40);
+    push(&mut out, FeatHash::new("bias"), 1.0);
+    let mut prev: &str = "^";
+    let mut content = 0usize;
+    for t in &a.toks {
+        let txt = t.text.as_str();
+        if txt != "," {
+            push(&mut out, FeatHash::new("w").push(txt.as_bytes()), 1.0);
+        }
+        push(&mut out, FeatHash::new("b").push(prev.as_bytes()).sep().push(txt.as_bytes()), 0.7);
+        prev = txt;
+        if t.class == TokClass::Word && txt.len() >= 4 {
+            let b = txt.as_bytes();
+            // character 3- and 4-grams inside the word, with boundaries
+            let mut padded = Vec::with_capacity(b.len() + 2);
+            padded.push(b'<');
+            padded.extend_from_slice(b);
+            padded.push(b'>');
+            for n in [3usize, 4] {
+                if padded.len() >= n {
+                    for w in padded.windows(n) {
+                        push(&mut out, FeatHash::new("g").push(w), 0.25);
+                    }
+                }
+            }
+        }
+        if matches!(t.class, TokClass::Word | TokClass::Cjk | TokClass::Num) {
+            content += 1;
+        }
+    }
+    push(&mut out, FeatHash::new("b").push(prev.as_bytes()).sep().push(b"$"), 0.7);
+    if let Some(f) = a.toks.iter().find(|t| t.text != ",") {
+        push(&mut out, FeatHash::new("first").push(f.text.as_bytes()), 1.0);
+    }
+    if let Some(l) = a.toks.iter().rev().find(|t| t.class != TokClass::Emoji && t.text != ",") {
+        push(&mut out, FeatHash::new("last").push(l.text.as_bytes()), 1.0);
+    }
+    let len_bucket: &[u8] = match content {
+        0 => b"0",
+        1 => b"1",
+        2 => b"2",
+        3..=4 => b"3-4",
+        5..=8 => b"5-8",
+        9..=14 => b"9-14",
+        _ => b"15+",
+    };
+    push(&mut out, FeatHash::new("len").push(len_bucket), 1.0);
+
+    // lexicon cues
+    let mut seen: u32 = 0;
+    let mut prio = 0u8;
+    let mut rep = 0u8;
+    let mut cats: u16 = 0;
+    for h in &a.hits {
+        let t = a.tags(h);
+        for c in Cue::ALL {
+            if t.cues & c.bit() != 0 && seen & c.bit() == 0 {
+                seen |= c.bit();
+                push(&mut out, FeatHash::new("cue").push(c.name().as_bytes()), 1.0);
+            }
+        }
+        prio |= t.prio;
+        rep |= t.rep;
+        for &(c, w) in &t.cats {
+            if w >= 3 {
+                cats |= 1 << (c as u16);
+            }
+        }
+        if t.area.is_some() {
+            push(&mut out, FeatHash::new("has_area"), 1.0);
+        }
+    }
+    // ordered pairs of adjacent cue hits ("neg>fn" = "tak nyala", "dah>fn" = "dah boleh guna")
+    for w in a.hits.windows(2) {
+        if w[1].start > w[0].end + 1 {
+            continue;
+        }
+        let (t0, t1) = (a.tags(&w[0]), a.tags(&w[1]));
+        for c0 in Cue::ALL {
+            if t0.cues & c0.bit() == 0 {
+                continue;
+            }
+            for c1 in Cue::ALL {
+                if t1.cues & c1.bit() != 0 {
+                    push(&mut out, FeatHash::new("pair").push(c0.name().as_bytes()).sep().push(c1.name().as_bytes()), 0.7);
+                }
+            }
+        }
+    }
+    // "dah"/"sudah" + cue
+    for (i, t) in a.toks.iter().enumerate() {
+        if t.text == "dah" {
+            if let Some(h) = a.hits.iter().find(|h| h.start == i + 1) {
+                for c in Cue::ALL {
+                    if a.tags(h).cues & c.bit() != 0 {
+                        push(&mut out, FeatHash::new("dah").push(c.name().as_bytes()), 0.7);
+                    }
+                }
+            }
+        }
+    }
+    for (bit, name) in [(1u8, "urgent"), (2, "high"), (4, "low")] {
+        if prio & bit != 0 {
+            push(&mut out, FeatHash::new("prio").push(name.as_bytes()), 1.0);
+        }
+    }
+    if rep & lexicon::rp::AGAIN != 0 {
+        push(&mut out, FeatHash::new("again"), 1.0);
+    }
+    for c in Category::ALL {
+        if cats & (1 << (c as u16)) != 0 {
+            push(&mut out, FeatHash::new("cat").push(c.as_str().as_bytes()), 0.5);
+        }
+    }
+    if cats == 0 {
+        push(&mut out, FeatHash::new("nocat"), 1.0);
+    }
+    if seen == 0 {
+        push(&mut out, FeatHash::new("nocue"), 1.0);
+    }
+    let social = Cue::Greet.bit() | Cue::Ack.bit() | Cue::Thanks.bit() | Cue::Social.bit();
+    if seen & social != 0 && seen & !social & !(Cue::Req.bit() | Cue::Neg.bit() | Cue::Clear.bit()) == 0 && cats == 0 {
+        push(&mut out, FeatHash::new("only_social"), 1.0);
+    }
+    if loc.block.is_some() {
+        push(&mut out, FeatHash::new("loc_block"), 1.0);
+    }
+    if loc.level.is_some() {
+        push(&mut out, FeatHash::new("loc_level"), 1.0);
+    }
+    if loc.unit.is_some() {
+        push(&mut out, FeatHash::new("loc_unit"), 1.0);
+    }
+    if a.focus.is_some() {
+        push(&mut out, FeatHash::new("contrast"), 1.0);
+        // a problem after "but"
+        if a.hits.iter().any(|h| a.focus.is_some_and(|f| h.start >= f) && a.tags(h).has(Cue::Fault)) {
+            push(&mut out, FeatHash::new("contrast_fault"), 1.0);
+        }
+    }
+    if a.toks.first().is_some_and(|t| t.text == "@") {
+        push(&mut out, FeatHash::new("mention_first"), 1.0);
+    }
+    if a.toks.iter().any(|t| t.text == "?") {
+        push(&mut out, FeatHash::new("question"), 1.0);
+    }
+    if a.toks.iter().any(|t| t.text == "!!") {
+        push(&mut out, FeatHash::new("exclaim2"), 1.0);
+    }
+    if a.toks.iter().any(|t| t.class == TokClass::Num && t.raw.len() == 4 && t.raw.chars().all(|c| c.is_ascii_digit())) {
+        push(&mut out, FeatHash::new("hhmm"), 1.0);
+    }
+    if a.toks.iter().any(|t| t.class == TokClass::Cjk) {
+        push(&mut out, FeatHash::new("zh"), 1.0);
+    }
+    out
+}
+
+/// Human-readable cues for the chosen kind: the lexicon hits that pushed the model most towards it.
+fn kind_cues(a: &Analysis, m: &Linear, k: usize) -> Vec<String> {
+    let mut scored: Vec<(f32, String)> = Vec::new();
+    for h in &a.hits {
+        let t = a.tags(h);
+        let mut best = 0.0f32;
+        for c in Cue::ALL {
+            if t.cues & c.bit() != 0 {
+                let w = m.weight(FeatHash::new("cue").push(c.name().as_bytes()).slot(BITS), k);
+                best = best.max(w);
+            }
+        }
+        let wv = a.toks[h.start..h.end]
+            .iter()
+            .map(|tk| m.weight(FeatHash::new("w").push(tk.text.as_bytes()).slot(BITS), k))
+            .fold(0.0f32, f32::max);
+        let s = best + wv;
+        if s > 0.3 {
+            scored.push((s, a.surface(h)));
+        }
+    }
+    scored.sort_by(|x, y| y.0.total_cmp(&x.0));
+    scored.dedup_by(|x, y| x.1 == y.1);
+    let kind = Kind::ALL[k].as_str();
+    let mut out: Vec<String> = scored.into_iter().take(3).map(|(_, s)| format!("kind: '{s}' → {kind}")).collect();
+    if out.is_empty() {
+        out.push(format!("kind: overall wording → {kind}"));
+    }
+    out
+}
+
+/// Kind from the lexicon cues alone (used for the rules-only baseline).
+fn rule_kind(a: &Analysis, loc: &Location) -> Kind {
+    let has = |c: Cue| a.has(c);
+    let problem = has(Cue::Fault) || has(Cue::Hazard) || has(Cue::PestSee) || has(Cue::Complain) || has(Cue::Why);
+    if has(Cue::Res) && !has(Cue::Why) && !(has(Cue::Q)) {
+        return Kind::IssueResolved;
+    }
+    if has(Cue::Q) || has(Cue::Mention) || (has(Cue::Req) && !problem) || (has(Cue::Announce) && !problem && !has(Cue::Done)) {
+        if problem && !has(Cue::Q) && !has(Cue::Mention) {
+            return Kind::IssueReport;
+        }
+        return Kind::Instruction;
+    }
+    if has(Cue::Patrol) || has(Cue::Shift) || has(Cue::Attend) {
+        if problem && !has(Cue::Clear) {
+            return Kind::IssueReport;
+        }
+        return Kind::CheckIn;
+    }
+    if problem && !has(Cue::Blocked) {
+        if has(Cue::Upd) || has(Cue::Vendor) {
+            return Kind::IssueUpdate;
+        }
+        return Kind::IssueReport;
+    }
+    if has(Cue::Upd) {
+        return Kind::IssueUpdate;
+    }
+    if has(Cue::Work) || has(Cue::Done) || has(Cue::Ongoing) || has(Cue::Blocked) {
+        return Kind::TaskReport;
+    }
+    if !loc.is_empty() && has(Cue::Asset) {
+        return Kind::TaskReport;
+    }
+    Kind::Chatter
+}
+
+#[cfg(test)]
+mod tests;

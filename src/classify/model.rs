@@ -1,0 +1,148 @@
+//! The statistical layer: multinomial logistic regression over hashed sparse features.
+//!
+//! Features are hashed (FNV-1a) into `2^bits` slots; weights are stored feature-major so scoring one message touches a
+//! few hundred contiguous rows. Training is plain SGD with a decaying step and L2 shrinkage on touched rows, with a
+//! deterministic shuffle, so the bundled model is the same on every start.
+
+/// A sparse feature vector: (slot, value).
+pub type Features = Vec<(u32, f32)>;
+
+/// Incremental FNV-1a hasher for feature names built from several parts without allocating.
+#[derive(Clone, Copy)]
+pub struct FeatHash(u64);
+
+impl FeatHash {
+    pub fn new(prefix: &str) -> FeatHash {
+        FeatHash(0xcbf2_9ce4_8422_2325).push(prefix.as_bytes())
+    }
+    pub fn push(mut self, bytes: &[u8]) -> FeatHash {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+        self
+    }
+    pub fn sep(self) -> FeatHash {
+        self.push(&[0x1f])
+    }
+    pub fn slot(self, bits: u32) -> u32 {
+        // fold the high bits in: FNV's low bits are weak for short keys
+        let h = self.0 ^ (self.0 >> 29) ^ (self.0 >> 47);
+        (h & ((1u64 << bits) - 1)) as u32
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Linear {
+    pub bits: u32,
+    pub classes: usize,
+    w: Vec<f32>,
+}
+
+impl Linear {
+    pub fn new(bits: u32, classes: usize) -> Linear {
+        Linear { bits, classes, w: vec![0.0; (1usize << bits) * classes] }
+    }
+
+    /// Raw scores per class.
+    pub fn scores(&self, x: &[(u32, f32)], out: &mut [f32]) {
+        out.iter_mut().for_each(|o| *o = 0.0);
+        let k = self.classes;
+        for &(f, v) in x {
+            let row = &self.w[f as usize * k..f as usize * k + k];
+            for (o, w) in out.iter_mut().zip(row) {
+                *o += w * v;
+            }
+        }
+    }
+
+    /// Class probabilities (softmax of the scores).
+    pub fn probs(&self, x: &[(u32, f32)], out: &mut [f32]) {
+        self.scores(x, out);
+        softmax(out);
+    }
+
+    /// Contribution of one feature slot to one class.
+    pub fn weight(&self, slot: u32, class: usize) -> f32 {
+        self.w[slot as usize * self.classes + class]
+    }
+
+    /// One SGD step on one example; returns the probability the model gave the true class before the step.
+    pub fn step(&mut self, x: &[(u32, f32)], y: usize, lr: f32, l2: f32, buf: &mut [f32]) -> f32 {
+        self.probs(x, buf);
+        let p_true = buf[y];
+        let k = self.classes;
+        for &(f, v) in x {
+            let row = &mut self.w[f as usize * k..f as usize * k + k];
+            for (c, w) in row.iter_mut().enumerate() {
+                let target = if c == y { 1.0 } else { 0.0 };
+                let g = (buf[c] - target) * v + l2 * *w;
+                *w -= lr * g;
+            }
+        }
+        p_true
+    }
+
+    /// Trains on `data` for `epochs` passes with a deterministic shuffle.
+    pub fn train(&mut self, data: &[(Features, usize, f32)], epochs: usize, lr0: f32, l2: f32) {
+        let mut order: Vec<usize> = (0..data.len()).collect();
+        let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut buf = vec![0.0f32; self.classes];
+        for epoch in 0..epochs {
+            for i in (1..order.len()).rev() {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                let j = (rng % (i as u64 + 1)) as usize;
+                order.swap(i, j);
+            }
+            let lr = lr0 / (1.0 + epoch as f32 * 0.3);
+            for &i in &order {
+                let (x, y, weight) = &data[i];
+                self.step(x, *y, lr * weight, l2, &mut buf);
+            }
+        }
+    }
+}
+
+pub fn softmax(v: &mut [f32]) {
+    let m = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut s = 0.0;
+    for x in v.iter_mut() {
+        *x = (*x - m).exp();
+        s += *x;
+    }
+    if s > 0.0 {
+        for x in v.iter_mut() {
+            *x /= s;
+        }
+    }
+}
+
+pub fn argmax(v: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn learns_a_separable_problem() {
+        let f = |s: &str| vec![(FeatHash::new("w").push(s.as_bytes()).slot(12), 1.0f32), (FeatHash::new("bias").slot(12), 1.0)];
+        let data = vec![(f("bocor"), 0, 1.0), (f("siap"), 1, 1.0), (f("rosak"), 0, 1.0), (f("done"), 1, 1.0)];
+        let mut m = Linear::new(12, 2);
+        m.train(&data, 20, 0.5, 1e-4);
+        let mut p = [0.0; 2];
+        m.probs(&f("bocor"), &mut p);
+        assert!(p[0] > 0.8, "{p:?}");
+        m.probs(&f("done"), &mut p);
+        assert!(p[1] > 0.8, "{p:?}");
+    }
+}
