@@ -56,6 +56,27 @@ pub enum Command {
         #[command(subcommand)]
         action: TokenCmd,
     },
+    /// Import WhatsApp chat exports (.txt, or .zip with media); each PATH is imported all or nothing.
+    Import {
+        /// Export files (.txt or .zip).
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Chat name (found by name, created when new); default: from the file name.
+        #[arg(long, value_name = "NAME")]
+        chat: Option<String>,
+        /// Site name (created when new); the chat is assigned to it.
+        #[arg(long, value_name = "SITE")]
+        site: Option<String>,
+        /// Parse and count without writing anything.
+        #[arg(long)]
+        dry_run: bool,
+        /// One JSON object per PATH on standard output.
+        #[arg(long)]
+        json: bool,
+        /// Day/month order when the dates are ambiguous: day_first, month_first or year_first.
+        #[arg(long, value_name = "ORDER")]
+        date_order: Option<String>,
+    },
     /// Write a consistent copy of the database (safe while `serve` runs).
     Backup {
         /// Destination file.
@@ -304,6 +325,43 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             db.close();
             println!("{token}");
             Ok(())
+        }
+        Command::Import {
+            paths,
+            chat,
+            site,
+            dry_run,
+            json,
+            date_order,
+        } => {
+            let date_order = match date_order {
+                Some(o) => Some(crate::ingest::export::DateOrder::parse(o).ok_or_else(|| {
+                    CliError::usage(format!(
+                        "--date-order: expected day_first, month_first or year_first, got {o:?}"
+                    ))
+                })?),
+                None => None,
+            };
+            let cfg = load_config(&cli, None)?;
+            let svc = crate::app::Services::open(cfg, std::sync::Arc::new(crate::app::SystemClock))?;
+            let rt = runtime()?;
+            let opts = crate::ingest::import::ImportOptions {
+                chat: chat.clone(),
+                site: site.clone(),
+                dry_run: *dry_run,
+                actor: "cli".into(),
+                display_name: None,
+                date_order,
+            };
+            let code = crate::ingest::import::run_cli(&svc, &rt, paths, &opts, *json);
+            svc.db.close();
+            match code {
+                0 => Ok(()),
+                c => Err(CliError {
+                    code: c,
+                    message: "some exports were not imported (see above)".into(),
+                }),
+            }
         }
         Command::Backup { file } => {
             let cfg = load_config(&cli, None)?;

@@ -4,6 +4,7 @@
 pub mod cloud;
 pub mod evolution;
 pub mod export;
+pub mod import;
 pub mod model;
 pub mod verify;
 pub mod waha;

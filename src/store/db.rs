@@ -9,7 +9,10 @@ use tokio::sync::{oneshot, Semaphore};
 use super::StoreError;
 
 /// Numbered migrations, embedded at compile time. Never edit a shipped one; add a new file.
-const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("migrations/0001_init.sql")),
+    ("0002_imports", include_str!("migrations/0002_imports.sql")),
+];
 
 /// Schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

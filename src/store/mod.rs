@@ -5,6 +5,7 @@ pub mod chats;
 pub mod db;
 pub mod events;
 pub mod evidence;
+pub mod imports;
 pub mod ingest;
 pub mod jobs;
 pub mod messages;

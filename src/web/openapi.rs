@@ -36,9 +36,10 @@ impl Modify for Security {
         api::directory::list_people, api::directory::create_person, api::directory::update_person, api::directory::merge_person,
         api::directory::list_vendors, api::directory::create_vendor,
         api::evidence::get_one, api::evidence::file, api::evidence::thumbnail,
+        api::imports::create, api::imports::list,
     ),
     modifiers(&Security),
-    tags((name = "auth"), (name = "messages"), (name = "directory"), (name = "evidence"))
+    tags((name = "auth"), (name = "messages"), (name = "directory"), (name = "evidence"), (name = "imports"))
 )]
 pub struct ApiDoc;
 

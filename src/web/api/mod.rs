@@ -2,6 +2,7 @@
 
 pub mod directory;
 pub mod evidence;
+pub mod imports;
 pub mod messages;
 
 use axum::routing::get;
@@ -14,6 +15,14 @@ use super::AppState;
 
 pub fn routes(_state: &AppState) -> Router<AppState> {
     Router::new()
+        .route(
+            "/api/v1/imports",
+            get(imports::list)
+                .post(imports::create)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    _state.cfg.server.upload_body_limit,
+                )),
+        )
         .route("/api/v1/messages", get(messages::list))
         .route("/api/v1/messages/{id}", get(messages::get_one))
         .route("/api/v1/search", get(messages::search))
