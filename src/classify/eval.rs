@@ -55,11 +55,23 @@ pub struct F1 {
 
 impl F1 {
     fn finish(mut self) -> F1 {
-        let p = if self.tp + self.fp > 0 { self.tp as f64 / (self.tp + self.fp) as f64 } else { 0.0 };
-        let r = if self.tp + self.fn_ > 0 { self.tp as f64 / (self.tp + self.fn_) as f64 } else { 0.0 };
+        let p = if self.tp + self.fp > 0 {
+            self.tp as f64 / (self.tp + self.fp) as f64
+        } else {
+            0.0
+        };
+        let r = if self.tp + self.fn_ > 0 {
+            self.tp as f64 / (self.tp + self.fn_) as f64
+        } else {
+            0.0
+        };
         self.precision = p;
         self.recall = r;
-        self.f1 = if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 };
+        self.f1 = if p + r > 0.0 {
+            2.0 * p * r / (p + r)
+        } else {
+            0.0
+        };
         self
     }
 }
@@ -80,7 +92,11 @@ impl Accuracy {
         }
     }
     fn finish(mut self) -> Accuracy {
-        self.accuracy = if self.total > 0 { self.correct as f64 / self.total as f64 } else { 0.0 };
+        self.accuracy = if self.total > 0 {
+            self.correct as f64 / self.total as f64
+        } else {
+            0.0
+        };
         self
     }
 }
@@ -143,7 +159,13 @@ pub fn score(items: &[Labelled], preds: &[Classification]) -> EvalReport {
     let mut status = Accuracy::default();
     let mut category = Accuracy::default();
     let mut priority = Accuracy::default();
-    let (mut lb, mut ll, mut lu, mut la, mut rep) = (F1::default(), F1::default(), F1::default(), F1::default(), F1::default());
+    let (mut lb, mut ll, mut lu, mut la, mut rep) = (
+        F1::default(),
+        F1::default(),
+        F1::default(),
+        F1::default(),
+        F1::default(),
+    );
     let mut kind_errors = Vec::new();
     for (g, p) in items.iter().zip(preds) {
         confusion[g.kind as usize][p.kind as usize] += 1;
@@ -159,10 +181,26 @@ pub fn score(items: &[Labelled], preds: &[Classification]) -> EvalReport {
         if g.kind == Kind::IssueReport {
             priority.add(g.priority == p.priority);
         }
-        loc_f1(&mut lb, g.location.block.as_deref(), p.location.block.as_deref());
-        loc_f1(&mut ll, g.location.level.as_deref(), p.location.level.as_deref());
-        loc_f1(&mut lu, g.location.unit.as_deref(), p.location.unit.as_deref());
-        loc_f1(&mut la, g.location.area.as_deref(), p.location.area.as_deref());
+        loc_f1(
+            &mut lb,
+            g.location.block.as_deref(),
+            p.location.block.as_deref(),
+        );
+        loc_f1(
+            &mut ll,
+            g.location.level.as_deref(),
+            p.location.level.as_deref(),
+        );
+        loc_f1(
+            &mut lu,
+            g.location.unit.as_deref(),
+            p.location.unit.as_deref(),
+        );
+        loc_f1(
+            &mut la,
+            g.location.area.as_deref(),
+            p.location.area.as_deref(),
+        );
         match (g.repeat, p.repeat) {
             (true, true) => rep.tp += 1,
             (false, true) => rep.fp += 1,
@@ -180,18 +218,32 @@ pub fn score(items: &[Labelled], preds: &[Classification]) -> EvalReport {
         correct += tp;
         let support: usize = confusion[i].iter().sum();
         let predicted: usize = (0..7).map(|g| confusion[g][i]).sum();
-        let f = F1 { tp, fp: predicted - tp, fn_: support - tp, ..F1::default() }.finish();
+        let f = F1 {
+            tp,
+            fp: predicted - tp,
+            fn_: support - tp,
+            ..F1::default()
+        }
+        .finish();
         if support > 0 || predicted > 0 {
             f1_sum += f.f1;
             f1_n += 1;
         }
-        per_kind.push(KindScore { kind: k, support, f1: f });
+        per_kind.push(KindScore {
+            kind: k,
+            support,
+            f1: f,
+        });
     }
     let n = items.len();
     EvalReport {
         messages: n,
         kind_macro_f1: if f1_n > 0 { f1_sum / f1_n as f64 } else { 0.0 },
-        kind_accuracy: if n > 0 { correct as f64 / n as f64 } else { 0.0 },
+        kind_accuracy: if n > 0 {
+            correct as f64 / n as f64
+        } else {
+            0.0
+        },
         per_kind,
         confusion,
         status: status.finish(),
@@ -216,16 +268,18 @@ pub fn evaluate(c: &Classifier, items: &[Labelled]) -> EvalReport {
 /// `items` (by id and by text), plus the other folds; the fold is then classified. Folds are `index % folds`.
 pub fn cross_validate(items: &[Labelled], folds: usize) -> EvalReport {
     let folds = folds.max(2);
-    let base = match crate::classify::bundled_training_data_excluding(items) {
-        Ok(b) => b,
-        Err(_) => Vec::new(),
-    };
+    let base = crate::classify::bundled_training_data_excluding(items).unwrap_or_default();
     let mut preds: Vec<Option<Classification>> = vec![None; items.len()];
     for f in 0..folds {
         let mut train = base.clone();
         for (i, it) in items.iter().enumerate() {
             if i % folds != f {
-                train.push(crate::classify::TrainItem { id: it.id.clone(), text: it.text.clone(), kind: it.kind, category: it.category });
+                train.push(crate::classify::TrainItem {
+                    id: it.id.clone(),
+                    text: it.text.clone(),
+                    kind: it.kind,
+                    category: it.category,
+                });
             }
         }
         let c = match Classifier::train(&train) {
@@ -238,14 +292,21 @@ pub fn cross_validate(items: &[Labelled], folds: usize) -> EvalReport {
             }
         }
     }
-    let preds: Vec<Classification> = preds.into_iter().map(|p| p.unwrap_or_else(|| Classifier::rules_only().classify(""))).collect();
+    let preds: Vec<Classification> = preds
+        .into_iter()
+        .map(|p| p.unwrap_or_else(|| Classifier::rules_only().classify("")))
+        .collect();
     score(items, &preds)
 }
 
 impl fmt::Display for EvalReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "messages: {}", self.messages)?;
-        writeln!(f, "kind: macro-F1 {:.3}  accuracy {:.3}", self.kind_macro_f1, self.kind_accuracy)?;
+        writeln!(
+            f,
+            "kind: macro-F1 {:.3}  accuracy {:.3}",
+            self.kind_macro_f1, self.kind_accuracy
+        )?;
         for k in &self.per_kind {
             writeln!(
                 f,
@@ -258,7 +319,9 @@ impl fmt::Display for EvalReport {
             )?;
         }
         writeln!(f, "confusion (rows = labelled, columns = predicted):")?;
-        let abbr = ["task", "issue", "update", "resolv", "checkin", "instr", "chatter"];
+        let abbr = [
+            "task", "issue", "update", "resolv", "checkin", "instr", "chatter",
+        ];
         write!(f, "  {:<15}", "")?;
         for a in abbr {
             write!(f, "{a:>8}")?;
@@ -273,20 +336,37 @@ impl fmt::Display for EvalReport {
         }
         let acc = |a: &Accuracy| format!("{:.3} ({}/{})", a.accuracy, a.correct, a.total);
         writeln!(f, "status accuracy (task_report):   {}", acc(&self.status))?;
-        writeln!(f, "category accuracy (non-chatter): {}", acc(&self.category))?;
-        writeln!(f, "priority accuracy (issue_report): {}", acc(&self.priority))?;
+        writeln!(
+            f,
+            "category accuracy (non-chatter): {}",
+            acc(&self.category)
+        )?;
+        writeln!(
+            f,
+            "priority accuracy (issue_report): {}",
+            acc(&self.priority)
+        )?;
         for (name, s) in [
             ("block", &self.location_block),
             ("level", &self.location_level),
             ("unit", &self.location_unit),
             ("area", &self.location_area),
         ] {
-            writeln!(f, "location {name:<6} F1 {:.3}  (P {:.3} R {:.3}; tp {} fp {} fn {})", s.f1, s.precision, s.recall, s.tp, s.fp, s.fn_)?;
+            writeln!(
+                f,
+                "location {name:<6} F1 {:.3}  (P {:.3} R {:.3}; tp {} fp {} fn {})",
+                s.f1, s.precision, s.recall, s.tp, s.fp, s.fn_
+            )?;
         }
         writeln!(
             f,
             "repeat F1 {:.3}  (P {:.3} R {:.3}; tp {} fp {} fn {})",
-            self.repeat.f1, self.repeat.precision, self.repeat.recall, self.repeat.tp, self.repeat.fp, self.repeat.fn_
+            self.repeat.f1,
+            self.repeat.precision,
+            self.repeat.recall,
+            self.repeat.tp,
+            self.repeat.fp,
+            self.repeat.fn_
         )
     }
 }

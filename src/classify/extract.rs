@@ -14,7 +14,27 @@ use crate::classify::types::Location;
 fn is_range_word(t: &str) -> bool {
     matches!(
         t,
-        "to" | "-" | "until" | "till" | "hingga" | "sampai" | "sampe" | "ke" | "and" | "&" | "dan" | "n" | "or" | "atau" | "~" | "至" | "到" | "和" | "thru" | "through" | "down" | "up"
+        "to" | "-"
+            | "until"
+            | "till"
+            | "hingga"
+            | "sampai"
+            | "sampe"
+            | "ke"
+            | "and"
+            | "&"
+            | "dan"
+            | "n"
+            | "or"
+            | "atau"
+            | "~"
+            | "至"
+            | "到"
+            | "和"
+            | "thru"
+            | "through"
+            | "down"
+            | "up"
     )
 }
 
@@ -27,13 +47,19 @@ fn level_value(t: &Token) -> Option<String> {
     let r = t.raw.as_str();
     let l = t.text.as_str();
     if matches!(l, "ground" | "dasar" | "bawah" | "mezzanine") {
-        return Some(if l == "mezzanine" { "M".to_string() } else { "G".to_string() });
+        return Some(if l == "mezzanine" {
+            "M".to_string()
+        } else {
+            "G".to_string()
+        });
     }
     if r.is_empty() || r.len() > 4 {
         return None;
     }
     if r.chars().all(|c| c.is_ascii_digit()) && r.len() <= 3 {
-        return Some(r.trim_start_matches('0').to_string()).filter(|s| !s.is_empty()).or(Some("0".into()));
+        return Some(r.trim_start_matches('0').to_string())
+            .filter(|s| !s.is_empty())
+            .or(Some("0".into()));
     }
     let digits_end = r.find(|c: char| !c.is_ascii_digit()).unwrap_or(r.len());
     if digits_end > 0 && is_ordinal_suffix(&l[digits_end..]) {
@@ -58,7 +84,11 @@ fn basement_value(t: &Token) -> Option<String> {
     let mut cs = l.chars();
     let first = cs.next()?;
     let rest = cs.as_str();
-    if (first == 'b' || first == 'p') && !rest.is_empty() && rest.len() <= 2 && rest.chars().all(|c| c.is_ascii_digit()) {
+    if (first == 'b' || first == 'p')
+        && !rest.is_empty()
+        && rest.len() <= 2
+        && rest.chars().all(|c| c.is_ascii_digit())
+    {
         return Some(l.to_uppercase());
     }
     None
@@ -70,7 +100,9 @@ fn glued_level(t: &Token) -> Option<String> {
         return None;
     }
     let l = t.text.as_str();
-    for p in ["lvl", "level", "aras", "tingkat", "tkt", "lv", "l", "flr", "fl"] {
+    for p in [
+        "lvl", "level", "aras", "tingkat", "tkt", "lv", "l", "flr", "fl",
+    ] {
         if let Some(rest) = l.strip_prefix(p) {
             if !rest.is_empty() && rest.len() <= 3 && rest.chars().all(|c| c.is_ascii_digit()) {
                 if p == "l" && !t.raw.starts_with('L') {
@@ -109,7 +141,26 @@ fn block_value(t: &Token) -> Option<String> {
         return None;
     }
     // Common words that follow "block" but are not names.
-    if matches!(t.text.as_str(), "ni" | "tu" | "je" | "yg" | "is" | "at" | "no" | "to" | "and" | "of" | "in" | "ok" | "dah" | "pun" | "kat" | "ada" | "all" | "tak") {
+    if matches!(
+        t.text.as_str(),
+        "ni" | "tu"
+            | "je"
+            | "yg"
+            | "is"
+            | "at"
+            | "no"
+            | "to"
+            | "and"
+            | "of"
+            | "in"
+            | "ok"
+            | "dah"
+            | "pun"
+            | "kat"
+            | "ada"
+            | "all"
+            | "tak"
+    ) {
         return None;
     }
     Some(r.to_uppercase())
@@ -139,14 +190,25 @@ fn unit_like(r: &str) -> bool {
             && p0.len() <= 3
             && p0.chars().all(|c| c.is_ascii_alphanumeric())
             && p0.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
-        let num = |s: &str| !s.is_empty() && s.len() <= 4 && s.trim_end_matches(|c: char| c.is_ascii_alphabetic()).chars().all(|c| c.is_ascii_digit());
-        return (p0_ok || p0.chars().all(|c| c.is_ascii_digit()) && !p0.is_empty()) && num(parts[1]) && num(parts[2]);
+        let num = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 4
+                && s.trim_end_matches(|c: char| c.is_ascii_alphabetic())
+                    .chars()
+                    .all(|c| c.is_ascii_digit())
+        };
+        return (p0_ok || p0.chars().all(|c| c.is_ascii_digit()) && !p0.is_empty())
+            && num(parts[1])
+            && num(parts[2]);
     }
     if parts.len() == 2 {
         // 08-14 (both parts of at least two digits, not a time range like 1230-1300)
         let (a, b) = (parts[0], parts[1]);
         let b_core = b.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-        return a.len() == 2 && (2..=3).contains(&b_core.len()) && a.chars().all(|c| c.is_ascii_digit()) && b_core.chars().all(|c| c.is_ascii_digit());
+        return a.len() == 2
+            && (2..=3).contains(&b_core.len())
+            && a.chars().all(|c| c.is_ascii_digit())
+            && b_core.chars().all(|c| c.is_ascii_digit());
     }
     false
 }
@@ -159,10 +221,17 @@ pub struct Extracted {
 
 /// Index of the first token of the problem clause (after "but"/"tapi"/"但是"), if any.
 pub fn contrast_start(lex: &Lexicon, hits: &[Hit]) -> Option<usize> {
-    hits.iter().find(|h| lex.entries[h.entry].tags.st & st::CONTRAST != 0).map(|h| h.end)
+    hits.iter()
+        .find(|h| lex.entries[h.entry].tags.st & st::CONTRAST != 0)
+        .map(|h| h.end)
 }
 
-pub fn extract(lex: &Lexicon, toks: &[Token], hits: &[Hit], focus_from: Option<usize>) -> Extracted {
+pub fn extract(
+    lex: &Lexicon,
+    toks: &[Token],
+    hits: &[Hit],
+    focus_from: Option<usize>,
+) -> Extracted {
     let mut cues = Vec::new();
     let n = toks.len();
     // Per-token structural flags from lexicon hits.
@@ -185,7 +254,9 @@ pub fn extract(lex: &Lexicon, toks: &[Token], hits: &[Hit], focus_from: Option<u
         tok_area[i].is_some()
             || hit_at[i].is_some_and(|hi| {
                 let t = &lex.entries[hits[hi].entry].tags;
-                !t.cats.is_empty() && t.cats.iter().any(|(_, w)| *w >= 3) && toks[i].class == TokClass::Word
+                !t.cats.is_empty()
+                    && t.cats.iter().any(|(_, w)| *w >= 3)
+                    && toks[i].class == TokClass::Word
             })
     };
 
@@ -204,7 +275,10 @@ pub fn extract(lex: &Lexicon, toks: &[Token], hits: &[Hit], focus_from: Option<u
         } else if unit_like(&t.raw) {
             true
         } else {
-            after_marker && t.raw.chars().any(|c| c.is_ascii_digit()) && t.raw.len() <= 8 && t.raw.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            after_marker
+                && t.raw.chars().any(|c| c.is_ascii_digit())
+                && t.raw.len() <= 8
+                && t.raw.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         };
         if ok {
             unit_tok[i] = true;
@@ -234,7 +308,8 @@ pub fn extract(lex: &Lexicon, toks: &[Token], hits: &[Hit], focus_from: Option<u
         if is_block_word(i) && t.class != TokClass::Cjk {
             if let Some(v) = toks.get(i + 1).and_then(block_value) {
                 // lists: "blk A & B", "blok A sampai D"
-                let listed = toks.get(i + 2).is_some_and(|x| is_range_word(&x.text)) && toks.get(i + 3).and_then(block_value).is_some();
+                let listed = toks.get(i + 2).is_some_and(|x| is_range_word(&x.text))
+                    && toks.get(i + 3).and_then(block_value).is_some();
                 if listed {
                     multi_block = true;
                 } else {
@@ -248,7 +323,10 @@ pub fn extract(lex: &Lexicon, toks: &[Token], hits: &[Hit], focus_from: Option<u
                 block_tok[i - 1] = true;
             }
         } else if matches!(t.text.as_str(), "tower" | "menara" | "tw") {
-            if let Some(v) = toks.get(i + 1).filter(|x| x.raw.len() <= 3 && x.raw.chars().all(|c| c.is_ascii_alphanumeric())) {
+            if let Some(v) = toks
+                .get(i + 1)
+                .filter(|x| x.raw.len() <= 3 && x.raw.chars().all(|c| c.is_ascii_alphanumeric()))
+            {
                 blocks.push((i, format!("Tower {}", v.raw.to_uppercase())));
                 block_tok[i + 1] = true;
             } else if let Some(v) = toks.get(i + 1).and_then(block_value) {
@@ -263,23 +341,31 @@ pub fn extract(lex: &Lexicon, toks: &[Token], hits: &[Hit], focus_from: Option<u
         if block_tok[i] || unit_tok[i] || (i > 0 && is_block_word(i - 1)) {
             continue;
         }
-        let Some(v) = bare_block_letter(&toks[i]) else { continue };
+        let Some(v) = bare_block_letter(&toks[i]) else {
+            continue;
+        };
         if i + 1 < n && is_level_word(i + 1) {
             continue;
         }
         let prev_asset = i > 0 && is_asset(i - 1);
-        let next_asset = (i + 1 < n && is_asset(i + 1)) || (i + 2 < n && level_value(&toks[i + 1]).is_some() && is_asset(i + 2));
+        let next_asset = (i + 1 < n && is_asset(i + 1))
+            || (i + 2 < n && level_value(&toks[i + 1]).is_some() && is_asset(i + 2));
         if !(prev_asset || next_asset) {
             continue;
         }
         // "lobby A to D", "A sampai D"
-        let listed = toks.get(i + 1).is_some_and(|x| is_range_word(&x.text)) && toks.get(i + 2).and_then(bare_block_letter).is_some();
+        let listed = toks.get(i + 1).is_some_and(|x| is_range_word(&x.text))
+            && toks.get(i + 2).and_then(bare_block_letter).is_some();
         if listed {
             multi_block = true;
             continue;
         }
         // An uppercase "A" at the start followed by a noun is an article ("A resident ...").
-        if v == "A" && i == 0 && !prev_asset && toks.get(i + 1).is_some_and(|_| tok_area[i + 1].is_none()) {
+        if v == "A"
+            && i == 0
+            && !prev_asset
+            && toks.get(i + 1).is_some_and(|_| tok_area[i + 1].is_none())
+        {
             continue;
         }
         blocks.push((i, v));
@@ -319,7 +405,12 @@ pub fn extract(lex: &Lexicon, toks: &[Token], hits: &[Hit], focus_from: Option<u
         let t = &toks[i];
         if is_level_word(i) {
             // semua floor / all floors / every level
-            if i > 0 && matches!(toks[i - 1].text.as_str(), "semua" | "all" | "every" | "setiap" | "tiap" | "each" | "各") {
+            if i > 0
+                && matches!(
+                    toks[i - 1].text.as_str(),
+                    "semua" | "all" | "every" | "setiap" | "tiap" | "each" | "各"
+                )
+            {
                 all_floors = true;
                 continue;
             }
@@ -329,9 +420,13 @@ pub fn extract(lex: &Lexicon, toks: &[Token], hits: &[Hit], focus_from: Option<u
                     range = true;
                     continue;
                 }
-                if let Some(v) = level_value(next).filter(|_| !unit_tok.get(i + 1).copied().unwrap_or(false)) {
+                if let Some(v) =
+                    level_value(next).filter(|_| !unit_tok.get(i + 1).copied().unwrap_or(false))
+                {
                     let is_range = toks.get(i + 2).is_some_and(|x| is_range_word(&x.text))
-                        && (toks.get(i + 3).is_some_and(|x| level_value(x).is_some() || is_level_word(i + 3))
+                        && (toks
+                            .get(i + 3)
+                            .is_some_and(|x| level_value(x).is_some() || is_level_word(i + 3))
                             || toks.get(i + 4).is_some_and(|x| level_value(x).is_some()));
                     if is_range {
                         range = true;
@@ -342,10 +437,23 @@ pub fn extract(lex: &Lexicon, toks: &[Token], hits: &[Hit], focus_from: Option<u
                 }
             }
             // "5th floor", "G floor", "ground floor", "3楼", "B1 level" (but not "lagi 3 floor" = three more floors)
-            let more = i >= 2 && matches!(toks[i - 2].text.as_str(), "lagi" | "another" | "more" | "tinggal" | "baki" | "still" | "remaining" | "还有");
+            let more = i >= 2
+                && matches!(
+                    toks[i - 2].text.as_str(),
+                    "lagi"
+                        | "another"
+                        | "more"
+                        | "tinggal"
+                        | "baki"
+                        | "still"
+                        | "remaining"
+                        | "还有"
+                );
             if i > 0 && !block_tok[i - 1] && !unit_tok[i - 1] && !more {
                 if let Some(v) = level_value(&toks[i - 1]) {
-                    let prev_range = i >= 3 && is_range_word(&toks[i - 2].text) && level_value(&toks[i - 3]).is_some();
+                    let prev_range = i >= 3
+                        && is_range_word(&toks[i - 2].text)
+                        && level_value(&toks[i - 3]).is_some();
                     if prev_range {
                         range = true;
                     } else {
@@ -361,12 +469,19 @@ pub fn extract(lex: &Lexicon, toks: &[Token], hits: &[Hit], focus_from: Option<u
         }
         if let Some(v) = glued_level(t) {
             // "L3" must be upper-case or clearly a level ("lvl3")
-            if !(t.text.starts_with('l') && !t.text.starts_with("lv") && !t.text.starts_with("level") && !t.raw.starts_with('L')) {
+            if !(t.text.starts_with('l')
+                && !t.text.starts_with("lv")
+                && !t.text.starts_with("level")
+                && !t.raw.starts_with('L'))
+            {
                 levels.push((i, v));
             }
             continue;
         }
-        if t.class == TokClass::Word && basement_value(t).is_some() && !(i > 0 && is_block_word(i - 1)) {
+        if t.class == TokClass::Word
+            && basement_value(t).is_some()
+            && !(i > 0 && is_block_word(i - 1))
+        {
             // bare B1 / P2 (not "blk B2"); skip when it is really part of a list like "B1-B3"
             if let Some(v) = basement_value(t) {
                 let next_is_level_word = i + 1 < n && is_level_word(i + 1);
@@ -407,17 +522,29 @@ pub fn extract(lex: &Lexicon, toks: &[Token], hits: &[Hit], focus_from: Option<u
         }
     }
     let mut area = match focus_from {
-        Some(f) => areas.iter().find(|a| a.0 >= f).or_else(|| areas.first()).map(|a| a.1),
+        Some(f) => areas
+            .iter()
+            .find(|a| a.0 >= f)
+            .or_else(|| areas.first())
+            .map(|a| a.1),
         None => areas.first().map(|a| a.1),
     };
     let mut implied = None;
     if area.is_none() {
-        let basement_word = hits.iter().any(|h| lex.entries[h.entry].tags.st & st::BASEMENT != 0);
-        let basement_level = level.as_deref().is_some_and(|l| l.starts_with('B') || l.starts_with('P'));
+        let basement_word = hits
+            .iter()
+            .any(|h| lex.entries[h.entry].tags.st & st::BASEMENT != 0);
+        let basement_level = level
+            .as_deref()
+            .is_some_and(|l| l.starts_with('B') || l.starts_with('P'));
         if basement_word || basement_level {
             area = area_index("carpark");
             implied = Some("basement");
-        } else if units.is_empty() && toks.iter().any(|t| matches!(t.text.as_str(), "pump" | "泵")) {
+        } else if units.is_empty()
+            && toks
+                .iter()
+                .any(|t| matches!(t.text.as_str(), "pump" | "泵"))
+        {
             area = area_index("pump room");
             implied = Some("pump");
         }
@@ -433,7 +560,12 @@ pub fn extract(lex: &Lexicon, toks: &[Token], hits: &[Hit], focus_from: Option<u
         cues.push(format!("unit: {u}"));
     }
     Extracted {
-        location: Location { block, level, unit, area: area.map(|a| AREAS[a as usize].to_string()) },
+        location: Location {
+            block,
+            level,
+            unit,
+            area: area.map(|a| AREAS[a as usize].to_string()),
+        },
         cues,
     }
 }
@@ -454,7 +586,12 @@ mod tests {
         extract(&l, &t, &h, f).location
     }
 
-    fn l(block: Option<&str>, level: Option<&str>, unit: Option<&str>, area: Option<&str>) -> Location {
+    fn l(
+        block: Option<&str>,
+        level: Option<&str>,
+        unit: Option<&str>,
+        area: Option<&str>,
+    ) -> Location {
         Location {
             block: block.map(Into::into),
             level: level.map(Into::into),
@@ -480,11 +617,22 @@ mod tests {
     fn level_forms() {
         assert_eq!(loc("Paip bocor aras 5 blok A").level.as_deref(), Some("5"));
         assert_eq!(loc("toilet L3 choke").level.as_deref(), Some("3"));
-        assert_eq!(loc("tingkat bawah blok B kotor").level.as_deref(), Some("G"));
-        assert_eq!(loc("Block A ground floor mopped").level.as_deref(), Some("G"));
+        assert_eq!(
+            loc("tingkat bawah blok B kotor").level.as_deref(),
+            Some("G")
+        );
+        assert_eq!(
+            loc("Block A ground floor mopped").level.as_deref(),
+            Some("G")
+        );
         assert_eq!(loc("B座3楼水管漏水").level.as_deref(), Some("3"));
         assert_eq!(loc("lantai dasar blok C").level.as_deref(), Some("G"));
-        assert_eq!(loc("Tower 1 level 15 done. moving to 14 now").level.as_deref(), Some("15"));
+        assert_eq!(
+            loc("Tower 1 level 15 done. moving to 14 now")
+                .level
+                .as_deref(),
+            Some("15")
+        );
         assert_eq!(loc("staircase patrol blk B lvl 1 to 12 clear").level, None);
         assert_eq!(loc("3 light at lvl 4-5 not working").level, None);
         assert_eq!(loc("corridor lvl 6 done now lvl 7").level, None);
@@ -492,20 +640,41 @@ mod tests {
 
     #[test]
     fn basement_and_units() {
-        assert_eq!(loc("0130 B1 carpark checked"), l(None, Some("B1"), None, Some("carpark")));
-        assert_eq!(loc("B2 dah check 0245"), l(None, Some("B2"), None, Some("carpark")));
-        assert_eq!(loc("Rumah C-12-05 xde orang"), l(None, None, Some("C-12-05"), None));
+        assert_eq!(
+            loc("0130 B1 carpark checked"),
+            l(None, Some("B1"), None, Some("carpark"))
+        );
+        assert_eq!(
+            loc("B2 dah check 0245"),
+            l(None, Some("B2"), None, Some("carpark"))
+        );
+        assert_eq!(
+            loc("Rumah C-12-05 xde orang"),
+            l(None, None, Some("C-12-05"), None)
+        );
         assert_eq!(loc("Leak at #08-14 kitchen").unit.as_deref(), Some("08-14"));
         assert_eq!(loc("Unit 12A aircon bocor").unit.as_deref(), Some("12A"));
     }
 
     #[test]
     fn area_synonyms() {
-        assert_eq!(loc("Sampah penuh kat rumah sampah").area.as_deref(), Some("bin centre"));
+        assert_eq!(
+            loc("Sampah penuh kat rumah sampah").area.as_deref(),
+            Some("bin centre")
+        );
         assert_eq!(loc("停车场的灯全部不亮").area.as_deref(), Some("carpark"));
-        assert_eq!(loc("pejabat pengurusan aircond bocor").area.as_deref(), Some("management office"));
-        assert_eq!(loc("vomit at lift lobby lvl 3 blk A"), l(Some("A"), Some("3"), None, Some("lift lobby")));
-        assert_eq!(loc("done clean lobby A, but toilet lvl 2 choke"), l(Some("A"), Some("2"), None, Some("toilet")));
+        assert_eq!(
+            loc("pejabat pengurusan aircond bocor").area.as_deref(),
+            Some("management office")
+        );
+        assert_eq!(
+            loc("vomit at lift lobby lvl 3 blk A"),
+            l(Some("A"), Some("3"), None, Some("lift lobby"))
+        );
+        assert_eq!(
+            loc("done clean lobby A, but toilet lvl 2 choke"),
+            l(Some("A"), Some("2"), None, Some("toilet"))
+        );
         assert_eq!(loc("Pam air rosak lagi").area.as_deref(), Some("pump room"));
     }
 }

@@ -5,9 +5,9 @@
 //! Matching is greedy longest-match from left to right; Malay/Indonesian affixes are stripped as a fallback
 //! ("dibersihkan" → "bersih", "pompanya" → "pompa").
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
-use crate::classify::normalize::{tokenize, SpellingMap, Token};
+use crate::classify::normalize::{tokenize, FxBuild, FxHashMap, SpellingMap, Token};
 use crate::classify::types::{Category, Priority};
 
 /// The 15 normalised area words of the contract.
@@ -66,10 +66,11 @@ pub enum Cue {
     Social,
     Asset,
     Reason,
+    Mess,
 }
 
 impl Cue {
-    pub const ALL: [Cue; 29] = [
+    pub const ALL: [Cue; 30] = [
         Cue::Fault,
         Cue::PestSee,
         Cue::Hazard,
@@ -99,6 +100,7 @@ impl Cue {
         Cue::Social,
         Cue::Asset,
         Cue::Reason,
+        Cue::Mess,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -131,6 +133,7 @@ impl Cue {
             Cue::Social => "social",
             Cue::Asset => "asset",
             Cue::Reason => "reason",
+            Cue::Mess => "mess",
         }
     }
     fn parse(s: &str) -> Option<Cue> {
@@ -152,6 +155,7 @@ pub mod st {
     pub const AREAWORD: u16 = 64;
     pub const SITE: u16 = 128;
     pub const BLOCKNAME: u16 = 256;
+    pub const NOCAT: u16 = 512;
 }
 
 /// Repeat evidence (rules 20–21).
@@ -168,9 +172,34 @@ pub mod rp {
 /// Qualifiers used by the priority and category rules (`q:` tags).
 pub mod q {
     pub const NAMES: [&str; 28] = [
-        "nowater", "nopower", "trapped", "nobody", "soft", "cosmetic", "small", "fixture", "activeleak", "alllights",
-        "whole", "cctvsys", "gate", "suspicious", "beenest", "leaning", "falling", "people", "degraded", "chute",
-        "ceiling", "rain", "leakword", "seep", "intercom", "parked", "stung", "hot",
+        "nowater",
+        "nopower",
+        "trapped",
+        "nobody",
+        "soft",
+        "cosmetic",
+        "small",
+        "fixture",
+        "activeleak",
+        "alllights",
+        "whole",
+        "cctvsys",
+        "gate",
+        "suspicious",
+        "beenest",
+        "leaning",
+        "falling",
+        "people",
+        "degraded",
+        "chute",
+        "ceiling",
+        "rain",
+        "leakword",
+        "seep",
+        "intercom",
+        "parked",
+        "stung",
+        "hot",
     ];
     pub const NOWATER: u64 = 1 << 0;
     pub const NOPOWER: u64 = 1 << 1;
@@ -202,10 +231,12 @@ pub mod q {
     pub const HOT: u64 = 1 << 27;
     pub const PUMPW: u64 = 1 << 28;
     pub const LIFTW: u64 = 1 << 29;
+    pub const WATEROUT: u64 = 1 << 30;
     pub fn parse(s: &str) -> Option<u64> {
         match s {
             "pumpw" => Some(PUMPW),
             "liftw" => Some(LIFTW),
+            "waterout" => Some(WATEROUT),
             _ => NAMES.iter().position(|n| *n == s).map(|i| 1u64 << i),
         }
     }
@@ -293,12 +324,15 @@ pub enum LexiconError {
 pub struct Lexicon {
     pub spelling: SpellingMap,
     pub entries: Vec<Entry>,
-    by_first: HashMap<String, Vec<usize>>,
-    by_phrase: HashMap<Vec<String>, usize>,
-    known: HashSet<String>,
+    by_first: FxHashMap<String, Vec<usize>>,
+    by_phrase: FxHashMap<Vec<String>, usize>,
+    known: HashSet<String, FxBuild>,
 }
 
-const PREFIXES: [&str; 15] = ["meng", "meny", "mem", "men", "me", "peng", "pem", "pen", "pe", "ber", "be", "ter", "di", "ke", "se"];
+const PREFIXES: [&str; 15] = [
+    "meng", "meny", "mem", "men", "me", "peng", "pem", "pen", "pe", "ber", "be", "ter", "di", "ke",
+    "se",
+];
 const SUFFIXES: [&str; 5] = ["nya", "kan", "lah", "an", "i"];
 
 impl Lexicon {
@@ -340,7 +374,10 @@ impl Lexicon {
     /// Adds (or merges into) a phrase. Call `rebuild` afterwards.
     pub fn add_phrase(&mut self, phrase: &str, tags: &Tags) {
         let spelling = &self.spelling;
-        let toks: Vec<String> = tokenize(phrase, spelling, &|w| spelling.contains(w)).into_iter().map(|t| t.text).collect();
+        let toks: Vec<String> = tokenize(phrase, spelling, &|w| spelling.contains(w))
+            .into_iter()
+            .map(|t| t.text)
+            .collect();
         if toks.is_empty() {
             return;
         }
@@ -350,14 +387,21 @@ impl Lexicon {
         }
         let idx = self.entries.len();
         self.by_phrase.insert(toks.clone(), idx);
-        self.entries.push(Entry { phrase: toks, surface: phrase.to_string(), tags: tags.clone() });
+        self.entries.push(Entry {
+            phrase: toks,
+            surface: phrase.to_string(),
+            tags: tags.clone(),
+        });
     }
 
     pub fn rebuild(&mut self) {
         self.by_first.clear();
         self.known.clear();
         for (i, e) in self.entries.iter().enumerate() {
-            self.by_first.entry(e.phrase[0].clone()).or_default().push(i);
+            self.by_first
+                .entry(e.phrase[0].clone())
+                .or_default()
+                .push(i);
             for t in &e.phrase {
                 self.known.insert(t.clone());
             }
@@ -368,7 +412,9 @@ impl Lexicon {
         }
         // A multi-word phrase without its own trade, area or cues inherits those of the words inside it
         // ("sarang lebah" → pest, "toilet choke" → toilet, "pam air rosak" → fault + plumbing).
-        let mut order: Vec<usize> = (0..self.entries.len()).filter(|&i| self.entries[i].phrase.len() > 1).collect();
+        let mut order: Vec<usize> = (0..self.entries.len())
+            .filter(|&i| self.entries[i].phrase.len() > 1)
+            .collect();
         order.sort_by_key(|&i| self.entries[i].phrase.len());
         for i in order {
             let subs = self.match_words(&self.entries[i].phrase, self.entries[i].phrase.len() - 1);
@@ -377,8 +423,11 @@ impl Lexicon {
                 add.merge(&self.entries[s].tags);
             }
             let e = &mut self.entries[i].tags;
-            if e.cats.is_empty() && e.area.is_none() {
+            if e.cats.is_empty() && e.area.is_none() && e.st & st::NOCAT == 0 {
                 e.cats = add.cats.clone();
+            }
+            if e.prio == 0 {
+                e.prio = add.prio;
             }
             if e.cues == 0 {
                 e.cues = add.cues;
@@ -401,7 +450,10 @@ impl Lexicon {
             if let Some(cands) = self.by_first.get(words[i].as_str()) {
                 for &e in cands {
                     let ph = &self.entries[e].phrase;
-                    if ph.len() <= max_len && i + ph.len() <= words.len() && ph.iter().zip(&words[i..]).all(|(p, w)| p == w) {
+                    if ph.len() <= max_len
+                        && i + ph.len() <= words.len()
+                        && ph.iter().zip(&words[i..]).all(|(p, w)| p == w)
+                    {
                         found = Some((e, ph.len()));
                         break;
                     }
@@ -427,7 +479,11 @@ impl Lexicon {
     }
 
     fn single(&self, w: &str) -> Option<usize> {
-        self.by_first.get(w)?.iter().copied().find(|&i| self.entries[i].phrase.len() == 1)
+        self.by_first
+            .get(w)?
+            .iter()
+            .copied()
+            .find(|&i| self.entries[i].phrase.len() == 1)
     }
 
     /// Affix-stripping fallback for one Malay/Indonesian word.
@@ -442,18 +498,20 @@ impl Lexicon {
             let s = self.spelling.get(s).unwrap_or(s);
             self.single(s)
         };
-        let mut bases: Vec<&str> = vec![w];
+        let mut bases: [&str; 6] = [w; 6];
+        let mut nb = 1;
         for s in SUFFIXES {
             if let Some(b) = w.strip_suffix(s) {
-                bases.push(b);
+                bases[nb] = b;
+                nb += 1;
             }
         }
-        for b in &bases[1..] {
+        for b in &bases[1..nb] {
             if let Some(i) = lookup(b) {
                 return Some(i);
             }
         }
-        for b in bases {
+        for &b in &bases[..nb] {
             for p in PREFIXES {
                 if let Some(s) = b.strip_prefix(p) {
                     if let Some(i) = lookup(s) {
@@ -474,7 +532,9 @@ impl Lexicon {
             if let Some(cands) = self.by_first.get(toks[i].text.as_str()) {
                 for &e in cands {
                     let ph = &self.entries[e].phrase;
-                    if i + ph.len() <= toks.len() && ph.iter().zip(&toks[i..]).all(|(p, t)| *p == t.text) {
+                    if i + ph.len() <= toks.len()
+                        && ph.iter().zip(&toks[i..]).all(|(p, t)| *p == t.text)
+                    {
                         found = Some((e, ph.len()));
                         break;
                     }
@@ -487,7 +547,11 @@ impl Lexicon {
             }
             match found {
                 Some((e, n)) => {
-                    hits.push(Hit { start: i, end: i + n, entry: e });
+                    hits.push(Hit {
+                        start: i,
+                        end: i + n,
+                        entry: e,
+                    });
                     i += n;
                 }
                 None => i += 1,
@@ -500,12 +564,19 @@ impl Lexicon {
 fn parse_tags(s: &str) -> Result<Tags, String> {
     let mut t = Tags::default();
     for tag in s.split_whitespace() {
-        let (kind, val) = tag.split_once(':').ok_or_else(|| format!("bad tag '{tag}'"))?;
+        let (kind, val) = tag
+            .split_once(':')
+            .ok_or_else(|| format!("bad tag '{tag}'"))?;
         match kind {
-            "k" => t.cues |= Cue::parse(val).ok_or_else(|| format!("unknown cue '{val}'"))?.bit(),
+            "k" => {
+                t.cues |= Cue::parse(val)
+                    .ok_or_else(|| format!("unknown cue '{val}'"))?
+                    .bit()
+            }
             "c" => {
                 let (cat, w) = val.split_once(':').unwrap_or((val, "2"));
-                let cat = Category::parse(cat).ok_or_else(|| format!("unknown category '{cat}'"))?;
+                let cat =
+                    Category::parse(cat).ok_or_else(|| format!("unknown category '{cat}'"))?;
                 let w: u8 = w.parse().map_err(|_| format!("bad weight in '{tag}'"))?;
                 t.cats.push((cat, w));
             }
@@ -540,6 +611,7 @@ fn parse_tags(s: &str) -> Result<Tags, String> {
                     "basement" => st::BASEMENT,
                     "room" => st::ROOM,
                     "areaword" => st::AREAWORD,
+                    "nocat" => st::NOCAT,
                     _ => return Err(format!("unknown structure tag '{val}'")),
                 }
             }
@@ -554,12 +626,16 @@ mod tests {
     use super::*;
 
     fn lex() -> Lexicon {
-        Lexicon::parse(include_str!("../../assets/classifier/lexicon.txt")).expect("bundled lexicon parses")
+        Lexicon::parse(include_str!("../../assets/classifier/lexicon.txt"))
+            .expect("bundled lexicon parses")
     }
 
     fn hit_surfaces(l: &Lexicon, s: &str) -> Vec<Vec<String>> {
         let t = l.tokenize(s);
-        l.matches(&t).into_iter().map(|h| l.entries[h.entry].phrase.clone()).collect()
+        l.matches(&t)
+            .into_iter()
+            .map(|h| l.entries[h.entry].phrase.clone())
+            .collect()
     }
 
     #[test]
@@ -582,11 +658,17 @@ mod tests {
     fn chinese_matches_without_segmentation() {
         let l = lex();
         let hs = hit_surfaces(&l, "B座3楼水管漏水，很多水");
-        assert!(hs.iter().any(|p| p.join("") == "水管" || p.join("") == "water管"), "{hs:?}");
+        assert!(
+            hs.iter()
+                .any(|p| p.join("") == "水管" || p.join("") == "water管"),
+            "{hs:?}"
+        );
         let t = l.tokenize("厕所的水龙头坏了");
         let hits = l.matches(&t);
         assert!(hits.iter().any(|h| l.entries[h.entry].tags.has(Cue::Fault)));
-        assert!(hits.iter().any(|h| l.entries[h.entry].tags.area == area_index("toilet")));
+        assert!(hits
+            .iter()
+            .any(|h| l.entries[h.entry].tags.area == area_index("toilet")));
     }
 
     #[test]
@@ -595,6 +677,10 @@ mod tests {
         let t = l.tokenize("pembersihan");
         let hits = l.matches(&t);
         assert_eq!(hits.len(), 1);
-        assert!(l.entries[hits[0].entry].tags.cats.iter().any(|(c, _)| *c == Category::Cleaning));
+        assert!(l.entries[hits[0].entry]
+            .tags
+            .cats
+            .iter()
+            .any(|(c, _)| *c == Category::Cleaning));
     }
 }

@@ -36,8 +36,9 @@ const CHAT_DATA: &str = include_str!("../../assets/classifier/train-chats.jsonl"
 const EXTRA_DATA: &str = include_str!("../../assets/classifier/train-extra.txt");
 
 const BITS: u32 = 16;
-const EPOCHS: usize = 14;
-const LR: f32 = 0.25;
+const USE_CAT_MODEL: bool = true;
+const EPOCHS: usize = 25;
+const LR: f32 = 0.15;
 const L2: f32 = 2e-6;
 
 /// Per-site vocabulary that feeds the extractors.
@@ -68,7 +69,11 @@ pub enum ClassifyError {
     #[error(transparent)]
     Lexicon(#[from] lexicon::LexiconError),
     #[error("{file} line {line}: {msg}")]
-    Data { file: &'static str, line: usize, msg: String },
+    Data {
+        file: &'static str,
+        line: usize,
+        msg: String,
+    },
 }
 
 /// The classifier. Cheap to share (`Send + Sync`); `classify` takes `&self`.
@@ -78,6 +83,8 @@ pub struct Classifier {
     /// The bundled lexicon, kept to rebuild after a site vocabulary change.
     base_lex: Lexicon,
     kind_model: Linear,
+    /// Category layer: lexicon trade evidence + words → one of the 11 categories or null (index 11).
+    cat_model: Linear,
     memory: HashMap<String, Classification>,
     site: SiteVocabulary,
     learned_phrases: Vec<(String, Tags)>,
@@ -108,13 +115,26 @@ impl Classifier {
             base_lex: lex.clone(),
             lex,
             kind_model: Linear::new(BITS, Kind::ALL.len()),
+            cat_model: Linear::new(BITS, 12),
             memory: HashMap::new(),
             site: SiteVocabulary::default(),
             learned_phrases: Vec::new(),
         };
-        let samples: Vec<(Features, usize, f32)> =
-            data.iter().map(|d| (c.features_for(&d.text), d.kind as usize, 1.0)).collect();
+        let mut samples: Vec<(Features, usize, f32)> = Vec::with_capacity(data.len());
+        let mut cat_samples: Vec<(Features, usize, f32)> = Vec::with_capacity(data.len());
+        for d in data {
+            let toks = c.lex.tokenize(&d.text);
+            let a = Analysis::new(&c.lex, toks);
+            let ex = extract::extract(&c.lex, &a.toks, &a.hits, a.focus);
+            let x = features(&a, &ex.location);
+            if d.kind != Kind::Chatter {
+                let cx = cat_features(&a, d.kind, &x);
+                cat_samples.push((cx, d.category.map_or(11, |c| c as usize), 1.0));
+            }
+            samples.push((x, d.kind as usize, 1.0));
+        }
         c.kind_model.train(&samples, EPOCHS, LR, L2);
+        c.cat_model.train(&cat_samples, EPOCHS, LR, L2);
         Ok(c)
     }
 
@@ -125,6 +145,7 @@ impl Classifier {
             base_lex: lex.clone(),
             lex,
             kind_model: Linear::new(1, Kind::ALL.len()),
+            cat_model: Linear::new(1, 12),
             memory: HashMap::new(),
             site: SiteVocabulary::default(),
             learned_phrases: Vec::new(),
@@ -139,7 +160,11 @@ impl Classifier {
     pub fn set_site_vocabulary(&mut self, vocab: SiteVocabulary) {
         let mut lex = self.base_lex.clone();
         for b in &vocab.blocks {
-            let t = Tags { st: st::BLOCKNAME, block_name: Some(b.trim().to_string()), ..Tags::default() };
+            let t = Tags {
+                st: st::BLOCKNAME,
+                block_name: Some(b.trim().to_string()),
+                ..Tags::default()
+            };
             lex.add_phrase(b, &t);
             for prefix in ["blok", "block", "blk", "tower"] {
                 if !b.to_lowercase().starts_with(prefix) {
@@ -149,11 +174,23 @@ impl Classifier {
         }
         for (alias, area) in &vocab.area_aliases {
             if let Some(a) = area_index(area.trim()) {
-                lex.add_phrase(alias, &Tags { area: Some(a), ..Tags::default() });
+                lex.add_phrase(
+                    alias,
+                    &Tags {
+                        area: Some(a),
+                        ..Tags::default()
+                    },
+                );
             }
         }
         for s in &vocab.site_aliases {
-            lex.add_phrase(s, &Tags { st: st::SITE, ..Tags::default() });
+            lex.add_phrase(
+                s,
+                &Tags {
+                    st: st::SITE,
+                    ..Tags::default()
+                },
+            );
         }
         for (p, t) in &self.learned_phrases {
             lex.add_phrase(p, t);
@@ -191,6 +228,21 @@ impl Classifier {
             }
         }
 
+        if !self.is_rules_only() && corrected.kind != Kind::Chatter {
+            let a = Analysis::new(&self.lex, toks.clone());
+            let ex = extract::extract(&self.lex, &a.toks, &a.hits, a.focus);
+            let cx = cat_features(&a, corrected.kind, &features(&a, &ex.location));
+            let y = corrected.category.map_or(11, |c| c as usize);
+            let mut buf = vec![0.0; 12];
+            for _ in 0..30 {
+                self.cat_model.probs(&cx, &mut buf);
+                if argmax(&buf) == y && buf[y] > 0.6 {
+                    break;
+                }
+                self.cat_model.step(&cx, y, 0.3, 0.0, &mut buf);
+            }
+        }
+
         // Site slang: unknown words become category evidence when the rules got the category wrong.
         if let Some(cat) = corrected.category {
             let a = Analysis::new(&self.lex, toks.clone());
@@ -209,7 +261,11 @@ impl Classifier {
                         && t.text.chars().count() >= 3
                         && t.text.chars().all(char::is_alphabetic);
                     if slang {
-                        let tags = Tags { cats: vec![(cat, 5)], cues: Cue::Asset.bit(), ..Tags::default() };
+                        let tags = Tags {
+                            cats: vec![(cat, 5)],
+                            cues: Cue::Asset.bit(),
+                            ..Tags::default()
+                        };
                         self.learned_phrases.push((t.text.clone(), tags.clone()));
                         self.lex.add_phrase(&t.text, &tags);
                         self.base_lex.add_phrase(&t.text, &tags);
@@ -266,6 +322,17 @@ impl Classifier {
             (kind, p[k])
         };
 
+        // Rule 1: a new problem wins over reported work or a check-in.
+        let (kind, confidence) = if matches!(kind, Kind::TaskReport | Kind::CheckIn)
+            && !a.has(Cue::Blocked)
+            && later_problem(&a)
+        {
+            cues.push("kind: problem after reported work → issue_report".into());
+            (Kind::IssueReport, confidence.max(0.6))
+        } else {
+            (kind, confidence)
+        };
+
         // ---- fields
         let status = if kind == Kind::TaskReport {
             let (s, cue) = rules::status(&a);
@@ -276,11 +343,27 @@ impl Classifier {
         } else {
             None
         };
-        let (category, cat_cue) = rules::rule_category(&a, kind);
+        let (mut category, cat_cue) = rules::rule_category(&a, kind);
+        if USE_CAT_MODEL && !self.is_rules_only() && kind != Kind::Chatter {
+            let x = features(&a, &ex.location);
+            let cx = cat_features(&a, kind, &x);
+            let mut p = [0.0f32; 12];
+            self.cat_model.probs(&cx, &mut p);
+            let k = argmax(&p);
+            category = if k == 11 {
+                None
+            } else {
+                Some(Category::ALL[k])
+            };
+        }
         if let (Some(c), Some(cue)) = (category, cat_cue) {
             cues.push(format!("category: '{cue}' → {}", c.as_str()));
         }
-        let location = if kind == Kind::Chatter { Location::default() } else { ex.location };
+        let location = if kind == Kind::Chatter {
+            Location::default()
+        } else {
+            ex.location
+        };
         if kind != Kind::Chatter {
             cues.extend(ex.cues);
         }
@@ -302,21 +385,41 @@ impl Classifier {
         } else {
             false
         };
-        Classification { kind, status, category, location, priority, repeat, confidence, cues }
+        Classification {
+            kind,
+            status,
+            category,
+            location,
+            priority,
+            repeat,
+            confidence,
+            cues,
+        }
     }
 }
 
 fn bundled_training_data() -> Result<Vec<TrainItem>, ClassifyError> {
     let mut v = parse_jsonl(DEV_DATA, "assets/classifier/train-dev.jsonl")?;
-    v.extend(parse_jsonl(CHAT_DATA, "assets/classifier/train-chats.jsonl")?);
-    v.extend(parse_extra(EXTRA_DATA, "assets/classifier/train-extra.txt")?);
+    v.extend(parse_jsonl(
+        CHAT_DATA,
+        "assets/classifier/train-chats.jsonl",
+    )?);
+    v.extend(parse_extra(
+        EXTRA_DATA,
+        "assets/classifier/train-extra.txt",
+    )?);
     Ok(v)
 }
 
 /// The bundled training data except items whose id or text appears in `exclude` (for honest cross-validation).
-pub fn bundled_training_data_excluding(exclude: &[Labelled]) -> Result<Vec<TrainItem>, ClassifyError> {
+pub fn bundled_training_data_excluding(
+    exclude: &[Labelled],
+) -> Result<Vec<TrainItem>, ClassifyError> {
     let ids: std::collections::HashSet<&str> = exclude.iter().map(|l| l.id.as_str()).collect();
-    let texts: std::collections::HashSet<String> = exclude.iter().map(|l| l.text.trim().to_lowercase()).collect();
+    let texts: std::collections::HashSet<String> = exclude
+        .iter()
+        .map(|l| l.text.trim().to_lowercase())
+        .collect();
     Ok(bundled_training_data()?
         .into_iter()
         .filter(|t| !ids.contains(t.id.as_str()) && !texts.contains(&t.text.trim().to_lowercase()))
@@ -329,8 +432,17 @@ fn parse_jsonl(text: &str, file: &'static str) -> Result<Vec<TrainItem>, Classif
         if line.trim().is_empty() {
             continue;
         }
-        let l: Labelled = serde_json::from_str(line).map_err(|e| ClassifyError::Data { file, line: i + 1, msg: e.to_string() })?;
-        out.push(TrainItem { id: l.id, text: l.text, kind: l.kind, category: l.category });
+        let l: Labelled = serde_json::from_str(line).map_err(|e| ClassifyError::Data {
+            file,
+            line: i + 1,
+            msg: e.to_string(),
+        })?;
+        out.push(TrainItem {
+            id: l.id,
+            text: l.text,
+            kind: l.kind,
+            category: l.category,
+        });
     }
     Ok(out)
 }
@@ -343,8 +455,14 @@ fn parse_extra(text: &str, file: &'static str) -> Result<Vec<TrainItem>, Classif
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let err = |msg: String| ClassifyError::Data { file, line: i + 1, msg };
-        let (head, body) = line.split_once('|').ok_or_else(|| err("missing '|'".into()))?;
+        let err = |msg: String| ClassifyError::Data {
+            file,
+            line: i + 1,
+            msg,
+        };
+        let (head, body) = line
+            .split_once('|')
+            .ok_or_else(|| err("missing '|'".into()))?;
         let mut parts = head.split_whitespace();
         let kind = match parts.next().unwrap_or("") {
             "task" => Kind::TaskReport,
@@ -367,7 +485,12 @@ fn parse_extra(text: &str, file: &'static str) -> Result<Vec<TrainItem>, Classif
             "-" => None,
             c => Some(Category::parse(c).ok_or_else(|| err(format!("unknown category '{c}'")))?),
         };
-        out.push(TrainItem { id: format!("x{:04}", i + 1), text: body.trim().replace("\\n", "\n"), kind, category });
+        out.push(TrainItem {
+            id: format!("x{:04}", i + 1),
+            text: body.trim().replace("\\n", "\n"),
+            kind,
+            category,
+        });
     }
     Ok(out)
 }
@@ -389,19 +512,28 @@ pub(crate) fn features(a: &Analysis, loc: &Location) -> Features {
         if txt != "," {
             push(&mut out, FeatHash::new("w").push(txt.as_bytes()), 1.0);
         }
-        push(&mut out, FeatHash::new("b").push(prev.as_bytes()).sep().push(txt.as_bytes()), 0.7);
+        push(
+            &mut out,
+            FeatHash::new("b")
+                .push(prev.as_bytes())
+                .sep()
+                .push(txt.as_bytes()),
+            0.7,
+        );
         prev = txt;
-        if t.class == TokClass::Word && txt.len() >= 4 {
+        if t.class == TokClass::Word && txt.len() >= 4 && txt.len() <= 40 {
             let b = txt.as_bytes();
             // character 3- and 4-grams inside the word, with boundaries
-            let mut padded = Vec::with_capacity(b.len() + 2);
-            padded.push(b'<');
-            padded.extend_from_slice(b);
-            padded.push(b'>');
+            let mut padded = [0u8; 42];
+            padded[0] = b'<';
+            padded[1..=b.len()].copy_from_slice(b);
+            padded[b.len() + 1] = b'>';
+            let padded = &padded[..b.len() + 2];
+            let g = FeatHash::new("g");
             for n in [3usize, 4] {
                 if padded.len() >= n {
                     for w in padded.windows(n) {
-                        push(&mut out, FeatHash::new("g").push(w), 0.25);
+                        push(&mut out, g.push(w), 0.25);
                     }
                 }
             }
@@ -410,11 +542,24 @@ pub(crate) fn features(a: &Analysis, loc: &Location) -> Features {
             content += 1;
         }
     }
-    push(&mut out, FeatHash::new("b").push(prev.as_bytes()).sep().push(b"$"), 0.7);
+    push(
+        &mut out,
+        FeatHash::new("b").push(prev.as_bytes()).sep().push(b"$"),
+        0.7,
+    );
     if let Some(f) = a.toks.iter().find(|t| t.text != ",") {
-        push(&mut out, FeatHash::new("first").push(f.text.as_bytes()), 1.0);
+        push(
+            &mut out,
+            FeatHash::new("first").push(f.text.as_bytes()),
+            1.0,
+        );
     }
-    if let Some(l) = a.toks.iter().rev().find(|t| t.class != TokClass::Emoji && t.text != ",") {
+    if let Some(l) = a
+        .toks
+        .iter()
+        .rev()
+        .find(|t| t.class != TokClass::Emoji && t.text != ",")
+    {
         push(&mut out, FeatHash::new("last").push(l.text.as_bytes()), 1.0);
     }
     let len_bucket: &[u8] = match content {
@@ -435,12 +580,14 @@ pub(crate) fn features(a: &Analysis, loc: &Location) -> Features {
     let mut cats: u16 = 0;
     for h in &a.hits {
         let t = a.tags(h);
-        for c in Cue::ALL {
-            if t.cues & c.bit() != 0 && seen & c.bit() == 0 {
-                seen |= c.bit();
-                push(&mut out, FeatHash::new("cue").push(c.name().as_bytes()), 1.0);
-            }
+        for c in cues_of(t.cues & !seen) {
+            push(
+                &mut out,
+                FeatHash::new("cue").push(c.name().as_bytes()),
+                1.0,
+            );
         }
+        seen |= t.cues;
         prio |= t.prio;
         rep |= t.rep;
         for &(c, w) in &t.cats {
@@ -458,14 +605,10 @@ pub(crate) fn features(a: &Analysis, loc: &Location) -> Features {
             continue;
         }
         let (t0, t1) = (a.tags(&w[0]), a.tags(&w[1]));
-        for c0 in Cue::ALL {
-            if t0.cues & c0.bit() == 0 {
-                continue;
-            }
-            for c1 in Cue::ALL {
-                if t1.cues & c1.bit() != 0 {
-                    push(&mut out, FeatHash::new("pair").push(c0.name().as_bytes()).sep().push(c1.name().as_bytes()), 0.7);
-                }
+        for c0 in cues_of(t0.cues) {
+            let h0 = FeatHash::new("pair").push(c0.name().as_bytes()).sep();
+            for c1 in cues_of(t1.cues) {
+                push(&mut out, h0.push(c1.name().as_bytes()), 0.7);
             }
         }
     }
@@ -473,10 +616,12 @@ pub(crate) fn features(a: &Analysis, loc: &Location) -> Features {
     for (i, t) in a.toks.iter().enumerate() {
         if t.text == "dah" {
             if let Some(h) = a.hits.iter().find(|h| h.start == i + 1) {
-                for c in Cue::ALL {
-                    if a.tags(h).cues & c.bit() != 0 {
-                        push(&mut out, FeatHash::new("dah").push(c.name().as_bytes()), 0.7);
-                    }
+                for c in cues_of(a.tags(h).cues) {
+                    push(
+                        &mut out,
+                        FeatHash::new("dah").push(c.name().as_bytes()),
+                        0.7,
+                    );
                 }
             }
         }
@@ -491,7 +636,11 @@ pub(crate) fn features(a: &Analysis, loc: &Location) -> Features {
     }
     for c in Category::ALL {
         if cats & (1 << (c as u16)) != 0 {
-            push(&mut out, FeatHash::new("cat").push(c.as_str().as_bytes()), 0.5);
+            push(
+                &mut out,
+                FeatHash::new("cat").push(c.as_str().as_bytes()),
+                0.5,
+            );
         }
     }
     if cats == 0 {
@@ -501,7 +650,10 @@ pub(crate) fn features(a: &Analysis, loc: &Location) -> Features {
         push(&mut out, FeatHash::new("nocue"), 1.0);
     }
     let social = Cue::Greet.bit() | Cue::Ack.bit() | Cue::Thanks.bit() | Cue::Social.bit();
-    if seen & social != 0 && seen & !social & !(Cue::Req.bit() | Cue::Neg.bit() | Cue::Clear.bit()) == 0 && cats == 0 {
+    if seen & social != 0
+        && seen & !social & !(Cue::Req.bit() | Cue::Neg.bit() | Cue::Clear.bit()) == 0
+        && cats == 0
+    {
         push(&mut out, FeatHash::new("only_social"), 1.0);
     }
     if loc.block.is_some() {
@@ -516,7 +668,10 @@ pub(crate) fn features(a: &Analysis, loc: &Location) -> Features {
     if a.focus.is_some() {
         push(&mut out, FeatHash::new("contrast"), 1.0);
         // a problem after "but"
-        if a.hits.iter().any(|h| a.focus.is_some_and(|f| h.start >= f) && a.tags(h).has(Cue::Fault)) {
+        if a.hits
+            .iter()
+            .any(|h| a.focus.is_some_and(|f| h.start >= f) && a.tags(h).has(Cue::Fault))
+        {
             push(&mut out, FeatHash::new("contrast_fault"), 1.0);
         }
     }
@@ -529,13 +684,120 @@ pub(crate) fn features(a: &Analysis, loc: &Location) -> Features {
     if a.toks.iter().any(|t| t.text == "!!") {
         push(&mut out, FeatHash::new("exclaim2"), 1.0);
     }
-    if a.toks.iter().any(|t| t.class == TokClass::Num && t.raw.len() == 4 && t.raw.chars().all(|c| c.is_ascii_digit())) {
+    if a.toks.iter().any(|t| {
+        t.class == TokClass::Num && t.raw.len() == 4 && t.raw.chars().all(|c| c.is_ascii_digit())
+    }) {
         push(&mut out, FeatHash::new("hhmm"), 1.0);
     }
     if a.toks.iter().any(|t| t.class == TokClass::Cjk) {
         push(&mut out, FeatHash::new("zh"), 1.0);
     }
+    let has = |c: Cue| seen & c.bit() != 0;
+    let done_like = has(Cue::Done) || has(Cue::Work) || has(Cue::Res);
+    if has(Cue::Mess) && done_like {
+        push(&mut out, FeatHash::new("mess_done"), 1.0);
+    }
+    if later_problem(a) {
+        push(&mut out, FeatHash::new("later_problem"), 1.0);
+    }
+    // negated fault: "dah tak bocor", "no more leak", "不再滴水"
+    for w in a.hits.windows(2) {
+        if w[1].start == w[0].end
+            && a.tags(&w[0]).has(Cue::Neg)
+            && (a.tags(&w[1]).has(Cue::Fault) || a.tags(&w[1]).has(Cue::Mess))
+        {
+            push(&mut out, FeatHash::new("neg_fault"), 1.0);
+        }
+        if w[1].start == w[0].end && a.tags(&w[0]).has(Cue::Neg) && a.tags(&w[1]).has(Cue::Fn) {
+            push(&mut out, FeatHash::new("neg_fn"), 1.0);
+        }
+    }
     out
+}
+
+/// A problem stated after a contrast word or in a later sentence than reported work ("done lobby A. Toilet lvl 2 choke").
+pub(crate) fn later_problem(a: &Analysis) -> bool {
+    let problem = |c: u32| c & (Cue::Fault.bit() | Cue::Hazard.bit() | Cue::PestSee.bit()) != 0;
+    if let Some(f) = a.focus {
+        if a.hits
+            .iter()
+            .any(|h| h.start >= f && problem(a.tags(h).cues))
+        {
+            return true;
+        }
+    }
+    // sentence break after a work/done clause
+    let mut work_seen = false;
+    let mut broke = false;
+    let mut hi = 0;
+    for (i, t) in a.toks.iter().enumerate() {
+        while hi < a.hits.len() && a.hits[hi].end <= i {
+            hi += 1;
+        }
+        if t.text == "." && work_seen {
+            broke = true;
+            continue;
+        }
+        if let Some(h) = a.hits.get(hi).filter(|h| h.start == i) {
+            let c = a.tags(h).cues;
+            if broke && problem(c) {
+                return true;
+            }
+            if !broke && c & (Cue::Done.bit() | Cue::Work.bit()) != 0 {
+                work_seen = true;
+            }
+        }
+    }
+    false
+}
+
+/// Features of the category layer: the kind features plus the lexicon's trade evidence and the message kind.
+fn cat_features(a: &Analysis, kind: Kind, base: &Features) -> Features {
+    let mut out = base.clone();
+    let cs = rules::category_scores(a, kind == Kind::IssueReport);
+    let (rule, _) = rules::rule_category(a, kind);
+    for c in Category::ALL {
+        let s = cs.score[c as usize];
+        if s > 0.0 {
+            push(
+                &mut out,
+                FeatHash::new("lcs").push(c.as_str().as_bytes()),
+                (s / 4.0).min(3.0),
+            );
+        }
+    }
+    let rule_name = rule.map_or("none", |c| c.as_str());
+    push(
+        &mut out,
+        FeatHash::new("lcrule").push(rule_name.as_bytes()),
+        2.0,
+    );
+    push(
+        &mut out,
+        FeatHash::new("kindc").push(kind.as_str().as_bytes()),
+        1.0,
+    );
+    push(
+        &mut out,
+        FeatHash::new("kindrule")
+            .push(kind.as_str().as_bytes())
+            .sep()
+            .push(rule_name.as_bytes()),
+        1.0,
+    );
+    out
+}
+
+/// The cues whose bits are set, in `Cue::ALL` order.
+fn cues_of(mut bits: u32) -> impl Iterator<Item = Cue> {
+    std::iter::from_fn(move || {
+        if bits == 0 {
+            return None;
+        }
+        let i = bits.trailing_zeros();
+        bits &= bits - 1;
+        Cue::ALL.get(i as usize).copied()
+    })
 }
 
 /// Human-readable cues for the chosen kind: the lexicon hits that pushed the model most towards it.
@@ -544,11 +806,9 @@ fn kind_cues(a: &Analysis, m: &Linear, k: usize) -> Vec<String> {
     for h in &a.hits {
         let t = a.tags(h);
         let mut best = 0.0f32;
-        for c in Cue::ALL {
-            if t.cues & c.bit() != 0 {
-                let w = m.weight(FeatHash::new("cue").push(c.name().as_bytes()).slot(BITS), k);
-                best = best.max(w);
-            }
+        for c in cues_of(t.cues) {
+            let w = m.weight(FeatHash::new("cue").push(c.name().as_bytes()).slot(BITS), k);
+            best = best.max(w);
         }
         let wv = a.toks[h.start..h.end]
             .iter()
@@ -562,7 +822,11 @@ fn kind_cues(a: &Analysis, m: &Linear, k: usize) -> Vec<String> {
     scored.sort_by(|x, y| y.0.total_cmp(&x.0));
     scored.dedup_by(|x, y| x.1 == y.1);
     let kind = Kind::ALL[k].as_str();
-    let mut out: Vec<String> = scored.into_iter().take(3).map(|(_, s)| format!("kind: '{s}' → {kind}")).collect();
+    let mut out: Vec<String> = scored
+        .into_iter()
+        .take(3)
+        .map(|(_, s)| format!("kind: '{s}' → {kind}"))
+        .collect();
     if out.is_empty() {
         out.push(format!("kind: overall wording → {kind}"));
     }
@@ -572,11 +836,19 @@ fn kind_cues(a: &Analysis, m: &Linear, k: usize) -> Vec<String> {
 /// Kind from the lexicon cues alone (used for the rules-only baseline).
 fn rule_kind(a: &Analysis, loc: &Location) -> Kind {
     let has = |c: Cue| a.has(c);
-    let problem = has(Cue::Fault) || has(Cue::Hazard) || has(Cue::PestSee) || has(Cue::Complain) || has(Cue::Why);
+    let problem = has(Cue::Fault)
+        || has(Cue::Hazard)
+        || has(Cue::PestSee)
+        || has(Cue::Complain)
+        || has(Cue::Why);
     if has(Cue::Res) && !has(Cue::Why) && !(has(Cue::Q)) {
         return Kind::IssueResolved;
     }
-    if has(Cue::Q) || has(Cue::Mention) || (has(Cue::Req) && !problem) || (has(Cue::Announce) && !problem && !has(Cue::Done)) {
+    if has(Cue::Q)
+        || has(Cue::Mention)
+        || (has(Cue::Req) && !problem)
+        || (has(Cue::Announce) && !problem && !has(Cue::Done))
+    {
         if problem && !has(Cue::Q) && !has(Cue::Mention) {
             return Kind::IssueReport;
         }

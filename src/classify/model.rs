@@ -41,7 +41,11 @@ pub struct Linear {
 
 impl Linear {
     pub fn new(bits: u32, classes: usize) -> Linear {
-        Linear { bits, classes, w: vec![0.0; (1usize << bits) * classes] }
+        Linear {
+            bits,
+            classes,
+            w: vec![0.0; (1usize << bits) * classes],
+        }
     }
 
     /// Raw scores per class.
@@ -135,8 +139,18 @@ mod tests {
 
     #[test]
     fn learns_a_separable_problem() {
-        let f = |s: &str| vec![(FeatHash::new("w").push(s.as_bytes()).slot(12), 1.0f32), (FeatHash::new("bias").slot(12), 1.0)];
-        let data = vec![(f("bocor"), 0, 1.0), (f("siap"), 1, 1.0), (f("rosak"), 0, 1.0), (f("done"), 1, 1.0)];
+        let f = |s: &str| {
+            vec![
+                (FeatHash::new("w").push(s.as_bytes()).slot(12), 1.0f32),
+                (FeatHash::new("bias").slot(12), 1.0),
+            ]
+        };
+        let data = vec![
+            (f("bocor"), 0, 1.0),
+            (f("siap"), 1, 1.0),
+            (f("rosak"), 0, 1.0),
+            (f("done"), 1, 1.0),
+        ];
         let mut m = Linear::new(12, 2);
         m.train(&data, 20, 0.5, 1e-4);
         let mut p = [0.0; 2];

@@ -7,6 +7,37 @@
 //! normalised one for the location extractors, which need the case ("Lobby C", "A-12-03").
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A small, fast, non-cryptographic hasher (FxHash) for the lexicon's string maps.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(c);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(b)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+        self.0 = h;
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(i)).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub type FxBuild = BuildHasherDefault<FxHasher>;
+pub type FxHashMap<K, V> = HashMap<K, V, FxBuild>;
 
 /// What a token is made of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +67,7 @@ pub struct Token {
 /// The single-token spelling map (`=canon :: variants` lines of the lexicon).
 #[derive(Debug, Clone, Default)]
 pub struct SpellingMap {
-    map: HashMap<String, String>,
+    map: FxHashMap<String, String>,
 }
 
 impl SpellingMap {
@@ -61,8 +92,12 @@ pub fn emoji_word(c: char) -> Option<&'static str> {
         '✅' | '✔' | '☑' | '✓' | '🆗' => "emo_check",
         '👍' | '👌' | '🤙' | '💪' => "emo_ok",
         '🙏' => "emo_thanks",
-        '😂' | '🤣' | '😅' | '😆' | '😄' | '😁' | '😀' | '😃' | '😜' | '😝' => "emo_laugh",
-        '🎉' | '🎂' | '🎊' | '🪔' | '🧧' | '🎁' | '🥳' | '🌙' | '🕌' | '🎄' | '🏮' => "emo_celebrate",
+        '😂' | '🤣' | '😅' | '😆' | '😄' | '😁' | '😀' | '😃' | '😜' | '😝' => {
+            "emo_laugh"
+        }
+        '🎉' | '🎂' | '🎊' | '🪔' | '🧧' | '🎁' | '🥳' | '🌙' | '🕌' | '🎄' | '🏮' => {
+            "emo_celebrate"
+        }
         '👏' => "emo_clap",
         '⛈' | '🌧' | '☔' | '🌩' | '⚡' | '🌦' => "emo_rain",
         '🔥' => "emo_fire",
@@ -71,7 +106,9 @@ pub fn emoji_word(c: char) -> Option<&'static str> {
         '😡' | '😠' | '😤' | '🤬' => "emo_angry",
         '😢' | '😭' | '😞' | '😔' | '🥺' | '😩' | '😫' => "emo_sad",
         '🧹' | '🧽' | '🧼' | '🪣' => "emo_clean",
-        '🙂' | '😊' | '🤗' | '😍' | '🥰' | '❤' | '💕' | '😘' | '🌹' | '🌸' | '☺' => "emo_smile",
+        '🙂' | '😊' | '🤗' | '😍' | '🥰' | '❤' | '💕' | '😘' | '🌹' | '🌸' | '☺' => {
+            "emo_smile"
+        }
         _ => {
             let u = c as u32;
             if (0x1F300..=0x1FAFF).contains(&u) || (0x2600..=0x27BF).contains(&u) {
@@ -88,20 +125,21 @@ fn is_skippable(c: char) -> bool {
 }
 
 /// Collapses runs of three or more equal letters: to two when `known` accepts the two-letter form, else to one.
-fn collapse_runs(w: &str, known: &dyn Fn(&str) -> bool) -> String {
-    let chars: Vec<char> = w.chars().collect();
+fn collapse_runs(w: String, known: &dyn Fn(&str) -> bool) -> String {
     let mut has_run = false;
-    let mut i = 0;
-    while i + 2 < chars.len() {
-        if chars[i].is_alphabetic() && chars[i] == chars[i + 1] && chars[i] == chars[i + 2] {
+    let (mut p1, mut p2) = ('\0', '\0');
+    for c in w.chars() {
+        if c == p1 && c == p2 && c.is_alphabetic() {
             has_run = true;
             break;
         }
-        i += 1;
+        p2 = p1;
+        p1 = c;
     }
     if !has_run {
-        return w.to_string();
+        return w;
     }
+    let chars: Vec<char> = w.chars().collect();
     let squeeze = |keep: usize| -> String {
         let mut out = String::with_capacity(w.len());
         let mut prev = '\0';
@@ -146,7 +184,11 @@ fn push_word(
     let lower = raw.to_lowercase();
     let has_alpha = lower.chars().any(char::is_alphabetic);
     let has_digit = lower.chars().any(|c| c.is_ascii_digit());
-    let mut text = if has_alpha { collapse_runs(&lower, known) } else { lower };
+    let mut text = if has_alpha {
+        collapse_runs(lower, known)
+    } else {
+        lower
+    };
     // Malay reduplication written with a 2: "budak2", "apa2", "menitik2".
     if has_alpha && text.len() > 3 && text.ends_with('2') {
         let stem = &text[..text.len() - 1];
@@ -154,13 +196,25 @@ fn push_word(
             text = stem.to_string();
         }
     }
-    let text = text.replace('\'', "");
+    if text.contains('\'') {
+        text = text.replace('\'', "");
+    }
     let text = match map.get(&text) {
         Some(c) => c.to_string(),
         None => text,
     };
-    let class = if has_alpha { TokClass::Word } else if has_digit { TokClass::Num } else { TokClass::Word };
-    out.push(Token { text, raw: std::mem::take(raw), class });
+    let class = if has_alpha {
+        TokClass::Word
+    } else if has_digit {
+        TokClass::Num
+    } else {
+        TokClass::Word
+    };
+    out.push(Token {
+        text,
+        raw: std::mem::take(raw),
+        class,
+    });
 }
 
 /// Splits a message into normalised tokens.
@@ -184,7 +238,9 @@ pub fn tokenize(text: &str, map: &SpellingMap, known: &dyn Fn(&str) -> bool) -> 
             let joins = match c {
                 '-' => true,
                 '\'' | '’' => word.chars().all(char::is_alphabetic),
-                '.' | ':' => word.chars().last().is_some_and(|p| p.is_ascii_digit()) && next.is_ascii_digit(),
+                '.' | ':' => {
+                    word.chars().last().is_some_and(|p| p.is_ascii_digit()) && next.is_ascii_digit()
+                }
                 '/' => word.chars().count() <= 2 && next.is_alphanumeric(),
                 _ => false,
             };
@@ -199,16 +255,27 @@ pub fn tokenize(text: &str, map: &SpellingMap, known: &dyn Fn(&str) -> bool) -> 
         if is_cjk(c) {
             let s = c.to_string();
             let text = map.get(&s).map(str::to_string).unwrap_or_else(|| s.clone());
-            out.push(Token { text, raw: s, class: TokClass::Cjk });
+            out.push(Token {
+                text,
+                raw: s,
+                class: TokClass::Cjk,
+            });
             last_punct = None;
             continue;
         }
         if let Some(e) = emoji_word(c) {
             // Repeated identical emojis count once.
-            if out.last().is_some_and(|t| t.class == TokClass::Emoji && t.text == e) {
+            if out
+                .last()
+                .is_some_and(|t| t.class == TokClass::Emoji && t.text == e)
+            {
                 continue;
             }
-            out.push(Token { text: e.to_string(), raw: c.to_string(), class: TokClass::Emoji });
+            out.push(Token {
+                text: e.to_string(),
+                raw: c.to_string(),
+                class: TokClass::Emoji,
+            });
             last_punct = None;
             continue;
         }
@@ -217,7 +284,10 @@ pub fn tokenize(text: &str, map: &SpellingMap, known: &dyn Fn(&str) -> bool) -> 
             '!' | '！' => Some('!'),
             '@' => Some('@'),
             '#' => Some('#'),
-            ',' | '，' | '.' | '。' | ';' | '；' | ':' | '：' | '\n' | '、' | '(' | ')' | '（' | '）' | '~' | '|' => Some(','),
+            '.' | '。' | '\n' => Some('.'),
+            ',' | '，' | ';' | '；' | ':' | '：' | '、' | '(' | ')' | '（' | '）' | '~' | '|' => {
+                Some(',')
+            }
             _ => None,
         };
         if let Some(p) = p {
@@ -229,7 +299,11 @@ pub fn tokenize(text: &str, map: &SpellingMap, known: &dyn Fn(&str) -> bool) -> 
                 }
                 continue;
             }
-            out.push(Token { text: p.to_string(), raw: c.to_string(), class: TokClass::Punct });
+            out.push(Token {
+                text: p.to_string(),
+                raw: c.to_string(),
+                class: TokClass::Punct,
+            });
             last_punct = Some(p);
         } else {
             last_punct = None;
@@ -243,7 +317,7 @@ pub fn tokenize(text: &str, map: &SpellingMap, known: &dyn Fn(&str) -> bool) -> 
 pub fn memory_key(tokens: &[Token]) -> String {
     let mut s = String::new();
     for t in tokens {
-        if t.text == "," {
+        if t.text == "," || t.text == "." {
             continue;
         }
         if !s.is_empty() {
@@ -273,7 +347,10 @@ mod tests {
 
     fn texts(s: &str) -> Vec<String> {
         let m = map();
-        tokenize(s, &m, &|w| m.contains(w)).into_iter().map(|t| t.text).collect()
+        tokenize(s, &m, &|w| m.contains(w))
+            .into_iter()
+            .map(|t| t.text)
+            .collect()
     }
 
     #[test]

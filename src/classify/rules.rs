@@ -23,7 +23,13 @@ impl<'a> Analysis<'a> {
             cues |= lex.entries[h.entry].tags.cues;
         }
         let focus = crate::classify::extract::contrast_start(lex, &hits);
-        Analysis { lex, toks, hits, cues, focus }
+        Analysis {
+            lex,
+            toks,
+            hits,
+            cues,
+            focus,
+        }
     }
 
     pub fn tags(&self, h: &Hit) -> &Tags {
@@ -38,7 +44,11 @@ impl<'a> Analysis<'a> {
     pub fn surface(&self, h: &Hit) -> String {
         let mut s = String::new();
         for t in &self.toks[h.start..h.end] {
-            if !s.is_empty() && !(t.class == TokClass::Cjk && s.chars().last().is_some_and(crate::classify::normalize::is_cjk)) {
+            let prev_cjk = s
+                .chars()
+                .last()
+                .is_some_and(crate::classify::normalize::is_cjk);
+            if !s.is_empty() && (t.class != TokClass::Cjk || !prev_cjk) {
                 s.push(' ');
             }
             s.push_str(&t.raw);
@@ -52,24 +62,52 @@ impl<'a> Analysis<'a> {
 
     fn hit_has_text(&self, h: &Hit, words: &[&str]) -> bool {
         let ph = &self.lex.entries[h.entry].phrase;
-        words.iter().any(|w| (ph.len() == 1 && ph[0] == *w) || ph.join(" ") == *w || (ph.len() > 1 && ph.concat() == *w))
+        words.iter().any(|w| {
+            (ph.len() == 1 && ph[0] == *w)
+                || ph.join(" ") == *w
+                || (ph.len() > 1 && ph.concat() == *w)
+        })
     }
 
     pub fn word_count(&self) -> usize {
-        self.toks.iter().filter(|t| matches!(t.class, TokClass::Word | TokClass::Num | TokClass::Cjk)).count()
+        self.toks
+            .iter()
+            .filter(|t| matches!(t.class, TokClass::Word | TokClass::Num | TokClass::Cjk))
+            .count()
     }
 }
 
 // ------------------------------------------------------------------------------------------------ status
 
-const ONGOING_WEAK: &[&str] = &["now", "lagi", "moving to", "going to", "sambung", "continue", "continuing", "lanjut", "proceed", "proceeding", "pergi", "now at", "part", "more", "left", "balance", "remaining"];
+const ONGOING_WEAK: &[&str] = &[
+    "now",
+    "lagi",
+    "moving to",
+    "going to",
+    "sambung",
+    "continue",
+    "continuing",
+    "lanjut",
+    "proceed",
+    "proceeding",
+    "pergi",
+    "now at",
+    "part",
+    "more",
+    "left",
+    "balance",
+    "remaining",
+];
 
 /// Task status (rule 13 and rule 2): blocked words first, then ongoing words, else done.
 pub fn status(a: &Analysis) -> (TaskStatus, Option<String>) {
     if let Some(h) = a.first_hit_with(Cue::Blocked) {
         return (TaskStatus::Blocked, Some(a.surface(h)));
     }
-    let has_done = a.hits.iter().any(|h| a.tags(h).has(Cue::Done) && !a.hit_has_text(h, &["dah", "了", "已经"]));
+    let has_done = a
+        .hits
+        .iter()
+        .any(|h| a.tags(h).has(Cue::Done) && !a.hit_has_text(h, &["dah", "了", "已经"]));
     for h in &a.hits {
         if a.tags(h).has(Cue::Ongoing) {
             let weak = a.hit_has_text(h, ONGOING_WEAK);
@@ -80,8 +118,13 @@ pub fn status(a: &Analysis) -> (TaskStatus, Option<String>) {
     }
     // "belum selesai" / "not yet done"
     for w in a.toks.windows(2) {
-        if matches!(w[0].text.as_str(), "belum" | "not" | "未" | "还没") && matches!(w[1].text.as_str(), "siap" | "done" | "yet" | "完") {
-            return (TaskStatus::InProgress, Some(format!("{} {}", w[0].raw, w[1].raw)));
+        if matches!(w[0].text.as_str(), "belum" | "not" | "未" | "还没")
+            && matches!(w[1].text.as_str(), "siap" | "done" | "yet" | "完")
+        {
+            return (
+                TaskStatus::InProgress,
+                Some(format!("{} {}", w[0].raw, w[1].raw)),
+            );
         }
     }
     (TaskStatus::Done, None)
@@ -97,13 +140,21 @@ pub struct CatScores {
 }
 
 pub fn category_scores(a: &Analysis, focus_boost: bool) -> CatScores {
-    let mut cs = CatScores { score: [0.0; 11], first: [usize::MAX; 11], best_hit: [None; 11] };
+    let mut cs = CatScores {
+        score: [0.0; 11],
+        first: [usize::MAX; 11],
+        best_hit: [None; 11],
+    };
     let mut best_w = [0u8; 11];
     let mut sum = [0.0f32; 11];
     let mut max = [0.0f32; 11];
     for h in &a.hits {
         let tags = a.tags(h);
-        let boost = if focus_boost && a.focus.is_some_and(|f| h.start >= f) { 2.0 } else { 1.0 };
+        let boost = if focus_boost && a.focus.is_some_and(|f| h.start >= f) {
+            2.0
+        } else {
+            1.0
+        };
         for &(c, w) in &tags.cats {
             let i = c as usize;
             let v = f32::from(w) * boost;
@@ -143,7 +194,7 @@ pub fn rule_category(a: &Analysis, kind: Kind) -> (Option<Category>, Option<Stri
     if rain && (leak || seep) {
         cs.score[idx(Category::Civil)] += 4.0;
     } else if leak && cs.score[idx(Category::Civil)] > 0.0 && cs.score[idx(Category::Hvac)] == 0.0 {
-        cs.score[idx(Category::Plumbing)] += 2.0;
+        cs.score[idx(Category::Plumbing)] += 4.0;
     }
     // Guards' patrols and checks are security.
     if kind == Kind::CheckIn && (a.has(Cue::Patrol) || a.has(Cue::Clear)) {
@@ -153,7 +204,9 @@ pub fn rule_category(a: &Analysis, kind: Kind) -> (Option<Category>, Option<Stri
         }
     }
     // Fire or smoke from an electrical source is electrical.
-    if (a.has(Cue::Hazard) || qb & q::HOT != 0) && cs.first[idx(Category::Electrical)] < usize::MAX - 1 {
+    if (a.has(Cue::Hazard) || qb & q::HOT != 0)
+        && cs.first[idx(Category::Electrical)] < usize::MAX - 1
+    {
         cs.score[idx(Category::Electrical)] += 3.0;
     }
     // Aircon dripping water is hvac.
@@ -168,7 +221,9 @@ pub fn rule_category(a: &Analysis, kind: Kind) -> (Option<Category>, Option<Stri
         best = match best {
             None => Some(i),
             Some(b) => {
-                if cs.score[i] > cs.score[b] + 1e-6 || ((cs.score[i] - cs.score[b]).abs() < 1e-6 && cs.first[i] < cs.first[b]) {
+                if cs.score[i] > cs.score[b] + 1e-6
+                    || ((cs.score[i] - cs.score[b]).abs() < 1e-6 && cs.first[i] < cs.first[b])
+                {
                     Some(i)
                 } else {
                     Some(b)
@@ -187,12 +242,20 @@ pub fn rule_category(a: &Analysis, kind: Kind) -> (Option<Category>, Option<Stri
 
 // ------------------------------------------------------------------------------------------------ priority
 
-fn any_text(a: &Analysis, words: &[&str]) -> bool {
-    a.toks.iter().any(|t| words.contains(&t.text.as_str()))
+/// A word from `words` not directly negated ("stuck" but not "not stuck").
+fn affirmed(a: &Analysis, words: &[&str]) -> bool {
+    a.toks.iter().enumerate().any(|(i, t)| {
+        words.contains(&t.text.as_str())
+            && !(i > 0
+                && matches!(
+                    a.toks[i - 1].text.as_str(),
+                    "not" | "tak" | "no" | "bukan" | "takde" | "belum" | "never" | "不" | "没"
+                ))
+    })
 }
 
-fn any_hit(a: &Analysis, words: &[&str]) -> bool {
-    a.hits.iter().any(|h| a.hit_has_text(h, words))
+fn any_text(a: &Analysis, words: &[&str]) -> bool {
+    a.toks.iter().any(|t| words.contains(&t.text.as_str()))
 }
 
 /// Priority of an issue report (rule 18). `cat` is the message's category.
@@ -216,12 +279,27 @@ pub fn priority(a: &Analysis, cat: Option<Category>) -> (Priority, String) {
         bits |= t.prio;
         qb |= t.q;
     }
+    if qb & q::WATEROUT != 0 && a.toks.iter().any(|t| t.text == "water") {
+        qb |= q::NOWATER;
+    }
     let has = |bit: u64| qb & bit != 0;
-    let block_words = any_text(a, &["blok", "tower", "building", "bangunan", "座", "栋", "menara"]);
+    let block_words = any_text(
+        a,
+        &[
+            "blok", "tower", "building", "bangunan", "座", "栋", "menara",
+        ],
+    );
     let block_wide = has(q::WHOLE) && block_words;
     let fault = a.has(Cue::Fault);
     // --- urgent
-    if has(q::TRAPPED) && !has(q::NOBODY) && (any_text(a, &["stuck", "lift", "电", "梯"]) || a.hits.iter().any(|h| a.tags(h).q & q::TRAPPED != 0 && a.surface(h).split_whitespace().count() > 1) || any_text(a, &["trapped", "terperangkap", "terkurung"])) {
+    if has(q::TRAPPED)
+        && !has(q::NOBODY)
+        && (any_text(a, &["stuck", "lift", "电", "梯"])
+            || a.hits.iter().any(|h| {
+                a.tags(h).q & q::TRAPPED != 0 && a.surface(h).split_whitespace().count() > 1
+            })
+            || any_text(a, &["trapped", "terperangkap", "terkurung"]))
+    {
         return (Priority::Urgent, "someone trapped".into());
     }
     if has(q::NOPOWER) && cat != Some(Category::Plumbing) {
@@ -230,7 +308,11 @@ pub fn priority(a: &Analysis, cat: Option<Category>) -> (Priority, String) {
     if has(q::NOWATER) && (block_wide || any_text(a, &["whole", "seluruh", "整"])) {
         return (Priority::Urgent, "whole block without water".into());
     }
-    if has(q::FALLING) && has(q::PEOPLE) && matches!(cat, Some(Category::Landscaping | Category::Civil)) && !any_text(a, &["nobody", "takde", "tiada"]) {
+    if has(q::FALLING)
+        && has(q::PEOPLE)
+        && matches!(cat, Some(Category::Landscaping | Category::Civil))
+        && !any_text(a, &["nobody", "takde", "tiada"])
+    {
         return (Priority::Urgent, "falling on people/cars".into());
     }
     if cat == Some(Category::Pest) && has(q::STUNG) {
@@ -245,7 +327,9 @@ pub fn priority(a: &Analysis, cat: Option<Category>) -> (Priority, String) {
         return (Priority::Low, "still works".into());
     }
     if has(q::COSMETIC) || (has(q::SMALL) && bits & pr::LOW != 0) {
-        let serious = has(q::NOWATER) || (has(q::ACTIVELEAK) && !has(q::SMALL)) || (bits & pr::HIGH != 0 && !has(q::SMALL) && !has(q::COSMETIC));
+        let serious = has(q::NOWATER)
+            || (has(q::ACTIVELEAK) && !has(q::SMALL))
+            || (bits & pr::HIGH != 0 && !has(q::SMALL) && !has(q::COSMETIC));
         if !serious {
             return (Priority::Low, cue_l.unwrap_or_else(|| "cosmetic".into()));
         }
@@ -253,11 +337,14 @@ pub fn priority(a: &Analysis, cat: Option<Category>) -> (Priority, String) {
     // --- high / normal per trade
     match cat {
         Some(Category::Lift) => {
-            if has(q::DEGRADED) && !any_text(a, &["stuck", "rosak", "breakdown"]) {
+            if has(q::DEGRADED) && !affirmed(a, &["stuck", "rosak", "breakdown", "坏"]) {
                 return (Priority::Normal, "lift degraded".into());
             }
             if fault || bits & pr::HIGH != 0 {
-                return (Priority::High, cue_h.unwrap_or_else(|| "lift out of service".into()));
+                return (
+                    Priority::High,
+                    cue_h.unwrap_or_else(|| "lift out of service".into()),
+                );
             }
             (Priority::Normal, "lift".into())
         }
@@ -332,7 +419,9 @@ pub fn repeat(a: &Analysis) -> Option<String> {
         let t = a.tags(h);
         if t.rep & rp::AGAIN != 0 {
             // "working again", "normal again", "on again"
-            let prev_restore = k > 0 && a.tags(&a.hits[k - 1]).rep & rp::RESTORE != 0 && a.hits[k - 1].end == h.start;
+            let prev_restore = k > 0
+                && a.tags(&a.hits[k - 1]).rep & rp::RESTORE != 0
+                && a.hits[k - 1].end == h.start;
             if !prev_restore {
                 return Some(a.surface(h));
             }
@@ -341,20 +430,69 @@ pub fn repeat(a: &Analysis) -> Option<String> {
         if t.rep & rp::LAGI != 0 && t.rep & rp::AGAIN == 0 {
             let i = h.start;
             let next = a.toks.get(i + 1);
-            let next_is_num = next.is_some_and(|x| x.class == TokClass::Num || matches!(x.text.as_str(), "setengah" | "satu" | "dua" | "tiga" | "sikit" | "sekejap" | "kejap" | "sebentar" | "sejam" | "seminit"));
+            let next_is_num = next.is_some_and(|x| {
+                x.class == TokClass::Num
+                    || matches!(
+                        x.text.as_str(),
+                        "setengah"
+                            | "satu"
+                            | "dua"
+                            | "tiga"
+                            | "sikit"
+                            | "sekejap"
+                            | "kejap"
+                            | "sebentar"
+                            | "sejam"
+                            | "seminit"
+                    )
+            });
             let next_is_work = k + 1 < n && a.hits[k + 1].start == i + 1 && {
                 let nt = a.tags(&a.hits[k + 1]);
                 nt.has(Cue::Work) || nt.rep & rp::REDO != 0 || nt.has(Cue::Done)
             };
             let prev = i.checked_sub(1).map(|p| &a.toks[p]);
-            let prev_restore = k > 0 && a.hits[k - 1].end == i && a.tags(&a.hits[k - 1]).rep & rp::RESTORE != 0;
-            let prev_small = prev.is_some_and(|p| matches!(p.text.as_str(), "satu" | "sebentar" | "kejap" | "sekejap" | "sikit" | "ada" | "apa" | "mana" | "nak" | "lagi" | "tak" | "belum" | "takde"));
-            let neg_before = a.toks[i.saturating_sub(4)..i].iter().any(|t| matches!(t.text.as_str(), "tak" | "belum" | "takde" | "bukan" | "no" | "not" | "never"));
+            let prev_restore =
+                k > 0 && a.hits[k - 1].end == i && a.tags(&a.hits[k - 1]).rep & rp::RESTORE != 0;
+            let prev_small = prev.is_some_and(|p| {
+                matches!(
+                    p.text.as_str(),
+                    "satu"
+                        | "sebentar"
+                        | "kejap"
+                        | "sekejap"
+                        | "sikit"
+                        | "ada"
+                        | "apa"
+                        | "mana"
+                        | "nak"
+                        | "lagi"
+                        | "tak"
+                        | "belum"
+                        | "takde"
+                )
+            });
+            let neg_before = a.toks[i.saturating_sub(4)..i].iter().any(|t| {
+                matches!(
+                    t.text.as_str(),
+                    "tak" | "belum" | "takde" | "bukan" | "no" | "not" | "never"
+                )
+            });
             let problem_before = a.hits[..k].iter().any(|p| {
                 let pt = a.tags(p);
-                pt.has(Cue::Fault) || pt.has(Cue::Asset) || pt.area.is_some() || pt.has(Cue::PestSee) || pt.has(Cue::Hazard)
+                pt.has(Cue::Fault)
+                    || pt.has(Cue::Asset)
+                    || pt.area.is_some()
+                    || pt.has(Cue::PestSee)
+                    || pt.has(Cue::Hazard)
             });
-            if !next_is_num && !next_is_work && !prev_restore && !prev_small && !neg_before && problem_before && i > 0 {
+            if !next_is_num
+                && !next_is_work
+                && !prev_restore
+                && !prev_small
+                && !neg_before
+                && problem_before
+                && i > 0
+            {
                 return Some(a.surface(h));
             }
             continue;
@@ -381,23 +519,38 @@ pub fn repeat(a: &Analysis) -> Option<String> {
                 return Some(format!("{} {}", a.surface(h), a.surface(nh)));
             }
             // "still" + asset/area + fault ("still toilet choke")
-            if (nt.has(Cue::Asset) || nt.area.is_some()) && rest.get(1).is_some_and(|x| a.tags(x).has(Cue::Fault)) {
+            if (nt.has(Cue::Asset) || nt.area.is_some())
+                && rest.get(1).is_some_and(|x| a.tags(x).has(Cue::Fault))
+            {
                 return Some(a.surface(h));
             }
             continue;
         }
         if t.rep & rp::BACK != 0 && t.rep & rp::AGAIN == 0 {
             // "rosak balik", "berpasir balik", "kembali rusak"
-            let prev_fault = k > 0 && a.hits[k - 1].end == h.start && a.tags(&a.hits[k - 1]).has(Cue::Fault) && a.tags(&a.hits[k - 1]).rep & rp::RESTORE == 0;
-            let next_fault = a.toks.get(h.end).is_some() && k + 1 < n && a.hits[k + 1].start == h.end && a.tags(&a.hits[k + 1]).has(Cue::Fault) && a.toks[h.start].text == "kembali";
+            let prev_fault = k > 0
+                && a.hits[k - 1].end == h.start
+                && a.tags(&a.hits[k - 1]).has(Cue::Fault)
+                && a.tags(&a.hits[k - 1]).rep & rp::RESTORE == 0;
+            let next_fault = a.toks.get(h.end).is_some()
+                && k + 1 < n
+                && a.hits[k + 1].start == h.end
+                && a.tags(&a.hits[k + 1]).has(Cue::Fault)
+                && a.toks[h.start].text == "kembali";
             if prev_fault || next_fault {
                 return Some(a.surface(h));
             }
         }
     }
     // Chinese 又 / 还是 inside longer phrases
-    let s: String = a.toks.iter().filter(|t| t.class == TokClass::Cjk).map(|t| t.raw.as_str()).collect();
-    if (s.contains('又') || s.contains("还是") || s.contains("还在")) && !s.contains("还在等") {
+    let s: String = a
+        .toks
+        .iter()
+        .filter(|t| t.class == TokClass::Cjk)
+        .map(|t| t.raw.as_str())
+        .collect();
+    if (s.contains('又') || s.contains("还是") || s.contains("还在")) && !s.contains("还在等")
+    {
         return Some("又/还是".into());
     }
     None
