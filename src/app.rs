@@ -72,6 +72,11 @@ impl Services {
         let secure_cookies =
             !cfg.server.tls_cert.is_empty() || cfg.server.public_url.starts_with("https://");
         let pipeline = crate::pipeline::Pipeline::new();
+        match crate::pipeline::learn_from_corrections(&db, &pipeline) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(corrections = n, "classifier adapted to managers' corrections"),
+            Err(e) => tracing::warn!(error = %e, "could not load classification corrections"),
+        }
         Ok(Services {
             login_limiter: LoginLimiter::new(cfg.server.login_attempts),
             image_slots: tokio::sync::Semaphore::new(cfg.evidence.concurrency.max(1)),

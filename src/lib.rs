@@ -11,7 +11,6 @@
 
 pub mod app;
 pub mod auth;
-#[path = "/work/scratch/shims/classify.rs"]
 pub mod classify;
 pub mod cli;
 pub mod config;

@@ -1,15 +1,23 @@
-//! Work that follows the 200: every stored message is classified, indexed for search and (with the records engine)
-//! linked — from durable state (`messages.processed = 0`), so a crash or restart never loses it.
+//! Work that follows the 200: every stored message is classified, indexed for search and linked into records (task
+//! entries, issue tickets, evidence) — from durable state (`messages.processed = 0`), so a crash or restart never loses
+//! it. Each batch runs inside one write transaction, so concurrent processors (the server and a `tapak import`) never
+//! process a message twice.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use rusqlite::Transaction;
+use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::Services;
+use crate::classify::types::{Classification, Kind};
 use crate::classify::Classifier;
-use crate::store::{self, messages::Pending};
+use crate::records::{self, ChatState, MsgIn, MsgKeyedIds, Overrides};
+use crate::store::{self, messages::Pending, StoreError};
 
 /// The shared classifier (replaced when corrections teach it something).
 pub struct Pipeline {
@@ -50,67 +58,264 @@ pub fn classifiable(p: &Pending) -> Option<&str> {
     p.text.as_deref().map(str::trim).filter(|t| !t.is_empty())
 }
 
-/// Processes one batch of pending messages; returns how many were processed.
-pub async fn process_batch(svc: &Services, limit: usize) -> Result<usize, store::StoreError> {
-    let pending = svc
-        .db
-        .read(move |c| store::messages::pending(c, limit))
-        .await?;
-    if pending.is_empty() {
-        return Ok(0);
-    }
-    let classifier = svc.pipeline.classifier();
-    let version = crate::classify::VERSION;
-    let n = pending.len();
-    let results: Vec<(i64, Option<String>, Option<String>, Option<String>)> =
-        tokio::task::spawn_blocking(move || {
-            pending
-                .iter()
-                .map(|p| match classifiable(p) {
-                    Some(text) => {
-                        let c = classifier.classify(text);
-                        let json = serde_json::to_string(&c).ok();
-                        (
-                            p.id,
-                            p.text.clone(),
-                            Some(c.kind.as_str().to_string()),
-                            json,
-                        )
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DrainStats {
+    pub processed: usize,
+    pub records_created: usize,
+    pub issues_opened: usize,
+    pub tasks_opened: usize,
+}
+
+fn ms_to_time(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_else(Utc::now)
+}
+
+/// Builds the engine's view of a stored message.
+fn msg_in(
+    tx: &Transaction<'_>,
+    p: &Pending,
+    class: Option<Classification>,
+    tz: chrono_tz::Tz,
+) -> Result<MsgIn, StoreError> {
+    let sent_at = ms_to_time(p.sent_ms);
+    let media: Vec<i64> = {
+        let mut st = tx.prepare_cached("SELECT id FROM evidence WHERE message_id = ?1 ORDER BY ordinal")?;
+        let ids = st.query_map([p.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        ids
+    };
+    let reply_to = match &p.reply_to {
+        Some(src) => store::messages::find_by_source_id(tx, &p.source, src)?.map(|(id, _)| id),
+        None => None,
+    };
+    let mut mentions = vec![];
+    if let (Some(c), Some(text)) = (&class, &p.text) {
+        if c.kind == Kind::Instruction {
+            for name in records::mentioned_names(text) {
+                if let Some(id) = store::people::find_by_name(tx, &name)? {
+                    if !mentions.contains(&id) {
+                        mentions.push(id);
                     }
-                    None => (p.id, p.text.clone(), None, None),
-                })
-                .collect()
-        })
-        .await
-        .map_err(|e| store::StoreError::Io(format!("classifier task failed: {e}")))?;
-    svc.db
-        .write(move |tx| {
-            for (id, text, kind, class) in &results {
-                store::messages::set_processed(
-                    tx,
-                    *id,
-                    text.as_deref(),
-                    kind.as_deref(),
-                    class.as_deref(),
-                    kind.as_ref().map(|_| version),
-                )?;
+                }
             }
-            Ok(())
-        })
+        }
+    }
+    Ok(MsgIn {
+        id: p.id,
+        chat_id: p.chat_id,
+        sender_id: p.sender_id,
+        sent_at,
+        local_date: sent_at.with_timezone(&tz).date_naive(),
+        ordinal: p.id as u64,
+        text: p.text.clone().unwrap_or_default(),
+        has_media: !media.is_empty(),
+        media,
+        class,
+        reply_to,
+        mentions,
+    })
+}
+
+fn apply_all(
+    tx: &Transaction<'_>,
+    effects: &[records::Effect],
+    sla: &records::SlaPolicy,
+    tz: chrono_tz::Tz,
+    applied: &mut store::records::Applied,
+) -> Result<(), StoreError> {
+    for fx in effects {
+        store::records::apply_effect(tx, fx, sla, tz, applied)?;
+    }
+    Ok(())
+}
+
+fn engine_err(e: records::RecordsError) -> StoreError {
+    StoreError::Invalid(e.to_string())
+}
+
+/// Classifies, indexes and links up to `limit` pending messages inside one transaction.
+pub fn process_in_tx(
+    tx: &Transaction<'_>,
+    classifier: &Classifier,
+    tz: chrono_tz::Tz,
+    limit: usize,
+    now: DateTime<Utc>,
+) -> Result<DrainStats, StoreError> {
+    let pending = store::messages::pending(tx, limit)?;
+    if pending.is_empty() {
+        return Ok(DrainStats::default());
+    }
+    let sla = store::records::sla_policy(tx)?;
+    let version = crate::classify::VERSION;
+    let mut overrides: BTreeMap<i64, Overrides> = BTreeMap::new();
+    let mut by_chat: BTreeMap<i64, Vec<MsgIn>> = BTreeMap::new();
+    for p in &pending {
+        if !overrides.contains_key(&p.chat_id) {
+            overrides.insert(p.chat_id, store::records::load_overrides(tx, p.chat_id)?);
+        }
+        let forced = overrides
+            .get(&p.chat_id)
+            .and_then(|o| o.messages.get(&p.id))
+            .and_then(|m| m.class.clone());
+        let class = match classifiable(p) {
+            Some(text) => Some(forced.unwrap_or_else(|| classifier.classify(text))),
+            None => None,
+        };
+        let json = class.as_ref().and_then(|c| serde_json::to_string(c).ok());
+        store::messages::set_processed(
+            tx,
+            p.id,
+            p.text.as_deref(),
+            class.as_ref().map(|c| c.kind.as_str()),
+            json.as_deref(),
+            class.as_ref().map(|_| version),
+        )?;
+        let m = msg_in(tx, p, class, tz)?;
+        by_chat.entry(p.chat_id).or_default().push(m);
+    }
+    let mut applied = store::records::Applied::default();
+    for (chat_id, mut msgs) in by_chat {
+        msgs.sort_by_key(|m| (m.sent_at, m.ordinal));
+        let ov = overrides.remove(&chat_id).unwrap_or_default();
+        let mut state = store::records::load_state(tx, chat_id)?;
+        for m in &msgs {
+            let fx = records::process(&mut state, m, &mut MsgKeyedIds, &ov).map_err(engine_err)?;
+            apply_all(tx, &fx, &sla, tz, &mut applied)?;
+        }
+        let fx = records::tick(&mut state, now, &ov);
+        apply_all(tx, &fx, &sla, tz, &mut applied)?;
+        store::records::save_state(tx, chat_id, &state)?;
+    }
+    Ok(DrainStats {
+        processed: pending.len(),
+        records_created: applied.issues_opened + applied.tasks_opened,
+        issues_opened: applied.issues_opened,
+        tasks_opened: applied.tasks_opened,
+    })
+}
+
+/// Rebuilds a chat's records from its messages, their stored classifications and the manager's corrections.
+pub fn replay_chat_in_tx(
+    tx: &Transaction<'_>,
+    chat_id: i64,
+    tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+) -> Result<store::records::Applied, StoreError> {
+    store::records::reset_chat(tx, chat_id)?;
+    let ov = store::records::load_overrides(tx, chat_id)?;
+    let sla = store::records::sla_policy(tx)?;
+    let mut state = ChatState::new(chat_id);
+    let mut applied = store::records::Applied::default();
+    let rows: Vec<(Pending, Option<String>)> = {
+        let mut st = tx.prepare(
+            "SELECT id, chat_id, sender_id, sent_ms, type, text, deleted, reply_to, source, classification \
+             FROM messages WHERE chat_id = ?1 AND processed = 1 ORDER BY sent_ms, id",
+        )?;
+        let rows = st
+            .query_map([chat_id], |r| {
+                Ok((
+                    Pending {
+                        id: r.get(0)?,
+                        chat_id: r.get(1)?,
+                        sender_id: r.get(2)?,
+                        sent_ms: r.get(3)?,
+                        msg_type: r.get(4)?,
+                        text: r.get(5)?,
+                        deleted: r.get(6)?,
+                        reply_to: r.get(7)?,
+                        source: r.get(8)?,
+                    },
+                    r.get(9)?,
+                ))
+            })?
+            .collect::<Result<_, _>>()?;
+        rows
+    };
+    for (p, class_json) in rows {
+        let forced = ov.messages.get(&p.id).and_then(|m| m.class.clone());
+        let class = match forced {
+            Some(c) => Some(c),
+            None => class_json.and_then(|j| serde_json::from_str::<Classification>(&j).ok()),
+        };
+        let m = msg_in(tx, &p, class, tz)?;
+        let fx = records::process(&mut state, &m, &mut MsgKeyedIds, &ov).map_err(engine_err)?;
+        apply_all(tx, &fx, &sla, tz, &mut applied)?;
+    }
+    let fx = records::tick(&mut state, now, &ov);
+    apply_all(tx, &fx, &sla, tz, &mut applied)?;
+    store::records::save_state(tx, chat_id, &state)?;
+    Ok(applied)
+}
+
+/// Processes one batch of pending messages; returns how many were processed.
+pub async fn process_batch(svc: &Services, limit: usize) -> Result<usize, StoreError> {
+    Ok(process_batch_stats(svc, limit).await?.processed)
+}
+
+async fn process_batch_stats(svc: &Services, limit: usize) -> Result<DrainStats, StoreError> {
+    let classifier = svc.pipeline.classifier();
+    let tz = svc.tz;
+    let now = svc.clock.now();
+    let stats = svc
+        .db
+        .write(move |tx| process_in_tx(tx, &classifier, tz, limit, now))
         .await?;
     svc.metrics
         .messages_processed
-        .fetch_add(n as u64, Ordering::Relaxed);
-    Ok(n)
+        .fetch_add(stats.processed as u64, Ordering::Relaxed);
+    Ok(stats)
+}
+
+/// Processes until nothing is pending (used after an import).
+pub async fn drain(svc: &Services) -> Result<DrainStats, StoreError> {
+    let mut total = DrainStats::default();
+    loop {
+        let s = process_batch_stats(svc, 1000).await?;
+        if s.processed == 0 {
+            return Ok(total);
+        }
+        total.processed += s.processed;
+        total.records_created += s.records_created;
+        total.issues_opened += s.issues_opened;
+        total.tasks_opened += s.tasks_opened;
+    }
+}
+
+/// Settles media decisions in live chats whose 10-minute window has passed.
+pub async fn tick_chats(svc: &Services) -> Result<(), StoreError> {
+    let tz = svc.tz;
+    let now = svc.clock.now();
+    svc.db
+        .write(move |tx| {
+            let sla = store::records::sla_policy(tx)?;
+            let mut applied = store::records::Applied::default();
+            for chat in store::records::chats_with_pending_media(tx)? {
+                let ov = store::records::load_overrides(tx, chat)?;
+                let mut state = store::records::load_state(tx, chat)?;
+                let fx = records::tick(&mut state, now, &ov);
+                if !fx.is_empty() {
+                    apply_all(tx, &fx, &sla, tz, &mut applied)?;
+                    store::records::save_state(tx, chat, &state)?;
+                }
+            }
+            Ok(())
+        })
+        .await
 }
 
 /// Runs until `stop` is cancelled, waking on new messages and every few seconds.
 pub async fn run(svc: Arc<Services>, stop: CancellationToken) {
+    let mut last_tick = std::time::Instant::now();
     loop {
         match process_batch(&svc, 1000).await {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "processing failed; will retry"),
+        }
+        if last_tick.elapsed() >= Duration::from_secs(30) {
+            if let Err(e) = tick_chats(&svc).await {
+                tracing::warn!(error = %e, "media settling failed; will retry");
+            }
+            last_tick = std::time::Instant::now();
         }
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -118,4 +323,124 @@ pub async fn run(svc: Arc<Services>, stop: CancellationToken) {
             _ = tokio::time::sleep(Duration::from_secs(5)) => {},
         }
     }
+}
+
+/// A manager's correction: stored (hash-chained event too), then the chat is replayed so the correction wins over
+/// every rule, now and on any later re-processing.
+pub struct CorrectionInput {
+    pub chat_id: i64,
+    /// `message`, `evidence` or `action`.
+    pub target: &'static str,
+    pub target_id: Option<i64>,
+    pub data: serde_json::Value,
+    pub actor: String,
+    pub reason: Option<String>,
+    /// Event-log action name, e.g. `issue.status_changed`.
+    pub action: String,
+}
+
+pub async fn apply_correction(svc: &Services, c: CorrectionInput) -> Result<i64, StoreError> {
+    let tz = svc.tz;
+    let now = svc.clock.now();
+    svc.db
+        .write(move |tx| {
+            let id = store::records::add_correction(
+                tx,
+                c.chat_id,
+                c.target,
+                c.target_id,
+                &c.data,
+                &c.actor,
+                c.reason.as_deref(),
+            )?;
+            // Ticket actions carry the correction id so the engine applies each once, at the time it was made.
+            if c.target == "action" {
+                let mut data = c.data.clone();
+                if let Some(o) = data.as_object_mut() {
+                    o.insert("id".into(), serde_json::json!(id));
+                    o.insert("at".into(), serde_json::json!(store::fmt_time(now)));
+                }
+                tx.execute(
+                    "UPDATE corrections SET data = ?2 WHERE id = ?1",
+                    rusqlite::params![id, data.to_string()],
+                )?;
+            }
+            store::events::append(
+                tx,
+                &c.actor,
+                &c.action,
+                c.target,
+                c.target_id.map(|t| t.to_string()).as_deref(),
+                &serde_json::json!({"data": c.data, "reason": c.reason, "correction": id}),
+            )?;
+            replay_chat_in_tx(tx, c.chat_id, tz, now)?;
+            Ok(id)
+        })
+        .await
+}
+
+/// Teaches the shared classifier a manager's reclassification, then re-classifies the chat's messages it may change
+/// (never those a manager corrected) and replays the chat.
+pub async fn learn_and_reclassify(svc: &Services, chat_id: i64, text: String, class: Classification) -> Result<usize, StoreError> {
+    let mut c = (*svc.pipeline.classifier()).clone();
+    c.learn(&text, &class);
+    svc.pipeline.replace_classifier(c);
+    let classifier = svc.pipeline.classifier();
+    let tz = svc.tz;
+    let now = svc.clock.now();
+    svc.db
+        .write(move |tx| {
+            let ov = store::records::load_overrides(tx, chat_id)?;
+            let rows: Vec<(i64, String, Option<String>)> = {
+                let mut st = tx.prepare(
+                    "SELECT id, text, kind FROM messages WHERE chat_id = ?1 AND processed = 1 AND kind IS NOT NULL AND text IS NOT NULL",
+                )?;
+                let r = st
+                    .query_map([chat_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect::<Result<_, _>>()?;
+                r
+            };
+            let mut changed = 0;
+            for (id, text, _kind) in rows {
+                if ov.messages.get(&id).and_then(|m| m.class.as_ref()).is_some() {
+                    continue;
+                }
+                let new = classifier.classify(&text);
+                let json = serde_json::to_string(&new)?;
+                let n = tx.execute(
+                    "UPDATE messages SET kind = ?2, classification = ?3, classifier_version = ?4 \
+                     WHERE id = ?1 AND (classification IS NOT ?3)",
+                    rusqlite::params![id, new.kind.as_str(), json, crate::classify::VERSION],
+                )?;
+                changed += n;
+            }
+            replay_chat_in_tx(tx, chat_id, tz, now)?;
+            Ok(changed)
+        })
+        .await
+}
+
+/// Teaches a fresh classifier every reclassification managers have made (at start-up).
+pub fn learn_from_corrections(db: &store::Db, pipeline: &Pipeline) -> Result<usize, StoreError> {
+    let pairs: Vec<(String, String)> = db.read_blocking(|c| {
+        let mut st = c.prepare(
+            "SELECT m.text, json_extract(k.data, '$.class') FROM corrections k JOIN messages m ON m.id = k.target_id \
+             WHERE k.target = 'message' AND json_extract(k.data, '$.class') IS NOT NULL AND m.text IS NOT NULL ORDER BY k.id",
+        )?;
+        let r = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        Ok(r)
+    })?;
+    if pairs.is_empty() {
+        return Ok(0);
+    }
+    let mut c = (*pipeline.classifier()).clone();
+    let mut n = 0;
+    for (text, class) in pairs {
+        if let Ok(class) = serde_json::from_str::<Classification>(&class) {
+            c.learn(&text, &class);
+            n += 1;
+        }
+    }
+    pipeline.replace_classifier(c);
+    Ok(n)
 }

@@ -286,7 +286,7 @@ async fn malformed_and_oversized_bodies_get_clear_errors() {
     let mut big = read_fixture("whatsapp/cloud-api/text.json");
     let pad = vec![b' '; 4 * 1024 * 1024];
     big.splice(1..1, pad);
-    assert_eq!(post_cloud(&c, &s, &big).await.status(), 200);
+    assert_eq!(post_cloud(&client(), &s, &big).await.status(), 200);
     // The JSON API has a small limit.
     let token = s.token("admin");
     let r = c

@@ -599,10 +599,15 @@ pub fn process(
 
 /// Applies due manager actions and finalises media decisions that can no longer change at `now`
 /// (call from a timer for live chats).
+///
+/// `now` is wall-clock time: it settles media whose window has passed but does not move the chat's message clock
+/// (messages delivered late, e.g. by a webhook retry, still see the texts around them).
 pub fn tick(state: &mut ChatState, now: DateTime<Utc>, ov: &Overrides) -> Vec<Effect> {
     let mut fx = Vec::new();
     apply_due_actions(state, ov, Some(now), &mut fx);
+    let clock = state.last_time;
     advance_time(state, now, &mut fx);
+    state.last_time = clock;
     fx
 }
 

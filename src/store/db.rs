@@ -12,6 +12,7 @@ use super::StoreError;
 const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_init", include_str!("migrations/0001_init.sql")),
     ("0002_imports", include_str!("migrations/0002_imports.sql")),
+    ("0003_records", include_str!("migrations/0003_records.sql")),
 ];
 
 /// Schema version this binary writes.

@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod messages;
 pub mod people;
+pub mod records;
 pub mod users;
 
 pub use db::Db;

@@ -301,3 +301,18 @@ pub fn merge(tx: &Transaction<'_>, from: i64, into: i64) -> Result<(), StoreErro
     }
     Ok(())
 }
+
+/// The one person whose name or alias is `name` (or starts with `name` followed by a space), if exactly one.
+pub fn find_by_name(conn: &Connection, name: &str) -> Result<Option<i64>, StoreError> {
+    let name = name.trim().trim_start_matches('@');
+    if name.is_empty() {
+        return Ok(None);
+    }
+    let mut st = conn.prepare_cached(
+        "SELECT DISTINCT a.person_id FROM person_aliases a JOIN people p ON p.id = a.person_id \
+         WHERE p.merged_into IS NULL AND (a.alias = ?1 OR a.alias LIKE ?2 ESCAPE '\\') LIMIT 2",
+    )?;
+    let pattern = format!("{} %", name.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    let ids: Vec<i64> = st.query_map(params![name, pattern], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    Ok(if ids.len() == 1 { Some(ids[0]) } else { None })
+}

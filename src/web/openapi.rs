@@ -37,9 +37,14 @@ impl Modify for Security {
         api::directory::list_vendors, api::directory::create_vendor,
         api::evidence::get_one, api::evidence::file, api::evidence::thumbnail,
         api::imports::create, api::imports::list,
+        api::records::list_issues, api::records::get_issue, api::records::list_tasks, api::records::get_task,
+        api::records::set_status, api::records::assign, api::records::merge, api::records::reclassify,
+        api::records::move_message, api::records::move_evidence, api::records::repeats, api::records::get_sla,
+        api::records::put_sla,
     ),
     modifiers(&Security),
-    tags((name = "auth"), (name = "messages"), (name = "directory"), (name = "evidence"), (name = "imports"))
+    tags((name = "auth"), (name = "messages"), (name = "directory"), (name = "evidence"), (name = "records"), (name = "imports"),
+        (name = "corrections", description = "Manager corrections: they win over every automatic rule, survive re-processing and are recorded in the hash-chained event log with who and why."))
 )]
 pub struct ApiDoc;
 

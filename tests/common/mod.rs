@@ -411,3 +411,47 @@ pub fn cookie_client() -> reqwest::Client {
         .build()
         .unwrap()
 }
+
+/// A Cloud API group message payload (text or image with caption) — the only simulated party is Meta.
+pub fn cloud_group_msg(
+    id: &str,
+    from: &str,
+    name: &str,
+    ts: i64,
+    text: Option<&str>,
+    image_media_id: Option<&str>,
+    reply_to: Option<&str>,
+) -> Vec<u8> {
+    let mut msg = serde_json::json!({
+        "from": from,
+        "group_id": "Y2FwaV9ncm91cDpURVNUWkQ",
+        "id": id,
+        "timestamp": ts.to_string(),
+    });
+    match image_media_id {
+        Some(mid) => {
+            msg["type"] = "image".into();
+            msg["image"] = serde_json::json!({"id": mid, "mime_type": "image/jpeg"});
+            if let Some(t) = text {
+                msg["image"]["caption"] = t.into();
+            }
+        }
+        None => {
+            msg["type"] = "text".into();
+            msg["text"] = serde_json::json!({"body": text.unwrap_or("")});
+        }
+    }
+    if let Some(r) = reply_to {
+        msg["context"] = serde_json::json!({"from": from, "id": r});
+    }
+    serde_json::to_vec(&serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "201234567890123", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "60380001234", "phone_number_id": "109876543210987"},
+            "contacts": [{"profile": {"name": name}, "wa_id": from}],
+            "messages": [msg]
+        }}]}]
+    }))
+    .unwrap()
+}

@@ -151,8 +151,8 @@ pub struct Dashboard {
     pub media_failed: i64,
     pub chats: Vec<store::chats::Chat>,
     #[serde(flatten)]
-    #[schema(value_type = Object)]
-    pub records: serde_json::Value,
+    pub records: store::records::RecordCounts,
+    pub recent_issues: Vec<store::records::Issue>,
 }
 
 /// The numbers a manager sees first.
@@ -165,6 +165,7 @@ pub async fn dashboard(State(st): State<AppState>, caller: Caller) -> ApiResult<
         .date_naive()
         .to_string();
     let from = time_bound("from", &today, st.tz, false)?;
+    let now = st.clock.now();
     let d = st
         .db
         .read(move |c| {
@@ -181,7 +182,18 @@ pub async fn dashboard(State(st): State<AppState>, caller: Caller) -> ApiResult<
                 media_pending: store::evidence::count_by_status(c, "pending")?,
                 media_failed: store::evidence::count_by_status(c, "failed")?,
                 chats,
-                records: serde_json::json!({}),
+                records: store::records::counts(c, from, now.timestamp_millis())?,
+                recent_issues: store::records::list_issues(
+                    c,
+                    &store::records::RecordFilter {
+                        open: Some(true),
+                        now_ms: now.timestamp_millis(),
+                        ..Default::default()
+                    },
+                    None,
+                    10,
+                )?
+                .0,
             })
         })
         .await?;

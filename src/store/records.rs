@@ -1,0 +1,803 @@
+//! Issues, tasks, the engine's per-chat state and manager corrections: applying the records engine's effects, and
+//! the queries behind `/api/v1/issues` and `/api/v1/tasks`.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, params_from_iter, types::Value, Connection, OptionalExtension, Transaction};
+use serde::Serialize;
+
+use super::people::PersonRef;
+use super::StoreError;
+use crate::classify::types::Location;
+use crate::records::{ChatState, Effect, IssueStatus, Overrides, RecordRef, SlaPolicy};
+
+pub const SLA_SETTING: &str = "sla_policy";
+
+// ---------------------------------------------------------------------------------------------------------------
+// Engine state, overrides, settings
+
+pub fn load_state(conn: &Connection, chat_id: i64) -> Result<ChatState, StoreError> {
+    let raw: Option<String> = conn
+        .query_row("SELECT state FROM chat_states WHERE chat_id = ?1", [chat_id], |r| r.get(0))
+        .optional()?;
+    match raw {
+        Some(s) => match serde_json::from_str(&s) {
+            Ok(st) => Ok(st),
+            Err(e) => {
+                tracing::warn!(chat = chat_id, error = %e, "unreadable records state; starting fresh");
+                Ok(ChatState::new(chat_id))
+            }
+        },
+        None => Ok(ChatState::new(chat_id)),
+    }
+}
+
+pub fn save_state(tx: &Transaction<'_>, chat_id: i64, st: &ChatState) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO chat_states(chat_id, state, updated_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT(chat_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+    )?
+    .execute(params![chat_id, serde_json::to_string(st)?, super::now_str()])?;
+    Ok(())
+}
+
+/// Chats whose engine state holds media that may still be claimed (for the periodic tick).
+pub fn chats_with_pending_media(conn: &Connection) -> Result<Vec<i64>, StoreError> {
+    let mut st = conn.prepare_cached(
+        "SELECT chat_id FROM chat_states WHERE json_array_length(json_extract(state, '$.pending_media')) > 0",
+    )?;
+    let rows = st.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A stored manager correction.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct Correction {
+    pub id: i64,
+    pub chat_id: i64,
+    pub target: String,
+    pub target_id: Option<i64>,
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+    pub actor: String,
+    pub reason: Option<String>,
+    pub at: String,
+}
+
+pub fn add_correction(
+    tx: &Transaction<'_>,
+    chat_id: i64,
+    target: &str,
+    target_id: Option<i64>,
+    data: &serde_json::Value,
+    actor: &str,
+    reason: Option<&str>,
+) -> Result<i64, StoreError> {
+    tx.execute(
+        "INSERT INTO corrections(chat_id, target, target_id, data, actor, reason, at) VALUES (?1,?2,?3,?4,?5,?6,?7)",
+        params![chat_id, target, target_id, data.to_string(), actor, reason, super::now_str()],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+pub fn corrections(conn: &Connection, chat_id: i64) -> Result<Vec<Correction>, StoreError> {
+    let mut st = conn.prepare_cached(
+        "SELECT id, chat_id, target, target_id, data, actor, reason, at FROM corrections WHERE chat_id = ?1 ORDER BY id",
+    )?;
+    let rows = st.query_map([chat_id], |r| {
+        let data: String = r.get(4)?;
+        Ok(Correction {
+            id: r.get(0)?,
+            chat_id: r.get(1)?,
+            target: r.get(2)?,
+            target_id: r.get(3)?,
+            data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
+            actor: r.get(5)?,
+            reason: r.get(6)?,
+            at: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The engine's overrides for a chat, built from its corrections (later corrections of the same target win).
+pub fn load_overrides(conn: &Connection, chat_id: i64) -> Result<Overrides, StoreError> {
+    let mut ov = Overrides::default();
+    for c in corrections(conn, chat_id)? {
+        match (c.target.as_str(), c.target_id) {
+            ("message", Some(id)) => {
+                let entry = ov.messages.entry(id).or_default();
+                if let Some(class) = c.data.get("class").filter(|v| !v.is_null()) {
+                    entry.class = serde_json::from_value(class.clone()).ok();
+                }
+                if let Some(rec) = c.data.get("record").filter(|v| !v.is_null()) {
+                    entry.record = serde_json::from_value(rec.clone()).ok();
+                }
+            }
+            ("evidence", Some(id)) => {
+                if let Ok(e) = serde_json::from_value(c.data.clone()) {
+                    ov.evidence.insert(id, e);
+                }
+            }
+            ("action", _) => {
+                if let Ok(a) = serde_json::from_value(c.data.clone()) {
+                    ov.actions.push(a);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(ov)
+}
+
+pub fn get_setting(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0))
+        .optional()?)
+}
+
+pub fn set_setting(tx: &Transaction<'_>, key: &str, value: &str) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO settings(key, value, updated_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        params![key, value, super::now_str()],
+    )?;
+    Ok(())
+}
+
+pub fn sla_policy(conn: &Connection) -> Result<SlaPolicy, StoreError> {
+    Ok(get_setting(conn, SLA_SETTING)?
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default())
+}
+
+/// Forgets everything the engine derived for a chat (records, links, state) so it can be replayed.
+/// Manager corrections are kept: the replay applies them again.
+pub fn reset_chat(tx: &Transaction<'_>, chat_id: i64) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE evidence SET record_type = NULL, record_id = NULL, role = NULL, link_reason = NULL \
+         WHERE message_id IN (SELECT id FROM messages WHERE chat_id = ?1)",
+        [chat_id],
+    )?;
+    tx.execute(
+        "UPDATE messages SET record_type = NULL, record_id = NULL, link_reason = NULL WHERE chat_id = ?1",
+        [chat_id],
+    )?;
+    tx.execute("DELETE FROM issues WHERE chat_id = ?1", [chat_id])?;
+    tx.execute("DELETE FROM tasks WHERE chat_id = ?1", [chat_id])?;
+    tx.execute("DELETE FROM chat_states WHERE chat_id = ?1", [chat_id])?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Applying effects
+
+/// What applying a batch of effects created (for summaries and metrics).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Applied {
+    pub issues_opened: usize,
+    pub tasks_opened: usize,
+    pub links: usize,
+}
+
+fn loc_json(l: &Location) -> String {
+    serde_json::to_string(l).unwrap_or_else(|_| "{}".into())
+}
+
+fn record_parts(r: RecordRef) -> (&'static str, i64) {
+    match r {
+        RecordRef::Issue(id) => ("issue", id),
+        RecordRef::Task(id) => ("task", id),
+    }
+}
+
+pub fn apply_effect(
+    tx: &Transaction<'_>,
+    fx: &Effect,
+    sla: &SlaPolicy,
+    tz: chrono_tz::Tz,
+    out: &mut Applied,
+) -> Result<(), StoreError> {
+    let now = super::now_str();
+    match fx {
+        Effect::OpenIssue {
+            issue_id,
+            chat_id,
+            title,
+            category,
+            location,
+            priority,
+            repeat_of,
+            opened_at,
+            reported_by,
+            ..
+        } => {
+            let (respond_by, resolve_by) = crate::records::sla_deadlines(sla, *category, *priority, *opened_at, tz);
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO issues(id, chat_id, title, status, category, priority, location, block, level, unit, area, \
+                 opened_at, opened_ms, reported_by, repeat_of, respond_by, resolve_by, respond_by_ms, resolve_by_ms, updated_at) \
+                 VALUES (?1,?2,?3,'open',?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)",
+            )?
+            .execute(params![
+                issue_id,
+                chat_id,
+                title,
+                category.map(|c| c.as_str()),
+                priority.map(|p| p.as_str()),
+                loc_json(location),
+                location.block,
+                location.level,
+                location.unit,
+                location.area,
+                super::fmt_time(*opened_at),
+                opened_at.timestamp_millis(),
+                reported_by,
+                repeat_of,
+                super::fmt_time(respond_by),
+                super::fmt_time(resolve_by),
+                respond_by.timestamp_millis(),
+                resolve_by.timestamp_millis(),
+                now,
+            ])?;
+            out.issues_opened += 1;
+        }
+        Effect::OpenTask {
+            task_id,
+            chat_id,
+            status,
+            category,
+            location,
+            reported_at,
+            reported_by,
+            ..
+        } => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO tasks(id, chat_id, status, category, location, block, level, unit, area, reported_at, \
+                 reported_ms, reported_by, updated_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
+            )?
+            .execute(params![
+                task_id,
+                chat_id,
+                status.as_str(),
+                category.map(|c| c.as_str()),
+                loc_json(location),
+                location.block,
+                location.level,
+                location.unit,
+                location.area,
+                super::fmt_time(*reported_at),
+                reported_at.timestamp_millis(),
+                reported_by,
+                now,
+            ])?;
+            out.tasks_opened += 1;
+        }
+        Effect::CompleteTask { task_id, msg, at } => {
+            tx.prepare_cached(
+                "UPDATE tasks SET status = 'done', completed_at = ?2, completed_by = ?3, updated_at = ?4 WHERE id = ?1",
+            )?
+            .execute(params![task_id, super::fmt_time(*at), msg, now])?;
+        }
+        Effect::LinkMessage { msg, record, reason } => {
+            let (t, id) = record_parts(*record);
+            tx.prepare_cached("UPDATE messages SET record_type = ?2, record_id = ?3, link_reason = ?4 WHERE id = ?1")?
+                .execute(params![msg, t, id, reason.explain()])?;
+            out.links += 1;
+        }
+        Effect::MessageUnlinked { msg, reason } => {
+            tx.prepare_cached(
+                "UPDATE messages SET record_type = NULL, record_id = NULL, link_reason = ?2 WHERE id = ?1",
+            )?
+            .execute(params![msg, reason.explain()])?;
+        }
+        Effect::SetIssueStatus { issue, status, at, .. } => {
+            let at_s = super::fmt_time(*at);
+            let resolved = matches!(status, IssueStatus::Resolved).then(|| at_s.clone());
+            let closed = matches!(status, IssueStatus::Closed).then(|| at_s.clone());
+            tx.prepare_cached(
+                "UPDATE issues SET status = ?2, \
+                 responded_at = CASE WHEN responded_at IS NULL AND ?2 <> 'open' THEN ?3 ELSE responded_at END, \
+                 resolved_at = CASE WHEN ?2 = 'resolved' THEN ?4 WHEN ?2 IN ('open','acknowledged','in_progress') THEN NULL ELSE resolved_at END, \
+                 closed_at = CASE WHEN ?2 = 'closed' THEN ?5 ELSE NULL END, updated_at = ?6 WHERE id = ?1",
+            )?
+            .execute(params![issue, status.as_str(), at_s, resolved, closed, now])?;
+        }
+        Effect::SetOwner { issue, person, .. } => {
+            tx.prepare_cached("UPDATE issues SET owner_id = ?2, updated_at = ?3 WHERE id = ?1")?
+                .execute(params![issue, person, now])?;
+        }
+        Effect::MergeIssues { from, into, at } => {
+            tx.prepare_cached(
+                "UPDATE issues SET merged_into = ?2, status = 'closed', closed_at = ?3, updated_at = ?4 WHERE id = ?1",
+            )?
+            .execute(params![from, into, super::fmt_time(*at), now])?;
+            tx.prepare_cached(
+                "UPDATE messages SET record_id = ?2 WHERE record_type = 'issue' AND record_id = ?1",
+            )?
+            .execute(params![from, into])?;
+            tx.prepare_cached(
+                "UPDATE evidence SET record_id = ?2 WHERE record_type = 'issue' AND record_id = ?1",
+            )?
+            .execute(params![from, into])?;
+        }
+        Effect::LinkEvidence {
+            evidence,
+            record,
+            role,
+            reason,
+            ..
+        } => {
+            let (t, id) = record_parts(*record);
+            super::evidence::set_record(tx, *evidence, Some((t, id)), Some(role.as_str()), Some(&reason.explain()))?;
+        }
+        Effect::UnlinkEvidence { evidence, .. } => {
+            super::evidence::set_record(tx, *evidence, None, None, None)?;
+        }
+        Effect::EvidenceUnlinked { evidence, reason, .. } => {
+            super::evidence::set_record(tx, *evidence, None, None, Some(&reason.explain()))?;
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Queries
+
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct Sla {
+    pub respond_by: Option<String>,
+    pub resolve_by: Option<String>,
+    pub breached: bool,
+    pub respond_breached: bool,
+    pub resolve_breached: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct Issue {
+    pub id: i64,
+    pub title: String,
+    pub status: String,
+    pub category: Option<String>,
+    pub priority: Option<String>,
+    #[schema(value_type = Object)]
+    pub location: serde_json::Value,
+    pub site: Option<super::chats::NamedRef>,
+    pub chat: super::chats::NamedRefOpt,
+    pub opened_at: String,
+    pub reported_by: Option<PersonRef>,
+    pub owner: Option<PersonRef>,
+    pub resolved_at: Option<String>,
+    pub closed_at: Option<String>,
+    pub repeat_of: Option<i64>,
+    pub merged_into: Option<i64>,
+    pub sla: Sla,
+    pub messages: i64,
+    pub photos: i64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct TimelineEntry {
+    pub id: i64,
+    pub sent_at: String,
+    pub sender: Option<PersonRef>,
+    pub kind: Option<String>,
+    #[serde(rename = "type")]
+    pub msg_type: String,
+    pub text: Option<String>,
+    pub link_reason: Option<String>,
+    pub media: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct IssueDetail {
+    #[serde(flatten)]
+    pub issue: Issue,
+    pub timeline: Vec<TimelineEntry>,
+    pub evidence: Vec<super::evidence::Evidence>,
+    pub corrections: Vec<Correction>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct Task {
+    pub id: i64,
+    pub status: String,
+    pub category: Option<String>,
+    #[schema(value_type = Object)]
+    pub location: serde_json::Value,
+    pub site: Option<super::chats::NamedRef>,
+    pub chat: super::chats::NamedRefOpt,
+    pub reported_at: String,
+    pub reported_by: Option<PersonRef>,
+    pub completed_at: Option<String>,
+    pub schedule: Option<i64>,
+    pub text: Option<String>,
+    pub evidence: Vec<super::evidence::Evidence>,
+}
+
+/// Filters for issues and tasks.
+#[derive(Debug, Default, Clone)]
+pub struct RecordFilter {
+    pub site: Option<i64>,
+    pub chat: Option<i64>,
+    pub person: Option<i64>,
+    pub status: Option<String>,
+    pub category: Option<String>,
+    pub priority: Option<String>,
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    /// Only issues whose SLA is breached as of `now_ms`.
+    pub breached: Option<bool>,
+    pub now_ms: i64,
+    /// Only open issues (status not resolved/closed).
+    pub open: Option<bool>,
+}
+
+fn person(r: &rusqlite::Row<'_>, id: usize) -> rusqlite::Result<Option<PersonRef>> {
+    let pid: Option<i64> = r.get(id)?;
+    Ok(match pid {
+        Some(id_) => Some(PersonRef {
+            id: id_,
+            name: r.get(id + 1)?,
+            phone: r.get(id + 2)?,
+        }),
+        None => None,
+    })
+}
+
+fn parse_ts(s: &Option<String>) -> Option<DateTime<Utc>> {
+    s.as_deref().and_then(super::parse_time)
+}
+
+const ISSUE_SELECT: &str = "SELECT i.id, i.title, i.status, i.category, i.priority, i.location, c.site_id, s.name, i.chat_id, c.name, \
+    i.opened_at, i.reported_by, rp.name, rp.phone, i.owner_id, op.name, op.phone, i.resolved_at, i.closed_at, i.repeat_of, \
+    i.merged_into, i.respond_by, i.resolve_by, i.responded_at, i.opened_ms, \
+    (SELECT count(*) FROM messages m WHERE m.record_type = 'issue' AND m.record_id = i.id), \
+    (SELECT count(*) FROM evidence e WHERE e.record_type = 'issue' AND e.record_id = i.id AND e.kind = 'photo') \
+    FROM issues i JOIN chats c ON c.id = i.chat_id LEFT JOIN sites s ON s.id = c.site_id \
+    LEFT JOIN people rp ON rp.id = i.reported_by LEFT JOIN people op ON op.id = i.owner_id";
+
+fn issue_row(r: &rusqlite::Row<'_>, now: DateTime<Utc>) -> rusqlite::Result<(Issue, i64)> {
+    let site_id: Option<i64> = r.get(6)?;
+    let site_name: Option<String> = r.get(7)?;
+    let loc: String = r.get(5)?;
+    let respond_by: Option<String> = r.get(21)?;
+    let resolve_by: Option<String> = r.get(22)?;
+    let responded: Option<String> = r.get(23)?;
+    let resolved: Option<String> = r.get(17)?;
+    let closed: Option<String> = r.get(18)?;
+    let done = parse_ts(&resolved).or(parse_ts(&closed));
+    let respond_breached = parse_ts(&respond_by)
+        .map(|d| crate::records::breached(d, parse_ts(&responded).or(done), now))
+        .unwrap_or(false);
+    let resolve_breached = parse_ts(&resolve_by)
+        .map(|d| crate::records::breached(d, done, now))
+        .unwrap_or(false);
+    Ok((
+        Issue {
+            id: r.get(0)?,
+            title: r.get(1)?,
+            status: r.get(2)?,
+            category: r.get(3)?,
+            priority: r.get(4)?,
+            location: serde_json::from_str(&loc).unwrap_or(serde_json::json!({})),
+            site: site_id.zip(site_name).map(|(id, name)| super::chats::NamedRef { id, name }),
+            chat: super::chats::NamedRefOpt {
+                id: r.get(8)?,
+                name: r.get(9)?,
+            },
+            opened_at: r.get(10)?,
+            reported_by: person(r, 11)?,
+            owner: person(r, 14)?,
+            resolved_at: resolved,
+            closed_at: closed,
+            repeat_of: r.get(19)?,
+            merged_into: r.get(20)?,
+            sla: Sla {
+                respond_by,
+                resolve_by,
+                breached: respond_breached || resolve_breached,
+                respond_breached,
+                resolve_breached,
+            },
+            messages: r.get(25)?,
+            photos: r.get(26)?,
+        },
+        r.get(24)?,
+    ))
+}
+
+fn add(w: &mut Vec<String>, args: &mut Vec<Value>, cond: &str, v: Value) {
+    args.push(v);
+    w.push(cond.replace('?', &format!("?{}", args.len())));
+}
+
+fn record_where(f: &RecordFilter, alias: &str, time_col: &str, args: &mut Vec<Value>) -> Vec<String> {
+    let mut w: Vec<String> = vec!["1=1".into()];
+    if let Some(v) = f.site {
+        add(&mut w, args, "c.site_id = ?", v.into());
+    }
+    if let Some(v) = f.chat {
+        add(&mut w, args, &format!("{alias}.chat_id = ?"), v.into());
+    }
+    if let Some(v) = f.person {
+        if alias == "i" {
+            args.push(v.into());
+            let n = args.len();
+            w.push(format!("(i.reported_by = ?{n} OR i.owner_id = ?{n})"));
+        } else {
+            add(&mut w, args, &format!("{alias}.reported_by = ?"), v.into());
+        }
+    }
+    if let Some(v) = &f.status {
+        add(&mut w, args, &format!("{alias}.status = ?"), v.clone().into());
+    }
+    if let Some(v) = &f.category {
+        add(&mut w, args, &format!("{alias}.category = ?"), v.clone().into());
+    }
+    if let (Some(v), "i") = (&f.priority, alias) {
+        add(&mut w, args, "i.priority = ?", v.clone().into());
+    }
+    if let Some(v) = f.from_ms {
+        add(&mut w, args, &format!("{alias}.{time_col} >= ?"), v.into());
+    }
+    if let Some(v) = f.to_ms {
+        add(&mut w, args, &format!("{alias}.{time_col} <= ?"), v.into());
+    }
+    if alias == "i" {
+        if let Some(open) = f.open {
+            w.push(if open {
+                "i.status NOT IN ('resolved','closed')".into()
+            } else {
+                "i.status IN ('resolved','closed')".into()
+            });
+        }
+        if let Some(b) = f.breached {
+            args.push(f.now_ms.into());
+            let n = args.len();
+            let cond = format!(
+                "((i.status NOT IN ('resolved','closed') AND (i.resolve_by_ms < ?{n} OR (i.responded_at IS NULL AND i.respond_by_ms < ?{n}))) \
+                 OR (i.resolved_at IS NOT NULL AND i.resolved_at > i.resolve_by) OR (i.responded_at IS NOT NULL AND i.responded_at > i.respond_by))"
+            );
+            w.push(if b { cond } else { format!("NOT {cond}") });
+        }
+    }
+    w
+}
+
+/// Issues newest first (by opening time) with keyset pagination on (opened_ms, id).
+pub fn list_issues(
+    conn: &Connection,
+    f: &RecordFilter,
+    cursor: Option<super::messages::Cursor>,
+    limit: usize,
+) -> Result<(Vec<Issue>, Option<super::messages::Cursor>), StoreError> {
+    let mut args = vec![];
+    let mut w = record_where(f, "i", "opened_ms", &mut args);
+    if let Some(c) = cursor {
+        args.push(c.ms.into());
+        let a = args.len();
+        args.push(c.id.into());
+        let b = args.len();
+        w.push(format!("(i.opened_ms < ?{a} OR (i.opened_ms = ?{a} AND i.id < ?{b}))"));
+    }
+    let sql = format!(
+        "{ISSUE_SELECT} WHERE {} ORDER BY i.opened_ms DESC, i.id DESC LIMIT {}",
+        w.join(" AND "),
+        limit + 1
+    );
+    let now = chrono::DateTime::from_timestamp_millis(f.now_ms).unwrap_or_else(Utc::now);
+    let mut st = conn.prepare_cached(&sql)?;
+    let mut rows: Vec<(Issue, i64)> = st
+        .query_map(params_from_iter(args), |r| issue_row(r, now))?
+        .collect::<Result<_, _>>()?;
+    let next = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(|(i, ms)| super::messages::Cursor { ms: *ms, id: i.id })
+    } else {
+        None
+    };
+    Ok((rows.into_iter().map(|(i, _)| i).collect(), next))
+}
+
+pub fn get_issue(conn: &Connection, id: i64, now: DateTime<Utc>) -> Result<Issue, StoreError> {
+    conn.query_row(&format!("{ISSUE_SELECT} WHERE i.id = ?1"), [id], |r| issue_row(r, now))
+        .optional()?
+        .map(|(i, _)| i)
+        .ok_or_else(|| StoreError::NotFound(format!("issue {id}")))
+}
+
+pub fn timeline(conn: &Connection, record_type: &str, id: i64) -> Result<Vec<TimelineEntry>, StoreError> {
+    let mut st = conn.prepare_cached(
+        "SELECT m.id, m.sent_at, m.sender_id, p.name, p.phone, m.kind, m.type, m.text, m.link_reason \
+         FROM messages m LEFT JOIN people p ON p.id = m.sender_id \
+         WHERE m.record_type = ?1 AND m.record_id = ?2 ORDER BY m.sent_ms, m.id",
+    )?;
+    let mut out: Vec<TimelineEntry> = st
+        .query_map(params![record_type, id], |r| {
+            Ok(TimelineEntry {
+                id: r.get(0)?,
+                sent_at: r.get(1)?,
+                sender: person(r, 2)?,
+                kind: r.get(5)?,
+                msg_type: r.get(6)?,
+                text: r.get(7)?,
+                link_reason: r.get(8)?,
+                media: vec![],
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut ev = conn.prepare_cached("SELECT id FROM evidence WHERE message_id = ?1 ORDER BY ordinal")?;
+    for t in &mut out {
+        t.media = ev.query_map([t.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    }
+    Ok(out)
+}
+
+pub fn issue_detail(conn: &Connection, id: i64, now: DateTime<Utc>) -> Result<IssueDetail, StoreError> {
+    let issue = get_issue(conn, id, now)?;
+    let chat = issue.chat.id;
+    let rec = serde_json::json!({"type": "issue", "id": id});
+    let corrections = corrections(conn, chat)?
+        .into_iter()
+        .filter(|c| {
+            (c.target == "action" && c.target_id == Some(id))
+                || c.data.pointer("/record/record") == Some(&rec)
+                || c.data.pointer("/record") == Some(&rec)
+        })
+        .collect();
+    Ok(IssueDetail {
+        timeline: timeline(conn, "issue", id)?,
+        evidence: super::evidence::for_record(conn, "issue", id)?,
+        issue,
+        corrections,
+    })
+}
+
+const TASK_SELECT: &str = "SELECT t.id, t.status, t.category, t.location, c.site_id, s.name, t.chat_id, c.name, t.reported_at, \
+    t.reported_by, rp.name, rp.phone, t.completed_at, t.schedule_occurrence, om.text, t.reported_ms \
+    FROM tasks t JOIN chats c ON c.id = t.chat_id LEFT JOIN sites s ON s.id = c.site_id \
+    LEFT JOIN people rp ON rp.id = t.reported_by LEFT JOIN messages om ON om.id = t.id";
+
+fn task_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Task, i64)> {
+    let site_id: Option<i64> = r.get(4)?;
+    let site_name: Option<String> = r.get(5)?;
+    let loc: String = r.get(3)?;
+    Ok((
+        Task {
+            id: r.get(0)?,
+            status: r.get(1)?,
+            category: r.get(2)?,
+            location: serde_json::from_str(&loc).unwrap_or(serde_json::json!({})),
+            site: site_id.zip(site_name).map(|(id, name)| super::chats::NamedRef { id, name }),
+            chat: super::chats::NamedRefOpt {
+                id: r.get(6)?,
+                name: r.get(7)?,
+            },
+            reported_at: r.get(8)?,
+            reported_by: person(r, 9)?,
+            completed_at: r.get(12)?,
+            schedule: r.get(13)?,
+            text: r.get(14)?,
+            evidence: vec![],
+        },
+        r.get(15)?,
+    ))
+}
+
+pub fn list_tasks(
+    conn: &Connection,
+    f: &RecordFilter,
+    cursor: Option<super::messages::Cursor>,
+    limit: usize,
+) -> Result<(Vec<Task>, Option<super::messages::Cursor>), StoreError> {
+    let mut args = vec![];
+    let mut w = record_where(f, "t", "reported_ms", &mut args);
+    if let Some(c) = cursor {
+        args.push(c.ms.into());
+        let a = args.len();
+        args.push(c.id.into());
+        let b = args.len();
+        w.push(format!("(t.reported_ms < ?{a} OR (t.reported_ms = ?{a} AND t.id < ?{b}))"));
+    }
+    let sql = format!(
+        "{TASK_SELECT} WHERE {} ORDER BY t.reported_ms DESC, t.id DESC LIMIT {}",
+        w.join(" AND "),
+        limit + 1
+    );
+    let mut st = conn.prepare_cached(&sql)?;
+    let mut rows: Vec<(Task, i64)> = st.query_map(params_from_iter(args), task_row)?.collect::<Result<_, _>>()?;
+    let next = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(|(t, ms)| super::messages::Cursor { ms: *ms, id: t.id })
+    } else {
+        None
+    };
+    let mut tasks: Vec<Task> = rows.into_iter().map(|(t, _)| t).collect();
+    for t in &mut tasks {
+        t.evidence = super::evidence::for_record(conn, "task", t.id)?;
+    }
+    Ok((tasks, next))
+}
+
+pub fn get_task(conn: &Connection, id: i64) -> Result<Task, StoreError> {
+    let mut t = conn
+        .query_row(&format!("{TASK_SELECT} WHERE t.id = ?1"), [id], task_row)
+        .optional()?
+        .map(|(t, _)| t)
+        .ok_or_else(|| StoreError::NotFound(format!("task {id}")))?;
+    t.evidence = super::evidence::for_record(conn, "task", id)?;
+    Ok(t)
+}
+
+/// Which chat an issue / task / message / evidence belongs to.
+pub fn chat_of(conn: &Connection, what: &str, id: i64) -> Result<i64, StoreError> {
+    let sql = match what {
+        "issue" => "SELECT chat_id FROM issues WHERE id = ?1",
+        "task" => "SELECT chat_id FROM tasks WHERE id = ?1",
+        "message" => "SELECT chat_id FROM messages WHERE id = ?1",
+        "evidence" => "SELECT m.chat_id FROM evidence e JOIN messages m ON m.id = e.message_id WHERE e.id = ?1",
+        _ => return Err(StoreError::Invalid(format!("unknown record type {what}"))),
+    };
+    conn.query_row(sql, [id], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("{what} {id}")))
+}
+
+/// Counts for the dashboard.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct RecordCounts {
+    pub open_issues: i64,
+    pub overdue_issues: i64,
+    pub tasks_done_today: i64,
+    pub tasks_today: i64,
+}
+
+pub fn counts(conn: &Connection, today_from_ms: i64, now_ms: i64) -> Result<RecordCounts, StoreError> {
+    Ok(RecordCounts {
+        open_issues: conn.query_row(
+            "SELECT count(*) FROM issues WHERE status NOT IN ('resolved','closed')",
+            [],
+            |r| r.get(0),
+        )?,
+        overdue_issues: conn.query_row(
+            "SELECT count(*) FROM issues WHERE status NOT IN ('resolved','closed') AND resolve_by_ms < ?1",
+            [now_ms],
+            |r| r.get(0),
+        )?,
+        tasks_done_today: conn.query_row(
+            "SELECT count(*) FROM tasks WHERE status = 'done' AND reported_ms >= ?1",
+            [today_from_ms],
+            |r| r.get(0),
+        )?,
+        tasks_today: conn.query_row("SELECT count(*) FROM tasks WHERE reported_ms >= ?1", [today_from_ms], |r| r.get(0))?,
+    })
+}
+
+/// Every ticket (optionally within a time range) as the repeated-problems analysis needs it.
+pub fn ticket_summaries(
+    conn: &Connection,
+    from_ms: Option<i64>,
+    to_ms: Option<i64>,
+) -> Result<Vec<crate::records::TicketSummary>, StoreError> {
+    let mut st = conn.prepare_cached(
+        "SELECT i.id, c.site_id, i.chat_id, i.category, i.location, i.opened_ms, \
+         COALESCE(json_extract(m.classification, '$.repeat'), 0) \
+         FROM issues i JOIN chats c ON c.id = i.chat_id LEFT JOIN messages m ON m.id = i.id \
+         WHERE i.opened_ms >= ?1 AND i.opened_ms <= ?2 AND i.merged_into IS NULL ORDER BY i.opened_ms, i.id",
+    )?;
+    let rows = st.query_map(params![from_ms.unwrap_or(i64::MIN), to_ms.unwrap_or(i64::MAX)], |r| {
+        let cat: Option<String> = r.get(3)?;
+        let loc: String = r.get(4)?;
+        let ms: i64 = r.get(5)?;
+        let rep: i64 = r.get(6)?;
+        Ok(crate::records::TicketSummary {
+            id: r.get(0)?,
+            site_id: r.get(1)?,
+            chat_id: r.get(2)?,
+            category: cat.as_deref().and_then(crate::classify::types::Category::parse),
+            location: serde_json::from_str(&loc).unwrap_or_default(),
+            opened_at: DateTime::from_timestamp_millis(ms).unwrap_or_default(),
+            said_repeat: rep != 0,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

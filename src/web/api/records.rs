@@ -1,0 +1,557 @@
+//! Issues, tasks and manager corrections (reclassify, move, assign, change status, merge, close with or without proof).
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::Deserialize;
+
+use super::{time_bound, ListParams, Page};
+use crate::auth::Permission;
+use crate::classify::types::{Category, Classification, Kind, Location, Priority, TaskStatus};
+use crate::pipeline::{self, CorrectionInput};
+use crate::records::{Action, EvidenceOverride, EvidenceRole, IssueStatus, RecordOverride, RecordRef};
+use crate::store::{self, messages::Cursor, records::RecordFilter};
+use crate::web::auth::Caller;
+use crate::web::error::{ApiError, ApiResult, JsonBody, QueryParams};
+use crate::web::AppState;
+
+#[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RecordParams {
+    /// Only issues whose SLA is (true) or is not (false) breached.
+    pub breached: Option<bool>,
+    /// Only open (true) or only resolved/closed (false) issues.
+    pub open: Option<bool>,
+}
+
+async fn record_filter(st: &AppState, p: &ListParams, r: &RecordParams) -> ApiResult<RecordFilter> {
+    let mf = super::messages::filter(st, p).await?;
+    if let Some(s) = &p.status {
+        let ok = ["open", "acknowledged", "in_progress", "resolved", "closed", "done", "blocked"];
+        if !ok.contains(&s.as_str()) {
+            return Err(ApiError::invalid(format!("status: unknown value {s:?}")));
+        }
+    }
+    if let Some(c) = &p.category {
+        if Category::parse(c).is_none() {
+            return Err(ApiError::invalid(format!("category: unknown value {c:?}")));
+        }
+    }
+    if let Some(pr) = &p.priority {
+        if Priority::parse(pr).is_none() {
+            return Err(ApiError::invalid(format!("priority: unknown value {pr:?}")));
+        }
+    }
+    Ok(RecordFilter {
+        site: mf.site,
+        chat: mf.chat,
+        person: mf.person,
+        status: p.status.clone(),
+        category: p.category.clone(),
+        priority: p.priority.clone(),
+        from_ms: mf.from_ms,
+        to_ms: mf.to_ms,
+        breached: r.breached,
+        open: r.open,
+        now_ms: st.clock.now().timestamp_millis(),
+    })
+}
+
+fn cursor(p: &ListParams) -> ApiResult<Option<Cursor>> {
+    match &p.cursor {
+        None => Ok(None),
+        Some(c) => Cursor::decode(c)
+            .map(Some)
+            .ok_or_else(|| ApiError::invalid("cursor: not a cursor returned by this API")),
+    }
+}
+
+/// Issue tickets, newest first.
+#[utoipa::path(get, path = "/api/v1/issues", tag = "records", params(ListParams, RecordParams),
+    responses((status = 200, body = Page<store::records::Issue>)), security(("token" = []), ("session" = [])))]
+pub async fn list_issues(
+    State(st): State<AppState>,
+    caller: Caller,
+    QueryParams(p): QueryParams<ListParams>,
+    QueryParams(r): QueryParams<RecordParams>,
+) -> ApiResult<Json<Page<store::records::Issue>>> {
+    caller.require(Permission::ReadRecords)?;
+    let f = record_filter(&st, &p, &r).await?;
+    let (limit, cur) = (p.limit()?, cursor(&p)?);
+    let (items, next) = st.db.read(move |c| store::records::list_issues(c, &f, cur, limit)).await?;
+    Ok(Json(Page {
+        items,
+        next_cursor: next.map(|c| c.encode()),
+    }))
+}
+
+/// One issue with its timeline (linked messages, in order, each with why it was linked) and evidence.
+#[utoipa::path(get, path = "/api/v1/issues/{id}", tag = "records", params(("id" = i64, Path)),
+    responses((status = 200, body = store::records::IssueDetail), (status = 404)), security(("token" = []), ("session" = [])))]
+pub async fn get_issue(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<store::records::IssueDetail>> {
+    caller.require(Permission::ReadRecords)?;
+    let now = st.clock.now();
+    Ok(Json(st.db.read(move |c| store::records::issue_detail(c, id, now)).await?))
+}
+
+/// Task-log entries, newest first.
+#[utoipa::path(get, path = "/api/v1/tasks", tag = "records", params(ListParams),
+    responses((status = 200, body = Page<store::records::Task>)), security(("token" = []), ("session" = [])))]
+pub async fn list_tasks(
+    State(st): State<AppState>,
+    caller: Caller,
+    QueryParams(p): QueryParams<ListParams>,
+) -> ApiResult<Json<Page<store::records::Task>>> {
+    caller.require(Permission::ReadRecords)?;
+    let f = record_filter(&st, &p, &RecordParams::default()).await?;
+    let (limit, cur) = (p.limit()?, cursor(&p)?);
+    let (items, next) = st.db.read(move |c| store::records::list_tasks(c, &f, cur, limit)).await?;
+    Ok(Json(Page {
+        items,
+        next_cursor: next.map(|c| c.encode()),
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/tasks/{id}", tag = "records", params(("id" = i64, Path)),
+    responses((status = 200, body = store::records::Task), (status = 404)), security(("token" = []), ("session" = [])))]
+pub async fn get_task(State(st): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<Json<store::records::Task>> {
+    caller.require(Permission::ReadRecords)?;
+    Ok(Json(st.db.read(move |c| store::records::get_task(c, id)).await?))
+}
+
+async fn chat_of(st: &AppState, what: &'static str, id: i64) -> ApiResult<i64> {
+    Ok(st.db.read(move |c| store::records::chat_of(c, what, id)).await?)
+}
+
+fn need_reason(r: &Option<String>) -> ApiResult<Option<String>> {
+    Ok(r.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct StatusChange {
+    /// `acknowledged`, `in_progress`, `resolved`, `closed`, or `open` (reopen).
+    pub status: String,
+    /// Why (kept in the audit log).
+    pub note: Option<String>,
+}
+
+/// Change a ticket's status (acknowledge, close, reopen…). Closing may require resolution proof by site policy
+/// (`require_proof` in the site's settings).
+#[utoipa::path(post, path = "/api/v1/issues/{id}/status", tag = "corrections", params(("id" = i64, Path)), request_body = StatusChange,
+    responses((status = 200, body = store::records::IssueDetail), (status = 409, description = "proof required")),
+    security(("token" = []), ("session" = [])))]
+pub async fn set_status(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    JsonBody(b): JsonBody<StatusChange>,
+) -> ApiResult<Json<store::records::IssueDetail>> {
+    caller.require(Permission::Manage)?;
+    let status = IssueStatus::parse(&b.status)
+        .ok_or_else(|| ApiError::invalid(format!("status: unknown value {:?}", b.status)))?;
+    let now = st.clock.now();
+    let detail = st.db.read(move |c| store::records::issue_detail(c, id, now)).await?;
+    if status == IssueStatus::Closed {
+        let site_id = detail.issue.site.as_ref().map(|s| s.id);
+        let requires = match site_id {
+            Some(sid) => st
+                .db
+                .read(move |c| Ok(store::chats::list_sites(c)?.into_iter().find(|s| s.id == sid)))
+                .await?
+                .and_then(|s| s.settings.get("require_proof").and_then(|v| v.as_bool()))
+                .unwrap_or(false),
+            None => false,
+        };
+        let has_proof = detail.evidence.iter().any(|e| e.role.as_deref() == Some("resolution_proof"));
+        if requires && !has_proof {
+            return Err(ApiError::Conflict(
+                "this site requires resolution proof (a photo sent with the resolution) before a ticket is closed".into(),
+            ));
+        }
+    }
+    let chat_id = detail.issue.chat.id;
+    pipeline::apply_correction(
+        &st,
+        CorrectionInput {
+            chat_id,
+            target: "action",
+            target_id: Some(id),
+            data: serde_json::to_value(crate::records::ManagerAction {
+                id: 0,
+                at: now,
+                action: Action::SetStatus { issue: id, status },
+            })
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
+            actor: caller.actor(),
+            reason: need_reason(&b.note)?,
+            action: "issue.status_changed".into(),
+        },
+    )
+    .await?;
+    Ok(Json(st.db.read(move |c| store::records::issue_detail(c, id, now)).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct Assign {
+    /// Person id of the new owner.
+    pub person: i64,
+    pub note: Option<String>,
+}
+
+/// Assign a ticket to a person (staff or a vendor's technician).
+#[utoipa::path(post, path = "/api/v1/issues/{id}/assign", tag = "corrections", params(("id" = i64, Path)), request_body = Assign,
+    responses((status = 200, body = store::records::IssueDetail), (status = 404)), security(("token" = []), ("session" = [])))]
+pub async fn assign(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    JsonBody(b): JsonBody<Assign>,
+) -> ApiResult<Json<store::records::IssueDetail>> {
+    caller.require(Permission::Manage)?;
+    let person = b.person;
+    st.db.read(move |c| store::people::get_ref(c, person)).await?;
+    let chat_id = chat_of(&st, "issue", id).await?;
+    let now = st.clock.now();
+    pipeline::apply_correction(
+        &st,
+        CorrectionInput {
+            chat_id,
+            target: "action",
+            target_id: Some(id),
+            data: serde_json::to_value(crate::records::ManagerAction {
+                id: 0,
+                at: now,
+                action: Action::SetOwner { issue: id, person },
+            })
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
+            actor: caller.actor(),
+            reason: need_reason(&b.note)?,
+            action: "issue.assigned".into(),
+        },
+    )
+    .await?;
+    Ok(Json(st.db.read(move |c| store::records::issue_detail(c, id, now)).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct Merge {
+    /// The ticket that remains.
+    pub into: i64,
+    pub note: Option<String>,
+}
+
+/// Merge this ticket into another of the same chat (its messages and evidence move; it is closed).
+#[utoipa::path(post, path = "/api/v1/issues/{id}/merge", tag = "corrections", params(("id" = i64, Path)), request_body = Merge,
+    responses((status = 200, body = store::records::IssueDetail), (status = 400)), security(("token" = []), ("session" = [])))]
+pub async fn merge(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    JsonBody(b): JsonBody<Merge>,
+) -> ApiResult<Json<store::records::IssueDetail>> {
+    caller.require(Permission::Manage)?;
+    if b.into == id {
+        return Err(ApiError::invalid("into: cannot merge a ticket into itself"));
+    }
+    let chat_id = chat_of(&st, "issue", id).await?;
+    if chat_of(&st, "issue", b.into).await? != chat_id {
+        return Err(ApiError::invalid("into: tickets of different chats cannot be merged"));
+    }
+    let now = st.clock.now();
+    let into = b.into;
+    pipeline::apply_correction(
+        &st,
+        CorrectionInput {
+            chat_id,
+            target: "action",
+            target_id: Some(id),
+            data: serde_json::to_value(crate::records::ManagerAction {
+                id: 0,
+                at: now,
+                action: Action::Merge { from: id, into },
+            })
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
+            actor: caller.actor(),
+            reason: need_reason(&b.note)?,
+            action: "issue.merged".into(),
+        },
+    )
+    .await?;
+    Ok(Json(st.db.read(move |c| store::records::issue_detail(c, into, now)).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct Reclassify {
+    pub kind: String,
+    pub status: Option<String>,
+    pub category: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub location: Option<Location>,
+    pub priority: Option<String>,
+    #[serde(default)]
+    pub repeat: bool,
+    pub reason: Option<String>,
+}
+
+fn to_class(r: &Reclassify) -> ApiResult<Classification> {
+    let kind = Kind::parse(&r.kind).ok_or_else(|| ApiError::invalid(format!("kind: unknown value {:?}", r.kind)))?;
+    let status = match &r.status {
+        Some(s) => Some(TaskStatus::parse(s).ok_or_else(|| ApiError::invalid(format!("status: unknown value {s:?}")))?),
+        None => None,
+    };
+    let category = match &r.category {
+        Some(s) => Some(Category::parse(s).ok_or_else(|| ApiError::invalid(format!("category: unknown value {s:?}")))?),
+        None => None,
+    };
+    let priority = match &r.priority {
+        Some(s) => Some(Priority::parse(s).ok_or_else(|| ApiError::invalid(format!("priority: unknown value {s:?}")))?),
+        None => None,
+    };
+    if status.is_some() && kind != Kind::TaskReport {
+        return Err(ApiError::invalid("status: only a task_report has a status"));
+    }
+    if priority.is_some() && kind != Kind::IssueReport {
+        return Err(ApiError::invalid("priority: only an issue_report has a priority"));
+    }
+    Ok(Classification {
+        kind,
+        status: if kind == Kind::TaskReport { status.or(Some(TaskStatus::Done)) } else { None },
+        category,
+        location: r.location.clone().unwrap_or_default(),
+        priority: if kind == Kind::IssueReport { priority.or(Some(Priority::Normal)) } else { None },
+        repeat: r.repeat,
+        confidence: 1.0,
+        cues: vec!["manager correction".into()],
+    })
+}
+
+/// Reclassify a message. The correction wins over the classifier (now and after any re-processing), records are
+/// rebuilt (an `issue_report` here splits a new ticket off), and the classifier learns from it.
+#[utoipa::path(post, path = "/api/v1/messages/{id}/classification", tag = "corrections", params(("id" = i64, Path)),
+    request_body = Reclassify, responses((status = 200, body = store::messages::Message), (status = 400)),
+    security(("token" = []), ("session" = [])))]
+pub async fn reclassify(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    JsonBody(b): JsonBody<Reclassify>,
+) -> ApiResult<Json<store::messages::Message>> {
+    caller.require(Permission::Manage)?;
+    let class = to_class(&b)?;
+    let msg = st.db.read(move |c| store::messages::get(c, id)).await?;
+    let Some(text) = msg.text.clone().filter(|t| !t.trim().is_empty()) else {
+        return Err(ApiError::invalid("this message has no text to classify"));
+    };
+    let chat_id = msg.chat.id;
+    pipeline::apply_correction(
+        &st,
+        CorrectionInput {
+            chat_id,
+            target: "message",
+            target_id: Some(id),
+            data: serde_json::json!({"class": class}),
+            actor: caller.actor(),
+            reason: need_reason(&b.reason)?,
+            action: "message.reclassified".into(),
+        },
+    )
+    .await?;
+    // Store the corrected classification on the message itself, then let the classifier learn.
+    let json = serde_json::to_string(&class).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let k = class.kind.as_str();
+    st.db
+        .write(move |tx| {
+            tx.execute(
+                "UPDATE messages SET kind = ?2, classification = ?3 WHERE id = ?1",
+                rusqlite::params![id, k, json],
+            )?;
+            Ok(())
+        })
+        .await?;
+    pipeline::learn_and_reclassify(&st, chat_id, text, class).await?;
+    Ok(Json(st.db.read(move |c| store::messages::get(c, id)).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct RecordTarget {
+    /// `task` or `issue`
+    #[serde(rename = "type")]
+    pub record_type: String,
+    pub id: i64,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct MoveMessage {
+    /// The record the message belongs to, or null for none.
+    pub record: Option<RecordTarget>,
+    pub reason: Option<String>,
+}
+
+fn record_ref(t: &RecordTarget) -> ApiResult<RecordRef> {
+    match t.record_type.as_str() {
+        "issue" => Ok(RecordRef::Issue(t.id)),
+        "task" => Ok(RecordRef::Task(t.id)),
+        other => Err(ApiError::invalid(format!("record.type: expected task or issue, got {other:?}"))),
+    }
+}
+
+async fn check_same_chat(st: &AppState, r: RecordRef, chat_id: i64) -> ApiResult<()> {
+    let (what, id) = match r {
+        RecordRef::Issue(id) => ("issue", id),
+        RecordRef::Task(id) => ("task", id),
+    };
+    if chat_of(st, what, id).await? != chat_id {
+        return Err(ApiError::invalid("record: records of another chat cannot be targeted"));
+    }
+    Ok(())
+}
+
+/// Move a message to another record (or to none).
+#[utoipa::path(post, path = "/api/v1/messages/{id}/record", tag = "corrections", params(("id" = i64, Path)),
+    request_body = MoveMessage, responses((status = 200, body = store::messages::Message)), security(("token" = []), ("session" = [])))]
+pub async fn move_message(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    JsonBody(b): JsonBody<MoveMessage>,
+) -> ApiResult<Json<store::messages::Message>> {
+    caller.require(Permission::Manage)?;
+    let chat_id = chat_of(&st, "message", id).await?;
+    let ov = match &b.record {
+        Some(t) => {
+            let r = record_ref(t)?;
+            check_same_chat(&st, r, chat_id).await?;
+            RecordOverride::Link { record: r }
+        }
+        None => RecordOverride::NoRecord,
+    };
+    pipeline::apply_correction(
+        &st,
+        CorrectionInput {
+            chat_id,
+            target: "message",
+            target_id: Some(id),
+            data: serde_json::json!({"record": ov}),
+            actor: caller.actor(),
+            reason: need_reason(&b.reason)?,
+            action: "message.moved".into(),
+        },
+    )
+    .await?;
+    Ok(Json(st.db.read(move |c| store::messages::get(c, id)).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct MoveEvidence {
+    pub record: Option<RecordTarget>,
+    /// `evidence` (default) or `resolution_proof`.
+    pub role: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// Move a photo / voice note to another record (or to none), as evidence or as resolution proof.
+#[utoipa::path(post, path = "/api/v1/evidence/{id}/record", tag = "corrections", params(("id" = i64, Path)),
+    request_body = MoveEvidence, responses((status = 200, body = store::evidence::Evidence)), security(("token" = []), ("session" = [])))]
+pub async fn move_evidence(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    JsonBody(b): JsonBody<MoveEvidence>,
+) -> ApiResult<Json<store::evidence::Evidence>> {
+    caller.require(Permission::Manage)?;
+    let chat_id = chat_of(&st, "evidence", id).await?;
+    let role = match b.role.as_deref() {
+        None | Some("evidence") => EvidenceRole::Evidence,
+        Some("resolution_proof") => EvidenceRole::ResolutionProof,
+        Some(other) => return Err(ApiError::invalid(format!("role: expected evidence or resolution_proof, got {other:?}"))),
+    };
+    let ov = match &b.record {
+        Some(t) => {
+            let r = record_ref(t)?;
+            check_same_chat(&st, r, chat_id).await?;
+            EvidenceOverride::Link { record: r, role }
+        }
+        None => EvidenceOverride::Unlinked,
+    };
+    pipeline::apply_correction(
+        &st,
+        CorrectionInput {
+            chat_id,
+            target: "evidence",
+            target_id: Some(id),
+            data: serde_json::to_value(ov).map_err(|e| ApiError::Internal(e.to_string()))?,
+            actor: caller.actor(),
+            reason: need_reason(&b.reason)?,
+            action: "evidence.moved".into(),
+        },
+    )
+    .await?;
+    Ok(Json(st.db.read(move |c| store::evidence::get(c, id)).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RepeatParams {
+    /// Window in days (default 30).
+    pub days: Option<i64>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// Repeated problems: tickets of the same site (or chat), category and matching location within N days.
+#[utoipa::path(get, path = "/api/v1/repeats", tag = "records", params(RepeatParams),
+    responses((status = 200, description = "groups of repeated problems")), security(("token" = []), ("session" = [])))]
+pub async fn repeats(
+    State(st): State<AppState>,
+    caller: Caller,
+    QueryParams(p): QueryParams<RepeatParams>,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.require(Permission::ReadRecords)?;
+    let days = p.days.unwrap_or(30);
+    if !(1..=3660).contains(&days) {
+        return Err(ApiError::invalid("days: must be between 1 and 3660"));
+    }
+    let from = p.from.as_deref().map(|v| time_bound("from", v, st.tz, false)).transpose()?;
+    let to = p.to.as_deref().map(|v| time_bound("to", v, st.tz, true)).transpose()?;
+    let groups = st
+        .db
+        .read(move |c| {
+            let tickets = store::records::ticket_summaries(c, from, to)?;
+            Ok(crate::records::repeated_problems(&tickets, days))
+        })
+        .await?;
+    Ok(Json(serde_json::json!({"days": days, "items": groups})))
+}
+
+/// The SLA policy (targets per category and priority, optional business hours).
+#[utoipa::path(get, path = "/api/v1/settings/sla", tag = "records", responses((status = 200, description = "the SLA policy")),
+    security(("token" = []), ("session" = [])))]
+pub async fn get_sla(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<crate::records::SlaPolicy>> {
+    caller.require(Permission::ReadRecords)?;
+    Ok(Json(st.db.read(store::records::sla_policy).await?))
+}
+
+/// Replace the SLA policy (applies to tickets opened from now on and to re-processed chats).
+#[utoipa::path(put, path = "/api/v1/settings/sla", tag = "records", responses((status = 200, description = "the SLA policy")),
+    security(("token" = []), ("session" = [])))]
+pub async fn put_sla(
+    State(st): State<AppState>,
+    caller: Caller,
+    JsonBody(p): JsonBody<crate::records::SlaPolicy>,
+) -> ApiResult<Json<crate::records::SlaPolicy>> {
+    caller.require(Permission::Manage)?;
+    let json = serde_json::to_string(&p).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let actor = caller.actor();
+    let v = serde_json::to_value(&p).map_err(|e| ApiError::Internal(e.to_string()))?;
+    st.db
+        .write(move |tx| {
+            store::records::set_setting(tx, store::records::SLA_SETTING, &json)?;
+            store::events::append(tx, &actor, "settings.sla_changed", "settings", None, &v)?;
+            Ok(())
+        })
+        .await?;
+    Ok(Json(p))
+}

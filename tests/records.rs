@@ -1,0 +1,497 @@
+//! Records over real HTTP: messages become tickets and task entries with evidence; managers correct them; corrections
+//! win and survive re-processing; SLA, repeats and the audit trail.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+
+const T0: i64 = 1_772_414_132; // 2026-03-02 09:15:32 +08:00
+
+async fn wait_processed(c: &reqwest::Client, s: &Server, token: &str, n: usize) {
+    eventually(30, "messages processed", || {
+        let (c, u, t) = (
+            c.clone(),
+            s.u("/api/v1/messages?limit=500"),
+            token.to_string(),
+        );
+        async move {
+            let (_, v) = get_json(&c, &u, &t).await;
+            let items = v["items"].as_array().cloned().unwrap_or_default();
+            let done = items
+                .iter()
+                .filter(|m| m["type"] == "system" || !m["kind"].is_null() || m["text"].is_null())
+                .count();
+            (items.len() >= n && done == items.len()).then_some(())
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_ticket_lives_from_report_to_resolution_with_proof() {
+    let proof = jpeg(800, 600, 3);
+    let graph = FakeGraph::start(vec![("m-proof", proof.clone())], 0).await;
+    let s = Server::start(&default_config(&graph.url));
+    let c = client();
+    let token = s.token("manager");
+    let msgs = [
+        cloud_group_msg(
+            "wamid.r1",
+            "60167654302",
+            "Rajesh",
+            T0,
+            Some("Lift B stuck at level 5, no one inside"),
+            None,
+            None,
+        ),
+        cloud_group_msg(
+            "wamid.r2",
+            "60198765403",
+            "Tan (Manager)",
+            T0 + 60,
+            Some("@Ahmad pls check lift B now"),
+            None,
+            None,
+        ),
+        cloud_group_msg(
+            "wamid.r3",
+            "60124445566",
+            "Ahmad Technician",
+            T0 + 600,
+            Some("Lift tech otw, ETA 30 min"),
+            None,
+            None,
+        ),
+        cloud_group_msg(
+            "wamid.r4",
+            "60124445566",
+            "Ahmad Technician",
+            T0 + 3600,
+            Some("Lift B ok already, running normal"),
+            None,
+            None,
+        ),
+        cloud_group_msg(
+            "wamid.r5",
+            "60124445566",
+            "Ahmad Technician",
+            T0 + 3660,
+            None,
+            Some("m-proof"),
+            None,
+        ),
+        cloud_group_msg(
+            "wamid.r6",
+            "60123456701",
+            "Aminah",
+            T0 + 7200,
+            Some("Siap mop lobi blok A ✅"),
+            None,
+            None,
+        ),
+    ];
+    for m in &msgs {
+        assert_eq!(post_cloud(&c, &s, m).await.status(), 200);
+    }
+    wait_processed(&c, &s, &token, msgs.len()).await;
+    let (_, issues) = get_json(&c, &s.u("/api/v1/issues"), &token).await;
+    let items = issues["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{issues}");
+    let issue = &items[0];
+    assert_eq!(issue["category"], "lift");
+    assert_eq!(issue["priority"], "high");
+    assert_eq!(issue["status"], "resolved");
+    assert_eq!(issue["location"]["block"], "B");
+    assert!(issue["resolved_at"].is_string());
+    assert!(issue["sla"]["respond_by"].is_string() && issue["sla"]["resolve_by"].is_string());
+    assert_eq!(issue["reported_by"]["phone"], "60167654302");
+    let id = issue["id"].as_i64().unwrap();
+    // The resolution photo is resolution proof (it arrives with no caption right after the resolution claim).
+    let detail = eventually(30, "proof linked", || {
+        let (c, u, t) = (
+            c.clone(),
+            s.u(&format!("/api/v1/issues/{id}")),
+            token.clone(),
+        );
+        async move {
+            let (_, v) = get_json(&c, &u, &t).await;
+            v["evidence"]
+                .as_array()
+                .filter(|e| !e.is_empty())
+                .map(|_| v.clone())
+        }
+    })
+    .await;
+    let timeline = detail["timeline"].as_array().unwrap();
+    assert_eq!(
+        timeline.len(),
+        3,
+        "report, update, resolution: {timeline:?}"
+    );
+    assert!(timeline.iter().all(|t| t["link_reason"].is_string()));
+    assert_eq!(detail["evidence"][0]["role"], "resolution_proof");
+    // The task report became a task entry.
+    let (_, tasks) = get_json(&c, &s.u("/api/v1/tasks"), &token).await;
+    assert_eq!(tasks["items"][0]["status"], "done");
+    assert_eq!(tasks["items"][0]["category"], "cleaning");
+    // Filters.
+    assert_eq!(
+        get_json(&c, &s.u("/api/v1/issues?status=open"), &token)
+            .await
+            .1["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        get_json(&c, &s.u("/api/v1/issues?category=lift"), &token)
+            .await
+            .1["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        get_json(&c, &s.u("/api/v1/issues?category=boat"), &token)
+            .await
+            .0,
+        400
+    );
+    // Messages show the record they belong to.
+    let (_, page) = get_json(&c, &s.u("/api/v1/messages?limit=50"), &token).await;
+    let report = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["text"].as_str().unwrap_or("").starts_with("Lift B stuck"))
+        .unwrap();
+    assert_eq!(report["record"], json!({"type": "issue", "id": id}));
+    assert_eq!(report["kind"], "issue_report");
+}
+
+#[tokio::test]
+async fn manager_corrections_win_and_are_audited() {
+    let s = Server::start(&default_config("http://127.0.0.1:9"));
+    let c = client();
+    let manager = s.token("manager");
+    let viewer = s.token("viewer");
+    let msgs = [
+        cloud_group_msg(
+            "wamid.c1",
+            "60167654302",
+            "Rajesh",
+            T0,
+            Some("Paip bocor tingkat 5 blok A"),
+            None,
+            None,
+        ),
+        cloud_group_msg(
+            "wamid.c2",
+            "60133334405",
+            "Farid",
+            T0 + 120,
+            Some("Toilet lvl 2 blk C choke"),
+            None,
+            None,
+        ),
+        cloud_group_msg(
+            "wamid.c3",
+            "60123456701",
+            "Aminah",
+            T0 + 300,
+            Some("Kolam renang nampak hijau sikit"),
+            None,
+            None,
+        ),
+    ];
+    for m in &msgs {
+        assert_eq!(post_cloud(&c, &s, m).await.status(), 200);
+    }
+    wait_processed(&c, &s, &manager, 3).await;
+    let (_, issues) = get_json(&c, &s.u("/api/v1/issues"), &manager).await;
+    let ids: Vec<i64> = issues["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect();
+    assert!(ids.len() >= 2, "{issues}");
+    let (leak, choke) = (ids[ids.len() - 1], ids[ids.len() - 2]);
+    // A viewer may not correct.
+    let r = c
+        .post(s.u(&format!("/api/v1/issues/{leak}/status")))
+        .bearer_auth(&viewer)
+        .json(&json!({"status": "acknowledged"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // Acknowledge, assign, merge.
+    let r = c
+        .post(s.u(&format!("/api/v1/issues/{leak}/status")))
+        .bearer_auth(&manager)
+        .json(&json!({"status": "acknowledged", "note": "seen"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["status"], "acknowledged");
+    assert!(v["corrections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["reason"] == "seen"));
+    let (_, people) = get_json(&c, &s.u("/api/v1/people"), &manager).await;
+    let farid = people["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["phone"] == "60133334405")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let r = c
+        .post(s.u(&format!("/api/v1/issues/{leak}/assign")))
+        .bearer_auth(&manager)
+        .json(&json!({"person": farid}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["owner"]["id"], farid);
+    let r = c
+        .post(s.u(&format!("/api/v1/issues/{choke}/status")))
+        .bearer_auth(&manager)
+        .json(&json!({"status": "sideways"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // Reclassify the pool message as an issue_report (cleaning): a new ticket appears.
+    let (_, page) = get_json(&c, &s.u("/api/v1/messages?limit=50"), &manager).await;
+    let pool = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["text"].as_str().unwrap_or("").starts_with("Kolam"))
+        .unwrap()
+        .clone();
+    let pid = pool["id"].as_i64().unwrap();
+    let r = c.post(s.u(&format!("/api/v1/messages/{pid}/classification"))).bearer_auth(&manager)
+        .json(&json!({"kind": "issue_report", "category": "cleaning", "location": {"area": "pool"}, "priority": "low", "reason": "green pool is a cleaning issue"}))
+        .send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let m: Value = r.json().await.unwrap();
+    assert_eq!(m["kind"], "issue_report");
+    assert_eq!(m["record"]["type"], "issue");
+    let (_, issue) = get_json(
+        &c,
+        &s.u(&format!("/api/v1/issues/{}", m["record"]["id"])),
+        &manager,
+    )
+    .await;
+    assert_eq!(issue["category"], "cleaning");
+    assert_eq!(issue["priority"], "low");
+    // Move the choke report out of any record: the ticket disappears, the correction stays.
+    let cid = choke;
+    let r = c
+        .post(s.u(&format!("/api/v1/messages/{cid}/record")))
+        .bearer_auth(&manager)
+        .json(&json!({"record": null, "reason": "duplicate of a call"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        get_json(&c, &s.u(&format!("/api/v1/issues/{choke}")), &manager)
+            .await
+            .0,
+        404
+    );
+    // Corrections survive a restart and re-processing (the leak stays acknowledged and assigned).
+    let mut s = s;
+    s.restart();
+    let (_, leak_after) = get_json(&c, &s.u(&format!("/api/v1/issues/{leak}")), &manager).await;
+    assert_eq!(leak_after["status"], "acknowledged");
+    assert_eq!(leak_after["owner"]["id"], farid);
+    // A redelivered message changes nothing.
+    assert_eq!(post_cloud(&c, &s, &msgs[0]).await.status(), 200);
+    let (_, leak_again) = get_json(&c, &s.u(&format!("/api/v1/issues/{leak}")), &manager).await;
+    assert_eq!(leak_again["status"], "acknowledged");
+    // The event log records who and why, hash-chained.
+    let dest = s.data.join("audit.db");
+    assert!(s
+        .cli(&["backup", dest.to_str().unwrap()], None)
+        .status
+        .success());
+    let conn = rusqlite::Connection::open(&dest).unwrap();
+    let n: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM events WHERE action LIKE 'issue.%' OR action LIKE 'message.%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(n >= 4, "corrections in the event log: {n}");
+    let actor: String = conn
+        .query_row(
+            "SELECT actor FROM events WHERE action = 'issue.status_changed' LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(actor.starts_with("token:"), "{actor}");
+}
+
+#[tokio::test]
+async fn close_requires_proof_when_the_site_says_so() {
+    let s = Server::start(&default_config("http://127.0.0.1:9"));
+    let c = client();
+    let manager = s.token("manager");
+    assert_eq!(
+        post_cloud(
+            &c,
+            &s,
+            &cloud_group_msg(
+                "wamid.p1",
+                "60167654302",
+                "Rajesh",
+                T0,
+                Some("Lampu koridor aras 3 blok C rosak"),
+                None,
+                None
+            )
+        )
+        .await
+        .status(),
+        200
+    );
+    wait_processed(&c, &s, &manager, 1).await;
+    let (_, issues) = get_json(&c, &s.u("/api/v1/issues"), &manager).await;
+    let id = issues["items"][0]["id"].as_i64().unwrap();
+    let chat = issues["items"][0]["chat"]["id"].as_i64().unwrap();
+    let site: Value = c
+        .post(s.u("/api/v1/sites"))
+        .bearer_auth(&manager)
+        .json(&json!({"name": "Menara", "settings": {"require_proof": true}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let r = c
+        .patch(s.u(&format!("/api/v1/chats/{chat}")))
+        .bearer_auth(&manager)
+        .json(&json!({"site": site["id"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = c
+        .post(s.u(&format!("/api/v1/issues/{id}/status")))
+        .bearer_auth(&manager)
+        .json(&json!({"status": "closed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    assert!(r.text().await.unwrap().contains("proof"));
+    let (_, issue) = get_json(&c, &s.u(&format!("/api/v1/issues/{id}")), &manager).await;
+    assert_eq!(issue["site"]["name"], "Menara");
+    assert_eq!(issue["status"], "open");
+    // Without the policy, closing without proof is allowed (and reopening too).
+    c.patch(s.u(&format!("/api/v1/sites/{}", site["id"])))
+        .bearer_auth(&manager)
+        .json(&json!({"settings": {"require_proof": false}}))
+        .send()
+        .await
+        .unwrap();
+    let r = c
+        .post(s.u(&format!("/api/v1/issues/{id}/status")))
+        .bearer_auth(&manager)
+        .json(&json!({"status": "closed", "note": "fixed on site"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "closed");
+    let r = c
+        .post(s.u(&format!("/api/v1/issues/{id}/status")))
+        .bearer_auth(&manager)
+        .json(&json!({"status": "open", "note": "came back"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "open");
+}
+
+#[tokio::test]
+async fn repeats_and_sla_breaches_are_reported() {
+    let s = Server::start(&default_config("http://127.0.0.1:9"));
+    let c = client();
+    let manager = s.token("manager");
+    let day = 86_400;
+    let msgs = [
+        cloud_group_msg(
+            "wamid.s1",
+            "60167654302",
+            "Rajesh",
+            T0,
+            Some("Water pump failure at pump room Block A"),
+            None,
+            None,
+        ),
+        cloud_group_msg(
+            "wamid.s2",
+            "60167654302",
+            "Rajesh",
+            T0 + 3 * 3600,
+            Some("Pump repaired, running normal"),
+            None,
+            None,
+        ),
+        cloud_group_msg(
+            "wamid.s3",
+            "60167654302",
+            "Rajesh",
+            T0 + 2 * day,
+            Some("Water pump failure again!! Block A"),
+            None,
+            None,
+        ),
+    ];
+    for m in &msgs {
+        assert_eq!(post_cloud(&c, &s, m).await.status(), 200);
+    }
+    wait_processed(&c, &s, &manager, 3).await;
+    let (_, issues) = get_json(&c, &s.u("/api/v1/issues"), &manager).await;
+    let items = issues["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{issues}");
+    assert_eq!(
+        items[0]["repeat_of"], items[1]["id"],
+        "the 'again' report points to the earlier ticket"
+    );
+    // March 2026 is long past: the open one breached its SLA; the first was resolved in 3 h (high: 24 h) → not.
+    assert_eq!(items[0]["sla"]["breached"], true);
+    assert_eq!(items[1]["sla"]["breached"], false);
+    let (_, breached) = get_json(&c, &s.u("/api/v1/issues?breached=true"), &manager).await;
+    assert_eq!(breached["items"].as_array().unwrap().len(), 1);
+    let (_, reps) = get_json(&c, &s.u("/api/v1/repeats?days=7"), &manager).await;
+    assert_eq!(reps["items"].as_array().unwrap().len(), 1, "{reps}");
+    // SLA policy is configurable.
+    let (_, mut pol) = get_json(&c, &s.u("/api/v1/settings/sla"), &manager).await;
+    pol["default"]["resolve_within_mins"] = json!(10);
+    let r = c
+        .put(s.u("/api/v1/settings/sla"))
+        .bearer_auth(&manager)
+        .json(&pol)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (_, again) = get_json(&c, &s.u("/api/v1/settings/sla"), &manager).await;
+    assert_eq!(again["default"]["resolve_within_mins"], 10);
+}
