@@ -48,7 +48,15 @@ fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into()));
     let ui = root.join("ui");
     let dist = ui.join("dist");
-    let sources = ["src", "index.html", "package.json", "package-lock.json", "vite.config.ts", "public", "tsconfig.json"];
+    let sources = [
+        "src",
+        "index.html",
+        "package.json",
+        "package-lock.json",
+        "vite.config.ts",
+        "public",
+        "tsconfig.json",
+    ];
     for s in sources {
         println!("cargo:rerun-if-changed=ui/{s}");
     }
@@ -58,7 +66,9 @@ fn main() {
         return;
     }
     let src_time = sources.iter().filter_map(|s| newest(&ui.join(s))).max();
-    let built = std::fs::metadata(dist.join("index.html")).and_then(|m| m.modified()).ok();
+    let built = std::fs::metadata(dist.join("index.html"))
+        .and_then(|m| m.modified())
+        .ok();
     let stale = match (src_time, built) {
         (_, None) => true,
         (Some(s), Some(b)) => s > b,

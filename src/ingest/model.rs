@@ -250,7 +250,10 @@ pub enum NormalizeError {
     #[error("body is not valid JSON: {0}")]
     Json(String),
     #[error("payload is not a {expected} event: {detail}")]
-    Shape { expected: &'static str, detail: String },
+    Shape {
+        expected: &'static str,
+        detail: String,
+    },
 }
 
 mod serde_bytes_b64 {
@@ -270,7 +273,9 @@ mod serde_bytes_b64 {
 /// Normalise a phone number to digits with country code and no `+` (`+60 12-345 6789` → `60123456789`).
 /// Returns `None` when the input does not look like a phone number (names, gateway ids).
 pub fn normalize_phone(s: &str) -> Option<String> {
-    let trimmed = s.trim().trim_start_matches(['\u{200e}', '\u{202a}', '\u{202c}', '~']);
+    let trimmed = s
+        .trim()
+        .trim_start_matches(['\u{200e}', '\u{202a}', '\u{202c}', '~']);
     let mut digits = String::with_capacity(trimmed.len());
     for c in trimmed.chars() {
         match c {
@@ -291,8 +296,14 @@ mod tests {
 
     #[test]
     fn phones_normalise() {
-        assert_eq!(normalize_phone("+60 12-718 2290").as_deref(), Some("60127182290"));
-        assert_eq!(normalize_phone("60123456701").as_deref(), Some("60123456701"));
+        assert_eq!(
+            normalize_phone("+60 12-718 2290").as_deref(),
+            Some("60127182290")
+        );
+        assert_eq!(
+            normalize_phone("60123456701").as_deref(),
+            Some("60123456701")
+        );
         assert_eq!(normalize_phone("Siti Cleaner"), None);
         assert_eq!(normalize_phone("123"), None);
     }
