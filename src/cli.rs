@@ -343,43 +343,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 None => None,
             };
             let cfg = load_config(&cli, None)?;
-            let svc = crate::app::Services::open(cfg, std::sync::Arc::new(crate::app::SystemClock))?;
-            let rt = runtime()?;
-            let opts = crate::ingest::import::ImportOptions {
-                chat: chat.clone(),
-                site: site.clone(),
-                dry_run: *dry_run,
-                actor: "cli".into(),
-                display_name: None,
-                date_order,
-            };
-            let code = crate::ingest::import::run_cli(&svc, &rt, paths, &opts, *json);
-            svc.db.close();
-            match code {
-                0 => Ok(()),
-                c => Err(CliError {
-                    code: c,
-                    message: "some exports were not imported (see above)".into(),
-                }),
-            }
-        }
-        Command::Import {
-            paths,
-            chat,
-            site,
-            dry_run,
-            json,
-            date_order,
-        } => {
-            let date_order = match date_order {
-                Some(o) => Some(crate::ingest::export::DateOrder::parse(o).ok_or_else(|| {
-                    CliError::usage(format!(
-                        "--date-order: expected day_first, month_first or year_first, got {o:?}"
-                    ))
-                })?),
-                None => None,
-            };
-            let cfg = load_config(&cli, None)?;
             let svc =
                 crate::app::Services::open(cfg, std::sync::Arc::new(crate::app::SystemClock))?;
             let rt = runtime()?;
