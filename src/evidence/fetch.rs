@@ -186,6 +186,48 @@ fn same_host(url: &str, base: &str) -> bool {
     }
 }
 
+fn host_of(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            _ => "(no host)".to_string(),
+        },
+        Err(_) => "(unparsable URL)".to_string(),
+    }
+}
+
+fn refuse_host(url: &str, base: &str) -> FetchError {
+    FetchError::Permanent(format!(
+        "refusing media URL {url}: host {} is not the configured gateway host {}",
+        host_of(url),
+        host_of(base)
+    ))
+}
+
+/// WAHA advertises media under its own idea of its address (`WHATSAPP_API_HOSTNAME`, often `http://waha:3000` or
+/// `localhost`), which may differ from the `base_url` tapak reaches it at. A media URL on the configured host is used
+/// as is; one elsewhere whose path is under `/api/files/` is re-based onto `base_url` (path and query kept), so the
+/// request still goes only to the configured gateway; anything else is refused.
+pub fn waha_media_url(url: &str, base: &str) -> Result<String, FetchError> {
+    if same_host(url, base) {
+        return Ok(url.to_string());
+    }
+    let u = url::Url::parse(url)
+        .map_err(|e| FetchError::Permanent(format!("invalid media URL {url:?}: {e}")))?;
+    if !u.path().starts_with("/api/files/") {
+        return Err(refuse_host(url, base));
+    }
+    let mut b = url::Url::parse(base).map_err(|e| {
+        FetchError::Permanent(format!("whatsapp.waha.base_url {base:?} is not a URL: {e}"))
+    })?;
+    let path = format!("{}{}", b.path().trim_end_matches('/'), u.path());
+    b.set_path(&path);
+    b.set_query(u.query());
+    b.set_fragment(None);
+    Ok(b.to_string())
+}
+
 async fn fetch_bytes(svc: &Services, t: &FetchTarget) -> Result<Vec<u8>, FetchError> {
     let max = svc.cfg.evidence.max_media_bytes;
     match &t.fetch {
@@ -256,12 +298,12 @@ async fn fetch_bytes(svc: &Services, t: &FetchTarget) -> Result<Vec<u8>, FetchEr
                     t.source
                 )));
             }
-            if !same_host(url, base) {
-                return Err(FetchError::Permanent(format!(
-                    "refusing media URL {url}: not on the configured gateway host"
-                )));
-            }
-            let mut req = svc.http.get(url);
+            let url = match Source::parse(&t.source) {
+                Some(Source::Waha) => waha_media_url(url, base)?,
+                _ if same_host(url, base) => url.clone(),
+                _ => return Err(refuse_host(url, base)),
+            };
+            let mut req = svc.http.get(&url);
             if key.is_set() {
                 req = req.header(key_header, key.expose());
             }
@@ -432,4 +474,45 @@ pub fn analyze_and_store_blocking(
         filename,
         warning: a.warning,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waha_media_urls_are_rebased_onto_the_configured_gateway() {
+        let base = "http://127.0.0.1:3555";
+        assert_eq!(
+            waha_media_url("http://waha:3000/api/files/false_1@g.us_3A.jpeg?x=1", base).unwrap(),
+            "http://127.0.0.1:3555/api/files/false_1@g.us_3A.jpeg?x=1"
+        );
+        assert_eq!(
+            waha_media_url("http://127.0.0.1:3555/api/files/a.oga", base).unwrap(),
+            "http://127.0.0.1:3555/api/files/a.oga"
+        );
+        assert_eq!(
+            waha_media_url(
+                "http://localhost:3000/api/files/a.oga",
+                "https://gw.example/waha/"
+            )
+            .unwrap(),
+            "https://gw.example/waha/api/files/a.oga"
+        );
+        for bad in [
+            "http://169.254.169.254/latest/meta-data/",
+            "http://waha:3000/api/sessions",
+            "http://waha:3000/api/files/../../api/sessions",
+        ] {
+            let e = waha_media_url(bad, base).unwrap_err().to_string();
+            assert!(
+                e.contains("is not the configured gateway host 127.0.0.1:3555"),
+                "{bad}: {e}"
+            );
+        }
+        assert!(waha_media_url("http://169.254.169.254/x", base)
+            .unwrap_err()
+            .to_string()
+            .contains("host 169.254.169.254 "));
+    }
 }

@@ -201,6 +201,6 @@ pub async fn evolution_post(
     if !ok {
         return reject(&st, ApiError::BadCredentials(why));
     }
-    let parsed = evolution::normalize(&body);
+    let parsed = evolution::normalize_received(&body, st.clock.now());
     accept(st, Source::Evolution, body, parsed).await
 }

@@ -1,0 +1,625 @@
+//! WAHA and Evolution API webhooks over real HTTP with the gateway fixtures: authentication, edits and revokes,
+//! ignored chats, redelivery, and media fetched only from the configured gateway (a fake WAHA on loopback).
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use base64::Engine;
+use common::*;
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+
+const WAHA_KEY: &str = "waha-api-key-77";
+const EVO_TOKEN: &str = "shared-secret-123";
+const EVO_JWT_KEY: &str = "jwt-signing-secret";
+
+fn waha(rel: &str) -> Vec<u8> {
+    read_fixture(&format!("whatsapp/waha/{rel}"))
+}
+
+fn evo(rel: &str) -> Vec<u8> {
+    read_fixture(&format!("whatsapp/evolution/{rel}"))
+}
+
+fn hmac_key() -> String {
+    String::from_utf8(waha("hmac/key.txt"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+fn hmac512(key: &str, body: &[u8]) -> String {
+    let mut m = Hmac::<sha2::Sha512>::new_from_slice(key.as_bytes()).unwrap();
+    m.update(body);
+    hex::encode(m.finalize().into_bytes())
+}
+
+/// An HS256 JWT as Evolution's `jsonwebtoken` produces it.
+fn jwt(key: &str, claims: Value, alg: &str) -> String {
+    let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let h = e.encode(serde_json::json!({"alg": alg, "typ": "JWT"}).to_string());
+    let p = e.encode(claims.to_string());
+    let mut m = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    m.update(format!("{h}.{p}").as_bytes());
+    format!("{h}.{p}.{}", e.encode(m.finalize().into_bytes()))
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// A fake WAHA: `GET /api/files/{name}` → bytes, only with the right `X-Api-Key`.
+struct FakeWaha {
+    url: String,
+    hits: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+impl FakeWaha {
+    async fn start(files: Vec<(&str, Vec<u8>)>) -> FakeWaha {
+        use axum::extract::{Path, State};
+        use axum::http::{HeaderMap, StatusCode};
+        use axum::response::IntoResponse;
+        type St = (
+            Arc<std::collections::HashMap<String, Vec<u8>>>,
+            Arc<Mutex<Vec<(String, Option<String>)>>>,
+        );
+        async fn file(
+            State((files, hits)): State<St>,
+            h: HeaderMap,
+            Path(name): Path<String>,
+        ) -> axum::response::Response {
+            let key = h
+                .get("x-api-key")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            hits.lock().unwrap().push((name.clone(), key.clone()));
+            if key.as_deref() != Some(WAHA_KEY) {
+                return StatusCode::UNAUTHORIZED.into_response();
+            }
+            match files.get(&name) {
+                Some(b) => b.clone().into_response(),
+                None => StatusCode::NOT_FOUND.into_response(),
+            }
+        }
+        let files: std::collections::HashMap<String, Vec<u8>> =
+            files.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let hits = Arc::new(Mutex::new(vec![]));
+        let router = axum::Router::new()
+            .route("/api/files/{name}", axum::routing::get(file))
+            .with_state((Arc::new(files), hits.clone()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        FakeWaha {
+            url,
+            hits,
+            _task: task,
+        }
+    }
+}
+
+fn waha_config(base: &str, hmac: bool) -> String {
+    let auth = if hmac {
+        format!("webhook_hmac_key = \"{}\"", hmac_key())
+    } else {
+        "webhook_token = \"waha-token-1\"".to_string()
+    };
+    format!(
+        r#"
+[whatsapp.waha]
+base_url = "{base}"
+api_key = "{WAHA_KEY}"
+{auth}
+
+[whatsapp.evolution]
+webhook_token = "{EVO_TOKEN}"
+webhook_jwt_key = "{EVO_JWT_KEY}"
+
+[evidence]
+max_attempts = 3
+"#
+    )
+}
+
+async fn post(
+    c: &reqwest::Client,
+    s: &Server,
+    path: &str,
+    body: &[u8],
+    headers: &[(&str, &str)],
+) -> u16 {
+    let mut r = c
+        .post(s.u(path))
+        .header("content-type", "application/json")
+        .body(body.to_vec());
+    for (k, v) in headers {
+        r = r.header(*k, *v);
+    }
+    r.send().await.unwrap().status().as_u16()
+}
+
+async fn messages(c: &reqwest::Client, s: &Server, tok: &str, source: &str) -> Vec<Value> {
+    let (st, v) = get_json(
+        c,
+        &s.u(&format!("/api/v1/messages?source={source}&limit=500")),
+        tok,
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    v["items"].as_array().unwrap().clone()
+}
+
+async fn count_all(c: &reqwest::Client, s: &Server, tok: &str) -> usize {
+    let (_, v) = get_json(c, &s.u("/api/v1/messages?limit=500"), tok).await;
+    v["items"].as_array().unwrap().len()
+}
+
+#[tokio::test]
+async fn waha_hmac_is_checked_on_the_raw_body() {
+    let s = Server::start(&waha_config("http://127.0.0.1:9", true));
+    let c = client();
+    let tok = s.token("viewer");
+    let body = waha("hmac/body.json");
+    let exp: Value = serde_json::from_slice(&waha("hmac/expected.json")).unwrap();
+    let good = exp["headers"]["X-Webhook-Hmac"].as_str().unwrap();
+    assert_eq!(good, hmac512(&hmac_key(), &body), "fixture vector");
+    assert_eq!(
+        post(&c, &s, "/webhooks/waha", &body, &[]).await,
+        401,
+        "missing"
+    );
+    let forged = "0".repeat(128);
+    assert_eq!(
+        post(
+            &c,
+            &s,
+            "/webhooks/waha",
+            &body,
+            &[("x-webhook-hmac", &forged)]
+        )
+        .await,
+        401,
+        "forged"
+    );
+    let mut changed = body.clone();
+    changed.push(b' ');
+    assert_eq!(
+        post(
+            &c,
+            &s,
+            "/webhooks/waha",
+            &changed,
+            &[("x-webhook-hmac", good)]
+        )
+        .await,
+        401,
+        "one byte changed"
+    );
+    assert_eq!(
+        post(
+            &c,
+            &s,
+            "/webhooks/waha",
+            &body,
+            &[("x-tapak-token", "waha-token-1")]
+        )
+        .await,
+        401,
+        "a token does not replace the HMAC once a key is set"
+    );
+    assert_eq!(count_all(&c, &s, &tok).await, 0);
+    assert_eq!(
+        post(&c, &s, "/webhooks/waha", &body, &[("x-webhook-hmac", good)]).await,
+        200
+    );
+    let other = waha("message_text_dm.json");
+    let sig = hmac512(&hmac_key(), &other);
+    assert_eq!(
+        post(
+            &c,
+            &s,
+            "/webhooks/waha",
+            &other,
+            &[("X-Webhook-Hmac", &sig.to_uppercase())]
+        )
+        .await,
+        200,
+        "hex in either case"
+    );
+    assert!(count_all(&c, &s, &tok).await >= 1);
+}
+
+#[tokio::test]
+async fn waha_token_and_unconfigured_sources() {
+    let s = Server::start(&waha_config("http://127.0.0.1:9", false));
+    let c = client();
+    let tok = s.token("viewer");
+    let body = waha("message_text_dm.json");
+    assert_eq!(post(&c, &s, "/webhooks/waha", &body, &[]).await, 401);
+    assert_eq!(
+        post(
+            &c,
+            &s,
+            "/webhooks/waha",
+            &body,
+            &[("x-tapak-token", "nope")]
+        )
+        .await,
+        401
+    );
+    assert_eq!(count_all(&c, &s, &tok).await, 0);
+    assert_eq!(
+        post(
+            &c,
+            &s,
+            "/webhooks/waha",
+            &body,
+            &[("x-tapak-token", "waha-token-1")]
+        )
+        .await,
+        200
+    );
+    assert_eq!(count_all(&c, &s, &tok).await, 1);
+
+    // Neither gateway configured: 403, nothing stored, whatever the credentials.
+    let bare = Server::start("[evidence]\nmax_attempts = 3\n");
+    let vt = bare.token("viewer");
+    assert_eq!(
+        post(
+            &c,
+            &bare,
+            "/webhooks/waha",
+            &body,
+            &[("x-tapak-token", "waha-token-1")]
+        )
+        .await,
+        403
+    );
+    assert_eq!(
+        post(
+            &c,
+            &bare,
+            "/webhooks/evolution",
+            &evo("messages_upsert_text_dm.json"),
+            &[("authorization", &format!("Bearer {EVO_TOKEN}"))]
+        )
+        .await,
+        403
+    );
+    assert_eq!(count_all(&c, &bare, &vt).await, 0);
+}
+
+#[tokio::test]
+async fn evolution_token_and_jwt() {
+    let s = Server::start(&waha_config("http://127.0.0.1:9", false));
+    let c = client();
+    let tok = s.token("viewer");
+    let path = "/webhooks/evolution";
+    let body = evo("messages_upsert_text_dm.json");
+    assert_eq!(post(&c, &s, path, &body, &[]).await, 401, "missing");
+    assert_eq!(
+        post(&c, &s, path, &body, &[("authorization", "Bearer wrong")]).await,
+        401
+    );
+    let expired = jwt(
+        EVO_JWT_KEY,
+        serde_json::json!({"iat": now() - 7200, "exp": now() - 3600, "app": "evolution"}),
+        "HS256",
+    );
+    assert_eq!(
+        post(
+            &c,
+            &s,
+            path,
+            &body,
+            &[("authorization", &format!("Bearer {expired}"))]
+        )
+        .await,
+        401,
+        "expired JWT"
+    );
+    let wrong_key = jwt(
+        "not-the-key",
+        serde_json::json!({"iat": now(), "exp": now() + 600}),
+        "HS256",
+    );
+    assert_eq!(
+        post(
+            &c,
+            &s,
+            path,
+            &body,
+            &[("authorization", &format!("Bearer {wrong_key}"))]
+        )
+        .await,
+        401
+    );
+    let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let none = format!(
+        "{}.{}.",
+        e.encode(r#"{"alg":"none","typ":"JWT"}"#),
+        e.encode(format!(r#"{{"exp":{}}}"#, now() + 600))
+    );
+    assert_eq!(
+        post(
+            &c,
+            &s,
+            path,
+            &body,
+            &[("authorization", &format!("Bearer {none}"))]
+        )
+        .await,
+        401,
+        "alg none"
+    );
+    assert_eq!(count_all(&c, &s, &tok).await, 0);
+    let valid = jwt(
+        EVO_JWT_KEY,
+        serde_json::json!({"iat": now(), "exp": now() + 600, "app": "evolution", "action": "webhook"}),
+        "HS256",
+    );
+    assert_eq!(
+        post(
+            &c,
+            &s,
+            path,
+            &body,
+            &[("authorization", &format!("Bearer {valid}"))]
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        post(
+            &c,
+            &s,
+            path,
+            &evo("messages_upsert_group_text_lid.json"),
+            &[("authorization", &format!("Bearer {EVO_TOKEN}"))]
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        post(
+            &c,
+            &s,
+            path,
+            &evo("messages_upsert_location.json"),
+            &[("x-tapak-token", EVO_TOKEN)]
+        )
+        .await,
+        200
+    );
+    // A read receipt (no time of its own) is accepted too.
+    assert_eq!(
+        post(
+            &c,
+            &s,
+            path,
+            &evo("messages_update_read.json"),
+            &[("x-tapak-token", EVO_TOKEN)]
+        )
+        .await,
+        200
+    );
+    let msgs = messages(&c, &s, &tok, "evolution").await;
+    assert_eq!(msgs.len(), 3, "{msgs:?}");
+    // The @lid participant is mapped to the phone in participantAlt.
+    assert!(
+        msgs.iter().any(|m| m["sender"]["phone"] == "60167654302"),
+        "{msgs:?}"
+    );
+    // Inline base64 media become ready evidence.
+    assert_eq!(
+        post(
+            &c,
+            &s,
+            path,
+            &evo("messages_upsert_image_base64.json"),
+            &[("x-tapak-token", EVO_TOKEN)]
+        )
+        .await,
+        200
+    );
+    let img = messages(&c, &s, &tok, "evolution")
+        .await
+        .into_iter()
+        .find(|m| m["type"] == "media")
+        .unwrap();
+    let eid = img["media"][0].as_i64().unwrap();
+    let ev = eventually(20, "inline evidence ready", || {
+        let c = c.clone();
+        let url = s.u(&format!("/api/v1/evidence/{eid}"));
+        let tok = tok.clone();
+        async move {
+            let (_, v) = get_json(&c, &url, &tok).await;
+            (v["status"] != "pending").then_some(v)
+        }
+    })
+    .await;
+    assert_eq!(ev["status"], "ready", "{ev}");
+    assert_eq!(ev["kind"], "photo");
+}
+
+#[tokio::test]
+async fn edits_keep_versions_revokes_keep_text_broadcasts_ignored_redelivery_once() {
+    let s = Server::start(&waha_config("http://127.0.0.1:9", false));
+    let c = client();
+    let tok = s.token("viewer");
+    let h = [("x-tapak-token", "waha-token-1")];
+    let original = waha("message_group_text_lid.json");
+    for _ in 0..3 {
+        assert_eq!(post(&c, &s, "/webhooks/waha", &original, &h).await, 200);
+    }
+    let msgs = messages(&c, &s, &tok, "waha").await;
+    assert_eq!(msgs.len(), 1, "redelivery stored once");
+    let id = msgs[0]["id"].as_i64().unwrap();
+    let first_text = msgs[0]["text"].as_str().unwrap().to_string();
+    assert_eq!(
+        post(&c, &s, "/webhooks/waha", &waha("message_edited.json"), &h).await,
+        200
+    );
+    let (_, d) = get_json(&c, &s.u(&format!("/api/v1/messages/{id}")), &tok).await;
+    assert_eq!(d["edited"], true, "{d}");
+    assert!(d["text"].as_str().unwrap().contains("4 batang"), "{d}");
+    let versions = d["versions"].as_array().unwrap();
+    assert!(
+        versions.iter().any(|v| v["text"] == first_text.as_str()),
+        "the original text is kept: {d}"
+    );
+    // Revoke ("deleted for everyone"): flagged, text kept for the audit record.
+    let kept = "Mesej ini akan dipadam oleh penghantar";
+    let victim = String::from_utf8(original.clone())
+        .unwrap()
+        .replace("3A5F0E9D8C7B6A594837", "3A9999AAAABBBBCCCC00")
+        .replace("evt_", "evt_x");
+    let mut v: Value = serde_json::from_str(&victim).unwrap();
+    v["payload"]["body"] = kept.into();
+    if v["payload"]["_data"].get("body").is_some() {
+        v["payload"]["_data"]["body"] = kept.into();
+    }
+    if let Some(m) = v["payload"]["_data"].get_mut("message") {
+        if m.get("conversation").is_some() {
+            m["conversation"] = kept.into();
+        }
+    }
+    let victim = serde_json::to_vec(&v).unwrap();
+    assert_eq!(post(&c, &s, "/webhooks/waha", &victim, &h).await, 200);
+    assert_eq!(
+        post(&c, &s, "/webhooks/waha", &waha("message_revoked.json"), &h).await,
+        200
+    );
+    let m = messages(&c, &s, &tok, "waha")
+        .await
+        .into_iter()
+        .find(|m| m["id"].as_i64() != Some(id))
+        .unwrap();
+    assert_eq!(m["deleted"], true, "{m}");
+    assert_eq!(m["text"], kept);
+    // status@broadcast is ignored.
+    let mut st: Value = serde_json::from_slice(&waha("message_text_dm.json")).unwrap();
+    fn to_status(v: &mut Value) {
+        match v {
+            Value::Object(o) => {
+                for (k, x) in o.iter_mut() {
+                    if matches!(k.as_str(), "from" | "remote" | "remoteJid" | "chatId")
+                        && x.is_string()
+                    {
+                        *x = "status@broadcast".into();
+                    } else {
+                        to_status(x);
+                    }
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(to_status),
+            _ => {}
+        }
+    }
+    to_status(&mut st["payload"]);
+    st["payload"]["id"] = "false_status@broadcast_3EB0STATUS0000001_60123456701@c.us".into();
+    st["payload"]["participant"] = "60123456701@c.us".into();
+    let before = count_all(&c, &s, &tok).await;
+    assert_eq!(
+        post(
+            &c,
+            &s,
+            "/webhooks/waha",
+            &serde_json::to_vec(&st).unwrap(),
+            &h
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        count_all(&c, &s, &tok).await,
+        before,
+        "status broadcast not stored"
+    );
+}
+
+#[tokio::test]
+async fn waha_media_is_fetched_from_the_configured_gateway_only() {
+    let photo = jpeg(200, 150, 3);
+    let body = waha("message_image.json");
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    let advertised = v["payload"]["media"]["url"].as_str().unwrap().to_string();
+    let file = advertised.rsplit('/').next().unwrap().to_string();
+    let gw = FakeWaha::start(vec![(file.as_str(), photo.clone())]).await;
+    let s = Server::start(&waha_config(&gw.url, false));
+    let c = client();
+    let tok = s.token("viewer");
+    let h = [("x-tapak-token", "waha-token-1")];
+    // WAHA advertises its own host (http://waha:3000); tapak fetches the same path from base_url.
+    assert!(!advertised.starts_with(&gw.url));
+    assert_eq!(post(&c, &s, "/webhooks/waha", &body, &h).await, 200);
+    let m = messages(&c, &s, &tok, "waha").await.remove(0);
+    let eid = m["media"][0].as_i64().unwrap();
+    let ev = eventually(20, "WAHA media fetched", || {
+        let c = c.clone();
+        let url = s.u(&format!("/api/v1/evidence/{eid}"));
+        let tok = tok.clone();
+        async move {
+            let (_, v) = get_json(&c, &url, &tok).await;
+            (v["status"] != "pending").then_some(v)
+        }
+    })
+    .await;
+    assert_eq!(ev["status"], "ready", "{ev}\n{}", s.log());
+    let got = c
+        .get(s.u(&format!("/api/v1/evidence/{eid}/file")))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(got.to_vec(), photo);
+    let hits = gw.hits.lock().unwrap().clone();
+    assert!(
+        hits.iter()
+            .any(|(n, k)| *n == file && k.as_deref() == Some(WAHA_KEY)),
+        "{hits:?}"
+    );
+    // A media URL elsewhere (not a WAHA file path) is refused; the error names the host.
+    let mut evil = v.clone();
+    evil["payload"]["media"]["url"] = "http://169.254.169.254/latest/meta-data/iam".into();
+    let evil = String::from_utf8(serde_json::to_vec(&evil).unwrap())
+        .unwrap()
+        .replace("3A6B7C8D9E0F1A2B3C4D", "3A6B7C8D9E0F1A2B3C99");
+    assert_eq!(
+        post(&c, &s, "/webhooks/waha", evil.as_bytes(), &h).await,
+        200
+    );
+    let m = messages(&c, &s, &tok, "waha")
+        .await
+        .into_iter()
+        .find(|m| m["media"][0].as_i64() != Some(eid))
+        .unwrap();
+    let eid2 = m["media"][0].as_i64().unwrap();
+    let ev = eventually(20, "foreign media refused", || {
+        let c = c.clone();
+        let url = s.u(&format!("/api/v1/evidence/{eid2}"));
+        let tok = tok.clone();
+        async move {
+            let (_, v) = get_json(&c, &url, &tok).await;
+            (v["status"] != "pending").then_some(v)
+        }
+    })
+    .await;
+    assert_eq!(ev["status"], "failed", "{ev}");
+    assert!(
+        ev["error"].as_str().unwrap().contains("169.254.169.254"),
+        "{ev}"
+    );
+    assert_eq!(
+        gw.hits.lock().unwrap().len(),
+        hits.len(),
+        "nothing else fetched"
+    );
+}
