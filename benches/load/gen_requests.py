@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Writes N pre-signed WhatsApp Cloud API webhook requests for the ingest load test.
 
-Each output line is   <hex HMAC-SHA256(app_secret, body)> TAB <body>   where body is one compact JSON delivery
-(escaped like Meta's own: non-ASCII as \\uXXXX) holding one text message with a unique wamid. Bodies are about
+Each body is one compact JSON delivery (escaped like Meta's own: non-ASCII as \\uXXXX) holding one text message
+with a unique wamid, signed with HMAC-SHA256(app_secret, body). With --format http (default) the files hold complete
+raw HTTP/1.1 requests back to back (POST /webhooks/whatsapp with X-Hub-Signature-256 and Content-Length), which
+ingest.lua slices without any per-request formatting; with --format lines each line is  <hex signature> TAB <body>. Bodies are about
 --size bytes (default ~1 KB): facility-operations chatter in Malay, English, Chinese, Tamil, Bengali and Nepali,
 mostly in groups, some replies (context) to earlier messages. Lines are split round-robin over --shards files
 (<out>.0, <out>.1, ...), one per wrk thread, so no two threads ever send the same message.
@@ -135,6 +137,8 @@ def main():
     ap.add_argument("--shards", type=int, default=2, help="files to split over (one per wrk thread)")
     ap.add_argument("--size", type=int, default=1000, help="approximate body size in bytes")
     ap.add_argument("--seed", type=int, default=20261125)
+    ap.add_argument("--format", choices=["http", "lines"], default="http")
+    ap.add_argument("--host", default="127.0.0.1", help="Host header for --format http")
     a = ap.parse_args()
     rng = random.Random(a.seed)
     key = a.secret.encode()
@@ -153,7 +157,13 @@ def main():
         if len(recent) > 500:
             recent.pop(0)
         sig = hmac.new(key, body, hashlib.sha256).hexdigest()
-        files[i % a.shards].write(sig.encode() + b"\t" + body + b"\n")
+        if a.format == "http":
+            head = (f"POST /webhooks/whatsapp HTTP/1.1\r\nHost: {a.host}\r\nUser-Agent: facebookexternalua\r\n"
+                    f"Content-Type: application/json\r\nX-Hub-Signature-256: sha256={sig}\r\n"
+                    f"Content-Length: {len(body)}\r\n\r\n")
+            files[i % a.shards].write(head.encode() + body)
+        else:
+            files[i % a.shards].write(sig.encode() + b"\t" + body + b"\n")
         total += len(body)
     for f in files:
         f.close()

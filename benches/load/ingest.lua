@@ -2,12 +2,14 @@
 --
 --   REQUESTS=/path/requests wrk -t2 -c64 -d30s --latency -s ingest.lua http://127.0.0.1:PORT
 --
--- Thread k (0-based) reads REQUESTS.k (written by gen_requests.py --shards T, T = wrk threads): one request per line,
--- "<hex signature>\t<body>". Requests are formatted once at start-up; request() only hands out the next one, so the
--- Lua cost per request is tiny. Each message id is sent once; if a thread runs out it wraps around (redeliveries,
--- which the server deduplicates) and done() says so, because then "stored == 200s" no longer holds.
--- response() counts statuses per thread; done() sums them over threads and prints a machine-readable line:
---   RESULT ok=<200s> non200=<n> wrapped=<0|1> loaded=<requests loaded>
+-- Thread k (0-based) sends REQUESTS.k, written by `gen_requests.py --shards T --format http` (T = wrk threads): raw
+-- HTTP/1.1 requests back to back, each with its own body and X-Hub-Signature-256. The file is read in one go on the
+-- thread's first request() (not in init(): wrk starts thread 0 before it runs thread 1's init, so a slow init would
+-- let one thread run outside the measured interval); request() only slices the next request out of that string.
+-- Each message id is sent once; if a thread runs out it wraps around (redeliveries, which the server deduplicates)
+-- and done() says so, because then "stored == 200s" no longer holds.
+-- response() counts statuses per thread; done() sums them over threads and prints one machine-readable line:
+--   RESULT ok=<200s> non200=<n> wrapped=<0|1> requests=... p99_us=... (see done())
 
 local threads = {}
 local counter = 0
@@ -18,51 +20,42 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-local reqs = {}
-local n = 0
-local i = 0
+local data = nil
+local pos = 1
+local MARK = "POST /webhooks/whatsapp "
 ok_count = 0
 bad_count = 0
 wrapped = 0
-loaded = 0
 statuses = ""
 
-function init(args)
-  local prefix = os.getenv("REQUESTS") or "requests"
-  local path = prefix .. "." .. tostring(tid)
+local function load()
+  local path = (os.getenv("REQUESTS") or "requests") .. "." .. tostring(tid)
   local f = io.open(path, "rb")
   if not f then
     io.stderr:write("ingest.lua: cannot open " .. path .. "\n")
     os.exit(1)
   end
-  for line in f:lines() do
-    local tab = line:find("\t", 1, true)
-    if tab then
-      local sig = line:sub(1, tab - 1)
-      local body = line:sub(tab + 1)
-      n = n + 1
-      reqs[n] = wrk.format("POST", "/webhooks/whatsapp", {
-        ["Content-Type"] = "application/json",
-        ["X-Hub-Signature-256"] = "sha256=" .. sig,
-        ["User-Agent"] = "facebookexternalua",
-      }, body)
-    end
-  end
+  data = f:read("*a")
   f:close()
-  loaded = n
-  if n == 0 then
-    io.stderr:write("ingest.lua: no requests in " .. path .. "\n")
+  if not data or data:sub(1, #MARK) ~= MARK then
+    io.stderr:write("ingest.lua: " .. path .. " does not hold raw requests (gen_requests.py --format http)\n")
     os.exit(1)
   end
 end
 
 function request()
-  i = i + 1
-  if i > n then
-    i = 1
+  if not data then load() end
+  local nxt = data:find(MARK, pos + 1, true)
+  local req
+  if nxt then
+    req = data:sub(pos, nxt - 1)
+    pos = nxt
+  else
+    req = data:sub(pos)
+    pos = 1
     wrapped = 1
   end
-  return reqs[i]
+  return req
 end
 
 local other = {}
@@ -82,17 +75,16 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local ok, bad, wr, ld = 0, 0, 0, 0
+  local ok, bad, wr = 0, 0, 0
   for _, t in ipairs(threads) do
     ok = ok + (t:get("ok_count") or 0)
     bad = bad + (t:get("bad_count") or 0)
     wr = math.max(wr, t:get("wrapped") or 0)
-    ld = ld + (t:get("loaded") or 0)
     local s = t:get("statuses")
-    if s and s ~= "" then io.write("non-200 statuses (thread): " .. s .. "\n") end
+    if s and s ~= "" then io.write("non-200 statuses (one thread): " .. s .. "\n") end
   end
-  io.write(string.format("RESULT ok=%d non200=%d wrapped=%d loaded=%d requests=%d errors_connect=%d errors_read=%d errors_write=%d errors_timeout=%d duration_us=%d p50_us=%d p90_us=%d p99_us=%d p999_us=%d max_us=%d\n",
-    ok, bad, wr, ld, summary.requests, summary.errors.connect, summary.errors.read, summary.errors.write,
+  io.write(string.format("RESULT ok=%d non200=%d wrapped=%d requests=%d errors_connect=%d errors_read=%d errors_write=%d errors_timeout=%d duration_us=%d p50_us=%d p90_us=%d p99_us=%d p999_us=%d max_us=%d\n",
+    ok, bad, wr, summary.requests, summary.errors.connect, summary.errors.read, summary.errors.write,
     summary.errors.timeout, summary.duration,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency:percentile(99.9), latency.max))
 end

@@ -46,10 +46,10 @@ VERSION="$("$TAPAK_BIN" --version)"
 COMMIT="$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$ROOT" && git diff --quiet -- src 2>/dev/null || echo '+dirty src')"
 
 # ------------------------------------------------------------------------------------------------ requests
-REQ="$WORK/requests-$COUNT-$THREADS-$BODY_SIZE"
+REQ="$WORK/http-$COUNT-$THREADS-$BODY_SIZE"
 if [ ! -f "$REQ.done" ]; then
   say "generating $COUNT signed requests in $THREADS shards"
-  python3 "$HERE/gen_requests.py" --count "$COUNT" --secret "$SECRET" --out "$REQ" --shards "$THREADS" --size "$BODY_SIZE"
+  python3 "$HERE/gen_requests.py" --count "$COUNT" --secret "$SECRET" --out "$REQ" --shards "$THREADS" --size "$BODY_SIZE" --format http
   touch "$REQ.done"
 fi
 
