@@ -5,7 +5,7 @@
 //! - [`classify`]: message text → kind, status, category, location, priority, repeat (offline, multilingual)
 //! - [`records`]: classified messages → task-log entries, issue tickets, evidence links, SLAs, repeats
 //! - [`evidence`]: the content-addressed photo/voice/document store, thumbnails, the media fetcher
-//! - [`store`]: SQLite (migrations, the group-commit writer, one file per aggregate)
+//! - [`store`](mod@store): SQLite (migrations, the group-commit writer, one file per aggregate)
 //! - [`pipeline`]: the work that follows a webhook's 200 (classification, indexing, linking)
 //! - [`web`]: the HTTP layer (API, webhooks, UI, metrics); [`cli`]: the command line; [`app`]: wiring and lifecycle
 

@@ -149,17 +149,14 @@ pub fn process_in_tx(
     let mut overrides: BTreeMap<i64, Overrides> = BTreeMap::new();
     let mut by_chat: BTreeMap<i64, Vec<MsgIn>> = BTreeMap::new();
     for p in &pending {
-        if !overrides.contains_key(&p.chat_id) {
-            overrides.insert(p.chat_id, store::records::load_overrides(tx, p.chat_id)?);
+        if let std::collections::btree_map::Entry::Vacant(e) = overrides.entry(p.chat_id) {
+            e.insert(store::records::load_overrides(tx, p.chat_id)?);
         }
         let forced = overrides
             .get(&p.chat_id)
             .and_then(|o| o.messages.get(&p.id))
             .and_then(|m| m.class.clone());
-        let class = match classifiable(p) {
-            Some(text) => Some(forced.unwrap_or_else(|| classifier.classify(text))),
-            None => None,
-        };
+        let class = classifiable(p).map(|text| forced.unwrap_or_else(|| classifier.classify(text)));
         let json = class.as_ref().and_then(|c| serde_json::to_string(c).ok());
         store::messages::set_processed(
             tx,

@@ -23,6 +23,7 @@ pub struct Event {
 }
 
 /// The hash of one event given its predecessor's hash.
+#[allow(clippy::too_many_arguments)]
 pub fn event_hash(
     prev: &str,
     id: i64,

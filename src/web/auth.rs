@@ -102,7 +102,7 @@ impl FromRequestParts<AppState> for Caller {
                 .get("x-csrf-token")
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
-            if !crate::ingest::verify::token_eq(&csrf, Some(sent)).is_ok() {
+            if crate::ingest::verify::token_eq(&csrf, Some(sent)).is_err() {
                 return Err(ApiError::Invalid(
                     "missing or wrong X-CSRF-Token header for a cookie-authenticated write".into(),
                 ));

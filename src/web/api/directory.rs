@@ -38,7 +38,7 @@ pub async fn list_chats(
     caller: Caller,
 ) -> ApiResult<Json<Page<chats::Chat>>> {
     caller.require(Permission::ReadOperational)?;
-    Ok(page(st.db.read(|c| chats::list(c)).await?))
+    Ok(page(st.db.read(chats::list).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/chats/{id}", tag = "directory", params(("id" = i64, Path)),
@@ -105,7 +105,7 @@ pub async fn list_sites(
     caller: Caller,
 ) -> ApiResult<Json<Page<chats::Site>>> {
     caller.require(Permission::ReadRecords)?;
-    Ok(page(st.db.read(|c| chats::list_sites(c)).await?))
+    Ok(page(st.db.read(chats::list_sites).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -197,7 +197,7 @@ pub async fn list_people(
     caller: Caller,
 ) -> ApiResult<Json<Page<people::Person>>> {
     caller.require(Permission::ReadOperational)?;
-    Ok(page(st.db.read(|c| people::list(c)).await?))
+    Ok(page(st.db.read(people::list).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -337,7 +337,7 @@ pub async fn list_vendors(
     caller: Caller,
 ) -> ApiResult<Json<Page<chats::Vendor>>> {
     caller.require(Permission::ReadRecords)?;
-    Ok(page(st.db.read(|c| chats::list_vendors(c)).await?))
+    Ok(page(st.db.read(chats::list_vendors).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
