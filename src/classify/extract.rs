@@ -20,6 +20,7 @@ fn is_range_word(t: &str) -> bool {
             | "hingga"
             | "sampai"
             | "sampe"
+            | "arrive"
             | "ke"
             | "and"
             | "&"

@@ -85,6 +85,8 @@ pub struct Classifier {
     kind_model: Linear,
     /// Category layer: lexicon trade evidence + words → one of the 11 categories or null (index 11).
     cat_model: Linear,
+    /// Weight of each lexicon cue feature per kind (for explaining decisions cheaply).
+    cue_w: Vec<[f32; 7]>,
     memory: HashMap<String, Classification>,
     site: SiteVocabulary,
     learned_phrases: Vec<(String, Tags)>,
@@ -116,6 +118,7 @@ impl Classifier {
             lex,
             kind_model: Linear::new(BITS, Kind::ALL.len()),
             cat_model: Linear::new(BITS, 12),
+            cue_w: Vec::new(),
             memory: HashMap::new(),
             site: SiteVocabulary::default(),
             learned_phrases: Vec::new(),
@@ -126,15 +129,18 @@ impl Classifier {
             let toks = c.lex.tokenize(&d.text);
             let a = Analysis::new(&c.lex, toks);
             let ex = extract::extract(&c.lex, &a.toks, &a.hits, a.focus);
-            let x = features(&a, &ex.location);
+            let xw = word_features(&a, &ex.location);
             if d.kind != Kind::Chatter {
-                let cx = cat_features(&a, d.kind, &x);
+                let cx = cat_features(&a, d.kind, &xw);
                 cat_samples.push((cx, d.category.map_or(11, |c| c as usize), 1.0));
             }
+            let mut x = xw;
+            char_grams(&a, &mut x);
             samples.push((x, d.kind as usize, 1.0));
         }
         c.kind_model.train(&samples, EPOCHS, LR, L2);
         c.cat_model.train(&cat_samples, EPOCHS, LR, L2);
+        c.refresh_cue_weights();
         Ok(c)
     }
 
@@ -146,10 +152,25 @@ impl Classifier {
             lex,
             kind_model: Linear::new(1, Kind::ALL.len()),
             cat_model: Linear::new(1, 12),
+            cue_w: vec![[0.0; 7]; Cue::ALL.len()],
             memory: HashMap::new(),
             site: SiteVocabulary::default(),
             learned_phrases: Vec::new(),
         }
+    }
+
+    fn refresh_cue_weights(&mut self) {
+        self.cue_w = Cue::ALL
+            .iter()
+            .map(|c| {
+                let slot = FeatHash::new("cue").push(c.name().as_bytes()).slot(BITS);
+                let mut w = [0.0f32; 7];
+                for (k, x) in w.iter_mut().enumerate() {
+                    *x = self.kind_model.weight(slot, k);
+                }
+                w
+            })
+            .collect();
     }
 
     fn is_rules_only(&self) -> bool {
@@ -226,12 +247,13 @@ impl Classifier {
                 }
                 self.kind_model.step(&x, y, 0.3, 0.0, &mut buf);
             }
+            self.refresh_cue_weights();
         }
 
         if !self.is_rules_only() && corrected.kind != Kind::Chatter {
             let a = Analysis::new(&self.lex, toks.clone());
             let ex = extract::extract(&self.lex, &a.toks, &a.hits, a.focus);
-            let cx = cat_features(&a, corrected.kind, &features(&a, &ex.location));
+            let cx = cat_features(&a, corrected.kind, &word_features(&a, &ex.location));
             let y = corrected.category.map_or(11, |c| c as usize);
             let mut buf = vec![0.0; 12];
             for _ in 0..30 {
@@ -305,6 +327,8 @@ impl Classifier {
         let mut cues: Vec<String> = Vec::new();
 
         // ---- kind
+        let mut x: Features = Vec::new();
+        let mut words_len = 0;
         let (kind, confidence) = if a.word_count() == 0 {
             cues.push("kind: no words → chatter".into());
             (Kind::Chatter, 0.9)
@@ -313,12 +337,14 @@ impl Classifier {
             cues.push(format!("kind: rules → {}", k.as_str()));
             (k, 0.5)
         } else {
-            let x = features(&a, &ex.location);
+            x = word_features(&a, &ex.location);
+            words_len = x.len();
+            char_grams(&a, &mut x);
             let mut p = [0.0f32; 7];
             self.kind_model.probs(&x, &mut p);
             let k = argmax(&p);
             let kind = Kind::ALL[k];
-            cues.extend(kind_cues(&a, &self.kind_model, k));
+            cues.extend(kind_cues(&a, &self.cue_w, k));
             (kind, p[k])
         };
 
@@ -343,10 +369,11 @@ impl Classifier {
         } else {
             None
         };
-        let (mut category, cat_cue) = rules::rule_category(&a, kind);
-        if USE_CAT_MODEL && !self.is_rules_only() && kind != Kind::Chatter {
-            let x = features(&a, &ex.location);
-            let cx = cat_features(&a, kind, &x);
+        let (rule_cat, cat_cue) = rules::rule_category(&a, kind);
+        let mut category = rule_cat;
+        if USE_CAT_MODEL && !self.is_rules_only() && kind != Kind::Chatter && !x.is_empty() {
+            x.truncate(words_len);
+            let cx = cat_features_with(&a, kind, x, rule_cat);
             let mut p = [0.0f32; 12];
             self.cat_model.probs(&cx, &mut p);
             let k = argmax(&p);
@@ -356,7 +383,11 @@ impl Classifier {
                 Some(Category::ALL[k])
             };
         }
-        if let (Some(c), Some(cue)) = (category, cat_cue) {
+        if category != rule_cat {
+            if let Some(c) = category {
+                cues.push(format!("category: model → {}", c.as_str()));
+            }
+        } else if let (Some(c), Some(cue)) = (category, cat_cue) {
             cues.push(format!("category: '{cue}' → {}", c.as_str()));
         }
         let location = if kind == Kind::Chatter {
@@ -501,8 +532,39 @@ fn push(out: &mut Features, h: FeatHash, v: f32) {
     out.push((h.slot(BITS), v));
 }
 
-/// Sparse features of one message for the statistical layer.
+/// Sparse features of one message for the statistical layer: word-level features then character n-grams.
 pub(crate) fn features(a: &Analysis, loc: &Location) -> Features {
+    let mut out = word_features(a, loc);
+    char_grams(a, &mut out);
+    out
+}
+
+/// Character 3- and 4-grams inside words (spelling variants, Malay affixes).
+fn char_grams(a: &Analysis, out: &mut Features) {
+    for t in &a.toks {
+        let txt = t.text.as_str();
+        if t.class == TokClass::Word && txt.len() >= 4 && txt.len() <= 40 {
+            let b = txt.as_bytes();
+            // character 3- and 4-grams inside the word, with boundaries
+            let mut padded = [0u8; 42];
+            padded[0] = b'<';
+            padded[1..=b.len()].copy_from_slice(b);
+            padded[b.len() + 1] = b'>';
+            let padded = &padded[..b.len() + 2];
+            let g = FeatHash::new("g");
+            for n in [4usize] {
+                if padded.len() >= n {
+                    for w in padded.windows(n) {
+                        push(out, g.push(w), 0.25);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Word, lexicon-cue and structure features (no character n-grams).
+pub(crate) fn word_features(a: &Analysis, loc: &Location) -> Features {
     let mut out: Features = Vec::with_capacity(a.toks.len() * 8 + 40);
     push(&mut out, FeatHash::new("bias"), 1.0);
     let mut prev: &str = "^";
@@ -521,23 +583,6 @@ pub(crate) fn features(a: &Analysis, loc: &Location) -> Features {
             0.7,
         );
         prev = txt;
-        if t.class == TokClass::Word && txt.len() >= 4 && txt.len() <= 40 {
-            let b = txt.as_bytes();
-            // character 3- and 4-grams inside the word, with boundaries
-            let mut padded = [0u8; 42];
-            padded[0] = b'<';
-            padded[1..=b.len()].copy_from_slice(b);
-            padded[b.len() + 1] = b'>';
-            let padded = &padded[..b.len() + 2];
-            let g = FeatHash::new("g");
-            for n in [3usize, 4] {
-                if padded.len() >= n {
-                    for w in padded.windows(n) {
-                        push(&mut out, g.push(w), 0.25);
-                    }
-                }
-            }
-        }
         if matches!(t.class, TokClass::Word | TokClass::Cjk | TokClass::Num) {
             content += 1;
         }
@@ -753,9 +798,13 @@ pub(crate) fn later_problem(a: &Analysis) -> bool {
 
 /// Features of the category layer: the kind features plus the lexicon's trade evidence and the message kind.
 fn cat_features(a: &Analysis, kind: Kind, base: &Features) -> Features {
-    let mut out = base.clone();
-    let cs = rules::category_scores(a, kind == Kind::IssueReport);
     let (rule, _) = rules::rule_category(a, kind);
+    cat_features_with(a, kind, base.clone(), rule)
+}
+
+fn cat_features_with(a: &Analysis, kind: Kind, base: Features, rule: Option<Category>) -> Features {
+    let mut out = base;
+    let cs = rules::category_scores(a, kind == Kind::IssueReport);
     for c in Category::ALL {
         let s = cs.score[c as usize];
         if s > 0.0 {
@@ -801,32 +850,28 @@ fn cues_of(mut bits: u32) -> impl Iterator<Item = Cue> {
 }
 
 /// Human-readable cues for the chosen kind: the lexicon hits that pushed the model most towards it.
-fn kind_cues(a: &Analysis, m: &Linear, k: usize) -> Vec<String> {
-    let mut scored: Vec<(f32, String)> = Vec::new();
-    for h in &a.hits {
-        let t = a.tags(h);
-        let mut best = 0.0f32;
-        for c in cues_of(t.cues) {
-            let w = m.weight(FeatHash::new("cue").push(c.name().as_bytes()).slot(BITS), k);
-            best = best.max(w);
-        }
-        let wv = a.toks[h.start..h.end]
-            .iter()
-            .map(|tk| m.weight(FeatHash::new("w").push(tk.text.as_bytes()).slot(BITS), k))
+fn kind_cues(a: &Analysis, cue_w: &[[f32; 7]], k: usize) -> Vec<String> {
+    let mut scored: Vec<(f32, usize)> = Vec::with_capacity(a.hits.len());
+    for (hi, h) in a.hits.iter().enumerate() {
+        let best = cues_of(a.tags(h).cues)
+            .map(|c| cue_w[c as usize][k])
             .fold(0.0f32, f32::max);
-        let s = best + wv;
-        if s > 0.3 {
-            scored.push((s, a.surface(h)));
+        if best > 0.2 {
+            scored.push((best, hi));
         }
     }
-    scored.sort_by(|x, y| y.0.total_cmp(&x.0));
-    scored.dedup_by(|x, y| x.1 == y.1);
+    scored.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
     let kind = Kind::ALL[k].as_str();
-    let mut out: Vec<String> = scored
-        .into_iter()
-        .take(3)
-        .map(|(_, s)| format!("kind: '{s}' → {kind}"))
-        .collect();
+    let mut out: Vec<String> = Vec::with_capacity(3);
+    for (_, hi) in scored {
+        let s = format!("kind: '{}' → {kind}", a.surface(&a.hits[hi]));
+        if !out.contains(&s) {
+            out.push(s);
+        }
+        if out.len() == 3 {
+            break;
+        }
+    }
     if out.is_empty() {
         out.push(format!("kind: overall wording → {kind}"));
     }

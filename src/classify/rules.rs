@@ -292,14 +292,19 @@ pub fn priority(a: &Analysis, cat: Option<Category>) -> (Priority, String) {
     let block_wide = has(q::WHOLE) && block_words;
     let fault = a.has(Cue::Fault);
     // --- urgent
-    if has(q::TRAPPED)
-        && !has(q::NOBODY)
-        && (any_text(a, &["stuck", "lift", "电", "梯"])
-            || a.hits.iter().any(|h| {
-                a.tags(h).q & q::TRAPPED != 0 && a.surface(h).split_whitespace().count() > 1
-            })
-            || any_text(a, &["trapped", "terperangkap", "terkurung"]))
-    {
+    let trapped_ctx = affirmed(
+        a,
+        &[
+            "stuck",
+            "tersangkut",
+            "困",
+            "trapped",
+            "terperangkap",
+            "terkurung",
+            "berhenti",
+        ],
+    ) || (cat == Some(Category::Lift) && a.has(Cue::Hazard));
+    if has(q::TRAPPED) && !has(q::NOBODY) && trapped_ctx {
         return (Priority::Urgent, "someone trapped".into());
     }
     if has(q::NOPOWER) && cat != Some(Category::Plumbing) {
@@ -326,7 +331,7 @@ pub fn priority(a: &Analysis, cat: Option<Category>) -> (Priority, String) {
     if has(q::SOFT) {
         return (Priority::Low, "still works".into());
     }
-    if has(q::COSMETIC) || (has(q::SMALL) && bits & pr::LOW != 0) {
+    if has(q::COSMETIC) || (has(q::SMALL) && bits & pr::LOW != 0 && !has(q::LEAKWORD)) {
         let serious = has(q::NOWATER)
             || (has(q::ACTIVELEAK) && !has(q::SMALL))
             || (bits & pr::HIGH != 0 && !has(q::SMALL) && !has(q::COSMETIC));
@@ -362,7 +367,7 @@ pub fn priority(a: &Analysis, cat: Option<Category>) -> (Priority, String) {
             (Priority::Normal, "plumbing fault".into())
         }
         Some(Category::Civil) => {
-            if has(q::ACTIVELEAK) && has(q::CEILING) && !has(q::RAIN) {
+            if has(q::ACTIVELEAK) && has(q::CEILING) && !has(q::SEEP) {
                 return (Priority::High, "dripping ceiling".into());
             }
             (Priority::Normal, "building fabric".into())
@@ -469,7 +474,19 @@ pub fn repeat(a: &Analysis) -> Option<String> {
                         | "tak"
                         | "belum"
                         | "takde"
-                )
+                        | "jam"
+                        | "hour"
+                        | "hours"
+                        | "hari"
+                        | "minute"
+                        | "menit"
+                        | "day"
+                        | "days"
+                        | "minggu"
+                        | "floor"
+                        | "level"
+                        | "unit"
+                ) || p.class == TokClass::Num
             });
             let neg_before = a.toks[i.saturating_sub(4)..i].iter().any(|t| {
                 matches!(
