@@ -131,3 +131,55 @@ export const evidenceUrl = {
   thumbnail: (id: string | number) => `/api/v1/evidence/${encodeURIComponent(String(id))}/thumbnail`,
   file: (id: string | number) => `/api/v1/evidence/${encodeURIComponent(String(id))}/file`,
 };
+
+export interface UploadOptions {
+  query?: Query;
+  onProgress?: (loaded: number, total: number) => void;
+  /** Lets the caller abort (e.g. a "Cancel" button). */
+  signal?: AbortSignal;
+}
+
+/**
+ * POST a file as the raw request body with XMLHttpRequest (fetch has no upload progress), with the CSRF header.
+ * Resolves with the parsed JSON answer; rejects with an ApiError like `api()`.
+ */
+export function upload<T>(path: string, file: Blob, opts: UploadOptions = {}): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", `/api/v1${path}${buildQuery(opts.query)}`);
+    xhr.withCredentials = true;
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.setRequestHeader("Content-Type", "application/octet-stream");
+    if (csrfToken) xhr.setRequestHeader("X-CSRF-Token", csrfToken);
+    if (opts.onProgress) {
+      const cb = opts.onProgress;
+      xhr.upload.addEventListener("progress", (e) => cb(e.loaded, e.lengthComputable ? e.total : file.size));
+    }
+    const onAbort = () => xhr.abort();
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
+    xhr.addEventListener("load", () => {
+      opts.signal?.removeEventListener("abort", onAbort);
+      let data: unknown = null;
+      try {
+        data = xhr.responseText ? JSON.parse(xhr.responseText) : null;
+      } catch {
+        data = null;
+      }
+      if (xhr.status >= 200 && xhr.status < 300) {
+        if (data === null) reject(new ApiError(xhr.status, "bad_response", "tapak answered with something that is not JSON."));
+        else resolve(data as T);
+        return;
+      }
+      const err = (data as { error?: { code?: string; message?: string } } | null)?.error;
+      const message =
+        xhr.status === 413 ? "The file is larger than this server accepts (server.upload_body_limit)." : (err?.message ?? defaultMessage(xhr.status));
+      if (xhr.status === 401 && onUnauthorized) onUnauthorized();
+      reject(new ApiError(xhr.status, err?.code ?? `http_${xhr.status}`, message));
+    });
+    xhr.addEventListener("error", () =>
+      reject(new ApiError(0, "network", "The upload was interrupted. Check the connection and try again.")),
+    );
+    xhr.addEventListener("abort", () => reject(new DOMException("Upload cancelled", "AbortError")));
+    xhr.send(file);
+  });
+}

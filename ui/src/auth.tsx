@@ -96,12 +96,19 @@ export function useUser(): User | null {
 }
 
 /** What each role may see (the server enforces; the UI only hides what would be refused). */
-export function can(user: User | null, what: "messages" | "settings" | "operational"): boolean {
+export function can(
+  user: User | null,
+  what: "messages" | "settings" | "operational" | "manage" | "directory",
+): boolean {
   if (!user) return false;
   const role = user.role;
   switch (what) {
     case "settings":
       return role === "admin";
+    // Corrections, ticket actions, imports, people/sites/chats/vendors.
+    case "manage":
+    case "directory":
+      return role === "admin" || role === "manager";
     case "messages":
     case "operational":
       return role !== "inspector";

@@ -7,6 +7,8 @@ export interface Loadable<T> {
   error: ApiError | null;
   loading: boolean;
   reload: () => void;
+  /** Replace the data without a request (a write answered with the new version). */
+  set: (data: T) => void;
 }
 
 /** GET one resource; re-fetches when `key` changes. `path` null means "don't fetch". */
@@ -35,7 +37,8 @@ export function useResource<T>(path: string | null, query?: Query): Loadable<T> 
   }, [key, nonce]);
 
   const reload = useCallback(() => setNonce((n) => n + 1), []);
-  return { ...state, reload };
+  const set = useCallback((data: T) => setState({ data, error: null, loading: false }), []);
+  return { ...state, reload, set };
 }
 
 export function toApiError(e: unknown): ApiError {
@@ -52,6 +55,8 @@ export interface PagedList<T> {
   hasMore: boolean;
   loadMore: () => void;
   reload: () => void;
+  /** Change the loaded items in place (e.g. after a correction answered with the updated record). */
+  patch: (fn: (items: T[]) => T[]) => void;
 }
 
 /** A cursor-paginated list (`{items, next_cursor}`); resets when path or query change. */
@@ -114,6 +119,7 @@ export function usePaged<T>(path: string | null, query: Query = {}, limit = 50):
       if (!loading && cursor !== null) fetchPage(cursor, false);
     },
     reload: () => setNonce((n) => n + 1),
+    patch: (fn) => setItems((prev) => fn(prev)),
   };
 }
 

@@ -9,7 +9,10 @@ import { Inbox } from "./pages/Inbox";
 import { IssueDetail } from "./pages/IssueDetail";
 import { Issues } from "./pages/Issues";
 import { Login, safeNext } from "./pages/Login";
-import { NotForRole, NotFound, Reports, Schedules, Settings } from "./pages/Misc";
+import { Imports } from "./pages/Imports";
+import { NotForRole, NotFound, Schedules } from "./pages/Misc";
+import { Reports } from "./pages/Reports";
+import { Settings } from "./pages/Settings";
 import { Tasks } from "./pages/Tasks";
 import { matchPath, navigate, useLocation } from "./router";
 import "./styles.css";
@@ -47,6 +50,7 @@ function Routes() {
   else if (matchPath("/schedules", path)) page = <Schedules />;
   else if (matchPath("/reports", path)) page = <Reports />;
   else if (matchPath("/settings", path)) page = <Settings />;
+  else if (matchPath("/imports", path)) page = can(user, "manage") ? <Imports /> : <NotForRole what="Imports" />;
   else page = <NotFound />;
 
   return <Layout>{page}</Layout>;

@@ -55,6 +55,8 @@ export interface Evidence {
   id: string | number;
   kind: string;
   mime?: string | null;
+  message?: string | number | null;
+  record?: RecordRef | null;
   sha256?: string | null;
   bytes?: number | null;
   status?: string | null;
@@ -89,6 +91,8 @@ export interface Sla {
   respond_by?: string | null;
   resolve_by?: string | null;
   breached?: boolean | null;
+  respond_breached?: boolean | null;
+  resolve_breached?: boolean | null;
 }
 
 export interface Issue {
@@ -105,6 +109,10 @@ export interface Issue {
   owner?: Person | Ref | null;
   resolved_at?: string | null;
   repeat_of?: string | number | null;
+  merged_into?: string | number | null;
+  closed_at?: string | null;
+  messages?: number | null;
+  photos?: number | null;
   sla?: Sla | null;
 }
 
@@ -114,12 +122,29 @@ export interface TimelineEntry {
   sender?: Person | null;
   kind?: string | null;
   text?: string | null;
+  type?: string | null;
   link_reason?: string | null;
+  media?: Array<string | number> | null;
+  /** Optional: the message's classification (saves a GET /messages/{id} before a correction). */
+  classification?: Classification | null;
+}
+
+/** A stored manager correction (who, when, why); `data` depends on `target`. */
+export interface Correction {
+  id: string | number;
+  chat_id?: string | number | null;
+  target: "action" | "message" | "evidence" | string;
+  target_id?: string | number | null;
+  data?: Record<string, unknown> | null;
+  actor: string;
+  reason?: string | null;
+  at: string;
 }
 
 export interface IssueDetail extends Issue {
   timeline?: TimelineEntry[] | null;
   evidence?: Evidence[] | null;
+  corrections?: Correction[] | null;
 }
 
 export interface Task {
@@ -151,6 +176,7 @@ export interface ChatActivity {
 
 export interface Dashboard {
   messages_today?: number;
+  tasks_today?: number;
   open_issues?: number;
   overdue_issues?: number;
   tasks_done_today?: number;
@@ -158,4 +184,124 @@ export interface Dashboard {
   media_failed?: number;
   recent_issues?: Issue[];
   chats?: ChatActivity[];
+}
+
+export interface Site {
+  id: string | number;
+  name: string;
+  chats?: number | null;
+  settings?: SiteSettings | null;
+}
+
+export interface SiteSettings {
+  require_proof?: boolean;
+  blocks?: string[];
+  [k: string]: unknown;
+}
+
+export interface Chat {
+  id: string | number;
+  name: string | null;
+  source?: string | null;
+  is_group?: boolean;
+  site?: Ref | null;
+  last_message_at?: string | null;
+  messages?: number | null;
+}
+
+export interface PersonFull extends Person {
+  vendor?: Ref | null;
+  aliases?: string[] | null;
+  ids?: string[] | null;
+}
+
+export interface Vendor {
+  id: string | number;
+  name: string;
+  trade?: string | null;
+}
+
+export interface ImportSummary {
+  path: string;
+  messages: number;
+  new: number;
+  duplicates: number;
+  media: number;
+  records_created: number;
+  errors: string[];
+  id?: number | null;
+  chat?: Ref | null;
+  site?: Ref | null;
+  live_matches?: number;
+  media_stored?: number;
+  media_missing?: number;
+  edited?: number;
+  deleted?: number;
+  system?: number;
+  date_order?: string | null;
+  date_order_ambiguous?: boolean;
+  bytes?: number;
+  warnings?: string[];
+  first_message_at?: string | null;
+  last_message_at?: string | null;
+}
+
+export interface ImportRow {
+  id: string | number;
+  created_at: string;
+  actor?: string | null;
+  path: string;
+  bytes?: number | null;
+  chat?: Ref | null;
+  site?: Ref | null;
+  messages: number;
+  new: number;
+  duplicates: number;
+  media?: number;
+  media_stored?: number;
+  media_missing?: number;
+  records_created?: number;
+  first_message_at?: string | null;
+  last_message_at?: string | null;
+}
+
+export interface SlaTarget {
+  respond_within_mins: number;
+  resolve_within_mins: number;
+  around_the_clock?: boolean;
+}
+
+export interface SlaRule {
+  category: string | null;
+  priority: string | null;
+  target: SlaTarget;
+}
+
+export interface BusinessHours {
+  start: string;
+  end: string;
+  weekdays: string[];
+  holidays?: string[];
+}
+
+export interface SlaPolicy {
+  rules: SlaRule[];
+  default: SlaTarget;
+  business_hours: BusinessHours | null;
+}
+
+export interface RepeatGroup {
+  category?: string | null;
+  chat_id?: string | number | null;
+  site_id?: string | number | null;
+  first_at?: string | null;
+  last_at?: string | null;
+  location?: Location | null;
+  said_repeat?: number | null;
+  tickets: Array<string | number>;
+}
+
+export interface Repeats {
+  days?: number;
+  items: RepeatGroup[];
 }

@@ -21,6 +21,7 @@ const PATHS: Record<string, string> = {
   user: "M12 4a4 4 0 1 0 0 8 4 4 0 0 0 0-8zM4 21a8 8 0 0 1 16 0",
   chat: "M4 5h16v11H9l-5 4z",
   refresh: "M20 11a8 8 0 1 0-2.3 5.7M20 5v6h-6",
+  upload: "M12 16V4M7 9l5-5 5 5M4 16v4h16v-4",
 };
 
 export function Icon({ name, size = 20, label }: { name: keyof typeof PATHS | string; size?: number; label?: string }) {

@@ -38,7 +38,8 @@ export function Layout({ children }: { children: ComponentChildren }) {
     { href: "/tasks", label: "Tasks", icon: "task", show: true, phone: true },
     { href: "/schedules", label: "Schedules", icon: "calendar", show: can(user, "operational"), phone: false },
     { href: "/reports", label: "Reports", icon: "report", show: true, phone: false },
-    { href: "/settings", label: "Settings", icon: "settings", show: can(user, "settings"), phone: false },
+    { href: "/imports", label: "Import", icon: "upload", show: can(user, "manage"), phone: false },
+    { href: "/settings", label: "Settings", icon: "settings", show: can(user, "directory"), phone: false },
   ].filter((i) => i.show);
 
   const doLogout = async () => {

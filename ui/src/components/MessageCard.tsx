@@ -95,7 +95,18 @@ function Why({ c }: { c: Classification }) {
   );
 }
 
-export function MessageCard({ m, onChat, onPerson }: { m: Message; onChat?: (m: Message) => void; onPerson?: (m: Message) => void }) {
+export function MessageCard({
+  m,
+  onChat,
+  onPerson,
+  onCorrect,
+}: {
+  m: Message;
+  onChat?: (m: Message) => void;
+  onPerson?: (m: Message) => void;
+  /** Shown to managers: opens the "Correct classification" form. */
+  onCorrect?: (m: Message) => void;
+}) {
   const kind = m.classification?.kind ?? m.kind ?? null;
   const who = personName(m.sender);
   const chatName = m.chat?.name ?? "Unknown chat";
@@ -189,7 +200,16 @@ export function MessageCard({ m, onChat, onPerson }: { m: Message; onChat?: (m: 
 
       <EvidenceStrip items={m.evidence && m.evidence.length > 0 ? m.evidence : m.media} context={who} />
 
-      {m.classification ? <Why c={m.classification} /> : null}
+      {m.classification || onCorrect ? (
+        <div class="msg-foot">
+          {m.classification ? <Why c={m.classification} /> : <span />}
+          {onCorrect ? (
+            <button type="button" class="btn btn-small msg-correct" onClick={() => onCorrect(m)}>
+              Correct classification
+            </button>
+          ) : null}
+        </div>
+      ) : null}
     </article>
   );
 }

@@ -1,7 +1,9 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
+import { can, useUser } from "../auth";
 import { Icon } from "../components/Icon";
 import { PageHeader } from "../components/Layout";
 import { MessageCard } from "../components/MessageCard";
+import { ReclassifyDialog } from "../components/Reclassify";
 import { Empty, LoadMore, Loading, Problem } from "../components/States";
 import { dayKey, dayLabel, KIND_LABELS, KINDS, personName } from "../format";
 import { useDocumentTitle, useMedia, usePaged, useResource } from "../hooks";
@@ -22,6 +24,9 @@ export function Inbox() {
   const [draft, setDraft] = useState(q);
   const phone = useMedia("(max-width: 760px)");
   const [showFilters, setShowFilters] = useState(false);
+  const manage = can(useUser(), "manage");
+  const [correcting, setCorrecting] = useState<Message | null>(null);
+  const [flash, setFlash] = useState<string | null>(null);
   useEffect(() => setDraft(q), [q]);
 
   const filters = useMemo(() => ({ chat, kind, from, to, person }), [chat, kind, from, to, person]);
@@ -138,6 +143,28 @@ export function Inbox() {
         ) : null}
       </div>
 
+      {flash ? (
+        <p class="notice notice-ok" role="status">
+          {flash}{" "}
+          <button type="button" class="link-btn" onClick={() => setFlash(null)} aria-label="Dismiss">
+            <Icon name="close" size={14} />
+          </button>
+        </p>
+      ) : null}
+      {correcting ? (
+        <ReclassifyDialog
+          message={correcting}
+          onClose={() => setCorrecting(null)}
+          onDone={(updated) => {
+            setCorrecting(null);
+            // Keep the search snippet (the correction answer has none); replace everything else.
+            list.patch((items) => items.map((x) => (String(x.id) === String(updated.id) ? { ...x, ...updated, snippet: x.snippet } : x)));
+            const k = updated.classification?.kind ?? updated.kind ?? "";
+            setFlash(`Message reclassified as ${KIND_LABELS[k] ?? k}.`);
+          }}
+        />
+      ) : null}
+
       <div aria-live="polite" class="visually-hidden">
         {list.loaded && !list.loading ? `${list.items.length} messages shown` : ""}
       </div>
@@ -167,6 +194,7 @@ export function Inbox() {
                   onPerson={(x) =>
                     x.sender && setQuery({ person: String(x.sender.id), pname: personName(x.sender) }, { replace: false })
                   }
+                  onCorrect={manage ? setCorrecting : undefined}
                 />
               ))}
             </section>

@@ -1,14 +1,12 @@
-// Schedules, Reports, Settings: small shells over endpoints that land later, and the 404 page.
-import { useState } from "preact/hooks";
-import { can, useUser } from "../auth";
+// Schedules: a small shell over an endpoint that lands later; the role and 404 pages.
 import { PageHeader } from "../components/Layout";
 import { Empty, LoadMore, Loading, Problem } from "../components/States";
-import { formatDateTime, humanize, timeZone, todayKey } from "../format";
-import { useDocumentTitle, usePaged, useResource } from "../hooks";
+import { formatDateTime, humanize } from "../format";
+import { useDocumentTitle, usePaged } from "../hooks";
 import { Link } from "../router";
 
 /** Renders unknown JSON as a readable definition list (text only). */
-function Plain({ value, depth = 0 }: { value: unknown; depth?: number }) {
+export function Plain({ value, depth = 0 }: { value: unknown; depth?: number }) {
   if (value === null || value === undefined || value === "") return <span class="muted">—</span>;
   if (typeof value === "boolean") return <>{value ? "Yes" : "No"}</>;
   if (typeof value === "number") return <>{value.toLocaleString()}</>;
@@ -82,78 +80,6 @@ export function Schedules() {
           </ul>
           <LoadMore hasMore={list.hasMore} loading={list.loading} onClick={list.loadMore} count={list.items.length} />
         </>
-      )}
-    </div>
-  );
-}
-
-export function Reports() {
-  useDocumentTitle("Reports");
-  const [date, setDate] = useState(todayKey());
-  const rep = useResource<Record<string, unknown>>("/reports/daily", { date });
-  return (
-    <div class="page">
-      <PageHeader title="Reports" sub="What happened on a day, ready to share." />
-      <div class="filters">
-        <label class="field field-inline">
-          <span>Day</span>
-          <input type="date" value={date} max={todayKey()} onChange={(e) => e.currentTarget.value && setDate(e.currentTarget.value)} />
-        </label>
-      </div>
-      {rep.error ? (
-        <Problem error={rep.error} what="Daily report" onRetry={rep.reload} />
-      ) : rep.loading || !rep.data ? (
-        <Loading label="Preparing the report…" />
-      ) : (
-        <section class="panel">
-          <Plain value={rep.data} />
-        </section>
-      )}
-    </div>
-  );
-}
-
-export function Settings() {
-  useDocumentTitle("Settings");
-  const user = useUser();
-  return (
-    <div class="page">
-      <PageHeader title="Settings" />
-      <section class="panel">
-        <h2>Your account</h2>
-        <dl class="facts">
-          <div class="fact">
-            <dt>Name</dt>
-            <dd>{user?.name}</dd>
-          </div>
-          <div class="fact">
-            <dt>Role</dt>
-            <dd>{humanize(user?.role)}</dd>
-          </div>
-          <div class="fact">
-            <dt>User id</dt>
-            <dd>{user ? String(user.id) : ""}</dd>
-          </div>
-          <div class="fact">
-            <dt>Time zone</dt>
-            <dd>{timeZone()}</dd>
-          </div>
-        </dl>
-      </section>
-      {can(user, "settings") ? (
-        <section class="panel">
-          <h2>Appliance</h2>
-          <p>
-            Users and API tokens are managed with <code>tapak user add</code> and <code>tapak token create</code> on the
-            appliance. The API is described at{" "}
-            <a href="/api/v1/openapi.json" target="_blank" rel="noopener">
-              /api/v1/openapi.json
-            </a>
-            .
-          </p>
-        </section>
-      ) : (
-        <p class="notice">Only administrators can change settings.</p>
       )}
     </div>
   );

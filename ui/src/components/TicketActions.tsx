@@ -1,0 +1,319 @@
+// Manager actions on an issue ticket: status, owner, merge, and moving its messages and evidence.
+import { useState } from "preact/hooks";
+import { api } from "../api";
+import { formatDateTime, formatLocation, humanize, personName } from "../format";
+import { useResource } from "../hooks";
+import type { Evidence, Issue, IssueDetail, Page, PersonFull, TimelineEntry } from "../types";
+import { ActionError, Dialog, DialogActions, useAction } from "./Dialog";
+import { Loading } from "./States";
+
+const enc = (v: string | number) => encodeURIComponent(String(v));
+
+export function issueLabel(i: Issue): string {
+  const t = i.title || [humanize(i.category), formatLocation(i.location)].filter(Boolean).join(" — ") || "Untitled";
+  return `#${i.id} ${t}`;
+}
+
+export const STATUS_ACTIONS: Array<{ status: string; label: string; hint: string }> = [
+  { status: "acknowledged", label: "Acknowledge", hint: "Someone has seen it and will act." },
+  { status: "in_progress", label: "Mark in progress", hint: "Work has started." },
+  { status: "resolved", label: "Resolve", hint: "The problem is fixed." },
+  { status: "closed", label: "Close", hint: "Nothing more to do on this ticket." },
+  { status: "open", label: "Reopen", hint: "The problem is back or was not fixed." },
+];
+
+/** Which status buttons make sense for a ticket in `status`. */
+export function statusChoices(status: string): string[] {
+  switch (status) {
+    case "open":
+      return ["acknowledged", "in_progress", "resolved", "closed"];
+    case "acknowledged":
+      return ["in_progress", "resolved", "closed"];
+    case "in_progress":
+      return ["resolved", "closed"];
+    case "resolved":
+      return ["closed", "open"];
+    case "closed":
+      return ["open"];
+    default:
+      return ["acknowledged", "in_progress", "resolved", "closed", "open"];
+  }
+}
+
+export function StatusDialog({
+  issue,
+  status,
+  onClose,
+  onDone,
+}: {
+  issue: Issue;
+  status: string;
+  onClose: () => void;
+  onDone: (d: IssueDetail) => void;
+}) {
+  const a = STATUS_ACTIONS.find((x) => x.status === status);
+  const [note, setNote] = useState("");
+  const act = useAction();
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const r = await act.run(() =>
+      api<IssueDetail>(`/issues/${enc(issue.id)}/status`, { method: "POST", body: { status, note: note.trim() || null } }),
+    );
+    if (r) onDone(r);
+  };
+  return (
+    <Dialog title={`${a?.label ?? humanize(status)} — ${issueLabel(issue)}`} onClose={onClose}>
+      <form class="form" onSubmit={submit}>
+        <p class="muted">{a?.hint}</p>
+        <label class="field">
+          <span>Note {status === "closed" || status === "open" ? "(why)" : "(optional)"}</span>
+          <textarea
+            name="note"
+            rows={3}
+            value={note}
+            onInput={(e) => setNote(e.currentTarget.value)}
+            placeholder={status === "closed" ? "e.g. contractor confirmed, photo in the group" : ""}
+          />
+        </label>
+        <ActionError error={act.error} />
+        <DialogActions busy={act.busy} submit={a?.label ?? "Save"} onCancel={onClose} />
+      </form>
+    </Dialog>
+  );
+}
+
+export function AssignDialog({ issue, onClose, onDone }: { issue: Issue; onClose: () => void; onDone: (d: IssueDetail) => void }) {
+  const people = useResource<Page<PersonFull>>("/people", { limit: 500 });
+  const [filter, setFilter] = useState("");
+  const [person, setPerson] = useState<string>(issue.owner ? String(issue.owner.id) : "");
+  const [note, setNote] = useState("");
+  const act = useAction();
+  const all = people.data?.items ?? [];
+  const f = filter.trim().toLowerCase();
+  const shown = f
+    ? all.filter((p) => `${p.name ?? ""} ${p.phone ?? ""} ${p.vendor?.name ?? ""}`.toLowerCase().includes(f) || String(p.id) === person)
+    : all;
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (!person) return;
+    const r = await act.run(() =>
+      api<IssueDetail>(`/issues/${enc(issue.id)}/assign`, { method: "POST", body: { person: Number(person), note: note.trim() || null } }),
+    );
+    if (r) onDone(r);
+  };
+  return (
+    <Dialog title={`Assign — ${issueLabel(issue)}`} onClose={onClose}>
+      {people.error && !people.data ? (
+        <ActionError error={people.error} />
+      ) : !people.data ? (
+        <Loading label="Loading people…" />
+      ) : (
+        <form class="form" onSubmit={submit}>
+          {all.length > 12 ? (
+            <label class="field">
+              <span>Find a person</span>
+              <input type="search" value={filter} onInput={(e) => setFilter(e.currentTarget.value)} placeholder="name, phone or vendor" />
+            </label>
+          ) : null}
+          <label class="field">
+            <span>Owner</span>
+            <select name="person" value={person} onChange={(e) => setPerson(e.currentTarget.value)} required>
+              <option value="">Choose a person…</option>
+              {shown.map((p) => (
+                <option key={String(p.id)} value={String(p.id)}>
+                  {personName(p)}
+                  {p.vendor?.name ? ` (${p.vendor.name})` : ""}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label class="field">
+            <span>Note (optional)</span>
+            <input name="note" value={note} onInput={(e) => setNote(e.currentTarget.value)} />
+          </label>
+          <ActionError error={act.error} />
+          <DialogActions busy={act.busy || !person} submit="Assign" onCancel={onClose} />
+        </form>
+      )}
+    </Dialog>
+  );
+}
+
+/** Open tickets of the same chat, except `exclude`. */
+function useOpenTickets(chat: string | number | null | undefined, exclude: string | number | null) {
+  const res = useResource<Page<Issue>>(chat === null || chat === undefined ? null : "/issues", { chat: chat ?? undefined, open: true, limit: 200 });
+  const items = (res.data?.items ?? []).filter(
+    (i) => String(i.id) !== String(exclude) && !i.merged_into && i.status !== "resolved" && i.status !== "closed",
+  );
+  return { ...res, items };
+}
+
+function TicketSelect({
+  label,
+  value,
+  onChange,
+  items,
+  loading,
+}: {
+  label: string;
+  value: string;
+  onChange: (v: string) => void;
+  items: Issue[];
+  loading: boolean;
+}) {
+  if (loading) return <Loading label="Loading open tickets…" />;
+  if (items.length === 0) return <p class="notice">There is no other open ticket in this chat.</p>;
+  return (
+    <label class="field">
+      <span>{label}</span>
+      <select name="ticket" value={value} onChange={(e) => onChange(e.currentTarget.value)}>
+        <option value="">Choose a ticket…</option>
+        {items.map((i) => (
+          <option key={String(i.id)} value={String(i.id)}>
+            {issueLabel(i)} · {humanize(i.status)} · {formatDateTime(i.opened_at)}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+export function MergeDialog({ issue, onClose, onDone }: { issue: Issue; onClose: () => void; onDone: (d: IssueDetail) => void }) {
+  const t = useOpenTickets(issue.chat?.id, issue.id);
+  const [into, setInto] = useState("");
+  const [note, setNote] = useState("");
+  const act = useAction();
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (!into) return;
+    const r = await act.run(() =>
+      api<IssueDetail>(`/issues/${enc(issue.id)}/merge`, { method: "POST", body: { into: Number(into), note: note.trim() || null } }),
+    );
+    if (r) onDone(r);
+  };
+  return (
+    <Dialog title={`Merge — ${issueLabel(issue)}`} onClose={onClose}>
+      <form class="form" onSubmit={submit}>
+        <p class="muted">
+          This ticket's messages and evidence move into the ticket you choose, and this one is closed. Only tickets of the same
+          chat can be merged.
+        </p>
+        {t.error && !t.data ? <ActionError error={t.error} /> : null}
+        <TicketSelect label="Merge into" value={into} onChange={setInto} items={t.items} loading={!t.data && !t.error} />
+        <label class="field">
+          <span>Note (optional)</span>
+          <input name="note" value={note} onInput={(e) => setNote(e.currentTarget.value)} placeholder="e.g. same leak reported twice" />
+        </label>
+        <ActionError error={act.error} />
+        <DialogActions busy={act.busy || !into} submit="Merge" onCancel={onClose} />
+      </form>
+    </Dialog>
+  );
+}
+
+/** "Not part of this ticket" or "Move to another ticket" for one timeline message. */
+export function MoveMessageDialog({
+  issue,
+  entry,
+  initial,
+  onClose,
+  onDone,
+}: {
+  issue: Issue;
+  entry: TimelineEntry;
+  initial: "none" | "move";
+  onClose: () => void;
+  onDone: () => void;
+}) {
+  const t = useOpenTickets(issue.chat?.id, issue.id);
+  const [mode, setMode] = useState<"none" | "move">(initial);
+  const [target, setTarget] = useState("");
+  const [reason, setReason] = useState("");
+  const act = useAction();
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (mode === "move" && !target) return;
+    const record = mode === "none" ? null : { type: "issue", id: Number(target) };
+    const r = await act.run(() =>
+      api<unknown>(`/messages/${enc(entry.id)}/record`, { method: "POST", body: { record, reason: reason.trim() || null } }),
+    );
+    if (r !== undefined) onDone();
+  };
+  return (
+    <Dialog title={`Message from ${personName(entry.sender)}`} onClose={onClose}>
+      <form class="form" onSubmit={submit}>
+        {entry.text ? <blockquote class="quote msg-text">{entry.text}</blockquote> : null}
+        <fieldset class="fieldset">
+          <legend>This message…</legend>
+          <label class="field field-check">
+            <input type="radio" name="mode" value="none" checked={mode === "none"} onChange={() => setMode("none")} />
+            is not part of this ticket (link it to nothing)
+          </label>
+          <label class="field field-check">
+            <input type="radio" name="mode" value="move" checked={mode === "move"} onChange={() => setMode("move")} />
+            belongs to another ticket
+          </label>
+        </fieldset>
+        {mode === "move" ? (
+          <TicketSelect label="Move to" value={target} onChange={setTarget} items={t.items} loading={!t.data && !t.error} />
+        ) : null}
+        <label class="field">
+          <span>Why (kept in the history)</span>
+          <input name="reason" value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
+        </label>
+        <ActionError error={act.error} />
+        <DialogActions busy={act.busy || (mode === "move" && !target)} submit={mode === "none" ? "Unlink message" : "Move message"} onCancel={onClose} />
+      </form>
+    </Dialog>
+  );
+}
+
+/** Move one piece of evidence to another ticket (as evidence or proof). */
+export function MoveEvidenceDialog({
+  issue,
+  ev,
+  onClose,
+  onDone,
+}: {
+  issue: Issue;
+  ev: Evidence;
+  onClose: () => void;
+  onDone: () => void;
+}) {
+  const t = useOpenTickets(issue.chat?.id, issue.id);
+  const [target, setTarget] = useState("");
+  const [role, setRole] = useState("evidence");
+  const [reason, setReason] = useState("");
+  const act = useAction();
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (!target) return;
+    const r = await act.run(() =>
+      api<unknown>(`/evidence/${enc(ev.id)}/record`, {
+        method: "POST",
+        body: { record: { type: "issue", id: Number(target) }, role, reason: reason.trim() || null },
+      }),
+    );
+    if (r !== undefined) onDone();
+  };
+  return (
+    <Dialog title={`Move ${humanize(ev.kind).toLowerCase()} ${ev.filename ?? ""}`.trim()} onClose={onClose}>
+      <form class="form" onSubmit={submit}>
+        <TicketSelect label="Move to" value={target} onChange={setTarget} items={t.items} loading={!t.data && !t.error} />
+        <label class="field">
+          <span>As</span>
+          <select name="role" value={role} onChange={(e) => setRole(e.currentTarget.value)}>
+            <option value="evidence">Evidence</option>
+            <option value="resolution_proof">Resolution proof</option>
+          </select>
+        </label>
+        <label class="field">
+          <span>Why (kept in the history)</span>
+          <input name="reason" value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
+        </label>
+        <ActionError error={act.error} />
+        <DialogActions busy={act.busy || !target} submit="Move" onCancel={onClose} />
+      </form>
+    </Dialog>
+  );
+}

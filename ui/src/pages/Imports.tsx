@@ -1,0 +1,311 @@
+// Upload a WhatsApp chat export (.txt or .zip) and see what it added; the history of past imports below.
+import { useEffect, useRef, useState } from "preact/hooks";
+import { ApiError, upload } from "../api";
+import { Icon } from "../components/Icon";
+import { PageHeader } from "../components/Layout";
+import { Empty, LoadMore, Loading, Problem } from "../components/States";
+import { formatBytes, formatDateTime, isoAttr } from "../format";
+import { toApiError, useDocumentTitle, usePaged, useResource } from "../hooks";
+import { Link } from "../router";
+import type { Chat, ImportRow, ImportSummary, Page, Site } from "../types";
+
+const ACCEPT = ".txt,.zip,text/plain,application/zip";
+
+/** "WhatsApp Chat with Cleaning Team.zip" → "Cleaning Team" (the server does the same when no name is given). */
+function chatNameFromFile(name: string): string {
+  return name
+    .replace(/\.(txt|zip)$/i, "")
+    .replace(/^WhatsApp Chat (with|-)\s*/i, "")
+    .replace(/^Chat de WhatsApp con\s*/i, "")
+    .trim();
+}
+
+type Phase = { state: "idle" } | { state: "uploading"; loaded: number; total: number } | { state: "processing" };
+
+export function Imports() {
+  useDocumentTitle("Import");
+  const [file, setFile] = useState<File | null>(null);
+  const [chat, setChat] = useState("");
+  const [chatTouched, setChatTouched] = useState(false);
+  const [site, setSite] = useState("");
+  const [drag, setDrag] = useState(false);
+  const [phase, setPhase] = useState<Phase>({ state: "idle" });
+  const [error, setError] = useState<ApiError | null>(null);
+  const [summary, setSummary] = useState<ImportSummary | null>(null);
+  const inputRef = useRef<HTMLInputElement>(null);
+  const ctl = useRef<AbortController | null>(null);
+  const history = usePaged<ImportRow>("/imports", {}, 20);
+  const chats = useResource<Page<Chat>>("/chats", { limit: 500 });
+  const sites = useResource<Page<Site>>("/sites", { limit: 500 });
+
+  useEffect(() => () => ctl.current?.abort(), []);
+
+  const pick = (f: File | null | undefined) => {
+    if (!f) return;
+    setError(null);
+    setSummary(null);
+    if (!/\.(txt|zip)$/i.test(f.name)) {
+      setFile(null);
+      setError(new ApiError(400, "client", `“${f.name}” is not a chat export. Choose the .txt or .zip file that WhatsApp's “Export chat” made.`));
+      return;
+    }
+    setFile(f);
+    if (!chatTouched) setChat(chatNameFromFile(f.name));
+  };
+
+  const busy = phase.state !== "idle";
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (!file || busy) return;
+    setError(null);
+    setSummary(null);
+    const c = new AbortController();
+    ctl.current = c;
+    setPhase({ state: "uploading", loaded: 0, total: file.size });
+    try {
+      const s = await upload<ImportSummary>("/imports", file, {
+        query: { chat: chat.trim() || undefined, site: site.trim() || undefined, filename: file.name },
+        signal: c.signal,
+        onProgress: (loaded, total) => setPhase(loaded >= total ? { state: "processing" } : { state: "uploading", loaded, total }),
+      });
+      setSummary(s);
+      if (s.errors && s.errors.length > 0) setError(new ApiError(400, "import", s.errors.join("\n")));
+      setFile(null);
+      if (inputRef.current) inputRef.current.value = "";
+      history.reload();
+      chats.reload();
+      sites.reload();
+    } catch (err) {
+      if (!(err instanceof DOMException && err.name === "AbortError")) setError(toApiError(err));
+    } finally {
+      setPhase({ state: "idle" });
+      ctl.current = null;
+    }
+  };
+
+  const pct = phase.state === "uploading" && phase.total > 0 ? Math.round((phase.loaded / phase.total) * 100) : phase.state === "processing" ? 100 : 0;
+
+  return (
+    <div class="page page-imports">
+      <PageHeader title="Import a chat" sub="Bring in the history of a WhatsApp group from its “Export chat” file." />
+
+      <form class="panel form" onSubmit={submit} aria-labelledby="import-title">
+        <h2 id="import-title">Upload an export</h2>
+        <div
+          class={`dropzone${drag ? " dropzone-over" : ""}${file ? " dropzone-has" : ""}`}
+          onDragOver={(e) => {
+            e.preventDefault();
+            if (e.dataTransfer) e.dataTransfer.dropEffect = "copy";
+            setDrag(true);
+          }}
+          onDragLeave={() => setDrag(false)}
+          onDrop={(e) => {
+            e.preventDefault();
+            setDrag(false);
+            if (!busy) pick(e.dataTransfer?.files?.[0]);
+          }}
+        >
+          <Icon name="doc" size={28} />
+          {file ? (
+            <p class="dropzone-file">
+              <strong>{file.name}</strong> <span class="muted">({formatBytes(file.size)})</span>
+            </p>
+          ) : (
+            <p>Drop the .txt or .zip file here, or</p>
+          )}
+          <label class="btn">
+            {file ? "Choose another file" : "Choose a file"}
+            <input
+              ref={inputRef}
+              class="visually-hidden"
+              type="file"
+              name="file"
+              accept={ACCEPT}
+              disabled={busy}
+              onChange={(e) => pick(e.currentTarget.files?.[0])}
+            />
+          </label>
+          <p class="dropzone-hint muted">
+            In WhatsApp: open the group → ⋮ → More → Export chat. “Include media” makes a .zip whose photos become evidence.
+          </p>
+        </div>
+
+        <div class="form-grid">
+          <label class="field">
+            <span>Chat name</span>
+            <input
+              name="chat"
+              list="import-chats"
+              value={chat}
+              onInput={(e) => {
+                setChat(e.currentTarget.value);
+                setChatTouched(true);
+              }}
+              placeholder="taken from the file name"
+              autoComplete="off"
+            />
+            <datalist id="import-chats">
+              {(chats.data?.items ?? []).map((c) => (c.name ? <option key={String(c.id)} value={c.name} /> : null))}
+            </datalist>
+            <small class="field-hint">An existing chat of this name gets the messages; duplicates are skipped.</small>
+          </label>
+          <label class="field">
+            <span>Site (optional)</span>
+            <input name="site" list="import-sites" value={site} onInput={(e) => setSite(e.currentTarget.value)} autoComplete="off" />
+            <datalist id="import-sites">
+              {(sites.data?.items ?? []).map((s) => (
+                <option key={String(s.id)} value={s.name} />
+              ))}
+            </datalist>
+            <small class="field-hint">Created when new. The site decides block names and proof rules.</small>
+          </label>
+        </div>
+
+        {busy ? (
+          <div class="progress-wrap" role="status" aria-live="polite">
+            <progress class="progress" max={100} value={pct} aria-label="Upload progress" />
+            <span>
+              {phase.state === "uploading"
+                ? `Uploading… ${pct}% (${formatBytes(phase.loaded)} of ${formatBytes(phase.total)})`
+                : "Reading and classifying the messages…"}
+            </span>
+          </div>
+        ) : null}
+
+        {error ? (
+          <div class="form-error" role="alert">
+            <strong>The import did not go through.</strong>
+            <p class="pre">{error.forbidden ? "Your role may not import chats." : error.message}</p>
+          </div>
+        ) : null}
+
+        <div class="dialog-actions">
+          {busy && phase.state === "uploading" ? (
+            <button type="button" class="btn" onClick={() => ctl.current?.abort()}>
+              Cancel
+            </button>
+          ) : null}
+          <button type="submit" class="btn btn-primary" disabled={!file || busy} aria-busy={busy}>
+            {busy ? "Importing…" : "Import"}
+          </button>
+        </div>
+      </form>
+
+      {summary ? <Summary s={summary} /> : null}
+
+      <section class="panel" aria-labelledby="import-history">
+        <h2 id="import-history">Past imports</h2>
+        {history.error && history.items.length === 0 ? (
+          <Problem error={history.error} what="Import history" onRetry={history.reload} />
+        ) : !history.loaded ? (
+          <Loading />
+        ) : history.items.length === 0 ? (
+          <Empty title="Nothing imported yet" icon="doc" />
+        ) : (
+          <>
+            <div class="table-wrap">
+              <table class="table">
+                <caption class="visually-hidden">Past imports</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">When</th>
+                    <th scope="col">File</th>
+                    <th scope="col">Chat</th>
+                    <th scope="col">New</th>
+                    <th scope="col">Already there</th>
+                    <th scope="col">Media</th>
+                    <th scope="col">By</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {history.items.map((r) => (
+                    <tr key={String(r.id)}>
+                      <td>
+                        <time dateTime={isoAttr(r.created_at)}>{formatDateTime(r.created_at)}</time>
+                      </td>
+                      <td class="cell-wrap">
+                        {r.path}
+                        {r.bytes ? <div class="row-sub">{formatBytes(r.bytes)}</div> : null}
+                      </td>
+                      <td class="cell-wrap">
+                        {r.chat ? <Link href={`/inbox?chat=${encodeURIComponent(String(r.chat.id))}`}>{r.chat.name ?? `Chat ${r.chat.id}`}</Link> : "—"}
+                        {r.site ? <div class="row-sub">{r.site.name}</div> : null}
+                      </td>
+                      <td>{r.new.toLocaleString()}</td>
+                      <td>{r.duplicates.toLocaleString()}</td>
+                      <td>{typeof r.media_stored === "number" ? `${r.media_stored} of ${r.media ?? 0}` : (r.media ?? "—")}</td>
+                      <td>{(r.actor ?? "").replace(/^(user|token):/, "")}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+            <LoadMore hasMore={history.hasMore} loading={history.loading} onClick={history.loadMore} count={history.items.length} />
+          </>
+        )}
+      </section>
+    </div>
+  );
+}
+
+function Summary({ s }: { s: ImportSummary }) {
+  const ok = !s.errors || s.errors.length === 0;
+  const rows: Array<[string, number | undefined, string]> = [
+    ["Messages in the file", s.messages, "summary-messages"],
+    ["New messages", s.new, "summary-new"],
+    ["Already stored", s.duplicates, "summary-duplicates"],
+    ["Matched live messages", s.live_matches, "summary-live"],
+    ["Media in the file", s.media, "summary-media"],
+    ["Photos and files stored", s.media_stored, "summary-media-stored"],
+    ["Media missing from the export", s.media_missing, "summary-media-missing"],
+    ["Tasks and tickets created", s.records_created, "summary-records"],
+  ];
+  return (
+    <section class={`panel summary${ok ? " summary-ok" : " summary-bad"}`} aria-labelledby="import-summary" data-testid="import-summary">
+      <div class="panel-head">
+        <h2 id="import-summary">{ok ? "Imported" : "Not imported"}: {s.path}</h2>
+        {s.chat ? <Link href={`/inbox?chat=${encodeURIComponent(String(s.chat.id))}`}>Open {s.chat.name} in the inbox →</Link> : null}
+      </div>
+      <dl class="summary-grid">
+        {rows
+          .filter(([, v]) => typeof v === "number")
+          .map(([label, v, key]) => (
+            <div key={key} class="summary-cell" data-key={key}>
+              <dt>{label}</dt>
+              <dd>{(v as number).toLocaleString()}</dd>
+            </div>
+          ))}
+      </dl>
+      {s.first_message_at ? (
+        <p class="muted">
+          From {formatDateTime(s.first_message_at)} to {formatDateTime(s.last_message_at)}
+          {s.site ? ` · site ${s.site.name}` : ""}
+        </p>
+      ) : null}
+      {s.date_order_ambiguous ? (
+        <p class="notice notice-warn">
+          The file's dates could be read day-first or month-first; tapak chose {s.date_order === "month_first" ? "month-first" : "day-first"}. Check
+          that the dates look right.
+        </p>
+      ) : null}
+      {s.warnings && s.warnings.length > 0 ? (
+        <>
+          <h3 class="h-sub">Warnings</h3>
+          <ul class="plain-list">
+            {s.warnings.map((w, i) => (
+              <li key={i}>{w}</li>
+            ))}
+          </ul>
+        </>
+      ) : null}
+      {s.errors && s.errors.length > 0 ? (
+        <ul class="plain-list form-error">
+          {s.errors.map((w, i) => (
+            <li key={i}>{w}</li>
+          ))}
+        </ul>
+      ) : null}
+    </section>
+  );
+}

@@ -1,0 +1,242 @@
+// Reports: until /reports lands, the two things managers ask for most: repeated problems and SLA breaches.
+import { useEffect, useMemo, useState } from "preact/hooks";
+import { api } from "../api";
+import { PriorityBadge, StatusBadge } from "../components/Badges";
+import { PageHeader } from "../components/Layout";
+import { Empty, LoadMore, Loading, Problem } from "../components/States";
+import { formatDateTime, formatLocation, humanize, isoAttr, personName, todayKey } from "../format";
+import { useDocumentTitle, useMedia, usePaged, useResource } from "../hooks";
+import { Link, setQuery, useLocation } from "../router";
+import type { Issue, Page, Repeats, Site } from "../types";
+import { Plain } from "./Misc";
+
+const enc = (v: string | number) => encodeURIComponent(String(v));
+
+/** Titles of a few tickets by id (the repeats answer only carries ids). */
+function useIssueTitles(ids: Array<string | number>): Map<string, Issue> {
+  const key = ids.map(String).sort().join(",");
+  const [map, setMap] = useState<Map<string, Issue>>(new Map());
+  useEffect(() => {
+    let live = true;
+    const want = Array.from(new Set(ids.map(String))).slice(0, 60);
+    Promise.all(want.map((id) => api<Issue>(`/issues/${enc(id)}`).then((i) => [id, i] as const).catch(() => null))).then((pairs) => {
+      if (!live) return;
+      const m = new Map<string, Issue>();
+      for (const p of pairs) if (p) m.set(p[0], p[1]);
+      setMap(m);
+    });
+    return () => {
+      live = false;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [key]);
+  return map;
+}
+
+export function Reports() {
+  useDocumentTitle("Reports");
+  const { search } = useLocation();
+  const days = search.get("days") ?? "30";
+  return (
+    <div class="page page-reports">
+      <PageHeader title="Reports" sub="Problems that keep coming back, and tickets that missed their SLA." />
+      <RepeatsPanel days={days} />
+      <BreachesPanel />
+      <DailyReport />
+    </div>
+  );
+}
+
+function RepeatsPanel({ days }: { days: string }) {
+  const rep = useResource<Repeats>("/repeats", { days });
+  const sites = useResource<Page<Site>>("/sites", { limit: 500 });
+  const groups = rep.data?.items ?? [];
+  const titles = useIssueTitles(groups.flatMap((g) => g.tickets));
+  const siteName = (id: string | number | null | undefined) =>
+    id === null || id === undefined ? null : (sites.data?.items.find((s) => String(s.id) === String(id))?.name ?? `Site ${id}`);
+  return (
+    <section class="panel" aria-labelledby="h-repeats">
+      <div class="panel-head">
+        <h2 id="h-repeats">Repeated problems</h2>
+        <label class="field field-inline">
+          <span>Window</span>
+          <select value={days} onChange={(e) => setQuery({ days: e.currentTarget.value === "30" ? null : e.currentTarget.value })}>
+            <option value="7">Last 7 days</option>
+            <option value="30">Last 30 days</option>
+            <option value="90">Last 90 days</option>
+            <option value="365">Last year</option>
+          </select>
+        </label>
+      </div>
+      {rep.error && !rep.data ? (
+        <Problem error={rep.error} what="Repeated problems" onRetry={rep.reload} />
+      ) : !rep.data ? (
+        <Loading />
+      ) : groups.length === 0 ? (
+        <Empty title="No repeated problems" icon="task">
+          No category came back at the same place within {days} days.
+        </Empty>
+      ) : (
+        <ul class="card-list" data-testid="repeats">
+          {groups.map((g, n) => (
+            <li key={n} class="card repeat-card">
+              <div class="card-row">
+                <span class="card-title">
+                  {humanize(g.category) || "Problem"}
+                  {formatLocation(g.location) ? ` — ${formatLocation(g.location)}` : ""}
+                </span>
+                <span class="badge badge-breach">{g.tickets.length}×</span>
+              </div>
+              <p class="card-meta">
+                {[siteName(g.site_id), g.first_at ? `first ${formatDateTime(g.first_at)}` : "", g.last_at ? `latest ${formatDateTime(g.last_at)}` : ""]
+                  .filter(Boolean)
+                  .join(" · ")}
+                {g.said_repeat ? ` · ${g.said_repeat} report${g.said_repeat === 1 ? "" : "s"} said “again”` : ""}
+              </p>
+              <ul class="repeat-tickets">
+                {g.tickets.map((id) => {
+                  const i = titles.get(String(id));
+                  return (
+                    <li key={String(id)}>
+                      <Link href={`/issues/${enc(id)}`}>
+                        #{String(id)} {i?.title ?? ""}
+                      </Link>{" "}
+                      {i ? <StatusBadge status={i.status} /> : null}
+                      {i?.opened_at ? (
+                        <time class="muted" dateTime={isoAttr(i.opened_at)}>
+                          {" "}
+                          {formatDateTime(i.opened_at)}
+                        </time>
+                      ) : null}
+                    </li>
+                  );
+                })}
+              </ul>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
+
+function BreachesPanel() {
+  const [openOnly, setOpenOnly] = useState(false);
+  const query = useMemo(() => ({ breached: "true", open: openOnly ? "true" : undefined }), [openOnly]);
+  const list = usePaged<Issue>("/issues", query, 100);
+  const phone = useMedia("(max-width: 760px)");
+  // The server filters; filter again so an older server that ignores `breached` still shows the right thing.
+  const items = list.items.filter((i) => i.sla?.breached);
+  const respond = items.filter((i) => i.sla?.respond_breached).length;
+  const resolve = items.filter((i) => i.sla?.resolve_breached).length;
+  return (
+    <section class="panel" aria-labelledby="h-breaches">
+      <div class="panel-head">
+        <h2 id="h-breaches">SLA breaches</h2>
+        <label class="field field-check">
+          <input type="checkbox" checked={openOnly} onChange={(e) => setOpenOnly(e.currentTarget.checked)} />
+          Open tickets only
+        </label>
+      </div>
+      {list.error && list.items.length === 0 ? (
+        <Problem error={list.error} what="SLA breaches" onRetry={list.reload} />
+      ) : !list.loaded ? (
+        <Loading />
+      ) : items.length === 0 ? (
+        <Empty title="No SLA breaches" icon="task">
+          Every ticket got its response and resolution in time.
+        </Empty>
+      ) : (
+        <>
+          <p class="muted" data-testid="breach-summary">
+            {items.length}
+            {list.hasMore ? "+" : ""} ticket{items.length === 1 ? "" : "s"}: {respond} answered late, {resolve} resolved late.
+          </p>
+          {phone ? (
+            <ul class="card-list">
+              {items.map((i) => (
+                <li key={String(i.id)} class="card card-breached">
+                  <Link href={`/issues/${enc(i.id)}`} class="card-title">
+                    #{String(i.id)} {i.title}
+                  </Link>
+                  <div class="card-tags">
+                    <StatusBadge status={i.status} />
+                    <PriorityBadge priority={i.priority} />
+                    {i.sla?.respond_breached ? <span class="badge badge-breach">Response late</span> : null}
+                    {i.sla?.resolve_breached ? <span class="badge badge-breach">Resolution late</span> : null}
+                  </div>
+                  <p class="card-meta">
+                    {[i.site?.name, i.owner ? `owner ${personName(i.owner)}` : "no owner", `opened ${formatDateTime(i.opened_at)}`].filter(Boolean).join(" · ")}
+                  </p>
+                </li>
+              ))}
+            </ul>
+          ) : (
+            <div class="table-wrap">
+              <table class="table">
+                <caption class="visually-hidden">Tickets that missed their SLA</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Ticket</th>
+                    <th scope="col">Status</th>
+                    <th scope="col">Priority</th>
+                    <th scope="col">Respond by</th>
+                    <th scope="col">Resolve by</th>
+                    <th scope="col">Owner</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {items.map((i) => (
+                    <tr key={String(i.id)}>
+                      <td>
+                        <Link href={`/issues/${enc(i.id)}`} class="row-title">
+                          #{String(i.id)} {i.title}
+                        </Link>
+                        <div class="row-sub">{[i.site?.name, humanize(i.category)].filter(Boolean).join(" · ")}</div>
+                      </td>
+                      <td>
+                        <StatusBadge status={i.status} />
+                      </td>
+                      <td>
+                        <PriorityBadge priority={i.priority} />
+                      </td>
+                      <td class={i.sla?.respond_breached ? "sla-breached" : undefined}>
+                        {formatDateTime(i.sla?.respond_by)}
+                        {i.sla?.respond_breached ? " · late" : ""}
+                      </td>
+                      <td class={i.sla?.resolve_breached ? "sla-breached" : undefined}>
+                        {formatDateTime(i.sla?.resolve_by)}
+                        {i.sla?.resolve_breached ? " · late" : ""}
+                      </td>
+                      <td>{i.owner ? personName(i.owner) : <span class="muted">nobody</span>}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
+          <LoadMore hasMore={list.hasMore} loading={list.loading} onClick={list.loadMore} count={items.length} />
+        </>
+      )}
+    </section>
+  );
+}
+
+/** The daily report, once the server has it; until then this panel stays out of the way. */
+function DailyReport() {
+  const [date, setDate] = useState(todayKey());
+  const rep = useResource<Record<string, unknown>>("/reports/daily", { date });
+  if (rep.error?.notAvailable) return null;
+  return (
+    <section class="panel" aria-labelledby="h-daily">
+      <div class="panel-head">
+        <h2 id="h-daily">Daily report</h2>
+        <label class="field field-inline">
+          <span>Day</span>
+          <input type="date" value={date} max={todayKey()} onChange={(e) => e.currentTarget.value && setDate(e.currentTarget.value)} />
+        </label>
+      </div>
+      {rep.error ? <Problem error={rep.error} what="Daily report" onRetry={rep.reload} /> : rep.loading || !rep.data ? <Loading /> : <Plain value={rep.data} />}
+    </section>
+  );
+}
