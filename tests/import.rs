@@ -228,6 +228,12 @@ async fn corpus_chats_import_with_their_expected_totals() {
             "a .txt carries no files"
         );
         assert_eq!(o["site"]["name"], site);
+        // Classified and linked right away: one record per expected task entry and issue.
+        assert_eq!(
+            o["records_created"].as_u64().unwrap(),
+            exp["task_entries_count"].as_u64().unwrap() + exp["issues_count"].as_u64().unwrap(),
+            "{name}: {o}"
+        );
         let id = o["chat"]["id"].as_i64().unwrap();
         let msgs = chat_messages(&c, &s, &tok, id).await;
         assert_eq!(msgs.len() as u64, t["messages"].as_u64().unwrap());

@@ -527,11 +527,9 @@ pub fn import_path(
     Ok(s)
 }
 
-/// Classifies and links pending messages (the import's new ones included); returns records created.
+/// Classifies and links pending messages (the import's new ones included); returns the records created.
 pub async fn process_new(svc: &Services) -> Result<u64, StoreError> {
-    // TODO(lead): switch to `crate::pipeline::drain(svc)` and report its `records_created`.
-    while crate::pipeline::process_batch(svc, 1000).await? > 0 {}
-    Ok(0)
+    Ok(crate::pipeline::drain(svc).await?.records_created as u64)
 }
 
 /// Records how many records an import created.

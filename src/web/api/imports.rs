@@ -400,10 +400,27 @@ pub async fn create(
     .await
     .map_err(|e| ApiError::Internal(format!("import task failed: {e}")))?;
     match summary {
-        Ok(s) => {
+        Ok(mut s) => {
             if s.new > 0 && !s.dry_run {
-                // TODO(lead): once `pipeline::drain` is safe alongside the worker, drain here and fill records_created.
-                st.wake.process.notify_one();
+                match import::process_new(&st).await {
+                    Ok(n) => {
+                        s.records_created = n;
+                        if let Some(id) = s.id.filter(|_| n > 0) {
+                            st.db
+                                .write(move |tx| {
+                                    store_imports::set_records_created(tx, id, n as i64)
+                                })
+                                .await?;
+                        }
+                    }
+                    Err(e) => {
+                        // Stored durably; the background pipeline retries.
+                        s.warnings.push(format!(
+                            "messages stored, but classifying them failed (retried in the background): {e}"
+                        ));
+                        st.wake.process.notify_one();
+                    }
+                }
             }
             Ok(Json(s))
         }
