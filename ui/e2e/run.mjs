@@ -7,6 +7,8 @@
 // Needs a user that may read messages (admin, manager or viewer) and data with at least one photo whose thumbnail is
 // ready (e.g. `tapak serve --demo`). Exits 1 on the first failed step, printing its name.
 // Optional: E2E_SCREENSHOTS=DIR saves a PNG per step; E2E_REQUIRE_LT=1 fails when no message text containing "<" is found.
+// With an admin or manager login it also changes data: a ticket's status and owner, one message's kind (chatter ↔
+// check-in) and a small generated chat import (a new chat "E2E import <token>" each run). Use a demo/test instance.
 import { chromium } from "playwright-core";
 import { existsSync, mkdirSync } from "node:fs";
 
@@ -301,6 +303,174 @@ try {
     assert(kind === "task_report", `the kind filter from the URL was lost after reload (${kind})`);
   });
 
+  // ---- Manager corrections (skipped with a note when the e2e user may not manage) ----
+  const me = await page.evaluate(async () => {
+    const r = await fetch("/api/v1/auth/me");
+    return r.ok ? (await r.json()).user : null;
+  });
+  const manager = me && (me.role === "admin" || me.role === "manager");
+  let issuePath = null;
+
+  await step("issue detail: open a ticket from /issues and change its status (acknowledge)", async () => {
+    if (!manager) return console.log(`     skipped: ${me?.role ?? "this user"} may not change tickets`);
+    // Prefer an open ticket (→ Acknowledge); re-runs may have used them up, then any ticket with a status action.
+    let link = null;
+    for (const status of ["open", "acknowledged", "in_progress", "resolved", ""]) {
+      await page.goto(`${BASE}/issues${status ? `?status=${status}` : ""}`);
+      await page.waitForSelector("a.row-title, a.card-title, .state-empty, .state-error", { timeout: TIMEOUT });
+      const links = page.locator("a.row-title, a.card-title");
+      if ((await links.count()) > 0) {
+        link = links.first();
+        break;
+      }
+    }
+    assert(link, "no issue ticket listed on /issues");
+    await link.click();
+    await page.waitForURL((u) => /^\/issues\/[^/]+$/.test(u.pathname));
+    issuePath = new URL(page.url()).pathname;
+    const bar = page.locator("section.action-bar");
+    await bar.waitFor();
+    const before = (await page.locator(".page-header .badge").first().innerText()).trim();
+    const order = ["acknowledged", "in_progress", "resolved", "open"];
+    let action = null;
+    for (const a of order) {
+      if ((await bar.locator(`[data-action="${a}"]`).count()) > 0) {
+        action = a;
+        break;
+      }
+    }
+    assert(action, `no status action offered for a ticket that is "${before}"`);
+    await bar.locator(`[data-action="${action}"]`).click();
+    const dlg = page.locator("dialog.dialog[open]");
+    await dlg.waitFor();
+    await dlg.locator('textarea[name="note"]').fill("e2e: status change");
+    await dlg.locator('button[type="submit"]').click();
+    await dlg.waitFor({ state: "detached" });
+    const want = { acknowledged: "Acknowledged", in_progress: "In progress", resolved: "Resolved", open: "Open" }[action];
+    await page.locator(".page-header .badge", { hasText: want }).first().waitFor();
+    await page.locator("[data-testid=flash]").waitFor();
+    // The corrections history names who did it and why.
+    await page.locator(".history-item", { hasText: "e2e: status change" }).first().waitFor();
+    console.log(`     ${issuePath}: ${before} → ${want}`);
+    await shot(page, "issue-status");
+  });
+
+  await step("issue detail: assign an owner from the people list", async () => {
+    if (!manager) return console.log("     skipped");
+    await page.goto(`${BASE}${issuePath}`);
+    await page.locator('[data-action="assign"]').click();
+    const dlg = page.locator("dialog.dialog[open]");
+    await dlg.waitFor();
+    const select = dlg.locator('select[name="person"]');
+    await select.waitFor();
+    const n = await select.locator("option").count();
+    assert(n > 1, "the person picker lists nobody");
+    // Choose someone other than the current owner when possible.
+    const current = (await page.locator("[data-testid=owner]").innerText()).trim();
+    let idx = 1;
+    for (let i = 1; i < n; i++) {
+      const t = (await select.locator("option").nth(i).innerText()).trim();
+      if (!t.startsWith(current)) {
+        idx = i;
+        break;
+      }
+    }
+    await select.selectOption({ index: idx });
+    const chosen = (await select.locator("option").nth(idx).innerText()).trim();
+    await dlg.locator('button[type="submit"]').click();
+    await dlg.waitFor({ state: "detached" });
+    await page.waitForFunction(
+      (name) => {
+        const t = document.querySelector("[data-testid=owner]")?.textContent?.trim() ?? "";
+        return t.length > 0 && name.startsWith(t);
+      },
+      chosen,
+      { timeout: TIMEOUT },
+    );
+    console.log(`     owner is now ${chosen}`);
+  });
+
+  await step("inbox: correct a message's classification and see its kind change", async () => {
+    if (!manager) return console.log("     skipped");
+    // Toggle between chatter and check-in so that re-runs keep finding a message to correct.
+    let from = null;
+    for (const k of ["chatter", "check_in"]) {
+      await page.goto(`${BASE}/inbox?kind=${k}`);
+      await page.waitForSelector("article.msg, .state-empty, .state-error", { timeout: TIMEOUT });
+      if ((await page.locator("article.msg .msg-correct").count()) > 0) {
+        from = k;
+        break;
+      }
+    }
+    assert(from, "no chatter or check-in message with a 'Correct classification' button");
+    const to = from === "chatter" ? "check_in" : "chatter";
+    const card = page.locator("article.msg", { has: page.locator(".msg-correct") }).first();
+    const id = await card.getAttribute("data-id");
+    await card.locator(".msg-correct").click();
+    const dlg = page.locator("dialog.dialog[open]");
+    await dlg.waitFor();
+    await dlg.locator(".cues-box").waitFor();
+    const prefilled = await dlg.locator('select[name="kind"]').inputValue();
+    assert(prefilled === from, `the form should be prefilled with kind ${from}, got ${prefilled}`);
+    await dlg.locator('select[name="kind"]').selectOption(to);
+    await dlg.locator('input[name="reason"]').fill("e2e: reclassify");
+    await dlg.locator('button[type="submit"]').click();
+    await dlg.waitFor({ state: "detached" });
+    const sel = `article.msg[data-id="${id}"]`;
+    await page.waitForSelector(`${sel}[data-kind="${to}"]`, { timeout: TIMEOUT });
+    const badge = (await page.locator(`${sel} .badge`).first().innerText()).trim();
+    assert(badge === (to === "chatter" ? "Chatter" : "Check-in"), `kind badge shows ${badge}`);
+    const stored = await page.evaluate(async (mid) => (await (await fetch(`/api/v1/messages/${mid}`)).json()).kind, id);
+    assert(stored === to, `the server still has kind ${stored} for message ${id}`);
+    console.log(`     message ${id}: ${from} → ${to}`);
+    await shot(page, "reclassified");
+  });
+
+  await step("import page uploads a generated .txt export and shows the summary", async () => {
+    if (!manager) return console.log("     skipped");
+    const token = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+    const lines = [
+      `25/11/2026, 09:15 - Siti: Siap mop lobi blok B ${token}`,
+      `25/11/2026, 09:20 - Siti: Lif blok A rosak lagi ${token}`,
+      `25/11/2026, 09:25 - Ali: Ok noted ${token}`,
+    ];
+    const chatName = `E2E import ${token}`;
+    await page.goto(`${BASE}/imports`);
+    await page.locator("h1", { hasText: "Import" }).waitFor();
+    await page.locator('input[type="file"]').setInputFiles({
+      name: `WhatsApp Chat with ${chatName}.txt`,
+      mimeType: "text/plain",
+      buffer: Buffer.from(lines.join("\n") + "\n", "utf8"),
+    });
+    const chatInput = page.locator('input[name="chat"]');
+    assert((await chatInput.inputValue()) === chatName, `chat name not taken from the file name: ${await chatInput.inputValue()}`);
+    await page.locator('input[name="site"]').fill("E2E Site");
+    const [resp] = await Promise.all([
+      page.waitForResponse((r) => r.url().includes("/api/v1/imports") && r.request().method() === "POST"),
+      page.locator('button[type="submit"]', { hasText: "Import" }).click(),
+    ]);
+    assert(resp.status() === 200, `POST /imports answered ${resp.status()}: ${await resp.text()}`);
+    const summary = page.locator("[data-testid=import-summary]");
+    await summary.waitFor();
+    const num = async (key) => (await summary.locator(`[data-key="${key}"] dd`).innerText()).trim();
+    assert((await num("summary-new")) === String(lines.length), `summary says new=${await num("summary-new")}, sent ${lines.length}`);
+    assert((await num("summary-messages")) === String(lines.length), `summary says messages=${await num("summary-messages")}`);
+    await page.locator("table.table td", { hasText: chatName }).first().waitFor();
+    console.log(`     ${lines.length} new messages in "${chatName}"`);
+    await shot(page, "import");
+  });
+
+  await step("import page shows a clear error for a file that is not an export", async () => {
+    if (!manager) return console.log("     skipped");
+    await page.goto(`${BASE}/imports`);
+    await page.locator('input[type="file"]').setInputFiles({ name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("just some notes\n") });
+    await page.locator('button[type="submit"]', { hasText: "Import" }).click();
+    const err = page.locator(".form-error[role=alert]");
+    await err.waitFor();
+    const text = await err.innerText();
+    assert(/not a WhatsApp chat export|line 1/i.test(text), `unexpected error text: ${text}`);
+  });
+
   await step("phone viewport (390x844): bottom navigation reaches /issues", async () => {
     const state = await ctx.storageState();
     const phone = await browser.newContext({
@@ -330,6 +500,52 @@ try {
     await nav.getByRole("button", { name: "More" }).tap();
     await p.locator("#more-sheet").waitFor();
     assert(await p.locator("#more-sheet").getByRole("button", { name: /sign out/i }).isVisible(), "no sign-out in the More sheet");
+    await phone.close();
+  });
+
+  await step("phone viewport (390x844): issue actions are reachable", async () => {
+    if (!manager || !issuePath) return console.log("     skipped");
+    const phone = await browser.newContext({
+      viewport: { width: 390, height: 844 },
+      deviceScaleFactor: 2,
+      isMobile: true,
+      hasTouch: true,
+      storageState: await ctx.storageState(),
+      timezoneId: "Asia/Kuala_Lumpur",
+      locale: "en-MY",
+    });
+    const p = await phone.newPage();
+    watch(p);
+    await p.goto(`${BASE}${issuePath}`);
+    const bar = p.locator("section.action-bar");
+    await bar.waitFor();
+    const buttons = bar.locator("button");
+    const n = await buttons.count();
+    assert(n >= 2, `only ${n} action buttons on the phone`);
+    for (let i = 0; i < n; i++) {
+      const b = await buttons.nth(i).boundingBox();
+      assert(b && b.x >= 0 && b.x + b.width <= 391 && b.height >= 32, `action button ${i} is off-screen or too small: ${JSON.stringify(b)}`);
+    }
+    await bar.locator('[data-action="assign"]').tap();
+    const dlg = p.locator("dialog.dialog[open]");
+    await dlg.waitFor();
+    const box = await dlg.locator(".dialog-panel").boundingBox();
+    assert(box && box.x >= 0 && box.x + box.width <= 391 && box.y >= 0 && box.y + box.height <= 845, `dialog off-screen: ${JSON.stringify(box)}`);
+    const submit = dlg.locator('button[type="submit"]');
+    assert(await submit.isVisible(), "the dialog's submit button is not visible");
+    await p.keyboard.press("Escape");
+    await dlg.waitFor({ state: "detached" });
+    // The per-message "Correct" menu opens and stays on screen.
+    const menu = p.locator(".tl-item .menu summary").first();
+    await menu.scrollIntoViewIfNeeded();
+    await menu.tap();
+    const list = p.locator(".tl-item .menu[open] .menu-list").first();
+    await list.waitFor();
+    const lb = await list.boundingBox();
+    assert(lb && lb.x >= 0 && lb.x + lb.width <= 391, `correct menu off-screen: ${JSON.stringify(lb)}`);
+    const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert(overflow <= 1, `issue page is ${overflow}px wider than the phone screen`);
+    if (SHOTS) await p.screenshot({ path: `${SHOTS}/${String(stepNo).padStart(2, "0")}-phone-issue.png` });
     await phone.close();
   });
 

@@ -121,18 +121,21 @@ export function DialogActions({
   submit,
   onCancel,
   danger,
+  disabled,
 }: {
   busy: boolean;
   submit: string;
   onCancel: () => void;
   danger?: boolean;
+  /** Not ready to submit (e.g. nothing chosen yet); unlike `busy`, says nothing about saving. */
+  disabled?: boolean;
 }) {
   return (
     <div class="dialog-actions">
       <button type="button" class="btn" onClick={onCancel} disabled={busy}>
         Cancel
       </button>
-      <button type="submit" class={`btn ${danger ? "btn-danger" : "btn-primary"}`} disabled={busy} aria-busy={busy}>
+      <button type="submit" class={`btn ${danger ? "btn-danger" : "btn-primary"}`} disabled={busy || disabled} aria-busy={busy}>
         {busy ? "Saving…" : submit}
       </button>
     </div>

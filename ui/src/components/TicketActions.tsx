@@ -132,7 +132,7 @@ export function AssignDialog({ issue, onClose, onDone }: { issue: Issue; onClose
             <input name="note" value={note} onInput={(e) => setNote(e.currentTarget.value)} />
           </label>
           <ActionError error={act.error} />
-          <DialogActions busy={act.busy || !person} submit="Assign" onCancel={onClose} />
+          <DialogActions busy={act.busy} disabled={!person} submit="Assign" onCancel={onClose} />
         </form>
       )}
     </Dialog>
@@ -205,7 +205,7 @@ export function MergeDialog({ issue, onClose, onDone }: { issue: Issue; onClose:
           <input name="note" value={note} onInput={(e) => setNote(e.currentTarget.value)} placeholder="e.g. same leak reported twice" />
         </label>
         <ActionError error={act.error} />
-        <DialogActions busy={act.busy || !into} submit="Merge" onCancel={onClose} />
+        <DialogActions busy={act.busy} disabled={!into} submit="Merge" onCancel={onClose} />
       </form>
     </Dialog>
   );
@@ -262,7 +262,7 @@ export function MoveMessageDialog({
           <input name="reason" value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
         </label>
         <ActionError error={act.error} />
-        <DialogActions busy={act.busy || (mode === "move" && !target)} submit={mode === "none" ? "Unlink message" : "Move message"} onCancel={onClose} />
+        <DialogActions busy={act.busy} disabled={(mode === "move" && !target)} submit={mode === "none" ? "Unlink message" : "Move message"} onCancel={onClose} />
       </form>
     </Dialog>
   );
@@ -312,7 +312,7 @@ export function MoveEvidenceDialog({
           <input name="reason" value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
         </label>
         <ActionError error={act.error} />
-        <DialogActions busy={act.busy || !target} submit="Move" onCancel={onClose} />
+        <DialogActions busy={act.busy} disabled={!target} submit="Move" onCancel={onClose} />
       </form>
     </Dialog>
   );

@@ -5,7 +5,7 @@ import { Icon } from "../components/Icon";
 import { PageHeader } from "../components/Layout";
 import { Empty, LoadMore, Loading, Problem } from "../components/States";
 import { formatBytes, formatDateTime, isoAttr } from "../format";
-import { toApiError, useDocumentTitle, usePaged, useResource } from "../hooks";
+import { toApiError, useDocumentTitle, useMedia, usePaged, useResource } from "../hooks";
 import { Link } from "../router";
 import type { Chat, ImportRow, ImportSummary, Page, Site } from "../types";
 
@@ -37,6 +37,7 @@ export function Imports() {
   const history = usePaged<ImportRow>("/imports", {}, 20);
   const chats = useResource<Page<Chat>>("/chats", { limit: 500 });
   const sites = useResource<Page<Site>>("/sites", { limit: 500 });
+  const phone = useMedia("(max-width: 760px)");
 
   useEffect(() => () => ctl.current?.abort(), []);
 
@@ -202,6 +203,25 @@ export function Imports() {
           <Loading />
         ) : history.items.length === 0 ? (
           <Empty title="Nothing imported yet" icon="doc" />
+        ) : phone ? (
+          <>
+            <ul class="card-list import-history">
+              {history.items.map((r) => (
+                <li key={String(r.id)} class="card">
+                  <span class="card-title">{r.chat?.name ?? r.path}</span>
+                  <p class="card-meta">
+                    {r.new.toLocaleString()} new · {r.duplicates.toLocaleString()} already there
+                    {r.media ? ` · ${r.media_stored ?? 0} of ${r.media} media` : ""}
+                  </p>
+                  <p class="card-meta">
+                    <time dateTime={isoAttr(r.created_at)}>{formatDateTime(r.created_at)}</time> · {r.path}
+                    {r.site ? ` · ${r.site.name}` : ""} · {(r.actor ?? "").replace(/^(user|token):/, "")}
+                  </p>
+                </li>
+              ))}
+            </ul>
+            <LoadMore hasMore={history.hasMore} loading={history.loading} onClick={history.loadMore} count={history.items.length} />
+          </>
         ) : (
           <>
             <div class="table-wrap">

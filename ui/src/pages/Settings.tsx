@@ -483,7 +483,7 @@ function MergePersonDialog({
           </select>
         </label>
         <ActionError error={act.error} />
-        <DialogActions busy={act.busy || !into} submit="Merge" onCancel={onClose} danger />
+        <DialogActions busy={act.busy} disabled={!into} submit="Merge" onCancel={onClose} danger />
       </form>
     </Dialog>
   );
