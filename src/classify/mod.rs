@@ -173,6 +173,59 @@ impl Classifier {
             .collect();
     }
 
+    /// Contract rules that override the statistical layer when their evidence is explicit.
+    fn kind_rules(
+        &self,
+        a: &Analysis,
+        kind: Kind,
+        conf: f32,
+        cues: &mut Vec<String>,
+    ) -> (Kind, f32) {
+        if a.word_count() == 0 {
+            return (kind, conf);
+        }
+        let problem = a.has(Cue::Fault) || a.has(Cue::Hazard) || a.has(Cue::PestSee);
+        // Rule 10: a prohibition or cancellation opening the message is an instruction.
+        let first = a
+            .toks
+            .iter()
+            .find(|t| !matches!(t.text.as_str(), "," | "." | "@" | "boss"));
+        if first.is_some_and(|t| {
+            matches!(
+                t.text.as_str(),
+                "jangan" | "jgn" | "dont" | "不要" | "别" | "tak payah" | "usah"
+            )
+        }) || (first.is_some_and(|t| t.text == "do")
+            && a.toks.get(1).is_some_and(|t| t.text == "not"))
+        {
+            if kind != Kind::Instruction {
+                cues.push("kind: prohibition → instruction".into());
+            }
+            return (Kind::Instruction, conf.max(0.6));
+        }
+        // Rule 9: a "why ... not working" question is a complaint.
+        if a.has(Cue::Why) && problem && !a.has(Cue::Res) && kind != Kind::IssueReport {
+            cues.push("kind: complaint question → issue_report".into());
+            return (Kind::IssueReport, conf.max(0.6));
+        }
+        // Rule 1: a new problem wins over reported work or a check-in.
+        let after_contrast_res = a.focus.is_some_and(|f| {
+            a.hits
+                .iter()
+                .any(|h| h.start >= f && a.tags(h).has(Cue::Res))
+        });
+        if matches!(kind, Kind::TaskReport | Kind::CheckIn | Kind::IssueResolved)
+            && !a.has(Cue::Blocked)
+            && !after_contrast_res
+            && later_problem(a)
+            && (kind != Kind::IssueResolved || a.focus.is_some())
+        {
+            cues.push("kind: problem after reported work → issue_report".into());
+            return (Kind::IssueReport, conf.max(0.6));
+        }
+        (kind, conf)
+    }
+
     fn is_rules_only(&self) -> bool {
         self.kind_model.bits == 1
     }
@@ -348,16 +401,7 @@ impl Classifier {
             (kind, p[k])
         };
 
-        // Rule 1: a new problem wins over reported work or a check-in.
-        let (kind, confidence) = if matches!(kind, Kind::TaskReport | Kind::CheckIn)
-            && !a.has(Cue::Blocked)
-            && later_problem(&a)
-        {
-            cues.push("kind: problem after reported work → issue_report".into());
-            (Kind::IssueReport, confidence.max(0.6))
-        } else {
-            (kind, confidence)
-        };
+        let (kind, confidence) = self.kind_rules(&a, kind, confidence, &mut cues);
 
         // ---- fields
         let status = if kind == Kind::TaskReport {
@@ -742,6 +786,19 @@ pub(crate) fn word_features(a: &Analysis, loc: &Location) -> Features {
     if has(Cue::Mess) && done_like {
         push(&mut out, FeatHash::new("mess_done"), 1.0);
     }
+    // a working function stated as done: "sejuk dah", "sudah nyala", "dah boleh guna"
+    for (i, t) in a.toks.iter().enumerate() {
+        if t.text != "dah" {
+            continue;
+        }
+        let near_fn = a.hits.iter().any(|h| {
+            (h.start == i + 1 || h.end == i) && a.tags(h).has(Cue::Fn) && !a.tags(h).has(Cue::Neg)
+        });
+        let negated = a.toks.get(i + 1).is_some_and(|n| n.text == "tak");
+        if near_fn && !negated {
+            push(&mut out, FeatHash::new("fn_dah"), 1.0);
+        }
+    }
     if later_problem(a) {
         push(&mut out, FeatHash::new("later_problem"), 1.0);
     }
@@ -752,6 +809,9 @@ pub(crate) fn word_features(a: &Analysis, loc: &Location) -> Features {
             && (a.tags(&w[1]).has(Cue::Fault) || a.tags(&w[1]).has(Cue::Mess))
         {
             push(&mut out, FeatHash::new("neg_fault"), 1.0);
+        }
+        if w[1].start == w[0].end && a.tags(&w[0]).has(Cue::Neg) && a.tags(&w[1]).has(Cue::Work) {
+            push(&mut out, FeatHash::new("neg_work"), 1.0);
         }
         if w[1].start == w[0].end && a.tags(&w[0]).has(Cue::Neg) && a.tags(&w[1]).has(Cue::Fn) {
             push(&mut out, FeatHash::new("neg_fn"), 1.0);
