@@ -312,7 +312,21 @@ try {
   let issuePath = null;
 
   await step("issue detail: open a ticket from /issues and change its status (acknowledge)", async () => {
-    if (!manager) return console.log(`     skipped: ${me?.role ?? "this user"} may not change tickets`);
+    if (!manager) {
+      // A viewer sees tickets and messages but no correction controls.
+      await page.goto(`${BASE}/issues`);
+      await page.waitForSelector("a.row-title, a.card-title, .state-empty, .state-error", { timeout: TIMEOUT });
+      const first = page.locator("a.row-title, a.card-title").first();
+      if ((await first.count()) > 0) {
+        await first.click();
+        await page.locator(".timeline, .facts").first().waitFor();
+        assert((await page.locator("section.action-bar, .tl-item .menu").count()) === 0, `${me?.role} sees ticket actions`);
+      }
+      await page.goto(`${BASE}/inbox`);
+      await page.locator("article.msg").first().waitFor();
+      assert((await page.locator(".msg-correct").count()) === 0, `${me?.role} sees "Correct classification"`);
+      return console.log(`     ${me?.role ?? "this user"} may not change tickets: no actions shown; the write steps are skipped`);
+    }
     // Prefer an open ticket (→ Acknowledge); re-runs may have used them up, then any ticket with a status action.
     let link = null;
     for (const status of ["open", "acknowledged", "in_progress", "resolved", ""]) {

@@ -89,10 +89,13 @@ function useClassification(m: Correctable): { c: Classification | null; text: st
 
 export function ReclassifyDialog({
   message,
+  opener,
   onClose,
   onDone,
 }: {
   message: Correctable;
+  /** The message opened a ticket: another kind than issue report ends that ticket. */
+  opener?: boolean;
   onClose: () => void;
   onDone: (updated: Message) => void;
 }) {
@@ -100,7 +103,7 @@ export function ReclassifyDialog({
   return (
     <Dialog title="Correct classification" onClose={onClose}>
       {text ? <blockquote class="quote msg-text">{text}</blockquote> : null}
-      {loading ? <Loading label="Loading the classification…" /> : <ReclassifyForm id={message.id} c={c} onClose={onClose} onDone={onDone} />}
+      {loading ? <Loading label="Loading the classification…" /> : <ReclassifyForm id={message.id} c={c} opener={opener} onClose={onClose} onDone={onDone} />}
     </Dialog>
   );
 }
@@ -108,11 +111,13 @@ export function ReclassifyDialog({
 function ReclassifyForm({
   id,
   c,
+  opener,
   onClose,
   onDone,
 }: {
   id: string | number;
   c: Classification | null;
+  opener?: boolean;
   onClose: () => void;
   onDone: (updated: Message) => void;
 }) {
@@ -196,6 +201,11 @@ function ReclassifyForm({
         <span>Why (kept in the history)</span>
         <input name="reason" value={reason} onInput={(e) => setReason(e.currentTarget.value)} placeholder="e.g. this is an acknowledgement, not a task" />
       </label>
+      {opener && kind !== "issue_report" ? (
+        <p class="notice notice-warn" role="note">
+          This message opened the ticket. As “{KIND_LABELS[kind] ?? humanize(kind)}” it no longer opens one, so the ticket ends.
+        </p>
+      ) : null}
       <ActionError error={act.error} />
       <DialogActions busy={act.busy} submit="Save correction" onCancel={onClose} />
     </form>

@@ -216,12 +216,15 @@ export function MoveMessageDialog({
   issue,
   entry,
   initial,
+  opener,
   onClose,
   onDone,
 }: {
   issue: Issue;
   entry: TimelineEntry;
   initial: "none" | "move";
+  /** The message opened this ticket: moving it away ends the ticket. */
+  opener?: boolean;
   onClose: () => void;
   onDone: () => void;
 }) {
@@ -254,6 +257,12 @@ export function MoveMessageDialog({
             belongs to another ticket
           </label>
         </fieldset>
+        {opener ? (
+          <p class="notice notice-warn" role="note">
+            This message opened ticket #{String(issue.id)}. Moving it away ends this ticket; its other messages are then linked
+            again automatically or left without a ticket. To combine two tickets, use “Merge…” instead.
+          </p>
+        ) : null}
         {mode === "move" ? (
           <TicketSelect label="Move to" value={target} onChange={setTarget} items={t.items} loading={!t.data && !t.error} />
         ) : null}

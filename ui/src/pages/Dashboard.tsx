@@ -40,7 +40,13 @@ export function Dashboard() {
           tone: (d.overdue_issues ?? 0) > 0 ? "alert" : "ok",
           hint: "past their SLA",
         },
-        { label: "Tasks done today", value: d.tasks_done_today, href: "/tasks?status=done", tone: "ok", hint: "reported done" },
+        {
+          label: "Tasks done today",
+          value: d.tasks_done_today,
+          href: "/tasks?status=done",
+          tone: "ok",
+          hint: typeof d.tasks_today === "number" ? `of ${d.tasks_today.toLocaleString()} reported today` : "reported done",
+        },
         {
           label: "Media pending",
           value: d.media_pending,

@@ -42,13 +42,15 @@ export function IssueDetail({ id }: { id: string }) {
   const title = i ? i.title || humanize(i.category) || `Issue ${i.id}` : "Issue";
   useDocumentTitle(title);
 
-  if (res.error && !i) {
+  if (res.error && (!i || res.error.status === 404)) {
     return (
       <div class="page">
         <BackLink />
         {res.error.status === 404 ? (
-          <Empty title="This issue was not found" icon="issue">
-            It may have been merged into another ticket, or issue tickets are not available yet on this server.
+          <Empty title={i ? "This ticket no longer exists" : "This issue was not found"} icon="issue">
+            {i
+              ? "The message that opened it was moved or reclassified, so there is no ticket left. Its messages are still in the inbox."
+              : "It may have been merged into another ticket, or issue tickets are not available yet on this server."}
           </Empty>
         ) : (
           <Problem error={res.error} what="Issue" onRetry={res.reload} />
@@ -90,9 +92,7 @@ export function IssueDetail({ id }: { id: string }) {
 
       {res.error ? (
         <p class="form-error" role="alert">
-          {res.error.status === 404
-            ? "This ticket no longer exists: its messages were moved or reclassified."
-            : `Could not refresh the ticket: ${res.error.message}`}
+          Could not refresh the ticket: {res.error.message}
         </p>
       ) : null}
 
@@ -239,6 +239,7 @@ export function IssueDetail({ id }: { id: string }) {
       {open?.what === "reclassify" ? (
         <ReclassifyDialog
           message={open.entry}
+          opener={isOpener(open.entry, i)}
           onClose={close}
           onDone={(m) => done(`Message reclassified as ${KIND_LABELS[m.classification?.kind ?? m.kind ?? ""] ?? humanize(m.kind)}.`)}
         />
@@ -247,6 +248,7 @@ export function IssueDetail({ id }: { id: string }) {
         <MoveMessageDialog
           issue={i}
           entry={open.entry}
+          opener={isOpener(open.entry, i)}
           initial={open.mode}
           onClose={close}
           onDone={() => done("Message moved.")}
@@ -257,6 +259,11 @@ export function IssueDetail({ id }: { id: string }) {
       ) : null}
     </div>
   );
+}
+
+/** The message that opened the ticket: the ticket's id is its opening message's id. */
+function isOpener(t: TimelineEntry, i: Issue): boolean {
+  return String(t.id) === String(i.id) || t.link_reason === "opened the record";
 }
 
 function Deadline({ at, breached, done }: { at: string | null | undefined; breached: boolean | null | undefined; done?: boolean }) {
