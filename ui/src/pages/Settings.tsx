@@ -639,10 +639,12 @@ function SlaEditor({ editable }: { editable: boolean }) {
     (t) => !(t.respond_within_mins > 0) || !(t.resolve_within_mins > 0) || !Number.isInteger(t.respond_within_mins) || !Number.isInteger(t.resolve_within_mins),
   );
   const badHours = !!bh && (!(hhmm(bh.end) > hhmm(bh.start)) || bh.weekdays.length === 0);
+  const pairs = p.rules.map((r) => `${r.category ?? "*"}|${r.priority ?? "*"}`);
+  const dup = pairs.some((k, i) => pairs.indexOf(k) !== i);
 
   const save = async (e: Event) => {
     e.preventDefault();
-    if (bad || badHours) return;
+    if (bad || badHours || dup) return;
     setSaved(null);
     const body: SlaPolicy = {
       ...p,
@@ -799,6 +801,7 @@ function SlaEditor({ editable }: { editable: boolean }) {
         </fieldset>
 
         {bad ? <p class="form-error">Every time must be a whole number of minutes above zero.</p> : null}
+        {dup ? <p class="form-error">Two rules have the same category and priority; keep one of them.</p> : null}
         {badHours ? <p class="form-error">Business hours need an end after the start and at least one working day.</p> : null}
         <ActionError error={act.error} />
         {saved ? (
@@ -811,7 +814,7 @@ function SlaEditor({ editable }: { editable: boolean }) {
             <button type="button" class="btn" disabled={act.busy} onClick={() => res.data && setP(JSON.parse(JSON.stringify(res.data)) as SlaPolicy)}>
               Undo changes
             </button>
-            <button type="submit" class="btn btn-primary" disabled={act.busy || bad || badHours} aria-busy={act.busy}>
+            <button type="submit" class="btn btn-primary" disabled={act.busy || bad || badHours || dup} aria-busy={act.busy}>
               {act.busy ? "Saving…" : "Save policy"}
             </button>
           </div>
