@@ -635,18 +635,29 @@ pub fn timeline(conn: &Connection, record_type: &str, id: i64) -> Result<Vec<Tim
 pub fn issue_detail(conn: &Connection, id: i64, now: DateTime<Utc>) -> Result<IssueDetail, StoreError> {
     let issue = get_issue(conn, id, now)?;
     let chat = issue.chat.id;
+    let timeline = timeline(conn, "issue", id)?;
+    let evidence = super::evidence::for_record(conn, "issue", id)?;
     let rec = serde_json::json!({"type": "issue", "id": id});
+    let msg_ids: std::collections::BTreeSet<i64> = timeline.iter().map(|t| t.id).collect();
+    let ev_ids: std::collections::BTreeSet<i64> = evidence.iter().map(|e| e.id).collect();
     let corrections = corrections(conn, chat)?
         .into_iter()
         .filter(|c| {
-            (c.target == "action" && c.target_id == Some(id))
+            let about_this = match (c.target.as_str(), c.target_id) {
+                ("action", Some(t)) => t == id,
+                ("message", Some(t)) => msg_ids.contains(&t),
+                ("evidence", Some(t)) => ev_ids.contains(&t),
+                _ => false,
+            };
+            about_this
+                || c.data.pointer("/action/into").and_then(|v| v.as_i64()) == Some(id)
                 || c.data.pointer("/record/record") == Some(&rec)
                 || c.data.pointer("/record") == Some(&rec)
         })
         .collect();
     Ok(IssueDetail {
-        timeline: timeline(conn, "issue", id)?,
-        evidence: super::evidence::for_record(conn, "issue", id)?,
+        timeline,
+        evidence,
         issue,
         corrections,
     })
@@ -759,7 +770,8 @@ pub fn counts(conn: &Connection, today_from_ms: i64, now_ms: i64) -> Result<Reco
             |r| r.get(0),
         )?,
         overdue_issues: conn.query_row(
-            "SELECT count(*) FROM issues WHERE status NOT IN ('resolved','closed') AND resolve_by_ms < ?1",
+            "SELECT count(*) FROM issues WHERE status NOT IN ('resolved','closed') \
+             AND (resolve_by_ms < ?1 OR (responded_at IS NULL AND respond_by_ms < ?1))",
             [now_ms],
             |r| r.get(0),
         )?,

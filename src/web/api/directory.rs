@@ -154,13 +154,13 @@ pub async fn create_site(
 }
 
 #[utoipa::path(patch, path = "/api/v1/sites/{id}", tag = "directory", params(("id" = i64, Path)), request_body = SiteInput,
-    responses((status = 204), (status = 404)), security(("token" = []), ("session" = [])))]
+    responses((status = 200, body = chats::Site), (status = 404)), security(("token" = []), ("session" = [])))]
 pub async fn update_site(
     State(st): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
     JsonBody(s): JsonBody<SiteInput>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<Json<chats::Site>> {
     caller.require(Permission::Manage)?;
     let name = s
         .name
@@ -187,7 +187,11 @@ pub async fn update_site(
             Ok(())
         })
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    st.db
+        .read(move |c| Ok(chats::list_sites(c)?.into_iter().find(|s| s.id == id)))
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("site {id} not found")))
 }
 
 #[utoipa::path(get, path = "/api/v1/people", tag = "directory", responses((status = 200, body = Page<people::Person>)),
