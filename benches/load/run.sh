@@ -8,6 +8,7 @@
 #   benches/load/run.sh                      # defaults: 30 s, 64 connections, 2 wrk threads
 #   DURATION=60 CONNECTIONS=128 benches/load/run.sh
 #   TAPAK_BIN=/path/to/tapak benches/load/run.sh    # skip the build, measure this binary
+#   DATA_DIR=/dev/shm/tapak-bench benches/load/run.sh   # data on tmpfs: fsync is free (shows the CPU-bound ceiling)
 #   PERF=1 benches/load/run.sh               # also `perf record` the server for 10 s mid-run (needs symbols to be useful)
 #
 # Needs: wrk, curl, python3 (standard library); hyperfine is not needed (cold start is timed by coldstart.py).
@@ -34,16 +35,18 @@ for t in wrk curl python3; do command -v "$t" >/dev/null || die "$t is missing (
 
 # ------------------------------------------------------------------------------------------------ binary
 if [ -z "${TAPAK_BIN:-}" ]; then
+  COMMIT="$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$ROOT" && git diff --quiet -- src 2>/dev/null || echo ' + uncommitted changes in src/')"
   say "cargo build --release"
   (cd "$ROOT" && cargo build --release ${CARGO_JOBS:+-j "$CARGO_JOBS"})
   TAPAK_BIN="$ROOT/target/release/tapak"
 fi
 [ -x "$TAPAK_BIN" ] || die "no binary at $TAPAK_BIN"
+COMMIT="${COMMIT:-${TAPAK_COMMIT:-unknown (TAPAK_BIN=$TAPAK_BIN; set TAPAK_COMMIT)}}"
 BIN_BYTES="$(stat -c %s "$TAPAK_BIN")"
 cp "$TAPAK_BIN" "$OUT/tapak.stripped"; strip "$OUT/tapak.stripped" 2>/dev/null || true
 STRIPPED_BYTES="$(stat -c %s "$OUT/tapak.stripped")"; rm -f "$OUT/tapak.stripped"
 VERSION="$("$TAPAK_BIN" --version)"
-COMMIT="$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$ROOT" && git diff --quiet -- src 2>/dev/null || echo '+dirty src')"
+
 
 # ------------------------------------------------------------------------------------------------ requests
 REQ="$WORK/http-$COUNT-$THREADS-$BODY_SIZE"
@@ -54,8 +57,9 @@ if [ ! -f "$REQ.done" ]; then
 fi
 
 # ------------------------------------------------------------------------------------------------ server
-DATA="$OUT/data"
+DATA="${DATA_DIR:-$OUT/data}"   # DATA_DIR=/dev/shm/x measures without disk fsync cost (diagnostic only)
 CONF="$OUT/config.toml"
+[ ! -e "$DATA" ] || [ -z "$(ls -A "$DATA")" ] || die "$DATA is not empty: the benchmark needs a fresh data dir"
 mkdir -p "$DATA"
 cat >"$CONF" <<EOF
 [server]
@@ -70,6 +74,7 @@ EOF
 rss_kb()  { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 hwm_kb()  { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }  # all processes, all cores
 metric()  { curl -fsS "$URL/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 
 say "starting $TAPAK_BIN serve"
@@ -112,6 +117,7 @@ SAMPLER=$!
 # ------------------------------------------------------------------------------------------------ load
 say "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency (server and wrk share $(nproc) cores)"
 CPU0_SERVER="$(cpu_ticks "$PID")"
+BUSY0="$(busy_ticks)"; LOADAVG0="$(cut -d' ' -f1-3 /proc/loadavg)"
 B0="$(metric tapak_writer_batches_total)"; J0="$(metric tapak_writer_jobs_total)"
 if [ "${PERF:-0}" = 1 ] && command -v perf >/dev/null; then
   ( sleep $((DURATION / 3)); perf record -F 999 -g -p "$PID" -o "$OUT/perf.data" -- sleep 10 >/dev/null 2>&1 ) &
@@ -121,6 +127,7 @@ REQUESTS="$REQ" /usr/bin/time -f "wrk_cpu_user_s=%U wrk_cpu_sys_s=%S" -o "$OUT/w
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s --latency -s "$HERE/ingest.lua" "$URL" | tee "$OUT/wrk.txt"
 T_LOAD1=$(date +%s.%N)
 CPU1_SERVER="$(cpu_ticks "$PID")"
+BUSY1="$(busy_ticks)"
 B1="$(metric tapak_writer_batches_total)"; J1="$(metric tapak_writer_jobs_total)"
 UNPROC_END="$(metric tapak_messages_unprocessed)"
 STORED_END="$(metric tapak_messages)"
@@ -158,6 +165,8 @@ SERVER_CPU_LOAD=$(awk -v a="$CPU1_SERVER" -v b="$CPU0_SERVER" -v w="$WALL_LOAD" 
 SERVER_CPU_DRAIN_S=$(awk -v a="$CPU2_SERVER" -v b="$CPU1_SERVER" 'BEGIN{printf "%.1f", (a-b)/100}')
 read -r WRK_U WRK_S < <(sed -n 's/wrk_cpu_user_s=\([0-9.]*\) wrk_cpu_sys_s=\([0-9.]*\)/\1 \2/p' "$OUT/wrk.time")
 WRK_CPU=$(awk -v u="$WRK_U" -v s="$WRK_S" -v w="$WALL_LOAD" 'BEGIN{printf "%.2f", (u+s)/w}')
+# Everything else on the machine during the load (other builds, the sampler): total busy minus server minus wrk.
+OTHER_CPU=$(awk -v a="$BUSY1" -v b="$BUSY0" -v w="$WALL_LOAD" -v s="$SERVER_CPU_LOAD" -v k="$WRK_CPU" 'BEGIN{o = (a-b)/100/w - s - k; if (o < 0) o = 0; printf "%.2f", o}')
 BATCH_MEAN=$(awk -v b="$((B1 - B0))" -v j="$((J1 - J0))" 'BEGIN{ if (b > 0) printf "%.1f", j/b; else print "n/a"}')
 # In-flight at wrk's cut-off: requests the server answered after wrk stopped counting (at most one per connection).
 INFLIGHT=$((STORED - OK))
@@ -166,6 +175,8 @@ if [ "$WRAPPED" = 0 ] && [ "$INFLIGHT" -ge 0 ] && [ "$INFLIGHT" -le "$CONNECTION
 else
   LOSS="CHECK: stored=$STORED ok=$OK non200=$NON200 duplicates=$DUPS wrapped=$WRAPPED"
 fi
+# Stored messages per second over the load, in 5 s windows (does ingest slow down as the database grows?)
+RATE_WINDOWS=$(awk -F, -v d="$DURATION" 'NR>1 && $3 != "" {t=$1+0; m=$3+0; if (t0 == "") {t0=t; m0=m}; w=int((t-t0)/5); if (!(w in first)) {first[w]=m; ft[w]=t}; last[w]=m; lt[w]=t} END {for (w=0; w*5 < d; w++) if ((w in first) && lt[w] > ft[w]) printf "%s%.0f", (w ? ", " : ""), (last[w]-first[w])/(lt[w]-ft[w]); print ""}' "$OUT/samples.csv")
 UNPROC_MAX=$(awk -F, 'NR>1 && $4 != "" && $4+0 > m {m=$4+0} END{print m+0}' "$OUT/samples.csv")
 
 say "cold start ($COLD_RUNS runs each)"
@@ -185,14 +196,15 @@ cat >"$OUT/summary.md" <<EOF
 - Command: \`DURATION=$DURATION CONNECTIONS=$CONNECTIONS THREADS=$THREADS benches/load/run.sh\` → \`wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency -s benches/load/ingest.lua\`
   (bodies ~$BODY_SIZE B, one text message each, unique wamid, signed with HMAC-SHA256; loopback, synchronous=FULL)
 - Throughput: **$RPS messages/s** (200 responses / wrk duration); wrk total requests $REQS, non-200 $NON200, socket errors connect/read/write/timeout $ERR_C/$ERR_R/$ERR_W/$ERR_T
+- Stored messages/s in 5 s windows over the load: $RATE_WINDOWS
 - Latency: p50 $(ms "$P50") ms, p90 $(ms "$P90") ms, **p99 $(ms "$P99") ms**, p99.9 $(ms "$P999") ms, max $(ms "$MAX") ms
-- CPU during load (cores busy, of $(nproc)): server $SERVER_CPU_LOAD, wrk $WRK_CPU
+- CPU during load (cores busy, of $(nproc)): server $SERVER_CPU_LOAD, wrk $WRK_CPU, **everything else $OTHER_CPU** (load average before the run: $LOADAVG0)
 - Writer: $((J1 - J0)) jobs in $((B1 - B0)) transactions during the load, **$BATCH_MEAN jobs per commit** on average
 - Durability check: $LOSS; tapak_webhook_accepted_total $ACCEPTED; stored when wrk stopped $STORED_END; server 5xx: $ERRORS5
 - Work after the 200: unprocessed at the end of the load $UNPROC_END (max sampled $UNPROC_MAX), drained to 0 in $DRAIN_S s after the load (server CPU $SERVER_CPU_DRAIN_S s); processed total $MSG_PROCESSED
 - RSS: idle after start-up $(mb "$IDLE_START_KB") MB, **peak under load $(mb "$PEAK_DURING_KB") MB** (VmHWM; $(mb "$PEAK_KB") MB including the drain), idle after load+drain $(mb "$IDLE_AFTER_KB") MB
 - Cold start (exec → URL line / → first /healthz 200, median of $COLD_RUNS; min–max): fresh data dir $(ckv "$COLD_FRESH" url_ms_median) / $(ckv "$COLD_FRESH" healthz_ms_median) ms ($(ckv "$COLD_FRESH" healthz_ms_min)–$(ckv "$COLD_FRESH" healthz_ms_max)); with the $STORED-message database $(ckv "$COLD_LOADED" url_ms_median) / $(ckv "$COLD_LOADED" healthz_ms_median) ms ($(ckv "$COLD_LOADED" healthz_ms_min)–$(ckv "$COLD_LOADED" healthz_ms_max))
-- Data dir after the run: $(awk -v b="$DB_BYTES" 'BEGIN{printf "%.0f", b/1048576}') MB for $STORED messages
+- Data dir after the run ($DATA, $(df -T "$DATA" | awk 'NR==2{print $2}')): $(awk -v b="$DB_BYTES" 'BEGIN{printf "%.0f", b/1048576}') MB for $STORED messages ($(cd "$DATA" && du -sb tapak.db* 2>/dev/null | awk '{printf "%s %.0f MB; ", $2, $1/1048576}'))
 
 | target | measured | |
 |---|---|---|
