@@ -70,6 +70,12 @@ NEPALI = [
     "पार्किङ B{n} मा पानी चुहिएको छ, भुइँ चिप्लो छ।",
     "लिफ्ट {b}{n} फेरि बिग्रियो, ढोका बन्द हुँदैन।",
 ]
+# Plain chatter (acknowledgements, greetings, shift hand-overs) that opens no ticket: --mix chatter.
+CHATTER = [
+    "Ok noted, terima kasih 👍", "Baik boss", "Good morning all", "Selamat pagi semua ☀️", "On the way",
+    "Shift malam sudah masuk, semua ok", "Received with thanks", "好的，收到", "சரி, நன்றி", "ঠিক আছে",
+    "ठिक छ", "Noted 🙏", "Will update later", "Semua staf sudah punch in",
+]
 LANGS = [(MALAY, 35), (ENGLISH, 30), (CHINESE, 12), (TAMIL, 9), (BENGALI, 7), (NEPALI, 7)]
 NAMES = ["Aminah Yusof", "Rajesh Kumar", "Tan Mei Ling", "Siti Nurhaliza", "Md Rahim Uddin", "Bishnu Thapa",
          "Lim Wei Jie", "Kavitha Subramaniam", "Ahmad Faiz", "Nurul Izzah", "Ganesh Pillai", "Wong Kar Wai",
@@ -98,7 +104,7 @@ def esc_len(s):
     return len(json.dumps(s, ensure_ascii=True)) - 2
 
 
-def build(rng, i, t0, senders, groups, recent, size):
+def build(rng, i, t0, senders, groups, recent, size, mix="ops"):
     sender = rng.choice(senders)
     msg = {"from": sender[0], "id": wamid(rng, sender[0], i), "timestamp": str(t0 + i // 50), "type": "text",
            "text": {"body": ""}}
@@ -112,7 +118,7 @@ def build(rng, i, t0, senders, groups, recent, size):
         "contacts": [{"profile": {"name": sender[1]}, "wa_id": sender[0]}],
         "messages": [msg]}, "field": "messages"}]}]}
     length = len(json.dumps(payload, separators=(",", ":"), ensure_ascii=True))
-    pool = pick_lang(rng)
+    pool = CHATTER if mix == "chatter" else pick_lang(rng)
     parts = []
     while length < size and len(parts) < 40:
         s = sentence(rng, pool)
@@ -138,6 +144,8 @@ def main():
     ap.add_argument("--size", type=int, default=1000, help="approximate body size in bytes")
     ap.add_argument("--seed", type=int, default=20261125)
     ap.add_argument("--format", choices=["http", "lines"], default="http")
+    ap.add_argument("--mix", choices=["ops", "chatter"], default="ops",
+                    help="ops: issue reports and task updates (default); chatter: acknowledgements that open no ticket")
     ap.add_argument("--host", default="127.0.0.1", help="Host header for --format http")
     a = ap.parse_args()
     rng = random.Random(a.seed)
@@ -152,7 +160,7 @@ def main():
     total = 0
     started = time.time()
     for i in range(a.count):
-        mid, body = build(rng, i, t0, senders, groups, recent, a.size)
+        mid, body = build(rng, i, t0, senders, groups, recent, a.size, a.mix)
         recent.append(mid)
         if len(recent) > 500:
             recent.pop(0)

@@ -7,6 +7,7 @@
 #
 #   benches/load/run.sh                      # defaults: 30 s, 64 connections, 2 wrk threads
 #   DURATION=60 CONNECTIONS=128 benches/load/run.sh
+#   MIX=chatter COUNT=300000 benches/load/run.sh      # messages that open no ticket (records state stays small)
 #   TAPAK_BIN=/path/to/tapak benches/load/run.sh    # skip the build, measure this binary
 #   DATA_DIR=/dev/shm/tapak-bench benches/load/run.sh   # data on tmpfs: fsync is free (shows the CPU-bound ceiling)
 #   PERF=1 benches/load/run.sh               # also `perf record` the server for 10 s mid-run (needs symbols to be useful)
@@ -49,10 +50,11 @@ VERSION="$("$TAPAK_BIN" --version)"
 
 
 # ------------------------------------------------------------------------------------------------ requests
-REQ="$WORK/http-$COUNT-$THREADS-$BODY_SIZE"
+MIX="${MIX:-ops}"                 # ops: issue reports/task updates; chatter: acknowledgements that open no ticket
+if [ "$MIX" = ops ]; then REQ="$WORK/http-$COUNT-$THREADS-$BODY_SIZE"; else REQ="$WORK/$MIX-$COUNT-$THREADS-$BODY_SIZE"; fi
 if [ ! -f "$REQ.done" ]; then
   say "generating $COUNT signed requests in $THREADS shards"
-  python3 "$HERE/gen_requests.py" --count "$COUNT" --secret "$SECRET" --out "$REQ" --shards "$THREADS" --size "$BODY_SIZE" --format http
+  python3 "$HERE/gen_requests.py" --count "$COUNT" --secret "$SECRET" --out "$REQ" --shards "$THREADS" --size "$BODY_SIZE" --format http --mix "$MIX"
   touch "$REQ.done"
 fi
 
@@ -194,7 +196,7 @@ cat >"$OUT/summary.md" <<EOF
 - Date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p' | head -n1)), $(free -g | awk '/^Mem:/{print $2}') GiB RAM, $(uname -sr); disk $(df -h "$DATA" | awk 'NR==2{print $1}')
 - Binary: $VERSION, commit $COMMIT; release binary $(awk -v b="$BIN_BYTES" 'BEGIN{printf "%.1f", b/1048576}') MB as built, $(awk -v b="$STRIPPED_BYTES" 'BEGIN{printf "%.1f", b/1048576}') MB stripped
 - Command: \`DURATION=$DURATION CONNECTIONS=$CONNECTIONS THREADS=$THREADS benches/load/run.sh\` → \`wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency -s benches/load/ingest.lua\`
-  (bodies ~$BODY_SIZE B, one text message each, unique wamid, signed with HMAC-SHA256; loopback, synchronous=FULL)
+  (bodies ~$BODY_SIZE B, text mix "$MIX", one text message each, unique wamid, signed with HMAC-SHA256; loopback, synchronous=FULL)
 - Throughput: **$RPS messages/s** (200 responses / wrk duration); wrk total requests $REQS, non-200 $NON200, socket errors connect/read/write/timeout $ERR_C/$ERR_R/$ERR_W/$ERR_T
 - Stored messages/s in 5 s windows over the load: $RATE_WINDOWS
 - Latency: p50 $(ms "$P50") ms, p90 $(ms "$P90") ms, **p99 $(ms "$P99") ms**, p99.9 $(ms "$P999") ms, max $(ms "$MAX") ms
