@@ -49,10 +49,13 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
+/// Files requested from the fake gateway, with the `X-Api-Key` each request carried.
+type Hits = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
 /// A fake WAHA: `GET /api/files/{name}` → bytes, only with the right `X-Api-Key`.
 struct FakeWaha {
     url: String,
-    hits: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    hits: Hits,
     _task: tokio::task::JoinHandle<()>,
 }
 
@@ -61,10 +64,7 @@ impl FakeWaha {
         use axum::extract::{Path, State};
         use axum::http::{HeaderMap, StatusCode};
         use axum::response::IntoResponse;
-        type St = (
-            Arc<std::collections::HashMap<String, Vec<u8>>>,
-            Arc<Mutex<Vec<(String, Option<String>)>>>,
-        );
+        type St = (Arc<std::collections::HashMap<String, Vec<u8>>>, Hits);
         async fn file(
             State((files, hits)): State<St>,
             h: HeaderMap,

@@ -28,7 +28,7 @@ use crate::ingest::export::{
 };
 use crate::ingest::model::{ChatRef, InboundMessage, MediaFetch, MessageType};
 use crate::store::imports::{self, ExportFile, ImportRow, LiveKey, Target};
-use crate::store::{self, chats, events, ingest::DeliveryOutcome, StoreError};
+use crate::store::{self, chats, events, StoreError};
 
 /// How to import.
 #[derive(Debug, Clone, Default)]
@@ -209,7 +209,10 @@ fn write_all(tx: &rusqlite::Transaction<'_>, job: WriteJob) -> Result<WriteOutco
     let live = imports::has_live_messages(tx, &target)?;
     let mut out = WriteOutcome::default();
     let mut taken: HashSet<i64> = HashSet::new();
-    let mut delivery = DeliveryOutcome::default();
+    let mut first_new: Option<i64> = None;
+    let mut last_new: Option<i64> = None;
+    let mut w = imports::ExportWriter::new(target);
+    let mut ev_ids: Vec<i64> = Vec::new();
     let files = |name: &str| -> Option<ExportFile> {
         match job.files.get(name) {
             Some(f) => Some(f.clone()),
@@ -224,17 +227,17 @@ fn write_all(tx: &rusqlite::Transaction<'_>, job: WriteJob) -> Result<WriteOutco
             break;
         }
         let mut m: InboundMessage = serde_json::from_str(&line)?;
-        if m.chat.external_id != target.chat_external_id {
-            m.chat.external_id = target.chat_external_id.clone();
+        if m.chat.external_id != w.target().chat_external_id {
+            m.chat.external_id = w.target().chat_external_id.clone();
         }
         if live && m.msg_type != MessageType::System {
             if let Some(s) = &m.sender {
                 if !imports::import_exists(tx, &m.source_message_id)? {
-                    let sender_id = store::people::resolve(tx, s)?;
+                    let sender_id = w.sender(tx, s)?;
                     let ms = m.sent_at.timestamp_millis();
                     let text = imports::normalize_text(m.text.as_deref());
                     let key = LiveKey {
-                        target: &target,
+                        target: w.target(),
                         minute_ms: ms - ms.rem_euclid(60_000),
                         sender_id,
                         text: &text,
@@ -250,16 +253,21 @@ fn write_all(tx: &rusqlite::Transaction<'_>, job: WriteJob) -> Result<WriteOutco
                 }
             }
         }
-        match store::ingest::store_message(tx, &m, None, &mut delivery)? {
+        match w.store(tx, &m, &mut ev_ids)? {
             Some(id) => {
                 out.new += 1;
+                first_new.get_or_insert(id);
+                last_new = Some(id);
                 if !m.media.is_empty() {
-                    imports::attach_files(tx, id, &files, &mut out.attached)?;
+                    let ev: Vec<(i64, &crate::ingest::model::MediaRef)> =
+                        ev_ids.iter().copied().zip(m.media.iter()).collect();
+                    imports::attach_files(tx, &ev, &files, &mut out.attached)?;
                 }
             }
             None => out.duplicates += 1,
         }
     }
+    let target = w.finish(tx)?;
     let mut row = job.row;
     row.actor = job.actor.clone();
     row.chat = Some(chats::NamedRefOpt {
@@ -299,7 +307,7 @@ fn write_all(tx: &rusqlite::Transaction<'_>, job: WriteJob) -> Result<WriteOutco
             "media": row.media,
             "media_stored": row.media_stored,
             "media_missing": row.media_missing,
-            "message_ids": delivery.new_messages.first().zip(delivery.new_messages.last()),
+            "message_ids": first_new.zip(last_new),
         }),
     )?;
     imports::set_event(tx, id, ev)?;
@@ -370,6 +378,7 @@ pub fn import_path(
     };
 
     // Pass 1 + 2: parse everything before writing anything.
+    let t0 = std::time::Instant::now();
     let parser = ar
         .records(opts.date_order, ParseOptions::default())
         .map_err(|e| bad(e.to_string()))?;
@@ -413,7 +422,7 @@ pub fn import_path(
         }
         serde_json::to_writer(&mut spool, &m).map_err(|e| spool_err(e.into()))?;
         spool.write_all(b"\n").map_err(spool_err)?;
-        if s.messages % 4096 == 0 {
+        if s.messages.is_multiple_of(4096) {
             progress(Progress::Parsed(s.messages));
         }
     }
@@ -421,6 +430,7 @@ pub fn import_path(
     let mut spool_file = spool.into_inner().map_err(|e| spool_err(e.into_error()))?;
     spool_file.seek(SeekFrom::Start(0)).map_err(spool_err)?;
 
+    let parse_ms = t0.elapsed().as_millis();
     // Media of messages not stored yet go into the evidence store before the transaction.
     let mut files: HashMap<String, ExportFile> = HashMap::new();
     if !opts.dry_run && !with_files.is_empty() {
@@ -470,6 +480,7 @@ pub fn import_path(
         progress(Progress::Media { done: total, total });
     }
 
+    let media_ms = t0.elapsed().as_millis() - parse_ms;
     progress(Progress::Writing(s.messages));
     let job = WriteJob {
         spool: spool_file,
@@ -501,6 +512,16 @@ pub fn import_path(
         .db
         .write_blocking(move |tx| imports::in_savepoint(tx, dry, |tx| write_all(tx, job)))
         .map_err(|e| ImportError::Runtime(format!("{shown}: {e}")))?;
+    let write_ms = t0.elapsed().as_millis() - parse_ms - media_ms;
+    tracing::info!(
+        path = %shown,
+        messages = s.messages,
+        new = out.new,
+        parse_ms,
+        media_ms,
+        write_ms,
+        "export imported"
+    );
     s.new = out.new;
     s.duplicates = out.duplicates;
     s.live_matches = out.live_matches;

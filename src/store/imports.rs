@@ -179,6 +179,88 @@ pub fn find_live_match(
     Ok(None)
 }
 
+/// Stores an export's messages into its target chat: the same rows as `store::ingest::store_message` (sender
+/// resolved through `people::resolve`, message deduplicated on its synthetic id, one evidence row per media item),
+/// with the chat resolved once, senders resolved once per author, and the chat's counters updated once at the end.
+#[derive(Debug)]
+pub struct ExportWriter {
+    target: Target,
+    people: std::collections::HashMap<(String, Option<String>), i64>,
+    new: i64,
+    newest: Option<chrono::DateTime<chrono::Utc>>,
+    received_at: String,
+}
+
+impl ExportWriter {
+    pub fn new(target: Target) -> ExportWriter {
+        ExportWriter {
+            target,
+            people: Default::default(),
+            new: 0,
+            newest: None,
+            received_at: super::now_str(),
+        }
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// The person an export author is (created when new; the same person as a live sender with that phone or alias).
+    pub fn sender(
+        &mut self,
+        tx: &Transaction<'_>,
+        s: &crate::ingest::model::SenderRef,
+    ) -> Result<i64, StoreError> {
+        let key = (s.external_id.clone(), s.display_name.clone());
+        if let Some(id) = self.people.get(&key) {
+            return Ok(*id);
+        }
+        let id = super::people::resolve(tx, s)?;
+        self.people.insert(key, id);
+        Ok(id)
+    }
+
+    /// Stores one message unless its synthetic id is known; returns the new message id and its evidence row ids
+    /// (in `m.media` order) in `evidence`.
+    pub fn store(
+        &mut self,
+        tx: &Transaction<'_>,
+        m: &crate::ingest::model::InboundMessage,
+        evidence: &mut Vec<i64>,
+    ) -> Result<Option<i64>, StoreError> {
+        evidence.clear();
+        let sender_id = match &m.sender {
+            Some(s) => Some(self.sender(tx, s)?),
+            None => None,
+        };
+        match super::messages::insert(tx, m, self.target.chat_id, sender_id, None)? {
+            super::messages::Inserted::Duplicate(_) => Ok(None),
+            super::messages::Inserted::New(id) => {
+                for (i, media) in m.media.iter().enumerate() {
+                    evidence.push(self::evidence::insert(tx, id, i, media, &self.received_at)?.0);
+                }
+                self.new += 1;
+                self.newest = Some(self.newest.map_or(m.sent_at, |n| n.max(m.sent_at)));
+                Ok(Some(id))
+            }
+        }
+    }
+
+    /// Updates the chat's message count and last message time.
+    pub fn finish(self, tx: &Transaction<'_>) -> Result<Target, StoreError> {
+        if let Some(newest) = self.newest {
+            tx.execute(
+                "UPDATE chats SET message_count = message_count + ?3, \
+                 last_message_at = CASE WHEN last_message_at IS NULL OR last_message_at < ?1 THEN ?1 ELSE last_message_at END \
+                 WHERE id = ?2",
+                params![super::fmt_time(newest), self.target.chat_id, self.new],
+            )?;
+        }
+        Ok(self.target)
+    }
+}
+
 /// The file of an export's media marker, as found in the archive.
 #[derive(Debug, Clone)]
 pub enum ExportFile {
@@ -198,51 +280,43 @@ pub struct Attached {
     pub failed: u64,
 }
 
-/// Settles the evidence rows of a newly stored export message: a file found in the archive makes its row `ready`
-/// (and flags a photo that repeats an earlier one); a file named but absent, or media exported without files,
-/// becomes `missing_from_export`.
+/// Settles the evidence rows of a newly stored export message (`evidence`: row id and media item, as returned by
+/// [`ExportWriter::store`]): a file found in the archive makes its row `ready` (and flags a photo that repeats an
+/// earlier one); a file named but absent, or media exported without files, becomes `missing_from_export`.
 pub fn attach_files(
     tx: &Transaction<'_>,
-    message_id: i64,
+    evidence: &[(i64, &crate::ingest::model::MediaRef)],
     files: &impl Fn(&str) -> Option<ExportFile>,
     out: &mut Attached,
 ) -> Result<(), StoreError> {
-    for ev in evidence::for_message(tx, message_id)? {
-        if ev.status != "pending" && ev.status != "failed" {
-            continue;
-        }
-        let found = ev.filename.as_deref().and_then(files);
-        match (found, ev.filename.as_deref()) {
-            (Some(ExportFile::Stored(f)), _) => {
-                evidence::mark_ready(tx, ev.id, &f)?;
+    let mut settle =
+        tx.prepare_cached("UPDATE evidence SET status = ?2, error = ?3 WHERE id = ?1")?;
+    for (id, media) in evidence {
+        let name = match &media.fetch {
+            crate::ingest::model::MediaFetch::ExportFile { filename } => Some(filename.as_str()),
+            _ => None,
+        };
+        match name.and_then(files) {
+            Some(ExportFile::Stored(f)) => {
+                self::evidence::mark_ready(tx, *id, &f)?;
                 if let Some(h) = f.hash {
-                    if let Some(of) = evidence::find_duplicate(tx, ev.id, &h)? {
-                        evidence::set_duplicate_of(tx, ev.id, of)?;
+                    if let Some(of) = self::evidence::find_duplicate(tx, *id, &h)? {
+                        self::evidence::set_duplicate_of(tx, *id, of)?;
                     }
                 }
                 out.stored += 1;
             }
-            (Some(ExportFile::Present), _) => out.stored += 1,
-            (Some(ExportFile::Failed(why)), _) => {
-                evidence::mark_failed(tx, ev.id, "failed", &why)?;
+            Some(ExportFile::Present) => out.stored += 1,
+            Some(ExportFile::Failed(why)) => {
+                settle.execute(params![id, "failed", why])?;
                 out.failed += 1;
             }
-            (None, Some(name)) if ev.status == "pending" => {
-                evidence::mark_failed(
-                    tx,
-                    ev.id,
-                    "missing_from_export",
-                    &format!("{name} is not in the export (exported without media?)"),
-                )?;
-                out.missing += 1;
-            }
-            (None, _) => {
-                evidence::mark_failed(
-                    tx,
-                    ev.id,
-                    "missing_from_export",
-                    "the chat was exported without media",
-                )?;
+            None => {
+                let why = match name {
+                    Some(n) => format!("{n} is not in the export (exported without media?)"),
+                    None => "the chat was exported without media".to_string(),
+                };
+                settle.execute(params![id, "missing_from_export", why])?;
                 out.missing += 1;
             }
         }
