@@ -720,4 +720,15 @@ async fn upload_via_the_api() {
     assert_eq!(items[1]["actor"], "token:test-manager");
     let leftovers = std::fs::read_dir(s.data.join("tmp")).unwrap().count();
     assert_eq!(leftovers, 0);
+    // Described in the OpenAPI document.
+    let doc: Value = c
+        .get(s.u("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ops = &doc["paths"]["/api/v1/imports"];
+    assert!(ops["get"].is_object() && ops["post"].is_object(), "{ops}");
 }
