@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::Transaction;
+use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
@@ -19,9 +19,11 @@ use crate::classify::Classifier;
 use crate::records::{self, ChatState, MsgIn, MsgKeyedIds, Overrides};
 use crate::store::{self, messages::Pending, StoreError};
 
-/// The shared classifier (replaced when corrections teach it something).
+/// The shared classifier (replaced when corrections teach it something) and the records engine's per-chat state,
+/// kept in memory between batches and snapshotted to the database now and then.
 pub struct Pipeline {
     classifier: RwLock<Arc<Classifier>>,
+    states: Arc<StateCache>,
 }
 
 impl Default for Pipeline {
@@ -34,6 +36,7 @@ impl Pipeline {
     pub fn new() -> Pipeline {
         Pipeline {
             classifier: RwLock::new(Arc::new(Classifier::new())),
+            states: Arc::new(StateCache::default()),
         }
     }
     pub fn classifier(&self) -> Arc<Classifier> {
@@ -47,6 +50,47 @@ impl Pipeline {
             Ok(mut g) => *g = Arc::new(c),
             Err(p) => *p.into_inner() = Arc::new(c),
         }
+    }
+    pub fn states(&self) -> Arc<StateCache> {
+        self.states.clone()
+    }
+}
+
+/// A chat's engine state as this process knows it.
+struct Cached {
+    state: ChatState,
+    /// The chat's `seq` after this process last changed it; a different value in the database means another
+    /// processor (or a replay) changed the chat, so the state is reloaded.
+    seq: i64,
+    /// Highest message id applied to `state`.
+    through: i64,
+    /// Changed since the last snapshot.
+    dirty: bool,
+}
+
+/// Engine states by chat. Only touched from inside write transactions (the single writer thread), so the lock is
+/// never contended; a failed transaction drops the entries it took, and they are reloaded next time.
+#[derive(Default)]
+pub struct StateCache {
+    map: std::sync::Mutex<std::collections::HashMap<i64, Cached>>,
+}
+
+impl StateCache {
+    fn take(&self, chat: i64) -> Option<Cached> {
+        self.map.lock().ok().and_then(|mut m| m.remove(&chat))
+    }
+    fn put(&self, chat: i64, c: Cached) {
+        if let Ok(mut m) = self.map.lock() {
+            m.insert(chat, c);
+        }
+    }
+    pub fn forget(&self, chat: i64) {
+        if let Ok(mut m) = self.map.lock() {
+            m.remove(&chat);
+        }
+    }
+    fn chats(&self) -> Vec<i64> {
+        self.map.lock().map(|m| m.keys().copied().collect()).unwrap_or_default()
     }
 }
 
@@ -132,101 +176,45 @@ fn engine_err(e: records::RecordsError) -> StoreError {
     StoreError::Invalid(e.to_string())
 }
 
-/// Classifies, indexes and links up to `limit` pending messages inside one transaction.
-pub fn process_in_tx(
-    tx: &Transaction<'_>,
-    classifier: &Classifier,
-    tz: chrono_tz::Tz,
-    limit: usize,
-    now: DateTime<Utc>,
-) -> Result<DrainStats, StoreError> {
-    let pending = store::messages::pending(tx, limit)?;
-    if pending.is_empty() {
-        return Ok(DrainStats::default());
-    }
-    let sla = store::records::sla_policy(tx)?;
-    let version = crate::classify::VERSION;
-    let mut overrides: BTreeMap<i64, Overrides> = BTreeMap::new();
-    let mut by_chat: BTreeMap<i64, Vec<MsgIn>> = BTreeMap::new();
-    for p in &pending {
-        if let std::collections::btree_map::Entry::Vacant(e) = overrides.entry(p.chat_id) {
-            e.insert(store::records::load_overrides(tx, p.chat_id)?);
-        }
-        let forced = overrides
-            .get(&p.chat_id)
-            .and_then(|o| o.messages.get(&p.id))
-            .and_then(|m| m.class.clone());
-        let class = classifiable(p).map(|text| forced.unwrap_or_else(|| classifier.classify(text)));
-        let json = class.as_ref().and_then(|c| serde_json::to_string(c).ok());
-        store::messages::set_processed(
-            tx,
-            p.id,
-            p.text.as_deref(),
-            class.as_ref().map(|c| c.kind.as_str()),
-            json.as_deref(),
-            class.as_ref().map(|_| version),
-        )?;
-        let m = msg_in(tx, p, class, tz)?;
-        by_chat.entry(p.chat_id).or_default().push(m);
-    }
-    let mut applied = store::records::Applied::default();
-    for (chat_id, mut msgs) in by_chat {
-        msgs.sort_by_key(|m| (m.sent_at, m.ordinal));
-        let ov = overrides.remove(&chat_id).unwrap_or_default();
-        let mut state = store::records::load_state(tx, chat_id)?;
-        for m in &msgs {
-            let fx = records::process(&mut state, m, &mut MsgKeyedIds, &ov).map_err(engine_err)?;
-            apply_all(tx, &fx, &sla, tz, &mut applied)?;
-        }
-        let fx = records::tick(&mut state, now, &ov);
-        apply_all(tx, &fx, &sla, tz, &mut applied)?;
-        store::records::save_state(tx, chat_id, &state)?;
-    }
-    Ok(DrainStats {
-        processed: pending.len(),
-        records_created: applied.issues_opened + applied.tasks_opened,
-        issues_opened: applied.issues_opened,
-        tasks_opened: applied.tasks_opened,
-    })
+/// Loads a chat's stored messages (processed, in chat order) after message id `after`, with their classification.
+fn processed_after(tx: &Transaction<'_>, chat_id: i64, after: i64) -> Result<Vec<(Pending, Option<String>)>, StoreError> {
+    let mut st = tx.prepare_cached(
+        "SELECT id, chat_id, sender_id, sent_ms, type, text, deleted, reply_to, source, classification \
+         FROM messages WHERE chat_id = ?1 AND processed = 1 AND id > ?2 ORDER BY sent_ms, id",
+    )?;
+    let rows = st
+        .query_map(params![chat_id, after], |r| {
+            Ok((
+                Pending {
+                    id: r.get(0)?,
+                    chat_id: r.get(1)?,
+                    sender_id: r.get(2)?,
+                    sent_ms: r.get(3)?,
+                    msg_type: r.get(4)?,
+                    text: r.get(5)?,
+                    deleted: r.get(6)?,
+                    reply_to: r.get(7)?,
+                    source: r.get(8)?,
+                },
+                r.get(9)?,
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
 }
 
-/// Rebuilds a chat's records from its messages, their stored classifications and the manager's corrections.
-pub fn replay_chat_in_tx(
+/// Feeds already-processed messages through the engine (replay, or catching a snapshot up); effects are idempotent.
+#[allow(clippy::too_many_arguments)]
+fn feed(
     tx: &Transaction<'_>,
-    chat_id: i64,
+    state: &mut ChatState,
+    rows: Vec<(Pending, Option<String>)>,
+    ov: &Overrides,
+    sla: &records::SlaPolicy,
     tz: chrono_tz::Tz,
-    now: DateTime<Utc>,
-) -> Result<store::records::Applied, StoreError> {
-    store::records::reset_chat(tx, chat_id)?;
-    let ov = store::records::load_overrides(tx, chat_id)?;
-    let sla = store::records::sla_policy(tx)?;
-    let mut state = ChatState::new(chat_id);
-    let mut applied = store::records::Applied::default();
-    let rows: Vec<(Pending, Option<String>)> = {
-        let mut st = tx.prepare(
-            "SELECT id, chat_id, sender_id, sent_ms, type, text, deleted, reply_to, source, classification \
-             FROM messages WHERE chat_id = ?1 AND processed = 1 ORDER BY sent_ms, id",
-        )?;
-        let rows = st
-            .query_map([chat_id], |r| {
-                Ok((
-                    Pending {
-                        id: r.get(0)?,
-                        chat_id: r.get(1)?,
-                        sender_id: r.get(2)?,
-                        sent_ms: r.get(3)?,
-                        msg_type: r.get(4)?,
-                        text: r.get(5)?,
-                        deleted: r.get(6)?,
-                        reply_to: r.get(7)?,
-                        source: r.get(8)?,
-                    },
-                    r.get(9)?,
-                ))
-            })?
-            .collect::<Result<_, _>>()?;
-        rows
-    };
+    applied: &mut store::records::Applied,
+) -> Result<i64, StoreError> {
+    let mut through = 0;
     for (p, class_json) in rows {
         let forced = ov.messages.get(&p.id).and_then(|m| m.class.clone());
         let class = match forced {
@@ -234,14 +222,190 @@ pub fn replay_chat_in_tx(
             None => class_json.and_then(|j| serde_json::from_str::<Classification>(&j).ok()),
         };
         let m = msg_in(tx, &p, class, tz)?;
-        let fx = records::process(&mut state, &m, &mut MsgKeyedIds, &ov).map_err(engine_err)?;
-        apply_all(tx, &fx, &sla, tz, &mut applied)?;
+        let fx = records::process(state, &m, &mut MsgKeyedIds, ov).map_err(engine_err)?;
+        apply_all(tx, &fx, sla, tz, applied)?;
+        through = through.max(p.id);
     }
+    Ok(through)
+}
+
+/// This process's current state of a chat: from the cache when nobody else changed the chat, else from the last
+/// snapshot caught up with the messages processed since.
+fn acquire(
+    tx: &Transaction<'_>,
+    cache: &StateCache,
+    chat_id: i64,
+    ov: &Overrides,
+    sla: &records::SlaPolicy,
+    tz: chrono_tz::Tz,
+    applied: &mut store::records::Applied,
+) -> Result<Cached, StoreError> {
+    let db_seq = store::records::state_seq(tx, chat_id)?;
+    if let Some(c) = cache.take(chat_id) {
+        if c.seq == db_seq {
+            return Ok(c);
+        }
+    }
+    let (mut state, snap_through, seq) = store::records::load_state(tx, chat_id)?;
+    let rows = processed_after(tx, chat_id, snap_through)?;
+    let caught_up = !rows.is_empty();
+    let through = feed(tx, &mut state, rows, ov, sla, tz, applied)?.max(snap_through);
+    Ok(Cached {
+        state,
+        seq,
+        through,
+        dirty: caught_up,
+    })
+}
+
+/// Returns a chat's state to the cache after a batch changed it (bumping the chat's seq in the same transaction).
+fn release(tx: &Transaction<'_>, cache: &StateCache, chat_id: i64, mut c: Cached) -> Result<(), StoreError> {
+    c.seq = store::records::bump_seq(tx, chat_id)?;
+    c.dirty = true;
+    cache.put(chat_id, c);
+    Ok(())
+}
+
+/// Classification of one pending message, computed outside the writer.
+pub struct Classified {
+    pub pending: Pending,
+    pub class: Option<Classification>,
+}
+
+/// Classifies pending messages (CPU work, no database).
+pub fn classify_pending(classifier: &Classifier, pending: Vec<Pending>) -> Vec<Classified> {
+    pending
+        .into_iter()
+        .map(|p| {
+            let class = classifiable(&p).map(|t| classifier.classify(t));
+            Classified { pending: p, class }
+        })
+        .collect()
+}
+
+/// Indexes, stores the classification of, and links already-classified messages inside one transaction. Messages
+/// another processor handled meanwhile are skipped.
+pub fn link_in_tx(
+    tx: &Transaction<'_>,
+    cache: &StateCache,
+    batch: Vec<Classified>,
+    tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+) -> Result<DrainStats, StoreError> {
+    let sla = store::records::sla_policy(tx)?;
+    let version = crate::classify::VERSION;
+    let mut by_chat: BTreeMap<i64, Vec<Classified>> = BTreeMap::new();
+    let mut still_pending = tx.prepare_cached("SELECT processed FROM messages WHERE id = ?1")?;
+    let mut processed = 0;
+    for c in batch {
+        let done: bool = still_pending.query_row([c.pending.id], |r| r.get(0)).optional()?.unwrap_or(true);
+        if !done {
+            by_chat.entry(c.pending.chat_id).or_default().push(c);
+        }
+    }
+    let mut applied = store::records::Applied::default();
+    for (chat_id, mut msgs) in by_chat {
+        msgs.sort_by_key(|c| (c.pending.sent_ms, c.pending.id));
+        let ov = store::records::load_overrides(tx, chat_id)?;
+        let mut cached = acquire(tx, cache, chat_id, &ov, &sla, tz, &mut applied)?;
+        for c in msgs {
+            let forced = ov.messages.get(&c.pending.id).and_then(|m| m.class.clone());
+            let class = match (&c.class, forced) {
+                (Some(_), Some(f)) => Some(f),
+                (class, _) => class.clone(),
+            };
+            let json = class.as_ref().and_then(|c| serde_json::to_string(c).ok());
+            store::messages::set_processed(
+                tx,
+                c.pending.id,
+                c.pending.text.as_deref(),
+                class.as_ref().map(|c| c.kind.as_str()),
+                json.as_deref(),
+                class.as_ref().map(|_| version),
+            )?;
+            let m = msg_in(tx, &c.pending, class, tz)?;
+            let fx = records::process(&mut cached.state, &m, &mut MsgKeyedIds, &ov).map_err(engine_err)?;
+            apply_all(tx, &fx, &sla, tz, &mut applied)?;
+            cached.through = cached.through.max(c.pending.id);
+            processed += 1;
+        }
+        let fx = records::tick(&mut cached.state, now, &ov);
+        apply_all(tx, &fx, &sla, tz, &mut applied)?;
+        release(tx, cache, chat_id, cached)?;
+    }
+    Ok(DrainStats {
+        processed,
+        records_created: applied.issues_opened + applied.tasks_opened,
+        issues_opened: applied.issues_opened,
+        tasks_opened: applied.tasks_opened,
+    })
+}
+
+/// Classifies, indexes and links up to `limit` pending messages inside one transaction (for callers that already
+/// hold the writer, e.g. tests; the server classifies outside the writer, see [`process_batch`]).
+pub fn process_in_tx(
+    tx: &Transaction<'_>,
+    cache: &StateCache,
+    classifier: &Classifier,
+    tz: chrono_tz::Tz,
+    limit: usize,
+    now: DateTime<Utc>,
+) -> Result<DrainStats, StoreError> {
+    let pending = store::messages::pending(tx, limit)?;
+    link_in_tx(tx, cache, classify_pending(classifier, pending), tz, now)
+}
+
+/// Rebuilds a chat's records from its messages, their stored classifications and the manager's corrections.
+pub fn replay_chat_in_tx(
+    tx: &Transaction<'_>,
+    cache: &StateCache,
+    chat_id: i64,
+    tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+) -> Result<store::records::Applied, StoreError> {
+    cache.forget(chat_id);
+    store::records::reset_chat(tx, chat_id)?;
+    let ov = store::records::load_overrides(tx, chat_id)?;
+    let sla = store::records::sla_policy(tx)?;
+    let mut state = ChatState::new(chat_id);
+    let mut applied = store::records::Applied::default();
+    let rows = processed_after(tx, chat_id, 0)?;
+    let through = feed(tx, &mut state, rows, &ov, &sla, tz, &mut applied)?;
     let fx = records::tick(&mut state, now, &ov);
     apply_all(tx, &fx, &sla, tz, &mut applied)?;
-    store::records::save_state(tx, chat_id, &state)?;
+    records::compact(&mut state);
+    store::records::save_state(tx, chat_id, &state, through)?;
+    let seq = store::records::bump_seq(tx, chat_id)?;
+    cache.put(
+        chat_id,
+        Cached {
+            state,
+            seq,
+            through,
+            dirty: false,
+        },
+    );
     Ok(applied)
 }
+
+/// Snapshots the states this process changed (compacted), so a restart catches up from here.
+pub fn checkpoint_in_tx(tx: &Transaction<'_>, cache: &StateCache) -> Result<usize, StoreError> {
+    let mut n = 0;
+    for chat in cache.chats() {
+        let Some(mut c) = cache.take(chat) else { continue };
+        if c.dirty && store::records::state_seq(tx, chat)? == c.seq {
+            records::compact(&mut c.state);
+            store::records::save_state(tx, chat, &c.state, c.through)?;
+            c.dirty = false;
+            n += 1;
+        }
+        cache.put(chat, c);
+    }
+    Ok(n)
+}
+
+/// Records-engine write jobs hold the writer; keep them short so webhooks are acknowledged quickly.
+const LINK_BATCH: usize = 256;
 
 /// Processes one batch of pending messages; returns how many were processed.
 pub async fn process_batch(svc: &Services, limit: usize) -> Result<usize, StoreError> {
@@ -249,26 +413,42 @@ pub async fn process_batch(svc: &Services, limit: usize) -> Result<usize, StoreE
 }
 
 async fn process_batch_stats(svc: &Services, limit: usize) -> Result<DrainStats, StoreError> {
+    let limit = limit.min(LINK_BATCH);
+    let pending = svc.db.read(move |c| store::messages::pending(c, limit)).await?;
+    if pending.is_empty() {
+        return Ok(DrainStats::default());
+    }
     let classifier = svc.pipeline.classifier();
+    let batch = tokio::task::spawn_blocking(move || classify_pending(&classifier, pending))
+        .await
+        .map_err(|e| StoreError::Io(format!("classifier task failed: {e}")))?;
+    let cache = svc.pipeline.states();
     let tz = svc.tz;
     let now = svc.clock.now();
-    let stats = svc
-        .db
-        .write(move |tx| process_in_tx(tx, &classifier, tz, limit, now))
-        .await?;
+    let stats = svc.db.write(move |tx| link_in_tx(tx, &cache, batch, tz, now)).await?;
     svc.metrics
         .messages_processed
         .fetch_add(stats.processed as u64, Ordering::Relaxed);
     Ok(stats)
 }
 
-/// Processes until nothing is pending (used after an import).
+/// Snapshots changed chat states.
+pub async fn checkpoint(svc: &Services) -> Result<usize, StoreError> {
+    let cache = svc.pipeline.states();
+    svc.db.write(move |tx| checkpoint_in_tx(tx, &cache)).await
+}
+
+/// Processes until nothing is pending (used after an import), then snapshots the states.
 pub async fn drain(svc: &Services) -> Result<DrainStats, StoreError> {
     let mut total = DrainStats::default();
     loop {
-        let s = process_batch_stats(svc, 1000).await?;
+        let s = process_batch_stats(svc, LINK_BATCH).await?;
         if s.processed == 0 {
-            return Ok(total);
+            let pending = svc.db.read(store::messages::count_pending).await?;
+            if pending == 0 {
+                checkpoint(svc).await?;
+                return Ok(total);
+            }
         }
         total.processed += s.processed;
         total.records_created += s.records_created;
@@ -281,29 +461,42 @@ pub async fn drain(svc: &Services) -> Result<DrainStats, StoreError> {
 pub async fn tick_chats(svc: &Services) -> Result<(), StoreError> {
     let tz = svc.tz;
     let now = svc.clock.now();
+    let cache = svc.pipeline.states();
     svc.db
         .write(move |tx| {
             let sla = store::records::sla_policy(tx)?;
             let mut applied = store::records::Applied::default();
-            for chat in store::records::chats_with_pending_media(tx)? {
-                let ov = store::records::load_overrides(tx, chat)?;
-                let mut state = store::records::load_state(tx, chat)?;
-                let fx = records::tick(&mut state, now, &ov);
-                if !fx.is_empty() {
-                    apply_all(tx, &fx, &sla, tz, &mut applied)?;
-                    store::records::save_state(tx, chat, &state)?;
+            for chat in cache.chats() {
+                let Some(c) = cache.take(chat) else { continue };
+                if c.state.pending_media.is_empty() {
+                    cache.put(chat, c);
+                    continue;
                 }
+                let ov = store::records::load_overrides(tx, chat)?;
+                cache.put(chat, c);
+                let mut c = acquire(tx, &cache, chat, &ov, &sla, tz, &mut applied)?;
+                let fx = records::tick(&mut c.state, now, &ov);
+                apply_all(tx, &fx, &sla, tz, &mut applied)?;
+                release(tx, &cache, chat, c)?;
             }
             Ok(())
         })
         .await
 }
 
-/// Runs until `stop` is cancelled, waking on new messages and every few seconds.
+/// Runs until `stop` is cancelled, waking on new messages and every few seconds; snapshots states every few seconds
+/// and at shutdown.
 pub async fn run(svc: Arc<Services>, stop: CancellationToken) {
     let mut last_tick = std::time::Instant::now();
+    let mut last_checkpoint = std::time::Instant::now();
     loop {
-        match process_batch(&svc, 1000).await {
+        if last_checkpoint.elapsed() >= Duration::from_secs(10) {
+            if let Err(e) = checkpoint(&svc).await {
+                tracing::warn!(error = %e, "saving records state failed; will retry");
+            }
+            last_checkpoint = std::time::Instant::now();
+        }
+        match process_batch(&svc, LINK_BATCH).await {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "processing failed; will retry"),
@@ -315,7 +508,12 @@ pub async fn run(svc: Arc<Services>, stop: CancellationToken) {
             last_tick = std::time::Instant::now();
         }
         tokio::select! {
-            _ = stop.cancelled() => return,
+            _ = stop.cancelled() => {
+                if let Err(e) = checkpoint(&svc).await {
+                    tracing::warn!(error = %e, "saving records state at shutdown failed");
+                }
+                return;
+            }
             _ = svc.wake.process.notified() => {},
             _ = tokio::time::sleep(Duration::from_secs(5)) => {},
         }
@@ -337,6 +535,7 @@ pub struct CorrectionInput {
 }
 
 pub async fn apply_correction(svc: &Services, c: CorrectionInput) -> Result<i64, StoreError> {
+    let cache = svc.pipeline.states();
     let tz = svc.tz;
     let now = svc.clock.now();
     svc.db
@@ -370,7 +569,7 @@ pub async fn apply_correction(svc: &Services, c: CorrectionInput) -> Result<i64,
                 c.target_id.map(|t| t.to_string()).as_deref(),
                 &serde_json::json!({"data": c.data, "reason": c.reason, "correction": id}),
             )?;
-            replay_chat_in_tx(tx, c.chat_id, tz, now)?;
+            replay_chat_in_tx(tx, &cache, c.chat_id, tz, now)?;
             Ok(id)
         })
         .await
@@ -383,6 +582,7 @@ pub async fn learn_and_reclassify(svc: &Services, chat_id: i64, text: String, cl
     c.learn(&text, &class);
     svc.pipeline.replace_classifier(c);
     let classifier = svc.pipeline.classifier();
+    let cache = svc.pipeline.states();
     let tz = svc.tz;
     let now = svc.clock.now();
     svc.db
@@ -411,7 +611,7 @@ pub async fn learn_and_reclassify(svc: &Services, chat_id: i64, text: String, cl
                 )?;
                 changed += n;
             }
-            replay_chat_in_tx(tx, chat_id, tz, now)?;
+            replay_chat_in_tx(tx, &cache, chat_id, tz, now)?;
             Ok(changed)
         })
         .await

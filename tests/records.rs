@@ -495,3 +495,23 @@ async fn repeats_and_sla_breaches_are_reported() {
     let (_, again) = get_json(&c, &s.u("/api/v1/settings/sla"), &manager).await;
     assert_eq!(again["default"]["resolve_within_mins"], 10);
 }
+
+#[tokio::test]
+async fn engine_state_survives_a_crash_between_snapshots() {
+    let mut s = Server::start(&default_config("http://127.0.0.1:9"));
+    let c = client();
+    let token = s.token("manager");
+    let m1 = cloud_group_msg("wamid.k1", "60167654302", "Rajesh", T0, Some("Lift C stuck at level 3, no one inside"), None, None);
+    assert_eq!(post_cloud(&c, &s, &m1).await.status(), 200);
+    wait_processed(&c, &s, &token, 1).await;
+    // kill -9 before any snapshot of the engine's state could be written (they are taken every 10 s).
+    s.crash();
+    s.spawn(&[]);
+    let m2 = cloud_group_msg("wamid.k2", "60124445566", "Ahmad", T0 + 900, Some("Lift C ok already, running normal"), None, None);
+    assert_eq!(post_cloud(&c, &s, &m2).await.status(), 200);
+    wait_processed(&c, &s, &token, 2).await;
+    let (_, issues) = get_json(&c, &s.u("/api/v1/issues"), &token).await;
+    let items = issues["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{issues}");
+    assert_eq!(items[0]["status"], "resolved", "the resolution found the ticket opened before the crash");
+}

@@ -1325,3 +1325,86 @@ fn prune(state: &mut ChatState, msg: &MsgIn) {
             .retain(|t| (today - t.local_date).num_days() <= 1);
     }
 }
+
+/// Resolved or closed tickets older than this (by last activity) leave the engine's state: they can no longer be
+/// linked to, and `repeat_of` reaches back this far.
+pub const STATE_TICKET_RETENTION_DAYS: i64 = 90;
+/// At most this many tickets are kept in a chat's state (open ones first, then the most recent).
+pub const STATE_MAX_TICKETS: usize = 2_000;
+
+/// Keeps a chat's state small: drops old resolved/closed tickets and their reply entries. Records in the store are
+/// untouched; a full replay rebuilds everything.
+pub fn compact(state: &mut ChatState) {
+    let Some(now) = state.last_time else { return };
+    let horizon = now - chrono::Duration::days(STATE_TICKET_RETENTION_DAYS);
+    state
+        .tickets
+        .retain(|t| t.is_open_for_linking() || t.last_activity >= horizon);
+    if state.tickets.len() > STATE_MAX_TICKETS {
+        let excess = state.tickets.len() - STATE_MAX_TICKETS;
+        // Drop the oldest closed ones first, then the oldest open ones (tickets are in opening order).
+        let mut to_drop: Vec<i64> = state
+            .tickets
+            .iter()
+            .filter(|t| !t.is_open_for_linking())
+            .take(excess)
+            .map(|t| t.id)
+            .collect();
+        if to_drop.len() < excess {
+            let more = excess - to_drop.len();
+            to_drop.extend(
+                state
+                    .tickets
+                    .iter()
+                    .filter(|t| t.is_open_for_linking())
+                    .take(more)
+                    .map(|t| t.id),
+            );
+        }
+        let drop: BTreeSet<i64> = to_drop.into_iter().collect();
+        state.tickets.retain(|t| !drop.contains(&t.id));
+    }
+    let live: BTreeSet<i64> = state.tickets.iter().map(|t| t.id).collect();
+    state.msg_records.retain(|_, r| match r {
+        RecordRef::Issue(id) => live.contains(id),
+        RecordRef::Task(_) => false,
+    });
+}
+
+#[cfg(test)]
+mod compact_tests {
+    use super::*;
+
+    #[test]
+    fn compact_keeps_open_and_recent_tickets() {
+        let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut st = ChatState::new(1);
+        for i in 0..5 {
+            st.tickets.push(Ticket {
+                id: i,
+                opening_msg: i,
+                category: None,
+                location: Location::default(),
+                priority: None,
+                status: if i % 2 == 0 { IssueStatus::Resolved } else { IssueStatus::Open },
+                opened_at: t0,
+                opened_ordinal: i as u64,
+                opener: None,
+                last_updater: None,
+                last_activity: if i == 0 { t0 - chrono::Duration::days(200) } else { t0 },
+                repeat_of: None,
+                owner: None,
+                resolved_at: None,
+                merged_into: None,
+                touches: vec![],
+            });
+            st.msg_records.insert(100 + i, RecordRef::Issue(i));
+        }
+        st.last_time = Some(t0);
+        compact(&mut st);
+        let ids: Vec<i64> = st.tickets.iter().map(|t| t.id).collect();
+        assert_eq!(ids, vec![1, 2, 3, 4], "the old resolved ticket left the state");
+        assert!(!st.msg_records.contains_key(&100));
+        assert_eq!(st.msg_records.len(), 4);
+    }
+}

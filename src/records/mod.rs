@@ -22,7 +22,7 @@ pub mod repeats;
 pub mod sla;
 
 pub use engine::{
-    apply_action, finish, process, tick, Action, ChatState, Effect, EvidenceOverride, EvidenceRole,
+    apply_action, compact, finish, process, tick, Action, ChatState, Effect, EvidenceOverride, EvidenceRole,
     IdAlloc, IssueStatus, LinkReason, ManagerAction, MessageOverride, MsgIn, MsgKeyedIds,
     Overrides, RecordOverride, RecordRef, RecordsError, SeqIds, TaskEntry, Ticket,
     MEDIA_WINDOW_SECS, OWNER_FALLBACK_SECS,

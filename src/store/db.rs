@@ -49,9 +49,37 @@ pub struct WriterStats {
 fn configure(conn: &Connection) -> Result<(), StoreError> {
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.execute_batch(
-        "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16000;",
+        "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -4000;",
     )?;
     Ok(())
+}
+
+/// The writer's own settings: a bigger page cache, and WAL checkpoints mostly left to the checkpointer thread so
+/// commits stay short (the writer still checkpoints if the WAL grows past ~80 MB).
+fn configure_writer(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch("PRAGMA cache_size = -16000; PRAGMA wal_autocheckpoint = 20000;")?;
+    Ok(())
+}
+
+/// Checkpoints the WAL in the background (PASSIVE: never blocks the writer or readers).
+fn checkpointer(path: PathBuf, alive: std::sync::Weak<DbInner>) {
+    let conn = match Connection::open(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "WAL checkpointer could not open the database");
+            return;
+        }
+    };
+    let _ = conn.busy_timeout(Duration::from_millis(100));
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        if alive.upgrade().is_none() {
+            return;
+        }
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::debug!(error = %e, "passive WAL checkpoint skipped");
+        }
+    }
 }
 
 /// Opens (creating if needed) and migrates the database at `path`; refuses a database newer than this binary.
@@ -96,6 +124,7 @@ impl Db {
     /// Opens the database, migrates it and starts the writer thread.
     pub fn open(path: &Path) -> Result<Db, StoreError> {
         let writer_conn = open_and_migrate(path)?;
+        configure_writer(&writer_conn)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let c = Connection::open_with_flags(
@@ -114,16 +143,19 @@ impl Db {
             .name("tapak-writer".into())
             .spawn(move || writer_loop(writer_conn, rx, st))
             .map_err(|e| StoreError::Io(format!("cannot start writer thread: {e}")))?;
-        Ok(Db {
-            inner: Arc::new(DbInner {
-                path: path.to_path_buf(),
-                tx: Mutex::new(Some(tx)),
-                writer: Mutex::new(Some(handle)),
-                readers: Mutex::new(readers),
-                reader_slots: Semaphore::new(READERS),
-                stats,
-            }),
-        })
+        let inner = Arc::new(DbInner {
+            path: path.to_path_buf(),
+            tx: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(handle)),
+            readers: Mutex::new(readers),
+            reader_slots: Semaphore::new(READERS),
+            stats,
+        });
+        let (p2, weak) = (path.to_path_buf(), Arc::downgrade(&inner));
+        let _ = std::thread::Builder::new()
+            .name("tapak-checkpoint".into())
+            .spawn(move || checkpointer(p2, weak));
+        Ok(Db { inner })
     }
 
     pub fn path(&self) -> &Path {

@@ -104,28 +104,15 @@ pub fn insert(
     Ok(Inserted::Duplicate(id))
 }
 
-/// Finds a message by source id; for gateway ids also by suffix (serialized ids end with the raw id).
+/// Finds a message by its source id (normalisers reduce every gateway id form to the raw WhatsApp id).
 pub fn find_by_source_id(
     conn: &Connection,
     source: &str,
     id: &str,
 ) -> Result<Option<(i64, Option<String>)>, StoreError> {
-    if let Some(found) = conn
-        .query_row(
-            "SELECT id, text FROM messages WHERE source = ?1 AND source_message_id = ?2",
-            params![source, id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?
-    {
-        return Ok(Some(found));
-    }
     Ok(conn
-        .query_row(
-            "SELECT id, text FROM messages WHERE source = ?1 AND source_message_id LIKE '%' || ?2 ORDER BY id DESC LIMIT 1",
-            params![source, id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .prepare_cached("SELECT id, text FROM messages WHERE source = ?1 AND source_message_id = ?2")?
+        .query_row(params![source, id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?)
 }
 

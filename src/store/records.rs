@@ -15,38 +15,55 @@ pub const SLA_SETTING: &str = "sla_policy";
 // ---------------------------------------------------------------------------------------------------------------
 // Engine state, overrides, settings
 
-pub fn load_state(conn: &Connection, chat_id: i64) -> Result<ChatState, StoreError> {
-    let raw: Option<String> = conn
-        .query_row("SELECT state FROM chat_states WHERE chat_id = ?1", [chat_id], |r| r.get(0))
+/// The saved snapshot of a chat's engine state, the message id it covers, and the chat's current seq.
+pub fn load_state(conn: &Connection, chat_id: i64) -> Result<(ChatState, i64, i64), StoreError> {
+    let row: Option<(Option<String>, i64, i64)> = conn
+        .query_row(
+            "SELECT state, state_through, seq FROM chat_states WHERE chat_id = ?1",
+            [chat_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
         .optional()?;
-    match raw {
-        Some(s) => match serde_json::from_str(&s) {
-            Ok(st) => Ok(st),
+    match row {
+        Some((Some(s), through, seq)) => match serde_json::from_str(&s) {
+            Ok(st) => Ok((st, through, seq)),
             Err(e) => {
-                tracing::warn!(chat = chat_id, error = %e, "unreadable records state; starting fresh");
-                Ok(ChatState::new(chat_id))
+                tracing::warn!(chat = chat_id, error = %e, "unreadable records state; rebuilding from the messages");
+                Ok((ChatState::new(chat_id), 0, seq))
             }
         },
-        None => Ok(ChatState::new(chat_id)),
+        Some((None, _, seq)) => Ok((ChatState::new(chat_id), 0, seq)),
+        None => Ok((ChatState::new(chat_id), 0, 0)),
     }
 }
 
-pub fn save_state(tx: &Transaction<'_>, chat_id: i64, st: &ChatState) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "INSERT INTO chat_states(chat_id, state, updated_at) VALUES (?1, ?2, ?3) \
-         ON CONFLICT(chat_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
-    )?
-    .execute(params![chat_id, serde_json::to_string(st)?, super::now_str()])?;
-    Ok(())
+/// The chat's current seq (0 when it has no row).
+pub fn state_seq(conn: &Connection, chat_id: i64) -> Result<i64, StoreError> {
+    Ok(conn
+        .query_row("SELECT seq FROM chat_states WHERE chat_id = ?1", [chat_id], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
 }
 
-/// Chats whose engine state holds media that may still be claimed (for the periodic tick).
-pub fn chats_with_pending_media(conn: &Connection) -> Result<Vec<i64>, StoreError> {
-    let mut st = conn.prepare_cached(
-        "SELECT chat_id FROM chat_states WHERE json_array_length(json_extract(state, '$.pending_media')) > 0",
-    )?;
-    let rows = st.query_map([], |r| r.get(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+/// Records that a batch changed the chat's state; returns the new seq.
+pub fn bump_seq(tx: &Transaction<'_>, chat_id: i64) -> Result<i64, StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO chat_states(chat_id, state, state_through, seq, updated_at) VALUES (?1, NULL, 0, 1, ?2) \
+         ON CONFLICT(chat_id) DO UPDATE SET seq = seq + 1, updated_at = excluded.updated_at",
+    )?
+    .execute(params![chat_id, super::now_str()])?;
+    state_seq(tx, chat_id)
+}
+
+/// Saves a snapshot of the chat's state covering processed messages up to `through`.
+pub fn save_state(tx: &Transaction<'_>, chat_id: i64, st: &ChatState, through: i64) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO chat_states(chat_id, state, state_through, seq, updated_at) VALUES (?1, ?2, ?3, 1, ?4) \
+         ON CONFLICT(chat_id) DO UPDATE SET state = excluded.state, state_through = excluded.state_through, \
+         updated_at = excluded.updated_at",
+    )?
+    .execute(params![chat_id, serde_json::to_string(st)?, through, super::now_str()])?;
+    Ok(())
 }
 
 /// A stored manager correction.

@@ -58,11 +58,14 @@ CREATE INDEX messages_record ON messages(record_type, record_id) WHERE record_id
 CREATE INDEX evidence_record ON evidence(record_type, record_id) WHERE record_id IS NOT NULL;
 CREATE INDEX evidence_message ON evidence(message_id);
 
--- The records engine's state per chat (rebuilt by replay when needed).
+-- The records engine's state per chat: a snapshot (`state`, covering processed messages up to `state_through`) saved
+-- now and then, and `seq`, bumped by every batch that changes it (a processor holding an older seq reloads).
 CREATE TABLE chat_states (
-    chat_id     INTEGER PRIMARY KEY REFERENCES chats(id),
-    state       TEXT NOT NULL,
-    updated_at  TEXT NOT NULL
+    chat_id       INTEGER PRIMARY KEY REFERENCES chats(id),
+    state         TEXT,
+    state_through INTEGER NOT NULL DEFAULT 0,
+    seq           INTEGER NOT NULL DEFAULT 0,
+    updated_at    TEXT NOT NULL
 );
 
 -- Manager corrections: they win over every rule and survive re-processing.
