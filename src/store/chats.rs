@@ -27,8 +27,7 @@ pub struct NamedRef {
 /// Finds or creates the chat; fills in a name learned later. Returns the chat id.
 pub fn upsert(tx: &Transaction<'_>, source: &str, chat: &ChatRef) -> Result<i64, StoreError> {
     let existing: Option<(i64, Option<String>)> = tx
-        .query_row(
-            "SELECT id, name FROM chats WHERE external_id = ?1",
+        .prepare_cached("SELECT id, name FROM chats WHERE external_id = ?1")?.query_row(
             [&chat.external_id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
@@ -36,16 +35,14 @@ pub fn upsert(tx: &Transaction<'_>, source: &str, chat: &ChatRef) -> Result<i64,
     match existing {
         Some((id, name)) => {
             if name.is_none() && chat.name.is_some() {
-                tx.execute(
-                    "UPDATE chats SET name = ?1 WHERE id = ?2",
+                tx.prepare_cached("UPDATE chats SET name = ?1 WHERE id = ?2")?.execute(
                     params![chat.name, id],
                 )?;
             }
             Ok(id)
         }
         None => {
-            tx.execute(
-                "INSERT INTO chats(source, external_id, name, is_group, created_at) VALUES (?1,?2,?3,?4,?5)",
+            tx.prepare_cached("INSERT INTO chats(source, external_id, name, is_group, created_at) VALUES (?1,?2,?3,?4,?5)")?.execute(
                 params![source, chat.external_id, chat.name, chat.is_group, super::now_str()],
             )?;
             Ok(tx.last_insert_rowid())
@@ -55,10 +52,9 @@ pub fn upsert(tx: &Transaction<'_>, source: &str, chat: &ChatRef) -> Result<i64,
 
 /// Records that a message arrived in the chat.
 pub fn touch(tx: &Transaction<'_>, chat_id: i64, sent_at: &str) -> Result<(), StoreError> {
-    tx.execute(
-        "UPDATE chats SET message_count = message_count + 1, \
+    tx.prepare_cached("UPDATE chats SET message_count = message_count + 1, \
          last_message_at = CASE WHEN last_message_at IS NULL OR last_message_at < ?1 THEN ?1 ELSE last_message_at END \
-         WHERE id = ?2",
+         WHERE id = ?2")?.execute(
         params![sent_at, chat_id],
     )?;
     Ok(())
@@ -100,8 +96,7 @@ pub fn get(conn: &Connection, id: i64) -> Result<Chat, StoreError> {
 
 pub fn find_by_name(conn: &Connection, name: &str) -> Result<Option<i64>, StoreError> {
     Ok(conn
-        .query_row(
-            "SELECT id FROM chats WHERE name = ?1 COLLATE NOCASE ORDER BY id LIMIT 1",
+        .prepare_cached("SELECT id FROM chats WHERE name = ?1 COLLATE NOCASE ORDER BY id LIMIT 1")?.query_row(
             [name],
             |r| r.get(0),
         )
@@ -113,8 +108,7 @@ pub fn set_site(
     chat_id: i64,
     site_id: Option<i64>,
 ) -> Result<(), StoreError> {
-    let n = tx.execute(
-        "UPDATE chats SET site_id = ?1 WHERE id = ?2",
+    let n = tx.prepare_cached("UPDATE chats SET site_id = ?1 WHERE id = ?2")?.execute(
         params![site_id, chat_id],
     )?;
     if n == 0 {
@@ -124,8 +118,7 @@ pub fn set_site(
 }
 
 pub fn rename(tx: &Transaction<'_>, chat_id: i64, name: &str) -> Result<(), StoreError> {
-    let n = tx.execute(
-        "UPDATE chats SET name = ?1 WHERE id = ?2",
+    let n = tx.prepare_cached("UPDATE chats SET name = ?1 WHERE id = ?2")?.execute(
         params![name, chat_id],
     )?;
     if n == 0 {
@@ -137,13 +130,12 @@ pub fn rename(tx: &Transaction<'_>, chat_id: i64, name: &str) -> Result<(), Stor
 /// Finds a site by name, creating it when new. Returns the site id.
 pub fn site_by_name(tx: &Transaction<'_>, name: &str) -> Result<i64, StoreError> {
     if let Some(id) = tx
-        .query_row("SELECT id FROM sites WHERE name = ?1", [name], |r| r.get(0))
+        .prepare_cached("SELECT id FROM sites WHERE name = ?1")?.query_row( [name], |r| r.get(0))
         .optional()?
     {
         return Ok(id);
     }
-    tx.execute(
-        "INSERT INTO sites(name, created_at) VALUES (?1, ?2)",
+    tx.prepare_cached("INSERT INTO sites(name, created_at) VALUES (?1, ?2)")?.execute(
         params![name, super::now_str()],
     )?;
     Ok(tx.last_insert_rowid())
@@ -179,8 +171,7 @@ pub fn create_site(
     name: &str,
     settings: &serde_json::Value,
 ) -> Result<i64, StoreError> {
-    let n = tx.execute(
-        "INSERT OR IGNORE INTO sites(name, settings, created_at) VALUES (?1, ?2, ?3)",
+    let n = tx.prepare_cached("INSERT OR IGNORE INTO sites(name, settings, created_at) VALUES (?1, ?2, ?3)")?.execute(
         params![name, settings.to_string(), super::now_str()],
     )?;
     if n == 0 {
@@ -196,19 +187,16 @@ pub fn update_site(
     settings: Option<&serde_json::Value>,
 ) -> Result<(), StoreError> {
     if let Some(name) = name {
-        tx.execute(
-            "UPDATE sites SET name = ?1 WHERE id = ?2",
+        tx.prepare_cached("UPDATE sites SET name = ?1 WHERE id = ?2")?.execute(
             params![name, id],
         )?;
     }
     if let Some(s) = settings {
-        tx.execute(
-            "UPDATE sites SET settings = ?1 WHERE id = ?2",
+        tx.prepare_cached("UPDATE sites SET settings = ?1 WHERE id = ?2")?.execute(
             params![s.to_string(), id],
         )?;
     }
-    let exists: bool = tx.query_row(
-        "SELECT EXISTS(SELECT 1 FROM sites WHERE id = ?1)",
+    let exists: bool = tx.prepare_cached("SELECT EXISTS(SELECT 1 FROM sites WHERE id = ?1)")?.query_row(
         [id],
         |r| r.get(0),
     )?;
@@ -242,8 +230,7 @@ pub fn create_vendor(
     name: &str,
     trade: Option<&str>,
 ) -> Result<i64, StoreError> {
-    let n = tx.execute(
-        "INSERT OR IGNORE INTO vendors(name, trade, created_at) VALUES (?1, ?2, ?3)",
+    let n = tx.prepare_cached("INSERT OR IGNORE INTO vendors(name, trade, created_at) VALUES (?1, ?2, ?3)")?.execute(
         params![name, trade, super::now_str()],
     )?;
     if n == 0 {

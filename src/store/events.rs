@@ -61,8 +61,7 @@ pub fn append(
     data: &serde_json::Value,
 ) -> Result<i64, StoreError> {
     let (last_id, prev): (i64, String) = tx
-        .query_row(
-            "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1",
+        .prepare_cached("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1")?.query_row(
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
@@ -72,8 +71,7 @@ pub fn append(
     let at = super::now_str();
     let data = data.to_string();
     let hash = event_hash(&prev, id, &at, actor, action, entity, entity_id, &data);
-    tx.execute(
-        "INSERT INTO events(id, at, actor, action, entity, entity_id, data, prev_hash, hash) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+    tx.prepare_cached("INSERT INTO events(id, at, actor, action, entity, entity_id, data, prev_hash, hash) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)")?.execute(
         params![id, at, actor, action, entity, entity_id, data, prev, hash],
     )?;
     Ok(id)

@@ -137,9 +137,8 @@ pub fn for_record(
 }
 
 pub fn fetch_target(conn: &Connection, id: i64) -> Result<FetchTarget, StoreError> {
-    conn.query_row(
-        "SELECT e.id, e.message_id, e.ordinal, e.kind, e.mime, e.expected_sha256, e.fetch, e.status, m.source, m.raw_payload_id \
-         FROM evidence e JOIN messages m ON m.id = e.message_id WHERE e.id = ?1",
+    conn.prepare_cached("SELECT e.id, e.message_id, e.ordinal, e.kind, e.mime, e.expected_sha256, e.fetch, e.status, m.source, m.raw_payload_id \
+         FROM evidence e JOIN messages m ON m.id = e.message_id WHERE e.id = ?1")?.query_row(
         [id],
         |r| {
             let fetch: String = r.get(6)?;
@@ -179,9 +178,8 @@ pub struct StoredFile {
 
 pub fn mark_ready(tx: &Transaction<'_>, id: i64, f: &StoredFile) -> Result<(), StoreError> {
     // An earlier photo that is the same picture (perceptual hash) makes this one a duplicate.
-    tx.execute(
-        "UPDATE evidence SET status = 'ready', sha256 = ?2, bytes = ?3, mime = COALESCE(?4, mime), thumbnail = ?5, width = ?6, \
-         height = ?7, phash = ?8, dhash = ?12, exif = ?9, filename = COALESCE(filename, ?10), error = ?11 WHERE id = ?1",
+    tx.prepare_cached("UPDATE evidence SET status = 'ready', sha256 = ?2, bytes = ?3, mime = COALESCE(?4, mime), thumbnail = ?5, width = ?6, \
+         height = ?7, phash = ?8, dhash = ?12, exif = ?9, filename = COALESCE(filename, ?10), error = ?11 WHERE id = ?1")?.execute(
         params![
             id,
             f.sha256,
@@ -201,8 +199,7 @@ pub fn mark_ready(tx: &Transaction<'_>, id: i64, f: &StoredFile) -> Result<(), S
 }
 
 pub fn set_duplicate_of(tx: &Transaction<'_>, id: i64, of: i64) -> Result<(), StoreError> {
-    tx.execute(
-        "UPDATE evidence SET duplicate_of = ?2 WHERE id = ?1",
+    tx.prepare_cached("UPDATE evidence SET duplicate_of = ?2 WHERE id = ?1")?.execute(
         params![id, of],
     )?;
     Ok(())
@@ -243,8 +240,7 @@ pub fn mark_failed(
     status: &str,
     error: &str,
 ) -> Result<(), StoreError> {
-    tx.execute(
-        "UPDATE evidence SET status = ?2, error = ?3 WHERE id = ?1",
+    tx.prepare_cached("UPDATE evidence SET status = ?2, error = ?3 WHERE id = ?1")?.execute(
         params![id, status, error],
     )?;
     Ok(())
@@ -265,8 +261,7 @@ pub fn set_record(
 }
 
 pub fn count_by_status(conn: &Connection, status: &str) -> Result<i64, StoreError> {
-    Ok(conn.query_row(
-        "SELECT count(*) FROM evidence WHERE status = ?1",
+    Ok(conn.prepare_cached("SELECT count(*) FROM evidence WHERE status = ?1")?.query_row(
         [status],
         |r| r.get(0),
     )?)

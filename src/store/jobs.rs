@@ -49,8 +49,7 @@ pub fn due(
 /// The earliest `run_after` of any job of this kind, if any.
 pub fn next_due(conn: &Connection, kind: &str) -> Result<Option<i64>, StoreError> {
     Ok(conn
-        .query_row(
-            "SELECT min(run_after) FROM jobs WHERE kind = ?1",
+        .prepare_cached("SELECT min(run_after) FROM jobs WHERE kind = ?1")?.query_row(
             [kind],
             |r| r.get(0),
         )
@@ -59,7 +58,7 @@ pub fn next_due(conn: &Connection, kind: &str) -> Result<Option<i64>, StoreError
 }
 
 pub fn complete(tx: &Transaction<'_>, id: i64) -> Result<(), StoreError> {
-    tx.execute("DELETE FROM jobs WHERE id = ?1", [id])?;
+    tx.prepare_cached("DELETE FROM jobs WHERE id = ?1")?.execute( [id])?;
     Ok(())
 }
 
@@ -70,8 +69,7 @@ pub fn retry_later(
     error: &str,
     run_after_ms: i64,
 ) -> Result<(), StoreError> {
-    tx.execute(
-        "UPDATE jobs SET attempts = attempts + 1, last_error = ?2, run_after = ?3 WHERE id = ?1",
+    tx.prepare_cached("UPDATE jobs SET attempts = attempts + 1, last_error = ?2, run_after = ?3 WHERE id = ?1")?.execute(
         params![id, error, run_after_ms],
     )?;
     Ok(())
@@ -79,7 +77,7 @@ pub fn retry_later(
 
 pub fn count(conn: &Connection, kind: &str) -> Result<i64, StoreError> {
     Ok(
-        conn.query_row("SELECT count(*) FROM jobs WHERE kind = ?1", [kind], |r| {
+        conn.prepare_cached("SELECT count(*) FROM jobs WHERE kind = ?1")?.query_row( [kind], |r| {
             r.get(0)
         })?,
     )

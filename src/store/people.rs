@@ -27,7 +27,7 @@ pub struct Person {
 fn canonical(tx: &Connection, mut id: i64) -> Result<i64, StoreError> {
     for _ in 0..16 {
         let next: Option<i64> = tx
-            .query_row("SELECT merged_into FROM people WHERE id = ?1", [id], |r| {
+            .prepare_cached("SELECT merged_into FROM people WHERE id = ?1")?.query_row( [id], |r| {
                 r.get(0)
             })
             .optional()?
@@ -45,31 +45,35 @@ fn canonical(tx: &Connection, mut id: i64) -> Result<i64, StoreError> {
 /// Matching order: phone; a known source id; a known alias that belongs to exactly one person (so an export author
 /// "Siti Cleaner" joins the live sender whose push name was "Siti Cleaner").
 pub fn resolve(tx: &Transaction<'_>, s: &SenderRef) -> Result<i64, StoreError> {
+    // Fast path: the id this sender arrived under is known and nothing new is learned.
+    let known: Option<(i64, Option<String>, Option<String>, Option<i64>)> = tx
+        .prepare_cached(
+            "SELECT p.id, p.name, p.phone, p.merged_into FROM person_ids i JOIN people p ON p.id = i.person_id \
+             WHERE i.external_id = ?1",
+        )?
+        .query_row([&s.external_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .optional()?;
+    if let Some((id, name, phone, None)) = &known {
+        let phone_known = s.phone.is_none() || phone.is_some();
+        let name_known = s.display_name.is_none() || name.is_some();
+        if phone_known && name_known && (s.display_name.is_none() || s.display_name == *name) {
+            return Ok(*id);
+        }
+    }
     let mut found: Option<i64> = None;
     if let Some(phone) = &s.phone {
         found = tx
-            .query_row("SELECT id FROM people WHERE phone = ?1", [phone], |r| {
-                r.get(0)
-            })
+            .prepare_cached("SELECT id FROM people WHERE phone = ?1")?
+            .query_row([phone], |r| r.get(0))
             .optional()?;
     }
     if found.is_none() {
-        found = tx
-            .query_row(
-                "SELECT person_id FROM person_ids WHERE external_id = ?1",
-                [&s.external_id],
-                |r| r.get(0),
-            )
-            .optional()?;
+        found = known.map(|k| k.0);
     }
     if found.is_none() && s.phone.is_none() {
         if let Some(name) = &s.display_name {
-            let mut st = tx.prepare_cached(
-                "SELECT DISTINCT person_id FROM person_aliases WHERE alias = ?1 LIMIT 2",
-            )?;
-            let ids: Vec<i64> = st
-                .query_map([name], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
+            let mut st = tx.prepare_cached("SELECT DISTINCT person_id FROM person_aliases WHERE alias = ?1 LIMIT 2")?;
+            let ids: Vec<i64> = st.query_map([name], |r| r.get(0))?.collect::<Result<_, _>>()?;
             if ids.len() == 1 {
                 found = Some(ids[0]);
             }
@@ -79,43 +83,34 @@ pub fn resolve(tx: &Transaction<'_>, s: &SenderRef) -> Result<i64, StoreError> {
         Some(id) => {
             let id = canonical(tx, id)?;
             if let Some(phone) = &s.phone {
-                tx.execute(
+                tx.prepare_cached(
                     "UPDATE people SET phone = ?1 WHERE id = ?2 AND phone IS NULL AND NOT EXISTS (SELECT 1 FROM people WHERE phone = ?1)",
-                    params![phone, id],
-                )?;
+                )?
+                .execute(params![phone, id])?;
             }
             if let Some(name) = &s.display_name {
-                tx.execute(
-                    "UPDATE people SET name = ?1 WHERE id = ?2 AND name IS NULL",
-                    params![name, id],
-                )?;
+                tx.prepare_cached("UPDATE people SET name = ?1 WHERE id = ?2 AND name IS NULL")?
+                    .execute(params![name, id])?;
             }
             id
         }
         None => {
-            tx.execute(
-                "INSERT INTO people(name, phone, created_at) VALUES (?1, ?2, ?3)",
-                params![s.display_name, s.phone, super::now_str()],
-            )?;
+            tx.prepare_cached("INSERT INTO people(name, phone, created_at) VALUES (?1, ?2, ?3)")?
+                .execute(params![s.display_name, s.phone, super::now_str()])?;
             tx.last_insert_rowid()
         }
     };
-    tx.execute(
-        "INSERT OR IGNORE INTO person_ids(external_id, person_id) VALUES (?1, ?2)",
-        params![s.external_id, id],
-    )?;
+    tx.prepare_cached("INSERT OR IGNORE INTO person_ids(external_id, person_id) VALUES (?1, ?2)")?
+        .execute(params![s.external_id, id])?;
     if let Some(name) = &s.display_name {
-        tx.execute(
-            "INSERT OR IGNORE INTO person_aliases(person_id, alias) VALUES (?1, ?2)",
-            params![id, name],
-        )?;
+        tx.prepare_cached("INSERT OR IGNORE INTO person_aliases(person_id, alias) VALUES (?1, ?2)")?
+            .execute(params![id, name])?;
     }
     Ok(id)
 }
 
 pub fn get_ref(conn: &Connection, id: i64) -> Result<PersonRef, StoreError> {
-    conn.query_row(
-        "SELECT id, name, phone FROM people WHERE id = ?1",
+    conn.prepare_cached("SELECT id, name, phone FROM people WHERE id = ?1")?.query_row(
         [id],
         |r| {
             Ok(PersonRef {
@@ -133,7 +128,7 @@ pub fn get_ref(conn: &Connection, id: i64) -> Result<PersonRef, StoreError> {
 pub fn lookup(conn: &Connection, key: &str) -> Result<Option<i64>, StoreError> {
     if let Some(phone) = crate::ingest::model::normalize_phone(key) {
         if let Some(id) = conn
-            .query_row("SELECT id FROM people WHERE phone = ?1", [&phone], |r| {
+            .prepare_cached("SELECT id FROM people WHERE phone = ?1")?.query_row( [&phone], |r| {
                 r.get(0)
             })
             .optional()?
@@ -143,7 +138,7 @@ pub fn lookup(conn: &Connection, key: &str) -> Result<Option<i64>, StoreError> {
     }
     if let Ok(id) = key.parse::<i64>() {
         return Ok(conn
-            .query_row("SELECT id FROM people WHERE id = ?1", [id], |r| r.get(0))
+            .prepare_cached("SELECT id FROM people WHERE id = ?1")?.query_row( [id], |r| r.get(0))
             .optional()?);
     }
     Ok(None)
@@ -192,8 +187,7 @@ pub fn create(
     phone: Option<&str>,
 ) -> Result<i64, StoreError> {
     if let Some(p) = phone {
-        let exists: bool = tx.query_row(
-            "SELECT EXISTS(SELECT 1 FROM people WHERE phone = ?1)",
+        let exists: bool = tx.prepare_cached("SELECT EXISTS(SELECT 1 FROM people WHERE phone = ?1)")?.query_row(
             [p],
             |r| r.get(0),
         )?;
@@ -201,20 +195,17 @@ pub fn create(
             return Err(StoreError::Conflict(format!("person with phone {p}")));
         }
     }
-    tx.execute(
-        "INSERT INTO people(name, phone, created_at) VALUES (?1, ?2, ?3)",
+    tx.prepare_cached("INSERT INTO people(name, phone, created_at) VALUES (?1, ?2, ?3)")?.execute(
         params![name, phone, super::now_str()],
     )?;
     let id = tx.last_insert_rowid();
     if let Some(p) = phone {
-        tx.execute(
-            "INSERT OR IGNORE INTO person_ids(external_id, person_id) VALUES (?1, ?2)",
+        tx.prepare_cached("INSERT OR IGNORE INTO person_ids(external_id, person_id) VALUES (?1, ?2)")?.execute(
             params![p, id],
         )?;
     }
     if let Some(n) = name {
-        tx.execute(
-            "INSERT OR IGNORE INTO person_aliases(person_id, alias) VALUES (?1, ?2)",
+        tx.prepare_cached("INSERT OR IGNORE INTO person_aliases(person_id, alias) VALUES (?1, ?2)")?.execute(
             params![id, n],
         )?;
     }
@@ -228,8 +219,7 @@ pub fn update(
     phone: Option<&str>,
     vendor_id: Option<Option<i64>>,
 ) -> Result<(), StoreError> {
-    let exists: bool = tx.query_row(
-        "SELECT EXISTS(SELECT 1 FROM people WHERE id = ?1)",
+    let exists: bool = tx.prepare_cached("SELECT EXISTS(SELECT 1 FROM people WHERE id = ?1)")?.query_row(
         [id],
         |r| r.get(0),
     )?;
@@ -237,19 +227,17 @@ pub fn update(
         return Err(StoreError::NotFound(format!("person {id}")));
     }
     if let Some(n) = name {
-        tx.execute("UPDATE people SET name = ?1 WHERE id = ?2", params![n, id])?;
-        tx.execute(
-            "INSERT OR IGNORE INTO person_aliases(person_id, alias) VALUES (?1, ?2)",
+        tx.prepare_cached("UPDATE people SET name = ?1 WHERE id = ?2")?.execute( params![n, id])?;
+        tx.prepare_cached("INSERT OR IGNORE INTO person_aliases(person_id, alias) VALUES (?1, ?2)")?.execute(
             params![id, n],
         )?;
     }
     if let Some(p) = phone {
-        tx.execute("UPDATE people SET phone = ?1 WHERE id = ?2", params![p, id])
+        tx.prepare_cached("UPDATE people SET phone = ?1 WHERE id = ?2")?.execute( params![p, id])
             .map_err(|_| StoreError::Conflict(format!("person with phone {p}")))?;
     }
     if let Some(v) = vendor_id {
-        tx.execute(
-            "UPDATE people SET vendor_id = ?1 WHERE id = ?2",
+        tx.prepare_cached("UPDATE people SET vendor_id = ?1 WHERE id = ?2")?.execute(
             params![v, id],
         )?;
     }
@@ -264,8 +252,7 @@ pub fn merge(tx: &Transaction<'_>, from: i64, into: i64) -> Result<(), StoreErro
         ));
     }
     for id in [from, into] {
-        let exists: bool = tx.query_row(
-            "SELECT EXISTS(SELECT 1 FROM people WHERE id = ?1)",
+        let exists: bool = tx.prepare_cached("SELECT EXISTS(SELECT 1 FROM people WHERE id = ?1)")?.query_row(
             [id],
             |r| r.get(0),
         )?;
@@ -273,29 +260,24 @@ pub fn merge(tx: &Transaction<'_>, from: i64, into: i64) -> Result<(), StoreErro
             return Err(StoreError::NotFound(format!("person {id}")));
         }
     }
-    tx.execute(
-        "UPDATE person_ids SET person_id = ?1 WHERE person_id = ?2",
+    tx.prepare_cached("UPDATE person_ids SET person_id = ?1 WHERE person_id = ?2")?.execute(
         params![into, from],
     )?;
-    tx.execute(
-        "INSERT OR IGNORE INTO person_aliases(person_id, alias) SELECT ?1, alias FROM person_aliases WHERE person_id = ?2",
+    tx.prepare_cached("INSERT OR IGNORE INTO person_aliases(person_id, alias) SELECT ?1, alias FROM person_aliases WHERE person_id = ?2")?.execute(
         params![into, from],
     )?;
-    tx.execute(
-        "UPDATE messages SET sender_id = ?1 WHERE sender_id = ?2",
+    tx.prepare_cached("UPDATE messages SET sender_id = ?1 WHERE sender_id = ?2")?.execute(
         params![into, from],
     )?;
     let phone: Option<String> =
-        tx.query_row("SELECT phone FROM people WHERE id = ?1", [from], |r| {
+        tx.prepare_cached("SELECT phone FROM people WHERE id = ?1")?.query_row( [from], |r| {
             r.get(0)
         })?;
-    tx.execute(
-        "UPDATE people SET merged_into = ?1, phone = NULL WHERE id = ?2",
+    tx.prepare_cached("UPDATE people SET merged_into = ?1, phone = NULL WHERE id = ?2")?.execute(
         params![into, from],
     )?;
     if let Some(p) = phone {
-        tx.execute(
-            "UPDATE people SET phone = ?1 WHERE id = ?2 AND phone IS NULL",
+        tx.prepare_cached("UPDATE people SET phone = ?1 WHERE id = ?2 AND phone IS NULL")?.execute(
             params![p, into],
         )?;
     }

@@ -18,8 +18,7 @@ pub const SLA_SETTING: &str = "sla_policy";
 /// The saved snapshot of a chat's engine state, the message id it covers, and the chat's current seq.
 pub fn load_state(conn: &Connection, chat_id: i64) -> Result<(ChatState, i64, i64), StoreError> {
     let row: Option<(Option<String>, i64, i64)> = conn
-        .query_row(
-            "SELECT state, state_through, seq FROM chat_states WHERE chat_id = ?1",
+        .prepare_cached("SELECT state, state_through, seq FROM chat_states WHERE chat_id = ?1")?.query_row(
             [chat_id],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
@@ -40,7 +39,7 @@ pub fn load_state(conn: &Connection, chat_id: i64) -> Result<(ChatState, i64, i6
 /// The chat's current seq (0 when it has no row).
 pub fn state_seq(conn: &Connection, chat_id: i64) -> Result<i64, StoreError> {
     Ok(conn
-        .query_row("SELECT seq FROM chat_states WHERE chat_id = ?1", [chat_id], |r| r.get(0))
+        .prepare_cached("SELECT seq FROM chat_states WHERE chat_id = ?1")?.query_row( [chat_id], |r| r.get(0))
         .optional()?
         .unwrap_or(0))
 }
@@ -89,8 +88,7 @@ pub fn add_correction(
     actor: &str,
     reason: Option<&str>,
 ) -> Result<i64, StoreError> {
-    tx.execute(
-        "INSERT INTO corrections(chat_id, target, target_id, data, actor, reason, at) VALUES (?1,?2,?3,?4,?5,?6,?7)",
+    tx.prepare_cached("INSERT INTO corrections(chat_id, target, target_id, data, actor, reason, at) VALUES (?1,?2,?3,?4,?5,?6,?7)")?.execute(
         params![chat_id, target, target_id, data.to_string(), actor, reason, super::now_str()],
     )?;
     Ok(tx.last_insert_rowid())
@@ -148,14 +146,13 @@ pub fn load_overrides(conn: &Connection, chat_id: i64) -> Result<Overrides, Stor
 
 pub fn get_setting(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
     Ok(conn
-        .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0))
+        .prepare_cached("SELECT value FROM settings WHERE key = ?1")?.query_row( [key], |r| r.get(0))
         .optional()?)
 }
 
 pub fn set_setting(tx: &Transaction<'_>, key: &str, value: &str) -> Result<(), StoreError> {
-    tx.execute(
-        "INSERT INTO settings(key, value, updated_at) VALUES (?1, ?2, ?3) \
-         ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+    tx.prepare_cached("INSERT INTO settings(key, value, updated_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at")?.execute(
         params![key, value, super::now_str()],
     )?;
     Ok(())
@@ -170,18 +167,16 @@ pub fn sla_policy(conn: &Connection) -> Result<SlaPolicy, StoreError> {
 /// Forgets everything the engine derived for a chat (records, links, state) so it can be replayed.
 /// Manager corrections are kept: the replay applies them again.
 pub fn reset_chat(tx: &Transaction<'_>, chat_id: i64) -> Result<(), StoreError> {
-    tx.execute(
-        "UPDATE evidence SET record_type = NULL, record_id = NULL, role = NULL, link_reason = NULL \
-         WHERE message_id IN (SELECT id FROM messages WHERE chat_id = ?1)",
+    tx.prepare_cached("UPDATE evidence SET record_type = NULL, record_id = NULL, role = NULL, link_reason = NULL \
+         WHERE message_id IN (SELECT id FROM messages WHERE chat_id = ?1)")?.execute(
         [chat_id],
     )?;
-    tx.execute(
-        "UPDATE messages SET record_type = NULL, record_id = NULL, link_reason = NULL WHERE chat_id = ?1",
+    tx.prepare_cached("UPDATE messages SET record_type = NULL, record_id = NULL, link_reason = NULL WHERE chat_id = ?1")?.execute(
         [chat_id],
     )?;
-    tx.execute("DELETE FROM issues WHERE chat_id = ?1", [chat_id])?;
-    tx.execute("DELETE FROM tasks WHERE chat_id = ?1", [chat_id])?;
-    tx.execute("DELETE FROM chat_states WHERE chat_id = ?1", [chat_id])?;
+    tx.prepare_cached("DELETE FROM issues WHERE chat_id = ?1")?.execute( [chat_id])?;
+    tx.prepare_cached("DELETE FROM tasks WHERE chat_id = ?1")?.execute( [chat_id])?;
+    tx.prepare_cached("DELETE FROM chat_states WHERE chat_id = ?1")?.execute( [chat_id])?;
     Ok(())
 }
 
@@ -781,23 +776,20 @@ pub struct RecordCounts {
 
 pub fn counts(conn: &Connection, today_from_ms: i64, now_ms: i64) -> Result<RecordCounts, StoreError> {
     Ok(RecordCounts {
-        open_issues: conn.query_row(
-            "SELECT count(*) FROM issues WHERE status NOT IN ('resolved','closed')",
+        open_issues: conn.prepare_cached("SELECT count(*) FROM issues WHERE status NOT IN ('resolved','closed')")?.query_row(
             [],
             |r| r.get(0),
         )?,
-        overdue_issues: conn.query_row(
-            "SELECT count(*) FROM issues WHERE status NOT IN ('resolved','closed') \
-             AND (resolve_by_ms < ?1 OR (responded_at IS NULL AND respond_by_ms < ?1))",
+        overdue_issues: conn.prepare_cached("SELECT count(*) FROM issues WHERE status NOT IN ('resolved','closed') \
+             AND (resolve_by_ms < ?1 OR (responded_at IS NULL AND respond_by_ms < ?1))")?.query_row(
             [now_ms],
             |r| r.get(0),
         )?,
-        tasks_done_today: conn.query_row(
-            "SELECT count(*) FROM tasks WHERE status = 'done' AND reported_ms >= ?1",
+        tasks_done_today: conn.prepare_cached("SELECT count(*) FROM tasks WHERE status = 'done' AND reported_ms >= ?1")?.query_row(
             [today_from_ms],
             |r| r.get(0),
         )?,
-        tasks_today: conn.query_row("SELECT count(*) FROM tasks WHERE reported_ms >= ?1", [today_from_ms], |r| r.get(0))?,
+        tasks_today: conn.prepare_cached("SELECT count(*) FROM tasks WHERE reported_ms >= ?1")?.query_row( [today_from_ms], |r| r.get(0))?,
     })
 }
 
