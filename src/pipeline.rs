@@ -487,6 +487,14 @@ pub async fn tick_chats(svc: &Services) -> Result<(), StoreError> {
 /// Runs until `stop` is cancelled, waking on new messages and every few seconds; snapshots states every few seconds
 /// and at shutdown.
 pub async fn run(svc: Arc<Services>, stop: CancellationToken) {
+    let bg = svc.clone();
+    tokio::spawn(async move {
+        match reclassify_outdated(&bg, 30).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(changed = n, "re-classified recent messages with the new classifier"),
+            Err(e) => tracing::warn!(error = %e, "re-classification after an upgrade failed"),
+        }
+    });
     let mut last_tick = std::time::Instant::now();
     let mut last_checkpoint = std::time::Instant::now();
     loop {
@@ -640,4 +648,91 @@ pub fn learn_from_corrections(db: &store::Db, pipeline: &Pipeline) -> Result<usi
     }
     pipeline.replace_classifier(c);
     Ok(n)
+}
+
+/// After an upgrade that changed the classifier ([`crate::classify::VERSION`]), re-classifies the recent messages
+/// classified by an older version (never those a manager corrected) and rebuilds the records of the chats where a
+/// verdict changed. Runs in the background; returns how many messages changed.
+pub async fn reclassify_outdated(svc: &Services, days: i64) -> Result<usize, StoreError> {
+    let since = svc.clock.now().timestamp_millis() - days * 86_400_000;
+    let version = crate::classify::VERSION;
+    let chats: Vec<i64> = svc
+        .db
+        .read(move |c| {
+            let mut st = c.prepare(
+                "SELECT DISTINCT chat_id FROM messages WHERE processed = 1 AND kind IS NOT NULL \
+                 AND classifier_version IS NOT ?1 AND sent_ms >= ?2",
+            )?;
+            let r = st.query_map(params![version, since], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            Ok(r)
+        })
+        .await?;
+    let mut changed_total = 0;
+    for chat in chats {
+        let rows: Vec<(i64, String, Option<String>)> = svc
+            .db
+            .read(move |c| {
+                let mut st = c.prepare(
+                    "SELECT id, text, classification FROM messages WHERE chat_id = ?1 AND processed = 1 AND kind IS NOT NULL \
+                     AND text IS NOT NULL AND classifier_version IS NOT ?2 AND sent_ms >= ?3",
+                )?;
+                let r = st
+                    .query_map(params![chat, version, since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect::<Result<_, _>>()?;
+                Ok(r)
+            })
+            .await?;
+        let classifier = svc.pipeline.classifier();
+        let updates: Vec<(i64, String, String, bool)> = tokio::task::spawn_blocking(move || {
+            rows.into_iter()
+                .map(|(id, text, old)| {
+                    let new = classifier.classify(&text);
+                    let json = serde_json::to_string(&new).unwrap_or_default();
+                    let old_kind = old
+                        .as_deref()
+                        .and_then(|o| serde_json::from_str::<Classification>(o).ok())
+                        .map(|c| (c.kind, c.category, c.location, c.priority, c.status, c.repeat));
+                    let changed =
+                        old_kind != Some((new.kind, new.category, new.location.clone(), new.priority, new.status, new.repeat));
+                    (id, new.kind.as_str().to_string(), json, changed)
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| StoreError::Io(format!("classifier task failed: {e}")))?;
+        let cache = svc.pipeline.states();
+        let (tz, now) = (svc.tz, svc.clock.now());
+        changed_total += svc
+            .db
+            .write(move |tx| {
+                let ov = store::records::load_overrides(tx, chat)?;
+                let mut changed = 0;
+                for (id, kind, json, did_change) in &updates {
+                    if ov.messages.get(id).and_then(|m| m.class.as_ref()).is_some() {
+                        continue;
+                    }
+                    tx.prepare_cached(
+                        "UPDATE messages SET kind = ?2, classification = ?3, classifier_version = ?4 WHERE id = ?1",
+                    )?
+                    .execute(params![id, kind, json, version])?;
+                    if *did_change {
+                        changed += 1;
+                    }
+                }
+                if changed > 0 {
+                    replay_chat_in_tx(tx, &cache, chat, tz, now)?;
+                    store::events::append(
+                        tx,
+                        "system:classifier",
+                        "chat.reclassified",
+                        "chat",
+                        Some(&chat.to_string()),
+                        &serde_json::json!({"version": version, "changed": changed}),
+                    )?;
+                }
+                Ok(changed)
+            })
+            .await?;
+    }
+    Ok(changed_total)
 }

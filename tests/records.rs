@@ -515,3 +515,48 @@ async fn engine_state_survives_a_crash_between_snapshots() {
     assert_eq!(items.len(), 1, "{issues}");
     assert_eq!(items[0]["status"], "resolved", "the resolution found the ticket opened before the crash");
 }
+
+#[tokio::test]
+async fn a_new_classifier_version_reclassifies_recent_messages_but_not_corrections() {
+    let now = chrono::Utc::now().timestamp();
+    let mut s = Server::start(&default_config("http://127.0.0.1:9"));
+    let c = client();
+    let token = s.token("manager");
+    let msgs = [
+        cloud_group_msg("wamid.v1", "60167654302", "Rajesh", now - 3600, Some("Paip bocor tingkat 5 blok A"), None, None),
+        cloud_group_msg("wamid.v2", "60133334405", "Farid", now - 3000, Some("Lampu koridor blok C rosak"), None, None),
+    ];
+    for m in &msgs {
+        assert_eq!(post_cloud(&c, &s, m).await.status(), 200);
+    }
+    wait_processed(&c, &s, &token, 2).await;
+    let (_, page) = get_json(&c, &s.u("/api/v1/messages"), &token).await;
+    let lamp = page["items"].as_array().unwrap().iter().find(|m| m["text"].as_str().unwrap().starts_with("Lampu")).unwrap()["id"].as_i64().unwrap();
+    // A manager says the lamp message is chatter: that must survive a classifier upgrade.
+    let r = c.post(s.u(&format!("/api/v1/messages/{lamp}/classification"))).bearer_auth(&token)
+        .json(&json!({"kind": "chatter", "reason": "test"})).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    s.stop();
+    // Pretend the stored verdicts came from an older, worse classifier.
+    {
+        let conn = rusqlite::Connection::open(s.data.join("tapak.db")).unwrap();
+        conn.execute("UPDATE messages SET classifier_version = 'old', kind = 'chatter', \
+            classification = json_set(classification, '$.kind', 'chatter') WHERE text LIKE 'Paip%'", []).unwrap();
+        conn.execute("UPDATE messages SET classifier_version = 'old'", []).unwrap();
+        conn.execute("DELETE FROM issues", []).unwrap();
+    }
+    s.spawn(&[]);
+    let issues = eventually(30, "re-classification rebuilt the ticket", || {
+        let (c, u, t) = (c.clone(), s.u("/api/v1/issues"), token.clone());
+        async move {
+            let (_, v) = get_json(&c, &u, &t).await;
+            let items = v["items"].as_array().cloned().unwrap_or_default();
+            (!items.is_empty()).then_some(items)
+        }
+    })
+    .await;
+    assert_eq!(issues.len(), 1, "only the pipe leak; the corrected lamp message stays chatter");
+    assert_eq!(issues[0]["category"], "plumbing");
+    let (_, m) = get_json(&c, &s.u(&format!("/api/v1/messages/{lamp}")), &token).await;
+    assert_eq!(m["kind"], "chatter");
+}
