@@ -260,6 +260,9 @@ fn acquire(
 
 /// Returns a chat's state to the cache after a batch changed it (bumping the chat's seq in the same transaction).
 fn release(tx: &Transaction<'_>, cache: &StateCache, chat_id: i64, mut c: Cached) -> Result<(), StoreError> {
+    if c.state.tickets.len() > records::STATE_MAX_TICKETS + 500 || c.state.msg_records.len() > 20_000 {
+        records::compact(&mut c.state);
+    }
     c.seq = store::records::bump_seq(tx, chat_id)?;
     c.dirty = true;
     cache.put(chat_id, c);
