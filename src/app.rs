@@ -74,7 +74,10 @@ impl Services {
         let pipeline = crate::pipeline::Pipeline::new();
         match crate::pipeline::learn_from_corrections(&db, &pipeline) {
             Ok(0) => {}
-            Ok(n) => tracing::info!(corrections = n, "classifier adapted to managers' corrections"),
+            Ok(n) => tracing::info!(
+                corrections = n,
+                "classifier adapted to managers' corrections"
+            ),
             Err(e) => tracing::warn!(error = %e, "could not load classification corrections"),
         }
         Ok(Services {

@@ -344,9 +344,11 @@ pub async fn load(svc: &Arc<Services>) -> anyhow::Result<()> {
                 ids.push(store::ingest::store_message(tx, m, None, &mut out)?);
             }
             for (ext, _) in CHATS {
-                if let Ok(id) = tx.query_row("SELECT id FROM chats WHERE external_id = ?1", [ext], |r| {
-                    r.get::<_, i64>(0)
-                }) {
+                if let Ok(id) =
+                    tx.query_row("SELECT id FROM chats WHERE external_id = ?1", [ext], |r| {
+                        r.get::<_, i64>(0)
+                    })
+                {
                     store::chats::set_site(tx, id, Some(site))?;
                 }
             }

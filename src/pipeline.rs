@@ -90,7 +90,10 @@ impl StateCache {
         }
     }
     fn chats(&self) -> Vec<i64> {
-        self.map.lock().map(|m| m.keys().copied().collect()).unwrap_or_default()
+        self.map
+            .lock()
+            .map(|m| m.keys().copied().collect())
+            .unwrap_or_default()
     }
 }
 
@@ -123,8 +126,11 @@ fn msg_in(
 ) -> Result<MsgIn, StoreError> {
     let sent_at = ms_to_time(p.sent_ms);
     let media: Vec<i64> = {
-        let mut st = tx.prepare_cached("SELECT id FROM evidence WHERE message_id = ?1 ORDER BY ordinal")?;
-        let ids = st.query_map([p.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        let mut st =
+            tx.prepare_cached("SELECT id FROM evidence WHERE message_id = ?1 ORDER BY ordinal")?;
+        let ids = st
+            .query_map([p.id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
         ids
     };
     let reply_to = match &p.reply_to {
@@ -177,7 +183,11 @@ fn engine_err(e: records::RecordsError) -> StoreError {
 }
 
 /// Loads a chat's stored messages (processed, in chat order) after message id `after`, with their classification.
-fn processed_after(tx: &Transaction<'_>, chat_id: i64, after: i64) -> Result<Vec<(Pending, Option<String>)>, StoreError> {
+fn processed_after(
+    tx: &Transaction<'_>,
+    chat_id: i64,
+    after: i64,
+) -> Result<Vec<(Pending, Option<String>)>, StoreError> {
     let mut st = tx.prepare_cached(
         "SELECT id, chat_id, sender_id, sent_ms, type, text, deleted, reply_to, source, classification \
          FROM messages WHERE chat_id = ?1 AND processed = 1 AND id > ?2 ORDER BY sent_ms, id",
@@ -259,8 +269,15 @@ fn acquire(
 }
 
 /// Returns a chat's state to the cache after a batch changed it (bumping the chat's seq in the same transaction).
-fn release(tx: &Transaction<'_>, cache: &StateCache, chat_id: i64, mut c: Cached) -> Result<(), StoreError> {
-    if c.state.tickets.len() > records::STATE_MAX_TICKETS + 500 || c.state.msg_records.len() > 20_000 {
+fn release(
+    tx: &Transaction<'_>,
+    cache: &StateCache,
+    chat_id: i64,
+    mut c: Cached,
+) -> Result<(), StoreError> {
+    if c.state.tickets.len() > records::STATE_MAX_TICKETS + 500
+        || c.state.msg_records.len() > 20_000
+    {
         records::compact(&mut c.state);
     }
     c.seq = store::records::bump_seq(tx, chat_id)?;
@@ -301,7 +318,10 @@ pub fn link_in_tx(
     let mut still_pending = tx.prepare_cached("SELECT processed FROM messages WHERE id = ?1")?;
     let mut processed = 0;
     for c in batch {
-        let done: bool = still_pending.query_row([c.pending.id], |r| r.get(0)).optional()?.unwrap_or(true);
+        let done: bool = still_pending
+            .query_row([c.pending.id], |r| r.get(0))
+            .optional()?
+            .unwrap_or(true);
         if !done {
             by_chat.entry(c.pending.chat_id).or_default().push(c);
         }
@@ -327,7 +347,8 @@ pub fn link_in_tx(
                 class.as_ref().map(|_| version),
             )?;
             let m = msg_in(tx, &c.pending, class, tz)?;
-            let fx = records::process(&mut cached.state, &m, &mut MsgKeyedIds, &ov).map_err(engine_err)?;
+            let fx = records::process(&mut cached.state, &m, &mut MsgKeyedIds, &ov)
+                .map_err(engine_err)?;
             apply_all(tx, &fx, &sla, tz, &mut applied)?;
             cached.through = cached.through.max(c.pending.id);
             processed += 1;
@@ -395,7 +416,9 @@ pub fn replay_chat_in_tx(
 pub fn checkpoint_in_tx(tx: &Transaction<'_>, cache: &StateCache) -> Result<usize, StoreError> {
     let mut n = 0;
     for chat in cache.chats() {
-        let Some(mut c) = cache.take(chat) else { continue };
+        let Some(mut c) = cache.take(chat) else {
+            continue;
+        };
         if c.dirty && store::records::state_seq(tx, chat)? == c.seq {
             records::compact(&mut c.state);
             store::records::save_state(tx, chat, &c.state, c.through)?;
@@ -417,7 +440,10 @@ pub async fn process_batch(svc: &Services, limit: usize) -> Result<usize, StoreE
 
 async fn process_batch_stats(svc: &Services, limit: usize) -> Result<DrainStats, StoreError> {
     let limit = limit.min(LINK_BATCH);
-    let pending = svc.db.read(move |c| store::messages::pending(c, limit)).await?;
+    let pending = svc
+        .db
+        .read(move |c| store::messages::pending(c, limit))
+        .await?;
     if pending.is_empty() {
         return Ok(DrainStats::default());
     }
@@ -428,7 +454,10 @@ async fn process_batch_stats(svc: &Services, limit: usize) -> Result<DrainStats,
     let cache = svc.pipeline.states();
     let tz = svc.tz;
     let now = svc.clock.now();
-    let stats = svc.db.write(move |tx| link_in_tx(tx, &cache, batch, tz, now)).await?;
+    let stats = svc
+        .db
+        .write(move |tx| link_in_tx(tx, &cache, batch, tz, now))
+        .await?;
     svc.metrics
         .messages_processed
         .fetch_add(stats.processed as u64, Ordering::Relaxed);
@@ -494,7 +523,10 @@ pub async fn run(svc: Arc<Services>, stop: CancellationToken) {
     tokio::spawn(async move {
         match reclassify_outdated(&bg, 30).await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(changed = n, "re-classified recent messages with the new classifier"),
+            Ok(n) => tracing::info!(
+                changed = n,
+                "re-classified recent messages with the new classifier"
+            ),
             Err(e) => tracing::warn!(error = %e, "re-classification after an upgrade failed"),
         }
     });
@@ -588,7 +620,12 @@ pub async fn apply_correction(svc: &Services, c: CorrectionInput) -> Result<i64,
 
 /// Teaches the shared classifier a manager's reclassification, then re-classifies the chat's messages it may change
 /// (never those a manager corrected) and replays the chat.
-pub async fn learn_and_reclassify(svc: &Services, chat_id: i64, text: String, class: Classification) -> Result<usize, StoreError> {
+pub async fn learn_and_reclassify(
+    svc: &Services,
+    chat_id: i64,
+    text: String,
+    class: Classification,
+) -> Result<usize, StoreError> {
     let mut c = (*svc.pipeline.classifier()).clone();
     c.learn(&text, &class);
     svc.pipeline.replace_classifier(c);
@@ -666,7 +703,9 @@ pub async fn reclassify_outdated(svc: &Services, days: i64) -> Result<usize, Sto
                 "SELECT DISTINCT chat_id FROM messages WHERE processed = 1 AND kind IS NOT NULL \
                  AND classifier_version IS NOT ?1 AND sent_ms >= ?2",
             )?;
-            let r = st.query_map(params![version, since], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            let r = st
+                .query_map(params![version, since], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
             Ok(r)
         })
         .await?;
@@ -694,9 +733,20 @@ pub async fn reclassify_outdated(svc: &Services, days: i64) -> Result<usize, Sto
                     let old_kind = old
                         .as_deref()
                         .and_then(|o| serde_json::from_str::<Classification>(o).ok())
-                        .map(|c| (c.kind, c.category, c.location, c.priority, c.status, c.repeat));
-                    let changed =
-                        old_kind != Some((new.kind, new.category, new.location.clone(), new.priority, new.status, new.repeat));
+                        .map(|c| {
+                            (
+                                c.kind, c.category, c.location, c.priority, c.status, c.repeat,
+                            )
+                        });
+                    let changed = old_kind
+                        != Some((
+                            new.kind,
+                            new.category,
+                            new.location.clone(),
+                            new.priority,
+                            new.status,
+                            new.repeat,
+                        ));
                     (id, new.kind.as_str().to_string(), json, changed)
                 })
                 .collect()

@@ -17,7 +17,12 @@ fn classify(args: &[&str], input: &str) -> (i32, String, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     (
         out.status.code().unwrap_or(-1),
@@ -29,16 +34,24 @@ fn classify(args: &[&str], input: &str) -> (i32, String, String) {
 #[test]
 fn json_lines_in_order_with_errors_inline() {
     let input = concat!(
-        r#"{"id": "a", "text": "Lift stuck again at Block B level 5"}"#, "\n",
+        r#"{"id": "a", "text": "Lift stuck again at Block B level 5"}"#,
+        "\n",
         "this is not json\n",
-        r#"{"id": "b"}"#, "\n",
-        r#"{"id": 7, "text": "Done cleaning Block A lobby ✅", "kind": "ignored"}"#, "\n",
-        r#"{"id": "e", "text": ""}"#, "\n",
-        r#"{"id": "z", "text": "漏水了，B座5楼走廊"}"#, "\n",
+        r#"{"id": "b"}"#,
+        "\n",
+        r#"{"id": 7, "text": "Done cleaning Block A lobby ✅", "kind": "ignored"}"#,
+        "\n",
+        r#"{"id": "e", "text": ""}"#,
+        "\n",
+        r#"{"id": "z", "text": "漏水了，B座5楼走廊"}"#,
+        "\n",
     );
     let (code, out, err) = classify(&[], input);
     assert_eq!(code, 0, "{err}");
-    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 6, "one output line per input line");
     assert_eq!(lines[0]["id"], "a");
     assert_eq!(lines[0]["kind"], "issue_report");
@@ -70,10 +83,29 @@ fn eval_prints_the_contract_scores() {
         .args(["classify", "--eval", corpus.to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap().to_lowercase();
-    for word in ["macro", "accuracy", "status", "category", "priority", "block", "level", "unit", "area", "repeat", "issue_report"] {
-        assert!(text.contains(word), "--eval output mentions {word}:\n{text}");
+    for word in [
+        "macro",
+        "accuracy",
+        "status",
+        "category",
+        "priority",
+        "block",
+        "level",
+        "unit",
+        "area",
+        "repeat",
+        "issue_report",
+    ] {
+        assert!(
+            text.contains(word),
+            "--eval output mentions {word}:\n{text}"
+        );
     }
     let (code, _, err) = classify(&["--eval"], "not a labelled line\n");
     assert_eq!(code, 2, "bad input is exit 2");

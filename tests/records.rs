@@ -501,19 +501,38 @@ async fn engine_state_survives_a_crash_between_snapshots() {
     let mut s = Server::start(&default_config("http://127.0.0.1:9"));
     let c = client();
     let token = s.token("manager");
-    let m1 = cloud_group_msg("wamid.k1", "60167654302", "Rajesh", T0, Some("Lift C stuck at level 3, no one inside"), None, None);
+    let m1 = cloud_group_msg(
+        "wamid.k1",
+        "60167654302",
+        "Rajesh",
+        T0,
+        Some("Lift C stuck at level 3, no one inside"),
+        None,
+        None,
+    );
     assert_eq!(post_cloud(&c, &s, &m1).await.status(), 200);
     wait_processed(&c, &s, &token, 1).await;
     // kill -9 before any snapshot of the engine's state could be written (they are taken every 10 s).
     s.crash();
     s.spawn(&[]);
-    let m2 = cloud_group_msg("wamid.k2", "60124445566", "Ahmad", T0 + 900, Some("Lift C ok already, running normal"), None, None);
+    let m2 = cloud_group_msg(
+        "wamid.k2",
+        "60124445566",
+        "Ahmad",
+        T0 + 900,
+        Some("Lift C ok already, running normal"),
+        None,
+        None,
+    );
     assert_eq!(post_cloud(&c, &s, &m2).await.status(), 200);
     wait_processed(&c, &s, &token, 2).await;
     let (_, issues) = get_json(&c, &s.u("/api/v1/issues"), &token).await;
     let items = issues["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{issues}");
-    assert_eq!(items[0]["status"], "resolved", "the resolution found the ticket opened before the crash");
+    assert_eq!(
+        items[0]["status"], "resolved",
+        "the resolution found the ticket opened before the crash"
+    );
 }
 
 #[tokio::test]
@@ -523,26 +542,59 @@ async fn a_new_classifier_version_reclassifies_recent_messages_but_not_correctio
     let c = client();
     let token = s.token("manager");
     let msgs = [
-        cloud_group_msg("wamid.v1", "60167654302", "Rajesh", now - 3600, Some("Paip bocor tingkat 5 blok A"), None, None),
-        cloud_group_msg("wamid.v2", "60133334405", "Farid", now - 3000, Some("Lampu koridor blok C rosak"), None, None),
+        cloud_group_msg(
+            "wamid.v1",
+            "60167654302",
+            "Rajesh",
+            now - 3600,
+            Some("Paip bocor tingkat 5 blok A"),
+            None,
+            None,
+        ),
+        cloud_group_msg(
+            "wamid.v2",
+            "60133334405",
+            "Farid",
+            now - 3000,
+            Some("Lampu koridor blok C rosak"),
+            None,
+            None,
+        ),
     ];
     for m in &msgs {
         assert_eq!(post_cloud(&c, &s, m).await.status(), 200);
     }
     wait_processed(&c, &s, &token, 2).await;
     let (_, page) = get_json(&c, &s.u("/api/v1/messages"), &token).await;
-    let lamp = page["items"].as_array().unwrap().iter().find(|m| m["text"].as_str().unwrap().starts_with("Lampu")).unwrap()["id"].as_i64().unwrap();
+    let lamp = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["text"].as_str().unwrap().starts_with("Lampu"))
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
     // A manager says the lamp message is chatter: that must survive a classifier upgrade.
-    let r = c.post(s.u(&format!("/api/v1/messages/{lamp}/classification"))).bearer_auth(&token)
-        .json(&json!({"kind": "chatter", "reason": "test"})).send().await.unwrap();
+    let r = c
+        .post(s.u(&format!("/api/v1/messages/{lamp}/classification")))
+        .bearer_auth(&token)
+        .json(&json!({"kind": "chatter", "reason": "test"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     s.stop();
     // Pretend the stored verdicts came from an older, worse classifier.
     {
         let conn = rusqlite::Connection::open(s.data.join("tapak.db")).unwrap();
-        conn.execute("UPDATE messages SET classifier_version = 'old', kind = 'chatter', \
-            classification = json_set(classification, '$.kind', 'chatter') WHERE text LIKE 'Paip%'", []).unwrap();
-        conn.execute("UPDATE messages SET classifier_version = 'old'", []).unwrap();
+        conn.execute(
+            "UPDATE messages SET classifier_version = 'old', kind = 'chatter', \
+            classification = json_set(classification, '$.kind', 'chatter') WHERE text LIKE 'Paip%'",
+            [],
+        )
+        .unwrap();
+        conn.execute("UPDATE messages SET classifier_version = 'old'", [])
+            .unwrap();
         conn.execute("DELETE FROM issues", []).unwrap();
     }
     s.spawn(&[]);
@@ -555,7 +607,11 @@ async fn a_new_classifier_version_reclassifies_recent_messages_but_not_correctio
         }
     })
     .await;
-    assert_eq!(issues.len(), 1, "only the pipe leak; the corrected lamp message stays chatter");
+    assert_eq!(
+        issues.len(),
+        1,
+        "only the pipe leak; the corrected lamp message stays chatter"
+    );
     assert_eq!(issues[0]["category"], "plumbing");
     let (_, m) = get_json(&c, &s.u(&format!("/api/v1/messages/{lamp}")), &token).await;
     assert_eq!(m["kind"], "chatter");

@@ -1386,12 +1386,20 @@ mod compact_tests {
                 category: None,
                 location: Location::default(),
                 priority: None,
-                status: if i % 2 == 0 { IssueStatus::Resolved } else { IssueStatus::Open },
+                status: if i % 2 == 0 {
+                    IssueStatus::Resolved
+                } else {
+                    IssueStatus::Open
+                },
                 opened_at: t0,
                 opened_ordinal: i as u64,
                 opener: None,
                 last_updater: None,
-                last_activity: if i == 0 { t0 - chrono::Duration::days(200) } else { t0 },
+                last_activity: if i == 0 {
+                    t0 - chrono::Duration::days(200)
+                } else {
+                    t0
+                },
                 repeat_of: None,
                 owner: None,
                 resolved_at: None,
@@ -1403,7 +1411,11 @@ mod compact_tests {
         st.last_time = Some(t0);
         compact(&mut st);
         let ids: Vec<i64> = st.tickets.iter().map(|t| t.id).collect();
-        assert_eq!(ids, vec![1, 2, 3, 4], "the old resolved ticket left the state");
+        assert_eq!(
+            ids,
+            vec![1, 2, 3, 4],
+            "the old resolved ticket left the state"
+        );
         assert!(!st.msg_records.contains_key(&100));
         assert_eq!(st.msg_records.len(), 4);
     }

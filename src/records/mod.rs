@@ -22,9 +22,9 @@ pub mod repeats;
 pub mod sla;
 
 pub use engine::{
-    apply_action, compact, finish, process, tick, Action, ChatState, Effect, EvidenceOverride, EvidenceRole,
-    IdAlloc, IssueStatus, LinkReason, ManagerAction, MessageOverride, MsgIn, MsgKeyedIds,
-    Overrides, RecordOverride, RecordRef, RecordsError, SeqIds, TaskEntry, Ticket,
+    apply_action, compact, finish, process, tick, Action, ChatState, Effect, EvidenceOverride,
+    EvidenceRole, IdAlloc, IssueStatus, LinkReason, ManagerAction, MessageOverride, MsgIn,
+    MsgKeyedIds, Overrides, RecordOverride, RecordRef, RecordsError, SeqIds, TaskEntry, Ticket,
     MEDIA_WINDOW_SECS, OWNER_FALLBACK_SECS, STATE_MAX_TICKETS, STATE_TICKET_RETENTION_DAYS,
 };
 pub use mentions::mentioned_names;

@@ -27,17 +27,14 @@ pub struct NamedRef {
 /// Finds or creates the chat; fills in a name learned later. Returns the chat id.
 pub fn upsert(tx: &Transaction<'_>, source: &str, chat: &ChatRef) -> Result<i64, StoreError> {
     let existing: Option<(i64, Option<String>)> = tx
-        .prepare_cached("SELECT id, name FROM chats WHERE external_id = ?1")?.query_row(
-            [&chat.external_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .prepare_cached("SELECT id, name FROM chats WHERE external_id = ?1")?
+        .query_row([&chat.external_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     match existing {
         Some((id, name)) => {
             if name.is_none() && chat.name.is_some() {
-                tx.prepare_cached("UPDATE chats SET name = ?1 WHERE id = ?2")?.execute(
-                    params![chat.name, id],
-                )?;
+                tx.prepare_cached("UPDATE chats SET name = ?1 WHERE id = ?2")?
+                    .execute(params![chat.name, id])?;
             }
             Ok(id)
         }
@@ -96,10 +93,8 @@ pub fn get(conn: &Connection, id: i64) -> Result<Chat, StoreError> {
 
 pub fn find_by_name(conn: &Connection, name: &str) -> Result<Option<i64>, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT id FROM chats WHERE name = ?1 COLLATE NOCASE ORDER BY id LIMIT 1")?.query_row(
-            [name],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT id FROM chats WHERE name = ?1 COLLATE NOCASE ORDER BY id LIMIT 1")?
+        .query_row([name], |r| r.get(0))
         .optional()?)
 }
 
@@ -108,9 +103,9 @@ pub fn set_site(
     chat_id: i64,
     site_id: Option<i64>,
 ) -> Result<(), StoreError> {
-    let n = tx.prepare_cached("UPDATE chats SET site_id = ?1 WHERE id = ?2")?.execute(
-        params![site_id, chat_id],
-    )?;
+    let n = tx
+        .prepare_cached("UPDATE chats SET site_id = ?1 WHERE id = ?2")?
+        .execute(params![site_id, chat_id])?;
     if n == 0 {
         return Err(StoreError::NotFound(format!("chat {chat_id}")));
     }
@@ -118,9 +113,9 @@ pub fn set_site(
 }
 
 pub fn rename(tx: &Transaction<'_>, chat_id: i64, name: &str) -> Result<(), StoreError> {
-    let n = tx.prepare_cached("UPDATE chats SET name = ?1 WHERE id = ?2")?.execute(
-        params![name, chat_id],
-    )?;
+    let n = tx
+        .prepare_cached("UPDATE chats SET name = ?1 WHERE id = ?2")?
+        .execute(params![name, chat_id])?;
     if n == 0 {
         return Err(StoreError::NotFound(format!("chat {chat_id}")));
     }
@@ -130,14 +125,14 @@ pub fn rename(tx: &Transaction<'_>, chat_id: i64, name: &str) -> Result<(), Stor
 /// Finds a site by name, creating it when new. Returns the site id.
 pub fn site_by_name(tx: &Transaction<'_>, name: &str) -> Result<i64, StoreError> {
     if let Some(id) = tx
-        .prepare_cached("SELECT id FROM sites WHERE name = ?1")?.query_row( [name], |r| r.get(0))
+        .prepare_cached("SELECT id FROM sites WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))
         .optional()?
     {
         return Ok(id);
     }
-    tx.prepare_cached("INSERT INTO sites(name, created_at) VALUES (?1, ?2)")?.execute(
-        params![name, super::now_str()],
-    )?;
+    tx.prepare_cached("INSERT INTO sites(name, created_at) VALUES (?1, ?2)")?
+        .execute(params![name, super::now_str()])?;
     Ok(tx.last_insert_rowid())
 }
 
@@ -171,9 +166,11 @@ pub fn create_site(
     name: &str,
     settings: &serde_json::Value,
 ) -> Result<i64, StoreError> {
-    let n = tx.prepare_cached("INSERT OR IGNORE INTO sites(name, settings, created_at) VALUES (?1, ?2, ?3)")?.execute(
-        params![name, settings.to_string(), super::now_str()],
-    )?;
+    let n = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO sites(name, settings, created_at) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![name, settings.to_string(), super::now_str()])?;
     if n == 0 {
         return Err(StoreError::Conflict(format!("site {name:?}")));
     }
@@ -187,19 +184,16 @@ pub fn update_site(
     settings: Option<&serde_json::Value>,
 ) -> Result<(), StoreError> {
     if let Some(name) = name {
-        tx.prepare_cached("UPDATE sites SET name = ?1 WHERE id = ?2")?.execute(
-            params![name, id],
-        )?;
+        tx.prepare_cached("UPDATE sites SET name = ?1 WHERE id = ?2")?
+            .execute(params![name, id])?;
     }
     if let Some(s) = settings {
-        tx.prepare_cached("UPDATE sites SET settings = ?1 WHERE id = ?2")?.execute(
-            params![s.to_string(), id],
-        )?;
+        tx.prepare_cached("UPDATE sites SET settings = ?1 WHERE id = ?2")?
+            .execute(params![s.to_string(), id])?;
     }
-    let exists: bool = tx.prepare_cached("SELECT EXISTS(SELECT 1 FROM sites WHERE id = ?1)")?.query_row(
-        [id],
-        |r| r.get(0),
-    )?;
+    let exists: bool = tx
+        .prepare_cached("SELECT EXISTS(SELECT 1 FROM sites WHERE id = ?1)")?
+        .query_row([id], |r| r.get(0))?;
     if !exists {
         return Err(StoreError::NotFound(format!("site {id}")));
     }
@@ -230,9 +224,11 @@ pub fn create_vendor(
     name: &str,
     trade: Option<&str>,
 ) -> Result<i64, StoreError> {
-    let n = tx.prepare_cached("INSERT OR IGNORE INTO vendors(name, trade, created_at) VALUES (?1, ?2, ?3)")?.execute(
-        params![name, trade, super::now_str()],
-    )?;
+    let n = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO vendors(name, trade, created_at) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![name, trade, super::now_str()])?;
     if n == 0 {
         return Err(StoreError::Conflict(format!("vendor {name:?}")));
     }

@@ -13,7 +13,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_init", include_str!("migrations/0001_init.sql")),
     ("0002_imports", include_str!("migrations/0002_imports.sql")),
     ("0003_records", include_str!("migrations/0003_records.sql")),
-    ("0004_query_indexes", include_str!("migrations/0004_query_indexes.sql")),
+    (
+        "0004_query_indexes",
+        include_str!("migrations/0004_query_indexes.sql"),
+    ),
 ];
 
 /// Schema version this binary writes.

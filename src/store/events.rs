@@ -61,10 +61,8 @@ pub fn append(
     data: &serde_json::Value,
 ) -> Result<i64, StoreError> {
     let (last_id, prev): (i64, String) = tx
-        .prepare_cached("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1")?.query_row(
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .prepare_cached("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?
         .unwrap_or((0, GENESIS.to_string()));
     let id = last_id + 1;

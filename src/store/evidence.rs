@@ -199,9 +199,8 @@ pub fn mark_ready(tx: &Transaction<'_>, id: i64, f: &StoredFile) -> Result<(), S
 }
 
 pub fn set_duplicate_of(tx: &Transaction<'_>, id: i64, of: i64) -> Result<(), StoreError> {
-    tx.prepare_cached("UPDATE evidence SET duplicate_of = ?2 WHERE id = ?1")?.execute(
-        params![id, of],
-    )?;
+    tx.prepare_cached("UPDATE evidence SET duplicate_of = ?2 WHERE id = ?1")?
+        .execute(params![id, of])?;
     Ok(())
 }
 
@@ -240,9 +239,8 @@ pub fn mark_failed(
     status: &str,
     error: &str,
 ) -> Result<(), StoreError> {
-    tx.prepare_cached("UPDATE evidence SET status = ?2, error = ?3 WHERE id = ?1")?.execute(
-        params![id, status, error],
-    )?;
+    tx.prepare_cached("UPDATE evidence SET status = ?2, error = ?3 WHERE id = ?1")?
+        .execute(params![id, status, error])?;
     Ok(())
 }
 
@@ -261,8 +259,7 @@ pub fn set_record(
 }
 
 pub fn count_by_status(conn: &Connection, status: &str) -> Result<i64, StoreError> {
-    Ok(conn.prepare_cached("SELECT count(*) FROM evidence WHERE status = ?1")?.query_row(
-        [status],
-        |r| r.get(0),
-    )?)
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM evidence WHERE status = ?1")?
+        .query_row([status], |r| r.get(0))?)
 }

@@ -131,21 +131,21 @@ pub fn store_delivery(
         out.statuses += n;
     }
     for e in &n.errors {
-        tx.prepare_cached("INSERT INTO source_errors(source, at, detail, raw_payload_id) VALUES (?1,?2,?3,?4)")?.execute(
-            params![source.as_str(), super::now_str(), e, raw_id],
-        )?;
+        tx.prepare_cached(
+            "INSERT INTO source_errors(source, at, detail, raw_payload_id) VALUES (?1,?2,?3,?4)",
+        )?
+        .execute(params![source.as_str(), super::now_str(), e, raw_id])?;
     }
     if out.new_messages.is_empty() && out.changes == 0 && out.statuses == 0 && n.errors.is_empty() {
-        tx.prepare_cached("UPDATE raw_payloads SET outcome = ?2 WHERE id = ?1")?.execute(
-            params![
+        tx.prepare_cached("UPDATE raw_payloads SET outcome = ?2 WHERE id = ?1")?
+            .execute(params![
                 raw_id,
                 if out.duplicates > 0 {
                     "duplicate"
                 } else {
                     "ignored"
                 }
-            ],
-        )?;
+            ])?;
     }
     let sha = hex::encode(Sha256::digest(body));
     events::append(

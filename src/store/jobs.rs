@@ -49,16 +49,15 @@ pub fn due(
 /// The earliest `run_after` of any job of this kind, if any.
 pub fn next_due(conn: &Connection, kind: &str) -> Result<Option<i64>, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT min(run_after) FROM jobs WHERE kind = ?1")?.query_row(
-            [kind],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT min(run_after) FROM jobs WHERE kind = ?1")?
+        .query_row([kind], |r| r.get(0))
         .optional()?
         .flatten())
 }
 
 pub fn complete(tx: &Transaction<'_>, id: i64) -> Result<(), StoreError> {
-    tx.prepare_cached("DELETE FROM jobs WHERE id = ?1")?.execute( [id])?;
+    tx.prepare_cached("DELETE FROM jobs WHERE id = ?1")?
+        .execute([id])?;
     Ok(())
 }
 
@@ -69,18 +68,17 @@ pub fn retry_later(
     error: &str,
     run_after_ms: i64,
 ) -> Result<(), StoreError> {
-    tx.prepare_cached("UPDATE jobs SET attempts = attempts + 1, last_error = ?2, run_after = ?3 WHERE id = ?1")?.execute(
-        params![id, error, run_after_ms],
-    )?;
+    tx.prepare_cached(
+        "UPDATE jobs SET attempts = attempts + 1, last_error = ?2, run_after = ?3 WHERE id = ?1",
+    )?
+    .execute(params![id, error, run_after_ms])?;
     Ok(())
 }
 
 pub fn count(conn: &Connection, kind: &str) -> Result<i64, StoreError> {
-    Ok(
-        conn.prepare_cached("SELECT count(*) FROM jobs WHERE kind = ?1")?.query_row( [kind], |r| {
-            r.get(0)
-        })?,
-    )
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM jobs WHERE kind = ?1")?
+        .query_row([kind], |r| r.get(0))?)
 }
 
 /// Backoff for the n-th failed attempt: 2 s doubling, capped at 30 minutes.

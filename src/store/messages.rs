@@ -111,7 +111,9 @@ pub fn find_by_source_id(
     id: &str,
 ) -> Result<Option<(i64, Option<String>)>, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT id, text FROM messages WHERE source = ?1 AND source_message_id = ?2")?
+        .prepare_cached(
+            "SELECT id, text FROM messages WHERE source = ?1 AND source_message_id = ?2",
+        )?
         .query_row(params![source, id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?)
 }

@@ -27,9 +27,8 @@ pub struct Person {
 fn canonical(tx: &Connection, mut id: i64) -> Result<i64, StoreError> {
     for _ in 0..16 {
         let next: Option<i64> = tx
-            .prepare_cached("SELECT merged_into FROM people WHERE id = ?1")?.query_row( [id], |r| {
-                r.get(0)
-            })
+            .prepare_cached("SELECT merged_into FROM people WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
             .optional()?
             .flatten();
         match next {
@@ -40,13 +39,17 @@ fn canonical(tx: &Connection, mut id: i64) -> Result<i64, StoreError> {
     Ok(id)
 }
 
+/// (id, name, phone, merged_into) of a person found by one of their source ids.
+type KnownPerson = (i64, Option<String>, Option<String>, Option<i64>);
+
 /// Resolves a sender to a person, creating one when new, and records the id and name it appeared under.
 ///
 /// Matching order: phone; a known source id; a known alias that belongs to exactly one person (so an export author
 /// "Siti Cleaner" joins the live sender whose push name was "Siti Cleaner").
+
 pub fn resolve(tx: &Transaction<'_>, s: &SenderRef) -> Result<i64, StoreError> {
     // Fast path: the id this sender arrived under is known and nothing new is learned.
-    let known: Option<(i64, Option<String>, Option<String>, Option<i64>)> = tx
+    let known: Option<KnownPerson> = tx
         .prepare_cached(
             "SELECT p.id, p.name, p.phone, p.merged_into FROM person_ids i JOIN people p ON p.id = i.person_id \
              WHERE i.external_id = ?1",
@@ -72,8 +75,12 @@ pub fn resolve(tx: &Transaction<'_>, s: &SenderRef) -> Result<i64, StoreError> {
     }
     if found.is_none() && s.phone.is_none() {
         if let Some(name) = &s.display_name {
-            let mut st = tx.prepare_cached("SELECT DISTINCT person_id FROM person_aliases WHERE alias = ?1 LIMIT 2")?;
-            let ids: Vec<i64> = st.query_map([name], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            let mut st = tx.prepare_cached(
+                "SELECT DISTINCT person_id FROM person_aliases WHERE alias = ?1 LIMIT 2",
+            )?;
+            let ids: Vec<i64> = st
+                .query_map([name], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
             if ids.len() == 1 {
                 found = Some(ids[0]);
             }
@@ -103,34 +110,33 @@ pub fn resolve(tx: &Transaction<'_>, s: &SenderRef) -> Result<i64, StoreError> {
     tx.prepare_cached("INSERT OR IGNORE INTO person_ids(external_id, person_id) VALUES (?1, ?2)")?
         .execute(params![s.external_id, id])?;
     if let Some(name) = &s.display_name {
-        tx.prepare_cached("INSERT OR IGNORE INTO person_aliases(person_id, alias) VALUES (?1, ?2)")?
-            .execute(params![id, name])?;
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO person_aliases(person_id, alias) VALUES (?1, ?2)",
+        )?
+        .execute(params![id, name])?;
     }
     Ok(id)
 }
 
 pub fn get_ref(conn: &Connection, id: i64) -> Result<PersonRef, StoreError> {
-    conn.prepare_cached("SELECT id, name, phone FROM people WHERE id = ?1")?.query_row(
-        [id],
-        |r| {
+    conn.prepare_cached("SELECT id, name, phone FROM people WHERE id = ?1")?
+        .query_row([id], |r| {
             Ok(PersonRef {
                 id: r.get(0)?,
                 name: r.get(1)?,
                 phone: r.get(2)?,
             })
-        },
-    )
-    .optional()?
-    .ok_or_else(|| StoreError::NotFound(format!("person {id}")))
+        })
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("person {id}")))
 }
 
 /// A person id from an API filter value: a numeric id or a phone number in any format.
 pub fn lookup(conn: &Connection, key: &str) -> Result<Option<i64>, StoreError> {
     if let Some(phone) = crate::ingest::model::normalize_phone(key) {
         if let Some(id) = conn
-            .prepare_cached("SELECT id FROM people WHERE phone = ?1")?.query_row( [&phone], |r| {
-                r.get(0)
-            })
+            .prepare_cached("SELECT id FROM people WHERE phone = ?1")?
+            .query_row([&phone], |r| r.get(0))
             .optional()?
         {
             return Ok(Some(id));
@@ -138,7 +144,8 @@ pub fn lookup(conn: &Connection, key: &str) -> Result<Option<i64>, StoreError> {
     }
     if let Ok(id) = key.parse::<i64>() {
         return Ok(conn
-            .prepare_cached("SELECT id FROM people WHERE id = ?1")?.query_row( [id], |r| r.get(0))
+            .prepare_cached("SELECT id FROM people WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
             .optional()?);
     }
     Ok(None)
@@ -187,27 +194,27 @@ pub fn create(
     phone: Option<&str>,
 ) -> Result<i64, StoreError> {
     if let Some(p) = phone {
-        let exists: bool = tx.prepare_cached("SELECT EXISTS(SELECT 1 FROM people WHERE phone = ?1)")?.query_row(
-            [p],
-            |r| r.get(0),
-        )?;
+        let exists: bool = tx
+            .prepare_cached("SELECT EXISTS(SELECT 1 FROM people WHERE phone = ?1)")?
+            .query_row([p], |r| r.get(0))?;
         if exists {
             return Err(StoreError::Conflict(format!("person with phone {p}")));
         }
     }
-    tx.prepare_cached("INSERT INTO people(name, phone, created_at) VALUES (?1, ?2, ?3)")?.execute(
-        params![name, phone, super::now_str()],
-    )?;
+    tx.prepare_cached("INSERT INTO people(name, phone, created_at) VALUES (?1, ?2, ?3)")?
+        .execute(params![name, phone, super::now_str()])?;
     let id = tx.last_insert_rowid();
     if let Some(p) = phone {
-        tx.prepare_cached("INSERT OR IGNORE INTO person_ids(external_id, person_id) VALUES (?1, ?2)")?.execute(
-            params![p, id],
-        )?;
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO person_ids(external_id, person_id) VALUES (?1, ?2)",
+        )?
+        .execute(params![p, id])?;
     }
     if let Some(n) = name {
-        tx.prepare_cached("INSERT OR IGNORE INTO person_aliases(person_id, alias) VALUES (?1, ?2)")?.execute(
-            params![id, n],
-        )?;
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO person_aliases(person_id, alias) VALUES (?1, ?2)",
+        )?
+        .execute(params![id, n])?;
     }
     Ok(id)
 }
@@ -219,27 +226,28 @@ pub fn update(
     phone: Option<&str>,
     vendor_id: Option<Option<i64>>,
 ) -> Result<(), StoreError> {
-    let exists: bool = tx.prepare_cached("SELECT EXISTS(SELECT 1 FROM people WHERE id = ?1)")?.query_row(
-        [id],
-        |r| r.get(0),
-    )?;
+    let exists: bool = tx
+        .prepare_cached("SELECT EXISTS(SELECT 1 FROM people WHERE id = ?1)")?
+        .query_row([id], |r| r.get(0))?;
     if !exists {
         return Err(StoreError::NotFound(format!("person {id}")));
     }
     if let Some(n) = name {
-        tx.prepare_cached("UPDATE people SET name = ?1 WHERE id = ?2")?.execute( params![n, id])?;
-        tx.prepare_cached("INSERT OR IGNORE INTO person_aliases(person_id, alias) VALUES (?1, ?2)")?.execute(
-            params![id, n],
-        )?;
+        tx.prepare_cached("UPDATE people SET name = ?1 WHERE id = ?2")?
+            .execute(params![n, id])?;
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO person_aliases(person_id, alias) VALUES (?1, ?2)",
+        )?
+        .execute(params![id, n])?;
     }
     if let Some(p) = phone {
-        tx.prepare_cached("UPDATE people SET phone = ?1 WHERE id = ?2")?.execute( params![p, id])
+        tx.prepare_cached("UPDATE people SET phone = ?1 WHERE id = ?2")?
+            .execute(params![p, id])
             .map_err(|_| StoreError::Conflict(format!("person with phone {p}")))?;
     }
     if let Some(v) = vendor_id {
-        tx.prepare_cached("UPDATE people SET vendor_id = ?1 WHERE id = ?2")?.execute(
-            params![v, id],
-        )?;
+        tx.prepare_cached("UPDATE people SET vendor_id = ?1 WHERE id = ?2")?
+            .execute(params![v, id])?;
     }
     Ok(())
 }
@@ -252,34 +260,28 @@ pub fn merge(tx: &Transaction<'_>, from: i64, into: i64) -> Result<(), StoreErro
         ));
     }
     for id in [from, into] {
-        let exists: bool = tx.prepare_cached("SELECT EXISTS(SELECT 1 FROM people WHERE id = ?1)")?.query_row(
-            [id],
-            |r| r.get(0),
-        )?;
+        let exists: bool = tx
+            .prepare_cached("SELECT EXISTS(SELECT 1 FROM people WHERE id = ?1)")?
+            .query_row([id], |r| r.get(0))?;
         if !exists {
             return Err(StoreError::NotFound(format!("person {id}")));
         }
     }
-    tx.prepare_cached("UPDATE person_ids SET person_id = ?1 WHERE person_id = ?2")?.execute(
-        params![into, from],
-    )?;
+    tx.prepare_cached("UPDATE person_ids SET person_id = ?1 WHERE person_id = ?2")?
+        .execute(params![into, from])?;
     tx.prepare_cached("INSERT OR IGNORE INTO person_aliases(person_id, alias) SELECT ?1, alias FROM person_aliases WHERE person_id = ?2")?.execute(
         params![into, from],
     )?;
-    tx.prepare_cached("UPDATE messages SET sender_id = ?1 WHERE sender_id = ?2")?.execute(
-        params![into, from],
-    )?;
-    let phone: Option<String> =
-        tx.prepare_cached("SELECT phone FROM people WHERE id = ?1")?.query_row( [from], |r| {
-            r.get(0)
-        })?;
-    tx.prepare_cached("UPDATE people SET merged_into = ?1, phone = NULL WHERE id = ?2")?.execute(
-        params![into, from],
-    )?;
+    tx.prepare_cached("UPDATE messages SET sender_id = ?1 WHERE sender_id = ?2")?
+        .execute(params![into, from])?;
+    let phone: Option<String> = tx
+        .prepare_cached("SELECT phone FROM people WHERE id = ?1")?
+        .query_row([from], |r| r.get(0))?;
+    tx.prepare_cached("UPDATE people SET merged_into = ?1, phone = NULL WHERE id = ?2")?
+        .execute(params![into, from])?;
     if let Some(p) = phone {
-        tx.prepare_cached("UPDATE people SET phone = ?1 WHERE id = ?2 AND phone IS NULL")?.execute(
-            params![p, into],
-        )?;
+        tx.prepare_cached("UPDATE people SET phone = ?1 WHERE id = ?2 AND phone IS NULL")?
+            .execute(params![p, into])?;
     }
     Ok(())
 }
@@ -294,7 +296,14 @@ pub fn find_by_name(conn: &Connection, name: &str) -> Result<Option<i64>, StoreE
         "SELECT DISTINCT a.person_id FROM person_aliases a JOIN people p ON p.id = a.person_id \
          WHERE p.merged_into IS NULL AND (a.alias = ?1 OR a.alias LIKE ?2 ESCAPE '\\') LIMIT 2",
     )?;
-    let pattern = format!("{} %", name.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-    let ids: Vec<i64> = st.query_map(params![name, pattern], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let pattern = format!(
+        "{} %",
+        name.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    let ids: Vec<i64> = st
+        .query_map(params![name, pattern], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     Ok(if ids.len() == 1 { Some(ids[0]) } else { None })
 }

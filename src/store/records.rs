@@ -2,7 +2,9 @@
 //! the queries behind `/api/v1/issues` and `/api/v1/tasks`.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, params_from_iter, types::Value, Connection, OptionalExtension, Transaction};
+use rusqlite::{
+    params, params_from_iter, types::Value, Connection, OptionalExtension, Transaction,
+};
 use serde::Serialize;
 
 use super::people::PersonRef;
@@ -18,10 +20,8 @@ pub const SLA_SETTING: &str = "sla_policy";
 /// The saved snapshot of a chat's engine state, the message id it covers, and the chat's current seq.
 pub fn load_state(conn: &Connection, chat_id: i64) -> Result<(ChatState, i64, i64), StoreError> {
     let row: Option<(Option<String>, i64, i64)> = conn
-        .prepare_cached("SELECT state, state_through, seq FROM chat_states WHERE chat_id = ?1")?.query_row(
-            [chat_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+        .prepare_cached("SELECT state, state_through, seq FROM chat_states WHERE chat_id = ?1")?
+        .query_row([chat_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     match row {
         Some((Some(s), through, seq)) => match serde_json::from_str(&s) {
@@ -39,7 +39,8 @@ pub fn load_state(conn: &Connection, chat_id: i64) -> Result<(ChatState, i64, i6
 /// The chat's current seq (0 when it has no row).
 pub fn state_seq(conn: &Connection, chat_id: i64) -> Result<i64, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT seq FROM chat_states WHERE chat_id = ?1")?.query_row( [chat_id], |r| r.get(0))
+        .prepare_cached("SELECT seq FROM chat_states WHERE chat_id = ?1")?
+        .query_row([chat_id], |r| r.get(0))
         .optional()?
         .unwrap_or(0))
 }
@@ -55,7 +56,12 @@ pub fn bump_seq(tx: &Transaction<'_>, chat_id: i64) -> Result<i64, StoreError> {
 }
 
 /// Saves a snapshot of the chat's state covering processed messages up to `through`.
-pub fn save_state(tx: &Transaction<'_>, chat_id: i64, st: &ChatState, through: i64) -> Result<(), StoreError> {
+pub fn save_state(
+    tx: &Transaction<'_>,
+    chat_id: i64,
+    st: &ChatState,
+    through: i64,
+) -> Result<(), StoreError> {
     tx.prepare_cached(
         "INSERT INTO chat_states(chat_id, state, state_through, seq, updated_at) VALUES (?1, ?2, ?3, 1, ?4) \
          ON CONFLICT(chat_id) DO UPDATE SET state = excluded.state, state_through = excluded.state_through, \
@@ -146,15 +152,17 @@ pub fn load_overrides(conn: &Connection, chat_id: i64) -> Result<Overrides, Stor
 
 pub fn get_setting(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT value FROM settings WHERE key = ?1")?.query_row( [key], |r| r.get(0))
+        .prepare_cached("SELECT value FROM settings WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
         .optional()?)
 }
 
 pub fn set_setting(tx: &Transaction<'_>, key: &str, value: &str) -> Result<(), StoreError> {
-    tx.prepare_cached("INSERT INTO settings(key, value, updated_at) VALUES (?1, ?2, ?3) \
-         ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at")?.execute(
-        params![key, value, super::now_str()],
-    )?;
+    tx.prepare_cached(
+        "INSERT INTO settings(key, value, updated_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+    )?
+    .execute(params![key, value, super::now_str()])?;
     Ok(())
 }
 
@@ -174,9 +182,12 @@ pub fn reset_chat(tx: &Transaction<'_>, chat_id: i64) -> Result<(), StoreError> 
     tx.prepare_cached("UPDATE messages SET record_type = NULL, record_id = NULL, link_reason = NULL WHERE chat_id = ?1")?.execute(
         [chat_id],
     )?;
-    tx.prepare_cached("DELETE FROM issues WHERE chat_id = ?1")?.execute( [chat_id])?;
-    tx.prepare_cached("DELETE FROM tasks WHERE chat_id = ?1")?.execute( [chat_id])?;
-    tx.prepare_cached("DELETE FROM chat_states WHERE chat_id = ?1")?.execute( [chat_id])?;
+    tx.prepare_cached("DELETE FROM issues WHERE chat_id = ?1")?
+        .execute([chat_id])?;
+    tx.prepare_cached("DELETE FROM tasks WHERE chat_id = ?1")?
+        .execute([chat_id])?;
+    tx.prepare_cached("DELETE FROM chat_states WHERE chat_id = ?1")?
+        .execute([chat_id])?;
     Ok(())
 }
 
@@ -223,7 +234,8 @@ pub fn apply_effect(
             reported_by,
             ..
         } => {
-            let (respond_by, resolve_by) = crate::records::sla_deadlines(sla, *category, *priority, *opened_at, tz);
+            let (respond_by, resolve_by) =
+                crate::records::sla_deadlines(sla, *category, *priority, *opened_at, tz);
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO issues(id, chat_id, title, status, category, priority, location, block, level, unit, area, \
                  opened_at, opened_ms, reported_by, repeat_of, respond_by, resolve_by, respond_by_ms, resolve_by_ms, updated_at) \
@@ -289,7 +301,11 @@ pub fn apply_effect(
             )?
             .execute(params![task_id, super::fmt_time(*at), msg, now])?;
         }
-        Effect::LinkMessage { msg, record, reason } => {
+        Effect::LinkMessage {
+            msg,
+            record,
+            reason,
+        } => {
             let (t, id) = record_parts(*record);
             tx.prepare_cached("UPDATE messages SET record_type = ?2, record_id = ?3, link_reason = ?4 WHERE id = ?1")?
                 .execute(params![msg, t, id, reason.explain()])?;
@@ -301,7 +317,9 @@ pub fn apply_effect(
             )?
             .execute(params![msg, reason.explain()])?;
         }
-        Effect::SetIssueStatus { issue, status, at, .. } => {
+        Effect::SetIssueStatus {
+            issue, status, at, ..
+        } => {
             let at_s = super::fmt_time(*at);
             let resolved = matches!(status, IssueStatus::Resolved).then(|| at_s.clone());
             let closed = matches!(status, IssueStatus::Closed).then(|| at_s.clone());
@@ -339,12 +357,20 @@ pub fn apply_effect(
             ..
         } => {
             let (t, id) = record_parts(*record);
-            super::evidence::set_record(tx, *evidence, Some((t, id)), Some(role.as_str()), Some(&reason.explain()))?;
+            super::evidence::set_record(
+                tx,
+                *evidence,
+                Some((t, id)),
+                Some(role.as_str()),
+                Some(&reason.explain()),
+            )?;
         }
         Effect::UnlinkEvidence { evidence, .. } => {
             super::evidence::set_record(tx, *evidence, None, None, None)?;
         }
-        Effect::EvidenceUnlinked { evidence, reason, .. } => {
+        Effect::EvidenceUnlinked {
+            evidence, reason, ..
+        } => {
             super::evidence::set_record(tx, *evidence, None, None, Some(&reason.explain()))?;
         }
     }
@@ -491,7 +517,9 @@ fn issue_row(r: &rusqlite::Row<'_>, now: DateTime<Utc>) -> rusqlite::Result<(Iss
             category: r.get(3)?,
             priority: r.get(4)?,
             location: serde_json::from_str(&loc).unwrap_or(serde_json::json!({})),
-            site: site_id.zip(site_name).map(|(id, name)| super::chats::NamedRef { id, name }),
+            site: site_id
+                .zip(site_name)
+                .map(|(id, name)| super::chats::NamedRef { id, name }),
             chat: super::chats::NamedRefOpt {
                 id: r.get(8)?,
                 name: r.get(9)?,
@@ -522,7 +550,12 @@ fn add(w: &mut Vec<String>, args: &mut Vec<Value>, cond: &str, v: Value) {
     w.push(cond.replace('?', &format!("?{}", args.len())));
 }
 
-fn record_where(f: &RecordFilter, alias: &str, time_col: &str, args: &mut Vec<Value>) -> Vec<String> {
+fn record_where(
+    f: &RecordFilter,
+    alias: &str,
+    time_col: &str,
+    args: &mut Vec<Value>,
+) -> Vec<String> {
     let mut w: Vec<String> = vec!["1=1".into()];
     if let Some(v) = f.site {
         add(&mut w, args, "c.site_id = ?", v.into());
@@ -540,10 +573,20 @@ fn record_where(f: &RecordFilter, alias: &str, time_col: &str, args: &mut Vec<Va
         }
     }
     if let Some(v) = &f.status {
-        add(&mut w, args, &format!("{alias}.status = ?"), v.clone().into());
+        add(
+            &mut w,
+            args,
+            &format!("{alias}.status = ?"),
+            v.clone().into(),
+        );
     }
     if let Some(v) = &f.category {
-        add(&mut w, args, &format!("{alias}.category = ?"), v.clone().into());
+        add(
+            &mut w,
+            args,
+            &format!("{alias}.category = ?"),
+            v.clone().into(),
+        );
     }
     if let (Some(v), "i") = (&f.priority, alias) {
         add(&mut w, args, "i.priority = ?", v.clone().into());
@@ -589,7 +632,9 @@ pub fn list_issues(
         let a = args.len();
         args.push(c.id.into());
         let b = args.len();
-        w.push(format!("(i.opened_ms < ?{a} OR (i.opened_ms = ?{a} AND i.id < ?{b}))"));
+        w.push(format!(
+            "(i.opened_ms < ?{a} OR (i.opened_ms = ?{a} AND i.id < ?{b}))"
+        ));
     }
     let sql = format!(
         "{ISSUE_SELECT} WHERE {} ORDER BY i.opened_ms DESC, i.id DESC LIMIT {}",
@@ -603,7 +648,8 @@ pub fn list_issues(
         .collect::<Result<_, _>>()?;
     let next = if rows.len() > limit {
         rows.truncate(limit);
-        rows.last().map(|(i, ms)| super::messages::Cursor { ms: *ms, id: i.id })
+        rows.last()
+            .map(|(i, ms)| super::messages::Cursor { ms: *ms, id: i.id })
     } else {
         None
     };
@@ -611,13 +657,19 @@ pub fn list_issues(
 }
 
 pub fn get_issue(conn: &Connection, id: i64, now: DateTime<Utc>) -> Result<Issue, StoreError> {
-    conn.query_row(&format!("{ISSUE_SELECT} WHERE i.id = ?1"), [id], |r| issue_row(r, now))
-        .optional()?
-        .map(|(i, _)| i)
-        .ok_or_else(|| StoreError::NotFound(format!("issue {id}")))
+    conn.query_row(&format!("{ISSUE_SELECT} WHERE i.id = ?1"), [id], |r| {
+        issue_row(r, now)
+    })
+    .optional()?
+    .map(|(i, _)| i)
+    .ok_or_else(|| StoreError::NotFound(format!("issue {id}")))
 }
 
-pub fn timeline(conn: &Connection, record_type: &str, id: i64) -> Result<Vec<TimelineEntry>, StoreError> {
+pub fn timeline(
+    conn: &Connection,
+    record_type: &str,
+    id: i64,
+) -> Result<Vec<TimelineEntry>, StoreError> {
     let mut st = conn.prepare_cached(
         "SELECT m.id, m.sent_at, m.sender_id, p.name, p.phone, m.kind, m.type, m.text, m.link_reason \
          FROM messages m LEFT JOIN people p ON p.id = m.sender_id \
@@ -637,14 +689,21 @@ pub fn timeline(conn: &Connection, record_type: &str, id: i64) -> Result<Vec<Tim
             })
         })?
         .collect::<Result<_, _>>()?;
-    let mut ev = conn.prepare_cached("SELECT id FROM evidence WHERE message_id = ?1 ORDER BY ordinal")?;
+    let mut ev =
+        conn.prepare_cached("SELECT id FROM evidence WHERE message_id = ?1 ORDER BY ordinal")?;
     for t in &mut out {
-        t.media = ev.query_map([t.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        t.media = ev
+            .query_map([t.id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
     }
     Ok(out)
 }
 
-pub fn issue_detail(conn: &Connection, id: i64, now: DateTime<Utc>) -> Result<IssueDetail, StoreError> {
+pub fn issue_detail(
+    conn: &Connection,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<IssueDetail, StoreError> {
     let issue = get_issue(conn, id, now)?;
     let chat = issue.chat.id;
     let timeline = timeline(conn, "issue", id)?;
@@ -690,7 +749,9 @@ fn task_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Task, i64)> {
             status: r.get(1)?,
             category: r.get(2)?,
             location: serde_json::from_str(&loc).unwrap_or(serde_json::json!({})),
-            site: site_id.zip(site_name).map(|(id, name)| super::chats::NamedRef { id, name }),
+            site: site_id
+                .zip(site_name)
+                .map(|(id, name)| super::chats::NamedRef { id, name }),
             chat: super::chats::NamedRefOpt {
                 id: r.get(6)?,
                 name: r.get(7)?,
@@ -719,7 +780,9 @@ pub fn list_tasks(
         let a = args.len();
         args.push(c.id.into());
         let b = args.len();
-        w.push(format!("(t.reported_ms < ?{a} OR (t.reported_ms = ?{a} AND t.id < ?{b}))"));
+        w.push(format!(
+            "(t.reported_ms < ?{a} OR (t.reported_ms = ?{a} AND t.id < ?{b}))"
+        ));
     }
     let sql = format!(
         "{TASK_SELECT} WHERE {} ORDER BY t.reported_ms DESC, t.id DESC LIMIT {}",
@@ -727,10 +790,13 @@ pub fn list_tasks(
         limit + 1
     );
     let mut st = conn.prepare_cached(&sql)?;
-    let mut rows: Vec<(Task, i64)> = st.query_map(params_from_iter(args), task_row)?.collect::<Result<_, _>>()?;
+    let mut rows: Vec<(Task, i64)> = st
+        .query_map(params_from_iter(args), task_row)?
+        .collect::<Result<_, _>>()?;
     let next = if rows.len() > limit {
         rows.truncate(limit);
-        rows.last().map(|(t, ms)| super::messages::Cursor { ms: *ms, id: t.id })
+        rows.last()
+            .map(|(t, ms)| super::messages::Cursor { ms: *ms, id: t.id })
     } else {
         None
     };
@@ -774,22 +840,31 @@ pub struct RecordCounts {
     pub tasks_today: i64,
 }
 
-pub fn counts(conn: &Connection, today_from_ms: i64, now_ms: i64) -> Result<RecordCounts, StoreError> {
+pub fn counts(
+    conn: &Connection,
+    today_from_ms: i64,
+    now_ms: i64,
+) -> Result<RecordCounts, StoreError> {
     Ok(RecordCounts {
-        open_issues: conn.prepare_cached("SELECT count(*) FROM issues WHERE status NOT IN ('resolved','closed')")?.query_row(
-            [],
-            |r| r.get(0),
-        )?,
-        overdue_issues: conn.prepare_cached("SELECT count(*) FROM issues WHERE status NOT IN ('resolved','closed') \
-             AND (resolve_by_ms < ?1 OR (responded_at IS NULL AND respond_by_ms < ?1))")?.query_row(
-            [now_ms],
-            |r| r.get(0),
-        )?,
-        tasks_done_today: conn.prepare_cached("SELECT count(*) FROM tasks WHERE status = 'done' AND reported_ms >= ?1")?.query_row(
-            [today_from_ms],
-            |r| r.get(0),
-        )?,
-        tasks_today: conn.prepare_cached("SELECT count(*) FROM tasks WHERE reported_ms >= ?1")?.query_row( [today_from_ms], |r| r.get(0))?,
+        open_issues: conn
+            .prepare_cached(
+                "SELECT count(*) FROM issues WHERE status NOT IN ('resolved','closed')",
+            )?
+            .query_row([], |r| r.get(0))?,
+        overdue_issues: conn
+            .prepare_cached(
+                "SELECT count(*) FROM issues WHERE status NOT IN ('resolved','closed') \
+             AND (resolve_by_ms < ?1 OR (responded_at IS NULL AND respond_by_ms < ?1))",
+            )?
+            .query_row([now_ms], |r| r.get(0))?,
+        tasks_done_today: conn
+            .prepare_cached(
+                "SELECT count(*) FROM tasks WHERE status = 'done' AND reported_ms >= ?1",
+            )?
+            .query_row([today_from_ms], |r| r.get(0))?,
+        tasks_today: conn
+            .prepare_cached("SELECT count(*) FROM tasks WHERE reported_ms >= ?1")?
+            .query_row([today_from_ms], |r| r.get(0))?,
     })
 }
 
@@ -805,20 +880,25 @@ pub fn ticket_summaries(
          FROM issues i JOIN chats c ON c.id = i.chat_id LEFT JOIN messages m ON m.id = i.id \
          WHERE i.opened_ms >= ?1 AND i.opened_ms <= ?2 AND i.merged_into IS NULL ORDER BY i.opened_ms, i.id",
     )?;
-    let rows = st.query_map(params![from_ms.unwrap_or(i64::MIN), to_ms.unwrap_or(i64::MAX)], |r| {
-        let cat: Option<String> = r.get(3)?;
-        let loc: String = r.get(4)?;
-        let ms: i64 = r.get(5)?;
-        let rep: i64 = r.get(6)?;
-        Ok(crate::records::TicketSummary {
-            id: r.get(0)?,
-            site_id: r.get(1)?,
-            chat_id: r.get(2)?,
-            category: cat.as_deref().and_then(crate::classify::types::Category::parse),
-            location: serde_json::from_str(&loc).unwrap_or_default(),
-            opened_at: DateTime::from_timestamp_millis(ms).unwrap_or_default(),
-            said_repeat: rep != 0,
-        })
-    })?;
+    let rows = st.query_map(
+        params![from_ms.unwrap_or(i64::MIN), to_ms.unwrap_or(i64::MAX)],
+        |r| {
+            let cat: Option<String> = r.get(3)?;
+            let loc: String = r.get(4)?;
+            let ms: i64 = r.get(5)?;
+            let rep: i64 = r.get(6)?;
+            Ok(crate::records::TicketSummary {
+                id: r.get(0)?,
+                site_id: r.get(1)?,
+                chat_id: r.get(2)?,
+                category: cat
+                    .as_deref()
+                    .and_then(crate::classify::types::Category::parse),
+                location: serde_json::from_str(&loc).unwrap_or_default(),
+                opened_at: DateTime::from_timestamp_millis(ms).unwrap_or_default(),
+                said_repeat: rep != 0,
+            })
+        },
+    )?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

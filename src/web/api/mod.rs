@@ -58,18 +58,39 @@ pub fn routes(_state: &AppState) -> Router<AppState> {
             get(directory::list_vendors).post(directory::create_vendor),
         )
         .route("/api/v1/evidence/{id}", get(evidence::get_one))
-        .route("/api/v1/evidence/{id}/record", axum::routing::post(records::move_evidence))
+        .route(
+            "/api/v1/evidence/{id}/record",
+            axum::routing::post(records::move_evidence),
+        )
         .route("/api/v1/issues", get(records::list_issues))
         .route("/api/v1/issues/{id}", get(records::get_issue))
-        .route("/api/v1/issues/{id}/status", axum::routing::post(records::set_status))
-        .route("/api/v1/issues/{id}/assign", axum::routing::post(records::assign))
-        .route("/api/v1/issues/{id}/merge", axum::routing::post(records::merge))
+        .route(
+            "/api/v1/issues/{id}/status",
+            axum::routing::post(records::set_status),
+        )
+        .route(
+            "/api/v1/issues/{id}/assign",
+            axum::routing::post(records::assign),
+        )
+        .route(
+            "/api/v1/issues/{id}/merge",
+            axum::routing::post(records::merge),
+        )
         .route("/api/v1/tasks", get(records::list_tasks))
         .route("/api/v1/tasks/{id}", get(records::get_task))
-        .route("/api/v1/messages/{id}/classification", axum::routing::post(records::reclassify))
-        .route("/api/v1/messages/{id}/record", axum::routing::post(records::move_message))
+        .route(
+            "/api/v1/messages/{id}/classification",
+            axum::routing::post(records::reclassify),
+        )
+        .route(
+            "/api/v1/messages/{id}/record",
+            axum::routing::post(records::move_message),
+        )
         .route("/api/v1/repeats", get(records::repeats))
-        .route("/api/v1/settings/sla", get(records::get_sla).put(records::put_sla))
+        .route(
+            "/api/v1/settings/sla",
+            get(records::get_sla).put(records::put_sla),
+        )
         .route("/api/v1/evidence/{id}/file", get(evidence::file))
         .route("/api/v1/evidence/{id}/thumbnail", get(evidence::thumbnail))
 }

@@ -8,7 +8,9 @@ use super::{time_bound, ListParams, Page};
 use crate::auth::Permission;
 use crate::classify::types::{Category, Classification, Kind, Location, Priority, TaskStatus};
 use crate::pipeline::{self, CorrectionInput};
-use crate::records::{Action, EvidenceOverride, EvidenceRole, IssueStatus, RecordOverride, RecordRef};
+use crate::records::{
+    Action, EvidenceOverride, EvidenceRole, IssueStatus, RecordOverride, RecordRef,
+};
 use crate::store::{self, messages::Cursor, records::RecordFilter};
 use crate::web::auth::Caller;
 use crate::web::error::{ApiError, ApiResult, JsonBody, QueryParams};
@@ -26,7 +28,15 @@ pub struct RecordParams {
 async fn record_filter(st: &AppState, p: &ListParams, r: &RecordParams) -> ApiResult<RecordFilter> {
     let mf = super::messages::filter(st, p).await?;
     if let Some(s) = &p.status {
-        let ok = ["open", "acknowledged", "in_progress", "resolved", "closed", "done", "blocked"];
+        let ok = [
+            "open",
+            "acknowledged",
+            "in_progress",
+            "resolved",
+            "closed",
+            "done",
+            "blocked",
+        ];
         if !ok.contains(&s.as_str()) {
             return Err(ApiError::invalid(format!("status: unknown value {s:?}")));
         }
@@ -77,7 +87,10 @@ pub async fn list_issues(
     caller.require(Permission::ReadRecords)?;
     let f = record_filter(&st, &p, &r).await?;
     let (limit, cur) = (p.limit()?, cursor(&p)?);
-    let (items, next) = st.db.read(move |c| store::records::list_issues(c, &f, cur, limit)).await?;
+    let (items, next) = st
+        .db
+        .read(move |c| store::records::list_issues(c, &f, cur, limit))
+        .await?;
     Ok(Json(Page {
         items,
         next_cursor: next.map(|c| c.encode()),
@@ -94,7 +107,11 @@ pub async fn get_issue(
 ) -> ApiResult<Json<store::records::IssueDetail>> {
     caller.require(Permission::ReadRecords)?;
     let now = st.clock.now();
-    Ok(Json(st.db.read(move |c| store::records::issue_detail(c, id, now)).await?))
+    Ok(Json(
+        st.db
+            .read(move |c| store::records::issue_detail(c, id, now))
+            .await?,
+    ))
 }
 
 /// Task-log entries, newest first.
@@ -108,7 +125,10 @@ pub async fn list_tasks(
     caller.require(Permission::ReadRecords)?;
     let f = record_filter(&st, &p, &RecordParams::default()).await?;
     let (limit, cur) = (p.limit()?, cursor(&p)?);
-    let (items, next) = st.db.read(move |c| store::records::list_tasks(c, &f, cur, limit)).await?;
+    let (items, next) = st
+        .db
+        .read(move |c| store::records::list_tasks(c, &f, cur, limit))
+        .await?;
     Ok(Json(Page {
         items,
         next_cursor: next.map(|c| c.encode()),
@@ -117,17 +137,28 @@ pub async fn list_tasks(
 
 #[utoipa::path(get, path = "/api/v1/tasks/{id}", tag = "records", params(("id" = i64, Path)),
     responses((status = 200, body = store::records::Task), (status = 404)), security(("token" = []), ("session" = [])))]
-pub async fn get_task(State(st): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<Json<store::records::Task>> {
+pub async fn get_task(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<store::records::Task>> {
     caller.require(Permission::ReadRecords)?;
-    Ok(Json(st.db.read(move |c| store::records::get_task(c, id)).await?))
+    Ok(Json(
+        st.db.read(move |c| store::records::get_task(c, id)).await?,
+    ))
 }
 
 async fn chat_of(st: &AppState, what: &'static str, id: i64) -> ApiResult<i64> {
-    Ok(st.db.read(move |c| store::records::chat_of(c, what, id)).await?)
+    Ok(st
+        .db
+        .read(move |c| store::records::chat_of(c, what, id))
+        .await?)
 }
 
 fn need_reason(r: &Option<String>) -> ApiResult<Option<String>> {
-    Ok(r.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()))
+    Ok(r.as_ref()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty()))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -153,19 +184,29 @@ pub async fn set_status(
     let status = IssueStatus::parse(&b.status)
         .ok_or_else(|| ApiError::invalid(format!("status: unknown value {:?}", b.status)))?;
     let now = st.clock.now();
-    let detail = st.db.read(move |c| store::records::issue_detail(c, id, now)).await?;
+    let detail = st
+        .db
+        .read(move |c| store::records::issue_detail(c, id, now))
+        .await?;
     if status == IssueStatus::Closed {
         let site_id = detail.issue.site.as_ref().map(|s| s.id);
         let requires = match site_id {
             Some(sid) => st
                 .db
-                .read(move |c| Ok(store::chats::list_sites(c)?.into_iter().find(|s| s.id == sid)))
+                .read(move |c| {
+                    Ok(store::chats::list_sites(c)?
+                        .into_iter()
+                        .find(|s| s.id == sid))
+                })
                 .await?
                 .and_then(|s| s.settings.get("require_proof").and_then(|v| v.as_bool()))
                 .unwrap_or(false),
             None => false,
         };
-        let has_proof = detail.evidence.iter().any(|e| e.role.as_deref() == Some("resolution_proof"));
+        let has_proof = detail
+            .evidence
+            .iter()
+            .any(|e| e.role.as_deref() == Some("resolution_proof"));
         if requires && !has_proof {
             return Err(ApiError::Conflict(
                 "this site requires resolution proof (a photo sent with the resolution) before a ticket is closed".into(),
@@ -191,7 +232,11 @@ pub async fn set_status(
         },
     )
     .await?;
-    Ok(Json(st.db.read(move |c| store::records::issue_detail(c, id, now)).await?))
+    Ok(Json(
+        st.db
+            .read(move |c| store::records::issue_detail(c, id, now))
+            .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -212,7 +257,9 @@ pub async fn assign(
 ) -> ApiResult<Json<store::records::IssueDetail>> {
     caller.require(Permission::Manage)?;
     let person = b.person;
-    st.db.read(move |c| store::people::get_ref(c, person)).await?;
+    st.db
+        .read(move |c| store::people::get_ref(c, person))
+        .await?;
     let chat_id = chat_of(&st, "issue", id).await?;
     let now = st.clock.now();
     pipeline::apply_correction(
@@ -233,7 +280,11 @@ pub async fn assign(
         },
     )
     .await?;
-    Ok(Json(st.db.read(move |c| store::records::issue_detail(c, id, now)).await?))
+    Ok(Json(
+        st.db
+            .read(move |c| store::records::issue_detail(c, id, now))
+            .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -258,7 +309,9 @@ pub async fn merge(
     }
     let chat_id = chat_of(&st, "issue", id).await?;
     if chat_of(&st, "issue", b.into).await? != chat_id {
-        return Err(ApiError::invalid("into: tickets of different chats cannot be merged"));
+        return Err(ApiError::invalid(
+            "into: tickets of different chats cannot be merged",
+        ));
     }
     let now = st.clock.now();
     let into = b.into;
@@ -280,7 +333,11 @@ pub async fn merge(
         },
     )
     .await?;
-    Ok(Json(st.db.read(move |c| store::records::issue_detail(c, into, now)).await?))
+    Ok(Json(
+        st.db
+            .read(move |c| store::records::issue_detail(c, into, now))
+            .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -297,31 +354,51 @@ pub struct Reclassify {
 }
 
 fn to_class(r: &Reclassify) -> ApiResult<Classification> {
-    let kind = Kind::parse(&r.kind).ok_or_else(|| ApiError::invalid(format!("kind: unknown value {:?}", r.kind)))?;
+    let kind = Kind::parse(&r.kind)
+        .ok_or_else(|| ApiError::invalid(format!("kind: unknown value {:?}", r.kind)))?;
     let status = match &r.status {
-        Some(s) => Some(TaskStatus::parse(s).ok_or_else(|| ApiError::invalid(format!("status: unknown value {s:?}")))?),
+        Some(s) => Some(
+            TaskStatus::parse(s)
+                .ok_or_else(|| ApiError::invalid(format!("status: unknown value {s:?}")))?,
+        ),
         None => None,
     };
     let category = match &r.category {
-        Some(s) => Some(Category::parse(s).ok_or_else(|| ApiError::invalid(format!("category: unknown value {s:?}")))?),
+        Some(s) => Some(
+            Category::parse(s)
+                .ok_or_else(|| ApiError::invalid(format!("category: unknown value {s:?}")))?,
+        ),
         None => None,
     };
     let priority = match &r.priority {
-        Some(s) => Some(Priority::parse(s).ok_or_else(|| ApiError::invalid(format!("priority: unknown value {s:?}")))?),
+        Some(s) => Some(
+            Priority::parse(s)
+                .ok_or_else(|| ApiError::invalid(format!("priority: unknown value {s:?}")))?,
+        ),
         None => None,
     };
     if status.is_some() && kind != Kind::TaskReport {
         return Err(ApiError::invalid("status: only a task_report has a status"));
     }
     if priority.is_some() && kind != Kind::IssueReport {
-        return Err(ApiError::invalid("priority: only an issue_report has a priority"));
+        return Err(ApiError::invalid(
+            "priority: only an issue_report has a priority",
+        ));
     }
     Ok(Classification {
         kind,
-        status: if kind == Kind::TaskReport { status.or(Some(TaskStatus::Done)) } else { None },
+        status: if kind == Kind::TaskReport {
+            status.or(Some(TaskStatus::Done))
+        } else {
+            None
+        },
         category,
         location: r.location.clone().unwrap_or_default(),
-        priority: if kind == Kind::IssueReport { priority.or(Some(Priority::Normal)) } else { None },
+        priority: if kind == Kind::IssueReport {
+            priority.or(Some(Priority::Normal))
+        } else {
+            None
+        },
         repeat: r.repeat,
         confidence: 1.0,
         cues: vec!["manager correction".into()],
@@ -372,7 +449,9 @@ pub async fn reclassify(
         })
         .await?;
     pipeline::learn_and_reclassify(&st, chat_id, text, class).await?;
-    Ok(Json(st.db.read(move |c| store::messages::get(c, id)).await?))
+    Ok(Json(
+        st.db.read(move |c| store::messages::get(c, id)).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -394,7 +473,9 @@ fn record_ref(t: &RecordTarget) -> ApiResult<RecordRef> {
     match t.record_type.as_str() {
         "issue" => Ok(RecordRef::Issue(t.id)),
         "task" => Ok(RecordRef::Task(t.id)),
-        other => Err(ApiError::invalid(format!("record.type: expected task or issue, got {other:?}"))),
+        other => Err(ApiError::invalid(format!(
+            "record.type: expected task or issue, got {other:?}"
+        ))),
     }
 }
 
@@ -404,7 +485,9 @@ async fn check_same_chat(st: &AppState, r: RecordRef, chat_id: i64) -> ApiResult
         RecordRef::Task(id) => ("task", id),
     };
     if chat_of(st, what, id).await? != chat_id {
-        return Err(ApiError::invalid("record: records of another chat cannot be targeted"));
+        return Err(ApiError::invalid(
+            "record: records of another chat cannot be targeted",
+        ));
     }
     Ok(())
 }
@@ -441,7 +524,9 @@ pub async fn move_message(
         },
     )
     .await?;
-    Ok(Json(st.db.read(move |c| store::messages::get(c, id)).await?))
+    Ok(Json(
+        st.db.read(move |c| store::messages::get(c, id)).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -466,7 +551,11 @@ pub async fn move_evidence(
     let role = match b.role.as_deref() {
         None | Some("evidence") => EvidenceRole::Evidence,
         Some("resolution_proof") => EvidenceRole::ResolutionProof,
-        Some(other) => return Err(ApiError::invalid(format!("role: expected evidence or resolution_proof, got {other:?}"))),
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "role: expected evidence or resolution_proof, got {other:?}"
+            )))
+        }
     };
     let ov = match &b.record {
         Some(t) => {
@@ -489,7 +578,9 @@ pub async fn move_evidence(
         },
     )
     .await?;
-    Ok(Json(st.db.read(move |c| store::evidence::get(c, id)).await?))
+    Ok(Json(
+        st.db.read(move |c| store::evidence::get(c, id)).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -514,8 +605,15 @@ pub async fn repeats(
     if !(1..=3660).contains(&days) {
         return Err(ApiError::invalid("days: must be between 1 and 3660"));
     }
-    let from = p.from.as_deref().map(|v| time_bound("from", v, st.tz, false)).transpose()?;
-    let to = p.to.as_deref().map(|v| time_bound("to", v, st.tz, true)).transpose()?;
+    let from = p
+        .from
+        .as_deref()
+        .map(|v| time_bound("from", v, st.tz, false))
+        .transpose()?;
+    let to =
+        p.to.as_deref()
+            .map(|v| time_bound("to", v, st.tz, true))
+            .transpose()?;
     let groups = st
         .db
         .read(move |c| {
@@ -529,7 +627,10 @@ pub async fn repeats(
 /// The SLA policy (targets per category and priority, optional business hours).
 #[utoipa::path(get, path = "/api/v1/settings/sla", tag = "records", responses((status = 200, description = "the SLA policy")),
     security(("token" = []), ("session" = [])))]
-pub async fn get_sla(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<crate::records::SlaPolicy>> {
+pub async fn get_sla(
+    State(st): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<crate::records::SlaPolicy>> {
     caller.require(Permission::ReadRecords)?;
     Ok(Json(st.db.read(store::records::sla_policy).await?))
 }
