@@ -46,7 +46,6 @@ type KnownPerson = (i64, Option<String>, Option<String>, Option<i64>);
 ///
 /// Matching order: phone; a known source id; a known alias that belongs to exactly one person (so an export author
 /// "Siti Cleaner" joins the live sender whose push name was "Siti Cleaner").
-
 pub fn resolve(tx: &Transaction<'_>, s: &SenderRef) -> Result<i64, StoreError> {
     // Fast path: the id this sender arrived under is known and nothing new is learned.
     let known: Option<KnownPerson> = tx
