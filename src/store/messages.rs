@@ -314,6 +314,9 @@ pub fn fts_query(q: &str) -> Option<String> {
     }
 }
 
+/// Above this many matches, search walks messages by time instead of sorting the matches.
+const SEARCH_PROBE: i64 = 5_000;
+
 /// Full-text search, newest first, with a snippet marking the match between « and ».
 pub fn search(
     conn: &Connection,
@@ -325,13 +328,24 @@ pub fn search(
     let Some(fq) = fts_query(q) else {
         return Ok((vec![], None));
     };
+    // A common word matches a large share of all messages: then walking messages newest first and checking
+    // membership beats sorting every match (see BENCHMARKS.md, "Records: listing and filtering").
+    let matches: i64 = conn
+        .prepare_cached("SELECT count(*) FROM (SELECT 1 FROM messages_fts WHERE messages_fts MATCH ?1 LIMIT ?2)")?
+        .query_row(params![fq, SEARCH_PROBE], |r| r.get(0))?;
+    let membership = if matches < SEARCH_PROBE {
+        "m.id"
+    } else {
+        "+m.id"
+    };
     let mut args: Vec<Value> = vec![fq.into()];
     let w = where_clause(f, cursor, &mut args);
     let sql = format!(
-        "SELECT sub.*, snippet(messages_fts, 0, '«', '»', '…', 12) FROM (\
-           {SELECT} WHERE m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1) AND {w} \
-           ORDER BY m.sent_ms DESC, m.id DESC LIMIT {}) sub \
-         JOIN messages_fts ON messages_fts.rowid = sub.id WHERE messages_fts MATCH ?1 ORDER BY sub.sent_ms DESC, sub.id DESC",
+        "WITH sub AS MATERIALIZED ({SELECT} WHERE {membership} IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1) \
+           AND {w} ORDER BY m.sent_ms DESC, m.id DESC LIMIT {}) \
+         SELECT sub.*, snippet(messages_fts, 0, '«', '»', '…', 12) FROM messages_fts JOIN sub ON sub.id = messages_fts.rowid \
+         WHERE messages_fts MATCH ?1 AND messages_fts.rowid >= (SELECT min(id) FROM sub) \
+         AND messages_fts.rowid <= (SELECT max(id) FROM sub) ORDER BY sub.sent_ms DESC, sub.id DESC",
         limit + 1
     );
     let mut st = conn.prepare_cached(&sql)?;
@@ -486,4 +500,72 @@ pub fn count_filtered(conn: &Connection, f: &MessageFilter) -> Result<i64, Store
     let w = where_clause(f, None, &mut args);
     let sql = format!("SELECT count(*) FROM messages m JOIN chats c ON c.id = m.chat_id WHERE {w}");
     Ok(conn.query_row(&sql, params_from_iter(args), |r| r.get(0))?)
+}
+
+#[cfg(test)]
+mod search_tests {
+    use super::*;
+    use crate::ingest::model::{ChatRef, MessageType, Source};
+
+    fn msg(i: i64, text: &str) -> InboundMessage {
+        InboundMessage {
+            source: Source::Import,
+            source_message_id: format!("m{i}"),
+            chat: ChatRef {
+                external_id: "chat".into(),
+                name: Some("Ops".into()),
+                is_group: true,
+            },
+            sender: None,
+            from_me: false,
+            sent_at: chrono::DateTime::from_timestamp(1_800_000_000 + i * 60, 0).unwrap(),
+            msg_type: MessageType::Text,
+            source_type: "text".into(),
+            text: Some(text.into()),
+            reply_to: None,
+            forwarded: false,
+            edited: false,
+            deleted: false,
+            media: vec![],
+            reaction: None,
+            location: None,
+        }
+    }
+
+    #[test]
+    fn search_pages_newest_first_for_rare_and_common_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = crate::store::db::open_and_migrate(&dir.path().join("t.db")).unwrap();
+        let tx = conn.transaction().unwrap();
+        let chat = crate::store::chats::upsert(&tx, "import", &msg(0, "").chat).unwrap();
+        // 6,000 "lobby" messages (above the probe: the time-walking plan) and a few rare ones.
+        for i in 0..6_000 {
+            let text = if i % 1000 == 7 {
+                format!("pump room leak {i}")
+            } else {
+                format!("lobby mopped {i}")
+            };
+            let Inserted::New(id) = insert(&tx, &msg(i, &text), chat, None, None).unwrap() else {
+                panic!()
+            };
+            set_processed(&tx, id, Some(&text), None, None, None).unwrap();
+        }
+        tx.commit().unwrap();
+        let f = MessageFilter::default();
+        let (page, next) = search(&conn, "lobby", &f, None, 50).unwrap();
+        assert_eq!(page.len(), 50);
+        assert!(page[0].text.as_deref().unwrap().ends_with("5999"));
+        assert!(page.windows(2).all(|w| w[0].sent_at >= w[1].sent_at));
+        assert!(page[0].snippet.as_deref().unwrap().contains("«lobby»"));
+        let (page2, _) = search(&conn, "lobby", &f, next, 50).unwrap();
+        assert!(
+            page2[0].text.as_deref().unwrap().ends_with("5949"),
+            "{:?}",
+            page2[0].text
+        );
+        let (rare, more) = search(&conn, "pump leak", &f, None, 50).unwrap();
+        assert_eq!(rare.len(), 6);
+        assert!(more.is_none());
+        assert!(rare[0].snippet.as_deref().unwrap().contains("«pump»"));
+    }
 }
