@@ -24,6 +24,9 @@ use crate::store::{self, messages::Pending, StoreError};
 pub struct Pipeline {
     classifier: RwLock<Arc<Classifier>>,
     states: Arc<StateCache>,
+    /// Per-site classifiers (the shared one plus the site's vocabulary), keyed by site id with the settings they were
+    /// built from.
+    sites: std::sync::Mutex<std::collections::HashMap<i64, (String, Arc<Classifier>)>>,
 }
 
 impl Default for Pipeline {
@@ -37,6 +40,7 @@ impl Pipeline {
         Pipeline {
             classifier: RwLock::new(Arc::new(Classifier::new())),
             states: Arc::new(StateCache::default()),
+            sites: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }
     pub fn classifier(&self) -> Arc<Classifier> {
@@ -50,6 +54,38 @@ impl Pipeline {
             Ok(mut g) => *g = Arc::new(c),
             Err(p) => *p.into_inner() = Arc::new(c),
         }
+        if let Ok(mut m) = self.sites.lock() {
+            m.clear();
+        }
+    }
+    /// The classifier for a site: the shared one with the site's vocabulary (block names, area aliases, site names
+    /// from the site's settings) feeding the extractors.
+    pub fn classifier_for_site(
+        &self,
+        site_id: i64,
+        settings: &serde_json::Value,
+    ) -> Arc<Classifier> {
+        let key = settings.to_string();
+        if let Ok(m) = self.sites.lock() {
+            if let Some((k, c)) = m.get(&site_id) {
+                if *k == key {
+                    return c.clone();
+                }
+            }
+        }
+        let vocab = site_vocabulary(settings);
+        let base = self.classifier();
+        let c = if vocab == crate::classify::SiteVocabulary::default() {
+            base
+        } else {
+            let mut c = (*base).clone();
+            c.set_site_vocabulary(vocab);
+            Arc::new(c)
+        };
+        if let Ok(mut m) = self.sites.lock() {
+            m.insert(site_id, (key, c.clone()));
+        }
+        c
     }
     pub fn states(&self) -> Arc<StateCache> {
         self.states.clone()
@@ -94,6 +130,44 @@ impl StateCache {
             .lock()
             .map(|m| m.keys().copied().collect())
             .unwrap_or_default()
+    }
+}
+
+/// Reads a site's vocabulary from its settings: `blocks` (names), `area_aliases` (`{"dewan": "lobby"}` or
+/// `[["dewan", "lobby"]]`), `aliases` / `site_aliases` (names of the site itself).
+pub fn site_vocabulary(settings: &serde_json::Value) -> crate::classify::SiteVocabulary {
+    let strings = |v: Option<&serde_json::Value>| -> Vec<String> {
+        v.and_then(|a| a.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let area_aliases = match settings.get("area_aliases") {
+        Some(serde_json::Value::Object(m)) => m
+            .iter()
+            .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+            .collect(),
+        Some(serde_json::Value::Array(a)) => a
+            .iter()
+            .filter_map(|p| {
+                let p = p.as_array()?;
+                Some((
+                    p.first()?.as_str()?.to_string(),
+                    p.get(1)?.as_str()?.to_string(),
+                ))
+            })
+            .collect(),
+        _ => vec![],
+    };
+    let mut site_aliases = strings(settings.get("aliases"));
+    site_aliases.extend(strings(settings.get("site_aliases")));
+    crate::classify::SiteVocabulary {
+        blocks: strings(settings.get("blocks")),
+        area_aliases,
+        site_aliases,
     }
 }
 
@@ -292,12 +366,20 @@ pub struct Classified {
     pub class: Option<Classification>,
 }
 
-/// Classifies pending messages (CPU work, no database).
-pub fn classify_pending(classifier: &Classifier, pending: Vec<Pending>) -> Vec<Classified> {
+/// Classifies pending messages (CPU work, no database), with the chat's site classifier where there is one.
+pub fn classify_pending(
+    classifier: &Classifier,
+    by_chat: &std::collections::HashMap<i64, Arc<Classifier>>,
+    pending: Vec<Pending>,
+) -> Vec<Classified> {
     pending
         .into_iter()
         .map(|p| {
-            let class = classifiable(&p).map(|t| classifier.classify(t));
+            let c = by_chat
+                .get(&p.chat_id)
+                .map(|c| c.as_ref())
+                .unwrap_or(classifier);
+            let class = classifiable(&p).map(|t| c.classify(t));
             Classified { pending: p, class }
         })
         .collect()
@@ -376,7 +458,14 @@ pub fn process_in_tx(
     now: DateTime<Utc>,
 ) -> Result<DrainStats, StoreError> {
     let pending = store::messages::pending(tx, limit)?;
-    link_in_tx(tx, cache, classify_pending(classifier, pending), tz, now)
+    let none = std::collections::HashMap::new();
+    link_in_tx(
+        tx,
+        cache,
+        classify_pending(classifier, &none, pending),
+        tz,
+        now,
+    )
 }
 
 /// Rebuilds a chat's records from its messages, their stored classifications and the manager's corrections.
@@ -448,9 +537,39 @@ async fn process_batch_stats(svc: &Services, limit: usize) -> Result<DrainStats,
         return Ok(DrainStats::default());
     }
     let classifier = svc.pipeline.classifier();
-    let batch = tokio::task::spawn_blocking(move || classify_pending(&classifier, pending))
-        .await
-        .map_err(|e| StoreError::Io(format!("classifier task failed: {e}")))?;
+    let chats: Vec<i64> = {
+        let mut c: Vec<i64> = pending.iter().map(|p| p.chat_id).collect();
+        c.sort_unstable();
+        c.dedup();
+        c
+    };
+    let site_settings: Vec<(i64, i64, String)> = svc
+        .db
+        .read(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT ch.id, s.id, s.settings FROM chats ch JOIN sites s ON s.id = ch.site_id WHERE ch.id = ?1",
+            )?;
+            let mut out = vec![];
+            for chat in chats {
+                if let Some(row) = st
+                    .query_row([chat], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .optional()?
+                {
+                    out.push(row);
+                }
+            }
+            Ok(out)
+        })
+        .await?;
+    let mut by_chat = std::collections::HashMap::new();
+    for (chat, site, settings) in site_settings {
+        let v: serde_json::Value = serde_json::from_str(&settings).unwrap_or_default();
+        by_chat.insert(chat, svc.pipeline.classifier_for_site(site, &v));
+    }
+    let batch =
+        tokio::task::spawn_blocking(move || classify_pending(&classifier, &by_chat, pending))
+            .await
+            .map_err(|e| StoreError::Io(format!("classifier task failed: {e}")))?;
     let cache = svc.pipeline.states();
     let tz = svc.tz;
     let now = svc.clock.now();

@@ -616,3 +616,74 @@ async fn a_new_classifier_version_reclassifies_recent_messages_but_not_correctio
     let (_, m) = get_json(&c, &s.u(&format!("/api/v1/messages/{lamp}")), &token).await;
     assert_eq!(m["kind"], "chatter");
 }
+
+#[tokio::test]
+async fn site_vocabulary_feeds_the_extractors() {
+    let s = Server::start(&default_config("http://127.0.0.1:9"));
+    let c = client();
+    let manager = s.token("manager");
+    let first = cloud_group_msg(
+        "wamid.sv1",
+        "60167654302",
+        "Rajesh",
+        T0,
+        Some("Selamat pagi semua"),
+        None,
+        None,
+    );
+    assert_eq!(post_cloud(&c, &s, &first).await.status(), 200);
+    wait_processed(&c, &s, &manager, 1).await;
+    let (_, page) = get_json(&c, &s.u("/api/v1/messages"), &manager).await;
+    let chat = page["items"][0]["chat"]["id"].as_i64().unwrap();
+    let site: Value = c.post(s.u("/api/v1/sites")).bearer_auth(&manager)
+        .json(&json!({"name": "Taman Cempaka", "settings": {"blocks": ["Cempaka", "Melur"], "area_aliases": {"dewan": "lobby"}}}))
+        .send().await.unwrap().json().await.unwrap();
+    c.patch(s.u(&format!("/api/v1/chats/{chat}")))
+        .bearer_auth(&manager)
+        .json(&json!({"site": site["id"]}))
+        .send()
+        .await
+        .unwrap();
+    let text = "Lampu dewan Melur rosak, gelap";
+    let m = cloud_group_msg(
+        "wamid.sv2",
+        "60167654302",
+        "Rajesh",
+        T0 + 60,
+        Some(text),
+        None,
+        None,
+    );
+    assert_eq!(post_cloud(&c, &s, &m).await.status(), 200);
+    wait_processed(&c, &s, &manager, 2).await;
+    let (_, page) = get_json(&c, &s.u("/api/v1/messages"), &manager).await;
+    let msg = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["text"] == text)
+        .unwrap();
+    assert_eq!(msg["classification"]["location"]["block"], "Melur", "{msg}");
+    assert_eq!(msg["classification"]["location"]["area"], "lobby", "{msg}");
+    // Without the site's vocabulary the same words give no block/area.
+    let out = std::process::Command::new(bin())
+        .args(["--data", s.data.join("x").to_str().unwrap(), "classify"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = out;
+    use std::io::Write;
+    out.stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{{\"id\":1,\"text\":\"{text}\"}}\n").as_bytes())
+        .unwrap();
+    let o = out.wait_with_output().unwrap();
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["location"],
+        json!({}),
+        "the bundled vocabulary alone does not know these names: {v}"
+    );
+}
