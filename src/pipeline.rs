@@ -199,7 +199,10 @@ fn msg_in(
     tz: chrono_tz::Tz,
 ) -> Result<MsgIn, StoreError> {
     let sent_at = ms_to_time(p.sent_ms);
-    let media: Vec<i64> = {
+    // Only media-bearing messages have evidence rows (plain texts, system lines and deletions never do).
+    let media: Vec<i64> = if matches!(p.msg_type.as_str(), "text" | "system" | "deleted") {
+        vec![]
+    } else {
         let mut st =
             tx.prepare_cached("SELECT id FROM evidence WHERE message_id = ?1 ORDER BY ordinal")?;
         let ids = st
@@ -397,14 +400,24 @@ pub fn link_in_tx(
     let sla = store::records::sla_policy(tx)?;
     let version = crate::classify::VERSION;
     let mut by_chat: BTreeMap<i64, Vec<Classified>> = BTreeMap::new();
-    let mut still_pending = tx.prepare_cached("SELECT processed FROM messages WHERE id = ?1")?;
+    // Messages another processor handled meanwhile are skipped (one range query for the whole batch).
+    let (lo, hi) = batch.iter().fold((i64::MAX, i64::MIN), |(lo, hi), c| {
+        (lo.min(c.pending.id), hi.max(c.pending.id))
+    });
+    let still_pending: std::collections::HashSet<i64> = if batch.is_empty() {
+        Default::default()
+    } else {
+        let mut st = tx.prepare_cached(
+            "SELECT id FROM messages WHERE id BETWEEN ?1 AND ?2 AND processed = 0",
+        )?;
+        let ids = st
+            .query_map(params![lo, hi], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        ids
+    };
     let mut processed = 0;
     for c in batch {
-        let done: bool = still_pending
-            .query_row([c.pending.id], |r| r.get(0))
-            .optional()?
-            .unwrap_or(true);
-        if !done {
+        if still_pending.contains(&c.pending.id) {
             by_chat.entry(c.pending.chat_id).or_default().push(c);
         }
     }
