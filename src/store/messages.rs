@@ -139,6 +139,21 @@ pub struct Cursor {
     pub id: i64,
 }
 
+/// Splits a `limit + 1` query result into the page and the cursor of the next page (rows carry their sort time).
+pub fn split_page<T>(
+    mut rows: Vec<(T, i64)>,
+    limit: usize,
+    id: impl Fn(&T) -> i64,
+) -> (Vec<T>, Option<Cursor>) {
+    let next = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(|(r, ms)| Cursor { ms: *ms, id: id(r) })
+    } else {
+        None
+    };
+    (rows.into_iter().map(|(r, _)| r).collect(), next)
+}
+
 impl Cursor {
     pub fn encode(&self) -> String {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}:{}", self.ms, self.id))
@@ -275,16 +290,10 @@ pub fn list(
         limit + 1
     );
     let mut st = conn.prepare_cached(&sql)?;
-    let mut rows: Vec<(Message, i64)> = st
+    let rows: Vec<(Message, i64)> = st
         .query_map(params_from_iter(args), row)?
         .collect::<Result<_, _>>()?;
-    let next = if rows.len() > limit {
-        rows.truncate(limit);
-        rows.last().map(|(m, ms)| Cursor { ms: *ms, id: m.id })
-    } else {
-        None
-    };
-    let mut msgs: Vec<Message> = rows.into_iter().map(|(m, _)| m).collect();
+    let (mut msgs, next) = split_page(rows, limit, |m: &Message| m.id);
     attach_media(conn, &mut msgs)?;
     Ok((msgs, next))
 }
@@ -349,20 +358,14 @@ pub fn search(
         limit + 1
     );
     let mut st = conn.prepare_cached(&sql)?;
-    let mut rows: Vec<(Message, i64)> = st
+    let rows: Vec<(Message, i64)> = st
         .query_map(params_from_iter(args), |r| {
             let (mut m, ms) = row(r)?;
             m.snippet = r.get(20)?;
             Ok((m, ms))
         })?
         .collect::<Result<_, _>>()?;
-    let next = if rows.len() > limit {
-        rows.truncate(limit);
-        rows.last().map(|(m, ms)| Cursor { ms: *ms, id: m.id })
-    } else {
-        None
-    };
-    let mut msgs: Vec<Message> = rows.into_iter().map(|(m, _)| m).collect();
+    let (mut msgs, next) = split_page(rows, limit, |m: &Message| m.id);
     attach_media(conn, &mut msgs)?;
     Ok((msgs, next))
 }

@@ -643,17 +643,10 @@ pub fn list_issues(
     );
     let now = chrono::DateTime::from_timestamp_millis(f.now_ms).unwrap_or_else(Utc::now);
     let mut st = conn.prepare_cached(&sql)?;
-    let mut rows: Vec<(Issue, i64)> = st
+    let rows: Vec<(Issue, i64)> = st
         .query_map(params_from_iter(args), |r| issue_row(r, now))?
         .collect::<Result<_, _>>()?;
-    let next = if rows.len() > limit {
-        rows.truncate(limit);
-        rows.last()
-            .map(|(i, ms)| super::messages::Cursor { ms: *ms, id: i.id })
-    } else {
-        None
-    };
-    Ok((rows.into_iter().map(|(i, _)| i).collect(), next))
+    Ok(super::messages::split_page(rows, limit, |i: &Issue| i.id))
 }
 
 pub fn get_issue(conn: &Connection, id: i64, now: DateTime<Utc>) -> Result<Issue, StoreError> {
@@ -790,17 +783,10 @@ pub fn list_tasks(
         limit + 1
     );
     let mut st = conn.prepare_cached(&sql)?;
-    let mut rows: Vec<(Task, i64)> = st
+    let rows: Vec<(Task, i64)> = st
         .query_map(params_from_iter(args), task_row)?
         .collect::<Result<_, _>>()?;
-    let next = if rows.len() > limit {
-        rows.truncate(limit);
-        rows.last()
-            .map(|(t, ms)| super::messages::Cursor { ms: *ms, id: t.id })
-    } else {
-        None
-    };
-    let mut tasks: Vec<Task> = rows.into_iter().map(|(t, _)| t).collect();
+    let (mut tasks, next) = super::messages::split_page(rows, limit, |t: &Task| t.id);
     for t in &mut tasks {
         t.evidence = super::evidence::for_record(conn, "task", t.id)?;
     }

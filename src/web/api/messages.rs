@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::{time_bound, ListParams, Page};
 use crate::auth::Permission;
-use crate::store::{self, messages::Cursor, messages::Message, messages::MessageFilter};
+use crate::store::{self, messages::Message, messages::MessageFilter};
 use crate::web::auth::Caller;
 use crate::web::error::{ApiError, ApiResult, QueryParams};
 use crate::web::AppState;
@@ -57,15 +57,6 @@ pub async fn site_id(st: &AppState, site: &str) -> ApiResult<i64> {
         .ok_or_else(|| ApiError::NotFound(format!("site {site:?} not found")))
 }
 
-fn cursor(p: &ListParams) -> ApiResult<Option<Cursor>> {
-    match &p.cursor {
-        None => Ok(None),
-        Some(c) => Cursor::decode(c)
-            .map(Some)
-            .ok_or_else(|| ApiError::invalid("cursor: not a cursor returned by this API")),
-    }
-}
-
 /// Messages, newest first.
 #[utoipa::path(get, path = "/api/v1/messages", tag = "messages", params(ListParams),
     responses((status = 200, description = "a page of messages", body = Page<Message>)),
@@ -77,7 +68,7 @@ pub async fn list(
 ) -> ApiResult<Json<Page<Message>>> {
     caller.require(Permission::ReadOperational)?;
     let f = filter(&st, &p).await?;
-    let (limit, cur) = (p.limit()?, cursor(&p)?);
+    let (limit, cur) = (p.limit()?, p.cursor()?);
     let (items, next) = st
         .db
         .read(move |c| store::messages::list(c, &f, cur, limit))
@@ -132,7 +123,7 @@ pub async fn search(
             .filter(|q| !q.trim().is_empty())
             .ok_or_else(|| ApiError::invalid("q: give the words to search for"))?;
     let f = filter(&st, &p).await?;
-    let (limit, cur) = (p.limit()?, cursor(&p)?);
+    let (limit, cur) = (p.limit()?, p.cursor()?);
     let (items, next) = st
         .db
         .read(move |c| store::messages::search(c, &q, &f, cur, limit))

@@ -138,6 +138,15 @@ pub struct ListParams {
 }
 
 impl ListParams {
+    /// The decoded `cursor`, if one was given.
+    pub fn cursor(&self) -> ApiResult<Option<crate::store::messages::Cursor>> {
+        match &self.cursor {
+            None => Ok(None),
+            Some(c) => crate::store::messages::Cursor::decode(c)
+                .map(Some)
+                .ok_or_else(|| ApiError::invalid("cursor: not a cursor returned by this API")),
+        }
+    }
     pub fn limit(&self) -> ApiResult<usize> {
         match self.limit {
             None => Ok(50),

@@ -11,7 +11,7 @@ use crate::pipeline::{self, CorrectionInput};
 use crate::records::{
     Action, EvidenceOverride, EvidenceRole, IssueStatus, RecordOverride, RecordRef,
 };
-use crate::store::{self, messages::Cursor, records::RecordFilter};
+use crate::store::{self, records::RecordFilter};
 use crate::web::auth::Caller;
 use crate::web::error::{ApiError, ApiResult, JsonBody, QueryParams};
 use crate::web::AppState;
@@ -66,15 +66,6 @@ async fn record_filter(st: &AppState, p: &ListParams, r: &RecordParams) -> ApiRe
     })
 }
 
-fn cursor(p: &ListParams) -> ApiResult<Option<Cursor>> {
-    match &p.cursor {
-        None => Ok(None),
-        Some(c) => Cursor::decode(c)
-            .map(Some)
-            .ok_or_else(|| ApiError::invalid("cursor: not a cursor returned by this API")),
-    }
-}
-
 /// Issue tickets, newest first.
 #[utoipa::path(get, path = "/api/v1/issues", tag = "records", params(ListParams, RecordParams),
     responses((status = 200, body = Page<store::records::Issue>)), security(("token" = []), ("session" = [])))]
@@ -86,7 +77,7 @@ pub async fn list_issues(
 ) -> ApiResult<Json<Page<store::records::Issue>>> {
     caller.require(Permission::ReadRecords)?;
     let f = record_filter(&st, &p, &r).await?;
-    let (limit, cur) = (p.limit()?, cursor(&p)?);
+    let (limit, cur) = (p.limit()?, p.cursor()?);
     let (items, next) = st
         .db
         .read(move |c| store::records::list_issues(c, &f, cur, limit))
@@ -124,7 +115,7 @@ pub async fn list_tasks(
 ) -> ApiResult<Json<Page<store::records::Task>>> {
     caller.require(Permission::ReadRecords)?;
     let f = record_filter(&st, &p, &RecordParams::default()).await?;
-    let (limit, cur) = (p.limit()?, cursor(&p)?);
+    let (limit, cur) = (p.limit()?, p.cursor()?);
     let (items, next) = st
         .db
         .read(move |c| store::records::list_tasks(c, &f, cur, limit))
@@ -159,6 +150,44 @@ fn need_reason(r: &Option<String>) -> ApiResult<Option<String>> {
     Ok(r.as_ref()
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty()))
+}
+
+/// Records a manager's ticket action (as a correction the engine replays) and returns the ticket `show` afterwards.
+#[allow(clippy::too_many_arguments)]
+async fn ticket_action(
+    st: &AppState,
+    caller: &Caller,
+    chat_id: i64,
+    issue: i64,
+    action: Action,
+    note: &Option<String>,
+    event: &str,
+    show: i64,
+) -> ApiResult<Json<store::records::IssueDetail>> {
+    let now = st.clock.now();
+    pipeline::apply_correction(
+        st,
+        CorrectionInput {
+            chat_id,
+            target: "action",
+            target_id: Some(issue),
+            data: serde_json::to_value(crate::records::ManagerAction {
+                id: 0,
+                at: now,
+                action,
+            })
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
+            actor: caller.actor(),
+            reason: need_reason(note)?,
+            action: event.into(),
+        },
+    )
+    .await?;
+    Ok(Json(
+        st.db
+            .read(move |c| store::records::issue_detail(c, show, now))
+            .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -214,29 +243,17 @@ pub async fn set_status(
         }
     }
     let chat_id = detail.issue.chat.id;
-    pipeline::apply_correction(
+    ticket_action(
         &st,
-        CorrectionInput {
-            chat_id,
-            target: "action",
-            target_id: Some(id),
-            data: serde_json::to_value(crate::records::ManagerAction {
-                id: 0,
-                at: now,
-                action: Action::SetStatus { issue: id, status },
-            })
-            .map_err(|e| ApiError::Internal(e.to_string()))?,
-            actor: caller.actor(),
-            reason: need_reason(&b.note)?,
-            action: "issue.status_changed".into(),
-        },
+        &caller,
+        chat_id,
+        id,
+        Action::SetStatus { issue: id, status },
+        &b.note,
+        "issue.status_changed",
+        id,
     )
-    .await?;
-    Ok(Json(
-        st.db
-            .read(move |c| store::records::issue_detail(c, id, now))
-            .await?,
-    ))
+    .await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -261,30 +278,17 @@ pub async fn assign(
         .read(move |c| store::people::get_ref(c, person))
         .await?;
     let chat_id = chat_of(&st, "issue", id).await?;
-    let now = st.clock.now();
-    pipeline::apply_correction(
+    ticket_action(
         &st,
-        CorrectionInput {
-            chat_id,
-            target: "action",
-            target_id: Some(id),
-            data: serde_json::to_value(crate::records::ManagerAction {
-                id: 0,
-                at: now,
-                action: Action::SetOwner { issue: id, person },
-            })
-            .map_err(|e| ApiError::Internal(e.to_string()))?,
-            actor: caller.actor(),
-            reason: need_reason(&b.note)?,
-            action: "issue.assigned".into(),
-        },
+        &caller,
+        chat_id,
+        id,
+        Action::SetOwner { issue: id, person },
+        &b.note,
+        "issue.assigned",
+        id,
     )
-    .await?;
-    Ok(Json(
-        st.db
-            .read(move |c| store::records::issue_detail(c, id, now))
-            .await?,
-    ))
+    .await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -313,31 +317,18 @@ pub async fn merge(
             "into: tickets of different chats cannot be merged",
         ));
     }
-    let now = st.clock.now();
     let into = b.into;
-    pipeline::apply_correction(
+    ticket_action(
         &st,
-        CorrectionInput {
-            chat_id,
-            target: "action",
-            target_id: Some(id),
-            data: serde_json::to_value(crate::records::ManagerAction {
-                id: 0,
-                at: now,
-                action: Action::Merge { from: id, into },
-            })
-            .map_err(|e| ApiError::Internal(e.to_string()))?,
-            actor: caller.actor(),
-            reason: need_reason(&b.note)?,
-            action: "issue.merged".into(),
-        },
+        &caller,
+        chat_id,
+        id,
+        Action::Merge { from: id, into },
+        &b.note,
+        "issue.merged",
+        into,
     )
-    .await?;
-    Ok(Json(
-        st.db
-            .read(move |c| store::records::issue_detail(c, into, now))
-            .await?,
-    ))
+    .await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
