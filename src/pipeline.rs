@@ -433,18 +433,39 @@ pub fn link_in_tx(
                 (class, _) => class.clone(),
             };
             let json = class.as_ref().and_then(|c| serde_json::to_string(c).ok());
-            store::messages::set_processed(
+            let kind = class.as_ref().map(|c| c.kind.as_str());
+            let m = msg_in(tx, &c.pending, class.clone(), tz)?;
+            let mut fx = records::process(&mut cached.state, &m, &mut MsgKeyedIds, &ov)
+                .map_err(engine_err)?;
+            // The message's own link is written together with its classification (one row update).
+            let own_link = fx.iter().position(
+                |e| matches!(e, records::Effect::LinkMessage { msg, .. } if *msg == c.pending.id),
+            );
+            let link = own_link.map(|i| fx.remove(i));
+            let record = match &link {
+                Some(records::Effect::LinkMessage { record, reason, .. }) => {
+                    let (t, id) = match record {
+                        records::RecordRef::Issue(id) => ("issue", *id),
+                        records::RecordRef::Task(id) => ("task", *id),
+                    };
+                    Some((t, id, reason.explain()))
+                }
+                _ => None,
+            };
+            // Records first (the message row points at them), then the message.
+            apply_all(tx, &fx, &sla, tz, &mut applied)?;
+            store::messages::set_processed_linked(
                 tx,
                 c.pending.id,
                 c.pending.text.as_deref(),
-                class.as_ref().map(|c| c.kind.as_str()),
+                kind,
                 json.as_deref(),
                 class.as_ref().map(|_| version),
+                record.as_ref().map(|(t, id, r)| (*t, *id, r.as_str())),
             )?;
-            let m = msg_in(tx, &c.pending, class, tz)?;
-            let fx = records::process(&mut cached.state, &m, &mut MsgKeyedIds, &ov)
-                .map_err(engine_err)?;
-            apply_all(tx, &fx, &sla, tz, &mut applied)?;
+            if link.is_some() {
+                applied.links += 1;
+            }
             cached.through = cached.through.max(c.pending.id);
             processed += 1;
         }

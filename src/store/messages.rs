@@ -91,7 +91,13 @@ pub fn insert(
         m.edited,
         m.deleted,
         raw_payload_id,
-        normalized_json(m),
+        // With the raw payload kept verbatim, the normalised JSON is derivable from it: store it only when there is
+        // no raw payload (chat exports, demo data).
+        if raw_payload_id.is_some() {
+            String::new()
+        } else {
+            normalized_json(m)
+        },
     ])?;
     if n == 1 {
         return Ok(Inserted::New(tx.last_insert_rowid()));
@@ -421,10 +427,32 @@ pub fn set_processed(
     classification: Option<&str>,
     version: Option<&str>,
 ) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "UPDATE messages SET processed = 1, kind = ?2, classification = ?3, classifier_version = ?4 WHERE id = ?1",
-    )?
-    .execute(params![id, kind, classification, version])?;
+    set_processed_linked(tx, id, text, kind, classification, version, None)
+}
+
+/// As [`set_processed`], also setting the record the message belongs to (one row update instead of two).
+pub fn set_processed_linked(
+    tx: &Transaction<'_>,
+    id: i64,
+    text: Option<&str>,
+    kind: Option<&str>,
+    classification: Option<&str>,
+    version: Option<&str>,
+    record: Option<(&str, i64, &str)>,
+) -> Result<(), StoreError> {
+    match record {
+        None => tx
+            .prepare_cached(
+                "UPDATE messages SET processed = 1, kind = ?2, classification = ?3, classifier_version = ?4 WHERE id = ?1",
+            )?
+            .execute(params![id, kind, classification, version])?,
+        Some((rtype, rid, reason)) => tx
+            .prepare_cached(
+                "UPDATE messages SET processed = 1, kind = ?2, classification = ?3, classifier_version = ?4, \
+                 record_type = ?5, record_id = ?6, link_reason = ?7 WHERE id = ?1",
+            )?
+            .execute(params![id, kind, classification, version, rtype, rid, reason])?,
+    };
     if let Some(t) = text.filter(|t| !t.is_empty()) {
         tx.prepare_cached("INSERT INTO messages_fts(rowid, text) VALUES (?1, ?2)")?
             .execute(params![id, t])?;

@@ -47,12 +47,12 @@ pub fn state_seq(conn: &Connection, chat_id: i64) -> Result<i64, StoreError> {
 
 /// Records that a batch changed the chat's state; returns the new seq.
 pub fn bump_seq(tx: &Transaction<'_>, chat_id: i64) -> Result<i64, StoreError> {
-    tx.prepare_cached(
-        "INSERT INTO chat_states(chat_id, state, state_through, seq, updated_at) VALUES (?1, NULL, 0, 1, ?2) \
-         ON CONFLICT(chat_id) DO UPDATE SET seq = seq + 1, updated_at = excluded.updated_at",
-    )?
-    .execute(params![chat_id, super::now_str()])?;
-    state_seq(tx, chat_id)
+    Ok(tx
+        .prepare_cached(
+            "INSERT INTO chat_states(chat_id, state, state_through, seq, updated_at) VALUES (?1, NULL, 0, 1, ?2) \
+             ON CONFLICT(chat_id) DO UPDATE SET seq = seq + 1, updated_at = excluded.updated_at RETURNING seq",
+        )?
+        .query_row(params![chat_id, super::now_str()], |r| r.get(0))?)
 }
 
 /// Saves a snapshot of the chat's state covering processed messages up to `through`.

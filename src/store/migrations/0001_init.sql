@@ -78,7 +78,7 @@ CREATE TABLE messages (
     edited            INTEGER NOT NULL DEFAULT 0,
     deleted           INTEGER NOT NULL DEFAULT 0,
     raw_payload_id    INTEGER REFERENCES raw_payloads(id),
-    normalized        TEXT NOT NULL,          -- the InboundMessage as JSON (inline media bytes elided)
+    normalized        TEXT NOT NULL,          -- the InboundMessage as JSON when there is no raw payload (exports); else empty
     kind              TEXT,
     classification    TEXT,
     classifier_version TEXT,
