@@ -45,9 +45,19 @@ impl EvidenceStore {
         for d in [&s.root, &s.thumbs, &s.tmp] {
             std::fs::create_dir_all(d).map_err(io(d))?;
         }
+        // Leftovers of a crash are removed; files younger than an hour may belong to another tapak process working
+        // on the same data dir right now (a `tapak import` while `serve` spools an upload), so they stay.
         if let Ok(entries) = std::fs::read_dir(&s.tmp) {
             for e in entries.flatten() {
-                let _ = std::fs::remove_file(e.path());
+                let old = e
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_none_or(|age| age > std::time::Duration::from_secs(3600));
+                if old {
+                    let _ = std::fs::remove_file(e.path());
+                }
             }
         }
         Ok(s)
