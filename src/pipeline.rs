@@ -561,14 +561,19 @@ pub async fn process_batch(svc: &Services, limit: usize) -> Result<usize, StoreE
     Ok(process_batch_stats(svc, limit).await?.processed)
 }
 
-async fn process_batch_stats(svc: &Services, limit: usize) -> Result<DrainStats, StoreError> {
-    let limit = limit.min(LINK_BATCH);
+/// Reads up to `limit` pending messages after id `after` and classifies them (outside the writer), each with its
+/// site's classifier.
+async fn fetch_classified(
+    svc: &Services,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<Classified>, StoreError> {
     let pending = svc
         .db
-        .read(move |c| store::messages::pending(c, limit))
+        .read(move |c| store::messages::pending_after(c, after, limit))
         .await?;
     if pending.is_empty() {
-        return Ok(DrainStats::default());
+        return Ok(vec![]);
     }
     let classifier = svc.pipeline.classifier();
     let chats: Vec<i64> = {
@@ -600,10 +605,16 @@ async fn process_batch_stats(svc: &Services, limit: usize) -> Result<DrainStats,
         let v: serde_json::Value = serde_json::from_str(&settings).unwrap_or_default();
         by_chat.insert(chat, svc.pipeline.classifier_for_site(site, &v));
     }
-    let batch =
-        tokio::task::spawn_blocking(move || classify_pending(&classifier, &by_chat, pending))
-            .await
-            .map_err(|e| StoreError::Io(format!("classifier task failed: {e}")))?;
+    tokio::task::spawn_blocking(move || classify_pending(&classifier, &by_chat, pending))
+        .await
+        .map_err(|e| StoreError::Io(format!("classifier task failed: {e}")))
+}
+
+/// Links a classified batch in one write transaction.
+async fn link_batch(svc: &Services, batch: Vec<Classified>) -> Result<DrainStats, StoreError> {
+    if batch.is_empty() {
+        return Ok(DrainStats::default());
+    }
     let cache = svc.pipeline.states();
     let tz = svc.tz;
     let now = svc.clock.now();
@@ -617,28 +628,46 @@ async fn process_batch_stats(svc: &Services, limit: usize) -> Result<DrainStats,
     Ok(stats)
 }
 
+async fn process_batch_stats(svc: &Services, limit: usize) -> Result<DrainStats, StoreError> {
+    let batch = fetch_classified(svc, 0, limit.min(LINK_BATCH)).await?;
+    link_batch(svc, batch).await
+}
+
 /// Snapshots changed chat states.
 pub async fn checkpoint(svc: &Services) -> Result<usize, StoreError> {
     let cache = svc.pipeline.states();
     svc.db.write(move |tx| checkpoint_in_tx(tx, &cache)).await
 }
 
-/// Processes until nothing is pending (used after an import), then snapshots the states.
+/// Processes until nothing is pending (used after an import), then snapshots the states. Classifying the next batch
+/// overlaps with linking the current one (the two cores both work).
 pub async fn drain(svc: &Services) -> Result<DrainStats, StoreError> {
     let mut total = DrainStats::default();
+    let mut current = fetch_classified(svc, 0, LINK_BATCH).await?;
     loop {
-        let s = process_batch_stats(svc, LINK_BATCH).await?;
-        if s.processed == 0 {
+        if current.is_empty() {
             let pending = svc.db.read(store::messages::count_pending).await?;
             if pending == 0 {
                 checkpoint(svc).await?;
                 return Ok(total);
             }
+            // Messages below the cursor became pending again (an edit): start over from the oldest.
+            current = fetch_classified(svc, 0, LINK_BATCH).await?;
+            if current.is_empty() {
+                continue;
+            }
         }
+        let after = current.iter().map(|c| c.pending.id).max().unwrap_or(0);
+        let (next, stats) = tokio::join!(
+            fetch_classified(svc, after, LINK_BATCH),
+            link_batch(svc, current)
+        );
+        let s = stats?;
         total.processed += s.processed;
         total.records_created += s.records_created;
         total.issues_opened += s.issues_opened;
         total.tasks_opened += s.tasks_opened;
+        current = next?;
     }
 }
 

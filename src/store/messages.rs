@@ -391,10 +391,20 @@ pub struct Pending {
 }
 
 pub fn pending(conn: &Connection, limit: usize) -> Result<Vec<Pending>, StoreError> {
+    pending_after(conn, 0, limit)
+}
+
+/// Pending messages with an id above `after`, oldest first.
+pub fn pending_after(
+    conn: &Connection,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<Pending>, StoreError> {
     let mut st = conn.prepare_cached(
-        "SELECT id, chat_id, sender_id, sent_ms, type, text, deleted, reply_to, source FROM messages WHERE processed = 0 ORDER BY id LIMIT ?1",
+        "SELECT id, chat_id, sender_id, sent_ms, type, text, deleted, reply_to, source FROM messages \
+         WHERE processed = 0 AND id > ?1 ORDER BY id LIMIT ?2",
     )?;
-    let rows = st.query_map([limit as i64], |r| {
+    let rows = st.query_map(params![after, limit as i64], |r| {
         Ok(Pending {
             id: r.get(0)?,
             chat_id: r.get(1)?,
