@@ -106,6 +106,10 @@ async fn a_ticket_lives_from_report_to_resolution_with_proof() {
     assert!(issue["resolved_at"].is_string());
     assert!(issue["sla"]["respond_by"].is_string() && issue["sla"]["resolve_by"].is_string());
     assert_eq!(issue["reported_by"]["phone"], "60167654302");
+    assert_eq!(
+        issue["owner"]["phone"], "60124445566",
+        "\"@Ahmad pls check lift B\" made Ahmad the owner"
+    );
     let id = issue["id"].as_i64().unwrap();
     // The resolution photo is resolution proof (it arrives with no caption right after the resolution claim).
     let detail = eventually(30, "proof linked", || {
@@ -685,5 +689,67 @@ async fn site_vocabulary_feeds_the_extractors() {
         v["location"],
         json!({}),
         "the bundled vocabulary alone does not know these names: {v}"
+    );
+}
+
+#[tokio::test]
+async fn a_resent_photo_is_flagged_as_a_duplicate() {
+    let original = tapak::demo::demo_photo(5);
+    // The same picture, resized to half and re-compressed hard (what a forward or a re-send does).
+    let resent = {
+        let img = image::load_from_memory(&original).unwrap().resize(
+            320,
+            240,
+            image::imageops::FilterType::Triangle,
+        );
+        let mut out = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 40)
+            .encode_image(&img.to_rgb8())
+            .unwrap();
+        out
+    };
+    let other = jpeg(1200, 900, 11);
+    let graph = FakeGraph::start(vec![("p1", original), ("p2", resent), ("p3", other)], 0).await;
+    let s = Server::start(&default_config(&graph.url));
+    let c = client();
+    let token = s.token("manager");
+    for (i, mid) in ["p1", "p2", "p3"].iter().enumerate() {
+        let m = cloud_group_msg(
+            &format!("wamid.dup{i}"),
+            "60123456701",
+            "Aminah",
+            T0 + i as i64 * 86_400,
+            Some("Siap mop lobi blok A"),
+            Some(mid),
+            None,
+        );
+        assert_eq!(post_cloud(&c, &s, &m).await.status(), 200);
+    }
+    let evs = eventually(60, "three photos stored", || {
+        let (c, s_url, t) = (c.clone(), s.u("/api/v1/messages?limit=10"), token.clone());
+        let base = s.url.clone();
+        async move {
+            let (_, page) = get_json(&c, &s_url, &t).await;
+            let mut evs = vec![];
+            for m in page["items"].as_array()?.iter().rev() {
+                let id = m["media"][0].as_i64()?;
+                let (_, e) = get_json(&c, &format!("{base}/api/v1/evidence/{id}"), &t).await;
+                if e["status"] != "ready" {
+                    return None;
+                }
+                evs.push(e);
+            }
+            (evs.len() == 3).then_some(evs)
+        }
+    })
+    .await;
+    assert!(evs[0]["duplicate_of"].is_null());
+    assert_eq!(
+        evs[1]["duplicate_of"], evs[0]["id"],
+        "resized and re-compressed copy is the same picture"
+    );
+    assert!(
+        evs[2]["duplicate_of"].is_null(),
+        "a different photo is not a duplicate"
     );
 }
