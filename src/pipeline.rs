@@ -352,7 +352,7 @@ fn release(
     chat_id: i64,
     mut c: Cached,
 ) -> Result<(), StoreError> {
-    if c.state.tickets.len() > records::STATE_MAX_TICKETS + 500
+    if c.state.tickets.len() > records::STATE_MAX_TICKETS + 100
         || c.state.msg_records.len() > 20_000
     {
         records::compact(&mut c.state);

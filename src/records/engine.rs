@@ -1330,7 +1330,7 @@ fn prune(state: &mut ChatState, msg: &MsgIn) {
 /// linked to, and `repeat_of` reaches back this far.
 pub const STATE_TICKET_RETENTION_DAYS: i64 = 90;
 /// At most this many tickets are kept in a chat's state (open ones first, then the most recent).
-pub const STATE_MAX_TICKETS: usize = 2_000;
+pub const STATE_MAX_TICKETS: usize = 500;
 
 /// Keeps a chat's state small: drops old resolved/closed tickets and their reply entries. Records in the store are
 /// untouched; a full replay rebuilds everything.
