@@ -131,6 +131,18 @@ impl StateCache {
             .map(|m| m.keys().copied().collect())
             .unwrap_or_default()
     }
+    /// Chats whose state holds media a later text could still claim.
+    fn chats_with_pending_media(&self) -> Vec<i64> {
+        self.map
+            .lock()
+            .map(|m| {
+                m.iter()
+                    .filter(|(_, c)| !c.state.pending_media.is_empty())
+                    .map(|(k, _)| *k)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
 
 /// Reads a site's vocabulary from its settings: `blocks` (names), `area_aliases` (`{"dewan": "lobby"}` or
@@ -481,27 +493,6 @@ pub fn link_in_tx(
     })
 }
 
-/// Classifies, indexes and links up to `limit` pending messages inside one transaction (for callers that already
-/// hold the writer, e.g. tests; the server classifies outside the writer, see [`process_batch`]).
-pub fn process_in_tx(
-    tx: &Transaction<'_>,
-    cache: &StateCache,
-    classifier: &Classifier,
-    tz: chrono_tz::Tz,
-    limit: usize,
-    now: DateTime<Utc>,
-) -> Result<DrainStats, StoreError> {
-    let pending = store::messages::pending(tx, limit)?;
-    let none = std::collections::HashMap::new();
-    link_in_tx(
-        tx,
-        cache,
-        classify_pending(classifier, &none, pending),
-        tz,
-        now,
-    )
-}
-
 /// Rebuilds a chat's records from its messages, their stored classifications and the manager's corrections.
 pub fn replay_chat_in_tx(
     tx: &Transaction<'_>,
@@ -680,14 +671,8 @@ pub async fn tick_chats(svc: &Services) -> Result<(), StoreError> {
         .write(move |tx| {
             let sla = store::records::sla_policy(tx)?;
             let mut applied = store::records::Applied::default();
-            for chat in cache.chats() {
-                let Some(c) = cache.take(chat) else { continue };
-                if c.state.pending_media.is_empty() {
-                    cache.put(chat, c);
-                    continue;
-                }
+            for chat in cache.chats_with_pending_media() {
                 let ov = store::records::load_overrides(tx, chat)?;
-                cache.put(chat, c);
                 let mut c = acquire(tx, &cache, chat, &ov, &sla, tz, &mut applied)?;
                 let fx = records::tick(&mut c.state, now, &ov);
                 apply_all(tx, &fx, &sla, tz, &mut applied)?;
@@ -841,7 +826,11 @@ pub async fn learn_and_reclassify(
                 )?;
                 changed += n;
             }
-            replay_chat_in_tx(tx, &cache, chat_id, tz, now)?;
+            // The correction itself was already replayed when it was stored; replay again only if the lesson changed
+            // other verdicts in the chat.
+            if changed > 0 {
+                replay_chat_in_tx(tx, &cache, chat_id, tz, now)?;
+            }
             Ok(changed)
         })
         .await

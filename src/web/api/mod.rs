@@ -14,14 +14,14 @@ use serde::{Deserialize, Serialize};
 use super::error::{ApiError, ApiResult};
 use super::AppState;
 
-pub fn routes(_state: &AppState) -> Router<AppState> {
+pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route(
             "/api/v1/imports",
             get(imports::list)
                 .post(imports::create)
                 .layer(axum::extract::DefaultBodyLimit::max(
-                    _state.cfg.server.upload_body_limit,
+                    state.cfg.server.upload_body_limit,
                 )),
         )
         .route("/api/v1/messages", get(messages::list))

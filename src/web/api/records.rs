@@ -146,10 +146,38 @@ async fn chat_of(st: &AppState, what: &'static str, id: i64) -> ApiResult<i64> {
         .await?)
 }
 
-fn need_reason(r: &Option<String>) -> ApiResult<Option<String>> {
-    Ok(r.as_ref()
+fn need_reason(r: &Option<String>) -> Option<String> {
+    r.as_ref()
         .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty()))
+        .filter(|s| !s.is_empty())
+}
+
+/// Stores a manager's correction (audited, replayed by the records engine).
+#[allow(clippy::too_many_arguments)]
+async fn correct(
+    st: &AppState,
+    caller: &Caller,
+    chat_id: i64,
+    target: &'static str,
+    target_id: i64,
+    data: impl serde::Serialize,
+    note: &Option<String>,
+    event: &str,
+) -> ApiResult<()> {
+    pipeline::apply_correction(
+        st,
+        CorrectionInput {
+            chat_id,
+            target,
+            target_id: Some(target_id),
+            data: serde_json::to_value(data).map_err(|e| ApiError::Internal(e.to_string()))?,
+            actor: caller.actor(),
+            reason: need_reason(note),
+            action: event.into(),
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// Records a manager's ticket action (as a correction the engine replays) and returns the ticket `show` afterwards.
@@ -165,24 +193,12 @@ async fn ticket_action(
     show: i64,
 ) -> ApiResult<Json<store::records::IssueDetail>> {
     let now = st.clock.now();
-    pipeline::apply_correction(
-        st,
-        CorrectionInput {
-            chat_id,
-            target: "action",
-            target_id: Some(issue),
-            data: serde_json::to_value(crate::records::ManagerAction {
-                id: 0,
-                at: now,
-                action,
-            })
-            .map_err(|e| ApiError::Internal(e.to_string()))?,
-            actor: caller.actor(),
-            reason: need_reason(note)?,
-            action: event.into(),
-        },
-    )
-    .await?;
+    let action = crate::records::ManagerAction {
+        id: 0,
+        at: now,
+        action,
+    };
+    correct(st, caller, chat_id, "action", issue, action, note, event).await?;
     Ok(Json(
         st.db
             .read(move |c| store::records::issue_detail(c, show, now))
@@ -414,17 +430,15 @@ pub async fn reclassify(
         return Err(ApiError::invalid("this message has no text to classify"));
     };
     let chat_id = msg.chat.id;
-    pipeline::apply_correction(
+    correct(
         &st,
-        CorrectionInput {
-            chat_id,
-            target: "message",
-            target_id: Some(id),
-            data: serde_json::json!({"class": class}),
-            actor: caller.actor(),
-            reason: need_reason(&b.reason)?,
-            action: "message.reclassified".into(),
-        },
+        &caller,
+        chat_id,
+        "message",
+        id,
+        serde_json::json!({"class": class}),
+        &b.reason,
+        "message.reclassified",
     )
     .await?;
     // Store the corrected classification on the message itself, then let the classifier learn.
@@ -502,17 +516,15 @@ pub async fn move_message(
         }
         None => RecordOverride::NoRecord,
     };
-    pipeline::apply_correction(
+    correct(
         &st,
-        CorrectionInput {
-            chat_id,
-            target: "message",
-            target_id: Some(id),
-            data: serde_json::json!({"record": ov}),
-            actor: caller.actor(),
-            reason: need_reason(&b.reason)?,
-            action: "message.moved".into(),
-        },
+        &caller,
+        chat_id,
+        "message",
+        id,
+        serde_json::json!({"record": ov}),
+        &b.reason,
+        "message.moved",
     )
     .await?;
     Ok(Json(
@@ -556,17 +568,15 @@ pub async fn move_evidence(
         }
         None => EvidenceOverride::Unlinked,
     };
-    pipeline::apply_correction(
+    correct(
         &st,
-        CorrectionInput {
-            chat_id,
-            target: "evidence",
-            target_id: Some(id),
-            data: serde_json::to_value(ov).map_err(|e| ApiError::Internal(e.to_string()))?,
-            actor: caller.actor(),
-            reason: need_reason(&b.reason)?,
-            action: "evidence.moved".into(),
-        },
+        &caller,
+        chat_id,
+        "evidence",
+        id,
+        ov,
+        &b.reason,
+        "evidence.moved",
     )
     .await?;
     Ok(Json(
