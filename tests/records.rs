@@ -36,6 +36,16 @@ async fn a_ticket_lives_from_report_to_resolution_with_proof() {
     let c = client();
     let token = s.token("manager");
     let msgs = [
+        // Ahmad has spoken in the group before, so "@Ahmad" resolves to him (a name nobody has used yet cannot).
+        cloud_group_msg(
+            "wamid.r0",
+            "60124445566",
+            "Ahmad Technician",
+            T0 - 3600,
+            Some("Morning all"),
+            None,
+            None,
+        ),
         cloud_group_msg(
             "wamid.r1",
             "60167654302",
