@@ -469,7 +469,6 @@ pub fn link_in_tx(
             store::messages::set_processed_linked(
                 tx,
                 c.pending.id,
-                c.pending.text.as_deref(),
                 kind,
                 json.as_deref(),
                 class.as_ref().map(|_| version),
@@ -546,6 +545,25 @@ pub fn checkpoint_in_tx(tx: &Transaction<'_>, cache: &StateCache) -> Result<usiz
 
 /// Records-engine write jobs hold the writer; keep them short so webhooks are acknowledged quickly.
 const LINK_BATCH: usize = 256;
+
+/// Messages added to the search index per write job (one FTS5 flush each; ~10 ms of writer time).
+const INDEX_BATCH: usize = 1024;
+
+/// Brings the full-text index up to date (in batches, so webhooks keep being acknowledged in between); returns how
+/// many messages it indexed.
+pub async fn index_search(svc: &Services) -> Result<usize, StoreError> {
+    let mut total = 0;
+    loop {
+        let n = svc
+            .db
+            .write(|tx| store::messages::index_pending(tx, INDEX_BATCH))
+            .await?;
+        total += n;
+        if n < INDEX_BATCH {
+            return Ok(total);
+        }
+    }
+}
 
 /// Processes one batch of pending messages; returns how many were processed.
 pub async fn process_batch(svc: &Services, limit: usize) -> Result<usize, StoreError> {
@@ -639,6 +657,7 @@ pub async fn drain(svc: &Services) -> Result<DrainStats, StoreError> {
         if current.is_empty() {
             let pending = svc.db.read(store::messages::count_pending).await?;
             if pending == 0 {
+                index_search(svc).await?;
                 checkpoint(svc).await?;
                 return Ok(total);
             }
@@ -699,6 +718,7 @@ pub async fn run(svc: Arc<Services>, stop: CancellationToken) {
     });
     let mut last_tick = std::time::Instant::now();
     let mut last_checkpoint = std::time::Instant::now();
+    let mut last_index = std::time::Instant::now();
     loop {
         if last_checkpoint.elapsed() >= Duration::from_secs(10) {
             if let Err(e) = checkpoint(&svc).await {
@@ -706,10 +726,22 @@ pub async fn run(svc: Arc<Services>, stop: CancellationToken) {
             }
             last_checkpoint = std::time::Instant::now();
         }
-        match process_batch(&svc, LINK_BATCH).await {
-            Ok(n) if n > 0 => continue,
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "processing failed; will retry"),
+        let processed = match process_batch(&svc, LINK_BATCH).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!(error = %e, "processing failed; will retry");
+                0
+            }
+        };
+        // Search indexing follows processing: at once when there is nothing else to do, else twice a second.
+        if processed == 0 || last_index.elapsed() >= Duration::from_millis(500) {
+            if let Err(e) = index_search(&svc).await {
+                tracing::error!(error = %e, "search indexing failed; will retry");
+            }
+            last_index = std::time::Instant::now();
+        }
+        if processed > 0 {
+            continue;
         }
         if last_tick.elapsed() >= Duration::from_secs(30) {
             if let Err(e) = tick_chats(&svc).await {

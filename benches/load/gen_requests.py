@@ -91,7 +91,21 @@ def pick_lang(rng):
     return LANGS[0][0]
 
 
+CORPUS = []  # --mix corpus: the labelled development messages (tests/fixtures/corpus), real lengths and kinds
+
+
+def load_corpus():
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "fixtures", "corpus",
+                        "messages.dev.jsonl")
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                CORPUS.append(json.loads(line)["text"])
+
+
 def sentence(rng, pool):
+    if pool is CORPUS:
+        return rng.choice(pool)
     return rng.choice(pool).format(b=rng.choice("ABCDE"), n=rng.randint(1, 12), h=rng.randint(7, 11))
 
 
@@ -118,16 +132,21 @@ def build(rng, i, t0, senders, groups, recent, size, mix="ops"):
         "contacts": [{"profile": {"name": sender[1]}, "wa_id": sender[0]}],
         "messages": [msg]}, "field": "messages"}]}]}
     length = len(json.dumps(payload, separators=(",", ":"), ensure_ascii=True))
-    pool = CHATTER if mix == "chatter" else pick_lang(rng)
+    pool = CHATTER if mix == "chatter" else CORPUS if mix == "corpus" else pick_lang(rng)
     parts = []
-    while length < size and len(parts) < 40:
+    if size <= 0:
+        # Realistic: one message as people type them (one sentence, sometimes two), whatever the envelope costs.
+        parts.append(sentence(rng, pool))
+        if pool is not CORPUS and rng.random() < 0.2:
+            parts.append(sentence(rng, pool))
+    while size > 0 and length < size and len(parts) < 40:
         s = sentence(rng, pool)
         length += esc_len(s) + (2 if parts else 0)
         parts.append(s)
     text = "\n".join(parts)
     # Trim an overshooting last sentence for a tighter size distribution.
     over = length - int(size * 1.1)
-    if over > 0:
+    if size > 0 and over > 0:
         while over > 0 and len(text) > 20:
             over -= esc_len(text[-1])
             text = text[:-1]
@@ -141,13 +160,17 @@ def main():
     ap.add_argument("--secret", required=True, help="the app secret (whatsapp.cloud.app_secret)")
     ap.add_argument("--out", required=True, help="output path prefix; writes OUT.0 .. OUT.<shards-1>")
     ap.add_argument("--shards", type=int, default=2, help="files to split over (one per wrk thread)")
-    ap.add_argument("--size", type=int, default=1000, help="approximate body size in bytes")
+    ap.add_argument("--size", type=int, default=1000,
+                    help="approximate body size in bytes; 0 = realistic messages (one sentence, 20%% two)")
     ap.add_argument("--seed", type=int, default=20261125)
     ap.add_argument("--format", choices=["http", "lines"], default="http")
-    ap.add_argument("--mix", choices=["ops", "chatter"], default="ops",
-                    help="ops: issue reports and task updates (default); chatter: acknowledgements that open no ticket")
+    ap.add_argument("--mix", choices=["ops", "chatter", "corpus"], default="ops",
+                    help="ops: issue reports and task updates (default); chatter: acknowledgements that open no "
+                         "ticket; corpus: the labelled development messages as they are (use with --size 0)")
     ap.add_argument("--host", default="127.0.0.1", help="Host header for --format http")
     a = ap.parse_args()
+    if a.mix == "corpus":
+        load_corpus()
     rng = random.Random(a.seed)
     key = a.secret.encode()
     senders = [(f"601{rng.randint(10000000, 99999999)}", rng.choice(NAMES)) for _ in range(300)]

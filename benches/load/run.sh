@@ -8,6 +8,7 @@
 #   benches/load/run.sh                      # defaults: 30 s, 64 connections, 2 wrk threads
 #   DURATION=60 CONNECTIONS=128 benches/load/run.sh
 #   MIX=chatter COUNT=300000 benches/load/run.sh      # messages that open no ticket (records state stays small)
+#   MIX=corpus BODY_SIZE=0 benches/load/run.sh        # the labelled development messages as people write them
 #   TAPAK_BIN=/path/to/tapak benches/load/run.sh    # skip the build, measure this binary
 #   DATA_DIR=/dev/shm/tapak-bench benches/load/run.sh   # data on tmpfs: fsync is free (shows the CPU-bound ceiling)
 #   PERF=1 benches/load/run.sh               # also `perf record` the server for 10 s mid-run (needs symbols to be useful)
@@ -104,7 +105,7 @@ echo "server $URL pid $PID, idle RSS after start-up: $((IDLE_START_KB / 1024)) M
     if awk -v e="$el" -v l="$last" 'BEGIN{exit !(e - l >= 1)}'; then
       last=$el
       m=$(curl -fsS --max-time 2 "$URL/metrics" 2>/dev/null | awk '
-        $1=="tapak_messages"{a=$2} $1=="tapak_messages_unprocessed"{b=$2}
+        $1=="tapak_messages"{a=$2} $1=="tapak_messages_unprocessed"{b=$2} $1=="tapak_messages_unindexed"{b=b+$2}
         $1=="tapak_writer_batches_total"{c=$2} $1=="tapak_writer_jobs_total"{d=$2}
         END{printf "%s,%s,%s,%s", a, b, c, d}')
       echo "$el,$rss,$m" >>"$OUT/samples.csv"
@@ -132,16 +133,17 @@ CPU1_SERVER="$(cpu_ticks "$PID")"
 BUSY1="$(busy_ticks)"
 B1="$(metric tapak_writer_batches_total)"; J1="$(metric tapak_writer_jobs_total)"
 UNPROC_END="$(metric tapak_messages_unprocessed)"
+UNINDEXED_END="$(metric tapak_messages_unindexed)"
 STORED_END="$(metric tapak_messages)"
 PEAK_DURING_KB="$(hwm_kb "$PID")"
 
 # ------------------------------------------------------------------------------------------------ drain
-say "waiting for tapak_messages_unprocessed to drain (work after the 200)"
+say "waiting for tapak_messages_unprocessed and tapak_messages_unindexed to drain (work after the 200)"
 T_DRAIN0=$(date +%s.%N)
 DRAIN_S="timeout"
 for _ in $(seq 1 1200); do
-  u="$(metric tapak_messages_unprocessed)"
-  if [ "$u" = 0 ]; then DRAIN_S=$(awk -v a="$(date +%s.%N)" -v b="$T_DRAIN0" 'BEGIN{printf "%.1f", a-b}'); break; fi
+  u="$(metric tapak_messages_unprocessed)"; x="$(metric tapak_messages_unindexed)"
+  if [ "$u" = 0 ] && [ "$x" = 0 ]; then DRAIN_S=$(awk -v a="$(date +%s.%N)" -v b="$T_DRAIN0" 'BEGIN{printf "%.1f", a-b}'); break; fi
   sleep 0.5
 done
 CPU2_SERVER="$(cpu_ticks "$PID")"
@@ -203,7 +205,7 @@ cat >"$OUT/summary.md" <<EOF
 - CPU during load (cores busy, of $(nproc)): server $SERVER_CPU_LOAD, wrk $WRK_CPU, **everything else $OTHER_CPU** (load average before the run: $LOADAVG0)
 - Writer: $((J1 - J0)) jobs in $((B1 - B0)) transactions during the load, **$BATCH_MEAN jobs per commit** on average
 - Durability check: $LOSS; tapak_webhook_accepted_total $ACCEPTED; stored when wrk stopped $STORED_END; server 5xx: $ERRORS5
-- Work after the 200: unprocessed at the end of the load $UNPROC_END (max sampled $UNPROC_MAX), drained to 0 in $DRAIN_S s after the load (server CPU $SERVER_CPU_DRAIN_S s); processed total $MSG_PROCESSED
+- Work after the 200: unprocessed (classification + records) at the end of the load $UNPROC_END, not yet in the search index $UNINDEXED_END (max sampled of the two together $UNPROC_MAX); both drained to 0 in $DRAIN_S s after the load (server CPU $SERVER_CPU_DRAIN_S s); processed total $MSG_PROCESSED
 - RSS: idle after start-up $(mb "$IDLE_START_KB") MB, **peak under load $(mb "$PEAK_DURING_KB") MB** (VmHWM; $(mb "$PEAK_KB") MB including the drain), idle after load+drain $(mb "$IDLE_AFTER_KB") MB
 - Cold start (exec → URL line / → first /healthz 200, median of $COLD_RUNS; min–max): fresh data dir $(ckv "$COLD_FRESH" url_ms_median) / $(ckv "$COLD_FRESH" healthz_ms_median) ms ($(ckv "$COLD_FRESH" healthz_ms_min)–$(ckv "$COLD_FRESH" healthz_ms_max)); with the $STORED-message database $(ckv "$COLD_LOADED" url_ms_median) / $(ckv "$COLD_LOADED" healthz_ms_median) ms ($(ckv "$COLD_LOADED" healthz_ms_min)–$(ckv "$COLD_LOADED" healthz_ms_max))
 - Data dir after the run ($DATA, $(df -T "$DATA" | awk 'NR==2{print $2}')): $(awk -v b="$DB_BYTES" 'BEGIN{printf "%.0f", b/1048576}') MB for $STORED messages ($(cd "$DATA" && du -sb tapak.db* 2>/dev/null | awk '{printf "%s %.0f MB; ", $2, $1/1048576}'))
@@ -213,7 +215,7 @@ cat >"$OUT/summary.md" <<EOF
 | ≥ 15,000 messages/s | $RPS/s | $(verdict "$RPS >= 15000") |
 | p99 < 50 ms | $(ms "$P99") ms | $(verdict "$P99 < 50000") |
 | nothing lost | $STORED stored / $OK acknowledged | $(case "$LOSS" in none*) echo met ;; *) echo CHECK ;; esac) |
-| work after the 200 keeps up | $UNPROC_END unprocessed at end of load, drained in $DRAIN_S s | $(verdict "\"$DRAIN_S\" != \"timeout\" && $UNPROC_END <= $RPS") |
+| work after the 200 keeps up | $UNPROC_END unprocessed + $UNINDEXED_END unindexed at end of load, drained in $DRAIN_S s | $(verdict "\"$DRAIN_S\" != \"timeout\" && $UNPROC_END + $UNINDEXED_END <= $RPS") |
 | RSS < 100 MB under load | $(mb "$PEAK_DURING_KB") MB | $(verdict "$PEAK_DURING_KB < 102400") |
 | RSS < 30 MB idle | $(mb "$IDLE_START_KB") MB start, $(mb "$IDLE_AFTER_KB") MB after load | $(verdict "$IDLE_START_KB < 30720 && $IDLE_AFTER_KB < 30720") |
 EOF

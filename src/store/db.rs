@@ -17,6 +17,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_query_indexes",
         include_str!("migrations/0004_query_indexes.sql"),
     ),
+    (
+        "0005_index_state",
+        include_str!("migrations/0005_index_state.sql"),
+    ),
 ];
 
 /// Schema version this binary writes.
@@ -29,6 +33,46 @@ const READERS: usize = 4;
 /// A write job runs inside the batch transaction and returns what to do once the batch commits (or fails).
 type WriteJob = Box<dyn FnOnce(&Transaction<'_>) -> Completion + Send>;
 
+/// A write job that may run more than once (see [`Db::write_retryable`]).
+trait RetryJob: Send {
+    /// Runs the job; keeps its result; says whether it succeeded.
+    fn run(&mut self, tx: &Transaction<'_>) -> bool;
+    /// Reports the kept result (or the commit's failure) to the caller.
+    fn finish(self: Box<Self>, commit: &Result<(), String>);
+}
+
+struct Retry<R, F> {
+    f: F,
+    result: Option<Result<R, StoreError>>,
+    done: oneshot::Sender<Result<R, StoreError>>,
+}
+
+impl<R, F> RetryJob for Retry<R, F>
+where
+    R: Send + 'static,
+    F: Fn(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
+{
+    fn run(&mut self, tx: &Transaction<'_>) -> bool {
+        let r = (self.f)(tx);
+        let ok = r.is_ok();
+        self.result = Some(r);
+        ok
+    }
+    fn finish(self: Box<Self>, commit: &Result<(), String>) {
+        let out = match (commit, self.result) {
+            (Err(e), _) => Err(StoreError::Commit(e.clone())),
+            (Ok(()), Some(r)) => r,
+            (Ok(()), None) => Err(StoreError::Commit("write job did not run".into())),
+        };
+        let _ = self.done.send(out);
+    }
+}
+
+enum Job {
+    Once(WriteJob),
+    Retry(Box<dyn RetryJob>),
+}
+
 /// Shared handle to the database: one writer thread (group commit) and a small pool of readers.
 #[derive(Clone)]
 pub struct Db {
@@ -37,7 +81,7 @@ pub struct Db {
 
 struct DbInner {
     path: PathBuf,
-    tx: Mutex<Option<mpsc::Sender<WriteJob>>>,
+    tx: Mutex<Option<mpsc::Sender<Job>>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: Mutex<Vec<Connection>>,
     reader_slots: Semaphore,
@@ -141,7 +185,7 @@ impl Db {
             configure(&c)?;
             readers.push(c);
         }
-        let (tx, rx) = mpsc::channel::<WriteJob>();
+        let (tx, rx) = mpsc::channel::<Job>();
         let stats = Arc::new(WriterStats::default());
         let st = stats.clone();
         let handle = std::thread::Builder::new()
@@ -180,7 +224,25 @@ impl Db {
     {
         let (done_tx, done_rx) = oneshot::channel::<Result<R, StoreError>>();
         let job = make_job(f, done_tx);
-        self.send(job)?;
+        self.send(Job::Once(job))?;
+        done_rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// As [`Db::write`] for a job that can safely run twice (it only writes to the database). Such jobs run together
+    /// without a savepoint each, which is most of the per-job cost of a small write; should one of them fail, the
+    /// group is rolled back and each is run again in its own savepoint, so a failure still rolls back only the
+    /// failing job's own work.
+    pub async fn write_retryable<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: Fn(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
+    {
+        let (done_tx, done_rx) = oneshot::channel::<Result<R, StoreError>>();
+        self.send(Job::Retry(Box::new(Retry {
+            f,
+            result: None,
+            done: done_tx,
+        })))?;
         done_rx.await.map_err(|_| StoreError::WriterGone)?
     }
 
@@ -191,13 +253,13 @@ impl Db {
         F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
     {
         let (done_tx, done_rx) = oneshot::channel::<Result<R, StoreError>>();
-        self.send(make_job(f, done_tx))?;
+        self.send(Job::Once(make_job(f, done_tx)))?;
         done_rx
             .blocking_recv()
             .map_err(|_| StoreError::WriterGone)?
     }
 
-    fn send(&self, job: WriteJob) -> Result<(), StoreError> {
+    fn send(&self, job: Job) -> Result<(), StoreError> {
         let guard = self.inner.tx.lock().map_err(|_| StoreError::WriterGone)?;
         match guard.as_ref() {
             Some(tx) => tx.send(job).map_err(|_| StoreError::WriterGone),
@@ -323,7 +385,31 @@ where
 
 type Completion = Box<dyn FnOnce(&Result<(), String>) + Send>;
 
-fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<WriteJob>, stats: Arc<WriterStats>) {
+/// Runs the retryable jobs of a batch: all together under one savepoint, or, if any fails, each in its own.
+fn run_retryable(
+    tx: &Transaction<'_>,
+    jobs: &mut [Box<dyn RetryJob>],
+) -> Result<(), rusqlite::Error> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    tx.execute_batch("SAVEPOINT grp")?;
+    if jobs.iter_mut().all(|j| j.run(tx)) {
+        return tx.execute_batch("RELEASE grp");
+    }
+    tx.execute_batch("ROLLBACK TO grp; RELEASE grp")?;
+    for j in jobs.iter_mut() {
+        tx.execute_batch("SAVEPOINT job")?;
+        if j.run(tx) {
+            tx.execute_batch("RELEASE job")?;
+        } else {
+            tx.execute_batch("ROLLBACK TO job; RELEASE job")?;
+        }
+    }
+    Ok(())
+}
+
+fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Job>, stats: Arc<WriterStats>) {
     use std::sync::atomic::Ordering;
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -334,10 +420,19 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<WriteJob>, stats: Arc<Wr
             }
         }
         let n = batch.len() as u64;
-        let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
+        let mut retry: Vec<Box<dyn RetryJob>> = vec![];
+        let mut once: Vec<WriteJob> = vec![];
+        for j in batch {
+            match j {
+                Job::Once(j) => once.push(j),
+                Job::Retry(j) => retry.push(j),
+            }
+        }
+        let mut completions: Vec<Completion> = Vec::with_capacity(once.len());
         let commit = (|| -> Result<(), rusqlite::Error> {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            for job in batch {
+            run_retryable(&tx, &mut retry)?;
+            for job in once {
                 completions.push(job(&tx));
             }
             tx.commit()
@@ -345,6 +440,9 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<WriteJob>, stats: Arc<Wr
         let commit = commit.map_err(|e| e.to_string());
         if let Err(e) = &commit {
             tracing::error!(error = %e, "write batch failed to commit");
+        }
+        for j in retry {
+            j.finish(&commit);
         }
         for c in completions {
             c(&commit);
@@ -403,6 +501,60 @@ mod tests {
         assert!(
             s.batches.load(std::sync::atomic::Ordering::Relaxed) < 200,
             "writes were grouped"
+        );
+        db.close();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn retryable_jobs_share_a_savepoint_and_a_failure_reruns_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db")).unwrap();
+        let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut handles = vec![];
+        for i in 0..300 {
+            let (db, runs) = (db.clone(), runs.clone());
+            handles.push(tokio::spawn(async move {
+                db.write_retryable(move |tx| {
+                    runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tx.execute(
+                        "INSERT INTO sites(name, created_at) VALUES (?1, 'x')",
+                        [format!("s{i}")],
+                    )?;
+                    if i % 100 == 42 {
+                        return Err(StoreError::Invalid("boom".into()));
+                    }
+                    Ok(i)
+                })
+                .await
+            }));
+        }
+        let mut ok = 0;
+        for h in handles {
+            match h.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(e) => assert!(e.to_string().contains("boom"), "{e}"),
+            }
+        }
+        assert_eq!(ok, 297);
+        let names: Vec<String> = db
+            .read(|c| {
+                let mut st = c.prepare("SELECT name FROM sites")?;
+                let v = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+                Ok(v)
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            names.len(),
+            297,
+            "the failed jobs' own inserts are rolled back"
+        );
+        for bad in ["s42", "s142", "s242"] {
+            assert!(!names.iter().any(|n| n == bad));
+        }
+        assert!(
+            runs.load(std::sync::atomic::Ordering::Relaxed) > 300,
+            "a failure re-ran its group"
         );
         db.close();
     }

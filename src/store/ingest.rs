@@ -27,7 +27,8 @@ pub fn store_malformed(
     body: &[u8],
     error: &str,
 ) -> Result<i64, StoreError> {
-    let id = store_raw(tx, source, body, "malformed", Some(error))?;
+    let sha = hex::encode(Sha256::digest(body));
+    let id = store_raw(tx, source, body, &sha, "malformed", Some(error))?;
     Ok(id)
 }
 
@@ -35,10 +36,10 @@ fn store_raw(
     tx: &Transaction<'_>,
     source: Source,
     body: &[u8],
+    sha: &str,
     outcome: &str,
     error: Option<&str>,
 ) -> Result<i64, StoreError> {
-    let sha = hex::encode(Sha256::digest(body));
     tx.prepare_cached(
         "INSERT INTO raw_payloads(source, received_at, sha256, body, outcome, error) VALUES (?1,?2,?3,?4,?5,?6)",
     )?
@@ -92,7 +93,8 @@ pub fn store_delivery(
     body: &[u8],
     n: &Normalized,
 ) -> Result<DeliveryOutcome, StoreError> {
-    let raw_id = store_raw(tx, source, body, "stored", None)?;
+    let sha = hex::encode(Sha256::digest(body));
+    let raw_id = store_raw(tx, source, body, &sha, "stored", None)?;
     let mut out = DeliveryOutcome {
         raw_payload_id: raw_id,
         ..DeliveryOutcome::default()
@@ -147,7 +149,6 @@ pub fn store_delivery(
                 }
             ])?;
     }
-    let sha = hex::encode(Sha256::digest(body));
     events::append(
         tx,
         &format!("webhook:{}", source.as_str()),

@@ -428,23 +428,21 @@ pub fn count_pending(conn: &Connection) -> Result<i64, StoreError> {
     )?)
 }
 
-/// Stores the classification (or none) and indexes the text for search; marks the message processed.
+/// Stores the classification (or none); marks the message processed. (Search indexing is [`index_pending`]'s.)
 pub fn set_processed(
     tx: &Transaction<'_>,
     id: i64,
-    text: Option<&str>,
     kind: Option<&str>,
     classification: Option<&str>,
     version: Option<&str>,
 ) -> Result<(), StoreError> {
-    set_processed_linked(tx, id, text, kind, classification, version, None)
+    set_processed_linked(tx, id, kind, classification, version, None)
 }
 
 /// As [`set_processed`], also setting the record the message belongs to (one row update instead of two).
 pub fn set_processed_linked(
     tx: &Transaction<'_>,
     id: i64,
-    text: Option<&str>,
     kind: Option<&str>,
     classification: Option<&str>,
     version: Option<&str>,
@@ -463,11 +461,58 @@ pub fn set_processed_linked(
             )?
             .execute(params![id, kind, classification, version, rtype, rid, reason])?,
     };
-    if let Some(t) = text.filter(|t| !t.is_empty()) {
-        tx.prepare_cached("INSERT INTO messages_fts(rowid, text) VALUES (?1, ?2)")?
-            .execute(params![id, t])?;
-    }
     Ok(())
+}
+
+/// Every message with an id up to this one is in the full-text index.
+pub fn indexed_through(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT through FROM index_state WHERE name = 'fts'")?
+        .query_row([], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// Messages stored but not yet in the full-text index.
+pub fn count_unindexed(conn: &Connection) -> Result<i64, StoreError> {
+    let through = indexed_through(conn)?;
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM messages WHERE id > ?1")?
+        .query_row([through], |r| r.get(0))?)
+}
+
+/// Adds up to `limit` messages, in id order, to the full-text index; returns how many it took. Indexing runs behind
+/// ingest in batches like this one because FTS5 writes (and later merges) a segment per flush: one flush for a
+/// thousand messages costs a fraction of a thousand flushes.
+pub fn index_pending(tx: &Transaction<'_>, limit: usize) -> Result<usize, StoreError> {
+    let through = indexed_through(tx)?;
+    let rows: Vec<(i64, Option<String>)> = {
+        let mut st =
+            tx.prepare_cached("SELECT id, text FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2")?;
+        let rows = st
+            .query_map(params![through, limit as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        rows
+    };
+    let Some(last) = rows.last().map(|r| r.0) else {
+        return Ok(0);
+    };
+    {
+        let mut ins = tx.prepare_cached("INSERT INTO messages_fts(rowid, text) VALUES (?1, ?2)")?;
+        for (id, text) in &rows {
+            if let Some(t) = text.as_deref().filter(|t| !t.is_empty()) {
+                ins.execute(params![id, t])?;
+            }
+        }
+    }
+    tx.prepare_cached(
+        "INSERT INTO index_state(name, through) VALUES ('fts', ?1) \
+         ON CONFLICT(name) DO UPDATE SET through = excluded.through",
+    )?
+    .execute([last])?;
+    Ok(rows.len())
 }
 
 /// Applies an edit (new text, version kept) or a revoke (flagged deleted, text kept for audit).
@@ -479,10 +524,7 @@ pub fn apply_change(
     at: &str,
     raw_payload_id: Option<i64>,
 ) -> Result<(), StoreError> {
-    let processed: bool =
-        tx.query_row("SELECT processed FROM messages WHERE id = ?1", [id], |r| {
-            r.get(0)
-        })?;
+    let indexed = id <= indexed_through(tx)?;
     let change = if new_text.is_some() { "edit" } else { "revoke" };
     tx.execute(
         "INSERT INTO message_versions(message_id, text, changed_at, change, raw_payload_id) VALUES (?1,?2,?3,?4,?5)",
@@ -490,15 +532,22 @@ pub fn apply_change(
     )?;
     match new_text {
         Some(t) => {
-            if processed {
+            // Already in the search index: swap the old text for the new (else the indexer will take the new one).
+            if indexed {
                 if let Some(old) = old_text.filter(|t| !t.is_empty()) {
                     tx.execute(
                         "INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', ?1, ?2)",
                         params![id, old],
                     )?;
                 }
+                if !t.is_empty() {
+                    tx.execute(
+                        "INSERT INTO messages_fts(rowid, text) VALUES (?1, ?2)",
+                        params![id, t],
+                    )?;
+                }
             }
-            // Re-processing classifies and indexes the new text.
+            // Re-processing classifies the new text.
             tx.execute(
                 "UPDATE messages SET text = ?2, edited = 1, processed = 0 WHERE id = ?1",
                 params![id, t],
@@ -589,8 +638,9 @@ mod search_tests {
             let Inserted::New(id) = insert(&tx, &msg(i, &text), chat, None, None).unwrap() else {
                 panic!()
             };
-            set_processed(&tx, id, Some(&text), None, None, None).unwrap();
+            set_processed(&tx, id, None, None, None).unwrap();
         }
+        while index_pending(&tx, 1000).unwrap() > 0 {}
         tx.commit().unwrap();
         let f = MessageFilter::default();
         let (page, next) = search(&conn, "lobby", &f, None, 50).unwrap();

@@ -20,7 +20,10 @@ pub const SLA_SETTING: &str = "sla_policy";
 /// The saved snapshot of a chat's engine state, the message id it covers, and the chat's current seq.
 pub fn load_state(conn: &Connection, chat_id: i64) -> Result<(ChatState, i64, i64), StoreError> {
     let row: Option<(Option<String>, i64, i64)> = conn
-        .prepare_cached("SELECT state, state_through, seq FROM chat_states WHERE chat_id = ?1")?
+        .prepare_cached(
+            "SELECT st.state, st.state_through, COALESCE((SELECT seq FROM chat_seqs WHERE chat_id = ?1), 0) \
+             FROM chat_states st WHERE st.chat_id = ?1",
+        )?
         .query_row([chat_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     match row {
@@ -32,27 +35,28 @@ pub fn load_state(conn: &Connection, chat_id: i64) -> Result<(ChatState, i64, i6
             }
         },
         Some((None, _, seq)) => Ok((ChatState::new(chat_id), 0, seq)),
-        None => Ok((ChatState::new(chat_id), 0, 0)),
+        None => Ok((ChatState::new(chat_id), 0, state_seq(conn, chat_id)?)),
     }
 }
 
 /// The chat's current seq (0 when it has no row).
 pub fn state_seq(conn: &Connection, chat_id: i64) -> Result<i64, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT seq FROM chat_states WHERE chat_id = ?1")?
+        .prepare_cached("SELECT seq FROM chat_seqs WHERE chat_id = ?1")?
         .query_row([chat_id], |r| r.get(0))
         .optional()?
         .unwrap_or(0))
 }
 
-/// Records that a batch changed the chat's state; returns the new seq.
+/// Records that a batch changed the chat's state; returns the new seq. The counter never goes back (not even when
+/// a chat is reset), so a cached state can always tell it is stale.
 pub fn bump_seq(tx: &Transaction<'_>, chat_id: i64) -> Result<i64, StoreError> {
     Ok(tx
         .prepare_cached(
-            "INSERT INTO chat_states(chat_id, state, state_through, seq, updated_at) VALUES (?1, NULL, 0, 1, ?2) \
-             ON CONFLICT(chat_id) DO UPDATE SET seq = seq + 1, updated_at = excluded.updated_at RETURNING seq",
+            "INSERT INTO chat_seqs(chat_id, seq) VALUES (?1, 1) \
+             ON CONFLICT(chat_id) DO UPDATE SET seq = seq + 1 RETURNING seq",
         )?
-        .query_row(params![chat_id, super::now_str()], |r| r.get(0))?)
+        .query_row(params![chat_id], |r| r.get(0))?)
 }
 
 /// Saves a snapshot of the chat's state covering processed messages up to `through`.

@@ -73,10 +73,11 @@ pub async fn prometheus(State(st): State<AppState>) -> Response {
                 store::evidence::count_by_status(c, "pending")?,
                 store::evidence::count_by_status(c, "failed")?,
                 store::jobs::count(c, store::ingest::FETCH_JOB)?,
+                store::messages::count_unindexed(c)?,
             ))
         })
         .await
-        .unwrap_or((-1, -1, -1, -1, -1));
+        .unwrap_or((-1, -1, -1, -1, -1, -1));
     let m = &st.metrics;
     let mut out = String::new();
     let mut counter = |name: &str, help: &str, v: u64| {
@@ -122,7 +123,7 @@ pub async fn prometheus(State(st): State<AppState>) -> Response {
     );
     counter(
         "tapak_messages_processed_total",
-        "messages classified and indexed",
+        "messages classified and linked into records",
         m.messages_processed.load(Ordering::Relaxed),
     );
     counter(
@@ -151,8 +152,13 @@ pub async fn prometheus(State(st): State<AppState>) -> Response {
     gauge("tapak_messages", "messages stored", gauges.0);
     gauge(
         "tapak_messages_unprocessed",
-        "messages waiting for classification",
+        "messages waiting for classification and records",
         gauges.1,
+    );
+    gauge(
+        "tapak_messages_unindexed",
+        "messages not yet in the search index",
+        gauges.5,
     );
     gauge(
         "tapak_evidence_pending",

@@ -33,10 +33,10 @@ async fn accept(
 ) -> Response {
     match parsed {
         Ok(n) => {
-            let body_vec = body.to_vec();
+            // Storing a delivery only writes to the database, so it can run with others without a savepoint.
             let res = st
                 .db
-                .write(move |tx| store::ingest::store_delivery(tx, source, &body_vec, &n))
+                .write_retryable(move |tx| store::ingest::store_delivery(tx, source, &body, &n))
                 .await;
             match res {
                 Ok(out) => {
