@@ -17,6 +17,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_query_indexes",
         include_str!("migrations/0004_query_indexes.sql"),
     ),
+    (
+        "0005_lid_lookups",
+        include_str!("migrations/0005_lid_lookups.sql"),
+    ),
 ];
 
 /// Schema version this binary writes.
