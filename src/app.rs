@@ -33,6 +33,8 @@ impl Clock for SystemClock {
 pub struct Wake {
     pub process: Notify,
     pub fetch: Notify,
+    /// Gateway lookups (WAHA `@lid` → phone).
+    pub lookup: Notify,
 }
 
 /// Everything the web layer and the workers share.
@@ -155,6 +157,7 @@ impl App {
             self.svc.clone(),
             stop.child_token(),
         ));
+        tasks.spawn(crate::gateway::run(self.svc.clone(), stop.child_token()));
         let router =
             web::router(self.svc.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let cfg = self.svc.cfg.clone();

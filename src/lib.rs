@@ -16,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod evidence;
+pub mod gateway;
 pub mod ingest;
 pub mod pipeline;
 pub mod records;

@@ -13,6 +13,7 @@ use serde_json::Value;
 const WAHA_KEY: &str = "waha-api-key-77";
 const EVO_TOKEN: &str = "shared-secret-123";
 const EVO_JWT_KEY: &str = "jwt-signing-secret";
+const EVO_API_KEY: &str = "evo-api-key-31";
 
 fn waha(rel: &str) -> Vec<u8> {
     read_fixture(&format!("whatsapp/waha/{rel}"))
@@ -52,49 +53,174 @@ fn now() -> i64 {
 /// Files requested from the fake gateway, with the `X-Api-Key` each request carried.
 type Hits = Arc<Mutex<Vec<(String, Option<String>)>>>;
 
-/// A fake WAHA: `GET /api/files/{name}` → bytes, only with the right `X-Api-Key`.
+/// A fake WAHA: `GET /api/files/{name}` → bytes, and `GET /api/{session}/lids/{lid}` → `{"lid","pn"}` (`pn: null`
+/// for lids it does not know), both only with the right `X-Api-Key`. Lids answers wait while `gate` is write-locked.
 struct FakeWaha {
     url: String,
     hits: Hits,
+    gate: Arc<tokio::sync::RwLock<()>>,
     _task: tokio::task::JoinHandle<()>,
+}
+
+type LidMap = std::collections::HashMap<String, Option<String>>;
+
+#[derive(Clone)]
+struct WahaState {
+    files: Arc<std::collections::HashMap<String, Vec<u8>>>,
+    lids: Arc<LidMap>,
+    hits: Hits,
+    gate: Arc<tokio::sync::RwLock<()>>,
+}
+
+fn api_key(h: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 impl FakeWaha {
     async fn start(files: Vec<(&str, Vec<u8>)>) -> FakeWaha {
+        FakeWaha::start_with(files, vec![]).await
+    }
+
+    async fn start_with(files: Vec<(&str, Vec<u8>)>, lids: Vec<(&str, Option<&str>)>) -> FakeWaha {
         use axum::extract::{Path, State};
         use axum::http::{HeaderMap, StatusCode};
         use axum::response::IntoResponse;
-        type St = (Arc<std::collections::HashMap<String, Vec<u8>>>, Hits);
         async fn file(
-            State((files, hits)): State<St>,
+            State(st): State<WahaState>,
             h: HeaderMap,
             Path(name): Path<String>,
         ) -> axum::response::Response {
-            let key = h
-                .get("x-api-key")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            hits.lock().unwrap().push((name.clone(), key.clone()));
+            let key = api_key(&h, "x-api-key");
+            st.hits.lock().unwrap().push((name.clone(), key.clone()));
             if key.as_deref() != Some(WAHA_KEY) {
                 return StatusCode::UNAUTHORIZED.into_response();
             }
-            match files.get(&name) {
+            match st.files.get(&name) {
                 Some(b) => b.clone().into_response(),
                 None => StatusCode::NOT_FOUND.into_response(),
             }
         }
+        async fn lid(
+            State(st): State<WahaState>,
+            h: HeaderMap,
+            Path((session, lid)): Path<(String, String)>,
+        ) -> axum::response::Response {
+            let key = api_key(&h, "x-api-key");
+            st.hits
+                .lock()
+                .unwrap()
+                .push((format!("lids/{session}/{lid}"), key.clone()));
+            let _open = st.gate.read().await;
+            if key.as_deref() != Some(WAHA_KEY) {
+                return StatusCode::UNAUTHORIZED.into_response();
+            }
+            let pn = st.lids.get(&lid).cloned().flatten();
+            axum::Json(serde_json::json!({"lid": lid, "pn": pn})).into_response()
+        }
         let files: std::collections::HashMap<String, Vec<u8>> =
             files.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let lids: LidMap = lids
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.map(str::to_string)))
+            .collect();
         let hits = Arc::new(Mutex::new(vec![]));
+        let gate = Arc::new(tokio::sync::RwLock::new(()));
         let router = axum::Router::new()
             .route("/api/files/{name}", axum::routing::get(file))
-            .with_state((Arc::new(files), hits.clone()));
+            .route("/api/{session}/lids/{lid}", axum::routing::get(lid))
+            .with_state(WahaState {
+                files: Arc::new(files),
+                lids: Arc::new(lids),
+                hits: hits.clone(),
+                gate: gate.clone(),
+            });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
         FakeWaha {
+            url,
+            hits,
+            gate,
+            _task: task,
+        }
+    }
+
+    fn hits_for(&self, name: &str) -> Vec<Option<String>> {
+        self.hits
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, k)| k.clone())
+            .collect()
+    }
+}
+
+/// One `getBase64FromMediaMessage` request as the fake Evolution saw it: instance, `apikey` header, JSON body.
+type EvoHit = (String, Option<String>, Value);
+
+/// A fake Evolution API: `POST /chat/getBase64FromMediaMessage/{instance}` → `{mediaType, fileName, size, mimetype,
+/// base64}` for the message ids it has, only with the right `apikey`.
+struct FakeEvolution {
+    url: String,
+    hits: Arc<Mutex<Vec<EvoHit>>>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+impl FakeEvolution {
+    async fn start(media: Vec<(&str, Vec<u8>)>) -> FakeEvolution {
+        use axum::extract::{Path, State};
+        use axum::http::{HeaderMap, StatusCode};
+        use axum::response::IntoResponse;
+        type St = (
+            Arc<std::collections::HashMap<String, Vec<u8>>>,
+            Arc<Mutex<Vec<EvoHit>>>,
+        );
+        async fn get_base64(
+            State((media, hits)): State<St>,
+            h: HeaderMap,
+            Path(instance): Path<String>,
+            axum::Json(body): axum::Json<Value>,
+        ) -> axum::response::Response {
+            let key = api_key(&h, "apikey");
+            hits.lock()
+                .unwrap()
+                .push((instance, key.clone(), body.clone()));
+            if key.as_deref() != Some(EVO_API_KEY) {
+                return StatusCode::UNAUTHORIZED.into_response();
+            }
+            let id = body["message"]["key"]["id"].as_str().unwrap_or_default();
+            match media.get(id) {
+                Some(b) => axum::Json(serde_json::json!({
+                    "mediaType": "imageMessage",
+                    "fileName": format!("{id}.jpeg"),
+                    "size": {"fileLength": b.len().to_string()},
+                    "mimetype": "image/jpeg",
+                    "base64": base64::engine::general_purpose::STANDARD.encode(b),
+                }))
+                .into_response(),
+                None => StatusCode::BAD_REQUEST.into_response(),
+            }
+        }
+        let media: std::collections::HashMap<String, Vec<u8>> =
+            media.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let hits = Arc::new(Mutex::new(vec![]));
+        let router = axum::Router::new()
+            .route(
+                "/chat/getBase64FromMediaMessage/{instance}",
+                axum::routing::post(get_base64),
+            )
+            .with_state((Arc::new(media), hits.clone()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        FakeEvolution {
             url,
             hits,
             _task: task,
@@ -621,5 +747,311 @@ async fn waha_media_is_fetched_from_the_configured_gateway_only() {
         gw.hits.lock().unwrap().len(),
         hits.len(),
         "nothing else fetched"
+    );
+}
+
+/// `message_group_text_lid.json` sent by `participant` with a new message id and text, and no phone JID anywhere in
+/// the payload (no `participantAlt`), so an `@lid` sender can only be mapped through the gateway.
+fn lid_message(participant: &str, msg_id: &str, name: &str, text: &str) -> Vec<u8> {
+    let mut v: Value = serde_json::from_slice(&waha("message_group_text_lid.json")).unwrap();
+    v["id"] = format!("evt_{msg_id}").into();
+    v["payload"]["id"] = format!("false_120363401234567890@g.us_{msg_id}").into();
+    v["payload"]["participant"] = participant.into();
+    v["payload"]["body"] = text.into();
+    v["payload"]["_data"]["pushName"] = name.into();
+    v["payload"]["_data"]["message"]["conversation"] = text.into();
+    let key = v["payload"]["_data"]["key"].as_object_mut().unwrap();
+    key.remove("participantAlt");
+    key.insert("participant".into(), participant.into());
+    key.insert("id".into(), msg_id.into());
+    serde_json::to_vec(&v).unwrap()
+}
+
+async fn message_with_text(c: &reqwest::Client, s: &Server, tok: &str, text: &str) -> Value {
+    messages(c, s, tok, "waha")
+        .await
+        .into_iter()
+        .find(|m| m["text"] == text)
+        .unwrap_or_else(|| panic!("no message {text:?}"))
+}
+
+async fn person(c: &reqwest::Client, s: &Server, tok: &str, id: &Value) -> Value {
+    let (st, v) = get_json(c, &s.u("/api/v1/people"), tok).await;
+    assert_eq!(st, 200, "{v}");
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == *id)
+        .cloned()
+        .unwrap_or_else(|| panic!("person {id} not listed: {v}"))
+}
+
+#[tokio::test]
+async fn waha_lid_senders_get_their_phone_from_the_gateway() {
+    let gw = FakeWaha::start_with(
+        vec![],
+        vec![
+            ("215555123456789@lid", Some("60167654302@c.us")),
+            ("99887766554433@lid", Some("60198765403:12@s.whatsapp.net")),
+        ],
+    )
+    .await;
+    let s = Server::start(&waha_config(&gw.url, false));
+    let c = client();
+    let tok = s.token("viewer");
+    let h = [("x-tapak-token", "waha-token-1")];
+    let lookups = |lid: &str| gw.hits_for(&format!("lids/default/{lid}"));
+
+    // The webhook answers while the gateway has not answered the lookup yet (the lookup runs in the background).
+    let gate = gw.gate.write().await;
+    let first = "Lampu koridor Blok B tingkat 2 rosak";
+    let body = lid_message(
+        "215555123456789:12@lid",
+        "3A1000000000000000A1",
+        "Rajesh Security",
+        first,
+    );
+    assert_eq!(post(&c, &s, "/webhooks/waha", &body, &h).await, 200);
+    eventually(20, "the lid lookup is asked", || {
+        let n = lookups("215555123456789@lid").len();
+        async move { (n > 0).then_some(()) }
+    })
+    .await;
+    let m = message_with_text(&c, &s, &tok, first).await;
+    assert!(m["sender"]["phone"].is_null(), "{m}");
+    assert_eq!(m["sender"]["name"], "Rajesh Security");
+    let rajesh = m["sender"]["id"].clone();
+    drop(gate);
+    let m = eventually(20, "the phone from the lids API", || {
+        let (c, s, tok) = (c.clone(), &s, tok.clone());
+        async move {
+            let m = message_with_text(&c, s, &tok, first).await;
+            (m["sender"]["phone"] == "60167654302").then_some(m)
+        }
+    })
+    .await;
+    assert_eq!(m["sender"]["id"], rajesh, "same person, now with a phone");
+    // Asked with the device suffix stripped, with the API key.
+    assert_eq!(
+        lookups("215555123456789@lid"),
+        vec![Some(WAHA_KEY.to_string())]
+    );
+    let p = person(&c, &s, &tok, &rajesh).await;
+    assert_eq!(p["phone"], "60167654302", "{p}");
+    let ids: Vec<&str> = p["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        ids.contains(&"215555123456789@lid") && ids.contains(&"60167654302"),
+        "{p}"
+    );
+
+    // A later message from the phone, and another from the lid: both the same person; the lid is not asked again.
+    let by_phone = "Dah tukar 3 batang lampu";
+    let body = lid_message(
+        "60167654302@c.us",
+        "3A1000000000000000A2",
+        "Rajesh",
+        by_phone,
+    );
+    assert_eq!(post(&c, &s, "/webhooks/waha", &body, &h).await, 200);
+    let again = "Lampu tingkat 3 pun rosak";
+    let body = lid_message(
+        "215555123456789@lid",
+        "3A1000000000000000A3",
+        "Rajesh Security",
+        again,
+    );
+    assert_eq!(post(&c, &s, "/webhooks/waha", &body, &h).await, 200);
+    assert_eq!(
+        message_with_text(&c, &s, &tok, by_phone).await["sender"]["id"],
+        rajesh
+    );
+    assert_eq!(
+        message_with_text(&c, &s, &tok, again).await["sender"]["id"],
+        rajesh
+    );
+
+    // Someone already known by phone turns up under a lid: once mapped, the two people are merged.
+    let known = "Tolong check pam air Blok A";
+    let body = lid_message(
+        "60198765403@c.us",
+        "3A1000000000000000B1",
+        "Wei Ling (Manager)",
+        known,
+    );
+    assert_eq!(post(&c, &s, "/webhooks/waha", &body, &h).await, 200);
+    let wei_ling = message_with_text(&c, &s, &tok, known).await["sender"]["id"].clone();
+    let hidden = "Pam air dah ok";
+    let body = lid_message(
+        "99887766554433@lid",
+        "3A1000000000000000B2",
+        "Wei Ling",
+        hidden,
+    );
+    assert_eq!(post(&c, &s, "/webhooks/waha", &body, &h).await, 200);
+    eventually(20, "the lid person merged into the phone's owner", || {
+        let (c, s, tok, w) = (c.clone(), &s, tok.clone(), wei_ling.clone());
+        async move { (message_with_text(&c, s, &tok, hidden).await["sender"]["id"] == w).then_some(()) }
+    })
+    .await;
+    let p = person(&c, &s, &tok, &wei_ling).await;
+    assert_eq!(p["phone"], "60198765403", "{p}");
+    assert!(
+        p["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i == "99887766554433@lid"),
+        "{p}"
+    );
+    let (_, people) = get_json(&c, &s.u("/api/v1/people"), &tok).await;
+    let holders = people["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| {
+            p["ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i == "99887766554433@lid")
+        })
+        .count();
+    assert_eq!(holders, 1, "{people}");
+
+    // The gateway does not know this one (pn: null): retried with backoff, the lid person stays as it was.
+    let unknown = "Saya pekerja baru";
+    let body = lid_message(
+        "215555000000001@lid",
+        "3A1000000000000000C1",
+        "Pekerja Baru",
+        unknown,
+    );
+    assert_eq!(post(&c, &s, "/webhooks/waha", &body, &h).await, 200);
+    eventually(20, "the unknown lid asked again after a backoff", || {
+        let n = lookups("215555000000001@lid").len();
+        async move { (n >= 2).then_some(()) }
+    })
+    .await;
+    let m = message_with_text(&c, &s, &tok, unknown).await;
+    assert!(m["sender"]["phone"].is_null(), "{m}");
+    let p = person(&c, &s, &tok, &m["sender"]["id"]).await;
+    assert_eq!(p["ids"], serde_json::json!(["215555000000001@lid"]), "{p}");
+    assert_eq!(p["name"], "Pekerja Baru");
+
+    // Each mapping is in the event log.
+    let conn = rusqlite::Connection::open_with_flags(
+        s.data.join("tapak.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut st = conn
+        .prepare(
+            "SELECT entity_id, data FROM events WHERE action = 'person.lid_mapped' ORDER BY id",
+        )
+        .unwrap();
+    let evs: Vec<(String, Value)> = st
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                serde_json::from_str(&r.get::<_, String>(1)?).unwrap(),
+            ))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(evs.len(), 2, "{evs:?}");
+    assert_eq!(evs[0].0, rajesh.to_string());
+    assert_eq!(evs[0].1["lid"], "215555123456789@lid");
+    assert_eq!(evs[0].1["phone"], "60167654302");
+    assert_eq!(evs[1].0, wei_ling.to_string());
+    assert!(evs[1].1["merged_from"].is_i64(), "{evs:?}");
+}
+
+#[tokio::test]
+async fn evolution_media_without_base64_or_url_is_asked_of_the_gateway() {
+    let fx: Value = serde_json::from_slice(&evo("messages_upsert_image_base64.json")).unwrap();
+    let photo = base64::engine::general_purpose::STANDARD
+        .decode(fx["data"]["message"]["base64"].as_str().unwrap())
+        .unwrap();
+    let msg_id = fx["data"]["key"]["id"].as_str().unwrap().to_string();
+    let gw = FakeEvolution::start(vec![(msg_id.as_str(), photo.clone())]).await;
+    let cfg = format!(
+        r#"
+[whatsapp.evolution]
+base_url = "{}"
+api_key = "{EVO_API_KEY}"
+webhook_token = "{EVO_TOKEN}"
+
+[evidence]
+max_attempts = 3
+"#,
+        gw.url
+    );
+    let s = Server::start(&cfg);
+    let c = client();
+    let tok = s.token("viewer");
+    let mut v = fx.clone();
+    v["data"]["message"]
+        .as_object_mut()
+        .unwrap()
+        .remove("base64");
+    assert!(v["data"]["message"].get("mediaUrl").is_none());
+    let body = serde_json::to_vec(&v).unwrap();
+    assert_eq!(
+        post(
+            &c,
+            &s,
+            "/webhooks/evolution",
+            &body,
+            &[("x-tapak-token", EVO_TOKEN)]
+        )
+        .await,
+        200
+    );
+    let m = messages(&c, &s, &tok, "evolution").await.remove(0);
+    let eid = m["media"][0].as_i64().unwrap();
+    let ev = eventually(20, "Evolution media fetched", || {
+        let c = c.clone();
+        let url = s.u(&format!("/api/v1/evidence/{eid}"));
+        let tok = tok.clone();
+        async move {
+            let (_, v) = get_json(&c, &url, &tok).await;
+            (v["status"] != "pending").then_some(v)
+        }
+    })
+    .await;
+    assert_eq!(ev["status"], "ready", "{ev}\n{}", s.log());
+    assert_eq!(ev["kind"], "photo");
+    let got = c
+        .get(s.u(&format!("/api/v1/evidence/{eid}/file")))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.to_vec(),
+        photo,
+        "byte-identical to what the gateway served"
+    );
+    let hits = gw.hits.lock().unwrap().clone();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    let (instance, key, req) = &hits[0];
+    assert_eq!(
+        instance, "ops-menara-contoh",
+        "the instance the webhook named"
+    );
+    assert_eq!(key.as_deref(), Some(EVO_API_KEY));
+    assert_eq!(
+        *req,
+        serde_json::json!({"message": {"key": {"id": msg_id}}, "convertToMp4": false})
     );
 }

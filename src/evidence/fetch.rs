@@ -2,7 +2,8 @@
 //!
 //! Cloud API media go through the Graph API in two steps (`GET /{version}/{media-id}` → URL, then the URL, both with
 //! the bearer token). Gateway media are fetched only from the configured gateway's own host. Inline media (Evolution
-//! base64) are re-read from the stored raw payload.
+//! base64) are re-read from the stored raw payload. Evolution media with neither are asked of the configured
+//! Evolution gateway (`getBase64FromMediaMessage`).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -316,6 +317,10 @@ async fn fetch_bytes(svc: &Services, t: &FetchTarget) -> Result<Vec<u8>, FetchEr
             }
             read_limited(resp, max).await
         }
+        MediaFetch::EvolutionApi {
+            message_id,
+            instance,
+        } => fetch_evolution_media(svc, message_id, instance.as_deref()).await,
         MediaFetch::Inline { .. } => {
             let Some(raw_id) = t.raw_payload_id else {
                 return Err(FetchError::Permanent(
@@ -369,7 +374,85 @@ async fn fetch_bytes(svc: &Services, t: &FetchTarget) -> Result<Vec<u8>, FetchEr
     }
 }
 
-fn urlencode(s: &str) -> String {
+/// The `getBase64FromMediaMessage` URL on the configured Evolution gateway. The instance is the configured one, else
+/// the one the webhook named; it is one path segment, percent-encoded.
+pub fn evolution_media_url(base: &str, instance: &str) -> Result<String, FetchError> {
+    if instance.trim_matches('.').is_empty() {
+        return Err(FetchError::Permanent(format!(
+            "invalid Evolution instance name {instance:?}"
+        )));
+    }
+    let mut u = url::Url::parse(base).map_err(|e| {
+        FetchError::Permanent(format!(
+            "whatsapp.evolution.base_url {base:?} is not a URL: {e}"
+        ))
+    })?;
+    let path = format!(
+        "{}/chat/getBase64FromMediaMessage/{}",
+        u.path().trim_end_matches('/'),
+        urlencode(instance)
+    );
+    u.set_path(&path);
+    u.set_query(None);
+    u.set_fragment(None);
+    Ok(u.to_string())
+}
+
+/// Evolution media with neither inline base64 nor a `mediaUrl`: asks the configured gateway to download and decrypt
+/// it (`POST /chat/getBase64FromMediaMessage/{instance}` with the `apikey` header) and decodes the base64 answer.
+async fn fetch_evolution_media(
+    svc: &Services,
+    message_id: &str,
+    instance: Option<&str>,
+) -> Result<Vec<u8>, FetchError> {
+    let e = &svc.cfg.whatsapp.evolution;
+    if e.base_url.is_empty() {
+        return Err(FetchError::Permanent(
+            "whatsapp.evolution.base_url is not configured, so media without base64 or mediaUrl cannot be fetched"
+                .into(),
+        ));
+    }
+    let instance = Some(e.instance.as_str())
+        .filter(|i| !i.is_empty())
+        .or(instance.filter(|i| !i.is_empty()))
+        .ok_or_else(|| {
+            FetchError::Permanent(
+                "no Evolution instance: neither whatsapp.evolution.instance nor the webhook named one".into(),
+            )
+        })?;
+    let url = evolution_media_url(&e.base_url, instance)?;
+    let mut req = svc.http.post(&url).json(&serde_json::json!({
+        "message": {"key": {"id": message_id}},
+        "convertToMp4": false,
+    }));
+    if e.api_key.is_set() {
+        req = req.header("apikey", e.api_key.expose());
+    }
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| FetchError::Retry(format!("Evolution gateway unreachable: {e}")))?;
+    if !resp.status().is_success() {
+        return Err(status_error(
+            "Evolution getBase64FromMediaMessage",
+            resp.status(),
+        ));
+    }
+    let max = svc.cfg.evidence.max_media_bytes;
+    // Base64 is 4/3 of the bytes, plus the JSON around it.
+    let body = read_limited(resp, max.saturating_mul(4) / 3 + 64 * 1024).await?;
+    let answer = crate::ingest::evolution::parse_media_answer(&body)
+        .map_err(|e| FetchError::Retry(format!("Evolution getBase64FromMediaMessage: {e}")))?;
+    if answer.bytes.len() as u64 > max {
+        return Err(FetchError::Permanent(format!(
+            "media is {} bytes, above the {max}-byte limit",
+            answer.bytes.len()
+        )));
+    }
+    Ok(answer.bytes)
+}
+
+pub(crate) fn urlencode(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "-_.~".contains(c) {
@@ -479,6 +562,35 @@ pub fn analyze_and_store_blocking(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn evolution_media_url_stays_on_the_configured_gateway() {
+        assert_eq!(
+            evolution_media_url("http://127.0.0.1:8080", "ops-menara-contoh").unwrap(),
+            "http://127.0.0.1:8080/chat/getBase64FromMediaMessage/ops-menara-contoh"
+        );
+        assert_eq!(
+            evolution_media_url("https://gw.example/evo/", "Ops Menara").unwrap(),
+            "https://gw.example/evo/chat/getBase64FromMediaMessage/Ops%20Menara"
+        );
+        // A hostile instance name stays one path segment on the configured host.
+        let u = evolution_media_url("http://127.0.0.1:8080", "../../x?y=1#z@evil:1").unwrap();
+        assert!(
+            u.starts_with("http://127.0.0.1:8080/chat/getBase64FromMediaMessage/")
+                && !u.contains('?')
+                && !u.contains('#')
+                && !u.contains("/../"),
+            "{u}"
+        );
+        assert!(matches!(
+            evolution_media_url("http://127.0.0.1:8080", ".."),
+            Err(FetchError::Permanent(_))
+        ));
+        assert!(matches!(
+            evolution_media_url("not a url", "i"),
+            Err(FetchError::Permanent(_))
+        ));
+    }
 
     #[test]
     fn waha_media_urls_are_rebased_onto_the_configured_gateway() {

@@ -12,7 +12,8 @@
 //!   `remoteJidAlt`; own messages (`key.fromMe`) → envelope `sender` (the instance's own JID). Name = `pushName`.
 //! - `sent_at` = `data.messageTimestamp` (never `date_time`, which is server-local time labelled `Z`).
 //! - media: `message.base64` decoded → [`MediaFetch::Inline`] (undecodable → message kept, media `Unavailable`);
-//!   else `message.mediaUrl` → [`MediaFetch::GatewayUrl`]; the encrypted CDN `url` is never used.
+//!   else `message.mediaUrl` → [`MediaFetch::GatewayUrl`]; else [`MediaFetch::EvolutionApi`] (asked of the gateway's
+//!   `getBase64FromMediaMessage`, answer parsed by [`parse_media_answer`]); the encrypted CDN `url` is never used.
 //! - `messages.update` → [`StatusUpdate`] (`READ` → `read`, `DELIVERY_ACK` → `delivered`, `SERVER_ACK` → `sent`,
 //!   `PLAYED` → `played`, `ERROR` → `failed`); status `DELETED` and `messages.delete` → revoke [`MessageChange`];
 //!   `messages.edited` (a Baileys `protocolMessage`) → edit or revoke by its `type`.
@@ -66,6 +67,7 @@ type Handler = fn(&Env, &Value, &mut Normalized) -> Result<(), String>;
 
 struct Env {
     own_jid: Option<String>,
+    instance: Option<String>,
     fallback_time: Option<DateTime<Utc>>,
 }
 
@@ -81,6 +83,7 @@ fn inner(body: &[u8], received_at: Option<DateTime<Utc>>) -> Result<Normalized, 
         own_jid: str_of(&root, "sender")
             .filter(|s| !s.is_empty())
             .map(|j| canonical_jid(j, false)),
+        instance: nonempty(&root, "instance"),
         fallback_time: received_at.or_else(|| {
             str_of(&root, "date_time")
                 .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
@@ -242,7 +245,10 @@ fn upsert(env: &Env, d: &Value, out: &mut Normalized) -> Result<(), String> {
                 }),
             },
             (None, Some(url)) => MediaFetch::GatewayUrl { url },
-            (None, None) => MediaFetch::Unavailable,
+            (None, None) => MediaFetch::EvolutionApi {
+                message_id: id.to_string(),
+                instance: env.instance.clone(),
+            },
         };
         msg.media.push(MediaRef {
             kind: media_kind(
@@ -279,6 +285,39 @@ fn upsert(env: &Env, d: &Value, out: &mut Normalized) -> Result<(), String> {
     }
     out.messages.push(msg);
     Ok(())
+}
+
+/// Evolution's answer to `POST /chat/getBase64FromMediaMessage/{instance}` (`whatsapp.md` §3.5):
+/// `{mediaType, fileName, size, mimetype, base64}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaAnswer {
+    pub bytes: Vec<u8>,
+    pub mime: Option<String>,
+    pub filename: Option<String>,
+}
+
+/// Parses the `getBase64FromMediaMessage` response body; `Err` when it carries no decodable `base64`.
+pub fn parse_media_answer(body: &[u8]) -> Result<MediaAnswer, NormalizeError> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| NormalizeError::Json(e.to_string()))?;
+    if !v.is_object() {
+        return Err(NormalizeError::Shape {
+            expected: "Evolution getBase64FromMediaMessage answer",
+            detail: "top level is not a JSON object".into(),
+        });
+    }
+    let b64 = str_of(&v, "base64").ok_or_else(|| NormalizeError::Shape {
+        expected: "Evolution getBase64FromMediaMessage answer",
+        detail: "no `base64` string".into(),
+    })?;
+    let bytes = decode_base64(b64).ok_or_else(|| NormalizeError::Shape {
+        expected: "Evolution getBase64FromMediaMessage answer",
+        detail: "`base64` is empty or does not decode".into(),
+    })?;
+    Ok(MediaAnswer {
+        bytes,
+        mime: nonempty(&v, "mimetype"),
+        filename: nonempty(&v, "fileName"),
+    })
 }
 
 /// Base64 media as Evolution sends it (standard alphabet; tolerates a `data:` prefix, line breaks, missing padding,
@@ -672,7 +711,7 @@ mod tests {
             m.text.as_deref(),
             Some("Pintu pagar utama Blok B rosak, tak boleh kunci.")
         );
-        // Neither base64 nor mediaUrl: the encrypted `url` is not used.
+        // Neither base64 nor mediaUrl: asked of the gateway by message id; the encrypted `url` is not used.
         v["data"]["message"]
             .as_object_mut()
             .unwrap()
@@ -681,7 +720,56 @@ mod tests {
             .unwrap()
             .messages
             .remove(0);
-        assert_eq!(m.media[0].fetch, MediaFetch::Unavailable);
+        assert_eq!(
+            m.media[0].fetch,
+            MediaFetch::EvolutionApi {
+                message_id: "3A6B7C8D9E0F1A2B3C4D".into(),
+                instance: Some("ops-menara-contoh".into()),
+            }
+        );
+        assert!(
+            m.media[0].sha256.is_some(),
+            "fileSha256 kept to verify the answer"
+        );
+        v.as_object_mut().unwrap().remove("instance");
+        let m = normalize(v.to_string().as_bytes())
+            .unwrap()
+            .messages
+            .remove(0);
+        assert!(matches!(
+            &m.media[0].fetch,
+            MediaFetch::EvolutionApi { instance: None, .. }
+        ));
+    }
+
+    #[test]
+    fn media_answers() {
+        let a = parse_media_answer(
+            br#"{"mediaType":"imageMessage","fileName":"3A6B.jpeg","size":{"fileLength":"4"},"mimetype":"image/jpeg","base64":"/9j/4A=="}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            a,
+            MediaAnswer {
+                bytes: vec![0xff, 0xd8, 0xff, 0xe0],
+                mime: Some("image/jpeg".into()),
+                filename: Some("3A6B.jpeg".into()),
+            }
+        );
+        for bad in [
+            &br#"{"mimetype":"image/jpeg"}"#[..],
+            br#"{"base64":""}"#,
+            br#"{"base64":"%%%"}"#,
+            br#"{"base64":null}"#,
+            br#"[]"#,
+            b"not json",
+        ] {
+            assert!(
+                parse_media_answer(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]

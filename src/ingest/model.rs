@@ -142,6 +142,13 @@ pub enum MediaFetch {
     CloudMediaId { media_id: String },
     /// A URL on the gateway's own host (WAHA `media.url`, Evolution `mediaUrl`).
     GatewayUrl { url: String },
+    /// Evolution media with neither inline `base64` nor `mediaUrl`: asked of the configured Evolution gateway with
+    /// `POST /chat/getBase64FromMediaMessage/{instance}` for this raw message id (`key.id`). `instance` is the
+    /// webhook envelope's instance name, when it had one.
+    EvolutionApi {
+        message_id: String,
+        instance: Option<String>,
+    },
     /// Bytes carried inline (Evolution `base64`), already decoded.
     Inline {
         #[serde(with = "serde_bytes_b64")]

@@ -13,7 +13,8 @@
 //! - sender: group → `participant` / `author` (or `_data` equivalents); 1:1 → `from`; own messages → `me`.
 //!   `@lid` senders are mapped to a phone when any sender field in the payload is a phone JID
 //!   (`_data.key.participantAlt`, `participantPn`, `senderPn`, …). `SenderRef.external_id` = phone digits when known,
-//!   else the `…@lid` JID. Display name = `_data.pushName` (NOWEB/GOWS) or `_data.notifyName` (WEBJS).
+//!   else the `…@lid` JID. Display name = `_data.pushName` (NOWEB/GOWS) or `_data.notifyName` (WEBJS). A lid the
+//!   payload does not map is looked up later through the gateway's lids API ([`parse_lid_answer`], `crate::gateway`).
 //! - own API-sent echoes (`fromMe && source == "api"` on `message.any`) go to `ignored`; own messages typed on the
 //!   phone are kept with `from_me = true`.
 //! - `status@broadcast`, `…@broadcast` and `…@newsletter` chats are ignored.
@@ -219,6 +220,38 @@ impl Ctx<'_> {
         .collect();
         sender_from_candidates(&cands, name)
     }
+}
+
+/// WAHA's answer to `GET /api/{session}/lids/{lid}` (`whatsapp.md` §2.5): `{"lid": "…@lid", "pn": "…@c.us" | null}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LidAnswer {
+    /// The lid the answer is about, canonical (`<digits>@lid`, device suffix stripped), when the gateway echoed it.
+    pub lid: Option<String>,
+    /// Phone digits when the gateway knows the number (`pn` as a phone JID with or without device suffix, or bare
+    /// digits); `None` for `pn: null` / missing / anything that is not a phone.
+    pub phone: Option<String>,
+}
+
+/// Parses the lids API response body.
+pub fn parse_lid_answer(body: &[u8]) -> Result<LidAnswer, NormalizeError> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| NormalizeError::Json(e.to_string()))?;
+    if !v.is_object() {
+        return Err(NormalizeError::Shape {
+            expected: "WAHA lids answer",
+            detail: "top level is not a JSON object".into(),
+        });
+    }
+    let lid = str_of(&v, "lid")
+        .filter(|s| s.contains('@'))
+        .map(|l| canonical_jid(l, true));
+    let phone = str_of(&v, "pn").and_then(|pn| {
+        if pn.contains('@') {
+            jid_phone(pn)
+        } else {
+            normalize_phone(pn)
+        }
+    });
+    Ok(LidAnswer { lid, phone })
 }
 
 /// Build a sender from JIDs that all denote the same person: phone from the first phone JID, id = phone or the
@@ -987,6 +1020,58 @@ mod tests {
             m.sender,
             sender("215555123456789@lid", None, Some("Rajesh Security"))
         );
+    }
+
+    #[test]
+    fn lid_answers() {
+        let a = |s: &str| parse_lid_answer(s.as_bytes()).unwrap();
+        assert_eq!(
+            a(r#"{"lid":"215555123456789@lid","pn":"60167654302@c.us"}"#),
+            LidAnswer {
+                lid: Some("215555123456789@lid".into()),
+                phone: Some("60167654302".into())
+            }
+        );
+        // Device suffixes on either side are stripped; @s.whatsapp.net and bare digits are phones too.
+        assert_eq!(
+            a(r#"{"lid":"215555123456789:12@lid","pn":"60167654302:12@s.whatsapp.net"}"#),
+            LidAnswer {
+                lid: Some("215555123456789@lid".into()),
+                phone: Some("60167654302".into())
+            }
+        );
+        assert_eq!(
+            a(r#"{"lid":"215555123456789@lid","pn":"+60 16-765 4302"}"#)
+                .phone
+                .as_deref(),
+            Some("60167654302")
+        );
+        // Unknown: pn null, missing, empty, or not a phone.
+        for body in [
+            r#"{"lid":"215555123456789@lid","pn":null}"#,
+            r#"{"lid":"215555123456789@lid"}"#,
+            r#"{"lid":"215555123456789@lid","pn":""}"#,
+            r#"{"lid":"215555123456789@lid","pn":"215555123456789@lid"}"#,
+            r#"{"lid":"215555123456789@lid","pn":7}"#,
+        ] {
+            assert_eq!(
+                a(body),
+                LidAnswer {
+                    lid: Some("215555123456789@lid".into()),
+                    phone: None
+                },
+                "{body}"
+            );
+        }
+        assert_eq!(a(r#"{"pn":null}"#).lid, None);
+        assert!(matches!(
+            parse_lid_answer(b"[]"),
+            Err(NormalizeError::Shape { .. })
+        ));
+        assert!(matches!(
+            parse_lid_answer(b"<html>"),
+            Err(NormalizeError::Json(_))
+        ));
     }
 
     #[test]

@@ -21,6 +21,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0005_index_state",
         include_str!("migrations/0005_index_state.sql"),
     ),
+    (
+        "0006_lid_lookups",
+        include_str!("migrations/0006_lid_lookups.sql"),
+    ),
 ];
 
 /// Schema version this binary writes.

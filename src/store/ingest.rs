@@ -16,6 +16,8 @@ pub struct DeliveryOutcome {
     pub changes: usize,
     pub statuses: usize,
     pub fetch_jobs: usize,
+    /// Gateway lookups queued (WAHA `@lid` senders without a phone).
+    pub lookup_jobs: usize,
 }
 
 pub const FETCH_JOB: &str = "fetch_media";
@@ -78,6 +80,15 @@ pub fn store_message(
                         now_ms,
                     )?;
                     out.fetch_jobs += 1;
+                }
+            }
+            if let Some(s) = m
+                .sender
+                .as_ref()
+                .filter(|_| m.source == Source::Waha && !m.from_me)
+            {
+                if super::lids::request(tx, s, now_ms)? {
+                    out.lookup_jobs += 1;
                 }
             }
             out.new_messages.push(id);

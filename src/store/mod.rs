@@ -8,6 +8,7 @@ pub mod evidence;
 pub mod imports;
 pub mod ingest;
 pub mod jobs;
+pub mod lids;
 pub mod messages;
 pub mod people;
 pub mod records;

@@ -285,6 +285,64 @@ pub fn merge(tx: &Transaction<'_>, from: i64, into: i64) -> Result<(), StoreErro
     Ok(())
 }
 
+/// What [`attach_phone`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PhoneAttached {
+    /// The person who is now known under both the id and the phone.
+    pub person: i64,
+    /// The id's own person, when it was merged into the phone's owner.
+    pub merged_from: Option<i64>,
+}
+
+/// A gateway told tapak the phone behind a source id (a WAHA `@lid`): the person known under `external_id` gets the
+/// phone and the phone as a second id. When another person already has that phone (or the phone id), both are the
+/// same human and the id's person is merged into the phone's owner (whose name, when missing, is taken over).
+/// A person who already has a different phone keeps it. `None` when no one is known under `external_id`.
+pub fn attach_phone(
+    tx: &Transaction<'_>,
+    external_id: &str,
+    phone: &str,
+) -> Result<Option<PhoneAttached>, StoreError> {
+    let by_id = |id: &str| -> Result<Option<i64>, StoreError> {
+        Ok(tx
+            .prepare_cached("SELECT person_id FROM person_ids WHERE external_id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?)
+    };
+    let Some(pid) = by_id(external_id)? else {
+        return Ok(None);
+    };
+    let pid = canonical(tx, pid)?;
+    let mut owner: Option<i64> = tx
+        .prepare_cached("SELECT id FROM people WHERE phone = ?1")?
+        .query_row([phone], |r| r.get(0))
+        .optional()?;
+    if owner.is_none() {
+        owner = by_id(phone)?.map(|o| canonical(tx, o)).transpose()?;
+    }
+    let (person, merged_from) = match owner {
+        Some(o) if o != pid => {
+            tx.prepare_cached(
+                "UPDATE people SET name = (SELECT name FROM people WHERE id = ?2) WHERE id = ?1 AND name IS NULL",
+            )?
+            .execute(params![o, pid])?;
+            merge(tx, pid, o)?;
+            (o, Some(pid))
+        }
+        _ => (pid, None),
+    };
+    tx.prepare_cached(
+        "UPDATE people SET phone = ?1 WHERE id = ?2 AND phone IS NULL AND NOT EXISTS (SELECT 1 FROM people WHERE phone = ?1)",
+    )?
+    .execute(params![phone, person])?;
+    tx.prepare_cached("INSERT OR IGNORE INTO person_ids(external_id, person_id) VALUES (?1, ?2)")?
+        .execute(params![phone, person])?;
+    Ok(Some(PhoneAttached {
+        person,
+        merged_from,
+    }))
+}
+
 /// The one person whose name or alias is `name` (or starts with `name` followed by a space), if exactly one.
 pub fn find_by_name(conn: &Connection, name: &str) -> Result<Option<i64>, StoreError> {
     let name = name.trim().trim_start_matches('@');

@@ -53,6 +53,9 @@ async fn accept(
                     if out.fetch_jobs > 0 {
                         st.wake.fetch.notify_one();
                     }
+                    if out.lookup_jobs > 0 {
+                        st.wake.lookup.notify_one();
+                    }
                     (
                         StatusCode::OK,
                         Json(serde_json::json!({
