@@ -405,13 +405,13 @@ pub fn classify_pending(
 pub fn link_in_tx(
     tx: &Transaction<'_>,
     cache: &StateCache,
-    batch: Vec<Classified>,
+    batch: &[Classified],
     tz: chrono_tz::Tz,
     now: DateTime<Utc>,
 ) -> Result<DrainStats, StoreError> {
     let sla = store::records::sla_policy(tx)?;
     let version = crate::classify::VERSION;
-    let mut by_chat: BTreeMap<i64, Vec<Classified>> = BTreeMap::new();
+    let mut by_chat: BTreeMap<i64, Vec<&Classified>> = BTreeMap::new();
     // Messages another processor handled meanwhile are skipped (one range query for the whole batch).
     let (lo, hi) = batch.iter().fold((i64::MAX, i64::MIN), |(lo, hi), c| {
         (lo.min(c.pending.id), hi.max(c.pending.id))
@@ -629,7 +629,9 @@ async fn link_batch(svc: &Services, batch: Vec<Classified>) -> Result<DrainStats
     let now = svc.clock.now();
     let stats = svc
         .db
-        .write(move |tx| link_in_tx(tx, &cache, batch, tz, now))
+        // Linking only writes to the database and to state entries that are reloaded when the database disagrees
+        // with them (the chat's seq), so it can run again if its group is retried.
+        .write_retryable(move |tx| link_in_tx(tx, &cache, &batch, tz, now))
         .await?;
     svc.metrics
         .messages_processed

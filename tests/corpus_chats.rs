@@ -204,6 +204,7 @@ async fn reimport_yields_the_same_records() {
     let summary: Value =
         serde_json::from_slice(out.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
     assert_eq!(summary["new"], 0);
+    assert_foreign_keys_hold(&s.data.join("tapak.db"));
     s.spawn(&[]);
     let token = s.token("viewer");
     let (_, issues) = get_json(&client(), &s.u("/api/v1/issues?limit=500"), &token).await;

@@ -944,7 +944,8 @@ async fn waha_lid_senders_get_their_phone_from_the_gateway() {
     assert_eq!(p["ids"], serde_json::json!(["215555000000001@lid"]), "{p}");
     assert_eq!(p["name"], "Pekerja Baru");
 
-    // Each mapping is in the event log.
+    // Each mapping is in the event log; merging kept every reference whole.
+    assert_foreign_keys_hold(&s.data.join("tapak.db"));
     let conn = rusqlite::Connection::open_with_flags(
         s.data.join("tapak.db"),
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,

@@ -341,6 +341,7 @@ async fn manager_corrections_win_and_are_audited() {
         .cli(&["backup", dest.to_str().unwrap()], None)
         .status
         .success());
+    assert_foreign_keys_hold(&dest);
     let conn = rusqlite::Connection::open(&dest).unwrap();
     let n: i64 = conn
         .query_row(

@@ -34,8 +34,10 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 const MAX_BATCH: usize = 512;
 const READERS: usize = 4;
 
-/// A write job runs inside the batch transaction and returns what to do once the batch commits (or fails).
-type WriteJob = Box<dyn FnOnce(&Transaction<'_>) -> Completion + Send>;
+/// A write job runs inside the batch transaction and returns what to do once the batch commits (or fails), and
+/// whether it succeeded. With `alone` it is the transaction's only job and runs without a savepoint (a failure then
+/// rolls back the whole transaction, which holds nothing else).
+type WriteJob = Box<dyn FnOnce(&Transaction<'_>, bool) -> (Completion, bool) + Send>;
 
 /// A write job that may run more than once (see [`Db::write_retryable`]).
 trait RetryJob: Send {
@@ -109,8 +111,15 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
 
 /// The writer's own settings: a bigger page cache, and WAL checkpoints mostly left to the checkpointer thread so
 /// commits stay short (the writer still checkpoints if the WAL grows past ~80 MB).
+///
+/// Foreign keys are not enforced on the writer: with them on, SQLite opens a statement journal for nearly every
+/// write and copies each page it touches into it (about a third of the writer's time under load). The references are
+/// kept by the code that writes them (one place per aggregate), and the test suites run `PRAGMA foreign_key_check`
+/// over the databases they build.
 fn configure_writer(conn: &Connection) -> Result<(), StoreError> {
-    conn.execute_batch("PRAGMA cache_size = -16000; PRAGMA wal_autocheckpoint = 20000;")?;
+    conn.execute_batch(
+        "PRAGMA foreign_keys = OFF; PRAGMA cache_size = -16000; PRAGMA wal_autocheckpoint = 20000;",
+    )?;
     Ok(())
 }
 
@@ -232,10 +241,10 @@ impl Db {
         done_rx.await.map_err(|_| StoreError::WriterGone)?
     }
 
-    /// As [`Db::write`] for a job that can safely run twice (it only writes to the database). Such jobs run together
-    /// without a savepoint each, which is most of the per-job cost of a small write; should one of them fail, the
-    /// group is rolled back and each is run again in its own savepoint, so a failure still rolls back only the
-    /// failing job's own work.
+    /// As [`Db::write`] for a job that can safely run twice (it only writes to the database, or to memory that it
+    /// checks against the database). Such jobs run together without any savepoint, which is most of the cost of a
+    /// small write; should one of them fail, the transaction is rolled back and each runs again in its own
+    /// savepoint, so a failure still rolls back only the failing job's own work.
     pub async fn write_retryable<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
@@ -362,8 +371,11 @@ where
     R: Send + 'static,
     F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
 {
-    Box::new(move |tx: &Transaction<'_>| {
+    Box::new(move |tx: &Transaction<'_>, alone: bool| {
         let result = (|| {
+            if alone {
+                return f(tx);
+            }
             tx.execute_batch("SAVEPOINT job")?;
             match f(tx) {
                 Ok(r) => {
@@ -376,6 +388,7 @@ where
                 }
             }
         })();
+        let ok = result.is_ok();
         let completion: Completion = Box::new(move |commit: &Result<(), String>| {
             let out = match (commit, result) {
                 (Ok(()), r) => r,
@@ -383,25 +396,17 @@ where
             };
             let _ = done.send(out);
         });
-        completion
+        (completion, ok)
     })
 }
 
 type Completion = Box<dyn FnOnce(&Result<(), String>) + Send>;
 
-/// Runs the retryable jobs of a batch: all together under one savepoint, or, if any fails, each in its own.
-fn run_retryable(
+/// Runs each retryable job in its own savepoint (the slow path, after one of them failed in the fast path).
+fn run_each_in_savepoint(
     tx: &Transaction<'_>,
     jobs: &mut [Box<dyn RetryJob>],
 ) -> Result<(), rusqlite::Error> {
-    if jobs.is_empty() {
-        return Ok(());
-    }
-    tx.execute_batch("SAVEPOINT grp")?;
-    if jobs.iter_mut().all(|j| j.run(tx)) {
-        return tx.execute_batch("RELEASE grp");
-    }
-    tx.execute_batch("ROLLBACK TO grp; RELEASE grp")?;
     for j in jobs.iter_mut() {
         tx.execute_batch("SAVEPOINT job")?;
         if j.run(tx) {
@@ -434,10 +439,26 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Job>, stats: Arc<WriterS
         }
         let mut completions: Vec<Completion> = Vec::with_capacity(once.len());
         let commit = (|| -> Result<(), rusqlite::Error> {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            run_retryable(&tx, &mut retry)?;
+            let immediate = rusqlite::TransactionBehavior::Immediate;
+            let mut tx = conn.transaction_with_behavior(immediate)?;
+            // Fast path: the retryable jobs run with no savepoint at all. (An open savepoint makes SQLite keep every
+            // page the batch changes in its sub-journal, and each later statement pays for walking it.) Should one
+            // fail, the whole transaction is rolled back and they run again, each in its own savepoint.
+            if !retry.iter_mut().all(|j| j.run(&tx)) {
+                tx.rollback()?;
+                tx = conn.transaction_with_behavior(immediate)?;
+                run_each_in_savepoint(&tx, &mut retry)?;
+            }
+            // A job alone in its transaction needs no savepoint (big imports are such jobs).
+            let alone = retry.is_empty() && once.len() == 1;
+            let mut all_ok = true;
             for job in once {
-                completions.push(job(&tx));
+                let (c, ok) = job(&tx, alone);
+                all_ok &= ok;
+                completions.push(c);
+            }
+            if alone && !all_ok {
+                return tx.rollback();
             }
             tx.commit()
         })();

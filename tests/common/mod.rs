@@ -455,3 +455,22 @@ pub fn cloud_group_msg(
     }))
     .unwrap()
 }
+
+/// The writer does not enforce foreign keys (statement journals cost too much under load); every test that builds a
+/// database checks that the code kept them anyway.
+#[allow(dead_code)]
+pub fn assert_foreign_keys_hold(db: &std::path::Path) {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open database");
+    let mut st = conn.prepare("PRAGMA foreign_key_check").expect("prepare");
+    let bad: Vec<(String, i64, String)> = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert!(
+        bad.is_empty(),
+        "foreign keys broken (table, rowid, parent): {bad:?}"
+    );
+}
