@@ -118,9 +118,9 @@ def esc_len(s):
     return len(json.dumps(s, ensure_ascii=True)) - 2
 
 
-def build(rng, i, t0, senders, groups, recent, size, mix="ops"):
+def build(rng, i, t0, senders, groups, recent, size, mix="ops", per_second=50.0):
     sender = rng.choice(senders)
-    msg = {"from": sender[0], "id": wamid(rng, sender[0], i), "timestamp": str(t0 + i // 50), "type": "text",
+    msg = {"from": sender[0], "id": wamid(rng, sender[0], i), "timestamp": str(t0 + int(i / per_second)), "type": "text",
            "text": {"body": ""}}
     if rng.random() < 0.9:
         msg["group_id"] = rng.choice(groups)
@@ -168,22 +168,29 @@ def main():
                     help="ops: issue reports and task updates (default); chatter: acknowledgements that open no "
                          "ticket; corpus: the labelled development messages as they are (use with --size 0)")
     ap.add_argument("--host", default="127.0.0.1", help="Host header for --format http")
+    ap.add_argument("--layout", choices=["dense", "firm"], default="dense",
+                    help="dense: 24 very busy groups (default); firm: 150 groups of a 50-site firm at ~60 messages a "
+                         "group a day")
     a = ap.parse_args()
     if a.mix == "corpus":
         load_corpus()
     rng = random.Random(a.seed)
     key = a.secret.encode()
-    senders = [(f"601{rng.randint(10000000, 99999999)}", rng.choice(NAMES)) for _ in range(300)]
+    # dense: 24 groups, 300 senders, 50 messages/s of sent time (every chat very busy: the records engine's per-chat
+    # state is as large as it gets). firm: a 50-site firm, 150 groups (3 per site), 800 senders, each group ~60
+    # messages a day (what such groups see), so the sent times span weeks.
+    n_senders, n_groups, per_second = (300, 24, 50.0) if a.layout == "dense" else (800, 150, 150 * 60 / 86400)
+    senders = [(f"601{rng.randint(10000000, 99999999)}", rng.choice(NAMES)) for _ in range(n_senders)]
     groups = [base64.b64encode(f"capi_group:60380001234:1203634{g:09d}".encode()).decode().rstrip("=") + "ZD"
-              for g in range(24)]
+              for g in range(n_groups)]
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     files = [open(f"{a.out}.{s}", "wb") for s in range(a.shards)]
     recent = []
-    t0 = int(time.time()) - 86400
+    t0 = int(time.time()) - (86400 if a.layout == "dense" else int(a.count / per_second) + 86400)
     total = 0
     started = time.time()
     for i in range(a.count):
-        mid, body = build(rng, i, t0, senders, groups, recent, a.size, a.mix)
+        mid, body = build(rng, i, t0, senders, groups, recent, a.size, a.mix, per_second)
         recent.append(mid)
         if len(recent) > 500:
             recent.pop(0)

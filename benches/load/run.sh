@@ -8,7 +8,8 @@
 #   benches/load/run.sh                      # defaults: 30 s, 64 connections, 2 wrk threads
 #   DURATION=60 CONNECTIONS=128 benches/load/run.sh
 #   MIX=chatter COUNT=300000 benches/load/run.sh      # messages that open no ticket (records state stays small)
-#   MIX=corpus BODY_SIZE=0 benches/load/run.sh        # the labelled development messages as people write them
+#   MIX=corpus BODY_SIZE=0 LAYOUT=firm benches/load/run.sh   # the labelled development messages as people write them,
+#                                                          # over the 150 groups of a 50-site firm (the headline run)
 #   TAPAK_BIN=/path/to/tapak benches/load/run.sh    # skip the build, measure this binary
 #   DATA_DIR=/dev/shm/tapak-bench benches/load/run.sh   # data on tmpfs: fsync is free (shows the CPU-bound ceiling)
 #   PERF=1 benches/load/run.sh               # also `perf record` the server for 10 s mid-run (needs symbols to be useful)
@@ -52,10 +53,11 @@ VERSION="$("$TAPAK_BIN" --version)"
 
 # ------------------------------------------------------------------------------------------------ requests
 MIX="${MIX:-ops}"                 # ops: issue reports/task updates; chatter: acknowledgements that open no ticket
-if [ "$MIX" = ops ]; then REQ="$WORK/http-$COUNT-$THREADS-$BODY_SIZE"; else REQ="$WORK/$MIX-$COUNT-$THREADS-$BODY_SIZE"; fi
+LAYOUT="${LAYOUT:-dense}"        # dense: 24 very busy groups; firm: 150 groups of a 50-site firm (gen_requests.py --layout)
+if [ "$MIX" = ops ] && [ "$LAYOUT" = dense ]; then REQ="$WORK/http-$COUNT-$THREADS-$BODY_SIZE"; else REQ="$WORK/$MIX-$LAYOUT-$COUNT-$THREADS-$BODY_SIZE"; fi
 if [ ! -f "$REQ.done" ]; then
   say "generating $COUNT signed requests in $THREADS shards"
-  python3 "$HERE/gen_requests.py" --count "$COUNT" --secret "$SECRET" --out "$REQ" --shards "$THREADS" --size "$BODY_SIZE" --format http --mix "$MIX"
+  python3 "$HERE/gen_requests.py" --count "$COUNT" --secret "$SECRET" --out "$REQ" --shards "$THREADS" --size "$BODY_SIZE" --format http --mix "$MIX" --layout "$LAYOUT"
   touch "$REQ.done"
 fi
 
