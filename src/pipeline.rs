@@ -95,9 +95,15 @@ impl Pipeline {
 /// A chat's engine state as this process knows it.
 struct Cached {
     state: ChatState,
-    /// The chat's `seq` after this process last changed it; a different value in the database means another
+    /// The manager's corrections for the chat (they change only through a replay, which replaces this entry).
+    ov: Overrides,
+    /// The chat's `seq` when this process last loaded or changed it; a different value in the database means another
     /// processor (or a replay) changed the chat, so the state is reloaded.
     seq: i64,
+    /// The process that set `seq` (this one once it has changed the chat: then nothing needs bumping).
+    owner: i64,
+    /// [`store::db::rollbacks`] when the entry was stored: if writes were rolled back since, it is reloaded.
+    epoch: u64,
     /// Highest message id applied to `state`.
     through: i64,
     /// Changed since the last snapshot.
@@ -106,9 +112,21 @@ struct Cached {
 
 /// Engine states by chat. Only touched from inside write transactions (the single writer thread), so the lock is
 /// never contended; a failed transaction drops the entries it took, and they are reloaded next time.
-#[derive(Default)]
 pub struct StateCache {
     map: std::sync::Mutex<std::collections::HashMap<i64, Cached>>,
+    /// This process's id in `chat_seqs.owner`.
+    owner: i64,
+}
+
+impl Default for StateCache {
+    fn default() -> Self {
+        // Random enough to tell this process from any other writer of the same database (never 0, the default).
+        let owner = (ulid::Ulid::new().random() as i64 & i64::MAX).max(1);
+        StateCache {
+            map: Default::default(),
+            owner,
+        }
+    }
 }
 
 impl StateCache {
@@ -328,36 +346,40 @@ fn feed(
     Ok(through)
 }
 
-/// This process's current state of a chat: from the cache when nobody else changed the chat, else from the last
-/// snapshot caught up with the messages processed since.
+/// This process's current state of a chat: from the cache when nobody else changed the chat (and no write was rolled
+/// back since), else from the last snapshot caught up with the messages processed since.
 fn acquire(
     tx: &Transaction<'_>,
     cache: &StateCache,
     chat_id: i64,
-    ov: &Overrides,
     sla: &records::SlaPolicy,
     tz: chrono_tz::Tz,
     applied: &mut store::records::Applied,
 ) -> Result<Cached, StoreError> {
-    let db_seq = store::records::state_seq(tx, chat_id)?;
+    let (db_seq, db_owner) = store::records::seq_and_owner(tx, chat_id)?;
     if let Some(c) = cache.take(chat_id) {
-        if c.seq == db_seq {
+        if c.seq == db_seq && c.epoch == store::db::rollbacks() {
             return Ok(c);
         }
     }
-    let (mut state, snap_through, seq) = store::records::load_state(tx, chat_id)?;
+    let ov = store::records::load_overrides(tx, chat_id)?;
+    let (mut state, snap_through, _) = store::records::load_state(tx, chat_id)?;
     let rows = processed_after(tx, chat_id, snap_through)?;
     let caught_up = !rows.is_empty();
-    let through = feed(tx, &mut state, rows, ov, sla, tz, applied)?.max(snap_through);
+    let through = feed(tx, &mut state, rows, &ov, sla, tz, applied)?.max(snap_through);
     Ok(Cached {
         state,
-        seq,
+        ov,
+        seq: db_seq,
+        owner: db_owner,
+        epoch: store::db::rollbacks(),
         through,
         dirty: caught_up,
     })
 }
 
-/// Returns a chat's state to the cache after a batch changed it (bumping the chat's seq in the same transaction).
+/// Returns a chat's state to the cache after a batch changed it. The chat's seq is bumped (in the same transaction)
+/// only when another process changed it last; after that this process owns it and its cache stays current.
 fn release(
     tx: &Transaction<'_>,
     cache: &StateCache,
@@ -369,7 +391,11 @@ fn release(
     {
         records::compact(&mut c.state);
     }
-    c.seq = store::records::bump_seq(tx, chat_id)?;
+    if c.owner != cache.owner {
+        c.seq = store::records::bump_seq(tx, chat_id, cache.owner)?;
+        c.owner = cache.owner;
+    }
+    c.epoch = store::db::rollbacks();
     c.dirty = true;
     cache.put(chat_id, c);
     Ok(())
@@ -436,10 +462,13 @@ pub fn link_in_tx(
     let mut applied = store::records::Applied::default();
     for (chat_id, mut msgs) in by_chat {
         msgs.sort_by_key(|c| (c.pending.sent_ms, c.pending.id));
-        let ov = store::records::load_overrides(tx, chat_id)?;
-        let mut cached = acquire(tx, cache, chat_id, &ov, &sla, tz, &mut applied)?;
+        let mut cached = acquire(tx, cache, chat_id, &sla, tz, &mut applied)?;
         for c in msgs {
-            let forced = ov.messages.get(&c.pending.id).and_then(|m| m.class.clone());
+            let forced = cached
+                .ov
+                .messages
+                .get(&c.pending.id)
+                .and_then(|m| m.class.clone());
             let class = match (&c.class, forced) {
                 (Some(_), Some(f)) => Some(f),
                 (class, _) => class.clone(),
@@ -447,7 +476,7 @@ pub fn link_in_tx(
             let json = class.as_ref().and_then(|c| serde_json::to_string(c).ok());
             let kind = class.as_ref().map(|c| c.kind.as_str());
             let m = msg_in(tx, &c.pending, class.clone(), tz)?;
-            let mut fx = records::process(&mut cached.state, &m, &mut MsgKeyedIds, &ov)
+            let mut fx = records::process(&mut cached.state, &m, &mut MsgKeyedIds, &cached.ov)
                 .map_err(engine_err)?;
             // The message's own link is written together with its classification (one row update).
             let own_link = fx.iter().position(
@@ -480,7 +509,7 @@ pub fn link_in_tx(
             cached.through = cached.through.max(c.pending.id);
             processed += 1;
         }
-        let fx = records::tick(&mut cached.state, now, &ov);
+        let fx = records::tick(&mut cached.state, now, &cached.ov);
         apply_all(tx, &fx, &sla, tz, &mut applied)?;
         release(tx, cache, chat_id, cached)?;
     }
@@ -512,12 +541,15 @@ pub fn replay_chat_in_tx(
     apply_all(tx, &fx, &sla, tz, &mut applied)?;
     records::compact(&mut state);
     store::records::save_state(tx, chat_id, &state, through)?;
-    let seq = store::records::bump_seq(tx, chat_id)?;
+    let seq = store::records::bump_seq(tx, chat_id, cache.owner)?;
     cache.put(
         chat_id,
         Cached {
             state,
+            ov,
             seq,
+            owner: cache.owner,
+            epoch: store::db::rollbacks(),
             through,
             dirty: false,
         },
@@ -532,7 +564,7 @@ pub fn checkpoint_in_tx(tx: &Transaction<'_>, cache: &StateCache) -> Result<usiz
         let Some(mut c) = cache.take(chat) else {
             continue;
         };
-        if c.dirty && store::records::state_seq(tx, chat)? == c.seq {
+        if c.dirty && store::records::seq_and_owner(tx, chat)?.0 == c.seq {
             records::compact(&mut c.state);
             store::records::save_state(tx, chat, &c.state, c.through)?;
             c.dirty = false;
@@ -693,9 +725,8 @@ pub async fn tick_chats(svc: &Services) -> Result<(), StoreError> {
             let sla = store::records::sla_policy(tx)?;
             let mut applied = store::records::Applied::default();
             for chat in cache.chats_with_pending_media() {
-                let ov = store::records::load_overrides(tx, chat)?;
-                let mut c = acquire(tx, &cache, chat, &ov, &sla, tz, &mut applied)?;
-                let fx = records::tick(&mut c.state, now, &ov);
+                let mut c = acquire(tx, &cache, chat, &sla, tz, &mut applied)?;
+                let fx = records::tick(&mut c.state, now, &c.ov);
                 apply_all(tx, &fx, &sla, tz, &mut applied)?;
                 release(tx, &cache, chat, c)?;
             }

@@ -27,6 +27,19 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Rollbacks of write work in this process (whole transactions and job savepoints). In-memory state derived from
+/// writes (the records engine's per-chat states) remembers the count it was built under and is rebuilt from the
+/// database when the count has moved, since the writes it reflects may have been undone.
+static ROLLBACKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+pub fn rollbacks() -> u64 {
+    ROLLBACKS.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+fn note_rollback() {
+    ROLLBACKS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
 /// Schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -383,6 +396,7 @@ where
                     Ok(r)
                 }
                 Err(e) => {
+                    note_rollback();
                     tx.execute_batch("ROLLBACK TO job; RELEASE job")?;
                     Err(e)
                 }
@@ -412,6 +426,7 @@ fn run_each_in_savepoint(
         if j.run(tx) {
             tx.execute_batch("RELEASE job")?;
         } else {
+            note_rollback();
             tx.execute_batch("ROLLBACK TO job; RELEASE job")?;
         }
     }
@@ -445,6 +460,7 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Job>, stats: Arc<WriterS
             // page the batch changes in its sub-journal, and each later statement pays for walking it.) Should one
             // fail, the whole transaction is rolled back and they run again, each in its own savepoint.
             if !retry.iter_mut().all(|j| j.run(&tx)) {
+                note_rollback();
                 tx.rollback()?;
                 tx = conn.transaction_with_behavior(immediate)?;
                 run_each_in_savepoint(&tx, &mut retry)?;
@@ -458,11 +474,15 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Job>, stats: Arc<WriterS
                 completions.push(c);
             }
             if alone && !all_ok {
+                note_rollback();
                 return tx.rollback();
             }
             tx.commit()
         })();
         let commit = commit.map_err(|e| e.to_string());
+        if commit.is_err() {
+            note_rollback();
+        }
         if let Err(e) = &commit {
             tracing::error!(error = %e, "write batch failed to commit");
         }

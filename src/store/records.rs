@@ -48,15 +48,24 @@ pub fn state_seq(conn: &Connection, chat_id: i64) -> Result<i64, StoreError> {
         .unwrap_or(0))
 }
 
-/// Records that a batch changed the chat's state; returns the new seq. The counter never goes back (not even when
-/// a chat is reset), so a cached state can always tell it is stale.
-pub fn bump_seq(tx: &Transaction<'_>, chat_id: i64) -> Result<i64, StoreError> {
+/// The chat's current seq and the process that set it (0, 0 when it has no row).
+pub fn seq_and_owner(conn: &Connection, chat_id: i64) -> Result<(i64, i64), StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT seq, owner FROM chat_seqs WHERE chat_id = ?1")?
+        .query_row([chat_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .unwrap_or((0, 0)))
+}
+
+/// Records that process `owner` changed the chat's state; returns the new seq. The counter never goes back (not
+/// even when a chat is reset), so a cached state can always tell it is stale.
+pub fn bump_seq(tx: &Transaction<'_>, chat_id: i64, owner: i64) -> Result<i64, StoreError> {
     Ok(tx
         .prepare_cached(
-            "INSERT INTO chat_seqs(chat_id, seq) VALUES (?1, 1) \
-             ON CONFLICT(chat_id) DO UPDATE SET seq = seq + 1 RETURNING seq",
+            "INSERT INTO chat_seqs(chat_id, seq, owner) VALUES (?1, 1, ?2) \
+             ON CONFLICT(chat_id) DO UPDATE SET seq = seq + 1, owner = excluded.owner RETURNING seq",
         )?
-        .query_row(params![chat_id], |r| r.get(0))?)
+        .query_row(params![chat_id, owner], |r| r.get(0))?)
 }
 
 /// Saves a snapshot of the chat's state covering processed messages up to `through`.

@@ -1,8 +1,10 @@
 -- The records engine's change counter lives in its own small table: bumping it on every batch used to rewrite the
--- chat_states row, which carries the (large) state snapshot.
+-- chat_states row, which carries the (large) state snapshot. `owner` is the process that changed the chat last: while
+-- it stays the same process, its in-memory state is current and nothing needs bumping.
 CREATE TABLE chat_seqs (
     chat_id INTEGER PRIMARY KEY REFERENCES chats(id),
-    seq     INTEGER NOT NULL DEFAULT 0
+    seq     INTEGER NOT NULL DEFAULT 0,
+    owner   INTEGER NOT NULL DEFAULT 0
 );
 INSERT INTO chat_seqs(chat_id, seq) SELECT chat_id, seq FROM chat_states;
 
