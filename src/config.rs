@@ -77,6 +77,8 @@ pub struct ServerConfig {
     pub session_hours: u64,
     /// Failed logins allowed per user name and client address per 15 minutes.
     pub login_attempts: u32,
+    /// Seconds without new messages after which cached memory goes back to the OS (0 = keep it).
+    pub idle_release_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -92,6 +94,7 @@ impl Default for ServerConfig {
             upload_body_limit: 512 * 1024 * 1024,
             session_hours: 12,
             login_attempts: 10,
+            idle_release_secs: 20,
         }
     }
 }

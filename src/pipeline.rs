@@ -149,6 +149,25 @@ impl StateCache {
             .map(|m| m.keys().copied().collect())
             .unwrap_or_default()
     }
+    /// How many chats' states are held in memory.
+    pub fn len(&self) -> usize {
+        self.map.lock().map(|m| m.len()).unwrap_or(0)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Drops the states that are saved (snapshotted) and wait for nothing (no media a later text could claim); they
+    /// are reloaded from their snapshots when their chat next gets a message. Returns how many were dropped.
+    fn shed(&self) -> usize {
+        self.map
+            .lock()
+            .map(|mut m| {
+                let before = m.len();
+                m.retain(|_, c| c.dirty || !c.state.pending_media.is_empty());
+                before - m.len()
+            })
+            .unwrap_or(0)
+    }
     /// Chats whose state holds media a later text could still claim.
     fn chats_with_pending_media(&self) -> Vec<i64> {
         self.map
@@ -558,9 +577,13 @@ pub fn replay_chat_in_tx(
 }
 
 /// Snapshots the states this process changed (compacted), so a restart catches up from here.
-pub fn checkpoint_in_tx(tx: &Transaction<'_>, cache: &StateCache) -> Result<usize, StoreError> {
+pub fn checkpoint_in_tx(
+    tx: &Transaction<'_>,
+    cache: &StateCache,
+    chats: &[i64],
+) -> Result<usize, StoreError> {
     let mut n = 0;
-    for chat in cache.chats() {
+    for &chat in chats {
         let Some(mut c) = cache.take(chat) else {
             continue;
         };
@@ -578,7 +601,7 @@ pub fn checkpoint_in_tx(tx: &Transaction<'_>, cache: &StateCache) -> Result<usiz
 /// Records-engine write jobs hold the writer; keep them short so webhooks are acknowledged quickly.
 const LINK_BATCH: usize = 256;
 
-/// Messages added to the search index per write job (one FTS5 flush each; ~10 ms of writer time).
+/// Messages added to the search index per write job (one FTS5 flush each; a few ms of writer time).
 const INDEX_BATCH: usize = 1024;
 
 /// Brings the full-text index up to date (in batches, so webhooks keep being acknowledged in between); returns how
@@ -679,8 +702,21 @@ async fn process_batch_stats(svc: &Services, limit: usize) -> Result<DrainStats,
 /// Snapshots changed chat states.
 pub async fn checkpoint(svc: &Services) -> Result<usize, StoreError> {
     let cache = svc.pipeline.states();
-    svc.db.write(move |tx| checkpoint_in_tx(tx, &cache)).await
+    let chats = cache.chats();
+    let mut n = 0;
+    // A few chats per write job: serialising many states at once would hold webhooks up.
+    for part in chats.chunks(CHECKPOINT_CHATS) {
+        let (cache, part) = (cache.clone(), part.to_vec());
+        n += svc
+            .db
+            .write(move |tx| checkpoint_in_tx(tx, &cache, &part))
+            .await?;
+    }
+    Ok(n)
 }
+
+/// Chats snapshotted per write job.
+const CHECKPOINT_CHATS: usize = 8;
 
 /// Processes until nothing is pending (used after an import), then snapshots the states. Classifying the next batch
 /// overlaps with linking the current one (the two cores both work).
@@ -735,6 +771,15 @@ pub async fn tick_chats(svc: &Services) -> Result<(), StoreError> {
         .await
 }
 
+/// Snapshots and drops the cached engine states that wait for nothing, and releases SQLite's and the allocator's
+/// free memory. Returns how many states were dropped.
+pub async fn slim(svc: &Services) -> Result<usize, StoreError> {
+    checkpoint(svc).await?;
+    let n = svc.pipeline.states().shed();
+    svc.db.release_memory().await?;
+    Ok(n)
+}
+
 /// Runs until `stop` is cancelled, waking on new messages and every few seconds; snapshots states every few seconds
 /// and at shutdown.
 pub async fn run(svc: Arc<Services>, stop: CancellationToken) {
@@ -752,6 +797,8 @@ pub async fn run(svc: Arc<Services>, stop: CancellationToken) {
     let mut last_tick = std::time::Instant::now();
     let mut last_checkpoint = std::time::Instant::now();
     let mut last_index = std::time::Instant::now();
+    let mut last_busy = std::time::Instant::now();
+    let mut slimmed = false;
     loop {
         if last_checkpoint.elapsed() >= Duration::from_secs(10) {
             if let Err(e) = checkpoint(&svc).await {
@@ -774,7 +821,20 @@ pub async fn run(svc: Arc<Services>, stop: CancellationToken) {
             last_index = std::time::Instant::now();
         }
         if processed > 0 {
+            last_busy = std::time::Instant::now();
+            slimmed = false;
             continue;
+        }
+        // After `server.idle_release_secs` without new messages the appliance gives its caches back (a box that idles
+        // most of the day keeps a small footprint; the first message afterwards reloads what it needs).
+        let idle_release = svc.cfg.server.idle_release_secs;
+        if !slimmed && idle_release > 0 && last_busy.elapsed() >= Duration::from_secs(idle_release)
+        {
+            slimmed = true;
+            match slim(&svc).await {
+                Ok(n) => tracing::debug!(states = n, "idle: released cached memory"),
+                Err(e) => tracing::warn!(error = %e, "releasing idle memory failed"),
+            }
         }
         if last_tick.elapsed() >= Duration::from_secs(30) {
             if let Err(e) = tick_chats(&svc).await {
@@ -790,7 +850,7 @@ pub async fn run(svc: Arc<Services>, stop: CancellationToken) {
                 return;
             }
             _ = svc.wake.process.notified() => {},
-            _ = tokio::time::sleep(Duration::from_secs(5)) => {},
+            _ = tokio::time::sleep(Duration::from_secs(if idle_release == 0 { 5 } else { idle_release.clamp(1, 5) })) => {},
         }
     }
 }

@@ -550,6 +550,63 @@ async fn engine_state_survives_a_crash_between_snapshots() {
     );
 }
 
+async fn metric(c: &reqwest::Client, s: &Server, name: &str) -> i64 {
+    let text = c
+        .get(s.u("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics"))
+}
+
+#[tokio::test]
+async fn an_idle_appliance_gives_memory_back_and_picks_up_where_it_was() {
+    let mut cfg = default_config("http://127.0.0.1:9");
+    cfg.push_str("\n[server]\nidle_release_secs = 1\n");
+    let s = Server::start(&cfg);
+    let c = client();
+    let token = s.token("manager");
+    let m1 = cloud_group_msg(
+        "wamid.i1",
+        "60167654302",
+        "Rajesh",
+        T0,
+        Some("Lift C stuck at level 3, no one inside"),
+        None,
+        None,
+    );
+    assert_eq!(post_cloud(&c, &s, &m1).await.status(), 200);
+    wait_processed(&c, &s, &token, 1).await;
+    // Idle: the chat's state is snapshotted and dropped from memory.
+    eventually(20, "cached states released", || {
+        let (c, s) = (c.clone(), &s);
+        async move { (metric(&c, s, "tapak_records_states_cached").await == 0).then_some(()) }
+    })
+    .await;
+    // The next message reloads it: the resolution still finds the ticket opened before.
+    let m2 = cloud_group_msg(
+        "wamid.i2",
+        "60124445566",
+        "Ahmad",
+        T0 + 900,
+        Some("Lift C ok already, running normal"),
+        None,
+        None,
+    );
+    assert_eq!(post_cloud(&c, &s, &m2).await.status(), 200);
+    wait_processed(&c, &s, &token, 2).await;
+    let (_, issues) = get_json(&c, &s.u("/api/v1/issues"), &token).await;
+    let items = issues["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{issues}");
+    assert_eq!(items[0]["status"], "resolved", "{issues}");
+    assert_eq!(metric(&c, &s, "tapak_records_states_cached").await, 1);
+}
+
 #[tokio::test]
 async fn a_new_classifier_version_reclassifies_recent_messages_but_not_corrections() {
     let now = chrono::Utc::now().timestamp();

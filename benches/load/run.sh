@@ -149,7 +149,7 @@ for _ in $(seq 1 1200); do
   sleep 0.5
 done
 CPU2_SERVER="$(cpu_ticks "$PID")"
-sleep 5
+sleep "${IDLE_WAIT:-30}"   # idle = no messages for longer than server.idle_release_secs (20 s by default)
 IDLE_AFTER_KB="$(rss_kb "$PID")"
 PEAK_KB="$(hwm_kb "$PID")"
 STORED="$(metric tapak_messages)"
@@ -208,7 +208,7 @@ cat >"$OUT/summary.md" <<EOF
 - Writer: $((J1 - J0)) jobs in $((B1 - B0)) transactions during the load, **$BATCH_MEAN jobs per commit** on average
 - Durability check: $LOSS; tapak_webhook_accepted_total $ACCEPTED; stored when wrk stopped $STORED_END; server 5xx: $ERRORS5
 - Work after the 200: unprocessed (classification + records) at the end of the load $UNPROC_END, not yet in the search index $UNINDEXED_END (max sampled of the two together $UNPROC_MAX); both drained to 0 in $DRAIN_S s after the load (server CPU $SERVER_CPU_DRAIN_S s); processed total $MSG_PROCESSED
-- RSS: idle after start-up $(mb "$IDLE_START_KB") MB, **peak under load $(mb "$PEAK_DURING_KB") MB** (VmHWM; $(mb "$PEAK_KB") MB including the drain), idle after load+drain $(mb "$IDLE_AFTER_KB") MB
+- RSS: idle after start-up $(mb "$IDLE_START_KB") MB, **peak under load $(mb "$PEAK_DURING_KB") MB** (VmHWM; $(mb "$PEAK_KB") MB including the drain), idle ${IDLE_WAIT:-30} s after load+drain $(mb "$IDLE_AFTER_KB") MB
 - Cold start (exec → URL line / → first /healthz 200, median of $COLD_RUNS; min–max): fresh data dir $(ckv "$COLD_FRESH" url_ms_median) / $(ckv "$COLD_FRESH" healthz_ms_median) ms ($(ckv "$COLD_FRESH" healthz_ms_min)–$(ckv "$COLD_FRESH" healthz_ms_max)); with the $STORED-message database $(ckv "$COLD_LOADED" url_ms_median) / $(ckv "$COLD_LOADED" healthz_ms_median) ms ($(ckv "$COLD_LOADED" healthz_ms_min)–$(ckv "$COLD_LOADED" healthz_ms_max))
 - Data dir after the run ($DATA, $(df -T "$DATA" | awk 'NR==2{print $2}')): $(awk -v b="$DB_BYTES" 'BEGIN{printf "%.0f", b/1048576}') MB for $STORED messages ($(cd "$DATA" && du -sb tapak.db* 2>/dev/null | awk '{printf "%s %.0f MB; ", $2, $1/1048576}'))
 

@@ -344,6 +344,27 @@ impl Db {
         out
     }
 
+    /// Gives memory back when the appliance goes idle: SQLite's page caches (writer and pooled readers) and, on glibc,
+    /// the allocator's free pages. Caches refill on demand.
+    pub async fn release_memory(&self) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute_batch("PRAGMA shrink_memory")?;
+            Ok(())
+        })
+        .await?;
+        if let Ok(pool) = self.inner.readers.lock() {
+            for c in pool.iter() {
+                let _ = c.execute_batch("PRAGMA shrink_memory");
+            }
+        }
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: malloc_trim only returns free heap pages to the kernel; it is safe to call at any time.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+        Ok(())
+    }
+
     /// Stops accepting writes, lets the writer commit what is queued, and checkpoints the WAL.
     pub fn close(&self) {
         if let Ok(mut tx) = self.inner.tx.lock() {

@@ -172,6 +172,11 @@ pub async fn prometheus(State(st): State<AppState>) -> Response {
     );
     gauge("tapak_jobs_fetch_media", "queued media downloads", gauges.4);
     gauge(
+        "tapak_records_states_cached",
+        "chats whose records-engine state is held in memory",
+        st.pipeline.states().len() as i64,
+    );
+    gauge(
         "tapak_resident_memory_bytes",
         "resident set size",
         rss_bytes().map(|v| v as i64).unwrap_or(-1),
