@@ -199,8 +199,8 @@ verdict() { if awk "BEGIN{exit !($1)}"; then echo "met"; else echo "MISSED"; fi;
 cat >"$OUT/summary.md" <<EOF
 - Date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p' | head -n1)), $(free -g | awk '/^Mem:/{print $2}') GiB RAM, $(uname -sr); disk $(df -h "$DATA" | awk 'NR==2{print $1}')
 - Binary: $VERSION, commit $COMMIT; release binary $(awk -v b="$BIN_BYTES" 'BEGIN{printf "%.1f", b/1048576}') MB as built, $(awk -v b="$STRIPPED_BYTES" 'BEGIN{printf "%.1f", b/1048576}') MB stripped
-- Command: \`DURATION=$DURATION CONNECTIONS=$CONNECTIONS THREADS=$THREADS benches/load/run.sh\` → \`wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency -s benches/load/ingest.lua\`
-  (bodies ~$BODY_SIZE B, text mix "$MIX", one text message each, unique wamid, signed with HMAC-SHA256; loopback, synchronous=FULL)
+- Command: \`MIX=$MIX LAYOUT=$LAYOUT BODY_SIZE=$BODY_SIZE DURATION=$DURATION CONNECTIONS=$CONNECTIONS THREADS=$THREADS benches/load/run.sh\` → \`wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency -s benches/load/ingest.lua\`
+  (bodies $([ "$BODY_SIZE" = 0 ] && echo "as the messages need (one message as typed)" || echo "~$BODY_SIZE B"), text mix "$MIX", layout "$LAYOUT", one text message each, unique wamid, signed with HMAC-SHA256; loopback, synchronous=FULL)
 - Throughput: **$RPS messages/s** (200 responses / wrk duration); wrk total requests $REQS, non-200 $NON200, socket errors connect/read/write/timeout $ERR_C/$ERR_R/$ERR_W/$ERR_T
 - Stored messages/s in 5 s windows over the load: $RATE_WINDOWS
 - Latency: p50 $(ms "$P50") ms, p90 $(ms "$P90") ms, **p99 $(ms "$P99") ms**, p99.9 $(ms "$P999") ms, max $(ms "$MAX") ms
