@@ -13,23 +13,14 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::Services;
+use crate::evidence::fetch::{gateway_url, read_limited, status_error, FetchError};
 use crate::store::{jobs, lids};
 
 /// Lookups per lid before it is given up as unknown (asked again only after `lids::RECHECK_AFTER_HOURS`).
 pub const MAX_LID_ATTEMPTS: i64 = 4;
 
 /// Largest lids answer read (it is a two-field JSON object).
-const MAX_ANSWER_BYTES: usize = 64 * 1024;
-
-#[derive(Debug, thiserror::Error)]
-enum LookupError {
-    /// Worth retrying (network, 5xx, not known yet…).
-    #[error("{0}")]
-    Retry(String),
-    /// Will never work (not configured, bad answer…).
-    #[error("{0}")]
-    Permanent(String),
-}
+const MAX_ANSWER_BYTES: u64 = 64 * 1024;
 
 /// Runs until `stop` is cancelled.
 pub async fn run(svc: Arc<Services>, stop: CancellationToken) {
@@ -50,28 +41,12 @@ pub async fn run(svc: Arc<Services>, stop: CancellationToken) {
         if progressed {
             continue;
         }
-        let wait = next_wait(&svc).await;
+        let wait = jobs::wait_until_due(&svc.db, lids::LID_JOB).await;
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = svc.wake.lookup.notified() => {},
             _ = tokio::time::sleep(wait) => {},
         }
-    }
-}
-
-async fn next_wait(svc: &Services) -> Duration {
-    let next = svc
-        .db
-        .read(|c| jobs::next_due(c, lids::LID_JOB))
-        .await
-        .ok()
-        .flatten();
-    match next {
-        Some(t) => {
-            let ms = (t - chrono::Utc::now().timestamp_millis()).clamp(50, 30_000);
-            Duration::from_millis(ms as u64)
-        }
-        None => Duration::from_secs(30),
     }
 }
 
@@ -116,8 +91,8 @@ async fn work_job(svc: &Arc<Services>, job: jobs::Job) -> bool {
                     "the gateway does not know the phone (pn: null)".to_string(),
                     false,
                 ),
-                Err(LookupError::Retry(m)) => (m, false),
-                Err(LookupError::Permanent(m)) => (m, true),
+                Err(FetchError::Retry(m)) => (m, false),
+                Err(FetchError::Permanent(m)) => (m, true),
             };
             let gave_up = permanent || attempt >= MAX_LID_ATTEMPTS;
             tracing::debug!(lid = %lid, attempt, error = %msg, gave_up, "WAHA lid lookup without a phone");
@@ -140,32 +115,24 @@ async fn work_job(svc: &Arc<Services>, job: jobs::Job) -> bool {
 }
 
 /// The lids API URL on the configured gateway (base path kept; session and lid percent-encoded path segments).
-fn lid_url(base: &str, session: &str, lid: &str) -> Result<String, LookupError> {
-    let mut u = url::Url::parse(base).map_err(|e| {
-        LookupError::Permanent(format!("whatsapp.waha.base_url {base:?} is not a URL: {e}"))
-    })?;
+fn lid_url(base: &str, session: &str, lid: &str) -> Result<String, FetchError> {
     let session = if session.trim_matches('.').is_empty() {
         "default"
     } else {
         session
     };
-    let path = format!(
-        "{}/api/{}/lids/{}",
-        u.path().trim_end_matches('/'),
-        crate::evidence::fetch::urlencode(session),
-        crate::evidence::fetch::urlencode(lid)
-    );
-    u.set_path(&path);
-    u.set_query(None);
-    u.set_fragment(None);
-    Ok(u.to_string())
+    gateway_url(
+        base,
+        "whatsapp.waha.base_url",
+        &["api", session, "lids", lid],
+    )
 }
 
 /// Asks the configured WAHA for the phone behind `lid`: `Ok(None)` = the gateway does not know it (`pn: null`).
-async fn lookup(svc: &Services, lid: &str) -> Result<Option<String>, LookupError> {
+async fn lookup(svc: &Services, lid: &str) -> Result<Option<String>, FetchError> {
     let w = &svc.cfg.whatsapp.waha;
     if w.base_url.is_empty() {
-        return Err(LookupError::Permanent(
+        return Err(FetchError::Permanent(
             "whatsapp.waha.base_url is not configured, so @lid senders cannot be looked up".into(),
         ));
     }
@@ -178,43 +145,18 @@ async fn lookup(svc: &Services, lid: &str) -> Result<Option<String>, LookupError
     if w.api_key.is_set() {
         req = req.header("X-Api-Key", w.api_key.expose());
     }
-    let mut resp = req
+    let resp = req
         .send()
         .await
-        .map_err(|e| LookupError::Retry(format!("WAHA unreachable: {e}")))?;
-    let s = resp.status();
-    if !s.is_success() {
-        let msg = format!("WAHA lids lookup answered {s}");
-        return Err(
-            if s.is_server_error()
-                || s == reqwest::StatusCode::TOO_MANY_REQUESTS
-                || s == reqwest::StatusCode::UNAUTHORIZED
-                || s == reqwest::StatusCode::FORBIDDEN
-                || s == reqwest::StatusCode::NOT_FOUND
-            {
-                LookupError::Retry(msg)
-            } else {
-                LookupError::Permanent(msg)
-            },
-        );
+        .map_err(|e| FetchError::Retry(format!("WAHA unreachable: {e}")))?;
+    if !resp.status().is_success() {
+        return Err(status_error("WAHA lids lookup", resp.status()));
     }
-    let mut body = Vec::new();
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| LookupError::Retry(format!("WAHA lids answer interrupted: {e}")))?
-    {
-        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-            return Err(LookupError::Permanent(format!(
-                "WAHA lids answer is larger than {MAX_ANSWER_BYTES} bytes"
-            )));
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = read_limited(resp, MAX_ANSWER_BYTES, "WAHA lids answer").await?;
     let answer = crate::ingest::waha::parse_lid_answer(&body)
-        .map_err(|e| LookupError::Retry(format!("WAHA lids answer: {e}")))?;
+        .map_err(|e| FetchError::Retry(format!("WAHA lids answer: {e}")))?;
     if let Some(other) = answer.lid.as_deref().filter(|l| *l != lid) {
-        return Err(LookupError::Permanent(format!(
+        return Err(FetchError::Permanent(format!(
             "WAHA answered about {other} when asked about {lid}"
         )));
     }
@@ -241,7 +183,7 @@ mod tests {
         );
         assert!(matches!(
             lid_url("not a url", "default", "1@lid"),
-            Err(LookupError::Permanent(_))
+            Err(FetchError::Permanent(_))
         ));
     }
 }

@@ -382,7 +382,7 @@ fn acquire(
         }
     }
     let ov = store::records::load_overrides(tx, chat_id)?;
-    let (mut state, snap_through, _) = store::records::load_state(tx, chat_id)?;
+    let (mut state, snap_through) = store::records::load_state(tx, chat_id)?;
     let rows = processed_after(tx, chat_id, snap_through)?;
     let caught_up = !rows.is_empty();
     let through = feed(tx, &mut state, rows, &ov, sla, tz, applied)?.max(snap_through);
@@ -1084,4 +1084,61 @@ pub async fn reclassify_outdated(svc: &Services, days: i64) -> Result<usize, Sto
             .await?;
     }
     Ok(changed_total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cached_state_is_rebuilt_after_a_rollback_or_another_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = store::db::open_and_migrate(&dir.path().join("t.db")).unwrap();
+        let tx = conn.transaction().unwrap();
+        tx.execute(
+            "INSERT INTO chats(id, source, external_id, created_at) VALUES (1, 'import', 'c', 't')",
+            [],
+        )
+        .unwrap();
+        let (cache, tz) = (StateCache::default(), chrono_tz::UTC);
+        let sla = store::records::sla_policy(&tx).unwrap();
+        let mut applied = store::records::Applied::default();
+        // `through` = 42 stands for progress only this process's memory holds.
+        let mut c = acquire(&tx, &cache, 1, &sla, tz, &mut applied).unwrap();
+        assert_eq!(c.through, 0);
+        c.through = 42;
+        release(&tx, &cache, 1, c).unwrap();
+        let seq = store::records::seq_and_owner(&tx, 1).unwrap();
+        assert_eq!(
+            seq,
+            (1, cache.owner),
+            "the first change by this process bumps"
+        );
+
+        // Nothing happened meanwhile: the cached state is used and nothing is bumped.
+        let before = store::db::rollbacks();
+        let c = acquire(&tx, &cache, 1, &sla, tz, &mut applied).unwrap();
+        if store::db::rollbacks() == before {
+            assert_eq!(c.through, 42);
+        }
+        release(&tx, &cache, 1, c).unwrap();
+        assert_eq!(store::records::seq_and_owner(&tx, 1).unwrap(), seq);
+
+        // A rollback anywhere may have undone what the cache reflects: rebuilt from the database.
+        store::db::note_rollback();
+        let mut c = acquire(&tx, &cache, 1, &sla, tz, &mut applied).unwrap();
+        assert_eq!(c.through, 0);
+        c.through = 42;
+        release(&tx, &cache, 1, c).unwrap();
+
+        // Another process changed the chat: rebuilt, and this process's next change bumps again.
+        store::records::bump_seq(&tx, 1, cache.owner ^ 1).unwrap();
+        let c = acquire(&tx, &cache, 1, &sla, tz, &mut applied).unwrap();
+        assert_eq!(c.through, 0);
+        release(&tx, &cache, 1, c).unwrap();
+        assert_eq!(
+            store::records::seq_and_owner(&tx, 1).unwrap(),
+            (3, cache.owner)
+        );
+    }
 }

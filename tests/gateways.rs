@@ -268,6 +268,26 @@ async fn post(
     r.send().await.unwrap().status().as_u16()
 }
 
+/// The evidence record once it has left `pending` (fetched, failed…).
+async fn evidence_settled(
+    c: &reqwest::Client,
+    s: &Server,
+    tok: &str,
+    eid: i64,
+    what: &str,
+) -> Value {
+    eventually(20, what, || {
+        let c = c.clone();
+        let url = s.u(&format!("/api/v1/evidence/{eid}"));
+        let tok = tok.to_string();
+        async move {
+            let (_, v) = get_json(&c, &url, &tok).await;
+            (v["status"] != "pending").then_some(v)
+        }
+    })
+    .await
+}
+
 async fn messages(c: &reqwest::Client, s: &Server, tok: &str, source: &str) -> Vec<Value> {
     let (st, v) = get_json(
         c,
@@ -558,16 +578,7 @@ async fn evolution_token_and_jwt() {
         .find(|m| m["type"] == "media")
         .unwrap();
     let eid = img["media"][0].as_i64().unwrap();
-    let ev = eventually(20, "inline evidence ready", || {
-        let c = c.clone();
-        let url = s.u(&format!("/api/v1/evidence/{eid}"));
-        let tok = tok.clone();
-        async move {
-            let (_, v) = get_json(&c, &url, &tok).await;
-            (v["status"] != "pending").then_some(v)
-        }
-    })
-    .await;
+    let ev = evidence_settled(&c, &s, &tok, eid, "inline evidence ready").await;
     assert_eq!(ev["status"], "ready", "{ev}");
     assert_eq!(ev["kind"], "photo");
 }
@@ -685,16 +696,7 @@ async fn waha_media_is_fetched_from_the_configured_gateway_only() {
     assert_eq!(post(&c, &s, "/webhooks/waha", &body, &h).await, 200);
     let m = messages(&c, &s, &tok, "waha").await.remove(0);
     let eid = m["media"][0].as_i64().unwrap();
-    let ev = eventually(20, "WAHA media fetched", || {
-        let c = c.clone();
-        let url = s.u(&format!("/api/v1/evidence/{eid}"));
-        let tok = tok.clone();
-        async move {
-            let (_, v) = get_json(&c, &url, &tok).await;
-            (v["status"] != "pending").then_some(v)
-        }
-    })
-    .await;
+    let ev = evidence_settled(&c, &s, &tok, eid, "WAHA media fetched").await;
     assert_eq!(ev["status"], "ready", "{ev}\n{}", s.log());
     let got = c
         .get(s.u(&format!("/api/v1/evidence/{eid}/file")))
@@ -728,16 +730,7 @@ async fn waha_media_is_fetched_from_the_configured_gateway_only() {
         .find(|m| m["media"][0].as_i64() != Some(eid))
         .unwrap();
     let eid2 = m["media"][0].as_i64().unwrap();
-    let ev = eventually(20, "foreign media refused", || {
-        let c = c.clone();
-        let url = s.u(&format!("/api/v1/evidence/{eid2}"));
-        let tok = tok.clone();
-        async move {
-            let (_, v) = get_json(&c, &url, &tok).await;
-            (v["status"] != "pending").then_some(v)
-        }
-    })
-    .await;
+    let ev = evidence_settled(&c, &s, &tok, eid2, "foreign media refused").await;
     assert_eq!(ev["status"], "failed", "{ev}");
     assert!(
         ev["error"].as_str().unwrap().contains("169.254.169.254"),
@@ -1017,16 +1010,7 @@ max_attempts = 3
     );
     let m = messages(&c, &s, &tok, "evolution").await.remove(0);
     let eid = m["media"][0].as_i64().unwrap();
-    let ev = eventually(20, "Evolution media fetched", || {
-        let c = c.clone();
-        let url = s.u(&format!("/api/v1/evidence/{eid}"));
-        let tok = tok.clone();
-        async move {
-            let (_, v) = get_json(&c, &url, &tok).await;
-            (v["status"] != "pending").then_some(v)
-        }
-    })
-    .await;
+    let ev = evidence_settled(&c, &s, &tok, eid, "Evolution media fetched").await;
     assert_eq!(ev["status"], "ready", "{ev}\n{}", s.log());
     assert_eq!(ev["kind"], "photo");
     let got = c

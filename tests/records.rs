@@ -511,34 +511,44 @@ async fn repeats_and_sla_breaches_are_reported() {
     assert_eq!(again["default"]["resolve_within_mins"], 10);
 }
 
-#[tokio::test]
-async fn engine_state_survives_a_crash_between_snapshots() {
-    let mut s = Server::start(&default_config("http://127.0.0.1:9"));
-    let c = client();
-    let token = s.token("manager");
-    let m1 = cloud_group_msg(
-        "wamid.k1",
+/// A lift breakdown reported in the group at T0…
+fn lift_stuck(wamid: &str) -> Vec<u8> {
+    cloud_group_msg(
+        wamid,
         "60167654302",
         "Rajesh",
         T0,
         Some("Lift C stuck at level 3, no one inside"),
         None,
         None,
-    );
-    assert_eq!(post_cloud(&c, &s, &m1).await.status(), 200);
-    wait_processed(&c, &s, &token, 1).await;
-    // kill -9 before any snapshot of the engine's state could be written (they are taken every 10 s).
-    s.crash();
-    s.spawn(&[]);
-    let m2 = cloud_group_msg(
-        "wamid.k2",
+    )
+}
+
+/// …and its resolution a quarter of an hour later, by someone else.
+fn lift_ok(wamid: &str) -> Vec<u8> {
+    cloud_group_msg(
+        wamid,
         "60124445566",
         "Ahmad",
         T0 + 900,
         Some("Lift C ok already, running normal"),
         None,
         None,
-    );
+    )
+}
+
+#[tokio::test]
+async fn engine_state_survives_a_crash_between_snapshots() {
+    let mut s = Server::start(&default_config("http://127.0.0.1:9"));
+    let c = client();
+    let token = s.token("manager");
+    let m1 = lift_stuck("wamid.k1");
+    assert_eq!(post_cloud(&c, &s, &m1).await.status(), 200);
+    wait_processed(&c, &s, &token, 1).await;
+    // kill -9 before any snapshot of the engine's state could be written (they are taken every 10 s).
+    s.crash();
+    s.spawn(&[]);
+    let m2 = lift_ok("wamid.k2");
     assert_eq!(post_cloud(&c, &s, &m2).await.status(), 200);
     wait_processed(&c, &s, &token, 2).await;
     let (_, issues) = get_json(&c, &s.u("/api/v1/issues"), &token).await;
@@ -571,15 +581,7 @@ async fn an_idle_appliance_gives_memory_back_and_picks_up_where_it_was() {
     let s = Server::start(&cfg);
     let c = client();
     let token = s.token("manager");
-    let m1 = cloud_group_msg(
-        "wamid.i1",
-        "60167654302",
-        "Rajesh",
-        T0,
-        Some("Lift C stuck at level 3, no one inside"),
-        None,
-        None,
-    );
+    let m1 = lift_stuck("wamid.i1");
     assert_eq!(post_cloud(&c, &s, &m1).await.status(), 200);
     wait_processed(&c, &s, &token, 1).await;
     // Idle: the chat's state is snapshotted and dropped from memory.
@@ -589,15 +591,7 @@ async fn an_idle_appliance_gives_memory_back_and_picks_up_where_it_was() {
     })
     .await;
     // The next message reloads it: the resolution still finds the ticket opened before.
-    let m2 = cloud_group_msg(
-        "wamid.i2",
-        "60124445566",
-        "Ahmad",
-        T0 + 900,
-        Some("Lift C ok already, running normal"),
-        None,
-        None,
-    );
+    let m2 = lift_ok("wamid.i2");
     assert_eq!(post_cloud(&c, &s, &m2).await.status(), 200);
     wait_processed(&c, &s, &token, 2).await;
     let (_, issues) = get_json(&c, &s.u("/api/v1/issues"), &token).await;

@@ -7,7 +7,6 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
@@ -53,28 +52,12 @@ pub async fn run(svc: Arc<Services>, stop: CancellationToken) {
         if had_work {
             continue;
         }
-        let wait = next_wait(&svc).await;
+        let wait = jobs::wait_until_due(&svc.db, FETCH_JOB).await;
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = svc.wake.fetch.notified() => {},
             _ = tokio::time::sleep(wait) => {},
         }
-    }
-}
-
-async fn next_wait(svc: &Services) -> Duration {
-    let next = svc
-        .db
-        .read(|c| jobs::next_due(c, FETCH_JOB))
-        .await
-        .ok()
-        .flatten();
-    match next {
-        Some(t) => {
-            let ms = (t - chrono::Utc::now().timestamp_millis()).clamp(50, 30_000);
-            Duration::from_millis(ms as u64)
-        }
-        None => Duration::from_secs(30),
     }
 }
 
@@ -138,12 +121,16 @@ async fn work_job(svc: &Arc<Services>, job: jobs::Job) {
     }
 }
 
-/// Reads a response body up to `max` bytes.
-async fn read_limited(mut resp: reqwest::Response, max: u64) -> Result<Vec<u8>, FetchError> {
+/// Reads a response body up to `max` bytes (`what` names it in errors: "media", "WAHA lids answer"…).
+pub(crate) async fn read_limited(
+    mut resp: reqwest::Response,
+    max: u64,
+    what: &str,
+) -> Result<Vec<u8>, FetchError> {
     if let Some(len) = resp.content_length() {
         if len > max {
             return Err(FetchError::Permanent(format!(
-                "media is {len} bytes, above the {max}-byte limit"
+                "{what} is {len} bytes, above the {max}-byte limit"
             )));
         }
     }
@@ -151,11 +138,11 @@ async fn read_limited(mut resp: reqwest::Response, max: u64) -> Result<Vec<u8>, 
     while let Some(chunk) = resp
         .chunk()
         .await
-        .map_err(|e| FetchError::Retry(format!("download interrupted: {e}")))?
+        .map_err(|e| FetchError::Retry(format!("{what}: download interrupted: {e}")))?
     {
         if out.len() as u64 + chunk.len() as u64 > max {
             return Err(FetchError::Permanent(format!(
-                "media is above the {max}-byte limit"
+                "{what} is above the {max}-byte limit"
             )));
         }
         out.extend_from_slice(&chunk);
@@ -163,7 +150,8 @@ async fn read_limited(mut resp: reqwest::Response, max: u64) -> Result<Vec<u8>, 
     Ok(out)
 }
 
-fn status_error(what: &str, s: reqwest::StatusCode) -> FetchError {
+/// A non-2xx answer: worth retrying for 5xx, 429, 401/403 (expired URL or token) and 404 (not there yet), else not.
+pub(crate) fn status_error(what: &str, s: reqwest::StatusCode) -> FetchError {
     if s.is_server_error()
         || s == reqwest::StatusCode::TOO_MANY_REQUESTS
         || s == reqwest::StatusCode::UNAUTHORIZED
@@ -273,7 +261,7 @@ async fn fetch_bytes(svc: &Services, t: &FetchTarget) -> Result<Vec<u8>, FetchEr
             if !resp.status().is_success() {
                 return Err(status_error("media download", resp.status()));
             }
-            read_limited(resp, max).await
+            read_limited(resp, max, "media").await
         }
         MediaFetch::GatewayUrl { url } => {
             let (base, key_header, key) = match Source::parse(&t.source) {
@@ -315,7 +303,7 @@ async fn fetch_bytes(svc: &Services, t: &FetchTarget) -> Result<Vec<u8>, FetchEr
             if !resp.status().is_success() {
                 return Err(status_error("gateway media download", resp.status()));
             }
-            read_limited(resp, max).await
+            read_limited(resp, max, "media").await
         }
         MediaFetch::EvolutionApi {
             message_id,
@@ -374,6 +362,27 @@ async fn fetch_bytes(svc: &Services, t: &FetchTarget) -> Result<Vec<u8>, FetchEr
     }
 }
 
+/// `segments` appended to a configured gateway's base URL (its own path kept), each percent-encoded as one path
+/// segment, with no query or fragment: whatever a payload or a setting puts in a segment cannot leave that gateway.
+/// `setting` names the base URL's configuration key in the error.
+pub(crate) fn gateway_url(
+    base: &str,
+    setting: &str,
+    segments: &[&str],
+) -> Result<String, FetchError> {
+    let mut u = url::Url::parse(base)
+        .map_err(|e| FetchError::Permanent(format!("{setting} {base:?} is not a URL: {e}")))?;
+    let mut path = u.path().trim_end_matches('/').to_string();
+    for seg in segments {
+        path.push('/');
+        path.push_str(&urlencode(seg));
+    }
+    u.set_path(&path);
+    u.set_query(None);
+    u.set_fragment(None);
+    Ok(u.to_string())
+}
+
 /// The `getBase64FromMediaMessage` URL on the configured Evolution gateway. The instance is the configured one, else
 /// the one the webhook named; it is one path segment, percent-encoded.
 pub fn evolution_media_url(base: &str, instance: &str) -> Result<String, FetchError> {
@@ -382,20 +391,11 @@ pub fn evolution_media_url(base: &str, instance: &str) -> Result<String, FetchEr
             "invalid Evolution instance name {instance:?}"
         )));
     }
-    let mut u = url::Url::parse(base).map_err(|e| {
-        FetchError::Permanent(format!(
-            "whatsapp.evolution.base_url {base:?} is not a URL: {e}"
-        ))
-    })?;
-    let path = format!(
-        "{}/chat/getBase64FromMediaMessage/{}",
-        u.path().trim_end_matches('/'),
-        urlencode(instance)
-    );
-    u.set_path(&path);
-    u.set_query(None);
-    u.set_fragment(None);
-    Ok(u.to_string())
+    gateway_url(
+        base,
+        "whatsapp.evolution.base_url",
+        &["chat", "getBase64FromMediaMessage", instance],
+    )
 }
 
 /// Evolution media with neither inline base64 nor a `mediaUrl`: asks the configured gateway to download and decrypt
@@ -440,7 +440,12 @@ async fn fetch_evolution_media(
     }
     let max = svc.cfg.evidence.max_media_bytes;
     // Base64 is 4/3 of the bytes, plus the JSON around it.
-    let body = read_limited(resp, max.saturating_mul(4) / 3 + 64 * 1024).await?;
+    let body = read_limited(
+        resp,
+        max.saturating_mul(4) / 3 + 64 * 1024,
+        "Evolution media answer",
+    )
+    .await?;
     let answer = crate::ingest::evolution::parse_media_answer(&body)
         .map_err(|e| FetchError::Retry(format!("Evolution getBase64FromMediaMessage: {e}")))?;
     if answer.bytes.len() as u64 > max {

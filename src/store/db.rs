@@ -36,7 +36,7 @@ pub fn rollbacks() -> u64 {
     ROLLBACKS.load(std::sync::atomic::Ordering::SeqCst)
 }
 
-fn note_rollback() {
+pub(crate) fn note_rollback() {
     ROLLBACKS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
 }
 
@@ -623,6 +623,54 @@ mod tests {
             "a failure re-ran its group"
         );
         db.close();
+    }
+
+    #[test]
+    fn migration_5_indexes_what_was_waiting_and_keeps_the_records_counter() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.db");
+        let mut c = Connection::open(&p).unwrap();
+        // A database as the previous release left it: processed messages indexed, pending ones not.
+        for (i, (_, sql)) in MIGRATIONS.iter().take(4).enumerate() {
+            c.execute_batch(sql).unwrap();
+            c.pragma_update(None, "user_version", (i + 1) as i64)
+                .unwrap();
+        }
+        c.execute_batch(
+            "INSERT INTO chats(id, source, external_id, created_at) VALUES (1, 'import', 'c', 't');
+             INSERT INTO messages(id, source, source_message_id, chat_id, sent_at, sent_ms, received_at, type, source_type,
+                 text, normalized, processed)
+             VALUES (1, 'import', 'a', 1, 't', 1, 't', 'text', 'text', 'pump leak', '', 1),
+                    (2, 'import', 'b', 1, 't', 2, 't', 'text', 'text', 'lobby leak', '', 0);
+             INSERT INTO messages_fts(rowid, text) VALUES (1, 'pump leak');
+             INSERT INTO chat_states(chat_id, state, state_through, seq, updated_at) VALUES (1, NULL, 0, 7, 't');",
+        )
+        .unwrap();
+        migrate(&mut c).unwrap();
+        let ids: Vec<i64> = c
+            .prepare(
+                "SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'leak' ORDER BY rowid",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(ids, vec![1, 2], "each message indexed exactly once");
+        let through: i64 = c
+            .query_row(
+                "SELECT through FROM index_state WHERE name = 'fts'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(through, 2);
+        let seq: i64 = c
+            .query_row("SELECT seq FROM chat_seqs WHERE chat_id = 1", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(seq, 7);
     }
 
     #[test]

@@ -86,3 +86,15 @@ pub fn backoff_ms(attempts: i64) -> i64 {
     let exp = attempts.clamp(0, 10) as u32;
     (2_000i64 << exp).min(30 * 60 * 1000)
 }
+
+/// How long a queue worker may sleep before the next job of `kind` is due (50 ms to 30 s; 30 s when none is queued).
+pub async fn wait_until_due(db: &super::Db, kind: &'static str) -> std::time::Duration {
+    let next = db.read(move |c| next_due(c, kind)).await.ok().flatten();
+    match next {
+        Some(t) => {
+            let ms = (t - chrono::Utc::now().timestamp_millis()).clamp(50, 30_000);
+            std::time::Duration::from_millis(ms as u64)
+        }
+        None => std::time::Duration::from_secs(30),
+    }
+}

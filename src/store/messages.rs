@@ -622,6 +622,74 @@ mod search_tests {
         }
     }
 
+    fn hits(conn: &Connection, q: &str) -> Vec<i64> {
+        let mut st = conn
+            .prepare("SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1 ORDER BY rowid")
+            .unwrap();
+        let v = st.query_map([q], |r| r.get(0)).unwrap();
+        v.collect::<Result<_, _>>().unwrap()
+    }
+
+    #[test]
+    fn the_indexer_follows_its_watermark_and_edits_keep_the_index_right() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = crate::store::db::open_and_migrate(&dir.path().join("t.db")).unwrap();
+        let tx = conn.transaction().unwrap();
+        let chat = crate::store::chats::upsert(&tx, "import", &msg(0, "").chat).unwrap();
+        let mut ids = vec![];
+        for (i, text) in ["pump room leak", "lobby mopped", ""].iter().enumerate() {
+            let Inserted::New(id) = insert(&tx, &msg(i as i64, text), chat, None, None).unwrap()
+            else {
+                panic!()
+            };
+            ids.push(id);
+        }
+        // Not searchable until indexed; the indexer takes messages in id order up to its limit.
+        assert!(hits(&tx, "pump").is_empty());
+        assert_eq!(count_unindexed(&tx).unwrap(), 3);
+        assert_eq!(index_pending(&tx, 2).unwrap(), 2);
+        assert_eq!(indexed_through(&tx).unwrap(), ids[1]);
+        assert_eq!(hits(&tx, "pump"), vec![ids[0]]);
+        assert_eq!(
+            index_pending(&tx, 2).unwrap(),
+            1,
+            "an empty text moves the mark"
+        );
+        assert_eq!(index_pending(&tx, 2).unwrap(), 0);
+        assert_eq!(count_unindexed(&tx).unwrap(), 0);
+        // An edit of an indexed message swaps its words.
+        apply_change(
+            &tx,
+            ids[0],
+            Some("pump room leak"),
+            Some("genset tripped"),
+            "t",
+            None,
+        )
+        .unwrap();
+        assert!(hits(&tx, "pump").is_empty());
+        assert_eq!(hits(&tx, "genset"), vec![ids[0]]);
+        // A message edited before the indexer reached it is indexed once, with its new text.
+        let Inserted::New(late) =
+            insert(&tx, &msg(9, "bin centre smelly"), chat, None, None).unwrap()
+        else {
+            panic!()
+        };
+        apply_change(
+            &tx,
+            late,
+            Some("bin centre smelly"),
+            Some("bin centre cleared"),
+            "t",
+            None,
+        )
+        .unwrap();
+        assert_eq!(index_pending(&tx, 10).unwrap(), 1);
+        assert!(hits(&tx, "smelly").is_empty());
+        assert_eq!(hits(&tx, "cleared"), vec![late]);
+        assert_eq!(hits(&tx, "bin"), vec![late]);
+    }
+
     #[test]
     fn search_pages_newest_first_for_rare_and_common_words() {
         let dir = tempfile::tempdir().unwrap();

@@ -17,35 +17,22 @@ pub const SLA_SETTING: &str = "sla_policy";
 // ---------------------------------------------------------------------------------------------------------------
 // Engine state, overrides, settings
 
-/// The saved snapshot of a chat's engine state, the message id it covers, and the chat's current seq.
-pub fn load_state(conn: &Connection, chat_id: i64) -> Result<(ChatState, i64, i64), StoreError> {
-    let row: Option<(Option<String>, i64, i64)> = conn
-        .prepare_cached(
-            "SELECT st.state, st.state_through, COALESCE((SELECT seq FROM chat_seqs WHERE chat_id = ?1), 0) \
-             FROM chat_states st WHERE st.chat_id = ?1",
-        )?
-        .query_row([chat_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+/// The saved snapshot of a chat's engine state and the message id it covers (a new state and 0 when there is none).
+pub fn load_state(conn: &Connection, chat_id: i64) -> Result<(ChatState, i64), StoreError> {
+    let row: Option<(Option<String>, i64)> = conn
+        .prepare_cached("SELECT state, state_through FROM chat_states WHERE chat_id = ?1")?
+        .query_row([chat_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     match row {
-        Some((Some(s), through, seq)) => match serde_json::from_str(&s) {
-            Ok(st) => Ok((st, through, seq)),
+        Some((Some(s), through)) => match serde_json::from_str(&s) {
+            Ok(st) => Ok((st, through)),
             Err(e) => {
                 tracing::warn!(chat = chat_id, error = %e, "unreadable records state; rebuilding from the messages");
-                Ok((ChatState::new(chat_id), 0, seq))
+                Ok((ChatState::new(chat_id), 0))
             }
         },
-        Some((None, _, seq)) => Ok((ChatState::new(chat_id), 0, seq)),
-        None => Ok((ChatState::new(chat_id), 0, state_seq(conn, chat_id)?)),
+        _ => Ok((ChatState::new(chat_id), 0)),
     }
-}
-
-/// The chat's current seq (0 when it has no row).
-pub fn state_seq(conn: &Connection, chat_id: i64) -> Result<i64, StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT seq FROM chat_seqs WHERE chat_id = ?1")?
-        .query_row([chat_id], |r| r.get(0))
-        .optional()?
-        .unwrap_or(0))
 }
 
 /// The chat's current seq and the process that set it (0, 0 when it has no row).
@@ -76,7 +63,7 @@ pub fn save_state(
     through: i64,
 ) -> Result<(), StoreError> {
     tx.prepare_cached(
-        "INSERT INTO chat_states(chat_id, state, state_through, seq, updated_at) VALUES (?1, ?2, ?3, 1, ?4) \
+        "INSERT INTO chat_states(chat_id, state, state_through, updated_at) VALUES (?1, ?2, ?3, ?4) \
          ON CONFLICT(chat_id) DO UPDATE SET state = excluded.state, state_through = excluded.state_through, \
          updated_at = excluded.updated_at",
     )?

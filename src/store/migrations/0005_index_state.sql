@@ -7,6 +7,7 @@ CREATE TABLE chat_seqs (
     owner   INTEGER NOT NULL DEFAULT 0
 );
 INSERT INTO chat_seqs(chat_id, seq) SELECT chat_id, seq FROM chat_states;
+ALTER TABLE chat_states DROP COLUMN seq;
 
 -- Full-text indexing runs behind ingest in large batches (one FTS5 flush per batch instead of one per message):
 -- every message with id <= through is in messages_fts.
