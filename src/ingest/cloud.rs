@@ -549,6 +549,7 @@ pub(crate) fn unix_millis(v: &Value) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::test_support::t;
     use chrono::TimeZone;
 
     const DIR: &str = concat!(
@@ -571,9 +572,6 @@ mod tests {
             "{name}: {n:?}"
         );
         n.messages.into_iter().next().unwrap()
-    }
-    fn t(unix: i64) -> DateTime<Utc> {
-        Utc.timestamp_opt(unix, 0).unwrap()
     }
     fn kl(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)

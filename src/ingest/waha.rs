@@ -887,10 +887,10 @@ pub(crate) fn media_kind(key: &str, mime: Option<&str>, ptt: Option<bool>) -> Ev
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::test_support::{group, sender, t, GROUP};
     use chrono::TimeZone;
 
     const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/whatsapp/waha/");
-    const GROUP: &str = "120363401234567890@g.us";
 
     fn fx(name: &str) -> Vec<u8> {
         std::fs::read(format!("{DIR}{name}")).unwrap_or_else(|e| panic!("{name}: {e}"))
@@ -906,23 +906,6 @@ mod tests {
             "{name}: {n:?}"
         );
         n.messages.into_iter().next().unwrap()
-    }
-    fn t(unix: i64) -> DateTime<Utc> {
-        Utc.timestamp_opt(unix, 0).unwrap()
-    }
-    fn sender(id: &str, phone: Option<&str>, name: Option<&str>) -> Option<SenderRef> {
-        Some(SenderRef {
-            external_id: id.into(),
-            phone: phone.map(Into::into),
-            display_name: name.map(Into::into),
-        })
-    }
-    fn group() -> ChatRef {
-        ChatRef {
-            external_id: GROUP.into(),
-            name: None,
-            is_group: true,
-        }
     }
 
     #[test]
