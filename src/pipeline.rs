@@ -27,7 +27,21 @@ pub struct Pipeline {
     /// Per-site classifiers (the shared one plus the site's vocabulary), keyed by site id with the settings they were
     /// built from.
     sites: std::sync::Mutex<std::collections::HashMap<i64, (String, Arc<Classifier>)>>,
+    /// Which classifier a chat (by external id) gets, for classifying webhook messages before they are written:
+    /// its site and that site's classifier, remembered for [`CHAT_SITE_TTL`].
+    chat_sites: std::sync::Mutex<std::collections::HashMap<String, ChatSite>>,
 }
+
+#[derive(Clone)]
+struct ChatSite {
+    site: Option<i64>,
+    classifier: Arc<Classifier>,
+    at: std::time::Instant,
+}
+
+/// How long a chat's site (and its settings) are trusted when classifying before the write. A chat moved to another
+/// site meanwhile is still right: the writer compares sites and leaves a mismatch to the background processor.
+const CHAT_SITE_TTL: Duration = Duration::from_secs(5);
 
 impl Default for Pipeline {
     fn default() -> Self {
@@ -41,6 +55,7 @@ impl Pipeline {
             classifier: RwLock::new(Arc::new(Classifier::new())),
             states: Arc::new(StateCache::default()),
             sites: std::sync::Mutex::new(std::collections::HashMap::new()),
+            chat_sites: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }
     pub fn classifier(&self) -> Arc<Classifier> {
@@ -55,6 +70,9 @@ impl Pipeline {
             Err(p) => *p.into_inner() = Arc::new(c),
         }
         if let Ok(mut m) = self.sites.lock() {
+            m.clear();
+        }
+        if let Ok(mut m) = self.chat_sites.lock() {
             m.clear();
         }
     }
@@ -104,6 +122,9 @@ struct Cached {
     owner: i64,
     /// [`store::db::rollbacks`] when the entry was stored: if writes were rolled back since, it is reloaded.
     epoch: u64,
+    /// The writer transaction in which `seq` was last checked against the database ([`store::db::tx_serial`]):
+    /// within one transaction nobody else can write, so the check is not repeated for each message.
+    checked_tx: u64,
     /// Highest message id applied to `state`.
     through: i64,
     /// Changed since the last snapshot.
@@ -114,6 +135,8 @@ struct Cached {
 /// never contended; a failed transaction drops the entries it took, and they are reloaded next time.
 pub struct StateCache {
     map: std::sync::Mutex<std::collections::HashMap<i64, Cached>>,
+    /// The SLA policy as read in a writer transaction (settings change only in other transactions).
+    sla: std::sync::Mutex<Option<(u64, records::SlaPolicy)>>,
     /// This process's id in `chat_seqs.owner`.
     owner: i64,
 }
@@ -124,12 +147,33 @@ impl Default for StateCache {
         let owner = (ulid::Ulid::new().random() as i64 & i64::MAX).max(1);
         StateCache {
             map: Default::default(),
+            sla: Default::default(),
             owner,
         }
     }
 }
 
 impl StateCache {
+    /// The SLA policy, read once per writer transaction.
+    fn sla_policy(&self, tx: &Transaction<'_>) -> Result<records::SlaPolicy, StoreError> {
+        let serial = store::db::tx_serial();
+        if serial != 0 {
+            if let Ok(g) = self.sla.lock() {
+                if let Some((at, p)) = g.as_ref() {
+                    if *at == serial {
+                        return Ok(p.clone());
+                    }
+                }
+            }
+        }
+        let p = store::records::sla_policy(tx)?;
+        if serial != 0 {
+            if let Ok(mut g) = self.sla.lock() {
+                *g = Some((serial, p.clone()));
+            }
+        }
+        Ok(p)
+    }
     fn take(&self, chat: i64) -> Option<Cached> {
         self.map.lock().ok().and_then(|mut m| m.remove(&chat))
     }
@@ -222,10 +266,83 @@ pub fn site_vocabulary(settings: &serde_json::Value) -> crate::classify::SiteVoc
 
 /// Only text and captions are classified (rule L1): not system lines, deleted messages or bare media.
 pub fn classifiable(p: &Pending) -> Option<&str> {
-    if p.deleted || !matches!(p.msg_type.as_str(), "text" | "media") {
+    classifiable_text(&p.msg_type, p.deleted, p.text.as_deref())
+}
+
+fn classifiable_text<'a>(msg_type: &str, deleted: bool, text: Option<&'a str>) -> Option<&'a str> {
+    if deleted || !matches!(msg_type, "text" | "media") {
         return None;
     }
-    p.text.as_deref().map(str::trim).filter(|t| !t.is_empty())
+    text.map(str::trim).filter(|t| !t.is_empty())
+}
+
+/// The classifier for a chat known by its external id, with the site it was built for (a chat not seen yet has no
+/// site, so it gets the shared classifier). Looked up at most every [`CHAT_SITE_TTL`] per chat.
+async fn chat_classifier(
+    svc: &Services,
+    external_id: &str,
+) -> Result<(Option<i64>, Arc<Classifier>), StoreError> {
+    if let Ok(m) = svc.pipeline.chat_sites.lock() {
+        if let Some(c) = m
+            .get(external_id)
+            .filter(|c| c.at.elapsed() < CHAT_SITE_TTL)
+        {
+            return Ok((c.site, c.classifier.clone()));
+        }
+    }
+    let ext = external_id.to_string();
+    let found = svc
+        .db
+        .read(move |c| store::chats::site_of_external(c, &ext))
+        .await?;
+    let (site, classifier) = match found {
+        Some((Some(site), settings)) => {
+            let v: serde_json::Value = settings
+                .and_then(|s| serde_json::from_str(&s).ok())
+                .unwrap_or_default();
+            (Some(site), svc.pipeline.classifier_for_site(site, &v))
+        }
+        _ => (None, svc.pipeline.classifier()),
+    };
+    if let Ok(mut m) = svc.pipeline.chat_sites.lock() {
+        if m.len() > 10_000 {
+            m.clear();
+        }
+        m.insert(
+            external_id.to_string(),
+            ChatSite {
+                site,
+                classifier: classifier.clone(),
+                at: std::time::Instant::now(),
+            },
+        );
+    }
+    Ok((site, classifier))
+}
+
+/// Classifies a delivery's messages before they are written (CPU work outside the writer), each with its chat's site
+/// classifier, so the write can link them at once. A message whose chat cannot be looked up is left unclassified
+/// (`None`): it is then processed in the background like any other.
+pub async fn preclassify(
+    svc: &Services,
+    messages: &[crate::ingest::model::InboundMessage],
+) -> Vec<Option<PreClass>> {
+    let mut out = Vec::with_capacity(messages.len());
+    for m in messages {
+        let pre = match chat_classifier(svc, &m.chat.external_id).await {
+            Ok((site, classifier)) => Some(PreClass {
+                site,
+                class: classifiable_text(m.msg_type.as_str(), m.deleted, m.text.as_deref())
+                    .map(|t| classifier.classify(t)),
+            }),
+            Err(e) => {
+                tracing::debug!(error = %e, "chat lookup before the write failed");
+                None
+            }
+        };
+        out.push(pre);
+    }
+    out
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -375,11 +492,20 @@ fn acquire(
     tz: chrono_tz::Tz,
     applied: &mut store::records::Applied,
 ) -> Result<Cached, StoreError> {
-    let (db_seq, db_owner) = store::records::seq_and_owner(tx, chat_id)?;
-    if let Some(c) = cache.take(chat_id) {
-        if c.seq == db_seq && c.epoch == store::db::rollbacks() {
+    let serial = store::db::tx_serial();
+    // An entry built before a rollback may reflect undone writes: never reused.
+    let mut cached = cache
+        .take(chat_id)
+        .filter(|c| c.epoch == store::db::rollbacks());
+    if serial != 0 && cached.as_ref().is_some_and(|c| c.checked_tx == serial) {
+        if let Some(c) = cached.take() {
             return Ok(c);
         }
+    }
+    let (db_seq, db_owner) = store::records::seq_and_owner(tx, chat_id)?;
+    if let Some(mut c) = cached.filter(|c| c.seq == db_seq) {
+        c.checked_tx = serial;
+        return Ok(c);
     }
     let ov = store::records::load_overrides(tx, chat_id)?;
     let (mut state, snap_through) = store::records::load_state(tx, chat_id)?;
@@ -392,6 +518,7 @@ fn acquire(
         seq: db_seq,
         owner: db_owner,
         epoch: store::db::rollbacks(),
+        checked_tx: serial,
         through,
         dirty: caught_up,
     })
@@ -454,8 +581,7 @@ pub fn link_in_tx(
     tz: chrono_tz::Tz,
     now: DateTime<Utc>,
 ) -> Result<DrainStats, StoreError> {
-    let sla = store::records::sla_policy(tx)?;
-    let version = crate::classify::VERSION;
+    let sla = cache.sla_policy(tx)?;
     let mut by_chat: BTreeMap<i64, Vec<&Classified>> = BTreeMap::new();
     // Messages another processor handled meanwhile are skipped (one range query for the whole batch).
     let (lo, hi) = batch.iter().fold((i64::MAX, i64::MIN), |(lo, hi), c| {
@@ -483,49 +609,7 @@ pub fn link_in_tx(
         msgs.sort_by_key(|c| (c.pending.sent_ms, c.pending.id));
         let mut cached = acquire(tx, cache, chat_id, &sla, tz, &mut applied)?;
         for c in msgs {
-            let forced = cached
-                .ov
-                .messages
-                .get(&c.pending.id)
-                .and_then(|m| m.class.clone());
-            let class = match (&c.class, forced) {
-                (Some(_), Some(f)) => Some(f),
-                (class, _) => class.clone(),
-            };
-            let json = class.as_ref().and_then(|c| serde_json::to_string(c).ok());
-            let kind = class.as_ref().map(|c| c.kind.as_str());
-            let m = msg_in(tx, &c.pending, class.clone(), tz)?;
-            let mut fx = records::process(&mut cached.state, &m, &mut MsgKeyedIds, &cached.ov)
-                .map_err(engine_err)?;
-            // The message's own link is written together with its classification (one row update).
-            let own_link = fx.iter().position(
-                |e| matches!(e, records::Effect::LinkMessage { msg, .. } if *msg == c.pending.id),
-            );
-            let link = own_link.map(|i| fx.remove(i));
-            let record = match &link {
-                Some(records::Effect::LinkMessage { record, reason, .. }) => {
-                    let (t, id) = match record {
-                        records::RecordRef::Issue(id) => ("issue", *id),
-                        records::RecordRef::Task(id) => ("task", *id),
-                    };
-                    Some((t, id, reason.explain()))
-                }
-                _ => None,
-            };
-            // Records first (the message row points at them), then the message.
-            apply_all(tx, &fx, &sla, tz, &mut applied)?;
-            store::messages::set_processed_linked(
-                tx,
-                c.pending.id,
-                kind,
-                json.as_deref(),
-                class.as_ref().map(|_| version),
-                record.as_ref().map(|(t, id, r)| (*t, *id, r.as_str())),
-            )?;
-            if link.is_some() {
-                applied.links += 1;
-            }
-            cached.through = cached.through.max(c.pending.id);
+            link_one(tx, &mut cached, c, &sla, tz, &mut applied)?.map_err(engine_err)?;
             processed += 1;
         }
         let fx = records::tick(&mut cached.state, now, &cached.ov);
@@ -538,6 +622,132 @@ pub fn link_in_tx(
         issues_opened: applied.issues_opened,
         tasks_opened: applied.tasks_opened,
     })
+}
+
+/// Links one classified message into its chat's state and stores the outcome (records first, then the message row
+/// with its classification and link). The inner error is the engine refusing the message: nothing of it was
+/// written then, but the state may be half-changed and must be dropped.
+fn link_one(
+    tx: &Transaction<'_>,
+    cached: &mut Cached,
+    c: &Classified,
+    sla: &records::SlaPolicy,
+    tz: chrono_tz::Tz,
+    applied: &mut store::records::Applied,
+) -> Result<Result<(), records::RecordsError>, StoreError> {
+    let forced = cached
+        .ov
+        .messages
+        .get(&c.pending.id)
+        .and_then(|m| m.class.clone());
+    let class = match (&c.class, forced) {
+        (Some(_), Some(f)) => Some(f),
+        (class, _) => class.clone(),
+    };
+    let json = class.as_ref().and_then(|c| serde_json::to_string(c).ok());
+    let kind = class.as_ref().map(|c| c.kind.as_str());
+    let m = msg_in(tx, &c.pending, class.clone(), tz)?;
+    let mut fx = match records::process(&mut cached.state, &m, &mut MsgKeyedIds, &cached.ov) {
+        Ok(fx) => fx,
+        Err(e) => return Ok(Err(e)),
+    };
+    // The message's own link is written together with its classification (one row update).
+    let own_link = fx.iter().position(
+        |e| matches!(e, records::Effect::LinkMessage { msg, .. } if *msg == c.pending.id),
+    );
+    let link = own_link.map(|i| fx.remove(i));
+    let record = match &link {
+        Some(records::Effect::LinkMessage { record, reason, .. }) => {
+            let (t, id) = match record {
+                records::RecordRef::Issue(id) => ("issue", *id),
+                records::RecordRef::Task(id) => ("task", *id),
+            };
+            Some((t, id, reason.explain()))
+        }
+        _ => None,
+    };
+    // Records first (the message row points at them), then the message.
+    apply_all(tx, &fx, sla, tz, applied)?;
+    store::messages::set_processed_linked(
+        tx,
+        c.pending.id,
+        kind,
+        json.as_deref(),
+        class.as_ref().map(|_| crate::classify::VERSION),
+        record.as_ref().map(|(t, id, r)| (*t, *id, r.as_str())),
+    )?;
+    if link.is_some() {
+        applied.links += 1;
+    }
+    cached.through = cached.through.max(c.pending.id);
+    Ok(Ok(()))
+}
+
+/// A webhook message's classification, made before the write with the classifier of the chat's site as known then.
+#[derive(Debug, Clone)]
+pub struct PreClass {
+    pub site: Option<i64>,
+    /// `None` for a message with nothing to classify (a photo without caption, a sticker…): still linked.
+    pub class: Option<Classification>,
+}
+
+/// What linking a delivery's new messages in their own transaction did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct InlineStats {
+    pub processed: usize,
+    /// Left to the background processor: not classified beforehand, classified for another site than the chat has
+    /// now, behind an earlier message of the chat that still waits, or refused by the engine.
+    pub deferred: usize,
+}
+
+/// Links the messages a delivery just stored, in the delivery's own transaction, so each row is written once and
+/// nothing waits for a background pass. Chat order holds: a message whose chat has an earlier message still waiting
+/// is left for the background processor, as is anything not classified beforehand for the chat's current site.
+pub fn link_new_in_tx(
+    tx: &Transaction<'_>,
+    cache: &StateCache,
+    stored: &[store::ingest::StoredNew],
+    pre: &[Option<PreClass>],
+    tz: chrono_tz::Tz,
+) -> Result<InlineStats, StoreError> {
+    let mut stats = InlineStats::default();
+    let mut sla = None;
+    let mut applied = store::records::Applied::default();
+    for s in stored {
+        let class = match pre.get(s.index).and_then(Option::as_ref) {
+            Some(p) if p.site == s.site_id => p.class.clone(),
+            _ => {
+                stats.deferred += 1;
+                continue;
+            }
+        };
+        if store::messages::chat_has_pending_before(tx, s.pending.chat_id, s.pending.id)? {
+            stats.deferred += 1;
+            continue;
+        }
+        let sla = match &sla {
+            Some(p) => p,
+            None => sla.insert(cache.sla_policy(tx)?),
+        };
+        let chat_id = s.pending.chat_id;
+        let mut cached = acquire(tx, cache, chat_id, sla, tz, &mut applied)?;
+        let c = Classified {
+            pending: s.pending.clone(),
+            class,
+        };
+        match link_one(tx, &mut cached, &c, sla, tz, &mut applied)? {
+            Ok(()) => {
+                release(tx, cache, chat_id, cached)?;
+                stats.processed += 1;
+            }
+            Err(e) => {
+                // Left pending: the background processor tries again (and reports it) from a freshly loaded state.
+                tracing::warn!(chat = chat_id, message = c.pending.id, error = %e, "linking deferred");
+                stats.deferred += 1;
+            }
+        }
+    }
+    Ok(stats)
 }
 
 /// Rebuilds a chat's records from its messages, their stored classifications and the manager's corrections.
@@ -569,6 +779,7 @@ pub fn replay_chat_in_tx(
             seq,
             owner: cache.owner,
             epoch: store::db::rollbacks(),
+            checked_tx: store::db::tx_serial(),
             through,
             dirty: false,
         },
@@ -600,6 +811,9 @@ pub fn checkpoint_in_tx(
 
 /// Records-engine write jobs hold the writer; keep them short so webhooks are acknowledged quickly.
 const LINK_BATCH: usize = 256;
+
+/// Shortest pause between two search-index passes while messages arrive.
+const INDEX_EVERY: Duration = Duration::from_millis(250);
 
 /// Messages added to the search index per write job (one FTS5 flush each; a few ms of writer time).
 const INDEX_BATCH: usize = 1024;
@@ -813,8 +1027,14 @@ pub async fn run(svc: Arc<Services>, stop: CancellationToken) {
                 0
             }
         };
-        // Search indexing follows processing: at once when there is nothing else to do, else twice a second.
+        // Search indexing follows processing, in batches: at most every INDEX_EVERY while messages keep arriving
+        // (webhook messages are mostly processed in their own write, so each wake-up would otherwise index a few),
+        // and at least twice a second while a backlog is processed.
         if processed == 0 || last_index.elapsed() >= Duration::from_millis(500) {
+            let since = last_index.elapsed();
+            if processed == 0 && since < INDEX_EVERY {
+                tokio::time::sleep(INDEX_EVERY - since).await;
+            }
             if let Err(e) = index_search(&svc).await {
                 tracing::error!(error = %e, "search indexing failed; will retry");
             }
@@ -1140,5 +1360,131 @@ mod tests {
             store::records::seq_and_owner(&tx, 1).unwrap(),
             (3, cache.owner)
         );
+    }
+
+    fn inbound(
+        id: &str,
+        chat: &str,
+        text: &str,
+        minute: i64,
+    ) -> crate::ingest::model::InboundMessage {
+        use crate::ingest::test_support::{sender, t, text_message};
+        let chat = crate::ingest::model::ChatRef {
+            external_id: chat.into(),
+            name: None,
+            is_group: true,
+        };
+        let from = sender("60123", Some("60123"), Some("Siti"));
+        let at = t(1_800_000_000 + minute * 60);
+        text_message(
+            crate::ingest::model::Source::CloudApi,
+            id,
+            chat,
+            from,
+            at,
+            text,
+        )
+    }
+
+    /// Stores one message as a webhook delivery would and links it in the same transaction; answers what linking
+    /// did and the message's stored (processed, kind, record type).
+    fn deliver(
+        tx: &Transaction<'_>,
+        cache: &StateCache,
+        m: crate::ingest::model::InboundMessage,
+        pre: Option<PreClass>,
+    ) -> (InlineStats, (bool, Option<String>, Option<String>)) {
+        let n = crate::ingest::model::Normalized {
+            messages: vec![m],
+            ..Default::default()
+        };
+        let out =
+            store::ingest::store_delivery(tx, crate::ingest::model::Source::CloudApi, b"{}", &n)
+                .unwrap();
+        let stats = link_new_in_tx(tx, cache, &out.stored, &[pre], chrono_tz::UTC).unwrap();
+        let row = tx
+            .query_row(
+                "SELECT processed, kind, record_type FROM messages WHERE id = ?1",
+                [out.new_messages[0]],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        (stats, row)
+    }
+
+    #[test]
+    fn webhook_messages_are_linked_in_their_own_write_unless_their_chat_must_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = store::db::open_and_migrate(&dir.path().join("t.db")).unwrap();
+        let tx = conn.transaction().unwrap();
+        let cache = StateCache::default();
+        let classifier = Classifier::new();
+        let pre = |text: &str, site: Option<i64>| {
+            Some(PreClass {
+                site,
+                class: Some(classifier.classify(text)),
+            })
+        };
+        let done = InlineStats {
+            processed: 1,
+            deferred: 0,
+        };
+        let waits = InlineStats {
+            processed: 0,
+            deferred: 1,
+        };
+
+        // Classified beforehand for the chat's site (none yet): classified, ticket opened, linked, all in this write.
+        let text = "Lift Block C rosak, tersangkut tingkat 5";
+        let (st, row) = deliver(&tx, &cache, inbound("w1", "A", text, 0), pre(text, None));
+        assert_eq!(st, done);
+        assert_eq!(
+            row,
+            (true, Some("issue_report".into()), Some("issue".into()))
+        );
+
+        // Not classified beforehand: left for the background processor.
+        let text = "Paip bocor di tandas Block B level 2";
+        let (st, row) = deliver(&tx, &cache, inbound("w2", "B", text, 1), None);
+        assert_eq!((st, row.0), (waits, false));
+        // A later message of that chat waits behind it (chat order), even though it was classified beforehand...
+        let text = "Dah repair paip tandas Block B, siap";
+        let (st, row) = deliver(&tx, &cache, inbound("w3", "B", text, 2), pre(text, None));
+        assert_eq!((st, row.0), (waits, false));
+        // ...while other chats go on.
+        let text = "Lift Block C ok sekarang, dah jalan";
+        let (st, row) = deliver(&tx, &cache, inbound("w4", "A", text, 3), pre(text, None));
+        assert_eq!((st, row.0), (done, true));
+
+        // Classified for a site the chat does not (or no longer) belong to: left for the background processor.
+        let text = "Sampah tak kutip lagi Block D";
+        let (st, row) = deliver(&tx, &cache, inbound("w5", "A", text, 4), pre(text, Some(7)));
+        assert_eq!((st, row.0), (waits, false));
+
+        // The background processor catches chat B up (and chat A's deferred message); then B links at once again.
+        let pending = store::messages::pending(&tx, 100).unwrap();
+        assert_eq!(pending.len(), 3);
+        let batch = classify_pending(&classifier, &Default::default(), pending);
+        let stats = link_in_tx(&tx, &cache, &batch, chrono_tz::UTC, Utc::now()).unwrap();
+        assert_eq!(stats.processed, 3);
+        let text = "Cleaning Block B level 2 done";
+        let (st, row) = deliver(&tx, &cache, inbound("w6", "B", text, 5), pre(text, None));
+        assert_eq!((st, row.0), (done, true));
+
+        // The message that reported the fix is linked to the same ticket its chat opened.
+        let ticket_of = |id: &str| -> Option<i64> {
+            tx.query_row(
+                "SELECT record_id FROM messages WHERE source_message_id = ?1 AND record_type = 'issue'",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()
+            .unwrap()
+            .flatten()
+        };
+        assert!(ticket_of("w2").is_some());
+        assert_eq!(ticket_of("w2"), ticket_of("w3"));
+        assert_eq!(ticket_of("w1"), ticket_of("w4"));
+        tx.commit().unwrap();
     }
 }

@@ -574,6 +574,32 @@ async fn metric(c: &reqwest::Client, s: &Server, name: &str) -> i64 {
         .unwrap_or_else(|| panic!("no {name} in /metrics"))
 }
 
+/// A webhook message is classified before the write and linked in the write that stores it: when the 200 comes, its
+/// ticket exists and nothing waits for a background pass.
+#[tokio::test]
+async fn a_webhook_message_is_linked_before_it_is_acknowledged() {
+    let s = Server::start(&default_config("http://127.0.0.1:9"));
+    let c = client();
+    let token = s.token("manager");
+    assert_eq!(
+        post_cloud(&c, &s, &lift_stuck("wamid.i1")).await.status(),
+        200
+    );
+    let (_, issues) = get_json(&c, &s.u("/api/v1/issues"), &token).await;
+    assert_eq!(issues["items"].as_array().unwrap().len(), 1, "{issues}");
+    assert_eq!(issues["items"][0]["status"], "open");
+    assert_eq!(metric(&c, &s, "tapak_messages_unprocessed").await, 0);
+    assert_eq!(post_cloud(&c, &s, &lift_ok("wamid.i2")).await.status(), 200);
+    let (_, issues) = get_json(&c, &s.u("/api/v1/issues"), &token).await;
+    assert_eq!(issues["items"][0]["status"], "resolved", "{issues}");
+    let (_, page) = get_json(&c, &s.u("/api/v1/messages"), &token).await;
+    for m in page["items"].as_array().unwrap() {
+        assert_eq!(m["record"]["type"], "issue", "{m}");
+    }
+    assert_eq!(metric(&c, &s, "tapak_messages_processed_total").await, 2);
+    assert_foreign_keys_hold(&s.data.join("tapak.db"));
+}
+
 #[tokio::test]
 async fn an_idle_appliance_gives_memory_back_and_picks_up_where_it_was() {
     let mut cfg = default_config("http://127.0.0.1:9");

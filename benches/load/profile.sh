@@ -7,7 +7,8 @@
 #
 # Starts the server on a fresh data dir, runs wrk like run.sh (DURATION, CONNECTIONS, THREADS), records
 # `perf record -F 199 --call-graph dwarf` (software cpu-clock) of the server for PERF_SECONDS in the middle of the load, and writes
-# per-thread CPU (from /proc/PID/task/*/stat) plus perf reports by thread and by symbol under $OUT.
+# per-thread CPU (from /proc/PID/task/*/stat), bytes and syscalls read/written (io.txt, from /proc/PID/io) plus perf reports by
+# thread and by symbol under $OUT.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 BIN="${1:-${TAPAK_BIN:-$HERE/../../target/release/tapak}}"
@@ -31,11 +32,16 @@ until curl -fsS "$URL/healthz" >/dev/null 2>&1; do sleep 0.05; done
 
 thread_cpu() { for t in /proc/"$PID"/task/*; do printf '%s %s\n' "$(tr ' ' '_' <"$t/comm")" "$(awk '{print $14 + $15}' "$t/stat")"; done | awk '{a[$1] += $2} END {for (k in a) print k, a[k]}' | sort; }
 thread_cpu >"$OUT/threads.before"
+cat /proc/"$PID"/io >"$OUT/io.before"
 ( sleep $((DURATION / 2 - PERF_SECONDS / 2)); perf record -F 199 --call-graph dwarf,16384 -p "$PID" -o "$OUT/perf.data" -- sleep "$PERF_SECONDS" 2>"$OUT/perf.log" >/dev/null ) &
 PERFJOB=$!
 REQUESTS="$REQ" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$HERE/ingest.lua" "$URL" >"$OUT/wrk.txt"
 wait "$PERFJOB" || true
 thread_cpu >"$OUT/threads.after"
+cat /proc/"$PID"/io >"$OUT/io.after"
+STORED_AFTER="$(curl -fsS "$URL/metrics" | awk '/^tapak_messages_ingested_total / {print $2}')"
+echo "stored=$STORED_AFTER" >"$OUT/io.txt"
+paste "$OUT/io.before" "$OUT/io.after" | awk '{printf "%s %.0f\n", $1, $4-$2}' >>"$OUT/io.txt"
 join "$OUT/threads.before" "$OUT/threads.after" | awk -v d="$DURATION" '{printf "%-20s %6.2f s CPU  (%4.0f%% of one core)\n", $1, ($3-$2)/100, ($3-$2)/d}' | sort -k2 -nr >"$OUT/threads.txt"
 perf report -i "$OUT/perf.data" --no-children --sort comm --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -20 >"$OUT/perf-by-thread.txt" || true
 perf report -i "$OUT/perf.data" --no-children --sort dso,symbol --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -60 >"$OUT/perf-by-symbol.txt" || true

@@ -143,7 +143,7 @@ PEAK_DURING_KB="$(hwm_kb "$PID")"
 say "waiting for tapak_messages_unprocessed and tapak_messages_unindexed to drain (work after the 200)"
 T_DRAIN0=$(date +%s.%N)
 DRAIN_S="timeout"
-for _ in $(seq 1 1200); do
+for _ in $(seq 1 ${DRAIN_TRIES:-1200}); do
   u="$(metric tapak_messages_unprocessed)"; x="$(metric tapak_messages_unindexed)"
   if [ "$u" = 0 ] && [ "$x" = 0 ]; then DRAIN_S=$(awk -v a="$(date +%s.%N)" -v b="$T_DRAIN0" 'BEGIN{printf "%.1f", a-b}'); break; fi
   sleep 0.5

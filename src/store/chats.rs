@@ -26,25 +26,53 @@ pub struct NamedRef {
 
 /// Finds or creates the chat; fills in a name learned later. Returns the chat id.
 pub fn upsert(tx: &Transaction<'_>, source: &str, chat: &ChatRef) -> Result<i64, StoreError> {
-    let existing: Option<(i64, Option<String>)> = tx
-        .prepare_cached("SELECT id, name FROM chats WHERE external_id = ?1")?
-        .query_row([&chat.external_id], |r| Ok((r.get(0)?, r.get(1)?)))
+    Ok(upsert_with_site(tx, source, chat)?.0)
+}
+
+/// [`upsert`], also answering the chat's site (a new chat has none).
+pub fn upsert_with_site(
+    tx: &Transaction<'_>,
+    source: &str,
+    chat: &ChatRef,
+) -> Result<(i64, Option<i64>), StoreError> {
+    let existing: Option<(i64, Option<String>, Option<i64>)> = tx
+        .prepare_cached("SELECT id, name, site_id FROM chats WHERE external_id = ?1")?
+        .query_row([&chat.external_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()?;
     match existing {
-        Some((id, name)) => {
+        Some((id, name, site)) => {
             if name.is_none() && chat.name.is_some() {
                 tx.prepare_cached("UPDATE chats SET name = ?1 WHERE id = ?2")?
                     .execute(params![chat.name, id])?;
             }
-            Ok(id)
+            Ok((id, site))
         }
         None => {
             tx.prepare_cached("INSERT INTO chats(source, external_id, name, is_group, created_at) VALUES (?1,?2,?3,?4,?5)")?.execute(
                 params![source, chat.external_id, chat.name, chat.is_group, super::now_str()],
             )?;
-            Ok(tx.last_insert_rowid())
+            Ok((tx.last_insert_rowid(), None))
         }
     }
+}
+
+/// A chat's site and that site's settings (JSON text); both `None` for a chat in no site.
+pub type SiteOfChat = (Option<i64>, Option<String>);
+
+/// The site of the chat with this external id, with the site's settings (what its classifier is built from); `None`
+/// for a chat not seen yet.
+pub fn site_of_external(
+    conn: &Connection,
+    external_id: &str,
+) -> Result<Option<SiteOfChat>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT c.site_id, s.settings FROM chats c LEFT JOIN sites s ON s.id = c.site_id WHERE c.external_id = ?1",
+        )?
+        .query_row([external_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
 }
 
 /// Records that a message arrived in the chat.

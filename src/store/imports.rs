@@ -472,7 +472,8 @@ pub fn in_savepoint<R>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::model::{ChatRef, InboundMessage, MessageType, SenderRef, Source};
+    use crate::ingest::model::{ChatRef, InboundMessage, SenderRef, Source};
+    use crate::ingest::test_support::text_message;
     use crate::store::ingest::{store_message, DeliveryOutcome};
 
     fn msg(
@@ -483,28 +484,15 @@ mod tests {
         text: &str,
         at: &str,
     ) -> InboundMessage {
-        InboundMessage {
-            source,
-            source_message_id: id.into(),
-            chat: chat.clone(),
-            sender: Some(SenderRef {
-                external_id: sender.into(),
-                phone: crate::ingest::model::normalize_phone(sender),
-                display_name: Some("Siti Cleaner".into()),
-            }),
-            from_me: false,
-            sent_at: chrono::DateTime::parse_from_rfc3339(at).unwrap().into(),
-            msg_type: MessageType::Text,
-            source_type: "chat".into(),
-            text: Some(text.into()),
-            reply_to: None,
-            forwarded: false,
-            edited: false,
-            deleted: false,
-            media: vec![],
-            reaction: None,
-            location: None,
-        }
+        let sender = SenderRef {
+            external_id: sender.into(),
+            phone: crate::ingest::model::normalize_phone(sender),
+            display_name: Some("Siti Cleaner".into()),
+        };
+        let at = chrono::DateTime::parse_from_rfc3339(at).unwrap().into();
+        let mut m = text_message(source, id, chat.clone(), Some(sender), at, text);
+        m.source_type = "chat".into();
+        m
     }
 
     #[test]

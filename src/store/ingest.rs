@@ -18,6 +18,19 @@ pub struct DeliveryOutcome {
     pub fetch_jobs: usize,
     /// Gateway lookups queued (WAHA `@lid` senders without a phone).
     pub lookup_jobs: usize,
+    /// The new messages as the records processor sees them, each with its position in the delivery and its chat's
+    /// site (so a classification made before the write can be checked against it).
+    #[serde(skip)]
+    pub stored: Vec<StoredNew>,
+}
+
+/// A message this delivery added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredNew {
+    /// Position in [`Normalized::messages`].
+    pub index: usize,
+    pub pending: messages::Pending,
+    pub site_id: Option<i64>,
 }
 
 pub const FETCH_JOB: &str = "fetch_media";
@@ -56,7 +69,7 @@ pub fn store_message(
     raw_payload_id: Option<i64>,
     out: &mut DeliveryOutcome,
 ) -> Result<Option<i64>, StoreError> {
-    let chat_id = chats::upsert(tx, m.source.as_str(), &m.chat)?;
+    let (chat_id, site_id) = chats::upsert_with_site(tx, m.source.as_str(), &m.chat)?;
     let sender_id = match &m.sender {
         Some(s) => Some(people::resolve(tx, s)?),
         None => None,
@@ -92,6 +105,21 @@ pub fn store_message(
                 }
             }
             out.new_messages.push(id);
+            out.stored.push(StoredNew {
+                index: 0,
+                pending: messages::Pending {
+                    id,
+                    chat_id,
+                    sender_id,
+                    sent_ms: m.sent_at.timestamp_millis(),
+                    msg_type: m.msg_type.as_str().to_string(),
+                    text: m.text.clone(),
+                    deleted: m.deleted,
+                    reply_to: m.reply_to.clone(),
+                    source: m.source.as_str().to_string(),
+                },
+                site_id,
+            });
             Ok(Some(id))
         }
     }
@@ -110,8 +138,12 @@ pub fn store_delivery(
         raw_payload_id: raw_id,
         ..DeliveryOutcome::default()
     };
-    for m in &n.messages {
-        store_message(tx, m, Some(raw_id), &mut out)?;
+    for (i, m) in n.messages.iter().enumerate() {
+        if store_message(tx, m, Some(raw_id), &mut out)?.is_some() {
+            if let Some(last) = out.stored.last_mut() {
+                last.index = i;
+            }
+        }
     }
     for c in &n.changes {
         if let Some((mid, old_text)) =

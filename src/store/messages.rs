@@ -377,7 +377,7 @@ pub fn search(
 }
 
 /// A message waiting for processing (classification, indexing, linking).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
     pub id: i64,
     pub chat_id: i64,
@@ -418,6 +418,21 @@ pub fn pending_after(
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Whether an earlier message of the chat still waits for processing (then later ones must wait too).
+pub fn chat_has_pending_before(
+    conn: &Connection,
+    chat_id: i64,
+    id: i64,
+) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT 1 FROM messages WHERE processed = 0 AND chat_id = ?1 AND id < ?2 LIMIT 1",
+        )?
+        .query_row(params![chat_id, id], |_| Ok(()))
+        .optional()?
+        .is_some())
 }
 
 pub fn count_pending(conn: &Connection) -> Result<i64, StoreError> {
@@ -595,31 +610,23 @@ pub fn count_filtered(conn: &Connection, f: &MessageFilter) -> Result<i64, Store
 #[cfg(test)]
 mod search_tests {
     use super::*;
-    use crate::ingest::model::{ChatRef, MessageType, Source};
+    use crate::ingest::model::{ChatRef, Source};
 
     fn msg(i: i64, text: &str) -> InboundMessage {
-        InboundMessage {
-            source: Source::Import,
-            source_message_id: format!("m{i}"),
-            chat: ChatRef {
-                external_id: "chat".into(),
-                name: Some("Ops".into()),
-                is_group: true,
-            },
-            sender: None,
-            from_me: false,
-            sent_at: chrono::DateTime::from_timestamp(1_800_000_000 + i * 60, 0).unwrap(),
-            msg_type: MessageType::Text,
-            source_type: "text".into(),
-            text: Some(text.into()),
-            reply_to: None,
-            forwarded: false,
-            edited: false,
-            deleted: false,
-            media: vec![],
-            reaction: None,
-            location: None,
-        }
+        let chat = ChatRef {
+            external_id: "chat".into(),
+            name: Some("Ops".into()),
+            is_group: true,
+        };
+        let at = chrono::DateTime::from_timestamp(1_800_000_000 + i * 60, 0).unwrap();
+        crate::ingest::test_support::text_message(
+            Source::Import,
+            &format!("m{i}"),
+            chat,
+            None,
+            at,
+            text,
+        )
     }
 
     fn hits(conn: &Connection, q: &str) -> Vec<i64> {

@@ -33,13 +33,25 @@ async fn accept(
 ) -> Response {
     match parsed {
         Ok(n) => {
-            // Storing a delivery only writes to the database, so it can run with others without a savepoint.
+            // Classified here, outside the writer, so the write can link the messages at once.
+            let pre = crate::pipeline::preclassify(&st, &n.messages).await;
+            let (cache, tz) = (st.pipeline.states(), st.tz);
+            // Storing and linking only write to the database (and to engine states that are reloaded after a
+            // rollback), so the job can run with others without a savepoint.
             let res = st
                 .db
-                .write_retryable(move |tx| store::ingest::store_delivery(tx, source, &body, &n))
+                .write_retryable(move |tx| {
+                    let out = store::ingest::store_delivery(tx, source, &body, &n)?;
+                    let linked =
+                        crate::pipeline::link_new_in_tx(tx, &cache, &out.stored, &pre, tz)?;
+                    Ok((out, linked))
+                })
                 .await;
             match res {
-                Ok(out) => {
+                Ok((out, linked)) => {
+                    st.metrics
+                        .messages_processed
+                        .fetch_add(linked.processed as u64, Ordering::Relaxed);
                     st.metrics.webhook_accepted.fetch_add(1, Ordering::Relaxed);
                     st.metrics
                         .messages_ingested
