@@ -1035,8 +1035,15 @@ pub async fn run(svc: Arc<Services>, stop: CancellationToken) {
             if processed == 0 && since < INDEX_EVERY {
                 tokio::time::sleep(INDEX_EVERY - since).await;
             }
-            if let Err(e) = index_search(&svc).await {
-                tracing::error!(error = %e, "search indexing failed; will retry");
+            match index_search(&svc).await {
+                // Webhook messages are processed in their own write, so new messages show here (and in
+                // `processed` only when they waited): either counts as activity for the idle release below.
+                Ok(n) if n > 0 => {
+                    last_busy = std::time::Instant::now();
+                    slimmed = false;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "search indexing failed; will retry"),
             }
             last_index = std::time::Instant::now();
         }

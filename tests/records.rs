@@ -625,6 +625,12 @@ async fn an_idle_appliance_gives_memory_back_and_picks_up_where_it_was() {
     assert_eq!(items.len(), 1, "{issues}");
     assert_eq!(items[0]["status"], "resolved", "{issues}");
     assert_eq!(metric(&c, &s, "tapak_records_states_cached").await, 1);
+    // And it is given back again after the next quiet spell (not only the first one).
+    eventually(20, "cached states released again", || {
+        let (c, s) = (c.clone(), &s);
+        async move { (metric(&c, s, "tapak_records_states_cached").await == 0).then_some(()) }
+    })
+    .await;
 }
 
 #[tokio::test]
