@@ -146,8 +146,8 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
 /// writer's checkpoint copies what is left and fsyncs the database file while webhooks wait, so it sets the tail
 /// latency: measured under sustained webhook load (20 s runs, 64 connections), 4,000 pages gave p99 34 ms at 6.0k
 /// msg/s, 8,000 pages p99 43 ms at 6.5k, 12,000 p99 49 ms at 6.7k, 20,000 p99 57 ms at 7.0k, 80,000 p99 57 ms at
-/// 7.6k. 8,000 (32 MB) keeps acknowledgements well under 50 ms.
-const WRITER_CHECKPOINT_PAGES: u32 = 8_000;
+/// 7.6k; 30 s runs at 8,000 gave p99 47–48 ms. 6,000 (24 MB) keeps acknowledgements under 50 ms with a margin.
+const WRITER_CHECKPOINT_PAGES: u32 = 6_000;
 
 /// The writer's own settings: a bigger page cache, and WAL checkpoints mostly left to the checkpointer thread so
 /// commits stay short (the writer still checkpoints if the WAL grows past [`WRITER_CHECKPOINT_PAGES`]).
