@@ -39,8 +39,9 @@ struct ChatSite {
     at: std::time::Instant,
 }
 
-/// How long a chat's site (and its settings) are trusted when classifying before the write. A chat moved to another
-/// site meanwhile is still right: the writer compares sites and leaves a mismatch to the background processor.
+/// How long a chat's site (and its settings) are trusted when classifying before the write. Changes made through the
+/// API clear the cache at once ([`Pipeline::forget_chat_sites`]); one made by another process (`tapak import --site`)
+/// is still safe: the writer compares sites and leaves a mismatch to the background processor.
 const CHAT_SITE_TTL: Duration = Duration::from_secs(5);
 
 impl Default for Pipeline {
@@ -104,6 +105,13 @@ impl Pipeline {
             m.insert(site_id, (key, c.clone()));
         }
         c
+    }
+    /// Drops what is remembered of chats' sites (after a chat moves to another site or a site's settings change), so
+    /// the next webhook message of each chat is classified with what the database says now.
+    pub fn forget_chat_sites(&self) {
+        if let Ok(mut m) = self.chat_sites.lock() {
+            m.clear();
+        }
     }
     pub fn states(&self) -> Arc<StateCache> {
         self.states.clone()

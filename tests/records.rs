@@ -715,6 +715,38 @@ async fn a_new_classifier_version_reclassifies_recent_messages_but_not_correctio
     assert_eq!(m["kind"], "chatter");
 }
 
+/// Posts Rajesh's group message `text` (sent `secs` after T0), waits until `total` messages are processed and returns
+/// the stored message.
+async fn post_and_read(
+    c: &reqwest::Client,
+    s: &Server,
+    token: &str,
+    wamid: &str,
+    secs: i64,
+    text: &str,
+    total: usize,
+) -> Value {
+    let m = cloud_group_msg(
+        wamid,
+        "60167654302",
+        "Rajesh",
+        T0 + secs,
+        Some(text),
+        None,
+        None,
+    );
+    assert_eq!(post_cloud(c, s, &m).await.status(), 200);
+    wait_processed(c, s, token, total).await;
+    let (_, page) = get_json(c, &s.u("/api/v1/messages"), token).await;
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["text"] == text)
+        .cloned()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn site_vocabulary_feeds_the_extractors() {
     let s = Server::start(&default_config("http://127.0.0.1:9"));
@@ -743,26 +775,25 @@ async fn site_vocabulary_feeds_the_extractors() {
         .await
         .unwrap();
     let text = "Lampu dewan Melur rosak, gelap";
-    let m = cloud_group_msg(
-        "wamid.sv2",
-        "60167654302",
-        "Rajesh",
-        T0 + 60,
-        Some(text),
-        None,
-        None,
-    );
-    assert_eq!(post_cloud(&c, &s, &m).await.status(), 200);
-    wait_processed(&c, &s, &manager, 2).await;
-    let (_, page) = get_json(&c, &s.u("/api/v1/messages"), &manager).await;
-    let msg = page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["text"] == text)
-        .unwrap();
+    let msg = post_and_read(&c, &s, &manager, "wamid.sv2", 60, text, 2).await;
     assert_eq!(msg["classification"]["location"]["block"], "Melur", "{msg}");
     assert_eq!(msg["classification"]["location"]["area"], "lobby", "{msg}");
+    // A new block name in the site's settings counts for the very next message (no stale vocabulary).
+    let st = c
+        .patch(s.u(&format!("/api/v1/sites/{}", site["id"])))
+        .bearer_auth(&manager)
+        .json(&json!({"settings": {"blocks": ["Cempaka", "Melur", "Kenanga"], "area_aliases": {"dewan": "lobby"}}}))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(st, 200);
+    let text3 = "Lampu dewan Kenanga rosak juga";
+    let msg = post_and_read(&c, &s, &manager, "wamid.sv3", 120, text3, 3).await;
+    assert_eq!(
+        msg["classification"]["location"]["block"], "Kenanga",
+        "{msg}"
+    );
     // Without the site's vocabulary the same words give no block/area.
     let out = std::process::Command::new(bin())
         .args(["--data", s.data.join("x").to_str().unwrap(), "classify"])

@@ -95,6 +95,9 @@ pub async fn update_chat(
             Ok(())
         })
         .await?;
+    if u.site.is_some() {
+        st.pipeline.forget_chat_sites();
+    }
     Ok(Json(st.db.read(move |c| chats::get(c, id)).await?))
 }
 
@@ -187,6 +190,8 @@ pub async fn update_site(
             Ok(())
         })
         .await?;
+    // Webhook messages are classified before the write with their site's vocabulary: use the new one from now on.
+    st.pipeline.forget_chat_sites();
     st.db
         .read(move |c| Ok(chats::list_sites(c)?.into_iter().find(|s| s.id == id)))
         .await?
