@@ -600,13 +600,18 @@ async fn a_webhook_message_is_linked_before_it_is_acknowledged() {
     assert_foreign_keys_hold(&s.data.join("tapak.db"));
 }
 
-#[tokio::test]
-async fn an_idle_appliance_gives_memory_back_and_picks_up_where_it_was() {
+/// A server that gives its caches back after one quiet second, a client and a manager's token.
+fn quickly_idle_server() -> (Server, reqwest::Client, String) {
     let mut cfg = default_config("http://127.0.0.1:9");
     cfg.push_str("\n[server]\nidle_release_secs = 1\n");
     let s = Server::start(&cfg);
-    let c = client();
     let token = s.token("manager");
+    (s, client(), token)
+}
+
+#[tokio::test]
+async fn an_idle_appliance_gives_memory_back_and_picks_up_where_it_was() {
+    let (s, c, token) = quickly_idle_server();
     let m1 = lift_stuck("wamid.i1");
     assert_eq!(post_cloud(&c, &s, &m1).await.status(), 200);
     wait_processed(&c, &s, &token, 1).await;
@@ -715,6 +720,38 @@ async fn a_new_classifier_version_reclassifies_recent_messages_but_not_correctio
     assert_eq!(m["kind"], "chatter");
 }
 
+/// Creates a site with `settings` and moves the chat into it; answers the site.
+async fn site_with_chat(
+    c: &reqwest::Client,
+    s: &Server,
+    token: &str,
+    name: &str,
+    settings: Value,
+    chat: &Value,
+) -> Value {
+    let body = json!({"name": name, "settings": settings});
+    let (st, site) = send_json(
+        c,
+        reqwest::Method::POST,
+        &s.u("/api/v1/sites"),
+        token,
+        &body,
+    )
+    .await;
+    assert_eq!(st, 201, "{site}");
+    let url = s.u(&format!("/api/v1/chats/{chat}"));
+    let (st, _) = send_json(
+        c,
+        reqwest::Method::PATCH,
+        &url,
+        token,
+        &json!({"site": site["id"]}),
+    )
+    .await;
+    assert_eq!(st, 200);
+    site
+}
+
 /// Posts Rajesh's group message `text` (sent `secs` after T0), waits until `total` messages are processed and returns
 /// the stored message.
 async fn post_and_read(
@@ -765,15 +802,8 @@ async fn site_vocabulary_feeds_the_extractors() {
     wait_processed(&c, &s, &manager, 1).await;
     let (_, page) = get_json(&c, &s.u("/api/v1/messages"), &manager).await;
     let chat = page["items"][0]["chat"]["id"].as_i64().unwrap();
-    let site: Value = c.post(s.u("/api/v1/sites")).bearer_auth(&manager)
-        .json(&json!({"name": "Taman Cempaka", "settings": {"blocks": ["Cempaka", "Melur"], "area_aliases": {"dewan": "lobby"}}}))
-        .send().await.unwrap().json().await.unwrap();
-    c.patch(s.u(&format!("/api/v1/chats/{chat}")))
-        .bearer_auth(&manager)
-        .json(&json!({"site": site["id"]}))
-        .send()
-        .await
-        .unwrap();
+    let settings = json!({"blocks": ["Cempaka", "Melur"], "area_aliases": {"dewan": "lobby"}});
+    let site = site_with_chat(&c, &s, &manager, "Taman Cempaka", settings, &json!(chat)).await;
     let text = "Lampu dewan Melur rosak, gelap";
     let msg = post_and_read(&c, &s, &manager, "wamid.sv2", 60, text, 2).await;
     assert_eq!(msg["classification"]["location"]["block"], "Melur", "{msg}");
@@ -794,6 +824,7 @@ async fn site_vocabulary_feeds_the_extractors() {
         msg["classification"]["location"]["block"], "Kenanga",
         "{msg}"
     );
+    assert_eq!(metric(&c, &s, "tapak_classifier_sites_cached").await, 1);
     // Without the site's vocabulary the same words give no block/area.
     let out = std::process::Command::new(bin())
         .args(["--data", s.data.join("x").to_str().unwrap(), "classify"])
@@ -877,4 +908,32 @@ async fn a_resent_photo_is_flagged_as_a_duplicate() {
         evs[2]["duplicate_of"].is_null(),
         "a different photo is not a duplicate"
     );
+}
+
+/// A site's classifier (its own lexicon) is built when its chats talk and given back when the appliance is idle.
+#[tokio::test]
+async fn site_classifiers_are_released_when_idle() {
+    let (s, c, manager) = quickly_idle_server();
+    let first = post_and_read(&c, &s, &manager, "wamid.sc1", 0, "Selamat pagi semua", 1).await;
+    let settings = json!({"blocks": ["Melur"]});
+    site_with_chat(
+        &c,
+        &s,
+        &manager,
+        "Taman Melur",
+        settings,
+        &first["chat"]["id"],
+    )
+    .await;
+    let msg = post_and_read(&c, &s, &manager, "wamid.sc2", 60, "Lampu Melur rosak", 2).await;
+    assert_eq!(msg["classification"]["location"]["block"], "Melur", "{msg}");
+    assert_eq!(metric(&c, &s, "tapak_classifier_sites_cached").await, 1);
+    eventually(20, "site classifier released", || {
+        let (c, s) = (c.clone(), &s);
+        async move { (metric(&c, s, "tapak_classifier_sites_cached").await == 0).then_some(()) }
+    })
+    .await;
+    // Rebuilt on demand: the vocabulary still works after the release.
+    let msg = post_and_read(&c, &s, &manager, "wamid.sc3", 120, "Paip Melur bocor", 3).await;
+    assert_eq!(msg["classification"]["location"]["block"], "Melur", "{msg}");
 }

@@ -80,8 +80,9 @@ pub enum ClassifyError {
 #[derive(Debug, Clone)]
 pub struct Classifier {
     lex: Lexicon,
-    /// The bundled lexicon, kept to rebuild after a site vocabulary change.
-    base_lex: Lexicon,
+    /// The bundled lexicon (with learned slang), kept to rebuild after a site vocabulary change; shared by the
+    /// clones made for sites until one of them learns (copy on write).
+    base_lex: std::sync::Arc<Lexicon>,
     kind_model: Linear,
     /// Category layer: lexicon trade evidence + words → one of the 11 categories or null (index 11).
     cat_model: Linear,
@@ -114,7 +115,7 @@ impl Classifier {
     pub fn train(data: &[TrainItem]) -> Result<Classifier, ClassifyError> {
         let lex = Lexicon::parse(LEXICON)?;
         let mut c = Classifier {
-            base_lex: lex.clone(),
+            base_lex: std::sync::Arc::new(lex.clone()),
             lex,
             kind_model: Linear::new(BITS, Kind::ALL.len()),
             cat_model: Linear::new(BITS, 12),
@@ -148,7 +149,7 @@ impl Classifier {
     pub fn rules_only() -> Classifier {
         let lex = Lexicon::parse(LEXICON).expect("bundled lexicon is valid");
         Classifier {
-            base_lex: lex.clone(),
+            base_lex: std::sync::Arc::new(lex.clone()),
             lex,
             kind_model: Linear::new(1, Kind::ALL.len()),
             cat_model: Linear::new(1, 12),
@@ -232,7 +233,7 @@ impl Classifier {
 
     /// Replaces the site vocabulary. Area aliases naming an area outside the 15 normalised words are ignored.
     pub fn set_site_vocabulary(&mut self, vocab: SiteVocabulary) {
-        let mut lex = self.base_lex.clone();
+        let mut lex = (*self.base_lex).clone();
         for b in &vocab.blocks {
             let t = Tags {
                 st: st::BLOCKNAME,
@@ -343,13 +344,13 @@ impl Classifier {
                         };
                         self.learned_phrases.push((t.text.clone(), tags.clone()));
                         self.lex.add_phrase(&t.text, &tags);
-                        self.base_lex.add_phrase(&t.text, &tags);
+                        std::sync::Arc::make_mut(&mut self.base_lex).add_phrase(&t.text, &tags);
                         added = true;
                     }
                 }
                 if added {
                     self.lex.rebuild();
-                    self.base_lex.rebuild();
+                    std::sync::Arc::make_mut(&mut self.base_lex).rebuild();
                 }
             }
         }

@@ -32,11 +32,13 @@ impl FeatHash {
     }
 }
 
+/// A linear model over hashed features. Clones share the weights until one of them learns (copy on write): every
+/// site's classifier is a clone of the shared one with its own vocabulary, and the weights are megabytes.
 #[derive(Debug, Clone)]
 pub struct Linear {
     pub bits: u32,
     pub classes: usize,
-    w: Vec<f32>,
+    w: std::sync::Arc<Vec<f32>>,
 }
 
 impl Linear {
@@ -44,7 +46,7 @@ impl Linear {
         Linear {
             bits,
             classes,
-            w: vec![0.0; (1usize << bits) * classes],
+            w: std::sync::Arc::new(vec![0.0; (1usize << bits) * classes]),
         }
     }
 
@@ -66,6 +68,11 @@ impl Linear {
         softmax(out);
     }
 
+    /// Whether two models still share one set of weights (neither has learned since one was cloned from the other).
+    pub fn shares_weights_with(&self, other: &Linear) -> bool {
+        std::sync::Arc::ptr_eq(&self.w, &other.w)
+    }
+
     /// Contribution of one feature slot to one class.
     pub fn weight(&self, slot: u32, class: usize) -> f32 {
         self.w[slot as usize * self.classes + class]
@@ -76,8 +83,9 @@ impl Linear {
         self.probs(x, buf);
         let p_true = buf[y];
         let k = self.classes;
+        let weights = std::sync::Arc::make_mut(&mut self.w);
         for &(f, v) in x {
-            let row = &mut self.w[f as usize * k..f as usize * k + k];
+            let row = &mut weights[f as usize * k..f as usize * k + k];
             for (c, w) in row.iter_mut().enumerate() {
                 let target = if c == y { 1.0 } else { 0.0 };
                 let g = (buf[c] - target) * v + l2 * *w;

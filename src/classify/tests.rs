@@ -351,3 +351,36 @@ fn learning_from_corrections() {
         Some(Category::Electrical)
     );
 }
+
+#[test]
+fn site_classifiers_share_the_model_weights_until_one_learns() {
+    let base = Classifier::new();
+    let mut site = base.clone();
+    site.set_site_vocabulary(SiteVocabulary {
+        blocks: vec!["Cempaka".into()],
+        ..SiteVocabulary::default()
+    });
+    // Fifty sites with their own block names must not hold fifty copies of megabytes of weights.
+    assert!(site.kind_model.shares_weights_with(&base.kind_model));
+    assert!(site.cat_model.shares_weights_with(&base.cat_model));
+    assert_eq!(
+        site.classify("Lampu Cempaka rosak")
+            .location
+            .block
+            .as_deref(),
+        Some("Cempaka")
+    );
+    let mut learner = base.clone();
+    learner.learn("Kopi O kosong satu", &{
+        let mut c = learner.classify("Kopi O kosong satu");
+        c.kind = Kind::Instruction;
+        c
+    });
+    // The learner got its own copy; the others keep classifying as before.
+    assert!(!learner.kind_model.shares_weights_with(&base.kind_model));
+    assert!(site.kind_model.shares_weights_with(&base.kind_model));
+    assert_eq!(
+        learner.classify("Kopi O kosong satu").kind,
+        Kind::Instruction
+    );
+}

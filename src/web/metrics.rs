@@ -177,6 +177,11 @@ pub async fn prometheus(State(st): State<AppState>) -> Response {
         st.pipeline.states().len() as i64,
     );
     gauge(
+        "tapak_classifier_sites_cached",
+        "per-site classifiers (site vocabulary) held in memory",
+        st.pipeline.site_classifiers() as i64,
+    );
+    gauge(
         "tapak_resident_memory_bytes",
         "resident set size",
         rss_bytes().map(|v| v as i64).unwrap_or(-1),

@@ -276,6 +276,26 @@ pub async fn get_json(c: &reqwest::Client, url: &str, token: &str) -> (u16, serd
     (status, v)
 }
 
+/// Sends `body` as JSON with `method` (POST, PATCH…) and answers the status and the JSON reply.
+pub async fn send_json(
+    c: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    token: &str,
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let r = c
+        .request(method, url)
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let v = r.json().await.unwrap_or(serde_json::Value::Null);
+    (status, v)
+}
+
 /// Polls until `f` returns Some, or panics after `secs`.
 pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut f: F) -> T
 where
