@@ -26,11 +26,24 @@ pub struct Pipeline {
     states: Arc<StateCache>,
     /// Per-site classifiers (the shared one plus the site's vocabulary), keyed by site id with the settings they were
     /// built from.
-    sites: std::sync::Mutex<std::collections::HashMap<i64, (String, Arc<Classifier>)>>,
+    sites: std::sync::Mutex<std::collections::HashMap<i64, SiteClassifier>>,
+    /// Counts uses of site classifiers, to tell the least recently used one.
+    site_uses: std::sync::atomic::AtomicU64,
     /// Which classifier a chat (by external id) gets, for classifying webhook messages before they are written:
     /// its site and that site's classifier, remembered for [`CHAT_SITE_TTL`].
     chat_sites: std::sync::Mutex<std::collections::HashMap<String, ChatSite>>,
 }
+
+/// A site's classifier, the settings (JSON text) it was built from, and when it was last used.
+struct SiteClassifier {
+    key: String,
+    classifier: Arc<Classifier>,
+    used: u64,
+}
+
+/// Site classifiers kept at most (each holds its own lexicon, about 2 MB); the least recently used one is dropped
+/// beyond that and rebuilt when needed (about 4 ms).
+const MAX_SITE_CLASSIFIERS: usize = 16;
 
 #[derive(Clone)]
 struct ChatSite {
@@ -56,6 +69,7 @@ impl Pipeline {
             classifier: RwLock::new(Arc::new(Classifier::new())),
             states: Arc::new(StateCache::default()),
             sites: std::sync::Mutex::new(std::collections::HashMap::new()),
+            site_uses: std::sync::atomic::AtomicU64::new(0),
             chat_sites: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }
@@ -85,11 +99,11 @@ impl Pipeline {
         settings: &serde_json::Value,
     ) -> Arc<Classifier> {
         let key = settings.to_string();
-        if let Ok(m) = self.sites.lock() {
-            if let Some((k, c)) = m.get(&site_id) {
-                if *k == key {
-                    return c.clone();
-                }
+        let used = self.site_uses.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut m) = self.sites.lock() {
+            if let Some(e) = m.get_mut(&site_id).filter(|e| e.key == key) {
+                e.used = used;
+                return e.classifier.clone();
             }
         }
         let vocab = site_vocabulary(settings);
@@ -102,7 +116,19 @@ impl Pipeline {
             Arc::new(c)
         };
         if let Ok(mut m) = self.sites.lock() {
-            m.insert(site_id, (key, c.clone()));
+            if m.len() >= MAX_SITE_CLASSIFIERS && !m.contains_key(&site_id) {
+                if let Some(oldest) = m.iter().min_by_key(|(_, e)| e.used).map(|(k, _)| *k) {
+                    m.remove(&oldest);
+                }
+            }
+            m.insert(
+                site_id,
+                SiteClassifier {
+                    key,
+                    classifier: c.clone(),
+                    used,
+                },
+            );
         }
         c
     }
@@ -1444,6 +1470,31 @@ mod tests {
             )
             .unwrap();
         (stats, row)
+    }
+
+    #[test]
+    fn site_classifiers_are_bounded_and_the_least_recently_used_goes_first() {
+        let p = Pipeline::new();
+        let settings = |i: i64| serde_json::json!({"blocks": [format!("Blok{i}")]});
+        for i in 0..MAX_SITE_CLASSIFIERS as i64 {
+            p.classifier_for_site(i, &settings(i));
+        }
+        assert_eq!(p.site_classifiers(), MAX_SITE_CLASSIFIERS);
+        // Site 0 is used again, so site 1 is now the least recently used.
+        let kept = p.classifier_for_site(0, &settings(0));
+        let extra = MAX_SITE_CLASSIFIERS as i64;
+        p.classifier_for_site(extra, &settings(extra));
+        assert_eq!(p.site_classifiers(), MAX_SITE_CLASSIFIERS);
+        assert!(Arc::ptr_eq(&kept, &p.classifier_for_site(0, &settings(0))));
+        let c = p.classifier_for_site(1, &settings(1));
+        assert_eq!(
+            c.classify("Lampu Blok1 rosak").location.block.as_deref(),
+            Some("Blok1"),
+            "rebuilt when needed again"
+        );
+        // New settings for a site replace its classifier (no second entry).
+        p.classifier_for_site(1, &serde_json::json!({"blocks": ["Kenanga"]}));
+        assert_eq!(p.site_classifiers(), MAX_SITE_CLASSIFIERS);
     }
 
     #[test]
