@@ -84,12 +84,8 @@ impl Pipeline {
             Ok(mut g) => *g = Arc::new(c),
             Err(p) => *p.into_inner() = Arc::new(c),
         }
-        if let Ok(mut m) = self.sites.lock() {
-            m.clear();
-        }
-        if let Ok(mut m) = self.chat_sites.lock() {
-            m.clear();
-        }
+        // Site classifiers are clones of the shared one: rebuilt from the new one when next needed.
+        self.release_site_classifiers();
     }
     /// The classifier for a site: the shared one with the site's vocabulary (block names, area aliases, site names
     /// from the site's settings) feeding the extractors.
@@ -209,22 +205,17 @@ impl StateCache {
     /// The SLA policy, read once per writer transaction.
     fn sla_policy(&self, tx: &Transaction<'_>) -> Result<records::SlaPolicy, StoreError> {
         let serial = store::db::tx_serial();
-        if serial != 0 {
-            if let Ok(g) = self.sla.lock() {
-                if let Some((at, p)) = g.as_ref() {
-                    if *at == serial {
-                        return Ok(p.clone());
-                    }
-                }
+        let Ok(mut memo) = self.sla.lock() else {
+            return store::records::sla_policy(tx);
+        };
+        match memo.as_ref() {
+            Some((at, p)) if serial != 0 && *at == serial => Ok(p.clone()),
+            _ => {
+                let p = store::records::sla_policy(tx)?;
+                *memo = (serial != 0).then(|| (serial, p.clone()));
+                Ok(p)
             }
         }
-        let p = store::records::sla_policy(tx)?;
-        if serial != 0 {
-            if let Ok(mut g) = self.sla.lock() {
-                *g = Some((serial, p.clone()));
-            }
-        }
-        Ok(p)
     }
     fn take(&self, chat: i64) -> Option<Cached> {
         self.map.lock().ok().and_then(|mut m| m.remove(&chat))

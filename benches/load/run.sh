@@ -12,6 +12,7 @@
 #                                                          # over the 150 groups of a 50-site firm (the headline run)
 #   TAPAK_BIN=/path/to/tapak benches/load/run.sh    # skip the build, measure this binary
 #   DATA_DIR=/dev/shm/tapak-bench benches/load/run.sh   # data on tmpfs: fsync is free (shows the CPU-bound ceiling)
+#   DRAIN_TRIES=1 benches/load/run.sh        # do not wait for the work after the 200 (checks every 0.5 s; default 1200)
 #   PERF=1 benches/load/run.sh               # also `perf record` the server for 10 s mid-run (needs symbols to be useful)
 #
 # Needs: wrk, curl, python3 (standard library); hyperfine is not needed (cold start is timed by coldstart.py).

@@ -69,6 +69,7 @@ impl Linear {
     }
 
     /// Whether two models still share one set of weights (neither has learned since one was cloned from the other).
+    #[cfg(test)]
     pub fn shares_weights_with(&self, other: &Linear) -> bool {
         std::sync::Arc::ptr_eq(&self.w, &other.w)
     }

@@ -18,8 +18,9 @@ pub struct DeliveryOutcome {
     pub fetch_jobs: usize,
     /// Gateway lookups queued (WAHA `@lid` senders without a phone).
     pub lookup_jobs: usize,
-    /// The new messages as the records processor sees them, each with its position in the delivery and its chat's
-    /// site (so a classification made before the write can be checked against it).
+    /// The new messages of a webhook delivery ([`store_delivery`]) as the records processor sees them, each with its
+    /// position in the delivery and its chat's site (so a classification made before the write can be checked
+    /// against it). Empty for messages stored one by one ([`store_message`]).
     #[serde(skip)]
     pub stored: Vec<StoredNew>,
 }
@@ -62,13 +63,31 @@ fn store_raw(
     Ok(tx.last_insert_rowid())
 }
 
-/// Stores one message (deduplicated), its sender, chat, evidence rows and fetch jobs.
+/// Stores one message (deduplicated), its sender, chat, evidence rows and fetch jobs; answers its id when it is new.
 pub fn store_message(
     tx: &Transaction<'_>,
     m: &InboundMessage,
     raw_payload_id: Option<i64>,
     out: &mut DeliveryOutcome,
 ) -> Result<Option<i64>, StoreError> {
+    Ok(store_new(tx, m, raw_payload_id, out)?.map(|n| n.id))
+}
+
+/// Where a new message was stored.
+struct Placed {
+    id: i64,
+    chat_id: i64,
+    sender_id: Option<i64>,
+    site_id: Option<i64>,
+}
+
+/// [`store_message`], answering where a new message went.
+fn store_new(
+    tx: &Transaction<'_>,
+    m: &InboundMessage,
+    raw_payload_id: Option<i64>,
+    out: &mut DeliveryOutcome,
+) -> Result<Option<Placed>, StoreError> {
     let (chat_id, site_id) = chats::upsert_with_site(tx, m.source.as_str(), &m.chat)?;
     let sender_id = match &m.sender {
         Some(s) => Some(people::resolve(tx, s)?),
@@ -105,22 +124,12 @@ pub fn store_message(
                 }
             }
             out.new_messages.push(id);
-            out.stored.push(StoredNew {
-                index: 0,
-                pending: messages::Pending {
-                    id,
-                    chat_id,
-                    sender_id,
-                    sent_ms: m.sent_at.timestamp_millis(),
-                    msg_type: m.msg_type.as_str().to_string(),
-                    text: m.text.clone(),
-                    deleted: m.deleted,
-                    reply_to: m.reply_to.clone(),
-                    source: m.source.as_str().to_string(),
-                },
+            Ok(Some(Placed {
+                id,
+                chat_id,
+                sender_id,
                 site_id,
-            });
-            Ok(Some(id))
+            }))
         }
     }
 }
@@ -138,11 +147,23 @@ pub fn store_delivery(
         raw_payload_id: raw_id,
         ..DeliveryOutcome::default()
     };
-    for (i, m) in n.messages.iter().enumerate() {
-        if store_message(tx, m, Some(raw_id), &mut out)?.is_some() {
-            if let Some(last) = out.stored.last_mut() {
-                last.index = i;
-            }
+    for (index, m) in n.messages.iter().enumerate() {
+        if let Some(p) = store_new(tx, m, Some(raw_id), &mut out)? {
+            out.stored.push(StoredNew {
+                index,
+                pending: messages::Pending {
+                    id: p.id,
+                    chat_id: p.chat_id,
+                    sender_id: p.sender_id,
+                    sent_ms: m.sent_at.timestamp_millis(),
+                    msg_type: m.msg_type.as_str().to_string(),
+                    text: m.text.clone(),
+                    deleted: m.deleted,
+                    reply_to: m.reply_to.clone(),
+                    source: m.source.as_str().to_string(),
+                },
+                site_id: p.site_id,
+            });
         }
     }
     for c in &n.changes {
