@@ -132,7 +132,7 @@ impl Pipeline {
     /// the next webhook message of each chat is classified with what the database says now.
     pub fn forget_chat_sites(&self) {
         if let Ok(mut m) = self.chat_sites.lock() {
-            m.clear();
+            *m = Default::default();
         }
     }
     /// Drops the per-site classifiers (each holds its own lexicon, about 2 MB; the model weights are shared) and the
@@ -144,7 +144,7 @@ impl Pipeline {
             .lock()
             .map(|mut m| {
                 let n = m.len();
-                m.clear();
+                *m = Default::default();
                 n
             })
             .unwrap_or(0)
@@ -251,6 +251,8 @@ impl StateCache {
             .map(|mut m| {
                 let before = m.len();
                 m.retain(|_, c| c.dirty || !c.state.pending_media.is_empty());
+                // The table itself sized for every busy chat (hundreds of KB) goes too.
+                m.shrink_to_fit();
                 before - m.len()
             })
             .unwrap_or(0)

@@ -152,6 +152,7 @@ done
 CPU2_SERVER="$(cpu_ticks "$PID")"
 sleep "${IDLE_WAIT:-30}"   # idle = no messages for longer than server.idle_release_secs (20 s by default)
 IDLE_AFTER_KB="$(rss_kb "$PID")"
+cat "/proc/$PID/smaps" >"$OUT/smaps-idle.txt" 2>/dev/null || true   # what the idle RSS is made of
 PEAK_KB="$(hwm_kb "$PID")"
 STORED="$(metric tapak_messages)"
 ACCEPTED="$(metric tapak_webhook_accepted_total)"

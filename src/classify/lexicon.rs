@@ -325,7 +325,8 @@ pub struct Lexicon {
     pub spelling: SpellingMap,
     pub entries: Vec<Entry>,
     by_first: FxHashMap<String, Vec<usize>>,
-    by_phrase: FxHashMap<Vec<String>, usize>,
+    /// Entry by a 64-bit hash of its phrase (for merging a phrase added twice); the phrase itself is in `entries`.
+    by_phrase: FxHashMap<u64, usize>,
     known: HashSet<String, FxBuild>,
 }
 
@@ -381,12 +382,22 @@ impl Lexicon {
         if toks.is_empty() {
             return;
         }
-        if let Some(&idx) = self.by_phrase.get(&toks) {
+        let key = {
+            use std::hash::BuildHasher;
+            FxBuild::default().hash_one(&toks)
+        };
+        let same = match self.by_phrase.get(&key) {
+            Some(&i) if self.entries[i].phrase == toks => Some(i),
+            // Two phrases with one hash: the later ones are found by a scan (never seen with 64 bits, but correct).
+            Some(_) => self.entries.iter().position(|e| e.phrase == toks),
+            None => None,
+        };
+        if let Some(idx) = same {
             self.entries[idx].tags.merge(tags);
             return;
         }
         let idx = self.entries.len();
-        self.by_phrase.insert(toks.clone(), idx);
+        self.by_phrase.entry(key).or_insert(idx);
         self.entries.push(Entry {
             phrase: toks,
             surface: phrase.to_string(),

@@ -79,7 +79,8 @@ pub enum ClassifyError {
 /// The classifier. Cheap to share (`Send + Sync`); `classify` takes `&self`.
 #[derive(Debug, Clone)]
 pub struct Classifier {
-    lex: Lexicon,
+    /// The lexicon in use: the bundled one (the same allocation as `base_lex`) until a site vocabulary is set.
+    lex: std::sync::Arc<Lexicon>,
     /// The bundled lexicon (with learned slang), kept to rebuild after a site vocabulary change; shared by the
     /// clones made for sites until one of them learns (copy on write).
     base_lex: std::sync::Arc<Lexicon>,
@@ -113,9 +114,9 @@ impl Classifier {
 
     /// A classifier whose statistical layer is trained on `data` only (used by cross-validation).
     pub fn train(data: &[TrainItem]) -> Result<Classifier, ClassifyError> {
-        let lex = Lexicon::parse(LEXICON)?;
+        let lex = std::sync::Arc::new(Lexicon::parse(LEXICON)?);
         let mut c = Classifier {
-            base_lex: std::sync::Arc::new(lex.clone()),
+            base_lex: lex.clone(),
             lex,
             kind_model: Linear::new(BITS, Kind::ALL.len()),
             cat_model: Linear::new(BITS, 12),
@@ -147,9 +148,9 @@ impl Classifier {
 
     /// A classifier with the lexicon and rules but an untrained statistical layer ("rules only").
     pub fn rules_only() -> Classifier {
-        let lex = Lexicon::parse(LEXICON).expect("bundled lexicon is valid");
+        let lex = std::sync::Arc::new(Lexicon::parse(LEXICON).expect("bundled lexicon is valid"));
         Classifier {
-            base_lex: std::sync::Arc::new(lex.clone()),
+            base_lex: lex.clone(),
             lex,
             kind_model: Linear::new(1, Kind::ALL.len()),
             cat_model: Linear::new(1, 12),
@@ -271,7 +272,7 @@ impl Classifier {
             lex.add_phrase(p, t);
         }
         lex.rebuild();
-        self.lex = lex;
+        self.lex = std::sync::Arc::new(lex);
         self.site = vocab;
     }
 
@@ -331,6 +332,8 @@ impl Classifier {
                     }
                 }
                 let mut added = false;
+                // Without a site vocabulary the lexicon in use is the bundled one: learn into it once.
+                let shared = std::sync::Arc::ptr_eq(&self.lex, &self.base_lex);
                 for (i, t) in a.toks.iter().enumerate() {
                     let slang = !covered[i]
                         && t.class == TokClass::Word
@@ -343,14 +346,20 @@ impl Classifier {
                             ..Tags::default()
                         };
                         self.learned_phrases.push((t.text.clone(), tags.clone()));
-                        self.lex.add_phrase(&t.text, &tags);
                         std::sync::Arc::make_mut(&mut self.base_lex).add_phrase(&t.text, &tags);
+                        if !shared {
+                            std::sync::Arc::make_mut(&mut self.lex).add_phrase(&t.text, &tags);
+                        }
                         added = true;
                     }
                 }
                 if added {
-                    self.lex.rebuild();
                     std::sync::Arc::make_mut(&mut self.base_lex).rebuild();
+                    if shared {
+                        self.lex = self.base_lex.clone();
+                    } else {
+                        std::sync::Arc::make_mut(&mut self.lex).rebuild();
+                    }
                 }
             }
         }

@@ -384,3 +384,35 @@ fn site_classifiers_share_the_model_weights_until_one_learns() {
         Kind::Instruction
     );
 }
+
+#[test]
+fn the_bundled_model_is_compact() {
+    let c = Classifier::new();
+    // Only slots the training data touched hold weights: a few thousand rows, not 65,536.
+    let (kind_rows, cat_rows) = (c.kind_model.rows(), c.cat_model.rows());
+    let bytes = c.kind_model.weight_bytes() + c.cat_model.weight_bytes();
+    eprintln!("kind rows {kind_rows}, category rows {cat_rows}, {bytes} bytes");
+    assert!(
+        kind_rows > 1000 && kind_rows < (1 << BITS) / 2,
+        "{kind_rows}"
+    );
+    assert!(cat_rows > 100 && cat_rows < kind_rows, "{cat_rows}");
+    assert!(bytes < 2_000_000, "{bytes} bytes of weights");
+    // Without a site vocabulary the lexicon in use is the bundled one, not a second copy of it.
+    assert!(std::sync::Arc::ptr_eq(&c.lex, &c.base_lex));
+    // Learning slang keeps it single and knows the new word.
+    let mut learner = c.clone();
+    let mut fixed = learner.classify("Gerobok tu koyak dah");
+    fixed.kind = Kind::IssueReport;
+    fixed.category = Some(Category::Civil);
+    learner.learn("Gerobok tu koyak dah", &fixed);
+    assert!(std::sync::Arc::ptr_eq(&learner.lex, &learner.base_lex));
+    assert!(
+        !std::sync::Arc::ptr_eq(&learner.lex, &c.lex),
+        "the original keeps its own lexicon"
+    );
+    assert_eq!(
+        learner.classify("gerobok blok B koyak").category,
+        Some(Category::Civil)
+    );
+}
