@@ -146,8 +146,10 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
 /// writer's checkpoint copies what is left and fsyncs the database file while webhooks wait, so it sets the tail
 /// latency: measured under sustained webhook load (20 s runs, 64 connections), 4,000 pages gave p99 34 ms at 6.0k
 /// msg/s, 8,000 pages p99 43 ms at 6.5k, 12,000 p99 49 ms at 6.7k, 20,000 p99 57 ms at 7.0k, 80,000 p99 57 ms at
-/// 7.6k; 30 s runs at 8,000 gave p99 47–48 ms. 6,000 (24 MB) keeps acknowledgements under 50 ms with a margin.
-const WRITER_CHECKPOINT_PAGES: u32 = 6_000;
+/// 7.6k; 30 s runs at 8,000 gave p99 47–48 ms. In 30 s runs (the database grows to 190k messages) 6,000 gave p99
+/// 47.6–49.2 ms at 6.1–6.5k/s and 4,000 (16 MB) 40.1–40.8 ms at 5.5–6.1k/s: 4,000 keeps acknowledgements under 50 ms
+/// with a margin.
+const WRITER_CHECKPOINT_PAGES: u32 = 4_000;
 
 /// The writer's page cache. 64 MB measured no faster than 16 MB, and 4 MB no slower over 30 s of webhook load, while
 /// 16 MB put about 10 MB on the peak RSS (BENCHMARKS.md, memory): 8 MB keeps the hot index pages of a large database.
