@@ -135,7 +135,13 @@ fn name_before(words: &[&str], end: usize) -> Option<String> {
 /// Name candidates addressed or mentioned in `text`, in order of appearance, without duplicates.
 pub fn mentioned_names(text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for c in AT_MENTION.captures_iter(text) {
+    // Most messages mention nobody with '@': skip the regex (and the per-thread cache it builds) for them.
+    let has_at = text.contains('@');
+    for c in has_at
+        .then(|| AT_MENTION.captures_iter(text))
+        .into_iter()
+        .flatten()
+    {
         if let Some(m) = c.get(1) {
             // Drop trailing request words captured as capitalised words ("@Ali Pls …").
             let words: Vec<&str> = m
@@ -146,7 +152,11 @@ pub fn mentioned_names(text: &str) -> Vec<String> {
             push_unique(&mut out, words.join(" "));
         }
     }
-    let no_at: String = AT_MENTION.replace_all(text, " ").into_owned();
+    let no_at = if has_at {
+        AT_MENTION.replace_all(text, " ")
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    };
     for line in no_at.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
         // Vocative at the start of a sentence: "Siti, chemical dah ada …".
