@@ -809,14 +809,9 @@ async fn site_vocabulary_feeds_the_extractors() {
     assert_eq!(msg["classification"]["location"]["block"], "Melur", "{msg}");
     assert_eq!(msg["classification"]["location"]["area"], "lobby", "{msg}");
     // A new block name in the site's settings counts for the very next message (no stale vocabulary).
-    let st = c
-        .patch(s.u(&format!("/api/v1/sites/{}", site["id"])))
-        .bearer_auth(&manager)
-        .json(&json!({"settings": {"blocks": ["Cempaka", "Melur", "Kenanga"], "area_aliases": {"dewan": "lobby"}}}))
-        .send()
-        .await
-        .unwrap()
-        .status();
+    let url = s.u(&format!("/api/v1/sites/{}", site["id"]));
+    let settings = json!({"settings": {"blocks": ["Cempaka", "Melur", "Kenanga"], "area_aliases": {"dewan": "lobby"}}});
+    let (st, _) = send_json(&c, reqwest::Method::PATCH, &url, &manager, &settings).await;
     assert_eq!(st, 200);
     let text3 = "Lampu dewan Kenanga rosak juga";
     let msg = post_and_read(&c, &s, &manager, "wamid.sv3", 120, text3, 3).await;

@@ -330,6 +330,12 @@ pub struct Lexicon {
     known: HashSet<String, FxBuild>,
 }
 
+/// The `by_phrase` key of a phrase's normalised tokens.
+fn phrase_key(toks: &[String]) -> u64 {
+    use std::hash::BuildHasher;
+    FxBuild::default().hash_one(toks)
+}
+
 const PREFIXES: [&str; 15] = [
     "meng", "meny", "mem", "men", "me", "peng", "pem", "pen", "pe", "ber", "be", "ter", "di", "ke",
     "se",
@@ -382,10 +388,7 @@ impl Lexicon {
         if toks.is_empty() {
             return;
         }
-        let key = {
-            use std::hash::BuildHasher;
-            FxBuild::default().hash_one(&toks)
-        };
+        let key = phrase_key(&toks);
         let same = match self.by_phrase.get(&key) {
             Some(&i) if self.entries[i].phrase == toks => Some(i),
             // Two phrases with one hash: the later ones are found by a scan (never seen with 64 bits, but correct).

@@ -135,24 +135,19 @@ fn name_before(words: &[&str], end: usize) -> Option<String> {
 /// Name candidates addressed or mentioned in `text`, in order of appearance, without duplicates.
 pub fn mentioned_names(text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    // Most messages mention nobody with '@': skip the regex (and the per-thread cache it builds) for them.
-    let has_at = text.contains('@');
-    for c in has_at
-        .then(|| AT_MENTION.captures_iter(text))
-        .into_iter()
-        .flatten()
-    {
-        if let Some(m) = c.get(1) {
-            // Drop trailing request words captured as capitalised words ("@Ali Pls …").
-            let words: Vec<&str> = m
-                .as_str()
-                .split_whitespace()
-                .take_while(|w| !REQUEST_WORDS.contains(&bare(w).to_lowercase().as_str()))
-                .collect();
-            push_unique(&mut out, words.join(" "));
+    // Most messages mention nobody with '@': they skip the regex (and the per-thread cache it builds).
+    let no_at = if text.contains('@') {
+        for c in AT_MENTION.captures_iter(text) {
+            if let Some(m) = c.get(1) {
+                // Drop trailing request words captured as capitalised words ("@Ali Pls …").
+                let words: Vec<&str> = m
+                    .as_str()
+                    .split_whitespace()
+                    .take_while(|w| !REQUEST_WORDS.contains(&bare(w).to_lowercase().as_str()))
+                    .collect();
+                push_unique(&mut out, words.join(" "));
+            }
         }
-    }
-    let no_at = if has_at {
         AT_MENTION.replace_all(text, " ")
     } else {
         std::borrow::Cow::Borrowed(text)
