@@ -35,6 +35,8 @@ pub struct Wake {
     pub fetch: Notify,
     /// Gateway lookups (WAHA `@lid` → phone).
     pub lookup: Notify,
+    /// Deliveries queued in the inbox, to be filed.
+    pub inbox: Notify,
 }
 
 /// Everything the web layer and the workers share.
@@ -153,6 +155,10 @@ impl App {
         let stop = CancellationToken::new();
         let tasks = TaskTracker::new();
         tasks.spawn(crate::pipeline::run(self.svc.clone(), stop.child_token()));
+        tasks.spawn(crate::pipeline::inbox::run(
+            self.svc.clone(),
+            stop.child_token(),
+        ));
         tasks.spawn(crate::evidence::fetch::run(
             self.svc.clone(),
             stop.child_token(),

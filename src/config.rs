@@ -79,6 +79,10 @@ pub struct ServerConfig {
     pub login_attempts: u32,
     /// Seconds without new messages after which cached memory goes back to the OS (0 = keep it).
     pub idle_release_secs: u64,
+    /// Webhook deliveries in flight below which a delivery is filed (messages, classification, records) in the
+    /// transaction that stores it; at or above, deliveries are acknowledged from the inbox and filed behind in large
+    /// batches (0 = always through the inbox).
+    pub inline_filing_below: usize,
 }
 
 impl Default for ServerConfig {
@@ -95,6 +99,7 @@ impl Default for ServerConfig {
             session_hours: 12,
             login_attempts: 10,
             idle_release_secs: 20,
+            inline_filing_below: 16,
         }
     }
 }

@@ -99,7 +99,7 @@ echo "server $URL pid $PID, idle RSS after start-up: $((IDLE_START_KB / 1024)) M
 
 # Sampler: RSS every 0.2 s (peak), /metrics every 1 s (stored, unprocessed, batches) -> samples.csv
 (
-  echo "t_s,rss_kb,messages,unprocessed,writer_batches,writer_jobs" >"$OUT/samples.csv"
+  echo "t_s,rss_kb,messages,unprocessed,writer_batches,writer_jobs,inbox" >"$OUT/samples.csv"
   t0=$(date +%s.%N); last=0
   while kill -0 "$PID" 2>/dev/null; do
     now=$(date +%s.%N)
@@ -109,11 +109,11 @@ echo "server $URL pid $PID, idle RSS after start-up: $((IDLE_START_KB / 1024)) M
       last=$el
       m=$(curl -fsS --max-time 2 "$URL/metrics" 2>/dev/null | awk '
         $1=="tapak_messages"{a=$2} $1=="tapak_messages_unprocessed"{b=$2} $1=="tapak_messages_unindexed"{b=b+$2}
-        $1=="tapak_writer_batches_total"{c=$2} $1=="tapak_writer_jobs_total"{d=$2}
-        END{printf "%s,%s,%s,%s", a, b, c, d}')
+        $1=="tapak_writer_batches_total"{c=$2} $1=="tapak_writer_jobs_total"{d=$2} $1=="tapak_inbox_deliveries"{e=$2}
+        END{printf "%s,%s,%s,%s,%s", a, b, c, d, e}')
       echo "$el,$rss,$m" >>"$OUT/samples.csv"
     else
-      echo "$el,$rss,,,," >>"$OUT/samples.csv"
+      echo "$el,$rss,,,,," >>"$OUT/samples.csv"
     fi
     sleep 0.2
   done
@@ -137,16 +137,18 @@ BUSY1="$(busy_ticks)"
 B1="$(metric tapak_writer_batches_total)"; J1="$(metric tapak_writer_jobs_total)"
 UNPROC_END="$(metric tapak_messages_unprocessed)"
 UNINDEXED_END="$(metric tapak_messages_unindexed)"
-STORED_END="$(metric tapak_messages)"
+INBOX_END="$(metric tapak_inbox_deliveries)"
+FILED_END="$(metric tapak_messages)"
+STORED_END=$((FILED_END + INBOX_END))   # durably stored: filed messages + deliveries (one message each) in the inbox
 PEAK_DURING_KB="$(hwm_kb "$PID")"
 
 # ------------------------------------------------------------------------------------------------ drain
-say "waiting for tapak_messages_unprocessed and tapak_messages_unindexed to drain (work after the 200)"
+say "waiting for tapak_inbox_deliveries, tapak_messages_unprocessed and tapak_messages_unindexed to drain (work after the 200)"
 T_DRAIN0=$(date +%s.%N)
 DRAIN_S="timeout"
 for _ in $(seq 1 ${DRAIN_TRIES:-1200}); do
-  u="$(metric tapak_messages_unprocessed)"; x="$(metric tapak_messages_unindexed)"
-  if [ "$u" = 0 ] && [ "$x" = 0 ]; then DRAIN_S=$(awk -v a="$(date +%s.%N)" -v b="$T_DRAIN0" 'BEGIN{printf "%.1f", a-b}'); break; fi
+  u="$(metric tapak_messages_unprocessed)"; x="$(metric tapak_messages_unindexed)"; q="$(metric tapak_inbox_deliveries)"
+  if [ "$u" = 0 ] && [ "$x" = 0 ] && [ "$q" = 0 ]; then DRAIN_S=$(awk -v a="$(date +%s.%N)" -v b="$T_DRAIN0" 'BEGIN{printf "%.1f", a-b}'); break; fi
   sleep 0.5
 done
 CPU2_SERVER="$(cpu_ticks "$PID")"
@@ -156,6 +158,7 @@ cat "/proc/$PID/smaps" >"$OUT/smaps-idle.txt" 2>/dev/null || true   # what the i
 PEAK_KB="$(hwm_kb "$PID")"
 STORED="$(metric tapak_messages)"
 ACCEPTED="$(metric tapak_webhook_accepted_total)"
+QUEUED="$(metric tapak_webhook_queued_total)"
 DUPS="$(metric tapak_messages_duplicate_total)"
 ERRORS5="$(metric tapak_http_errors_total)"
 MSG_PROCESSED="$(metric tapak_messages_processed_total)"
@@ -183,8 +186,10 @@ if [ "$WRAPPED" = 0 ] && [ "$INFLIGHT" -ge 0 ] && [ "$INFLIGHT" -le "$CONNECTION
 else
   LOSS="CHECK: stored=$STORED ok=$OK non200=$NON200 duplicates=$DUPS wrapped=$WRAPPED"
 fi
-# Stored messages per second over the load, in 5 s windows (does ingest slow down as the database grows?)
-RATE_WINDOWS=$(awk -F, -v d="$DURATION" 'NR>1 && $3 != "" {t=$1+0; m=$3+0; if (t0 == "") {t0=t; m0=m}; w=int((t-t0)/5); if (!(w in first)) {first[w]=m; ft[w]=t}; last[w]=m; lt[w]=t} END {for (w=0; w*5 < d; w++) if ((w in first) && lt[w] > ft[w]) printf "%s%.0f", (w ? ", " : ""), (last[w]-first[w])/(lt[w]-ft[w]); print ""}' "$OUT/samples.csv")
+# Stored messages per second over the load, in 5 s windows (does ingest slow down as the database grows?): durably
+# stored (filed + waiting in the inbox), and filed into messages
+RATE_WINDOWS=$(awk -F, -v d="$DURATION" 'NR>1 && $3 != "" {t=$1+0; m=$3+$7; if (t0 == "") {t0=t; m0=m}; w=int((t-t0)/5); if (!(w in first)) {first[w]=m; ft[w]=t}; last[w]=m; lt[w]=t} END {for (w=0; w*5 < d; w++) if ((w in first) && lt[w] > ft[w]) printf "%s%.0f", (w ? ", " : ""), (last[w]-first[w])/(lt[w]-ft[w]); print ""}' "$OUT/samples.csv")
+FILED_WINDOWS=$(awk -F, -v d="$DURATION" 'NR>1 && $3 != "" {t=$1+0; m=$3+0; if (t0 == "") {t0=t; m0=m}; w=int((t-t0)/5); if (!(w in first)) {first[w]=m; ft[w]=t}; last[w]=m; lt[w]=t} END {for (w=0; w*5 < d; w++) if ((w in first) && lt[w] > ft[w]) printf "%s%.0f", (w ? ", " : ""), (last[w]-first[w])/(lt[w]-ft[w]); print ""}' "$OUT/samples.csv")
 UNPROC_MAX=$(awk -F, 'NR>1 && $4 != "" && $4+0 > m {m=$4+0} END{print m+0}' "$OUT/samples.csv")
 
 say "cold start ($COLD_RUNS runs each)"
@@ -204,12 +209,12 @@ cat >"$OUT/summary.md" <<EOF
 - Command: \`MIX=$MIX LAYOUT=$LAYOUT BODY_SIZE=$BODY_SIZE DURATION=$DURATION CONNECTIONS=$CONNECTIONS THREADS=$THREADS benches/load/run.sh\` → \`wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency -s benches/load/ingest.lua\`
   (bodies $([ "$BODY_SIZE" = 0 ] && echo "as the messages need (one message as typed)" || echo "~$BODY_SIZE B"), text mix "$MIX", layout "$LAYOUT", one text message each, unique wamid, signed with HMAC-SHA256; loopback, synchronous=FULL)
 - Throughput: **$RPS messages/s** (200 responses / wrk duration); wrk total requests $REQS, non-200 $NON200, socket errors connect/read/write/timeout $ERR_C/$ERR_R/$ERR_W/$ERR_T
-- Stored messages/s in 5 s windows over the load: $RATE_WINDOWS
+- Stored messages/s in 5 s windows over the load: $RATE_WINDOWS (filed into messages: $FILED_WINDOWS)
 - Latency: p50 $(ms "$P50") ms, p90 $(ms "$P90") ms, **p99 $(ms "$P99") ms**, p99.9 $(ms "$P999") ms, max $(ms "$MAX") ms
 - CPU during load (cores busy, of $(nproc)): server $SERVER_CPU_LOAD, wrk $WRK_CPU, **everything else $OTHER_CPU** (load average before the run: $LOADAVG0)
 - Writer: $((J1 - J0)) jobs in $((B1 - B0)) transactions during the load, **$BATCH_MEAN jobs per commit** on average
-- Durability check: $LOSS; tapak_webhook_accepted_total $ACCEPTED; stored when wrk stopped $STORED_END; server 5xx: $ERRORS5
-- Work after the 200: unprocessed (classification + records) at the end of the load $UNPROC_END, not yet in the search index $UNINDEXED_END (max sampled of the two together $UNPROC_MAX); both drained to 0 in $DRAIN_S s after the load (server CPU $SERVER_CPU_DRAIN_S s); processed total $MSG_PROCESSED
+- Durability check: $LOSS; tapak_webhook_accepted_total $ACCEPTED ($QUEUED acknowledged from the inbox); stored when wrk stopped $STORED_END ($FILED_END filed, $INBOX_END in the inbox); server 5xx: $ERRORS5
+- Work after the 200: deliveries waiting in the inbox at the end of the load $INBOX_END; unprocessed (classification + records) $UNPROC_END, not yet in the search index $UNINDEXED_END (max sampled of the two together $UNPROC_MAX); all drained to 0 in $DRAIN_S s after the load (server CPU $SERVER_CPU_DRAIN_S s); processed total $MSG_PROCESSED
 - RSS: idle after start-up $(mb "$IDLE_START_KB") MB, **peak under load $(mb "$PEAK_DURING_KB") MB** (VmHWM; $(mb "$PEAK_KB") MB including the drain), idle ${IDLE_WAIT:-30} s after load+drain $(mb "$IDLE_AFTER_KB") MB
 - Cold start (exec → URL line / → first /healthz 200, median of $COLD_RUNS; min–max): fresh data dir $(ckv "$COLD_FRESH" url_ms_median) / $(ckv "$COLD_FRESH" healthz_ms_median) ms ($(ckv "$COLD_FRESH" healthz_ms_min)–$(ckv "$COLD_FRESH" healthz_ms_max)); with the $STORED-message database $(ckv "$COLD_LOADED" url_ms_median) / $(ckv "$COLD_LOADED" healthz_ms_median) ms ($(ckv "$COLD_LOADED" healthz_ms_min)–$(ckv "$COLD_LOADED" healthz_ms_max))
 - Data dir after the run ($DATA, $(df -T "$DATA" | awk 'NR==2{print $2}')): $(awk -v b="$DB_BYTES" 'BEGIN{printf "%.0f", b/1048576}') MB for $STORED messages ($(cd "$DATA" && du -sb tapak.db* 2>/dev/null | awk '{printf "%s %.0f MB; ", $2, $1/1048576}'))
@@ -219,7 +224,7 @@ cat >"$OUT/summary.md" <<EOF
 | ≥ 15,000 messages/s | $RPS/s | $(verdict "$RPS >= 15000") |
 | p99 < 50 ms | $(ms "$P99") ms | $(verdict "$P99 < 50000") |
 | nothing lost | $STORED stored / $OK acknowledged | $(case "$LOSS" in none*) echo met ;; *) echo CHECK ;; esac) |
-| work after the 200 keeps up | $UNPROC_END unprocessed + $UNINDEXED_END unindexed at end of load, drained in $DRAIN_S s | $(verdict "\"$DRAIN_S\" != \"timeout\" && $UNPROC_END + $UNINDEXED_END <= $RPS") |
+| work after the 200 keeps up | $INBOX_END in the inbox + $UNPROC_END unprocessed + $UNINDEXED_END unindexed at end of load, drained in $DRAIN_S s | $(verdict "\"$DRAIN_S\" != \"timeout\" && $INBOX_END + $UNPROC_END + $UNINDEXED_END <= $RPS") |
 | RSS < 100 MB under load | $(mb "$PEAK_DURING_KB") MB | $(verdict "$PEAK_DURING_KB < 102400") |
 | RSS < 30 MB idle | $(mb "$IDLE_START_KB") MB start, $(mb "$IDLE_AFTER_KB") MB after load | $(verdict "$IDLE_START_KB < 30720 && $IDLE_AFTER_KB < 30720") |
 EOF

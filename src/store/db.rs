@@ -29,6 +29,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0007_inline_processing",
         include_str!("migrations/0007_inline_processing.sql"),
     ),
+    ("0008_inbox", include_str!("migrations/0008_inbox.sql")),
 ];
 
 /// Rollbacks of write work in this process (whole transactions and job savepoints). In-memory state derived from

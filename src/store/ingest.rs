@@ -143,6 +143,29 @@ pub fn store_delivery(
 ) -> Result<DeliveryOutcome, StoreError> {
     let sha = hex::encode(Sha256::digest(body));
     let raw_id = store_raw(tx, source, body, &sha, "stored", None)?;
+    file_delivery(tx, source, raw_id, &sha, n)
+}
+
+/// Stores a delivery's raw body alone (outcome `stored`), for [`super::inbox::push`]; answers its id.
+pub(super) fn store_raw_stored(
+    tx: &Transaction<'_>,
+    source: Source,
+    body: &[u8],
+) -> Result<i64, StoreError> {
+    let sha = hex::encode(Sha256::digest(body));
+    store_raw(tx, source, body, &sha, "stored", None)
+}
+
+/// Files what a delivery whose raw body is already stored (`raw_id`, SHA-256 `sha`) normalised to: messages (deduplicated),
+/// evidence rows and fetch jobs, edits, receipts, source errors and the `payload.received` event. Sets the raw body's
+/// outcome to `duplicate` or `ignored` when nothing new came of it.
+pub fn file_delivery(
+    tx: &Transaction<'_>,
+    source: Source,
+    raw_id: i64,
+    sha: &str,
+    n: &Normalized,
+) -> Result<DeliveryOutcome, StoreError> {
     let mut out = DeliveryOutcome {
         raw_payload_id: raw_id,
         ..DeliveryOutcome::default()

@@ -6,6 +6,7 @@ pub mod db;
 pub mod events;
 pub mod evidence;
 pub mod imports;
+pub mod inbox;
 pub mod ingest;
 pub mod jobs;
 pub mod lids;

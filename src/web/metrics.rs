@@ -16,6 +16,8 @@ pub struct Metrics {
     pub http_requests: AtomicU64,
     pub http_errors: AtomicU64,
     pub webhook_accepted: AtomicU64,
+    /// Deliveries acknowledged from the inbox (filed after the 200).
+    pub webhook_queued: AtomicU64,
     pub webhook_rejected: AtomicU64,
     pub webhook_malformed: AtomicU64,
     pub messages_ingested: AtomicU64,
@@ -74,10 +76,11 @@ pub async fn prometheus(State(st): State<AppState>) -> Response {
                 store::evidence::count_by_status(c, "failed")?,
                 store::jobs::count(c, store::ingest::FETCH_JOB)?,
                 store::messages::count_unindexed(c)?,
+                store::inbox::count(c)?,
             ))
         })
         .await
-        .unwrap_or((-1, -1, -1, -1, -1, -1));
+        .unwrap_or((-1, -1, -1, -1, -1, -1, -1));
     let m = &st.metrics;
     let mut out = String::new();
     let mut counter = |name: &str, help: &str, v: u64| {
@@ -100,6 +103,11 @@ pub async fn prometheus(State(st): State<AppState>) -> Response {
         "tapak_webhook_accepted_total",
         "webhook deliveries stored",
         m.webhook_accepted.load(Ordering::Relaxed),
+    );
+    counter(
+        "tapak_webhook_queued_total",
+        "webhook deliveries acknowledged from the inbox (filed in batches after the 200)",
+        m.webhook_queued.load(Ordering::Relaxed),
     );
     counter(
         "tapak_webhook_rejected_total",
@@ -154,6 +162,11 @@ pub async fn prometheus(State(st): State<AppState>) -> Response {
         "tapak_messages_unprocessed",
         "messages waiting for classification and records",
         gauges.1,
+    );
+    gauge(
+        "tapak_inbox_deliveries",
+        "acknowledged webhook deliveries waiting to be filed into messages",
+        gauges.6,
     );
     gauge(
         "tapak_messages_unindexed",

@@ -1,5 +1,6 @@
-//! Webhook endpoints: authenticate the raw body, store it durably with its normalised messages, answer 200 only after
-//! the commit. Everything after (classification, linking, media download) runs from the stored state.
+//! Webhook endpoints: authenticate the raw body, parse it, hand it to [`crate::pipeline::inbox::accept`] (durable
+//! storage of the raw body and its normalised form) and answer 200 only after the commit. Everything after
+//! (classification, linking, media download) runs from the stored state.
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -32,56 +33,23 @@ async fn accept(
     parsed: Result<Normalized, NormalizeError>,
 ) -> Response {
     match parsed {
-        Ok(n) => {
-            // Classified here, outside the writer, so the write can link the messages at once.
-            let pre = crate::pipeline::preclassify(&st, &n.messages).await;
-            let (cache, tz) = (st.pipeline.states(), st.tz);
-            // Storing and linking only write to the database (and to engine states that are reloaded after a
-            // rollback), so the job can run with others without a savepoint.
-            let res = st
-                .db
-                .write_retryable(move |tx| {
-                    let out = store::ingest::store_delivery(tx, source, &body, &n)?;
-                    let linked =
-                        crate::pipeline::link_new_in_tx(tx, &cache, &out.stored, &pre, tz)?;
-                    Ok((out, linked))
-                })
-                .await;
-            match res {
-                Ok((out, linked)) => {
-                    st.metrics
-                        .messages_processed
-                        .fetch_add(linked.processed as u64, Ordering::Relaxed);
-                    st.metrics.webhook_accepted.fetch_add(1, Ordering::Relaxed);
-                    st.metrics
-                        .messages_ingested
-                        .fetch_add(out.new_messages.len() as u64, Ordering::Relaxed);
-                    st.metrics
-                        .messages_duplicate
-                        .fetch_add(out.duplicates as u64, Ordering::Relaxed);
-                    if !out.new_messages.is_empty() || out.changes > 0 {
-                        st.wake.process.notify_one();
-                    }
-                    if out.fetch_jobs > 0 {
-                        st.wake.fetch.notify_one();
-                    }
-                    if out.lookup_jobs > 0 {
-                        st.wake.lookup.notify_one();
-                    }
-                    (
-                        StatusCode::OK,
-                        Json(serde_json::json!({
-                            "stored": out.new_messages.len(),
-                            "duplicates": out.duplicates,
-                            "changes": out.changes,
-                            "statuses": out.statuses,
-                        })),
-                    )
-                        .into_response()
-                }
-                Err(e) => ApiError::from(e).into_response(),
+        Ok(n) => match crate::pipeline::inbox::accept(&st, source, body, n).await {
+            Ok(a) => {
+                st.metrics.webhook_accepted.fetch_add(1, Ordering::Relaxed);
+                (
+                    StatusCode::OK,
+                    Json(serde_json::json!({
+                        "stored": a.stored,
+                        "duplicates": a.duplicates,
+                        "changes": a.changes,
+                        "statuses": a.statuses,
+                        "queued": a.queued,
+                    })),
+                )
+                    .into_response()
             }
-        }
+            Err(e) => ApiError::from(e).into_response(),
+        },
         Err(err) => {
             st.metrics.webhook_malformed.fetch_add(1, Ordering::Relaxed);
             let msg = err.to_string();

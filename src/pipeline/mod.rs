@@ -19,6 +19,8 @@ use crate::classify::Classifier;
 use crate::records::{self, ChatState, MsgIn, MsgKeyedIds, Overrides};
 use crate::store::{self, messages::Pending, StoreError};
 
+pub mod inbox;
+
 /// The shared classifier (replaced when corrections teach it something) and the records engine's per-chat state,
 /// kept in memory between batches and snapshotted to the database now and then.
 pub struct Pipeline {
@@ -32,6 +34,8 @@ pub struct Pipeline {
     /// Which classifier a chat (by external id) gets, for classifying webhook messages before they are written:
     /// its site and that site's classifier, remembered for [`CHAT_SITE_TTL`].
     chat_sites: std::sync::Mutex<std::collections::HashMap<String, ChatSite>>,
+    /// Webhook deliveries accepted and not yet answered (see [`inbox::accept`]).
+    webhooks_in_flight: std::sync::atomic::AtomicUsize,
 }
 
 /// A site's classifier, the settings (JSON text) it was built from, and when it was last used.
@@ -71,6 +75,7 @@ impl Pipeline {
             sites: std::sync::Mutex::new(std::collections::HashMap::new()),
             site_uses: std::sync::atomic::AtomicU64::new(0),
             chat_sites: std::sync::Mutex::new(std::collections::HashMap::new()),
+            webhooks_in_flight: std::sync::atomic::AtomicUsize::new(0),
         }
     }
     pub fn classifier(&self) -> Arc<Classifier> {
@@ -981,6 +986,7 @@ const CHECKPOINT_CHATS: usize = 8;
 /// overlaps with linking the current one (the two cores both work).
 pub async fn drain(svc: &Services) -> Result<DrainStats, StoreError> {
     let mut total = DrainStats::default();
+    inbox::file_waiting(svc).await?;
     let mut current = fetch_classified(svc, 0, LINK_BATCH).await?;
     loop {
         if current.is_empty() {
