@@ -600,6 +600,45 @@ async fn a_webhook_message_is_linked_before_it_is_acknowledged() {
     assert_foreign_keys_hold(&s.data.join("tapak.db"));
 }
 
+/// Under load deliveries are acknowledged from the inbox and filed behind (`inline_filing_below = 0` does that for
+/// every one): the answer says so, and the records come out as if each had been filed at once.
+#[tokio::test]
+async fn deliveries_acknowledged_from_the_inbox_are_filed_in_order() {
+    let mut cfg = default_config("http://127.0.0.1:9");
+    cfg.push_str("\n[server]\ninline_filing_below = 0\n");
+    let s = Server::start(&cfg);
+    let c = client();
+    let token = s.token("manager");
+    for body in [
+        lift_stuck("wamid.q1"),
+        lift_stuck("wamid.q1"),
+        lift_ok("wamid.q2"),
+    ] {
+        let r = post_cloud(&c, &s, &body).await;
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["queued"], true, "{v}");
+    }
+    eventually(30, "the inbox filed", || {
+        let (c, s) = (c.clone(), &s);
+        async move { (metric(&c, s, "tapak_inbox_deliveries").await == 0).then_some(()) }
+    })
+    .await;
+    let (_, issues) = get_json(&c, &s.u("/api/v1/issues"), &token).await;
+    assert_eq!(issues["items"].as_array().unwrap().len(), 1, "{issues}");
+    assert_eq!(issues["items"][0]["status"], "resolved", "{issues}");
+    let (_, page) = get_json(&c, &s.u("/api/v1/messages"), &token).await;
+    assert_eq!(
+        page["items"].as_array().unwrap().len(),
+        2,
+        "the redelivery is stored once"
+    );
+    assert_eq!(metric(&c, &s, "tapak_webhook_queued_total").await, 3);
+    assert_eq!(metric(&c, &s, "tapak_messages_duplicate_total").await, 1);
+    assert_eq!(metric(&c, &s, "tapak_messages_unprocessed").await, 0);
+    assert_foreign_keys_hold(&s.data.join("tapak.db"));
+}
+
 /// A server that gives its caches back after one quiet second, a client and a manager's token.
 fn quickly_idle_server() -> (Server, reqwest::Client, String) {
     let mut cfg = default_config("http://127.0.0.1:9");

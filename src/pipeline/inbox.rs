@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::{link_new_in_tx, preclassify, InlineStats, PreClass};
 use crate::app::Services;
 use crate::ingest::model::{Normalized, Source};
-use crate::store::{self, ingest::DeliveryOutcome, inbox::Queued, StoreError};
+use crate::store::{self, inbox::Queued, ingest::DeliveryOutcome, StoreError};
 
 /// What accepting one delivery did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -194,7 +194,8 @@ pub async fn file_waiting(svc: &Services) -> Result<Filed, StoreError> {
             total.duplicates += step.duplicates;
             total.set_aside += step.set_aside;
             if svc.pipeline.webhooks_in_flight.load(Ordering::Relaxed) > 0 {
-                tokio::time::sleep((started.elapsed() * FILE_YIELD).min(Duration::from_secs(1))).await;
+                tokio::time::sleep((started.elapsed() * FILE_YIELD).min(Duration::from_secs(1)))
+                    .await;
             }
         }
     }
@@ -299,7 +300,11 @@ pub async fn run(svc: Arc<Services>, stop: CancellationToken) {
     loop {
         match file_waiting(&svc).await {
             Ok(f) if f.deliveries > 0 => {
-                tracing::debug!(deliveries = f.deliveries, messages = f.messages, "filed from the inbox")
+                tracing::debug!(
+                    deliveries = f.deliveries,
+                    messages = f.messages,
+                    "filed from the inbox"
+                )
             }
             Ok(_) => {}
             Err(e) => {
@@ -315,5 +320,203 @@ pub async fn run(svc: Arc<Services>, stop: CancellationToken) {
             _ = svc.wake.inbox.notified() => {}
             _ = tokio::time::sleep(Duration::from_secs(5)) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: i64 = 1_772_414_132;
+
+    fn services(dir: &std::path::Path, inline_below: usize) -> Services {
+        let mut cfg = crate::config::Config {
+            data_dir: dir.to_path_buf(),
+            ..crate::config::Config::default()
+        };
+        cfg.server.inline_filing_below = inline_below;
+        Services::open(cfg, Arc::new(crate::app::SystemClock)).unwrap()
+    }
+
+    /// A Cloud API group delivery with one text message, as Meta sends it, and what the parser makes of it.
+    fn delivery(id: &str, from: &str, name: &str, ts: i64, text: &str) -> (Vec<u8>, Normalized) {
+        let body = serde_json::to_vec(&serde_json::json!({
+            "object": "whatsapp_business_account",
+            "entry": [{"id": "201234567890123", "changes": [{"field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": "60380001234", "phone_number_id": "109876543210987"},
+                "contacts": [{"profile": {"name": name}, "wa_id": from}],
+                "messages": [{"from": from, "group_id": "Z3JvdXA", "id": id, "timestamp": ts.to_string(),
+                              "type": "text", "text": {"body": text}}]
+            }}]}]
+        }))
+        .unwrap();
+        let n = crate::ingest::cloud::normalize(&body).unwrap();
+        (body, n)
+    }
+
+    fn stuck() -> (Vec<u8>, Normalized) {
+        delivery(
+            "wamid.a1",
+            "60167654302",
+            "Rajesh",
+            T0,
+            "Lift C stuck at level 3, no one inside",
+        )
+    }
+
+    fn fixed() -> (Vec<u8>, Normalized) {
+        delivery(
+            "wamid.a2",
+            "60124445566",
+            "Ahmad",
+            T0 + 900,
+            "Lift C ok already, running normal",
+        )
+    }
+
+    async fn issue_statuses(svc: &Services) -> Vec<String> {
+        svc.db
+            .read(|c| {
+                let mut st = c.prepare("SELECT status FROM issues ORDER BY id")?;
+                let rows = st.query_map([], |r| r.get(0))?;
+                Ok(rows.collect::<Result<Vec<String>, _>>()?)
+            })
+            .await
+            .unwrap()
+    }
+
+    async fn close(svc: Services) {
+        let db = svc.db.clone();
+        tokio::task::spawn_blocking(move || db.close())
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_delivery_waits_behind_queued_ones_and_a_restart_files_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let svc = services(dir.path(), 16);
+        // The report is queued (as under load); the resolution, accepted while nothing else is in flight, must not
+        // overtake it: it queues behind.
+        let (body, n) = stuck();
+        let a = queue(&svc, Source::CloudApi, body.into(), &n)
+            .await
+            .unwrap();
+        assert!(a.queued);
+        let (body, n) = fixed();
+        let b = accept(&svc, Source::CloudApi, body.into(), n)
+            .await
+            .unwrap();
+        assert!(b.queued, "filed at once although an older delivery waits");
+        assert_eq!(svc.db.read(store::inbox::count).await.unwrap(), 2);
+        assert_eq!(svc.db.read(store::messages::count).await.unwrap(), 0);
+        // Stopped with both queued (as a kill would leave them); the next start files them, in order.
+        close(svc).await;
+        let svc = services(dir.path(), 16);
+        let f = file_waiting(&svc).await.unwrap();
+        assert_eq!(
+            (f.deliveries, f.messages, f.duplicates, f.set_aside),
+            (2, 2, 0, 0)
+        );
+        assert_eq!(issue_statuses(&svc).await, vec!["resolved".to_string()]);
+        assert!(svc.db.read(store::inbox::is_empty).await.unwrap());
+        // Each raw body is kept once, and the event log says what came of it.
+        let (raw, events) = svc
+            .db
+            .read(|c| {
+                let raw: i64 = c.query_row(
+                    "SELECT count(*) FROM raw_payloads WHERE outcome = 'stored'",
+                    [],
+                    |r| r.get(0),
+                )?;
+                let ev: i64 = c.query_row(
+                    "SELECT count(*) FROM events WHERE action = 'payload.received'",
+                    [],
+                    |r| r.get(0),
+                )?;
+                Ok((raw, ev))
+            })
+            .await
+            .unwrap();
+        assert_eq!((raw, events), (2, 2));
+        // With the inbox empty again, a quiet delivery is filed (and linked) before its answer.
+        let (body, n) = delivery(
+            "wamid.a3",
+            "60167654302",
+            "Rajesh",
+            T0 + 3600,
+            "Lift C stuck again",
+        );
+        let c = accept(&svc, Source::CloudApi, body.into(), n)
+            .await
+            .unwrap();
+        assert_eq!((c.queued, c.stored), (false, 1));
+        assert_eq!(issue_statuses(&svc).await.len(), 2);
+        close(svc).await;
+    }
+
+    #[tokio::test]
+    async fn a_redelivery_waiting_in_the_inbox_is_filed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let svc = services(dir.path(), 0);
+        for _ in 0..2 {
+            let (body, n) = stuck();
+            let a = accept(&svc, Source::CloudApi, body.into(), n)
+                .await
+                .unwrap();
+            assert!(a.queued, "inline_filing_below = 0 queues everything");
+        }
+        let f = file_waiting(&svc).await.unwrap();
+        assert_eq!((f.deliveries, f.messages, f.duplicates), (2, 1, 1));
+        let outcomes = svc
+            .db
+            .read(|c| {
+                let mut st = c.prepare("SELECT outcome FROM raw_payloads ORDER BY id")?;
+                let rows = st.query_map([], |r| r.get(0))?;
+                Ok(rows.collect::<Result<Vec<String>, _>>()?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(outcomes, vec!["stored", "duplicate"]);
+        assert_eq!(svc.metrics.messages_duplicate.load(Ordering::Relaxed), 1);
+        assert_eq!(svc.metrics.webhook_queued.load(Ordering::Relaxed), 2);
+        close(svc).await;
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_entry_is_set_aside_and_the_rest_filed() {
+        let dir = tempfile::tempdir().unwrap();
+        let svc = services(dir.path(), 0);
+        let (body, _) = stuck();
+        let raw_bad = svc
+            .db
+            .write(move |tx| store::inbox::push(tx, Source::CloudApi, &body, "{not json"))
+            .await
+            .unwrap();
+        let (body, n) = fixed();
+        accept(&svc, Source::CloudApi, body.into(), n)
+            .await
+            .unwrap();
+        let f = file_waiting(&svc).await.unwrap();
+        assert_eq!((f.deliveries, f.messages, f.set_aside), (2, 1, 1));
+        let (outcome, errors, kept) = svc
+            .db
+            .read(move |c| {
+                let o: (String, Option<String>, Vec<u8>) = c.query_row(
+                    "SELECT outcome, error, body FROM raw_payloads WHERE id = ?1",
+                    [raw_bad],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )?;
+                let e: i64 = c.query_row("SELECT count(*) FROM source_errors", [], |r| r.get(0))?;
+                Ok((o.0, e, o.2))
+            })
+            .await
+            .unwrap();
+        assert_eq!(outcome, "failed");
+        assert_eq!(errors, 1);
+        assert_eq!(kept, stuck().0, "the raw body is kept verbatim");
+        assert!(svc.db.read(store::inbox::is_empty).await.unwrap());
+        close(svc).await;
     }
 }

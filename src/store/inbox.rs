@@ -83,7 +83,11 @@ pub fn next(c: &Connection, after: i64, limit: usize) -> Result<Vec<Queued>, Sto
 }
 
 /// Files one queued delivery (see [`file_delivery`]) and removes it from the inbox.
-pub fn file(tx: &Transaction<'_>, q: &Queued, n: &Normalized) -> Result<DeliveryOutcome, StoreError> {
+pub fn file(
+    tx: &Transaction<'_>,
+    q: &Queued,
+    n: &Normalized,
+) -> Result<DeliveryOutcome, StoreError> {
     let out = file_delivery(tx, q.source, q.raw_payload_id, &q.sha256, n)?;
     remove(tx, q.id)?;
     Ok(out)
