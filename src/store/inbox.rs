@@ -42,10 +42,14 @@ pub fn is_empty(c: &Connection) -> Result<bool, StoreError> {
         .is_none())
 }
 
-/// Deliveries waiting.
+/// Deliveries waiting. Filing takes them strictly in id order and new ones go at the end, so the waiting ones are
+/// always one contiguous id range: two index probes instead of a scan of the whole table (which, with a large backlog,
+/// filled a reader's page cache each time `/metrics` was scraped).
 pub fn count(c: &Connection) -> Result<i64, StoreError> {
-    Ok(c.prepare_cached("SELECT count(*) FROM inbox")?
-        .query_row([], |r| r.get(0))?)
+    Ok(c.prepare_cached(
+        "SELECT COALESCE((SELECT max(id) FROM inbox) - (SELECT min(id) FROM inbox) + 1, 0)",
+    )?
+    .query_row([], |r| r.get(0))?)
 }
 
 /// Up to `limit` waiting deliveries after inbox id `after`, oldest first.
