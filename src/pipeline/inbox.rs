@@ -215,19 +215,10 @@ async fn file_step(
             let mut outs = vec![];
             let mut linked = InlineStats::default();
             for p in &prepared[from..] {
-                match &p.q.normalized {
-                    Ok(n) => {
-                        let out = store::inbox::file(tx, &p.q, n)?;
-                        let l = link_new_in_tx(tx, &cache, &out.stored, &p.pre, tz)?;
-                        linked.processed += l.processed;
-                        linked.deferred += l.deferred;
-                        outs.push(Some(out));
-                    }
-                    Err(e) => {
-                        store::inbox::set_aside(tx, &p.q, &format!("unreadable: {e}"))?;
-                        outs.push(None);
-                    }
-                }
+                let (out, l) = file_one(tx, &cache, tz, p)?;
+                linked.processed += l.processed;
+                linked.deferred += l.deferred;
+                outs.push(out);
                 if started.elapsed() >= FILE_BUDGET {
                     break;
                 }
@@ -238,24 +229,36 @@ async fn file_step(
     Ok(tally(svc, &outs, &linked))
 }
 
+/// Files one queued delivery and links its messages, or sets it aside when its stored JSON cannot be read (`None`).
+fn file_one(
+    tx: &rusqlite::Transaction<'_>,
+    cache: &super::StateCache,
+    tz: chrono_tz::Tz,
+    p: &Prepared,
+) -> Result<(Option<DeliveryOutcome>, InlineStats), StoreError> {
+    match &p.q.normalized {
+        Ok(n) => {
+            let out = store::inbox::file(tx, &p.q, n)?;
+            let linked = link_new_in_tx(tx, cache, &out.stored, &p.pre, tz)?;
+            Ok((Some(out), linked))
+        }
+        Err(e) => {
+            store::inbox::set_aside(tx, &p.q, &format!("unreadable: {e}"))?;
+            Ok((None, InlineStats::default()))
+        }
+    }
+}
+
 /// Files one delivery in its own job; if even that fails, sets it aside so the deliveries behind it are filed.
 async fn file_alone(svc: &Services, p: &Prepared) -> Result<Filed, StoreError> {
     let (cache, tz) = (svc.pipeline.states(), svc.tz);
-    let (q, pre) = (p.q.clone(), p.pre.clone());
-    let res = svc
-        .db
-        .write(move |tx| {
-            let n = q
-                .normalized
-                .as_ref()
-                .map_err(|e| StoreError::Invalid(e.clone()))?;
-            let out = store::inbox::file(tx, &q, n)?;
-            let linked = link_new_in_tx(tx, &cache, &out.stored, &pre, tz)?;
-            Ok((out, linked))
-        })
-        .await;
+    let one = Prepared {
+        q: p.q.clone(),
+        pre: p.pre.clone(),
+    };
+    let res = svc.db.write(move |tx| file_one(tx, &cache, tz, &one)).await;
     match res {
-        Ok((out, linked)) => Ok(tally(svc, &[Some(out)], &linked)),
+        Ok((out, linked)) => Ok(tally(svc, &[out], &linked)),
         Err(e) => {
             let (q, why) = (p.q.clone(), e.to_string());
             tracing::error!(raw_payload = q.raw_payload_id, error = %why, "a queued delivery could not be filed; set aside");

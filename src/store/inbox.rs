@@ -28,7 +28,7 @@ pub fn push(
     body: &[u8],
     normalized: &str,
 ) -> Result<i64, StoreError> {
-    let raw_id = super::ingest::store_raw_stored(tx, source, body)?;
+    let (raw_id, _) = super::ingest::store_raw_stored(tx, source, body)?;
     tx.prepare_cached("INSERT INTO inbox(raw_payload_id, source, normalized) VALUES (?1, ?2, ?3)")?
         .execute(params![raw_id, source.as_str(), normalized])?;
     Ok(raw_id)

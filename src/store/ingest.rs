@@ -141,19 +141,20 @@ pub fn store_delivery(
     body: &[u8],
     n: &Normalized,
 ) -> Result<DeliveryOutcome, StoreError> {
-    let sha = hex::encode(Sha256::digest(body));
-    let raw_id = store_raw(tx, source, body, &sha, "stored", None)?;
+    let (raw_id, sha) = store_raw_stored(tx, source, body)?;
     file_delivery(tx, source, raw_id, &sha, n)
 }
 
-/// Stores a delivery's raw body alone (outcome `stored`), for [`super::inbox::push`]; answers its id.
+/// Stores a delivery's raw body alone (outcome `stored`), as [`store_delivery`] and [`super::inbox::push`] begin;
+/// answers its id and SHA-256 (hex).
 pub(super) fn store_raw_stored(
     tx: &Transaction<'_>,
     source: Source,
     body: &[u8],
-) -> Result<i64, StoreError> {
+) -> Result<(i64, String), StoreError> {
     let sha = hex::encode(Sha256::digest(body));
-    store_raw(tx, source, body, &sha, "stored", None)
+    let id = store_raw(tx, source, body, &sha, "stored", None)?;
+    Ok((id, sha))
 }
 
 /// Files what a delivery whose raw body is already stored (`raw_id`, SHA-256 `sha`) normalised to: messages (deduplicated),
