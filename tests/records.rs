@@ -589,7 +589,16 @@ async fn a_webhook_message_is_linked_before_it_is_acknowledged() {
     assert_eq!(issues["items"].as_array().unwrap().len(), 1, "{issues}");
     assert_eq!(issues["items"][0]["status"], "open");
     assert_eq!(metric(&c, &s, "tapak_messages_unprocessed").await, 0);
+    assert_eq!(metric(&c, &s, "tapak_messages").await, 1);
     assert_eq!(post_cloud(&c, &s, &lift_ok("wamid.i2")).await.status(), 200);
+    // The gauge counts only what came since the last scrape, and still the whole table.
+    assert_eq!(metric(&c, &s, "tapak_messages").await, 2);
+    assert_eq!(post_cloud(&c, &s, &lift_ok("wamid.i2")).await.status(), 200);
+    assert_eq!(
+        metric(&c, &s, "tapak_messages").await,
+        2,
+        "a redelivery adds nothing"
+    );
     let (_, issues) = get_json(&c, &s.u("/api/v1/issues"), &token).await;
     assert_eq!(issues["items"][0]["status"], "resolved", "{issues}");
     let (_, page) = get_json(&c, &s.u("/api/v1/messages"), &token).await;

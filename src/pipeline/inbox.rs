@@ -129,10 +129,14 @@ fn count_filed(svc: &Services, out: &DeliveryOutcome, linked: &InlineStats) {
 /// Deliveries read from the inbox (and classified) at a time.
 const FILE_READ: usize = 256;
 
-/// Writer time one filing job may take before it hands the writer back: acknowledgements wait behind it. Bigger
-/// jobs barely file faster (12, 50, 150 and 400 ms files 6.5, 7.1, 5.2 and 5.4k messages/s: the cost is random-key
-/// index pages, one per message whatever the batch) but hold acknowledgements up (12 ms: p99 58 ms; 3 ms: 33 ms).
+/// Writer time one filing job may take before it hands the writer back while deliveries are in flight:
+/// acknowledgements wait behind it (12 ms slices: p99 58 ms; 3 ms: 33 ms).
 const FILE_BUDGET: Duration = Duration::from_millis(3);
+
+/// Writer time one filing job may take while no delivery is in flight (it shrinks to [`FILE_BUDGET`] as soon as one
+/// arrives). After a burst, 50 ms jobs drain the inbox faster than 3 ms ones (fewer commits, each index page written
+/// once for more messages): measured in BENCHMARKS.md.
+const FILE_BUDGET_QUIET: Duration = Duration::from_millis(50);
 
 /// While deliveries are in flight, the filer pauses this many times as long as its last job took (waiting for the
 /// writer and the commit included; at most a second), so under a burst acknowledgements keep flowing and filing still
@@ -201,13 +205,15 @@ pub async fn file_waiting(svc: &Services) -> Result<Filed, StoreError> {
     }
 }
 
-/// Files deliveries from `prepared[from..]` in one write job until [`FILE_BUDGET`] is spent (at least one).
+/// Files deliveries from `prepared[from..]` in one write job until its budget is spent (at least one delivery):
+/// [`FILE_BUDGET`] while deliveries are in flight, else [`FILE_BUDGET_QUIET`].
 async fn file_step(
     svc: &Services,
     prepared: Arc<Vec<Prepared>>,
     from: usize,
 ) -> Result<Filed, StoreError> {
     let (cache, tz) = (svc.pipeline.states(), svc.tz);
+    let in_flight = svc.pipeline.webhooks_in_flight.clone();
     let (outs, linked) = svc
         .db
         .write_retryable(move |tx| {
@@ -219,7 +225,10 @@ async fn file_step(
                 linked.processed += l.processed;
                 linked.deferred += l.deferred;
                 outs.push(out);
-                if started.elapsed() >= FILE_BUDGET {
+                let spent = started.elapsed();
+                if spent >= FILE_BUDGET_QUIET
+                    || (spent >= FILE_BUDGET && in_flight.load(Ordering::Relaxed) > 0)
+                {
                     break;
                 }
             }

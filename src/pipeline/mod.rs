@@ -35,7 +35,7 @@ pub struct Pipeline {
     /// its site and that site's classifier, remembered for [`CHAT_SITE_TTL`].
     chat_sites: std::sync::Mutex<std::collections::HashMap<String, ChatSite>>,
     /// Webhook deliveries accepted and not yet answered (see [`inbox::accept`]).
-    webhooks_in_flight: std::sync::atomic::AtomicUsize,
+    webhooks_in_flight: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// A site's classifier, the settings (JSON text) it was built from, and when it was last used.
@@ -75,7 +75,7 @@ impl Pipeline {
             sites: std::sync::Mutex::new(std::collections::HashMap::new()),
             site_uses: std::sync::atomic::AtomicU64::new(0),
             chat_sites: std::sync::Mutex::new(std::collections::HashMap::new()),
-            webhooks_in_flight: std::sync::atomic::AtomicUsize::new(0),
+            webhooks_in_flight: Arc::default(),
         }
     }
     pub fn classifier(&self) -> Arc<Classifier> {
@@ -582,8 +582,7 @@ fn release(
     chat_id: i64,
     mut c: Cached,
 ) -> Result<(), StoreError> {
-    if c.state.tickets.len() > records::STATE_MAX_TICKETS + 100
-        || c.state.msg_records.len() > 20_000
+    if c.state.tickets.len() > records::STATE_MAX_TICKETS + 50 || c.state.msg_records.len() > 20_000
     {
         records::compact(&mut c.state);
     }

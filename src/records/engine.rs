@@ -1329,8 +1329,10 @@ fn prune(state: &mut ChatState, msg: &MsgIn) {
 /// Resolved or closed tickets older than this (by last activity) leave the engine's state: they can no longer be
 /// linked to, and `repeat_of` reaches back this far.
 pub const STATE_TICKET_RETENTION_DAYS: i64 = 90;
-/// At most this many tickets are kept in a chat's state (open ones first, then the most recent).
-pub const STATE_MAX_TICKETS: usize = 500;
+/// At most this many tickets are kept in a chat's state (open ones first, then the most recent). Every cached chat
+/// holds up to this many in memory (about 400 bytes each): 300 keeps a firm's 150 busy groups near 20 MB while a
+/// group with 5 new issues a day still reaches back two months for repeats.
+pub const STATE_MAX_TICKETS: usize = 300;
 
 /// Keeps a chat's state small: drops old resolved/closed tickets and their reply entries. Records in the store are
 /// untouched; a full replay rebuilds everything.
@@ -1369,43 +1371,56 @@ pub fn compact(state: &mut ChatState) {
         RecordRef::Issue(id) => live.contains(id),
         RecordRef::Task(_) => false,
     });
+    // Tickets left behind free their slots (the vector's spare capacity is most of a busy chat's state).
+    state.tickets.shrink_to_fit();
 }
 
 #[cfg(test)]
 mod compact_tests {
     use super::*;
 
+    fn ticket(
+        id: i64,
+        status: IssueStatus,
+        opened_at: DateTime<Utc>,
+        last_activity: DateTime<Utc>,
+    ) -> Ticket {
+        Ticket {
+            id,
+            opening_msg: id,
+            category: None,
+            location: Location::default(),
+            priority: None,
+            status,
+            opened_at,
+            opened_ordinal: id as u64,
+            opener: None,
+            last_updater: None,
+            last_activity,
+            repeat_of: None,
+            owner: None,
+            resolved_at: None,
+            merged_into: None,
+            touches: vec![],
+        }
+    }
+
     #[test]
     fn compact_keeps_open_and_recent_tickets() {
         let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
         let mut st = ChatState::new(1);
         for i in 0..5 {
-            st.tickets.push(Ticket {
-                id: i,
-                opening_msg: i,
-                category: None,
-                location: Location::default(),
-                priority: None,
-                status: if i % 2 == 0 {
-                    IssueStatus::Resolved
-                } else {
-                    IssueStatus::Open
-                },
-                opened_at: t0,
-                opened_ordinal: i as u64,
-                opener: None,
-                last_updater: None,
-                last_activity: if i == 0 {
-                    t0 - chrono::Duration::days(200)
-                } else {
-                    t0
-                },
-                repeat_of: None,
-                owner: None,
-                resolved_at: None,
-                merged_into: None,
-                touches: vec![],
-            });
+            let status = if i % 2 == 0 {
+                IssueStatus::Resolved
+            } else {
+                IssueStatus::Open
+            };
+            let last_activity = if i == 0 {
+                t0 - chrono::Duration::days(200)
+            } else {
+                t0
+            };
+            st.tickets.push(ticket(i, status, t0, last_activity));
             st.msg_records.insert(100 + i, RecordRef::Issue(i));
         }
         st.last_time = Some(t0);
@@ -1418,5 +1433,38 @@ mod compact_tests {
         );
         assert!(!st.msg_records.contains_key(&100));
         assert_eq!(st.msg_records.len(), 4);
+    }
+
+    #[test]
+    fn compact_caps_a_busy_chat_keeping_open_tickets_and_freeing_the_rest() {
+        let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut st = ChatState::new(1);
+        let n = STATE_MAX_TICKETS as i64 + 120;
+        for i in 0..n {
+            // The 100 oldest are resolved, the rest open.
+            let status = if i < 100 {
+                IssueStatus::Resolved
+            } else {
+                IssueStatus::Open
+            };
+            st.tickets.push(ticket(i, status, t0, t0));
+            st.msg_records.insert(1_000 + i, RecordRef::Issue(i));
+        }
+        st.last_time = Some(t0);
+        compact(&mut st);
+        assert_eq!(st.tickets.len(), STATE_MAX_TICKETS);
+        assert!(
+            st.tickets.iter().all(|t| t.id >= 100),
+            "the resolved ones go first"
+        );
+        assert_eq!(
+            st.tickets.first().map(|t| t.id),
+            Some(120),
+            "then the oldest open"
+        );
+        assert!(st.tickets.capacity() < STATE_MAX_TICKETS + 120);
+        assert_eq!(st.msg_records.len(), STATE_MAX_TICKETS);
+        assert!(!st.msg_records.contains_key(&1_119));
+        assert!(st.msg_records.contains_key(&1_120));
     }
 }

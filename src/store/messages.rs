@@ -600,6 +600,13 @@ pub fn count(conn: &Connection) -> Result<i64, StoreError> {
     Ok(conn.query_row("SELECT count(*) FROM messages", [], |r| r.get(0))?)
 }
 
+/// The messages with an id above `after`: (the highest id, or `after` when there is none; how many).
+pub fn count_after(conn: &Connection, after: i64) -> Result<(i64, i64), StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT coalesce(max(id), ?1), count(*) FROM messages WHERE id > ?1")?
+        .query_row([after], |r| Ok((r.get(0)?, r.get(1)?)))?)
+}
+
 pub fn count_filtered(conn: &Connection, f: &MessageFilter) -> Result<i64, StoreError> {
     let mut args = vec![];
     let w = where_clause(f, None, &mut args);

@@ -25,6 +25,9 @@ pub struct Metrics {
     pub messages_processed: AtomicU64,
     pub media_fetched: AtomicU64,
     pub media_failed: AtomicU64,
+    /// `tapak_messages` as last counted: (highest message id, messages up to it). Messages are never deleted, so each
+    /// scrape counts only the ones added since instead of the whole table.
+    messages_counted: std::sync::Mutex<(i64, i64)>,
 }
 
 pub async fn count_requests(State(st): State<AppState>, req: Request, next: Next) -> Response {
@@ -66,11 +69,18 @@ fn rss_bytes() -> Option<u64> {
 }
 
 pub async fn prometheus(State(st): State<AppState>) -> Response {
+    let counted = st
+        .metrics
+        .messages_counted
+        .lock()
+        .map(|g| *g)
+        .unwrap_or((0, 0));
     let gauges = st
         .db
-        .read(|c| {
+        .read(move |c| {
+            let (through, n) = store::messages::count_after(c, counted.0)?;
             Ok((
-                store::messages::count(c)?,
+                (through, counted.1 + n),
                 store::messages::count_pending(c)?,
                 store::evidence::count_by_status(c, "pending")?,
                 store::evidence::count_by_status(c, "failed")?,
@@ -80,7 +90,15 @@ pub async fn prometheus(State(st): State<AppState>) -> Response {
             ))
         })
         .await
-        .unwrap_or((-1, -1, -1, -1, -1, -1, -1));
+        .unwrap_or(((0, -1), -1, -1, -1, -1, -1, -1));
+    if gauges.0 .1 >= 0 {
+        if let Ok(mut g) = st.metrics.messages_counted.lock() {
+            // Two scrapes may race: keep the one that counted further.
+            if gauges.0 .0 >= g.0 {
+                *g = gauges.0;
+            }
+        }
+    }
     let m = &st.metrics;
     let mut out = String::new();
     let mut counter = |name: &str, help: &str, v: u64| {
@@ -157,7 +175,7 @@ pub async fn prometheus(State(st): State<AppState>) -> Response {
     let mut gauge = |name: &str, help: &str, v: i64| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
     };
-    gauge("tapak_messages", "messages stored", gauges.0);
+    gauge("tapak_messages", "messages stored", gauges.0 .1);
     gauge(
         "tapak_messages_unprocessed",
         "messages waiting for classification and records",
