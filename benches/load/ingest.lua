@@ -11,6 +11,10 @@
 -- response() counts statuses per thread; done() sums them over threads and prints one machine-readable line:
 --   RESULT ok=<200s> non200=<n> wrapped=<0|1> requests=... p99_us=... (see done())
 
+-- RATE (messages/s over all connections, with CONNS the connection count) paces the load: each connection waits
+-- CONNS/RATE s after a response before its next request, so the offered rate is at most RATE (a sustained load, not a
+-- burst). Without RATE every connection sends as fast as it is answered.
+
 local threads = {}
 local counter = 0
 
@@ -40,6 +44,15 @@ local function load()
   if not data or data:sub(1, #MARK) ~= MARK then
     io.stderr:write("ingest.lua: " .. path .. " does not hold raw requests (gen_requests.py --format http)\n")
     os.exit(1)
+  end
+end
+
+local pause_ms = nil
+local rate, conns = tonumber(os.getenv("RATE") or ""), tonumber(os.getenv("CONNS") or "")
+if rate and conns and rate > 0 then
+  pause_ms = 1000 * conns / rate
+  function delay()
+    return pause_ms
   end
 end
 

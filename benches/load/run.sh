@@ -13,6 +13,8 @@
 #   TAPAK_BIN=/path/to/tapak benches/load/run.sh    # skip the build, measure this binary
 #   DATA_DIR=/dev/shm/tapak-bench benches/load/run.sh   # data on tmpfs: fsync is free (shows the CPU-bound ceiling)
 #   DRAIN_TRIES=1 benches/load/run.sh        # do not wait for the work after the 200 (checks every 0.5 s; default 1200)
+#   RATE=6000 benches/load/run.sh            # a sustained load: at most 6,000 messages/s offered (wrk paces each
+#                                          # connection), to find the rate the work after the 200 keeps up with
 #   PERF=1 benches/load/run.sh               # also `perf record` the server for 10 s mid-run (needs symbols to be useful)
 #
 # Needs: wrk, curl, python3 (standard library); hyperfine is not needed (cold start is timed by coldstart.py).
@@ -121,7 +123,7 @@ echo "server $URL pid $PID, idle RSS after start-up: $((IDLE_START_KB / 1024)) M
 SAMPLER=$!
 
 # ------------------------------------------------------------------------------------------------ load
-say "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency (server and wrk share $(nproc) cores)"
+say "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency${RATE:+, offered rate at most $RATE/s} (server and wrk share $(nproc) cores)"
 CPU0_SERVER="$(cpu_ticks "$PID")"
 BUSY0="$(busy_ticks)"; LOADAVG0="$(cut -d' ' -f1-3 /proc/loadavg)"
 B0="$(metric tapak_writer_batches_total)"; J0="$(metric tapak_writer_jobs_total)"
@@ -129,7 +131,7 @@ if [ "${PERF:-0}" = 1 ] && command -v perf >/dev/null; then
   ( sleep $((DURATION / 3)); perf record -F 999 -g -p "$PID" -o "$OUT/perf.data" -- sleep 10 >/dev/null 2>&1 ) &
 fi
 T_LOAD0=$(date +%s.%N)
-REQUESTS="$REQ" /usr/bin/time -f "wrk_cpu_user_s=%U wrk_cpu_sys_s=%S" -o "$OUT/wrk.time" \
+RATE="${RATE:-}" CONNS="$CONNECTIONS" REQUESTS="$REQ" /usr/bin/time -f "wrk_cpu_user_s=%U wrk_cpu_sys_s=%S" -o "$OUT/wrk.time" \
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s --latency -s "$HERE/ingest.lua" "$URL" | tee "$OUT/wrk.txt"
 T_LOAD1=$(date +%s.%N)
 CPU1_SERVER="$(cpu_ticks "$PID")"
@@ -206,7 +208,7 @@ verdict() { if awk "BEGIN{exit !($1)}"; then echo "met"; else echo "MISSED"; fi;
 cat >"$OUT/summary.md" <<EOF
 - Date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p' | head -n1)), $(free -g | awk '/^Mem:/{print $2}') GiB RAM, $(uname -sr); disk $(df -h "$DATA" | awk 'NR==2{print $1}')
 - Binary: $VERSION, commit $COMMIT; release binary $(awk -v b="$BIN_BYTES" 'BEGIN{printf "%.1f", b/1048576}') MB as built, $(awk -v b="$STRIPPED_BYTES" 'BEGIN{printf "%.1f", b/1048576}') MB stripped
-- Command: \`MIX=$MIX LAYOUT=$LAYOUT BODY_SIZE=$BODY_SIZE DURATION=$DURATION CONNECTIONS=$CONNECTIONS THREADS=$THREADS benches/load/run.sh\` → \`wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency -s benches/load/ingest.lua\`
+- Command: \`${RATE:+RATE=$RATE }MIX=$MIX LAYOUT=$LAYOUT BODY_SIZE=$BODY_SIZE DURATION=$DURATION CONNECTIONS=$CONNECTIONS THREADS=$THREADS benches/load/run.sh\` → \`wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency -s benches/load/ingest.lua\`
   (bodies $([ "$BODY_SIZE" = 0 ] && echo "as the messages need (one message as typed)" || echo "~$BODY_SIZE B"), text mix "$MIX", layout "$LAYOUT", one text message each, unique wamid, signed with HMAC-SHA256; loopback, synchronous=FULL)
 - Throughput: **$RPS messages/s** (200 responses / wrk duration); wrk total requests $REQS, non-200 $NON200, socket errors connect/read/write/timeout $ERR_C/$ERR_R/$ERR_W/$ERR_T
 - Stored messages/s in 5 s windows over the load: $RATE_WINDOWS (filed into messages: $FILED_WINDOWS)

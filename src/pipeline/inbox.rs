@@ -138,10 +138,47 @@ const FILE_BUDGET: Duration = Duration::from_millis(3);
 /// once for more messages): measured in BENCHMARKS.md.
 const FILE_BUDGET_QUIET: Duration = Duration::from_millis(50);
 
-/// While deliveries are in flight, the filer pauses this many times as long as its last job took (waiting for the
-/// writer and the commit included; at most a second), so under a burst acknowledgements keep flowing and filing still
-/// gets a steady share of the writer; with nothing in flight it files flat out. Measured trade-off in BENCHMARKS.md.
-const FILE_YIELD: u32 = 1;
+/// Writer time one acknowledgement costs (appending to the inbox, its share of the commit and its fsync): the writer
+/// acknowledges at most about 25k deliveries/s when it does nothing else (BENCHMARKS.md, fifth session).
+const ACK_COST: Duration = Duration::from_micros(40);
+
+/// How long the filer pauses after a job that took `took` while deliveries arrive at `ack_rate` per second: long enough
+/// that the writer keeps the share of its time acknowledgements need (`ack_rate` × [`ACK_COST`], at most 90 %). A
+/// steady trickle barely slows filing; a 15k/s burst gets about 60 % of the writer; never more than a second.
+fn yield_after(took: Duration, ack_rate: f64) -> Duration {
+    let need = (ack_rate.max(0.0) * ACK_COST.as_secs_f64()).min(0.9);
+    took.mul_f64(need / (1.0 - need))
+        .min(Duration::from_secs(1))
+}
+
+/// Deliveries accepted per second, measured between two filing steps (smoothed).
+struct AckRate {
+    at: Instant,
+    accepted: u64,
+    per_sec: f64,
+}
+
+impl AckRate {
+    fn new(accepted: u64) -> AckRate {
+        AckRate {
+            at: Instant::now(),
+            accepted,
+            per_sec: 0.0,
+        }
+    }
+    fn update(&mut self, accepted: u64) -> f64 {
+        let now = Instant::now();
+        let dt = now.duration_since(self.at).as_secs_f64();
+        if dt > 0.0 {
+            let inst = accepted.saturating_sub(self.accepted) as f64 / dt;
+            // Steps are a few ms apart: smooth over about ten of them.
+            self.per_sec = 0.9 * self.per_sec + 0.1 * inst;
+            self.at = now;
+            self.accepted = accepted;
+        }
+        self.per_sec
+    }
+}
 
 /// A queued delivery with its messages classified (outside the writer).
 struct Prepared {
@@ -163,6 +200,7 @@ pub struct Filed {
 pub async fn file_waiting(svc: &Services) -> Result<Filed, StoreError> {
     let mut total = Filed::default();
     let mut after = 0;
+    let mut acks = AckRate::new(svc.metrics.webhook_accepted.load(Ordering::Relaxed));
     loop {
         let rows = svc
             .db
@@ -197,9 +235,12 @@ pub async fn file_waiting(svc: &Services) -> Result<Filed, StoreError> {
             total.messages += step.messages;
             total.duplicates += step.duplicates;
             total.set_aside += step.set_aside;
-            if svc.pipeline.webhooks_in_flight.load(Ordering::Relaxed) > 0 {
-                tokio::time::sleep((started.elapsed() * FILE_YIELD).min(Duration::from_secs(1)))
-                    .await;
+            let pause = yield_after(
+                started.elapsed(),
+                acks.update(svc.metrics.webhook_accepted.load(Ordering::Relaxed)),
+            );
+            if !pause.is_zero() {
+                tokio::time::sleep(pause).await;
             }
         }
     }
@@ -340,6 +381,40 @@ mod tests {
     use super::*;
 
     const T0: i64 = 1_772_414_132;
+
+    #[test]
+    fn the_filer_leaves_acknowledgements_the_writer_time_they_need() {
+        let took = Duration::from_millis(4);
+        assert_eq!(yield_after(took, 0.0), Duration::ZERO, "nothing arriving");
+        // 2,500/s need 10 % of the writer: the filer pauses a ninth of its job.
+        let p = yield_after(took, 2_500.0);
+        assert!(
+            p > Duration::from_micros(440) && p < Duration::from_micros(450),
+            "{p:?}"
+        );
+        // 12,500/s need half: the filer pauses as long as its job took.
+        let p = yield_after(took, 12_500.0);
+        assert!(
+            p > Duration::from_micros(3_990) && p < Duration::from_micros(4_010),
+            "{p:?}"
+        );
+        // Beyond what the writer can acknowledge the filer still gets a tenth; a pause never exceeds a second.
+        assert_eq!(yield_after(took, 1e9).as_millis(), 36);
+        assert_eq!(
+            yield_after(Duration::from_secs(1), 20_000.0),
+            Duration::from_secs(1)
+        );
+    }
+
+    #[test]
+    fn the_acknowledgement_rate_follows_the_counter() {
+        let mut r = AckRate::new(0);
+        std::thread::sleep(Duration::from_millis(10));
+        let first = r.update(100);
+        assert!(first > 0.0);
+        std::thread::sleep(Duration::from_millis(10));
+        assert!(r.update(100) < first, "no new deliveries: the rate falls");
+    }
 
     fn services(dir: &std::path::Path, inline_below: usize) -> Services {
         let mut cfg = crate::config::Config {
