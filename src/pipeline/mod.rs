@@ -582,7 +582,8 @@ fn release(
     chat_id: i64,
     mut c: Cached,
 ) -> Result<(), StoreError> {
-    if c.state.tickets.len() > records::STATE_MAX_TICKETS + 50 || c.state.msg_records.len() > 20_000
+    if c.state.tickets.len() > records::STATE_MAX_TICKETS + records::STATE_TICKET_SLACK
+        || c.state.msg_records.len() > 20_000
     {
         records::compact(&mut c.state);
     }

@@ -1258,3 +1258,59 @@ fn captions_carry_their_media_and_reopen_allows_links_again() {
     assert_eq!(p.issues[&i].status, IssueStatus::InProgress);
     assert_eq!(p.issues[&i].resolved_at, None);
 }
+
+/// A busy chat whose issues are never resolved: the state never holds more than the cap plus its slack, and the
+/// tickets vector grows by that slack instead of doubling (its spare capacity was most of the states' memory).
+#[test]
+fn a_busy_chat_state_stays_within_its_ticket_cap() {
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 25, 1, 0, 0).unwrap();
+    let mut state = ChatState::new(1);
+    let ov = Overrides::default();
+    let limit = STATE_MAX_TICKETS + STATE_TICKET_SLACK;
+    for i in 0..1_000i64 {
+        let at = t0 + Duration::minutes(i);
+        let m = MsgIn {
+            id: i + 1,
+            chat_id: 1,
+            sender_id: Some(1 + i % 7),
+            sent_at: at,
+            local_date: at.date_naive(),
+            ordinal: (i + 1) as u64,
+            text: format!("leak at unit {i}"),
+            class: Some(Classification {
+                kind: Kind::IssueReport,
+                status: None,
+                category: Some(Category::Plumbing),
+                location: Location {
+                    unit: Some(format!("{i}")),
+                    ..Location::default()
+                },
+                priority: None,
+                repeat: false,
+                confidence: 1.0,
+                cues: vec![],
+            }),
+            has_media: false,
+            media: vec![],
+            reply_to: None,
+            mentions: vec![],
+        };
+        process(&mut state, &m, &mut MsgKeyedIds, &ov).unwrap();
+        assert!(state.tickets.len() <= limit + 1, "{i}");
+        assert!(
+            state.tickets.capacity() <= limit + 2,
+            "{i}: {}",
+            state.tickets.capacity()
+        );
+        // What the pipeline does when it puts a state back.
+        if state.tickets.len() > limit {
+            compact(&mut state);
+            assert_eq!(state.tickets.len(), STATE_MAX_TICKETS);
+        }
+    }
+    assert_eq!(
+        state.tickets.last().map(|t| t.opening_msg),
+        Some(1_000),
+        "the newest tickets are kept"
+    );
+}

@@ -1079,6 +1079,13 @@ fn open_issue(
     };
     t.touch(msg.sender_id, msg.ordinal, msg.sent_at);
     t.last_updater = None;
+    // Grown by doubling, but never past what compaction keeps plus its slack: a busy chat's vector would otherwise sit
+    // at twice the tickets it holds (most of the records states' memory).
+    let n = state.tickets.len();
+    if n == state.tickets.capacity() {
+        let want = (n * 2).clamp(4, STATE_MAX_TICKETS + STATE_TICKET_SLACK + 1);
+        state.tickets.reserve_exact(want.max(n + 1) - n);
+    }
     state.tickets.push(t);
     let record = RecordRef::Issue(id);
     fx.push(Effect::OpenIssue {
@@ -1333,6 +1340,8 @@ pub const STATE_TICKET_RETENTION_DAYS: i64 = 90;
 /// holds up to this many in memory (about 400 bytes each): 300 keeps a firm's 150 busy groups near 20 MB while a
 /// group with 5 new issues a day still reaches back two months for repeats.
 pub const STATE_MAX_TICKETS: usize = 300;
+/// A chat's state is compacted once it holds this many tickets more than [`STATE_MAX_TICKETS`].
+pub const STATE_TICKET_SLACK: usize = 50;
 
 /// Keeps a chat's state small: drops old resolved/closed tickets and their reply entries. Records in the store are
 /// untouched; a full replay rebuilds everything.

@@ -26,6 +26,7 @@ pub use engine::{
     EvidenceRole, IdAlloc, IssueStatus, LinkReason, ManagerAction, MessageOverride, MsgIn,
     MsgKeyedIds, Overrides, RecordOverride, RecordRef, RecordsError, SeqIds, TaskEntry, Ticket,
     MEDIA_WINDOW_SECS, OWNER_FALLBACK_SECS, STATE_MAX_TICKETS, STATE_TICKET_RETENTION_DAYS,
+    STATE_TICKET_SLACK,
 };
 pub use mentions::mentioned_names;
 pub use photo::{dhash, hamming, is_duplicate, phash, PhotoHash, DUPLICATE_MAX_DISTANCE};
