@@ -158,7 +158,8 @@ sleep "${IDLE_WAIT:-30}"   # idle = no messages for longer than server.idle_rele
 IDLE_AFTER_KB="$(rss_kb "$PID")"
 cat "/proc/$PID/smaps" >"$OUT/smaps-idle.txt" 2>/dev/null || true   # what the idle RSS is made of
 PEAK_KB="$(hwm_kb "$PID")"
-STORED="$(metric tapak_messages)"
+FILED_NOW="$(metric tapak_messages)"; INBOX_NOW="$(metric tapak_inbox_deliveries)"
+STORED=$(( ${FILED_NOW:-0} + ${INBOX_NOW:-0} ))   # filed + still in the inbox (DRAIN_TRIES=1 stops before the drain ends)
 ACCEPTED="$(metric tapak_webhook_accepted_total)"
 QUEUED="$(metric tapak_webhook_queued_total)"
 DUPS="$(metric tapak_messages_duplicate_total)"
