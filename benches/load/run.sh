@@ -17,7 +17,8 @@
 #                                          # connection), to find the rate the work after the 200 keeps up with
 #   PERF=1 benches/load/run.sh               # also `perf record` the server for 10 s mid-run (needs symbols to be useful)
 #
-# Needs: wrk, curl, python3 (standard library); hyperfine is not needed (cold start is timed by coldstart.py).
+# Needs: wrk, curl, python3 (standard library); hyperfine is not needed (cold start is timed by coldstart.py, machine
+# speed by calibrate.py).
 # On a 2-core machine wrk and the server share the cores: the server gets what wrk leaves (reported below).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -78,6 +79,10 @@ verify_token = "bench-verify"
 # no network here: media are not part of this benchmark (text messages only)
 graph_base_url = "http://127.0.0.1:9"
 EOF
+
+say "machine speed (idle, before the server starts)"
+CALIB="$(python3 "$HERE/calibrate.py" "$DATA" | tail -n1)"
+echo "$CALIB"
 
 rss_kb()  { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 hwm_kb()  { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -208,6 +213,7 @@ verdict() { if awk "BEGIN{exit !($1)}"; then echo "met"; else echo "MISSED"; fi;
 
 cat >"$OUT/summary.md" <<EOF
 - Date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p' | head -n1)), $(free -g | awk '/^Mem:/{print $2}') GiB RAM, $(uname -sr); disk $(df -h "$DATA" | awk 'NR==2{print $1}')
+- Machine speed before the load (\`calibrate.py\`): one core hashes SHA-256 at $(ckv "$CALIB" sha256_mb_s) MB/s; a 32 KB write + fsync in the data dir takes $(ckv "$CALIB" fsync_ms_median) ms (median; p90 $(ckv "$CALIB" fsync_ms_p90) ms). Compare these, and the cold start below, before comparing runs from different days.
 - Binary: $VERSION, commit $COMMIT; release binary $(awk -v b="$BIN_BYTES" 'BEGIN{printf "%.1f", b/1048576}') MB as built, $(awk -v b="$STRIPPED_BYTES" 'BEGIN{printf "%.1f", b/1048576}') MB stripped
 - Command: \`${RATE:+RATE=$RATE }MIX=$MIX LAYOUT=$LAYOUT BODY_SIZE=$BODY_SIZE DURATION=$DURATION CONNECTIONS=$CONNECTIONS THREADS=$THREADS benches/load/run.sh\` → \`wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency -s benches/load/ingest.lua\`
   (bodies $([ "$BODY_SIZE" = 0 ] && echo "as the messages need (one message as typed)" || echo "~$BODY_SIZE B"), text mix "$MIX", layout "$LAYOUT", one text message each, unique wamid, signed with HMAC-SHA256; loopback, synchronous=FULL)
