@@ -4,13 +4,38 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use chrono::{Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
 
 use crate::app::Services;
 use crate::ingest::model::{
     ChatRef, EvidenceKind, InboundMessage, MediaFetch, MediaRef, MessageType, SenderRef, Source,
 };
 use crate::store;
+
+/// The local date the story's last day (`day` 0) falls on: today once today's first line is in the past, so "today"
+/// on the dashboard already shows the morning's reports (lines still ahead of `now` are left out); before that,
+/// yesterday, so the story ends with a full day.
+fn story_today(lines: &[Line], now: DateTime<Utc>, tz: Tz) -> NaiveDate {
+    let last_day = lines.iter().map(|l| l.day).max().unwrap_or(0);
+    let first = lines
+        .iter()
+        .filter(|l| l.day == last_day)
+        .map(|l| l.time)
+        .min()
+        .unwrap_or((0, 0));
+    let mut today = now.with_timezone(&tz).date_naive();
+    while let Some(t) = (today + Duration::days(last_day))
+        .and_hms_opt(first.0, first.1, 0)
+        .and_then(|t| tz.from_local_datetime(&t).earliest())
+    {
+        if t.with_timezone(&Utc) <= now {
+            break;
+        }
+        today -= Duration::days(1);
+    }
+    today
+}
 
 pub const DEMO_USER: &str = "admin";
 pub const DEMO_PASSWORD: &str = "tapak-demo";
@@ -250,22 +275,7 @@ pub async fn load(svc: &Arc<Services>) -> anyhow::Result<()> {
         return Ok(());
     }
     let tz = svc.tz;
-    let mut today = Utc::now().with_timezone(&tz).date_naive();
-    // Anchor the story so its last message is already in the past (early in the morning "today" is still empty).
-    let last = lines()
-        .iter()
-        .map(|l| (l.day, l.time))
-        .max()
-        .unwrap_or((0, (0, 0)));
-    while let Some(t) = (today + Duration::days(last.0))
-        .and_hms_opt(last.1 .0, last.1 .1, 0)
-        .and_then(|t| tz.from_local_datetime(&t).earliest())
-    {
-        if t.with_timezone(&Utc) <= Utc::now() {
-            break;
-        }
-        today -= Duration::days(1);
-    }
+    let today = story_today(&lines(), Utc::now(), tz);
     let mut photo_seed = 1u32;
     let mut pending_photos: Vec<(i64, u32, usize)> = Vec::new();
     let mut batch = Vec::new();
@@ -391,4 +401,35 @@ pub async fn load(svc: &Arc<Services>) -> anyhow::Result<()> {
     svc.wake.process.notify_one();
     tracing::info!("demo data loaded");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_story_ends_today_once_the_morning_has_begun() {
+        let tz: Tz = "Asia/Kuala_Lumpur".parse().unwrap();
+        let at = |h, m| {
+            tz.with_ymd_and_hms(2026, 12, 7, h, m, 0)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        let today = NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
+        let first = lines()
+            .iter()
+            .filter(|l| l.day == 0)
+            .map(|l| l.time)
+            .min()
+            .unwrap();
+        // Before the day's first report the story ends yesterday, with a full day.
+        assert_eq!(
+            story_today(&lines(), at(first.0, first.1) - Duration::minutes(1), tz),
+            today - Duration::days(1)
+        );
+        // From the first report on, today shows the morning so far (later lines are left out when inserting).
+        assert_eq!(story_today(&lines(), at(first.0, first.1), tz), today);
+        assert_eq!(story_today(&lines(), at(10, 0), tz), today);
+        assert_eq!(story_today(&lines(), at(23, 59), tz), today);
+    }
 }
