@@ -13,30 +13,6 @@ use crate::ingest::model::{
 };
 use crate::store;
 
-/// The local date the story's last day (`day` 0) falls on: today once today's first line is in the past, so "today"
-/// on the dashboard already shows the morning's reports (lines still ahead of `now` are left out); before that,
-/// yesterday, so the story ends with a full day.
-fn story_today(lines: &[Line], now: DateTime<Utc>, tz: Tz) -> NaiveDate {
-    let last_day = lines.iter().map(|l| l.day).max().unwrap_or(0);
-    let first = lines
-        .iter()
-        .filter(|l| l.day == last_day)
-        .map(|l| l.time)
-        .min()
-        .unwrap_or((0, 0));
-    let mut today = now.with_timezone(&tz).date_naive();
-    while let Some(t) = (today + Duration::days(last_day))
-        .and_hms_opt(first.0, first.1, 0)
-        .and_then(|t| tz.from_local_datetime(&t).earliest())
-    {
-        if t.with_timezone(&Utc) <= now {
-            break;
-        }
-        today -= Duration::days(1);
-    }
-    today
-}
-
 pub const DEMO_USER: &str = "admin";
 pub const DEMO_PASSWORD: &str = "tapak-demo";
 
@@ -245,6 +221,36 @@ pub fn demo_photo(seed: u32) -> Vec<u8> {
     out
 }
 
+/// The story's last day (its `day`, 0) and the time of that day's first line.
+fn last_day_start(lines: &[Line]) -> (i64, (u32, u32)) {
+    let last_day = lines.iter().map(|l| l.day).max().unwrap_or(0);
+    let first = lines
+        .iter()
+        .filter(|l| l.day == last_day)
+        .map(|l| l.time)
+        .min()
+        .unwrap_or((0, 0));
+    (last_day, first)
+}
+
+/// The local date the story's last day falls on: today once today's first line is in the past, so "today" on the
+/// dashboard already shows the morning's reports (lines still ahead of `now` are left out); before that, yesterday,
+/// so the story ends with a full day.
+fn story_today(lines: &[Line], now: DateTime<Utc>, tz: Tz) -> NaiveDate {
+    let (last_day, first) = last_day_start(lines);
+    let mut today = now.with_timezone(&tz).date_naive();
+    while let Some(t) = (today + Duration::days(last_day))
+        .and_hms_opt(first.0, first.1, 0)
+        .and_then(|t| tz.from_local_datetime(&t).earliest())
+    {
+        if t.with_timezone(&Utc) <= now {
+            break;
+        }
+        today -= Duration::days(1);
+    }
+    today
+}
+
 /// Loads the demo if the database has no messages yet; creates the demo login if there are no users.
 pub async fn load(svc: &Arc<Services>) -> anyhow::Result<()> {
     let (messages, users) = svc
@@ -275,11 +281,12 @@ pub async fn load(svc: &Arc<Services>) -> anyhow::Result<()> {
         return Ok(());
     }
     let tz = svc.tz;
-    let today = story_today(&lines(), Utc::now(), tz);
+    let (story, now) = (lines(), Utc::now());
+    let today = story_today(&story, now, tz);
     let mut photo_seed = 1u32;
     let mut pending_photos: Vec<(i64, u32, usize)> = Vec::new();
     let mut batch = Vec::new();
-    for (i, line) in lines().into_iter().enumerate() {
+    for (i, line) in story.into_iter().enumerate() {
         let date = today + Duration::days(line.day);
         let Some(local) = date.and_hms_opt(line.time.0, line.time.1, 0) else {
             continue;
@@ -288,7 +295,7 @@ pub async fn load(svc: &Arc<Services>) -> anyhow::Result<()> {
             continue;
         };
         let sent_at = at.with_timezone(&Utc);
-        if sent_at > Utc::now() {
+        if sent_at > now {
             continue;
         }
         let (phone, name) = PEOPLE[line.who];
@@ -416,12 +423,7 @@ mod tests {
                 .with_timezone(&Utc)
         };
         let today = NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
-        let first = lines()
-            .iter()
-            .filter(|l| l.day == 0)
-            .map(|l| l.time)
-            .min()
-            .unwrap();
+        let (_, first) = last_day_start(&lines());
         // Before the day's first report the story ends yesterday, with a full day.
         assert_eq!(
             story_today(&lines(), at(first.0, first.1) - Duration::minutes(1), tz),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The signed-webhook ingest benchmark (numbers go to BENCHMARKS.md):
-#   build release -> generate pre-signed Cloud API requests -> start `tapak serve` on a fresh data dir ->
+#   build release -> generate pre-signed Cloud API requests -> machine speed (calibrate.py) -> start `tapak serve` on
+#   a fresh data dir ->
 #   idle RSS -> wrk (POST /webhooks/whatsapp, unique wamids) while sampling RSS and /metrics ->
 #   verify stored messages == 200 responses -> watch tapak_messages_unprocessed drain -> idle RSS again ->
 #   cold start (fresh and loaded data dir) -> binary size. Prints a summary and writes everything under $OUT.
