@@ -196,53 +196,88 @@ pub struct Filed {
     pub set_aside: usize,
 }
 
-/// Files everything waiting in the inbox now; answers what it filed.
+/// Files everything waiting in the inbox now; answers what it filed. Reading and classifying the next deliveries
+/// overlaps with filing the current ones (the writer does not wait for the reader and the classifier).
 pub async fn file_waiting(svc: &Services) -> Result<Filed, StoreError> {
-    let mut total = Filed::default();
-    let mut after = 0;
-    let mut acks = AckRate::new(svc.metrics.webhook_accepted.load(Ordering::Relaxed));
-    loop {
-        let rows = svc
-            .db
-            .read(move |c| store::inbox::next(c, after, FILE_READ))
-            .await?;
-        let Some(last) = rows.last() else {
-            return Ok(total);
-        };
-        after = last.id;
-        let mut prepared = Vec::with_capacity(rows.len());
-        for q in rows {
-            let pre = match &q.normalized {
-                Ok(n) => preclassify(svc, &n.messages).await,
-                Err(_) => vec![],
-            };
-            prepared.push(Prepared { q, pre });
-        }
-        let prepared = Arc::new(prepared);
-        let mut from = 0;
-        while from < prepared.len() {
-            let started = Instant::now();
-            let step = match file_step(svc, prepared.clone(), from).await {
-                Ok(step) => step,
-                // One delivery failed the job: file them one by one, setting aside the one that fails alone.
+    let (ready, mut batches) = tokio::sync::mpsc::channel(1);
+    let read_ahead = async move {
+        let mut after = 0;
+        loop {
+            let rows = match svc
+                .db
+                .read(move |c| store::inbox::next(c, after, FILE_READ))
+                .await
+            {
+                Ok(rows) => rows,
                 Err(e) => {
-                    tracing::warn!(error = %e, "filing a batch from the inbox failed; filing one by one");
-                    file_alone(svc, &prepared[from]).await?
+                    let _ = ready.send(Err(e)).await;
+                    return;
                 }
             };
-            from += step.deliveries.max(1);
-            total.deliveries += step.deliveries;
-            total.messages += step.messages;
-            total.duplicates += step.duplicates;
-            total.set_aside += step.set_aside;
-            let pause = yield_after(
-                started.elapsed(),
-                acks.update(svc.metrics.webhook_accepted.load(Ordering::Relaxed)),
-            );
-            if !pause.is_zero() {
-                tokio::time::sleep(pause).await;
+            let Some(last) = rows.last() else {
+                return;
+            };
+            after = last.id;
+            let mut prepared = Vec::with_capacity(rows.len());
+            for q in rows {
+                let pre = match &q.normalized {
+                    Ok(n) => preclassify(svc, &n.messages).await,
+                    Err(_) => vec![],
+                };
+                prepared.push(Prepared { q, pre });
+            }
+            // Stops when the filer has stopped (an error): nobody takes the batch.
+            if ready.send(Ok(Arc::new(prepared))).await.is_err() {
+                return;
             }
         }
+    };
+    let file = async move {
+        let mut total = Filed::default();
+        let mut acks = AckRate::new(svc.metrics.webhook_accepted.load(Ordering::Relaxed));
+        let _bulk = BulkWhileQuiet(&svc.db);
+        while let Some(prepared) = batches.recv().await {
+            let prepared: Arc<Vec<Prepared>> = prepared?;
+            let mut from = 0;
+            while from < prepared.len() {
+                // Nobody waits on the writer's commits while no delivery is in flight: bulk settings.
+                svc.db
+                    .set_bulk(svc.pipeline.webhooks_in_flight.load(Ordering::Relaxed) == 0);
+                let started = Instant::now();
+                let step = match file_step(svc, prepared.clone(), from).await {
+                    Ok(step) => step,
+                    // One delivery failed the job: file them one by one, setting aside the one that fails alone.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "filing a batch from the inbox failed; filing one by one");
+                        file_alone(svc, &prepared[from]).await?
+                    }
+                };
+                from += step.deliveries.max(1);
+                total.deliveries += step.deliveries;
+                total.messages += step.messages;
+                total.duplicates += step.duplicates;
+                total.set_aside += step.set_aside;
+                let pause = yield_after(
+                    started.elapsed(),
+                    acks.update(svc.metrics.webhook_accepted.load(Ordering::Relaxed)),
+                );
+                if !pause.is_zero() {
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        }
+        Ok(total)
+    };
+    let ((), filed) = tokio::join!(read_ahead, file);
+    filed
+}
+
+/// Leaves the writer's bulk settings when filing ends, however it ends.
+struct BulkWhileQuiet<'a>(&'a store::db::Db);
+
+impl Drop for BulkWhileQuiet<'_> {
+    fn drop(&mut self) {
+        self.0.set_bulk(false);
     }
 }
 
@@ -506,6 +541,7 @@ mod tests {
             (f.deliveries, f.messages, f.duplicates, f.set_aside),
             (2, 2, 0, 0)
         );
+        assert!(!svc.db.is_bulk(), "bulk settings end with the filing");
         assert_eq!(issue_statuses(&svc).await, vec!["resolved".to_string()]);
         assert!(svc.db.read(store::inbox::is_empty).await.unwrap());
         // Each raw body is kept once, and the event log says what came of it.
