@@ -20,8 +20,8 @@ LOAD_SECONDS="${LOAD_SECONDS:-20}"
 CONNECTIONS="${CONNECTIONS:-64}"
 COUNT="${COUNT:-900000}"
 WORK="${WORK:-/tmp/tapak-bench}"
-SECRET="bench-app-secret-0123456789abcdef"
 OUT="${OUT:-$WORK/drain-$(date -u +%Y%m%dT%H%M%SZ)}"
+. "$HERE/common.sh"
 die() { printf 'drain.sh: %s\n' "$*" >&2; exit 1; }
 for t in wrk curl python3; do command -v "$t" >/dev/null || die "$t is missing (apt-get install -y wrk curl python3)"; done
 
@@ -35,20 +35,8 @@ SNAPSHOT_BIN="${SNAPSHOT_BIN:-${BINS[0]}}"
 mkdir -p "$OUT"
 
 # The headline run's messages: the labelled development set as people write it, over a 50-site firm's 150 groups.
-REQ="$WORK/corpus-firm-$COUNT-2-0"
-if [ ! -f "$REQ.done" ]; then
-  python3 "$HERE/gen_requests.py" --count "$COUNT" --secret "$SECRET" --out "$REQ" --shards 2 --size 0 \
-    --format http --mix corpus --layout firm
-  touch "$REQ.done"
-fi
-cat >"$OUT/config.toml" <<EOF
-[server]
-listen = "127.0.0.1:0"
-[whatsapp.cloud]
-app_secret = "$SECRET"
-verify_token = "bench-verify"
-graph_base_url = "http://127.0.0.1:9"
-EOF
+REQ="$(bench_requests corpus firm "$COUNT" 2 0)"
+bench_config "$OUT/config.toml"
 
 PID=""
 cleanup() { if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then kill -9 "$PID" 2>/dev/null || true; fi; }

@@ -15,14 +15,12 @@ BIN="${1:-${TAPAK_BIN:-$HERE/../../target/release/tapak}}"
 DURATION="${DURATION:-20}"; CONNECTIONS="${CONNECTIONS:-64}"; THREADS="${THREADS:-2}"; PERF_SECONDS="${PERF_SECONDS:-8}"
 COUNT="${COUNT:-900000}"; BODY_SIZE="${BODY_SIZE:-1000}"
 WORK="${WORK:-/tmp/tapak-bench}"; OUT="${OUT:-$WORK/profile-$(date -u +%Y%m%dT%H%M%SZ)}"
-SECRET="bench-app-secret-0123456789abcdef"
+. "$HERE/common.sh"
 MIX="${MIX:-ops}"; LAYOUT="${LAYOUT:-dense}"        # dense: 24 very busy groups; firm: 150 groups of a 50-site firm (gen_requests.py --layout)
-if [ "$MIX" = ops ] && [ "$LAYOUT" = dense ]; then REQ="$WORK/http-$COUNT-$THREADS-$BODY_SIZE"; else REQ="$WORK/$MIX-$LAYOUT-$COUNT-$THREADS-$BODY_SIZE"; fi
 command -v perf >/dev/null || { echo "perf missing (apt-get install linux-perf)" >&2; exit 1; }
-[ -f "$REQ.done" ] || python3 "$HERE/gen_requests.py" --count "$COUNT" --secret "$SECRET" --out "$REQ" --shards "$THREADS" --size "$BODY_SIZE" --format http --mix "$MIX" --layout "$LAYOUT"
-[ -f "$REQ.done" ] || touch "$REQ.done"
+REQ="$(bench_requests "$MIX" "$LAYOUT" "$COUNT" "$THREADS" "$BODY_SIZE")"
 mkdir -p "$OUT/data"
-printf '[server]\nlisten = "127.0.0.1:0"\n[whatsapp.cloud]\napp_secret = "%s"\ngraph_base_url = "http://127.0.0.1:9"\n' "$SECRET" >"$OUT/config.toml"
+bench_config "$OUT/config.toml"
 TAPAK_LOG=warn "$BIN" --config "$OUT/config.toml" --data "$OUT/data" serve >"$OUT/stdout" 2>"$OUT/server.log" &
 PID=$!
 trap 'kill -TERM $PID 2>/dev/null || true; wait $PID 2>/dev/null || true' EXIT

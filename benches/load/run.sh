@@ -32,7 +32,7 @@ COUNT="${COUNT:-900000}"          # unique requests generated; must exceed what 
 BODY_SIZE="${BODY_SIZE:-1000}"
 COLD_RUNS="${COLD_RUNS:-20}"
 WORK="${WORK:-/tmp/tapak-bench}"
-SECRET="bench-app-secret-0123456789abcdef"
+. "$HERE/common.sh"
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 OUT="${OUT:-$WORK/results/$STAMP}"
 mkdir -p "$OUT"
@@ -59,27 +59,14 @@ VERSION="$("$TAPAK_BIN" --version)"
 # ------------------------------------------------------------------------------------------------ requests
 MIX="${MIX:-ops}"                 # ops: issue reports/task updates; chatter: acknowledgements that open no ticket
 LAYOUT="${LAYOUT:-dense}"        # dense: 24 very busy groups; firm: 150 groups of a 50-site firm (gen_requests.py --layout)
-if [ "$MIX" = ops ] && [ "$LAYOUT" = dense ]; then REQ="$WORK/http-$COUNT-$THREADS-$BODY_SIZE"; else REQ="$WORK/$MIX-$LAYOUT-$COUNT-$THREADS-$BODY_SIZE"; fi
-if [ ! -f "$REQ.done" ]; then
-  say "generating $COUNT signed requests in $THREADS shards"
-  python3 "$HERE/gen_requests.py" --count "$COUNT" --secret "$SECRET" --out "$REQ" --shards "$THREADS" --size "$BODY_SIZE" --format http --mix "$MIX" --layout "$LAYOUT"
-  touch "$REQ.done"
-fi
+REQ="$(bench_requests "$MIX" "$LAYOUT" "$COUNT" "$THREADS" "$BODY_SIZE")"
 
 # ------------------------------------------------------------------------------------------------ server
 DATA="${DATA_DIR:-$OUT/data}"   # DATA_DIR=/dev/shm/x measures without disk fsync cost (diagnostic only)
 CONF="$OUT/config.toml"
 [ ! -e "$DATA" ] || [ -z "$(ls -A "$DATA")" ] || die "$DATA is not empty: the benchmark needs a fresh data dir"
 mkdir -p "$DATA"
-cat >"$CONF" <<EOF
-[server]
-listen = "127.0.0.1:0"
-[whatsapp.cloud]
-app_secret = "$SECRET"
-verify_token = "bench-verify"
-# no network here: media are not part of this benchmark (text messages only)
-graph_base_url = "http://127.0.0.1:9"
-EOF
+bench_config "$CONF"
 
 say "machine speed (idle, before the server starts)"
 CALIB="$(python3 "$HERE/calibrate.py" "$DATA" | tail -n1)"

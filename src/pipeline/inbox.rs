@@ -196,6 +196,15 @@ pub struct Filed {
     pub set_aside: usize,
 }
 
+impl Filed {
+    fn add(&mut self, other: Filed) {
+        self.deliveries += other.deliveries;
+        self.messages += other.messages;
+        self.duplicates += other.duplicates;
+        self.set_aside += other.set_aside;
+    }
+}
+
 /// Files everything waiting in the inbox now; answers what it filed. Reading and classifying the next deliveries
 /// overlaps with filing the current ones (the writer does not wait for the reader and the classifier).
 pub async fn file_waiting(svc: &Services) -> Result<Filed, StoreError> {
@@ -218,16 +227,8 @@ pub async fn file_waiting(svc: &Services) -> Result<Filed, StoreError> {
                 return;
             };
             after = last.id;
-            let mut prepared = Vec::with_capacity(rows.len());
-            for q in rows {
-                let pre = match &q.normalized {
-                    Ok(n) => preclassify(svc, &n.messages).await,
-                    Err(_) => vec![],
-                };
-                prepared.push(Prepared { q, pre });
-            }
             // Stops when the filer has stopped (an error): nobody takes the batch.
-            if ready.send(Ok(Arc::new(prepared))).await.is_err() {
+            if ready.send(Ok(prepare(svc, rows).await)).await.is_err() {
                 return;
             }
         }
@@ -237,39 +238,60 @@ pub async fn file_waiting(svc: &Services) -> Result<Filed, StoreError> {
         let mut acks = AckRate::new(svc.metrics.webhook_accepted.load(Ordering::Relaxed));
         let _bulk = BulkWhileQuiet(&svc.db);
         while let Some(prepared) = batches.recv().await {
-            let prepared: Arc<Vec<Prepared>> = prepared?;
-            let mut from = 0;
-            while from < prepared.len() {
-                // Nobody waits on the writer's commits while no delivery is in flight: bulk settings.
-                svc.db
-                    .set_bulk(svc.pipeline.webhooks_in_flight.load(Ordering::Relaxed) == 0);
-                let started = Instant::now();
-                let step = match file_step(svc, prepared.clone(), from).await {
-                    Ok(step) => step,
-                    // One delivery failed the job: file them one by one, setting aside the one that fails alone.
-                    Err(e) => {
-                        tracing::warn!(error = %e, "filing a batch from the inbox failed; filing one by one");
-                        file_alone(svc, &prepared[from]).await?
-                    }
-                };
-                from += step.deliveries.max(1);
-                total.deliveries += step.deliveries;
-                total.messages += step.messages;
-                total.duplicates += step.duplicates;
-                total.set_aside += step.set_aside;
-                let pause = yield_after(
-                    started.elapsed(),
-                    acks.update(svc.metrics.webhook_accepted.load(Ordering::Relaxed)),
-                );
-                if !pause.is_zero() {
-                    tokio::time::sleep(pause).await;
-                }
-            }
+            total.add(file_batch(svc, prepared?, &mut acks).await?);
         }
         Ok(total)
     };
     let ((), filed) = tokio::join!(read_ahead, file);
     filed
+}
+
+/// Classifies queued deliveries' messages (outside the writer) for filing.
+async fn prepare(svc: &Services, rows: Vec<Queued>) -> Arc<Vec<Prepared>> {
+    let mut prepared = Vec::with_capacity(rows.len());
+    for q in rows {
+        let pre = match &q.normalized {
+            Ok(n) => preclassify(svc, &n.messages).await,
+            Err(_) => vec![],
+        };
+        prepared.push(Prepared { q, pre });
+    }
+    Arc::new(prepared)
+}
+
+/// Files one read-ahead batch, a writer slice at a time, pausing after each slice so acknowledgements keep the writer
+/// time they need.
+async fn file_batch(
+    svc: &Services,
+    prepared: Arc<Vec<Prepared>>,
+    acks: &mut AckRate,
+) -> Result<Filed, StoreError> {
+    let mut filed = Filed::default();
+    let mut from = 0;
+    while from < prepared.len() {
+        // Nobody waits on the writer's commits while no delivery is in flight: bulk settings.
+        svc.db
+            .set_bulk(svc.pipeline.webhooks_in_flight.load(Ordering::Relaxed) == 0);
+        let started = Instant::now();
+        let step = match file_step(svc, prepared.clone(), from).await {
+            Ok(step) => step,
+            // One delivery failed the job: file them one by one, setting aside the one that fails alone.
+            Err(e) => {
+                tracing::warn!(error = %e, "filing a batch from the inbox failed; filing one by one");
+                file_alone(svc, &prepared[from]).await?
+            }
+        };
+        from += step.deliveries.max(1);
+        filed.add(step);
+        let pause = yield_after(
+            started.elapsed(),
+            acks.update(svc.metrics.webhook_accepted.load(Ordering::Relaxed)),
+        );
+        if !pause.is_zero() {
+            tokio::time::sleep(pause).await;
+        }
+    }
+    Ok(filed)
 }
 
 /// Leaves the writer's bulk settings when filing ends, however it ends.
@@ -577,6 +599,73 @@ mod tests {
         assert_eq!((c.queued, c.stored), (false, 1));
         assert_eq!(issue_statuses(&svc).await.len(), 2);
         close(svc).await;
+    }
+
+    /// Files the inbox while another thread watches for the writer's bulk settings; answers whether it saw them.
+    async fn filed_seeing_bulk(svc: &Arc<Services>) -> bool {
+        use std::sync::atomic::AtomicBool;
+        let (done, seen) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let watcher = {
+            let (svc, done, seen) = (svc.clone(), done.clone(), seen.clone());
+            std::thread::spawn(move || {
+                while !done.load(Ordering::SeqCst) {
+                    if svc.db.is_bulk() {
+                        seen.store(true, Ordering::SeqCst);
+                    }
+                    std::thread::sleep(Duration::from_micros(50));
+                }
+            })
+        };
+        let f = file_waiting(svc).await.unwrap();
+        assert_eq!((f.deliveries, f.messages), (300, 300));
+        done.store(true, Ordering::SeqCst);
+        watcher.join().unwrap();
+        seen.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_backlog_is_filed_in_bulk_only_while_no_delivery_is_in_flight() {
+        let dir = tempfile::tempdir().unwrap();
+        let svc = Arc::new(services(dir.path(), 0));
+        let fill = |round: i64| {
+            let svc = svc.clone();
+            async move {
+                for i in 0..300 {
+                    let (body, n) = delivery(
+                        &format!("wamid.r{round}m{i}"),
+                        "60167654302",
+                        "Rajesh",
+                        T0 + round * 1000 + i,
+                        "Block A lobby mopped",
+                    );
+                    queue(&svc, Source::CloudApi, body.into(), &n)
+                        .await
+                        .unwrap();
+                }
+            }
+        };
+        fill(0).await;
+        assert!(
+            filed_seeing_bulk(&svc).await,
+            "nothing in flight: bulk settings"
+        );
+        assert!(!svc.db.is_bulk(), "and back to normal at the end");
+        // A webhook in flight waits on the writer's commits: no bulk settings while it does.
+        fill(1).await;
+        svc.pipeline
+            .webhooks_in_flight
+            .fetch_add(1, Ordering::SeqCst);
+        assert!(
+            !filed_seeing_bulk(&svc).await,
+            "a delivery in flight: normal settings"
+        );
+        svc.pipeline
+            .webhooks_in_flight
+            .fetch_sub(1, Ordering::SeqCst);
+        close(Arc::try_unwrap(svc).ok().unwrap()).await;
     }
 
     #[tokio::test]

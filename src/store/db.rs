@@ -310,7 +310,7 @@ impl Db {
 
     /// Says whether bulk work is under way with nobody waiting on its commits (filing a backlog while no webhook is
     /// in flight). The WAL is then left to grow larger between the writer's checkpoints and the checkpointer follows
-    /// the writer closely: a backlog is filed 5–15 % faster. Set it back as soon as anyone waits again: the
+    /// the writer closely: a backlog is filed 12–15 % faster. Set it back as soon as anyone waits again: the
     /// normal settings keep acknowledgements under 50 ms.
     pub fn set_bulk(&self, on: bool) {
         self.inner
