@@ -500,6 +500,21 @@ async fn auth_roles_sessions_and_csrf() {
     ] {
         assert!(doc["paths"][p].is_object(), "OpenAPI lists {p}");
     }
+    // Every schema a response refers to is in the document (nested record shapes included).
+    let mut refs = vec![];
+    collect_refs(&doc, &mut refs);
+    assert!(refs.len() > 20, "{refs:?}");
+    for r in &refs {
+        let name = r.strip_prefix("#/components/schemas/").unwrap_or(r);
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "OpenAPI refers to {r} but does not define it"
+        );
+    }
+    assert!(
+        refs.iter().any(|r| r.ends_with("/Backlog")),
+        "the dashboard's backlog is documented"
+    );
     // Roles.
     let viewer = s.token("viewer");
     let inspector = s.token("inspector");
@@ -935,4 +950,20 @@ async fn demo_serves_a_living_system() {
         .unwrap();
     assert_eq!(chats["items"].as_array().unwrap().len(), 2);
     assert_eq!(chats["items"][0]["site"]["name"], "Seri Mutiara Residences");
+}
+
+/// Every `$ref` in an OpenAPI document.
+fn collect_refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                match (k.as_str(), v) {
+                    ("$ref", Value::String(r)) => out.push(r.clone()),
+                    _ => collect_refs(v, out),
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
 }

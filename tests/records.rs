@@ -633,6 +633,14 @@ async fn deliveries_acknowledged_from_the_inbox_are_filed_in_order() {
         async move { (metric(&c, s, "tapak_inbox_deliveries").await == 0).then_some(()) }
     })
     .await;
+    // The dashboard tells a manager when filing is behind: nothing now.
+    let (code, dash) = get_json(&c, &s.u("/api/v1/dashboard"), &token).await;
+    assert_eq!(code, 200, "{dash}");
+    assert_eq!(
+        dash["backlog"],
+        serde_json::json!({"deliveries_waiting": 0, "filing_per_second": null, "seconds_left": null}),
+        "{dash}"
+    );
     let (_, issues) = get_json(&c, &s.u("/api/v1/issues"), &token).await;
     assert_eq!(issues["items"].as_array().unwrap().len(), 1, "{issues}");
     assert_eq!(issues["items"][0]["status"], "resolved", "{issues}");

@@ -10,6 +10,7 @@
 #   benches/load/drain.sh                                  # the tree's release build, 3 rounds
 #   benches/load/drain.sh /tmp/tapak-old target/release/tapak   # A/B: alternated, same snapshot
 #   ROUNDS=5 LOAD_SECONDS=30 SNAPSHOT_BIN=/tmp/tapak-old benches/load/drain.sh A B
+#   SNAPSHOT=/tmp/tapak-bench/drain-X/snapshot benches/load/drain.sh A B   # reuse a snapshot (skips 1. and 2.)
 #
 # Needs: wrk, curl, python3. Writes everything under $OUT; prints one line per run and the median per binary.
 set -euo pipefail
@@ -53,31 +54,37 @@ start() {
 metric() { curl -fsS "$URL/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 
 # ------------------------------------------------------------------------------------------------ snapshot
-SNAP="$OUT/snapshot"
-mkdir -p "$SNAP"
-start "$SNAPSHOT_BIN" "$SNAP"
-echo "==> snapshot: $LOAD_SECONDS s of webhooks into $SNAPSHOT_BIN, then SIGKILL during the load"
-( cd "$HERE" && CONNS="$CONNECTIONS" REQUESTS="$REQ" wrk -t2 -c"$CONNECTIONS" -d"$((LOAD_SECONDS + 5))s" --timeout 10s \
-    -s ingest.lua "$URL" >"$OUT/wrk.txt" 2>&1 ) &
-WRK=$!
-sleep "$LOAD_SECONDS"
-kill -9 "$PID"; wait "$PID" 2>/dev/null || true
-wait "$WRK" || true
-OK="$(sed -n 's/^RESULT ok=\([0-9]*\).*/\1/p' "$OUT/wrk.txt")"
-[ -n "$OK" ] || die "wrk printed no result (see $OUT/wrk.txt)"
-
-# ------------------------------------------------------------------------------------------------ crash check
-CHECK="$OUT/check"; cp -a "$SNAP" "$CHECK"
-start "$SNAPSHOT_BIN" "$CHECK"
-STORED=$(( $(metric tapak_messages) + $(metric tapak_inbox_deliveries) ))
-kill -TERM "$PID"; wait "$PID" 2>/dev/null || true; rm -rf "$CHECK"
-# wrk counts a 200 only once it has read it: the server may have stored a few more (in flight at the kill).
-if [ "$STORED" -ge "$OK" ]; then
-  echo "crash check: $OK answered 200 before the kill, $STORED stored after the restart: none lost"
+if [ -n "${SNAPSHOT:-}" ]; then
+  [ -f "$SNAPSHOT/tapak.db" ] || die "no data dir at SNAPSHOT=$SNAPSHOT"
+  SNAP="$SNAPSHOT"
+  echo "==> snapshot: reusing $SNAP ($(du -sm "$SNAP" | cut -f1) MB; no load, no crash check)"
 else
-  die "crash check FAILED: $OK answered 200 but only $STORED stored after the restart"
+  SNAP="$OUT/snapshot"
+  mkdir -p "$SNAP"
+  start "$SNAPSHOT_BIN" "$SNAP"
+  echo "==> snapshot: $LOAD_SECONDS s of webhooks into $SNAPSHOT_BIN, then SIGKILL during the load"
+  ( cd "$HERE" && CONNS="$CONNECTIONS" REQUESTS="$REQ" wrk -t2 -c"$CONNECTIONS" -d"$((LOAD_SECONDS + 5))s" --timeout 10s \
+      -s ingest.lua "$URL" >"$OUT/wrk.txt" 2>&1 ) &
+  WRK=$!
+  sleep "$LOAD_SECONDS"
+  kill -9 "$PID"; wait "$PID" 2>/dev/null || true
+  wait "$WRK" || true
+  OK="$(sed -n 's/^RESULT ok=\([0-9]*\).*/\1/p' "$OUT/wrk.txt")"
+  [ -n "$OK" ] || die "wrk printed no result (see $OUT/wrk.txt)"
+
+  # ------------------------------------------------------------------------------------------------ crash check
+  CHECK="$OUT/check"; cp -a "$SNAP" "$CHECK"
+  start "$SNAPSHOT_BIN" "$CHECK"
+  STORED=$(( $(metric tapak_messages) + $(metric tapak_inbox_deliveries) ))
+  kill -TERM "$PID"; wait "$PID" 2>/dev/null || true; rm -rf "$CHECK"
+  # wrk counts a 200 only once it has read it: the server may have stored a few more (in flight at the kill).
+  if [ "$STORED" -ge "$OK" ]; then
+    echo "crash check: $OK answered 200 before the kill, $STORED stored after the restart: none lost"
+  else
+    die "crash check FAILED: $OK answered 200 but only $STORED stored after the restart"
+  fi
+  echo "snapshot: $STORED deliveries ($(du -sm "$SNAP" | cut -f1) MB)"
 fi
-echo "snapshot: $STORED deliveries ($(du -sm "$SNAP" | cut -f1) MB)"
 
 # ------------------------------------------------------------------------------------------------ rounds
 RESULTS="$OUT/results.csv"

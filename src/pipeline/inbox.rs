@@ -180,6 +180,90 @@ impl AckRate {
     }
 }
 
+/// How far filing is behind, for the dashboard: deliveries acknowledged and waiting in the inbox, how fast they are
+/// being filed and so about when the records (tickets, tasks, search) will be complete again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct Backlog {
+    /// Deliveries acknowledged (durably stored) and not yet filed into messages and records.
+    pub deliveries_waiting: i64,
+    /// Deliveries filed per second over the last few seconds; `null` when nothing was filed lately.
+    pub filing_per_second: Option<f64>,
+    /// About how long until the inbox is empty at that rate, if nothing more arrives; `null` when unknown or empty.
+    pub seconds_left: Option<u64>,
+}
+
+/// Where filing stands now (see [`Backlog`]).
+pub async fn backlog(svc: &Services) -> Result<Backlog, StoreError> {
+    let waiting = svc.db.read(store::inbox::count).await?;
+    Ok(Backlog::of(waiting, svc.pipeline.filing.per_second()))
+}
+
+impl Backlog {
+    fn of(waiting: i64, rate: Option<f64>) -> Backlog {
+        let rate = rate.filter(|_| waiting > 0);
+        Backlog {
+            deliveries_waiting: waiting,
+            filing_per_second: rate.map(|r| (r * 10.0).round() / 10.0),
+            seconds_left: rate
+                .filter(|r| *r > 0.0)
+                .map(|r| (waiting as f64 / r).ceil() as u64),
+        }
+    }
+}
+
+/// The filing rate over a sliding window: the filer records what each step filed; samples are kept at least
+/// [`RATE_SAMPLE`] apart over the last [`RATE_WINDOW`].
+#[derive(Default)]
+pub struct FilingRate {
+    samples: std::sync::Mutex<std::collections::VecDeque<(Instant, u64)>>,
+}
+
+const RATE_WINDOW: Duration = Duration::from_secs(10);
+const RATE_SAMPLE: Duration = Duration::from_millis(250);
+/// No filing for this long: the rate is unknown (the filer is idle, stuck or paused), not the old figure.
+const RATE_STALE: Duration = Duration::from_secs(5);
+
+impl FilingRate {
+    fn record(&self, filed: usize) {
+        self.record_at(Instant::now(), filed);
+    }
+
+    fn record_at(&self, now: Instant, filed: usize) {
+        let Ok(mut s) = self.samples.lock() else {
+            return;
+        };
+        let total = s.back().map_or(0, |b| b.1) + filed as u64;
+        // The newest sample moves with each step until it is RATE_SAMPLE past the one before it.
+        let n = s.len();
+        if n >= 2 && now.duration_since(s[n - 2].0) < RATE_SAMPLE {
+            s[n - 1] = (now, total);
+        } else {
+            s.push_back((now, total));
+        }
+        while s.len() > 2
+            && s.front()
+                .is_some_and(|f| now.duration_since(f.0) > RATE_WINDOW)
+        {
+            s.pop_front();
+        }
+    }
+
+    /// Deliveries filed per second lately, or `None` when too little was seen or nothing was filed for a while.
+    pub fn per_second(&self) -> Option<f64> {
+        self.per_second_at(Instant::now())
+    }
+
+    fn per_second_at(&self, now: Instant) -> Option<f64> {
+        let s = self.samples.lock().ok()?;
+        let (first, last) = (s.front()?, s.back()?);
+        if now.saturating_duration_since(last.0) > RATE_STALE {
+            return None;
+        }
+        let dt = last.0.duration_since(first.0).as_secs_f64();
+        (dt >= 0.5).then(|| (last.1 - first.1) as f64 / dt)
+    }
+}
+
 /// A queued delivery with its messages classified (outside the writer).
 struct Prepared {
     q: Queued,
@@ -282,6 +366,7 @@ async fn file_batch(
             }
         };
         from += step.deliveries.max(1);
+        svc.pipeline.filing.record(step.deliveries);
         filed.add(step);
         let pause = yield_after(
             started.elapsed(),
@@ -535,6 +620,82 @@ mod tests {
         tokio::task::spawn_blocking(move || db.close())
             .await
             .unwrap();
+    }
+
+    #[test]
+    fn the_filing_rate_covers_the_last_seconds_and_goes_stale() {
+        let r = FilingRate::default();
+        let t0 = Instant::now();
+        assert_eq!(r.per_second_at(t0), None, "nothing filed yet");
+        // 100 deliveries every 100 ms for 3 s: 1,000/s.
+        for i in 1..=30 {
+            r.record_at(t0 + Duration::from_millis(100 * i), 100);
+        }
+        let fast = t0 + Duration::from_secs(3);
+        let rate = r.per_second_at(fast).unwrap();
+        assert!((rate - 1000.0).abs() < 1.0, "{rate}");
+        let kept = r.samples.lock().unwrap().len();
+        assert!(kept <= 20, "samples are coalesced: {kept}");
+        // Then 10 every 100 ms for 15 s: the window has forgotten the fast part.
+        for i in 1..=150 {
+            r.record_at(fast + Duration::from_millis(100 * i), 10);
+        }
+        let slow = fast + Duration::from_secs(15);
+        let rate = r.per_second_at(slow).unwrap();
+        assert!((rate - 100.0).abs() < 1.0, "{rate}");
+        let kept = r.samples.lock().unwrap().len();
+        assert!(kept <= 60, "the window is bounded: {kept}");
+        assert_eq!(
+            r.per_second_at(slow + Duration::from_secs(6)),
+            None,
+            "stale: nothing filed for 6 s"
+        );
+    }
+
+    #[test]
+    fn the_backlog_estimates_the_time_left_only_when_it_can() {
+        let b = Backlog::of(12_000, Some(6_012.34));
+        assert_eq!(b.deliveries_waiting, 12_000);
+        assert_eq!(b.filing_per_second, Some(6_012.3));
+        assert_eq!(b.seconds_left, Some(2));
+        assert_eq!(Backlog::of(5, Some(0.4)).seconds_left, Some(13));
+        let idle = Backlog::of(250, None);
+        assert_eq!(
+            (idle.filing_per_second, idle.seconds_left),
+            (None, None),
+            "a rate is not guessed"
+        );
+        let done = Backlog::of(0, Some(5_000.0));
+        assert_eq!(done, Backlog::default(), "an empty inbox has nothing left");
+    }
+
+    #[tokio::test]
+    async fn the_backlog_counts_queued_deliveries_until_they_are_filed() {
+        let dir = tempfile::tempdir().unwrap();
+        let svc = services(dir.path(), 16);
+        for (body, n) in [stuck(), fixed()] {
+            assert!(
+                queue(&svc, Source::CloudApi, body.into(), &n)
+                    .await
+                    .unwrap()
+                    .queued
+            );
+        }
+        let before = backlog(&svc).await.unwrap();
+        assert_eq!(before.deliveries_waiting, 2);
+        assert_eq!(before.seconds_left, None, "nothing filed yet: no estimate");
+        assert_eq!(file_waiting(&svc).await.unwrap().deliveries, 2);
+        assert_eq!(backlog(&svc).await.unwrap(), Backlog::default());
+        let recorded = svc
+            .pipeline
+            .filing
+            .samples
+            .lock()
+            .unwrap()
+            .back()
+            .map(|s| s.1);
+        assert_eq!(recorded, Some(2), "the filer records what it filed");
+        close(svc).await;
     }
 
     #[tokio::test]

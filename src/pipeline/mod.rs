@@ -36,6 +36,8 @@ pub struct Pipeline {
     chat_sites: std::sync::Mutex<std::collections::HashMap<String, ChatSite>>,
     /// Webhook deliveries accepted and not yet answered (see [`inbox::accept`]).
     webhooks_in_flight: Arc<std::sync::atomic::AtomicUsize>,
+    /// How fast the inbox is being filed (for the dashboard's backlog).
+    filing: inbox::FilingRate,
 }
 
 /// A site's classifier, the settings (JSON text) it was built from, and when it was last used.
@@ -76,6 +78,7 @@ impl Pipeline {
             site_uses: std::sync::atomic::AtomicU64::new(0),
             chat_sites: std::sync::Mutex::new(std::collections::HashMap::new()),
             webhooks_in_flight: Arc::default(),
+            filing: inbox::FilingRate::default(),
         }
     }
     pub fn classifier(&self) -> Arc<Classifier> {

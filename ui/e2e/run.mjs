@@ -311,6 +311,33 @@ try {
   const manager = me && (me.role === "admin" || me.role === "manager");
   let issuePath = null;
 
+  await step("dashboard: tiles show today's numbers; a backlog after a burst shows as a banner with the time left", async () => {
+    await page.goto(`${BASE}/`);
+    await page.locator("ul.tiles li.tile").first().waitFor();
+    assert((await page.locator("ul.tiles li.tile").count()) >= 4, "the dashboard shows its tiles");
+    assert((await page.getByTestId("backlog").count()) === 0, "no backlog banner while nothing waits to be filed");
+    // A real backlog cannot be held still in a test (the filer empties it at thousands a second), so the server's own
+    // answer is taken and only its backlog figures are set to those of a burst; the UI's part is what is tested here.
+    const burst = { deliveries_waiting: 41200, filing_per_second: 6400, seconds_left: 7 };
+    const withBacklog = async (route) => {
+      const resp = await route.fetch();
+      const json = await resp.json();
+      assert(json.backlog && json.backlog.deliveries_waiting === 0, `the server reports its backlog: ${JSON.stringify(json.backlog)}`);
+      await route.fulfill({ response: resp, json: { ...json, backlog: burst } });
+    };
+    await page.route("**/api/v1/dashboard", withBacklog);
+    await page.reload();
+    const banner = page.getByTestId("backlog");
+    await banner.waitFor();
+    const text = (await banner.textContent()) ?? "";
+    assert(/41,200 updates from WhatsApp/.test(text) && /6,400 a second/.test(text) && /about 7 s left/.test(text), `banner: ${text}`);
+    assert((await banner.getAttribute("role")) === "status", "the banner is announced as a status");
+    await shot(page, "dashboard-backlog");
+    // Filed: the next refresh (every 3 s while catching up) drops the banner without a reload.
+    await page.unroute("**/api/v1/dashboard", withBacklog);
+    await banner.waitFor({ state: "detached", timeout: 10000 });
+  });
+
   await step("issue detail: open a ticket from /issues and change its status (acknowledge)", async () => {
     if (!manager) {
       // A viewer sees tickets and messages but no correction controls.

@@ -182,8 +182,16 @@ export interface Dashboard {
   tasks_done_today?: number;
   media_pending?: number;
   media_failed?: number;
+  backlog?: Backlog;
   recent_issues?: Issue[];
   chats?: ChatActivity[];
+}
+
+/** Deliveries acknowledged but not yet filed into messages and records (after a burst). */
+export interface Backlog {
+  deliveries_waiting: number;
+  filing_per_second?: number | null;
+  seconds_left?: number | null;
 }
 
 export interface Site {

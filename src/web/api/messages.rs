@@ -140,6 +140,8 @@ pub struct Dashboard {
     pub messages_unprocessed: i64,
     pub media_pending: i64,
     pub media_failed: i64,
+    /// Deliveries acknowledged but not yet filed (after a burst): what the records are still missing.
+    pub backlog: crate::pipeline::inbox::Backlog,
     pub chats: Vec<store::chats::Chat>,
     #[serde(flatten)]
     pub records: store::records::RecordCounts,
@@ -157,6 +159,7 @@ pub async fn dashboard(State(st): State<AppState>, caller: Caller) -> ApiResult<
         .to_string();
     let from = time_bound("from", &today, st.tz, false)?;
     let now = st.clock.now();
+    let backlog = crate::pipeline::inbox::backlog(&st).await?;
     let d = st
         .db
         .read(move |c| {
@@ -172,6 +175,7 @@ pub async fn dashboard(State(st): State<AppState>, caller: Caller) -> ApiResult<
                 messages_unprocessed: store::messages::count_pending(c)?,
                 media_pending: store::evidence::count_by_status(c, "pending")?,
                 media_failed: store::evidence::count_by_status(c, "failed")?,
+                backlog,
                 chats,
                 records: store::records::counts(c, from, now.timestamp_millis())?,
                 recent_issues: store::records::list_issues(

@@ -5,7 +5,7 @@ import { Empty, Loading, Problem } from "../components/States";
 import { formatDateTime, isoAttr, relative } from "../format";
 import { useDocumentTitle, useResource } from "../hooks";
 import { Link } from "../router";
-import type { Dashboard as DashboardData } from "../types";
+import type { Backlog, Dashboard as DashboardData } from "../types";
 import { IssueCards } from "./Issues";
 
 interface Tile {
@@ -20,14 +20,19 @@ export function Dashboard() {
   useDocumentTitle("Dashboard");
   const user = useUser();
   const dash = useResource<DashboardData>("/dashboard");
-  // Keep the numbers fresh while the dashboard stays open (e.g. on a wall screen).
-  useEffect(() => {
-    const t = window.setInterval(() => {
-      if (document.visibilityState === "visible") dash.reload();
-    }, 60_000);
-    return () => window.clearInterval(t);
-  }, [dash.reload]);
   const d = dash.data;
+  const catchingUp = (d?.backlog?.deliveries_waiting ?? 0) > 0;
+  // Keep the numbers fresh while the dashboard stays open (e.g. on a wall screen); every few seconds while a backlog
+  // is being filed, so the banner counts down.
+  useEffect(() => {
+    const t = window.setInterval(
+      () => {
+        if (document.visibilityState === "visible") dash.reload();
+      },
+      catchingUp ? 3_000 : 60_000,
+    );
+    return () => window.clearInterval(t);
+  }, [dash.reload, catchingUp]);
 
   const raw: Tile[] = d
     ? [
@@ -71,6 +76,7 @@ export function Dashboard() {
         <Loading />
       ) : (
         <>
+          {d.backlog && d.backlog.deliveries_waiting > 0 ? <CatchingUp backlog={d.backlog} /> : null}
           <ul class="tiles" aria-label="Today">
             {tiles.map((t) => {
               const body = (
@@ -155,5 +161,28 @@ export function Dashboard() {
         </>
       )}
     </div>
+  );
+}
+
+/** "about 7 s" / "about 3 min" / "about 2 h" for a countdown. */
+function aboutTime(seconds: number): string {
+  if (seconds < 90) return `about ${Math.max(1, Math.round(seconds))} s`;
+  if (seconds < 90 * 60) return `about ${Math.round(seconds / 60)} min`;
+  return `about ${Math.round(seconds / 3600)} h`;
+}
+
+/** After a burst, the messages are acknowledged and stored at once but filed into records a little later: say so. */
+function CatchingUp({ backlog }: { backlog: Backlog }) {
+  const n = backlog.deliveries_waiting;
+  const rate = backlog.filing_per_second ?? 0;
+  const left = backlog.seconds_left;
+  const pace = rate > 0 ? ` (${Math.round(rate).toLocaleString()} a second${typeof left === "number" ? `, ${aboutTime(left)} left` : ""})` : "";
+  return (
+    <p class="notice notice-warn catching-up" role="status" data-testid="backlog">
+      <strong>
+        {`Catching up: ${n.toLocaleString()} ${n === 1 ? "update" : "updates"} from WhatsApp received in a burst ${n === 1 ? "is" : "are"} being filed${pace}.`}
+      </strong>{" "}
+      They are stored safely; the numbers, tickets, tasks and search below fill in as they are filed.
+    </p>
   );
 }
