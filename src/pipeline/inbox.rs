@@ -240,7 +240,8 @@ impl FilingRate {
         } else {
             s.push_back((now, total));
         }
-        while s.len() > 2
+        // Samples from an earlier burst go, however few remain: a rate spans this burst only.
+        while s.len() > 1
             && s.front()
                 .is_some_and(|f| now.duration_since(f.0) > RATE_WINDOW)
         {
@@ -650,6 +651,15 @@ mod tests {
             None,
             "stale: nothing filed for 6 s"
         );
+        // The next burst, an hour later: no rate from its first step (nothing to measure it against yet), then its own.
+        let later = slow + Duration::from_secs(3600);
+        r.record_at(later, 500);
+        assert_eq!(r.per_second_at(later), None);
+        for i in 1..=10 {
+            r.record_at(later + Duration::from_millis(100 * i), 500);
+        }
+        let rate = r.per_second_at(later + Duration::from_secs(1)).unwrap();
+        assert!((rate - 5000.0).abs() < 1.0, "{rate}");
     }
 
     #[test]
