@@ -641,6 +641,8 @@ async fn deliveries_acknowledged_from_the_inbox_are_filed_in_order() {
         serde_json::json!({"deliveries_waiting": 0, "filing_per_second": null, "seconds_left": null}),
         "{dash}"
     );
+    // Three deliveries filed in well under the rate's shortest span: no rate, exported as 0.
+    assert_eq!(metric(&c, &s, "tapak_inbox_filing_rate").await, 0);
     let (_, issues) = get_json(&c, &s.u("/api/v1/issues"), &token).await;
     assert_eq!(issues["items"].as_array().unwrap().len(), 1, "{issues}");
     assert_eq!(issues["items"][0]["status"], "resolved", "{issues}");

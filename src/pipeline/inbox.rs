@@ -195,7 +195,7 @@ pub struct Backlog {
 /// Where filing stands now (see [`Backlog`]).
 pub async fn backlog(svc: &Services) -> Result<Backlog, StoreError> {
     let waiting = svc.db.read(store::inbox::count).await?;
-    Ok(Backlog::of(waiting, svc.pipeline.filing.per_second()))
+    Ok(Backlog::of(waiting, svc.pipeline.filing_rate()))
 }
 
 impl Backlog {

@@ -164,6 +164,10 @@ impl Pipeline {
     pub fn states(&self) -> Arc<StateCache> {
         self.states.clone()
     }
+    /// Deliveries filed from the inbox per second lately (see [`inbox::FilingRate`]).
+    pub fn filing_rate(&self) -> Option<f64> {
+        self.filing.per_second()
+    }
 }
 
 /// A chat's engine state as this process knows it.

@@ -187,6 +187,11 @@ pub async fn prometheus(State(st): State<AppState>) -> Response {
         gauges.6,
     );
     gauge(
+        "tapak_inbox_filing_rate",
+        "deliveries filed from the inbox per second over the last 3 s (0 when none were lately)",
+        st.pipeline.filing_rate().map_or(0, |r| r.round() as i64),
+    );
+    gauge(
         "tapak_messages_unindexed",
         "messages not yet in the search index",
         gauges.5,
