@@ -77,6 +77,16 @@ pub enum Command {
         #[arg(long, value_name = "ORDER")]
         date_order: Option<String>,
     },
+    /// Export records for inspectors.
+    Export {
+        #[command(subcommand)]
+        what: ExportCmd,
+    },
+    /// Check an audit ZIP offline: exit 0 intact, 1 tampered or incomplete (naming the first broken item), 2 unreadable.
+    Verify {
+        /// The audit ZIP.
+        file: PathBuf,
+    },
     /// Write a consistent copy of the database (safe while `serve` runs).
     Backup {
         /// Destination file.
@@ -99,6 +109,26 @@ pub enum UserCmd {
     Passwd { name: String },
     /// List logins.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCmd {
+    /// Write an audit ZIP: the period's messages with their raw webhook bodies, tickets, task log, evidence files
+    /// and event log, with a signed manifest (`tapak verify` checks it).
+    Audit {
+        /// First day (YYYY-MM-DD, in general.timezone).
+        #[arg(long, value_name = "DATE")]
+        from: String,
+        /// Last day, included.
+        #[arg(long, value_name = "DATE")]
+        to: String,
+        /// Only this site (name or id).
+        #[arg(long, value_name = "SITE")]
+        site: Option<String>,
+        /// The ZIP to write.
+        #[arg(long, value_name = "FILE.zip")]
+        output: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -364,6 +394,19 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 }),
             }
         }
+        Command::Export {
+            what:
+                ExportCmd::Audit {
+                    from,
+                    to,
+                    site,
+                    output,
+                },
+        } => {
+            let cfg = load_config(&cli, None)?;
+            export_audit(&cfg, from, to, site.clone(), output)
+        }
+        Command::Verify { file } => verify_audit(file),
         Command::Backup { file } => {
             let cfg = load_config(&cli, None)?;
             crate::store::db::backup_file(&cfg.db_path(), file)
@@ -377,6 +420,130 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             println!("# data directory: {}", cfg.data_dir.display());
             Ok(())
         }
+    }
+}
+
+/// `tapak export audit`.
+fn export_audit(
+    cfg: &Config,
+    from: &str,
+    to: &str,
+    site: Option<String>,
+    output: &std::path::Path,
+) -> Result<(), CliError> {
+    use crate::audit::{self, AuditError};
+    let period = audit::Period::parse(from, to).map_err(|e| CliError::usage(e.to_string()))?;
+    let tz = cfg.timezone().map_err(|e| CliError::usage(e.to_string()))?;
+    if !cfg.db_path().exists() {
+        return Err(CliError::usage(format!(
+            "no tapak database at {} (use --data to point at the data directory)",
+            cfg.db_path().display()
+        )));
+    }
+    let files = crate::evidence::EvidenceStore::open(&cfg.data_dir)
+        .map_err(|e| CliError::runtime(e.to_string()))?;
+    let key = audit::signing::load_or_create(&cfg.data_dir)
+        .map_err(|e| CliError::runtime(e.to_string()))?;
+    let db = crate::store::Db::open(&cfg.db_path())?;
+    let req = audit::export::Request { period, site };
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} exporting {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    let out = output.to_path_buf();
+    let b2 = bar.clone();
+    let res = db.read_blocking(move |c| {
+        Ok(audit::export::export(
+            c,
+            &files,
+            &key,
+            tz,
+            &req,
+            &out,
+            &mut |what, n| b2.set_message(format!("{what}: {n}")),
+        ))
+    });
+    bar.finish_and_clear();
+    let m = match res? {
+        Ok(m) => m,
+        Err(e @ (AuditError::Invalid(_) | AuditError::NotFound(_))) => {
+            db.close();
+            return Err(CliError::usage(e.to_string()));
+        }
+        Err(e) => {
+            db.close();
+            return Err(CliError::runtime(e.to_string()));
+        }
+    };
+    let m2 = m.clone();
+    db.write_blocking(move |tx| audit::record_export(tx, "cli", &m2))?;
+    db.close();
+    let c = &m.counts;
+    println!(
+        "{}: {} messages, {} issues, {} tasks, {} evidence files ({} missing), {} events; signed by key {}",
+        output.display(),
+        c.messages,
+        c.issues,
+        c.tasks,
+        c.evidence_files,
+        m.missing_evidence.len(),
+        c.events,
+        m.key_fingerprint
+    );
+    Ok(())
+}
+
+/// `tapak verify`: exit 0 intact, 1 tampered or incomplete, 2 unreadable.
+fn verify_audit(file: &std::path::Path) -> Result<(), CliError> {
+    use crate::audit::verify::{verify, Failure};
+    match verify(file) {
+        Ok(v) => {
+            let m = &v.manifest;
+            let c = &m.counts;
+            println!("intact: {}", file.display());
+            println!(
+                "  period {} to {} ({}), {}",
+                m.from,
+                m.to,
+                m.timezone,
+                m.site
+                    .as_ref()
+                    .map(|s| format!("site {}", s.name))
+                    .unwrap_or_else(|| "all sites".into())
+            );
+            println!(
+                "  {} messages, {} issues, {} tasks, {} evidence files, {} events{}",
+                c.messages,
+                c.issues,
+                c.tasks,
+                c.evidence_files,
+                c.events,
+                match (m.chain.first_event, m.chain.last_event) {
+                    (Some(a), Some(b)) => format!(
+                        " (chain {a}..{b}, head {})",
+                        &m.chain.head[..16.min(m.chain.head.len())]
+                    ),
+                    _ => String::new(),
+                }
+            );
+            if !m.missing_evidence.is_empty() {
+                println!(
+                    "  {} evidence items could not be included (listed in manifest.json)",
+                    m.missing_evidence.len()
+                );
+            }
+            println!("  signed by key {}", v.fingerprint);
+            Ok(())
+        }
+        Err(Failure::Broken { item, reason }) => Err(CliError {
+            code: 1,
+            message: format!("tampered or incomplete: {item}: {reason}"),
+        }),
+        Err(Failure::Unreadable(r)) => Err(CliError {
+            code: 2,
+            message: format!("cannot check: {r}"),
+        }),
     }
 }
 

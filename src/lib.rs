@@ -7,9 +7,11 @@
 //! - [`evidence`]: the content-addressed photo/voice/document store, thumbnails, the media fetcher
 //! - [`store`](mod@store): SQLite (migrations, the group-commit writer, one file per aggregate)
 //! - [`pipeline`]: the work that follows a webhook's 200 (classification, indexing, linking)
+//! - [`audit`]: audit ZIPs for inspectors (signed manifest, raw bodies, evidence, event chain) and their offline check
 //! - [`web`]: the HTTP layer (API, webhooks, UI, metrics); [`cli`]: the command line; [`app`]: wiring and lifecycle
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod classify;
 pub mod cli;

@@ -18,7 +18,7 @@ pub struct Chat {
     pub messages: i64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct NamedRef {
     pub id: i64,
     pub name: String,

@@ -2,14 +2,14 @@
 //! changed, removed or reordered event breaks the chain from that point on.
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::StoreError;
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Event {
     pub id: i64,
     pub at: String,
@@ -49,6 +49,22 @@ pub fn event_hash(
         h.update(part.as_bytes());
     }
     hex::encode(h.finalize())
+}
+
+impl Event {
+    /// What this event's hash must be, given its fields and its `prev_hash`.
+    pub fn computed_hash(&self) -> String {
+        event_hash(
+            &self.prev_hash,
+            self.id,
+            &self.at,
+            &self.actor,
+            &self.action,
+            &self.entity,
+            self.entity_id.as_deref(),
+            &self.data,
+        )
+    }
 }
 
 /// Appends an event inside the caller's transaction; returns its id.
@@ -109,16 +125,7 @@ pub fn verify_chain<'a>(
         if e.prev_hash != prev {
             return Err(e.id);
         }
-        let h = event_hash(
-            &e.prev_hash,
-            e.id,
-            &e.at,
-            &e.actor,
-            &e.action,
-            &e.entity,
-            e.entity_id.as_deref(),
-            &e.data,
-        );
+        let h = e.computed_hash();
         if h != e.hash {
             return Err(e.id);
         }

@@ -1,6 +1,7 @@
 //! Storage: SQLite through rusqlite. `db` opens, migrates and owns the writer; every aggregate's SQL lives in its own
 //! file here and nowhere else.
 
+pub mod audit;
 pub mod chats;
 pub mod db;
 pub mod events;

@@ -13,7 +13,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use std::sync::Arc;
 use std::time::Duration;
-use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{NotForContentType, Predicate};
+use tower_http::compression::{CompressionLayer, DefaultPredicate};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -52,7 +53,10 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .fallback(ui::serve)
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::count_requests))
-        .layer(CompressionLayer::new())
+        .layer(CompressionLayer::new().compress_when(
+            // Audit ZIPs are compressed already; compressing them again only costs the box CPU.
+            DefaultPredicate::new().and(NotForContentType::const_new("application/zip")),
+        ))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(300),

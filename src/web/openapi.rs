@@ -41,9 +41,11 @@ impl Modify for Security {
         api::records::set_status, api::records::assign, api::records::merge, api::records::reclassify,
         api::records::move_message, api::records::move_evidence, api::records::repeats, api::records::get_sla,
         api::records::put_sla,
+        api::exports::audit_zip, api::exports::signing_key,
     ),
     modifiers(&Security),
     tags((name = "auth"), (name = "messages"), (name = "directory"), (name = "evidence"), (name = "records"), (name = "imports"),
+        (name = "audit", description = "Audit ZIPs for inspectors, signed by the appliance's Ed25519 key and checked offline with `tapak verify`."),
         (name = "corrections", description = "Manager corrections: they win over every automatic rule, survive re-processing and are recorded in the hash-chained event log with who and why."))
 )]
 pub struct ApiDoc;

@@ -2,6 +2,7 @@
 
 pub mod directory;
 pub mod evidence;
+pub mod exports;
 pub mod imports;
 pub mod messages;
 pub mod records;
@@ -76,6 +77,8 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             "/api/v1/issues/{id}/merge",
             axum::routing::post(records::merge),
         )
+        .route("/api/v1/exports/audit", get(exports::audit_zip))
+        .route("/api/v1/exports/audit/key", get(exports::signing_key))
         .route("/api/v1/tasks", get(records::list_tasks))
         .route("/api/v1/tasks/{id}", get(records::get_task))
         .route(

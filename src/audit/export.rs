@@ -1,0 +1,587 @@
+//! Writing an audit ZIP. Everything is streamed: messages, tickets and events are read a page at a time and written
+//! straight into the archive, hashed on the way, so a year of a busy firm exports in bounded memory. The ZIP is
+//! written beside its destination and renamed into place only when complete: a crash or a full disk never leaves a
+//! half-written file under the name an inspector will be given.
+
+use std::collections::{BTreeSet, HashSet};
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::Path;
+
+use ed25519_dalek::SigningKey;
+use rusqlite::Connection;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, ZipWriter};
+
+use super::{
+    signing, AuditError, Chain, Counts, FileEntry, Manifest, MissingEvidence, Period, EVENTS,
+    EVIDENCE, FORMAT, ISSUES, MANIFEST, MESSAGES, README, SIGNATURE, TASKS,
+};
+use crate::evidence::EvidenceStore;
+use crate::store::{self, audit::RawPayload, events::Event, messages::MessageFilter};
+
+/// What to export.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub period: Period,
+    /// A site's id or name; `None` for every site.
+    pub site: Option<String>,
+}
+
+/// Where an export stands, for progress bars: the part being written and how many items it has written.
+pub type Progress<'a> = &'a mut dyn FnMut(&'static str, u64);
+
+const PAGE: usize = 500;
+
+/// Writes the audit ZIP for `req` to `out`; answers its manifest.
+pub fn export(
+    conn: &Connection,
+    files: &EvidenceStore,
+    key: &SigningKey,
+    tz: chrono_tz::Tz,
+    req: &Request,
+    out: &Path,
+    progress: Progress<'_>,
+) -> Result<Manifest, AuditError> {
+    let site = match &req.site {
+        Some(s) => Some(find_site(conn, s)?),
+        None => None,
+    };
+    let dir = match out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        out.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("audit.zip"),
+        ulid::Ulid::new()
+    ));
+    let res = write_zip(conn, files, key, tz, req, site, &tmp, progress).and_then(|m| {
+        std::fs::rename(&tmp, out)
+            .map_err(|e| AuditError::io(&format!("cannot write {}", out.display()), e))?;
+        Ok(m)
+    });
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
+}
+
+fn find_site(conn: &Connection, key: &str) -> Result<store::chats::NamedRef, AuditError> {
+    store::chats::list_sites(conn)?
+        .into_iter()
+        .find(|s| s.id.to_string() == key || s.name.eq_ignore_ascii_case(key.trim()))
+        .map(|s| store::chats::NamedRef {
+            id: s.id,
+            name: s.name,
+        })
+        .ok_or_else(|| AuditError::NotFound(format!("site {key:?} not found")))
+}
+
+/// What the records in the ZIP point at: the ids that decide which events are shown in full, and the evidence to add.
+#[derive(Default)]
+struct Included {
+    messages: HashSet<i64>,
+    issues: HashSet<i64>,
+    tasks: HashSet<i64>,
+    raw_payloads: HashSet<i64>,
+    evidence: BTreeSet<i64>,
+    chats: HashSet<i64>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_zip(
+    conn: &Connection,
+    files: &EvidenceStore,
+    key: &SigningKey,
+    tz: chrono_tz::Tz,
+    req: &Request,
+    site: Option<store::chats::NamedRef>,
+    tmp: &Path,
+    progress: Progress<'_>,
+) -> Result<Manifest, AuditError> {
+    let (from_ms, to_ms) = req.period.bounds_ms(tz)?;
+    let file = File::create(tmp)
+        .map_err(|e| AuditError::io(&format!("cannot create {}", tmp.display()), e))?;
+    let mut zip = ZipWriter::new(BufWriter::new(file));
+    let mut entries: Vec<FileEntry> = vec![];
+    let mut counts = Counts::default();
+    let mut inc = Included::default();
+    let site_id = site.as_ref().map(|s| s.id);
+    // With a site filter, only what belongs to the site is shown: remember it to redact the rest of the event log.
+    let remember = site_id.is_some();
+
+    entries.push(put_bytes(
+        &mut zip,
+        README,
+        readme(req, site.as_ref(), tz).as_bytes(),
+    )?);
+
+    // Messages, each with the webhook body it came from.
+    let filter = MessageFilter {
+        site: site_id,
+        from_ms: Some(from_ms),
+        to_ms: Some(to_ms),
+        ..MessageFilter::default()
+    };
+    let mut w = entry(&mut zip, MESSAGES, true)?;
+    let mut cursor = None;
+    loop {
+        let (page, next) = store::messages::list(conn, &filter, cursor, PAGE)?;
+        let ids: Vec<i64> = page.iter().map(|m| m.id).collect();
+        let raws = store::audit::raw_payload_ids(conn, &ids)?;
+        for m in &page {
+            let raw = match raws.get(&m.id) {
+                Some(id) => {
+                    if remember {
+                        inc.raw_payloads.insert(*id);
+                    }
+                    counts.raw_payloads += 1;
+                    Some(RawLine::of(store::audit::raw_payload(conn, *id)?))
+                }
+                None => None,
+            };
+            if remember {
+                inc.messages.insert(m.id);
+                inc.chats.insert(m.chat.id);
+            }
+            inc.evidence.extend(m.media.iter().copied());
+            w.line(&MessageLine { message: m, raw })?;
+            counts.messages += 1;
+        }
+        progress("messages", counts.messages);
+        match next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    entries.push(w.finish());
+
+    // Tickets opened and task-log entries reported in the period.
+    let now = chrono::Utc::now();
+    let rf = store::records::RecordFilter {
+        site: site_id,
+        from_ms: Some(from_ms),
+        to_ms: Some(to_ms),
+        now_ms: now.timestamp_millis(),
+        ..Default::default()
+    };
+    let mut w = entry(&mut zip, ISSUES, true)?;
+    let mut cursor = None;
+    loop {
+        let (page, next) = store::records::list_issues(conn, &rf, cursor, PAGE)?;
+        for i in &page {
+            let d = store::records::issue_detail(conn, i.id, now)?;
+            inc.evidence.extend(d.evidence.iter().map(|e| e.id));
+            if remember {
+                inc.issues.insert(i.id);
+            }
+            w.line(&d)?;
+            counts.issues += 1;
+        }
+        progress("issues", counts.issues);
+        match next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    entries.push(w.finish());
+
+    let mut w = entry(&mut zip, TASKS, true)?;
+    let mut cursor = None;
+    loop {
+        let (page, next) = store::records::list_tasks(conn, &rf, cursor, PAGE)?;
+        for t in &page {
+            inc.evidence.extend(t.evidence.iter().map(|e| e.id));
+            if remember {
+                inc.tasks.insert(t.id);
+            }
+            w.line(t)?;
+            counts.tasks += 1;
+        }
+        progress("tasks", counts.tasks);
+        match next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    entries.push(w.finish());
+
+    // Evidence records, then their files (stored as they are: photos and voice notes are compressed already).
+    let mut missing = vec![];
+    let mut with_file: Vec<(i64, String)> = vec![];
+    let mut w = entry(&mut zip, EVIDENCE, true)?;
+    for id in &inc.evidence {
+        let ev = store::evidence::get(conn, *id)?;
+        let file = match (&ev.sha256, ev.status.as_str()) {
+            (Some(sha), "ready") => {
+                let path = evidence_path(sha, ev.mime.as_deref());
+                with_file.push((ev.id, sha.clone()));
+                Some(path)
+            }
+            _ => {
+                missing.push(MissingEvidence {
+                    evidence: ev.id,
+                    reason: match ev.status.as_str() {
+                        "pending" => "still downloading from WhatsApp".to_string(),
+                        "missing_from_export" => "not included in the chat export".to_string(),
+                        other => format!(
+                            "{other}{}",
+                            ev.error
+                                .as_deref()
+                                .map(|e| format!(": {e}"))
+                                .unwrap_or_default()
+                        ),
+                    },
+                });
+                None
+            }
+        };
+        w.line(&EvidenceLine {
+            evidence: &ev,
+            file,
+        })?;
+        counts.evidence += 1;
+    }
+    entries.push(w.finish());
+    progress("evidence", counts.evidence);
+
+    let mut written = HashSet::new();
+    for (id, sha) in with_file {
+        if !written.insert(sha.clone()) {
+            continue; // the same picture sent twice: one file
+        }
+        let mime = store::evidence::get(conn, id)?.mime;
+        match copy_evidence(&mut zip, files, &sha, &evidence_path(&sha, mime.as_deref()))? {
+            Ok(e) => {
+                entries.push(e);
+                counts.evidence_files += 1;
+                progress("evidence files", counts.evidence_files);
+            }
+            Err(reason) => {
+                written.remove(&sha);
+                missing.push(MissingEvidence {
+                    evidence: id,
+                    reason,
+                });
+            }
+        }
+    }
+
+    // The event log's stretch for the period.
+    let (from_at, to_at) = req.period.bounds_at(tz)?;
+    let mut chain = Chain::default();
+    let mut w = entry(&mut zip, EVENTS, true)?;
+    if let Some((first, last)) = store::audit::event_span(conn, &from_at, &to_at)? {
+        chain.first_event = Some(first);
+        chain.last_event = Some(last);
+        chain.anchor = store::audit::hash_before(conn, first)?;
+        chain.head = chain.anchor.clone();
+        let mut after = first - 1;
+        loop {
+            let page = store::audit::events_up_to(conn, after, last, 5_000)?;
+            let Some(tail) = page.last() else { break };
+            after = tail.id;
+            for e in &page {
+                if remember && !inc.shows(e) {
+                    w.line(&Redacted::of(e))?;
+                    chain.redacted += 1;
+                } else {
+                    w.line(e)?;
+                }
+                chain.head = e.hash.clone();
+                chain.events += 1;
+            }
+            progress("events", chain.events);
+        }
+    } else {
+        chain.anchor = store::events::GENESIS.to_string();
+        chain.head = chain.anchor.clone();
+    }
+    counts.events = chain.events;
+    entries.push(w.finish());
+
+    let vk = key.verifying_key();
+    let manifest = Manifest {
+        format: FORMAT.to_string(),
+        generated_at: store::fmt_time(now),
+        generated_by: format!("tapak {}", env!("CARGO_PKG_VERSION")),
+        timezone: tz.name().to_string(),
+        from: req.period.from.to_string(),
+        to: req.period.to.to_string(),
+        site,
+        counts,
+        chain,
+        missing_evidence: missing,
+        files: entries,
+        public_key: hex::encode(vk.as_bytes()),
+        key_fingerprint: signing::fingerprint(&vk),
+    };
+    let json = serde_json::to_vec_pretty(&manifest)?;
+    put_bytes(&mut zip, MANIFEST, &json)?;
+    put_bytes(&mut zip, SIGNATURE, signing::sign(key, &json).as_bytes())?;
+    let inner = zip.finish()?;
+    let file = inner
+        .into_inner()
+        .map_err(|e| AuditError::io("cannot write the ZIP", e.error()))?;
+    file.sync_all()
+        .map_err(|e| AuditError::io("cannot write the ZIP", e))?;
+    Ok(manifest)
+}
+
+impl Included {
+    /// Whether an event is about something in the export (shown in full) or about another site (redacted).
+    fn shows(&self, e: &Event) -> bool {
+        let Some(id) = e.entity_id.as_deref().and_then(|s| s.parse::<i64>().ok()) else {
+            return false;
+        };
+        match e.entity.as_str() {
+            "raw_payload" => self.raw_payloads.contains(&id),
+            "message" => self.messages.contains(&id),
+            "issue" => self.issues.contains(&id),
+            "task" => self.tasks.contains(&id),
+            "evidence" => self.evidence.contains(&id),
+            "chat" => self.chats.contains(&id),
+            _ => false,
+        }
+    }
+}
+
+/// An event about something outside the export: its place in the chain without its content.
+#[derive(Serialize)]
+struct Redacted<'a> {
+    id: i64,
+    redacted: bool,
+    prev_hash: &'a str,
+    hash: &'a str,
+}
+
+impl<'a> Redacted<'a> {
+    fn of(e: &'a Event) -> Redacted<'a> {
+        Redacted {
+            id: e.id,
+            redacted: true,
+            prev_hash: &e.prev_hash,
+            hash: &e.hash,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct MessageLine<'a> {
+    #[serde(flatten)]
+    message: &'a store::messages::Message,
+    raw: Option<RawLine>,
+}
+
+/// A webhook body as it arrived: as text when it is UTF-8 (it nearly always is JSON), else base64.
+#[derive(Serialize)]
+pub(super) struct RawLine {
+    id: i64,
+    source: String,
+    received_at: String,
+    sha256: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body_base64: Option<String>,
+}
+
+impl RawLine {
+    fn of(r: RawPayload) -> RawLine {
+        let (body, body_base64) = match String::from_utf8(r.body) {
+            Ok(s) => (Some(s), None),
+            Err(e) => {
+                use base64::Engine;
+                (
+                    None,
+                    Some(base64::engine::general_purpose::STANDARD.encode(e.into_bytes())),
+                )
+            }
+        };
+        RawLine {
+            id: r.id,
+            source: r.source,
+            received_at: r.received_at,
+            sha256: r.sha256,
+            body,
+            body_base64,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct EvidenceLine<'a> {
+    #[serde(flatten)]
+    evidence: &'a store::evidence::Evidence,
+    /// The file's path in the ZIP, or null when it could not be included (see the manifest's `missing_evidence`).
+    file: Option<String>,
+}
+
+/// `evidence/<sha256>.<ext>`: named by content, so the name itself proves what the file must hash to.
+pub(super) fn evidence_path(sha: &str, mime: Option<&str>) -> String {
+    let m = mime.map(|m| {
+        m.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    });
+    // The usual names first (mime_guess would call a JPEG `.jfif`), then whatever it knows.
+    let ext = match m.as_deref() {
+        None | Some("") => None,
+        Some("image/jpeg") => Some("jpg"),
+        Some("audio/ogg") => Some("ogg"),
+        Some("audio/mpeg") => Some("mp3"),
+        Some("video/mp4") => Some("mp4"),
+        Some(other) => mime_guess::get_mime_extensions_str(other).and_then(|e| e.first().copied()),
+    }
+    .map(|e| format!(".{e}"))
+    .unwrap_or_default();
+    format!("evidence/{sha}{ext}")
+}
+
+/// Copies a stored evidence file into the ZIP, checking it still hashes to its name; the inner `Err` is why it could
+/// not be included (the ZIP itself is still fine).
+fn copy_evidence<W: Write + std::io::Seek>(
+    zip: &mut ZipWriter<W>,
+    files: &EvidenceStore,
+    sha: &str,
+    name: &str,
+) -> Result<Result<FileEntry, String>, AuditError> {
+    let path = files.path_of(sha);
+    // Checked before it goes in, so a damaged store file is reported, not shipped as evidence.
+    let mut f = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) => return Ok(Err(format!("the stored file is unreadable: {e}"))),
+    };
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| AuditError::io(&format!("cannot read {}", path.display()), e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    if hex::encode(h.finalize()) != sha {
+        return Ok(Err(
+            "the stored file no longer matches its SHA-256 (damaged on disk)".to_string(),
+        ));
+    }
+    let mut f = File::open(&path)
+        .map_err(|e| AuditError::io(&format!("cannot read {}", path.display()), e))?;
+    let mut w = entry(zip, name, false)?;
+    std::io::copy(&mut f, &mut w)
+        .map_err(|e| AuditError::io(&format!("cannot copy {}", path.display()), e))?;
+    Ok(Ok(w.finish()))
+}
+
+fn options(compress: bool) -> SimpleFileOptions {
+    SimpleFileOptions::default()
+        .compression_method(if compress {
+            CompressionMethod::Deflated
+        } else {
+            CompressionMethod::Stored
+        })
+        .large_file(true)
+}
+
+fn put_bytes<W: Write + std::io::Seek>(
+    zip: &mut ZipWriter<W>,
+    name: &str,
+    bytes: &[u8],
+) -> Result<FileEntry, AuditError> {
+    let mut w = entry(zip, name, true)?;
+    w.write_all(bytes)
+        .map_err(|e| AuditError::io(&format!("cannot write {name}"), e))?;
+    Ok(w.finish())
+}
+
+/// A ZIP entry being written, hashed and counted on the way.
+struct Entry<'z, W: Write + std::io::Seek> {
+    zip: &'z mut ZipWriter<W>,
+    name: String,
+    sha: Sha256,
+    bytes: u64,
+}
+
+fn entry<'z, W: Write + std::io::Seek>(
+    zip: &'z mut ZipWriter<W>,
+    name: &str,
+    compress: bool,
+) -> Result<Entry<'z, W>, AuditError> {
+    zip.start_file(name, options(compress))?;
+    Ok(Entry {
+        zip,
+        name: name.to_string(),
+        sha: Sha256::new(),
+        bytes: 0,
+    })
+}
+
+impl<W: Write + std::io::Seek> Entry<'_, W> {
+    fn line<T: Serialize>(&mut self, v: &T) -> Result<(), AuditError> {
+        let mut s = serde_json::to_vec(v)?;
+        s.push(b'\n');
+        self.write_all(&s)
+            .map_err(|e| AuditError::io(&format!("cannot write {}", self.name), e))
+    }
+
+    fn finish(self) -> FileEntry {
+        FileEntry {
+            path: self.name,
+            sha256: hex::encode(self.sha.finalize()),
+            bytes: self.bytes,
+        }
+    }
+}
+
+impl<W: Write + std::io::Seek> Write for Entry<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.zip.write(buf)?;
+        self.sha.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.zip.flush()
+    }
+}
+
+fn readme(req: &Request, site: Option<&store::chats::NamedRef>, tz: chrono_tz::Tz) -> String {
+    format!(
+        "tapak audit export\n\
+         ==================\n\n\
+         Period: {from} to {to} (both days included, time zone {tz})\n\
+         Site:   {site}\n\n\
+         What is in this ZIP\n\
+         - messages.jsonl  every message of the period, one JSON object per line, each with the WhatsApp\n\
+                           webhook body it was parsed from (\"raw\": body as received and its SHA-256)\n\
+         - issues.jsonl    tickets opened in the period, with their timeline, evidence and corrections\n\
+         - tasks.jsonl     task-log entries reported in the period\n\
+         - evidence.jsonl  the photos, voice notes and documents those records point to\n\
+         - evidence/       the files themselves, each named by its SHA-256\n\
+         - events.jsonl    the appliance's hash-chained event log for the period (who changed what, when);\n\
+                           events about other sites show only their hashes, so the chain stays checkable\n\
+         - manifest.json   the SHA-256 and size of every file above, and the signing key\n\
+         - manifest.sig    the Ed25519 signature of manifest.json by that key\n\n\
+         How to check it\n\
+         With tapak:  tapak verify THIS.zip   (exit 0: intact; 1: tampered or incomplete, naming the first\n\
+         broken item; 2: not readable). It prints the key fingerprint: compare it with the one the appliance\n\
+         shows under Settings, or the one the firm gave you.\n\
+         By hand: sha256sum each file and compare with manifest.json; check manifest.sig (hex) against\n\
+         manifest.json with the public key in it (Ed25519); each event's hash is SHA-256 over its fields\n\
+         (prev_hash, id, at, actor, action, entity, entity_id, data), each preceded by its length as an\n\
+         8-byte big-endian number; each event's prev_hash is the previous event's hash.\n",
+        from = req.period.from,
+        to = req.period.to,
+        site = site.map(|s| s.name.as_str()).unwrap_or("all sites"),
+    )
+}

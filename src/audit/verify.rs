@@ -1,0 +1,383 @@
+//! Checking an audit ZIP offline, without the appliance's database: the manifest's signature, every file's size and
+//! SHA-256, no file added or missing, every raw webhook body against its hash, every evidence record against its file,
+//! and the event chain link by link (no event changed, removed, inserted or reordered). The first broken item is named.
+//!
+//! A hostile ZIP cannot hurt the checker: nothing is extracted to disk, names are only compared, and no entry is read
+//! past the size the manifest gives it (a decompression bomb stops there).
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader, Read, Seek};
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::{signing, Manifest, EVENTS, EVIDENCE, FORMAT, MANIFEST, MESSAGES, SIGNATURE};
+use crate::store::events::Event;
+
+/// An intact ZIP: its manifest, and the signing key's fingerprint computed here (not read from the manifest).
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub manifest: Manifest,
+    pub fingerprint: String,
+    pub files: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// Tampered or incomplete: the first item that does not check out, and why.
+    Broken { item: String, reason: String },
+    /// Not a ZIP that can be read at all.
+    Unreadable(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Broken { item, reason } => write!(f, "{item}: {reason}"),
+            Failure::Unreadable(r) => write!(f, "{r}"),
+        }
+    }
+}
+
+fn broken(item: impl Into<String>, reason: impl Into<String>) -> Failure {
+    Failure::Broken {
+        item: item.into(),
+        reason: reason.into(),
+    }
+}
+
+const MANIFEST_CAP: u64 = 64 << 20;
+const LINE_CAP: u64 = 256 << 20;
+
+pub fn verify(path: &Path) -> Result<Verified, Failure> {
+    let f = std::fs::File::open(path)
+        .map_err(|e| Failure::Unreadable(format!("cannot open {}: {e}", path.display())))?;
+    verify_reader(f).map_err(|e| match e {
+        Failure::Unreadable(r) => Failure::Unreadable(format!("{}: {r}", path.display())),
+        other => other,
+    })
+}
+
+pub fn verify_reader<R: Read + Seek>(r: R) -> Result<Verified, Failure> {
+    let mut zip = zip::ZipArchive::new(r)
+        .map_err(|e| Failure::Unreadable(format!("not a readable ZIP ({e})")))?;
+    let names: Vec<String> = zip.file_names().map(str::to_string).collect();
+    for (i, name) in names.iter().enumerate() {
+        let safe = zip
+            .by_index_raw(i)
+            .map(|f| f.enclosed_name().is_some())
+            .unwrap_or(false);
+        if !safe {
+            return Err(broken(name.clone(), "unsafe file name in the ZIP"));
+        }
+    }
+    let manifest_bytes = read_small(&mut zip, MANIFEST)?;
+    let sig = read_small(&mut zip, SIGNATURE)?;
+    let manifest: Manifest = serde_json::from_slice(&manifest_bytes)
+        .map_err(|e| broken(MANIFEST, format!("not a valid manifest ({e})")))?;
+    if manifest.format != FORMAT {
+        return Err(broken(
+            MANIFEST,
+            format!(
+                "unknown format {:?} (this tapak reads {FORMAT})",
+                manifest.format
+            ),
+        ));
+    }
+    let key = signing::check(
+        &manifest.public_key,
+        &manifest_bytes,
+        &String::from_utf8_lossy(&sig),
+    )
+    .map_err(|r| broken(SIGNATURE, r))?;
+    let fingerprint = signing::fingerprint(&key);
+
+    let listed: HashMap<&str, &super::FileEntry> = manifest
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f))
+        .collect();
+    if listed.len() != manifest.files.len() {
+        return Err(broken(MANIFEST, "a file is listed twice"));
+    }
+    for name in &names {
+        if name != MANIFEST && name != SIGNATURE && !listed.contains_key(name.as_str()) {
+            return Err(broken(
+                name.clone(),
+                "in the ZIP but not listed in the manifest",
+            ));
+        }
+    }
+    let mut evidence_files = HashSet::new();
+    for entry in &manifest.files {
+        let file = zip.by_name(&entry.path).map_err(|_| {
+            broken(
+                entry.path.clone(),
+                "listed in the manifest but missing from the ZIP",
+            )
+        })?;
+        let mut r = Hashing::new(file.take(entry.bytes + 1));
+        // Content checks run while the file is hashed; a file that does not match the manifest is reported as such
+        // first (it is the plainer finding), then what the content checks found.
+        let content = match entry.path.as_str() {
+            MESSAGES => check_messages(&mut r).err(),
+            EVENTS => check_events(&mut r, &manifest).err(),
+            _ => None, // evidence.jsonl is checked below, once every evidence file's hash is known
+        };
+        // Whatever a checker above left unread still counts.
+        std::io::copy(&mut r, &mut std::io::sink())
+            .map_err(|e| broken(entry.path.clone(), format!("cannot be read ({e})")))?;
+        let (sha, bytes) = r.finish();
+        if bytes != entry.bytes {
+            return Err(broken(
+                entry.path.clone(),
+                format!("{bytes} bytes where the manifest says {}", entry.bytes),
+            ));
+        }
+        if sha != entry.sha256 {
+            return Err(broken(
+                entry.path.clone(),
+                "content does not match its SHA-256 in the manifest",
+            ));
+        }
+        if entry.path.starts_with("evidence/") {
+            let stem = entry.path["evidence/".len()..]
+                .split('.')
+                .next()
+                .unwrap_or("");
+            if stem != sha {
+                return Err(broken(
+                    entry.path.clone(),
+                    "the file's name is not its SHA-256",
+                ));
+            }
+            evidence_files.insert(sha);
+        }
+        if let Some(e) = content {
+            return Err(e);
+        }
+    }
+    if listed.contains_key(EVIDENCE) {
+        let file = zip
+            .by_name(EVIDENCE)
+            .map_err(|_| broken(EVIDENCE, "missing from the ZIP"))?;
+        check_evidence(
+            BufReader::new(file.take(listed[EVIDENCE].bytes)),
+            &evidence_files,
+        )?;
+    }
+    Ok(Verified {
+        files: manifest.files.len(),
+        fingerprint,
+        manifest,
+    })
+}
+
+fn read_small<R: Read + Seek>(
+    zip: &mut zip::ZipArchive<R>,
+    name: &str,
+) -> Result<Vec<u8>, Failure> {
+    let f = zip
+        .by_name(name)
+        .map_err(|_| broken(name, "missing from the ZIP"))?;
+    let mut buf = vec![];
+    f.take(MANIFEST_CAP + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| broken(name, format!("cannot be read ({e})")))?;
+    if buf.len() as u64 > MANIFEST_CAP {
+        return Err(broken(name, "implausibly large"));
+    }
+    Ok(buf)
+}
+
+/// Reads lines of at most [`LINE_CAP`] bytes; calls `each(line_number, json)` for each non-empty line.
+fn each_line<R: Read>(
+    name: &str,
+    r: R,
+    mut each: impl FnMut(usize, serde_json::Value) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    let mut r = BufReader::new(r);
+    let mut buf = vec![];
+    let mut n = 0;
+    loop {
+        buf.clear();
+        let got = (&mut r)
+            .take(LINE_CAP)
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| broken(name, format!("cannot be read ({e})")))?;
+        if got == 0 {
+            return Ok(());
+        }
+        n += 1;
+        if got as u64 == LINE_CAP && buf.last() != Some(&b'\n') {
+            return Err(broken(format!("{name} line {n}"), "line too long"));
+        }
+        if buf.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_slice(&buf)
+            .map_err(|e| broken(format!("{name} line {n}"), format!("not valid JSON ({e})")))?;
+        each(n, v)?;
+    }
+}
+
+/// Every message's raw webhook body hashes to the SHA-256 recorded for it.
+fn check_messages<R: Read>(r: R) -> Result<(), Failure> {
+    each_line(MESSAGES, r, |n, v| {
+        let item = || {
+            format!(
+                "{MESSAGES} line {n} (message {})",
+                v.get("id")
+                    .map(|i| i.to_string())
+                    .unwrap_or_else(|| "?".into())
+            )
+        };
+        let Some(raw) = v.get("raw").filter(|r| !r.is_null()) else {
+            return Ok(());
+        };
+        let body = match (
+            raw.get("body").and_then(|b| b.as_str()),
+            raw.get("body_base64").and_then(|b| b.as_str()),
+        ) {
+            (Some(text), _) => text.as_bytes().to_vec(),
+            (None, Some(b64)) => {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .map_err(|_| broken(item(), "raw body is not valid base64"))?
+            }
+            (None, None) => return Err(broken(item(), "raw payload without its body")),
+        };
+        let want = raw.get("sha256").and_then(|s| s.as_str()).unwrap_or("");
+        if hex::encode(Sha256::digest(&body)) != want.to_ascii_lowercase() {
+            return Err(broken(
+                item(),
+                "the raw webhook body does not match its SHA-256",
+            ));
+        }
+        Ok(())
+    })
+}
+
+/// The event chain: consecutive ids from the manifest's first event, each linked to the one before and (unless
+/// redacted) hashing to its own hash; it ends at the manifest's head.
+fn check_events<R: Read>(r: R, m: &Manifest) -> Result<(), Failure> {
+    let mut prev = m.chain.anchor.clone();
+    let mut expect_id = m.chain.first_event;
+    let mut count = 0u64;
+    let mut last = None;
+    each_line(EVENTS, r, |n, v| {
+        let id = v.get("id").and_then(|i| i.as_i64());
+        let item = format!(
+            "{EVENTS} line {n} (event {})",
+            id.map(|i| i.to_string()).unwrap_or_else(|| "?".into())
+        );
+        let Some(id) = id else {
+            return Err(broken(item, "no event id"));
+        };
+        if Some(id) != expect_id {
+            return Err(broken(
+                item,
+                match expect_id {
+                    Some(e) => {
+                        format!("expected event {e} here: events are missing or out of order")
+                    }
+                    None => "the manifest says the period has no events".to_string(),
+                },
+            ));
+        }
+        let text = |k: &str| v.get(k).and_then(|s| s.as_str()).map(str::to_string);
+        let prev_hash = text("prev_hash").unwrap_or_default();
+        if prev_hash != prev {
+            return Err(broken(item, "does not link to the event before it"));
+        }
+        let hash = text("hash").unwrap_or_default();
+        if v.get("redacted").and_then(|r| r.as_bool()) != Some(true) {
+            let e: Event = serde_json::from_value(v.clone())
+                .map_err(|e| broken(item.clone(), format!("not an event ({e})")))?;
+            let h = e.computed_hash();
+            if h != e.hash {
+                return Err(broken(
+                    item,
+                    "its content does not match its hash (changed after it was recorded)",
+                ));
+            }
+        }
+        prev = hash;
+        expect_id = Some(id + 1);
+        count += 1;
+        last = Some(id);
+        Ok(())
+    })?;
+    if count != m.chain.events || last != m.chain.last_event {
+        return Err(broken(
+            EVENTS,
+            format!("{count} events where the manifest says {}", m.chain.events),
+        ));
+    }
+    if prev != m.chain.head {
+        return Err(broken(
+            EVENTS,
+            "the chain does not end at the manifest's head hash",
+        ));
+    }
+    Ok(())
+}
+
+/// Every evidence record that names a file has that file, and the file hashes to the record's SHA-256.
+fn check_evidence<R: Read>(r: R, files: &HashSet<String>) -> Result<(), Failure> {
+    each_line(EVIDENCE, r, |n, v| {
+        let Some(file) = v.get("file").and_then(|f| f.as_str()) else {
+            return Ok(());
+        };
+        let item = format!(
+            "{EVIDENCE} line {n} (evidence {})",
+            v.get("id")
+                .map(|i| i.to_string())
+                .unwrap_or_else(|| "?".into())
+        );
+        let sha = v.get("sha256").and_then(|s| s.as_str()).unwrap_or("");
+        let stem = file
+            .strip_prefix("evidence/")
+            .unwrap_or("")
+            .split('.')
+            .next()
+            .unwrap_or("");
+        if stem != sha || !files.contains(sha) {
+            return Err(broken(
+                item,
+                format!("its file {file} is missing or is not the file it names"),
+            ));
+        }
+        Ok(())
+    })
+}
+
+/// A reader that hashes and counts what passes through it.
+struct Hashing<R> {
+    inner: R,
+    sha: Sha256,
+    bytes: u64,
+}
+
+impl<R: Read> Hashing<R> {
+    fn new(inner: R) -> Self {
+        Hashing {
+            inner,
+            sha: Sha256::new(),
+            bytes: 0,
+        }
+    }
+    fn finish(self) -> (String, u64) {
+        (hex::encode(self.sha.finalize()), self.bytes)
+    }
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.sha.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}

@@ -1,0 +1,439 @@
+//! Audit ZIPs end to end: exported from a running appliance (CLI and HTTP), checked offline with `tapak verify`, and
+//! every kind of tampering caught and named: changed content, a forged manifest, a changed or removed event, an
+//! altered raw webhook body, a missing or added file, a hostile file name, a different signing key, a truncated ZIP.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use common::*;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// The demo's dates are around today; the period covers the last month and tomorrow (in the appliance's zone).
+fn period() -> (String, String) {
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Kuala_Lumpur)
+        .date_naive();
+    (
+        (today - chrono::Duration::days(30)).to_string(),
+        (today + chrono::Duration::days(1)).to_string(),
+    )
+}
+
+fn read_zip(path: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut z = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    (0..z.len())
+        .map(|i| {
+            let mut f = z.by_index(i).unwrap();
+            let mut b = vec![];
+            f.read_to_end(&mut b).unwrap();
+            (f.name().to_string(), b)
+        })
+        .collect()
+}
+
+fn write_zip(path: &Path, entries: &[(String, Vec<u8>)]) {
+    let mut w = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    for (name, bytes) in entries {
+        w.start_file(name.as_str(), zip::write::SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(bytes).unwrap();
+    }
+    w.finish().unwrap();
+}
+
+fn get<'a>(entries: &'a [(String, Vec<u8>)], name: &str) -> &'a Vec<u8> {
+    &entries.iter().find(|(n, _)| n == name).unwrap().1
+}
+
+fn set(entries: &mut [(String, Vec<u8>)], name: &str, bytes: Vec<u8>) {
+    entries.iter_mut().find(|(n, _)| n == name).unwrap().1 = bytes;
+}
+
+/// Rewrites the manifest's entries for the files as they are now and signs it with `key` (what someone holding the
+/// key, or their own key, could do): the checks that remain are the chain and the raw bodies.
+fn reseal(entries: &mut [(String, Vec<u8>)], key: &ed25519_dalek::SigningKey) {
+    let mut m: Value = serde_json::from_slice(get(entries, "manifest.json")).unwrap();
+    for f in m["files"].as_array_mut().unwrap() {
+        let path = f["path"].as_str().unwrap().to_string();
+        if let Some((_, b)) = entries.iter().find(|(n, _)| *n == path) {
+            f["sha256"] = hex::encode(Sha256::digest(b)).into();
+            f["bytes"] = (b.len() as u64).into();
+        }
+    }
+    m["public_key"] = hex::encode(key.verifying_key().as_bytes()).into();
+    let json = serde_json::to_vec_pretty(&m).unwrap();
+    let sig = tapak::audit::signing::sign(key, &json);
+    set(entries, "manifest.json", json);
+    set(entries, "manifest.sig", sig.into_bytes());
+}
+
+fn appliance_key(s: &Server) -> ed25519_dalek::SigningKey {
+    let text = std::fs::read_to_string(s.data.join("audit-signing.key")).unwrap();
+    let b: [u8; 32] = hex::decode(text.trim()).unwrap().try_into().unwrap();
+    ed25519_dalek::SigningKey::from_bytes(&b)
+}
+
+/// `tapak export audit ARGS --output ZIP`, then `tapak verify ZIP`, both succeeding; answers verify's output.
+fn export_and_verify(s: &Server, zip: &Path, args: &[&str]) -> String {
+    let mut a = vec!["export", "audit"];
+    a.extend(args);
+    a.extend(["--output", zip.to_str().unwrap()]);
+    let out = s.cli(&a, None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (code, stdout, stderr) = verify(s, zip);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    stdout
+}
+
+/// Runs `tapak verify` on a ZIP: exit code, stdout, stderr.
+fn verify(s: &Server, zip: &Path) -> (i32, String, String) {
+    let out = s.cli(&["verify", zip.to_str().unwrap()], None);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn lines(b: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(b)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn jsonl(v: &[Value]) -> Vec<u8> {
+    v.iter()
+        .map(|l| format!("{l}\n"))
+        .collect::<String>()
+        .into_bytes()
+}
+
+#[tokio::test]
+async fn audit_zips_export_verify_and_catch_tampering() {
+    let s = Server::start_demo(&default_config("http://127.0.0.1:9"));
+    let c = client();
+    let admin = s.token("admin");
+    // A webhook message from a group that belongs to no site: in a site's export its events are redacted.
+    let now = chrono::Utc::now().timestamp();
+    let body = cloud_group_msg(
+        "wamid.AUDIT-OTHER-1",
+        "60123456799",
+        "Outsider",
+        now - 60,
+        Some("Secret other-site note: lift B motor smells burnt"),
+        None,
+        None,
+    );
+    assert_eq!(post_cloud(&c, &s, &body).await.status(), 200);
+    eventually(20, "the webhook message is filed", || {
+        let (c, u, t) = (c.clone(), s.u("/api/v1/search?q=burnt"), admin.clone());
+        async move {
+            let (_, v) = get_json(&c, &u, &t).await;
+            (!v["items"].as_array()?.is_empty()).then_some(())
+        }
+    })
+    .await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (from, to) = period();
+    let all = dir.path().join("all.zip");
+    let stdout = export_and_verify(&s, &all, &["--from", &from, "--to", &to]);
+    assert!(stdout.starts_with("intact:"), "{stdout}");
+
+    // The fingerprint verify prints is the appliance's, as the API shows it.
+    let (st, key) = get_json(&c, &s.u("/api/v1/exports/audit/key"), &admin).await;
+    assert_eq!(st, 200);
+    let fp = key["fingerprint"].as_str().unwrap().to_string();
+    assert!(stdout.contains(&format!("signed by key {fp}")), "{stdout}");
+
+    // What is inside: every message of the period with its raw body, the demo's tickets and photos byte-identical.
+    let entries = read_zip(&all);
+    let manifest: Value = serde_json::from_slice(get(&entries, "manifest.json")).unwrap();
+    let msgs = lines(get(&entries, "messages.jsonl"));
+    let (_, listed) = get_json(
+        &c,
+        &s.u(&format!("/api/v1/messages?limit=500&from={from}&to={to}")),
+        &admin,
+    )
+    .await;
+    assert_eq!(msgs.len(), listed["items"].as_array().unwrap().len());
+    assert_eq!(manifest["counts"]["messages"], msgs.len());
+    let webhook = msgs
+        .iter()
+        .find(|m| m["text"].as_str().is_some_and(|t| t.contains("burnt")))
+        .expect("the webhook message is exported");
+    let raw = webhook["raw"]["body"].as_str().unwrap();
+    assert_eq!(
+        raw.as_bytes(),
+        &body[..],
+        "the raw body is the one Meta sent, verbatim"
+    );
+    assert!(manifest["counts"]["issues"].as_u64().unwrap() > 0);
+    assert!(manifest["counts"]["tasks"].as_u64().unwrap() > 0);
+    let evidence = lines(get(&entries, "evidence.jsonl"));
+    let with_file: Vec<&Value> = evidence.iter().filter(|e| e["file"].is_string()).collect();
+    assert!(!with_file.is_empty(), "the demo's photos are in the ZIP");
+    for e in &with_file {
+        let served = c
+            .get(s.u(&format!("/api/v1/evidence/{}/file", e["id"])))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(&served[..], &get(&entries, e["file"].as_str().unwrap())[..]);
+    }
+    let events = lines(get(&entries, "events.jsonl"));
+    assert!(
+        events.iter().all(|e| e["redacted"].is_null()),
+        "an all-sites export shows every event"
+    );
+    assert!(events.iter().any(|e| e["action"] == "payload.received"));
+
+    // One site: the other group's message is not there, and its events keep only their place in the chain.
+    let site_zip = dir.path().join("site.zip");
+    let stdout = export_and_verify(
+        &s,
+        &site_zip,
+        &[
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--site",
+            "Seri Mutiara Residences",
+        ],
+    );
+    assert!(stdout.contains("site Seri Mutiara Residences"), "{stdout}");
+    let site_entries = read_zip(&site_zip);
+    let everything: String = site_entries
+        .iter()
+        .filter(|(n, _)| n.ends_with(".jsonl"))
+        .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
+        .collect();
+    assert!(
+        !everything.contains("burnt"),
+        "another site's message leaked into the site's export"
+    );
+    let site_events = lines(get(&site_entries, "events.jsonl"));
+    assert!(site_events.iter().any(|e| e["redacted"] == true));
+    assert_eq!(
+        site_events.len(),
+        events.len() + 1,
+        "the chain stays whole (one more event: the first export)"
+    );
+
+    // Tampering, each caught and named.
+    let t = dir.path().join("t.zip");
+    let key = appliance_key(&s);
+    let check = |entries: &[(String, Vec<u8>)], want_code: i32, want: &str| {
+        write_zip(&t, entries);
+        let (code, stdout, stderr) = verify(&s, &t);
+        assert_eq!(
+            code, want_code,
+            "expected exit {want_code} naming {want:?}: {stdout}{stderr}"
+        );
+        assert!(stderr.contains(want), "expected {want:?} in: {stderr}");
+    };
+    // a. A message's text changed.
+    let mut e = entries.clone();
+    let m = String::from_utf8(get(&e, "messages.jsonl").clone())
+        .unwrap()
+        .replace("burnt", "fine!");
+    set(&mut e, "messages.jsonl", m.into_bytes());
+    check(&e, 1, "messages.jsonl: content does not match");
+    // b. ... and the manifest updated to match, without the key.
+    let mut m: Value = serde_json::from_slice(get(&e, "manifest.json")).unwrap();
+    for f in m["files"].as_array_mut().unwrap() {
+        if f["path"] == "messages.jsonl" {
+            f["sha256"] = hex::encode(Sha256::digest(get(&e, "messages.jsonl"))).into();
+        }
+    }
+    set(
+        &mut e,
+        "manifest.json",
+        serde_json::to_vec_pretty(&m).unwrap(),
+    );
+    check(&e, 1, "manifest.sig: the signature does not match");
+    // c. With the appliance's key, a changed raw webhook body is still caught by its own hash.
+    let mut e = entries.clone();
+    let mut ms = lines(get(&e, "messages.jsonl"));
+    let i = ms
+        .iter()
+        .position(|m| m["raw"]["body"].is_string())
+        .unwrap();
+    let b = ms[i]["raw"]["body"]
+        .as_str()
+        .unwrap()
+        .replace("burnt", "fine!")
+        .replace("Selamat", "Salam");
+    ms[i]["raw"]["body"] = format!("{b} ").into();
+    set(&mut e, "messages.jsonl", jsonl(&ms));
+    reseal(&mut e, &key);
+    check(&e, 1, "the raw webhook body does not match its SHA-256");
+    // d. ... and a changed event by the chain.
+    let mut e = entries.clone();
+    let mut evs = lines(get(&e, "events.jsonl"));
+    evs[0]["actor"] = "someone-else".into();
+    set(&mut e, "events.jsonl", jsonl(&evs));
+    reseal(&mut e, &key);
+    check(&e, 1, "events.jsonl line 1");
+    // e. ... and a removed event.
+    let mut e = entries.clone();
+    let mut evs = lines(get(&e, "events.jsonl"));
+    evs.remove(1);
+    set(&mut e, "events.jsonl", jsonl(&evs));
+    reseal(&mut e, &key);
+    check(&e, 1, "events are missing or out of order");
+    // f. An evidence photo taken out.
+    let photo = with_file[0]["file"].as_str().unwrap().to_string();
+    let e: Vec<_> = entries
+        .iter()
+        .filter(|(n, _)| *n != photo)
+        .cloned()
+        .collect();
+    check(
+        &e,
+        1,
+        &format!("{photo}: listed in the manifest but missing"),
+    );
+    // g. A photo swapped for another picture.
+    let mut e = entries.clone();
+    set(&mut e, &photo, jpeg(40, 30, 9));
+    check(&e, 1, &format!("{photo}: "));
+    // h. A file slipped in, and a hostile name.
+    let mut e = entries.clone();
+    e.push(("extra.txt".into(), b"hello".to_vec()));
+    check(&e, 1, "extra.txt: in the ZIP but not listed");
+    let mut e = entries.clone();
+    e.push(("../../etc/evil".into(), b"x".to_vec()));
+    check(&e, 1, "unsafe file name");
+    // i. Everything re-signed with someone else's key: internally consistent, but the fingerprint is not the
+    //    appliance's, which is what an inspector compares.
+    let mut e = entries.clone();
+    let mut ms = lines(get(&e, "messages.jsonl"));
+    ms.retain(|m| !m["text"].as_str().is_some_and(|t| t.contains("burnt")));
+    set(&mut e, "messages.jsonl", jsonl(&ms));
+    let forger = ed25519_dalek::SigningKey::from_bytes(&[42; 32]);
+    reseal(&mut e, &forger);
+    write_zip(&t, &e);
+    let (code, stdout, _) = verify(&s, &t);
+    assert_eq!(code, 0);
+    assert!(
+        !stdout.contains(&fp),
+        "a forger's key must not show the appliance's fingerprint: {stdout}"
+    );
+    // j. Not a ZIP, or cut short: unreadable.
+    let bytes = std::fs::read(&all).unwrap();
+    std::fs::write(&t, &bytes[..bytes.len() / 2]).unwrap();
+    let (code, _, stderr) = verify(&s, &t);
+    assert_eq!(code, 2, "{stderr}");
+    let (code, _, stderr) = verify(&s, &dir.path().join("nope.zip"));
+    assert_eq!(code, 2, "{stderr}");
+
+    // Bad input to the CLI: clear errors, exit 2, no file left behind.
+    let bad = dir.path().join("bad.zip");
+    for (args, want) in [
+        (vec!["--from", "2026-12-09", "--to", "2026-12-01"], "after"),
+        (
+            vec!["--from", "9/12/2026", "--to", "2026-12-01"],
+            "from: expected a date",
+        ),
+        (
+            vec!["--from", &from, "--to", &to, "--site", "Nowhere Towers"],
+            "not found",
+        ),
+    ] {
+        let mut a = vec!["export", "audit"];
+        a.extend(args);
+        a.extend(["--output", bad.to_str().unwrap()]);
+        let out = s.cli(&a, None);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains(want));
+        assert!(!bad.exists());
+    }
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().all(|f| !f
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".tmp")),
+        "no temporary file is left beside the output"
+    );
+
+    // Over HTTP: inspectors and managers may export, viewers may not; the download verifies offline.
+    let inspector = s.token("inspector");
+    let viewer = s.token("viewer");
+    let url = s.u(&format!("/api/v1/exports/audit?from={from}&to={to}"));
+    let r = c.get(&url).bearer_auth(&inspector).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/zip");
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("tapak-audit-"));
+    let got = dir.path().join("http.zip");
+    std::fs::write(&got, r.bytes().await.unwrap()).unwrap();
+    let (code, stdout, stderr) = verify(&s, &got);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(
+        c.get(&url)
+            .bearer_auth(&viewer)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    assert_eq!(c.get(&url).send().await.unwrap().status(), 401);
+    let (st, v) = get_json(
+        &c,
+        &s.u("/api/v1/exports/audit?from=2026-12-09&to=2026-12-01"),
+        &inspector,
+    )
+    .await;
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (400, Some("invalid_input"))
+    );
+    let (st, _) = get_json(
+        &c,
+        &s.u(&format!(
+            "/api/v1/exports/audit?from={from}&to={to}&site=Nowhere"
+        )),
+        &inspector,
+    )
+    .await;
+    assert_eq!(st, 404);
+    assert!(
+        std::fs::read_dir(s.data.join("tmp"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+            == 0,
+        "the HTTP export leaves nothing in the data dir"
+    );
+
+    // Every export is in the event log, with who made it.
+    let db = rusqlite::Connection::open(s.data.join("tapak.db")).unwrap();
+    let exports: Vec<String> = db
+        .prepare("SELECT actor FROM events WHERE action = 'audit.exported' ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(exports.len(), 3, "{exports:?}");
+    assert_eq!(exports[0], "cli");
+    assert!(exports[2].contains("inspector"), "{exports:?}");
+}
