@@ -30,6 +30,7 @@ fn ui_works_in_a_real_browser() {
         .env("TAPAK_USER", "admin")
         .env("TAPAK_PASSWORD", "tapak-demo")
         .env("E2E_REQUIRE_LT", "1")
+        .env("TAPAK_BIN", common::bin())
         .env("CHROMIUM_PATH", &chromium)
         .output()
         .expect("run node");

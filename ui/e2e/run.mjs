@@ -10,7 +10,8 @@
 // With an admin or manager login it also changes data: a ticket's status and owner, one message's kind (chatter ↔
 // check-in) and a small generated chat import (a new chat "E2E import <token>" each run). Use a demo/test instance.
 import { chromium } from "playwright-core";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 
 const BASE = (process.env.TAPAK_URL ?? "").replace(/\/+$/, "");
 const USER = process.env.TAPAK_USER ?? "";
@@ -510,6 +511,32 @@ try {
     await err.waitFor();
     const text = await err.innerText();
     assert(/not a WhatsApp chat export|line 1/i.test(text), `unexpected error text: ${text}`);
+  });
+
+  await step("reports: download an audit ZIP for inspectors; it verifies offline", async () => {
+    if (!manager) return console.log("     skipped");
+    await page.goto(`${BASE}/reports`);
+    const panel = page.locator("[data-testid=audit-export]");
+    await panel.waitFor();
+    const fp = (await panel.locator("[data-testid=audit-key] code").innerText()).trim();
+    assert(/^[0-9a-f]{4}(-[0-9a-f]{4}){4}$/.test(fp), `no key fingerprint shown: ${fp}`);
+    const [download] = await Promise.all([page.waitForEvent("download"), panel.locator("button", { hasText: "Download audit ZIP" }).click()]);
+    assert(/^tapak-audit-.*\.zip$/.test(download.suggestedFilename()), `file name: ${download.suggestedFilename()}`);
+    const path = await download.path();
+    const bytes = readFileSync(path);
+    assert(bytes.subarray(0, 2).toString() === "PK", "the download is not a ZIP");
+    await panel.locator(".notice-ok", { hasText: "Downloaded" }).waitFor();
+    if (process.env.TAPAK_BIN) {
+      const r = spawnSync(process.env.TAPAK_BIN, ["verify", path], { encoding: "utf8" });
+      assert(r.status === 0, `tapak verify exited ${r.status}: ${r.stdout}${r.stderr}`);
+      assert(r.stdout.includes(`signed by key ${fp}`), `verify shows another key than the page: ${r.stdout}`);
+      console.log(`     ${r.stdout.split("\n")[2]?.trim()}`);
+    }
+    // A reversed period is refused before anything is asked of the server.
+    await panel.locator('input[type="date"]').first().fill("2099-01-01");
+    assert(await panel.locator("button", { hasText: "Download audit ZIP" }).isDisabled(), "a reversed period can still be exported");
+    await panel.locator(".form-error", { hasText: "after the last day" }).waitFor();
+    await shot(page, "audit-export");
   });
 
   await step("phone viewport (390x844): bottom navigation reaches /issues", async () => {

@@ -98,7 +98,7 @@ export function useUser(): User | null {
 /** What each role may see (the server enforces; the UI only hides what would be refused). */
 export function can(
   user: User | null,
-  what: "messages" | "settings" | "operational" | "manage" | "directory",
+  what: "messages" | "settings" | "operational" | "manage" | "directory" | "audit",
 ): boolean {
   if (!user) return false;
   const role = user.role;
@@ -112,5 +112,8 @@ export function can(
     case "messages":
     case "operational":
       return role !== "inspector";
+    // Audit ZIPs: everyone but viewers.
+    case "audit":
+      return role !== "viewer";
   }
 }

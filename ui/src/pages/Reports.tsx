@@ -1,6 +1,7 @@
 // Reports: until /reports lands, the two things managers ask for most: repeated problems and SLA breaches.
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { api } from "../api";
+import { ApiError, api, buildQuery } from "../api";
+import { can, useUser } from "../auth";
 import { PriorityBadge, StatusBadge } from "../components/Badges";
 import { PageHeader } from "../components/Layout";
 import { Empty, LoadMore, Loading, Problem } from "../components/States";
@@ -42,6 +43,7 @@ export function Reports() {
       <PageHeader title="Reports" sub="Problems that keep coming back, and tickets that missed their SLA." />
       <RepeatsPanel days={days} />
       <BreachesPanel />
+      <AuditExport />
       <DailyReport />
     </div>
   );
@@ -237,6 +239,127 @@ function DailyReport() {
         </label>
       </div>
       {rep.error ? <Problem error={rep.error} what="Daily report" onRetry={rep.reload} /> : rep.loading || !rep.data ? <Loading /> : <Plain value={rep.data} />}
+    </section>
+  );
+}
+
+interface SigningKey {
+  public_key: string;
+  fingerprint: string;
+}
+
+/** The file name the server gave (Content-Disposition), or a sensible one. */
+function attachmentName(res: Response, fallback: string): string {
+  const m = /filename="([^"]+)"/.exec(res.headers.get("Content-Disposition") ?? "");
+  return m ? m[1] : fallback;
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} bytes`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** Audit ZIPs for inspectors: a period (and optionally one site), downloaded as one signed file. */
+function AuditExport() {
+  const user = useUser();
+  const allowed = can(user, "audit");
+  const sites = useResource<Page<Site>>(allowed ? "/sites" : null, { limit: 500 });
+  const key = useResource<SigningKey>(allowed ? "/exports/audit/key" : null);
+  const today = todayKey();
+  const [from, setFrom] = useState(`${today.slice(0, 8)}01`);
+  const [to, setTo] = useState(today);
+  const [site, setSite] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [done, setDone] = useState<{ name: string; bytes: number } | null>(null);
+  if (!allowed) return null;
+
+  const bad = from > to ? "The first day is after the last day." : null;
+  const download = async () => {
+    setBusy(true);
+    setError(null);
+    setDone(null);
+    try {
+      const q = buildQuery({ from, to, site: site || null });
+      let res: Response;
+      try {
+        res = await fetch(`/api/v1/exports/audit${q}`, { credentials: "same-origin" });
+      } catch {
+        throw new ApiError(0, "network", "Cannot reach tapak. Check the connection and try again.");
+      }
+      if (!res.ok) {
+        const body = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
+        throw new ApiError(res.status, "export_failed", body?.error?.message ?? `The export failed (${res.status}).`);
+      }
+      const blob = await res.blob();
+      const name = attachmentName(res, `tapak-audit-${from}-to-${to}.zip`);
+      const url = URL.createObjectURL(blob);
+      const a = document.createElement("a");
+      a.href = url;
+      a.download = name;
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+      setDone({ name, bytes: blob.size });
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <section class="panel" aria-labelledby="h-audit" data-testid="audit-export">
+      <div class="panel-head">
+        <h2 id="h-audit">Audit export for inspectors</h2>
+      </div>
+      <p class="muted">
+        One ZIP with the period's messages (each with the WhatsApp delivery it came from), tickets, task log, photos and the
+        tamper-evident change log, signed by this appliance. Inspectors check it offline with <code>tapak verify FILE.zip</code>.
+      </p>
+      <div class="filters" role="group" aria-label="Audit export">
+        <label class="field">
+          <span>First day</span>
+          <input type="date" value={from} max={today} aria-invalid={bad ? "true" : undefined} onChange={(e) => setFrom(e.currentTarget.value)} />
+        </label>
+        <label class="field">
+          <span>Last day</span>
+          <input type="date" value={to} aria-invalid={bad ? "true" : undefined} onChange={(e) => setTo(e.currentTarget.value)} />
+        </label>
+        <label class="field">
+          <span>Site</span>
+          <select value={site} onChange={(e) => setSite(e.currentTarget.value)}>
+            <option value="">All sites</option>
+            {(sites.data?.items ?? []).map((s) => (
+              <option key={String(s.id)} value={String(s.id)}>
+                {s.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="button" class="btn btn-primary" disabled={busy || !!bad || !from || !to} onClick={download}>
+          {busy ? "Preparing the ZIP…" : "Download audit ZIP"}
+        </button>
+      </div>
+      {bad && <p class="form-error">{bad}</p>}
+      {error && (
+        <p class="form-error" role="alert">
+          {error}
+        </p>
+      )}
+      {done && (
+        <p class="notice notice-ok" role="status">
+          Downloaded {done.name} ({formatBytes(done.bytes)}).
+        </p>
+      )}
+      {key.data && (
+        <p class="muted" data-testid="audit-key">
+          Signing key fingerprint: <code>{key.data.fingerprint}</code>. Give it to inspectors so they can check that a ZIP came
+          from this appliance.
+        </p>
+      )}
     </section>
   );
 }
