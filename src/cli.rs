@@ -461,7 +461,10 @@ fn export_audit(
             tz,
             &req,
             &out,
-            &mut |what, n| b2.set_message(format!("{what}: {n}")),
+            &mut |what, n| {
+                b2.set_message(format!("{what}: {n}"));
+                true
+            },
         ))
     });
     bar.finish_and_clear();

@@ -30,8 +30,21 @@ pub struct Request {
     pub site: Option<String>,
 }
 
-/// Where an export stands, for progress bars: the part being written and how many items it has written.
-pub type Progress<'a> = &'a mut dyn FnMut(&'static str, u64);
+/// Where an export stands, for progress bars: the part being written and how many items it has written. Answering
+/// `false` stops the export (the caller went away): nothing is left behind.
+pub type Progress<'a> = &'a mut dyn FnMut(&'static str, u64) -> bool;
+
+fn step(
+    progress: &mut dyn FnMut(&'static str, u64) -> bool,
+    what: &'static str,
+    n: u64,
+) -> Result<(), AuditError> {
+    if progress(what, n) {
+        Ok(())
+    } else {
+        Err(AuditError::Cancelled)
+    }
+}
 
 const PAGE: usize = 500;
 
@@ -153,7 +166,7 @@ fn write_zip(
             w.line(&MessageLine { message: m, raw })?;
             counts.messages += 1;
         }
-        progress("messages", counts.messages);
+        step(progress, "messages", counts.messages)?;
         match next {
             Some(c) => cursor = Some(c),
             None => break,
@@ -183,7 +196,7 @@ fn write_zip(
             w.line(&d)?;
             counts.issues += 1;
         }
-        progress("issues", counts.issues);
+        step(progress, "issues", counts.issues)?;
         match next {
             Some(c) => cursor = Some(c),
             None => break,
@@ -203,7 +216,7 @@ fn write_zip(
             w.line(t)?;
             counts.tasks += 1;
         }
-        progress("tasks", counts.tasks);
+        step(progress, "tasks", counts.tasks)?;
         match next {
             Some(c) => cursor = Some(c),
             None => break,
@@ -248,7 +261,7 @@ fn write_zip(
         counts.evidence += 1;
     }
     entries.push(w.finish());
-    progress("evidence", counts.evidence);
+    step(progress, "evidence", counts.evidence)?;
 
     let mut written = HashSet::new();
     for (id, sha) in with_file {
@@ -260,7 +273,7 @@ fn write_zip(
             Ok(e) => {
                 entries.push(e);
                 counts.evidence_files += 1;
-                progress("evidence files", counts.evidence_files);
+                step(progress, "evidence files", counts.evidence_files)?;
             }
             Err(reason) => {
                 written.remove(&sha);
@@ -296,7 +309,7 @@ fn write_zip(
                 chain.head = e.hash.clone();
                 chain.events += 1;
             }
-            progress("events", chain.events);
+            step(progress, "events", chain.events)?;
         }
     } else {
         chain.anchor = store::events::GENESIS.to_string();
@@ -584,4 +597,66 @@ fn readme(req: &Request, site: Option<&store::chats::NamedRef>, tz: chrono_tz::T
         to = req.period.to,
         site = site.map(|s| s.name.as_str()).unwrap_or("all sites"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup() -> (tempfile::TempDir, Connection, EvidenceStore, SigningKey) {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = store::db::open_and_migrate(&dir.path().join("t.db")).unwrap();
+        let files = EvidenceStore::open(dir.path()).unwrap();
+        let key = SigningKey::from_bytes(&[3; 32]);
+        (dir, conn, files, key)
+    }
+
+    fn req() -> Request {
+        Request {
+            period: Period::parse("2026-12-01", "2026-12-07").unwrap(),
+            site: None,
+        }
+    }
+
+    #[test]
+    fn an_empty_period_exports_a_zip_that_verifies() {
+        let (dir, conn, files, key) = setup();
+        let out = dir.path().join("empty.zip");
+        let tz = chrono_tz::Asia::Kuala_Lumpur;
+        let m = export(&conn, &files, &key, tz, &req(), &out, &mut |_, _| true).unwrap();
+        assert_eq!(m.counts, Counts::default());
+        assert_eq!(m.chain.anchor, store::events::GENESIS);
+        let v = crate::audit::verify::verify(&out).unwrap();
+        assert_eq!(v.manifest, m);
+        assert_eq!(v.fingerprint, signing::fingerprint(&key.verifying_key()));
+    }
+
+    #[test]
+    fn a_cancelled_export_leaves_nothing_behind() {
+        let (dir, conn, files, key) = setup();
+        let out = dir.path().join("gone.zip");
+        let tz = chrono_tz::Asia::Kuala_Lumpur;
+        let e = export(&conn, &files, &key, tz, &req(), &out, &mut |_, _| false).unwrap_err();
+        assert!(matches!(e, AuditError::Cancelled), "{e}");
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".zip") || n.ends_with(".tmp"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn evidence_files_get_their_usual_extensions() {
+        assert_eq!(evidence_path("ab", Some("image/jpeg")), "evidence/ab.jpg");
+        assert_eq!(
+            evidence_path("ab", Some("audio/ogg; codecs=opus")),
+            "evidence/ab.ogg"
+        );
+        assert_eq!(
+            evidence_path("ab", Some("application/pdf")),
+            "evidence/ab.pdf"
+        );
+        assert_eq!(evidence_path("ab", None), "evidence/ab");
+    }
 }

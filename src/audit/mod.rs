@@ -35,6 +35,8 @@ pub enum AuditError {
     Store(#[from] crate::store::StoreError),
     #[error("{0}")]
     Io(String),
+    #[error("the export was cancelled")]
+    Cancelled,
 }
 
 impl AuditError {

@@ -20,6 +20,7 @@ impl From<AuditError> for ApiError {
             AuditError::NotFound(m) => ApiError::NotFound(m),
             AuditError::Store(s) => s.into(),
             AuditError::Io(m) => ApiError::Internal(m),
+            AuditError::Cancelled => ApiError::Unavailable,
         }
     }
 }
@@ -56,6 +57,9 @@ pub async fn audit_zip(
         .evidence
         .tmp_dir()
         .join(format!("audit-{}.zip", ulid::Ulid::new()));
+    // If the client goes away (or the request times out) the export stops at its next page and leaves no file.
+    let guard = Abandoned::new(tmp.clone());
+    let live = guard.live.clone();
     let (files, tz, out) = (st.evidence.clone(), st.tz, tmp.clone());
     let req = audit::export::Request {
         period,
@@ -71,13 +75,13 @@ pub async fn audit_zip(
                 tz,
                 &req,
                 &out,
-                &mut |_, _| {},
+                &mut |_, _| live.load(std::sync::atomic::Ordering::Relaxed),
             ))
         })
         .await??;
     let file = tokio::fs::File::open(&tmp).await;
     // The open file stays readable after its name is gone: nothing is left behind in the data dir.
-    let _ = tokio::fs::remove_file(&tmp).await;
+    drop(guard);
     let file = file.map_err(|e| ApiError::Internal(format!("cannot read the audit ZIP: {e}")))?;
     let actor = caller.actor();
     let m2 = manifest.clone();
@@ -109,6 +113,28 @@ pub async fn audit_zip(
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(resp)
+}
+
+/// Stops an export whose request was dropped and removes its file, however the handler ends.
+struct Abandoned {
+    path: std::path::PathBuf,
+    live: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Abandoned {
+    fn new(path: std::path::PathBuf) -> Abandoned {
+        Abandoned {
+            path,
+            live: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
+        }
+    }
+}
+
+impl Drop for Abandoned {
+    fn drop(&mut self) {
+        self.live.store(false, std::sync::atomic::Ordering::Relaxed);
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 /// The key that signs audit ZIPs, so inspectors can compare the fingerprint `tapak verify` prints.
