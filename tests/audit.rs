@@ -424,6 +424,34 @@ async fn audit_zips_export_verify_and_catch_tampering() {
         "the HTTP export leaves nothing in the data dir"
     );
 
+    // A photo whose stored file has gone (a damaged disk, a bad restore): the ZIP still verifies, and the manifest
+    // says which evidence is missing and why instead of pointing at a file that is not there.
+    let gone = with_file[0]["sha256"].as_str().unwrap().to_string();
+    std::fs::remove_file(
+        s.data
+            .join("evidence")
+            .join(&gone[..2])
+            .join(&gone[2..4])
+            .join(&gone),
+    )
+    .unwrap();
+    let partial = dir.path().join("partial.zip");
+    export_and_verify(&s, &partial, &["--from", &from, "--to", &to]);
+    let pe = read_zip(&partial);
+    let pm: Value = serde_json::from_slice(get(&pe, "manifest.json")).unwrap();
+    let missing = pm["missing_evidence"].as_array().unwrap();
+    assert!(
+        missing.iter().any(|m| m["evidence"] == with_file[0]["id"]
+            && m["reason"].as_str().unwrap().contains("unreadable")),
+        "{missing:?}"
+    );
+    let line = lines(get(&pe, "evidence.jsonl"))
+        .into_iter()
+        .find(|e| e["id"] == with_file[0]["id"])
+        .unwrap();
+    assert!(line["file"].is_null(), "{line}");
+    assert!(pe.iter().all(|(n, _)| !n.contains(&gone)));
+
     // Every export is in the event log, with who made it.
     let db = rusqlite::Connection::open(s.data.join("tapak.db")).unwrap();
     let exports: Vec<String> = db
@@ -433,7 +461,7 @@ async fn audit_zips_export_verify_and_catch_tampering() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(exports.len(), 3, "{exports:?}");
+    assert_eq!(exports.len(), 4, "{exports:?}");
     assert_eq!(exports[0], "cli");
     assert!(exports[2].contains("inspector"), "{exports:?}");
 }

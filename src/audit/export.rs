@@ -3,7 +3,7 @@
 //! written beside its destination and renamed into place only when complete: a crash or a full disk never leaves a
 //! half-written file under the name an inspector will be given.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::Path;
@@ -224,36 +224,63 @@ fn write_zip(
     }
     entries.push(w.finish());
 
-    // Evidence records, then their files (stored as they are: photos and voice notes are compressed already).
+    // Evidence files first (stored as they are: photos and voice notes are compressed already), then the records,
+    // each naming its file only when the file made it into the ZIP.
     let mut missing = vec![];
-    let mut with_file: Vec<(i64, String)> = vec![];
+    let mut included: HashSet<String> = HashSet::new();
+    let mut unreadable: HashMap<String, String> = HashMap::new();
+    for id in &inc.evidence {
+        let ev = store::evidence::get(conn, *id)?;
+        let reason = match (&ev.sha256, ev.status.as_str()) {
+            (Some(sha), "ready") => {
+                if included.contains(sha) {
+                    None // the same picture sent twice: one file
+                } else if let Some(r) = unreadable.get(sha) {
+                    Some(r.clone())
+                } else {
+                    let name = evidence_path(sha, ev.mime.as_deref());
+                    match copy_evidence(&mut zip, files, sha, &name)? {
+                        Ok(e) => {
+                            entries.push(e);
+                            included.insert(sha.clone());
+                            counts.evidence_files += 1;
+                            if counts.evidence_files % 100 == 0 {
+                                step(progress, "evidence files", counts.evidence_files)?;
+                            }
+                            None
+                        }
+                        Err(r) => {
+                            unreadable.insert(sha.clone(), r.clone());
+                            Some(r)
+                        }
+                    }
+                }
+            }
+            (_, "pending") => Some("still downloading from WhatsApp".to_string()),
+            (_, "missing_from_export") => Some("not included in the chat export".to_string()),
+            (_, other) => Some(format!(
+                "{other}{}",
+                ev.error
+                    .as_deref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            )),
+        };
+        if let Some(reason) = reason {
+            missing.push(MissingEvidence {
+                evidence: ev.id,
+                reason,
+            });
+        }
+    }
     let mut w = entry(&mut zip, EVIDENCE, true)?;
     for id in &inc.evidence {
         let ev = store::evidence::get(conn, *id)?;
-        let file = match (&ev.sha256, ev.status.as_str()) {
-            (Some(sha), "ready") => {
-                let path = evidence_path(sha, ev.mime.as_deref());
-                with_file.push((ev.id, sha.clone()));
-                Some(path)
-            }
-            _ => {
-                missing.push(MissingEvidence {
-                    evidence: ev.id,
-                    reason: match ev.status.as_str() {
-                        "pending" => "still downloading from WhatsApp".to_string(),
-                        "missing_from_export" => "not included in the chat export".to_string(),
-                        other => format!(
-                            "{other}{}",
-                            ev.error
-                                .as_deref()
-                                .map(|e| format!(": {e}"))
-                                .unwrap_or_default()
-                        ),
-                    },
-                });
-                None
-            }
-        };
+        let file = ev
+            .sha256
+            .as_ref()
+            .filter(|sha| ev.status == "ready" && included.contains(*sha))
+            .map(|sha| evidence_path(sha, ev.mime.as_deref()));
         w.line(&EvidenceLine {
             evidence: &ev,
             file,
@@ -262,28 +289,6 @@ fn write_zip(
     }
     entries.push(w.finish());
     step(progress, "evidence", counts.evidence)?;
-
-    let mut written = HashSet::new();
-    for (id, sha) in with_file {
-        if !written.insert(sha.clone()) {
-            continue; // the same picture sent twice: one file
-        }
-        let mime = store::evidence::get(conn, id)?.mime;
-        match copy_evidence(&mut zip, files, &sha, &evidence_path(&sha, mime.as_deref()))? {
-            Ok(e) => {
-                entries.push(e);
-                counts.evidence_files += 1;
-                step(progress, "evidence files", counts.evidence_files)?;
-            }
-            Err(reason) => {
-                written.remove(&sha);
-                missing.push(MissingEvidence {
-                    evidence: id,
-                    reason,
-                });
-            }
-        }
-    }
 
     // The event log's stretch for the period.
     let (from_at, to_at) = req.period.bounds_at(tz)?;
