@@ -137,7 +137,7 @@ fn run(data: &std::path::Path, site: i64, month: &str) -> Result<(), Box<dyn std
             ])?;
             prev = hash;
             n += 1;
-            if n % 250_000 == 0 {
+            if n.is_multiple_of(250_000) {
                 eprintln!(
                     "  {n} raw bodies and events — {:.0} s",
                     t0.elapsed().as_secs_f64()
