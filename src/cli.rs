@@ -490,7 +490,7 @@ fn export_audit(
         c.issues,
         c.tasks,
         c.evidence_files,
-        m.missing_evidence.len(),
+        c.evidence_missing,
         c.events,
         m.key_fingerprint
     );
@@ -530,10 +530,10 @@ fn verify_audit(file: &std::path::Path) -> Result<(), CliError> {
                     _ => String::new(),
                 }
             );
-            if !m.missing_evidence.is_empty() {
+            if c.evidence_missing > 0 {
                 println!(
-                    "  {} evidence items could not be included (listed in manifest.json)",
-                    m.missing_evidence.len()
+                    "  {} evidence items could not be included (evidence.jsonl says why)",
+                    c.evidence_missing
                 );
             }
             println!("  signed by key {}", v.fingerprint);

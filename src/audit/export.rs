@@ -3,7 +3,7 @@
 //! written beside its destination and renamed into place only when complete: a crash or a full disk never leaves a
 //! half-written file under the name an inspector will be given.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::Path;
@@ -16,8 +16,8 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
 use super::{
-    signing, AuditError, Chain, Counts, FileEntry, Manifest, MissingEvidence, Period, EVENTS,
-    EVIDENCE, FORMAT, ISSUES, MANIFEST, MESSAGES, README, SIGNATURE, TASKS,
+    signing, AuditError, Chain, Counts, FileEntry, Manifest, Period, EVENTS, EVIDENCE, FORMAT,
+    ISSUES, MANIFEST, MESSAGES, README, SIGNATURE, TASKS,
 };
 use crate::evidence::EvidenceStore;
 use crate::store::{self, audit::RawPayload, events::Event, messages::MessageFilter};
@@ -224,71 +224,67 @@ fn write_zip(
     }
     entries.push(w.finish());
 
-    // Evidence files first (stored as they are: photos and voice notes are compressed already), then the records,
-    // each naming its file only when the file made it into the ZIP.
-    let mut missing = vec![];
-    let mut included: HashSet<String> = HashSet::new();
-    let mut unreadable: HashMap<String, String> = HashMap::new();
-    for id in &inc.evidence {
-        let ev = store::evidence::get(conn, *id)?;
-        let reason = match (&ev.sha256, ev.status.as_str()) {
-            (Some(sha), "ready") => {
-                if included.contains(sha) {
-                    None // the same picture sent twice: one file
-                } else if let Some(r) = unreadable.get(sha) {
-                    Some(r.clone())
-                } else {
-                    let name = evidence_path(sha, ev.mime.as_deref());
-                    match copy_evidence(&mut zip, files, sha, &name)? {
-                        Ok(e) => {
-                            entries.push(e);
-                            included.insert(sha.clone());
-                            counts.evidence_files += 1;
-                            if counts.evidence_files % 100 == 0 {
-                                step(progress, "evidence files", counts.evidence_files)?;
-                            }
-                            None
-                        }
-                        Err(r) => {
-                            unreadable.insert(sha.clone(), r.clone());
-                            Some(r)
-                        }
-                    }
-                }
-            }
-            (_, "pending") => Some("still downloading from WhatsApp".to_string()),
-            (_, "missing_from_export") => Some("not included in the chat export".to_string()),
-            (_, other) => Some(format!(
-                "{other}{}",
-                ev.error
-                    .as_deref()
-                    .map(|e| format!(": {e}"))
-                    .unwrap_or_default()
-            )),
-        };
-        if let Some(reason) = reason {
-            missing.push(MissingEvidence {
-                evidence: ev.id,
-                reason,
-            });
-        }
-    }
+    // Evidence: the records first, each naming its file when the stored file is there and still hashes to its name
+    // (else saying why not), then the files (stored as they are: photos and voice notes are compressed already).
+    let mut ok_shas: HashSet<[u8; 32]> = HashSet::new();
+    let mut to_copy: Vec<(String, String)> = vec![];
     let mut w = entry(&mut zip, EVIDENCE, true)?;
     for id in &inc.evidence {
         let ev = store::evidence::get(conn, *id)?;
-        let file = ev
-            .sha256
-            .as_ref()
-            .filter(|sha| ev.status == "ready" && included.contains(*sha))
-            .map(|sha| evidence_path(sha, ev.mime.as_deref()));
+        let (file, missing) = match (&ev.sha256, ev.status.as_str()) {
+            (Some(sha), "ready") => {
+                let key = sha_key(sha);
+                let name = evidence_path(sha, ev.mime.as_deref());
+                if key.is_some_and(|k| ok_shas.contains(&k)) {
+                    (Some(name), None) // the same picture sent twice: one file
+                } else {
+                    match check_stored(files, sha)? {
+                        Ok(()) => {
+                            if let Some(k) = key {
+                                ok_shas.insert(k);
+                            }
+                            to_copy.push((sha.clone(), name.clone()));
+                            (Some(name), None)
+                        }
+                        Err(reason) => (None, Some(reason)),
+                    }
+                }
+            }
+            (_, "pending") => (None, Some("still downloading from WhatsApp".to_string())),
+            (_, "missing_from_export") => {
+                (None, Some("not included in the chat export".to_string()))
+            }
+            (_, other) => (
+                None,
+                Some(format!(
+                    "{other}{}",
+                    ev.error
+                        .as_deref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                )),
+            ),
+        };
+        if missing.is_some() {
+            counts.evidence_missing += 1;
+        }
         w.line(&EvidenceLine {
             evidence: &ev,
             file,
+            missing,
         })?;
         counts.evidence += 1;
     }
     entries.push(w.finish());
     step(progress, "evidence", counts.evidence)?;
+    drop(ok_shas);
+    for (sha, name) in to_copy {
+        entries.push(copy_evidence(&mut zip, files, &sha, &name)?);
+        counts.evidence_files += 1;
+        if counts.evidence_files.is_multiple_of(100) {
+            step(progress, "evidence files", counts.evidence_files)?;
+        }
+    }
 
     // The event log's stretch for the period.
     let (from_at, to_at) = req.period.bounds_at(tz)?;
@@ -334,7 +330,6 @@ fn write_zip(
         site,
         counts,
         chain,
-        missing_evidence: missing,
         files: entries,
         public_key: hex::encode(vk.as_bytes()),
         key_fingerprint: signing::fingerprint(&vk),
@@ -436,8 +431,11 @@ impl RawLine {
 struct EvidenceLine<'a> {
     #[serde(flatten)]
     evidence: &'a store::evidence::Evidence,
-    /// The file's path in the ZIP, or null when it could not be included (see the manifest's `missing_evidence`).
+    /// The file's path in the ZIP, or null when it could not be included.
     file: Option<String>,
+    /// Why the file is not in the ZIP (still downloading, failed, not in the chat export, unreadable).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    missing: Option<String>,
 }
 
 /// `evidence/<sha256>.<ext>`: named by content, so the name itself proves what the file must hash to.
@@ -463,42 +461,67 @@ pub(super) fn evidence_path(sha: &str, mime: Option<&str>) -> String {
     format!("evidence/{sha}{ext}")
 }
 
-/// Copies a stored evidence file into the ZIP, checking it still hashes to its name; the inner `Err` is why it could
-/// not be included (the ZIP itself is still fine).
+fn sha_key(hex_sha: &str) -> Option<[u8; 32]> {
+    hex::decode(hex_sha).ok().and_then(|b| b.try_into().ok())
+}
+
+/// Whether a stored evidence file is there and still hashes to its name; the inner `Err` says why it is not (the
+/// record then says the file is missing, and the ZIP is still fine).
+fn check_stored(files: &EvidenceStore, sha: &str) -> Result<Result<(), String>, AuditError> {
+    let path = files.path_of(sha);
+    let f = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) => return Ok(Err(format!("the stored file is unreadable: {e}"))),
+    };
+    let (got, _) = hash_reader(f, std::io::sink())
+        .map_err(|e| AuditError::io(&format!("cannot read {}", path.display()), e))?;
+    Ok(if got == sha {
+        Ok(())
+    } else {
+        Err("the stored file no longer matches its SHA-256 (damaged on disk)".to_string())
+    })
+}
+
+/// Copies a stored evidence file (checked by [`check_stored`]) into the ZIP; if it changed since, the export fails
+/// rather than ship a file its record does not describe.
 fn copy_evidence<W: Write + std::io::Seek>(
     zip: &mut ZipWriter<W>,
     files: &EvidenceStore,
     sha: &str,
     name: &str,
-) -> Result<Result<FileEntry, String>, AuditError> {
+) -> Result<FileEntry, AuditError> {
     let path = files.path_of(sha);
-    // Checked before it goes in, so a damaged store file is reported, not shipped as evidence.
-    let mut f = match File::open(&path) {
-        Ok(f) => f,
-        Err(e) => return Ok(Err(format!("the stored file is unreadable: {e}"))),
-    };
+    let f = File::open(&path).map_err(|e| {
+        AuditError::io(
+            &format!("evidence file {sha} vanished during the export"),
+            e,
+        )
+    })?;
+    let mut w = entry(zip, name, false)?;
+    let (got, _) = hash_reader(f, &mut w)
+        .map_err(|e| AuditError::io(&format!("cannot copy {}", path.display()), e))?;
+    if got != sha {
+        return Err(AuditError::Io(format!(
+            "evidence file {sha} changed during the export; export again"
+        )));
+    }
+    Ok(w.finish())
+}
+
+/// Streams `r` into `w`, answering the SHA-256 (hex) and the byte count.
+fn hash_reader(mut r: impl Read, mut w: impl Write) -> std::io::Result<(String, u64)> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
+    let mut n = 0u64;
     loop {
-        let n = f
-            .read(&mut buf)
-            .map_err(|e| AuditError::io(&format!("cannot read {}", path.display()), e))?;
-        if n == 0 {
-            break;
+        let got = r.read(&mut buf)?;
+        if got == 0 {
+            return Ok((hex::encode(h.finalize()), n));
         }
-        h.update(&buf[..n]);
+        h.update(&buf[..got]);
+        w.write_all(&buf[..got])?;
+        n += got as u64;
     }
-    if hex::encode(h.finalize()) != sha {
-        return Ok(Err(
-            "the stored file no longer matches its SHA-256 (damaged on disk)".to_string(),
-        ));
-    }
-    let mut f = File::open(&path)
-        .map_err(|e| AuditError::io(&format!("cannot read {}", path.display()), e))?;
-    let mut w = entry(zip, name, false)?;
-    std::io::copy(&mut f, &mut w)
-        .map_err(|e| AuditError::io(&format!("cannot copy {}", path.display()), e))?;
-    Ok(Ok(w.finish()))
 }
 
 fn options(compress: bool) -> SimpleFileOptions {

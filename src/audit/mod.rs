@@ -127,9 +127,6 @@ pub struct Manifest {
     pub site: Option<crate::store::chats::NamedRef>,
     pub counts: Counts,
     pub chain: Chain,
-    /// Evidence the records point to that could not be included (still downloading, failed, or missing from a chat
-    /// export), with the reason.
-    pub missing_evidence: Vec<MissingEvidence>,
     /// Every file in the ZIP except `manifest.json` and `manifest.sig`.
     pub files: Vec<FileEntry>,
     /// The Ed25519 key that signed this manifest (hex), and its short fingerprint as the appliance shows it.
@@ -145,6 +142,8 @@ pub struct Counts {
     pub tasks: u64,
     pub evidence: u64,
     pub evidence_files: u64,
+    /// Evidence records whose file could not be included; each says why in `evidence.jsonl` (`missing`).
+    pub evidence_missing: u64,
     pub events: u64,
 }
 
@@ -166,12 +165,6 @@ pub struct FileEntry {
     pub path: String,
     pub sha256: String,
     pub bytes: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
-pub struct MissingEvidence {
-    pub evidence: i64,
-    pub reason: String,
 }
 
 /// Records in the event log that an audit ZIP was made, by whom and of what (the manifest's SHA-256 identifies it).
