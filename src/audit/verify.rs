@@ -381,3 +381,112 @@ impl<R: Read> Read for Hashing<R> {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Cursor, Write};
+
+    use ed25519_dalek::SigningKey;
+
+    use super::*;
+    use crate::audit::{Chain, Counts, FileEntry};
+
+    fn manifest(key: &SigningKey, files: Vec<FileEntry>) -> Manifest {
+        Manifest {
+            format: FORMAT.into(),
+            generated_at: "2026-12-07T00:00:00.000Z".into(),
+            generated_by: "test".into(),
+            timezone: "Asia/Kuala_Lumpur".into(),
+            from: "2026-12-01".into(),
+            to: "2026-12-07".into(),
+            site: None,
+            counts: Counts::default(),
+            chain: Chain {
+                anchor: crate::store::events::GENESIS.into(),
+                head: crate::store::events::GENESIS.into(),
+                ..Chain::default()
+            },
+            files,
+            public_key: hex::encode(key.verifying_key().as_bytes()),
+            key_fingerprint: String::new(),
+        }
+    }
+
+    /// A signed ZIP with the given entries (name, bytes, compressed) and manifest.
+    fn zip_of(key: &SigningKey, m: &Manifest, entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(Cursor::new(vec![]));
+        let o = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for (name, bytes) in entries {
+            w.start_file(*name, o).unwrap();
+            w.write_all(bytes).unwrap();
+        }
+        let json = serde_json::to_vec_pretty(m).unwrap();
+        w.start_file(MANIFEST, o).unwrap();
+        w.write_all(&json).unwrap();
+        w.start_file(SIGNATURE, o).unwrap();
+        w.write_all(signing::sign(key, &json).as_bytes()).unwrap();
+        w.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn a_decompression_bomb_is_stopped_at_its_declared_size() {
+        let key = SigningKey::from_bytes(&[5; 32]);
+        // 64 MB of zeros deflate to about 64 KB; the manifest claims 10 bytes.
+        let bomb = vec![0u8; 64 << 20];
+        let m = manifest(
+            &key,
+            vec![FileEntry {
+                path: "notes.txt".into(),
+                sha256: hex::encode(Sha256::digest(&bomb[..10])),
+                bytes: 10,
+            }],
+        );
+        let z = zip_of(&key, &m, &[("notes.txt", &bomb)]);
+        assert!(z.len() < 2 << 20, "the bomb is small on disk: {}", z.len());
+        drop(bomb);
+        let t = std::time::Instant::now();
+        let e = verify_reader(Cursor::new(z)).unwrap_err();
+        assert_eq!(
+            e,
+            broken("notes.txt", "11 bytes where the manifest says 10"),
+            "{e}"
+        );
+        assert!(t.elapsed().as_secs() < 5, "read past the declared size");
+    }
+
+    #[test]
+    fn an_intact_minimal_zip_verifies_and_a_missing_signature_does_not() {
+        let key = SigningKey::from_bytes(&[6; 32]);
+        let body = b"hello inspector\n";
+        let m = manifest(
+            &key,
+            vec![FileEntry {
+                path: "README.txt".into(),
+                sha256: hex::encode(Sha256::digest(body)),
+                bytes: body.len() as u64,
+            }],
+        );
+        let z = zip_of(&key, &m, &[("README.txt", body)]);
+        let v = verify_reader(Cursor::new(z.clone())).unwrap();
+        assert_eq!(v.fingerprint, signing::fingerprint(&key.verifying_key()));
+        // The same ZIP without its signature file is incomplete.
+        let mut r = zip::ZipArchive::new(Cursor::new(z)).unwrap();
+        let mut w = zip::ZipWriter::new(Cursor::new(vec![]));
+        for i in 0..r.len() {
+            let f = r.by_index_raw(i).unwrap();
+            if f.name() != SIGNATURE {
+                w.raw_copy_file(f).unwrap();
+            }
+        }
+        let z = w.finish().unwrap().into_inner();
+        assert_eq!(
+            verify_reader(Cursor::new(z)).unwrap_err(),
+            broken(SIGNATURE, "missing from the ZIP")
+        );
+        assert!(matches!(
+            verify_reader(Cursor::new(b"PK\x03\x04 not really".to_vec())),
+            Err(Failure::Unreadable(_))
+        ));
+    }
+}
