@@ -66,6 +66,19 @@ pub fn export(
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
+    if !dir.is_dir() {
+        return Err(AuditError::Invalid(format!(
+            "{}: the folder {} does not exist",
+            out.display(),
+            dir.display()
+        )));
+    }
+    if out.is_dir() {
+        return Err(AuditError::Invalid(format!(
+            "{} is a folder; give the ZIP file's name",
+            out.display()
+        )));
+    }
     let tmp = dir.join(format!(
         ".{}.{}.tmp",
         out.file_name()
@@ -672,6 +685,26 @@ mod tests {
             .filter(|n| n.ends_with(".zip") || n.ends_with(".tmp"))
             .collect();
         assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn a_bad_output_path_is_refused_before_anything_is_read() {
+        let (dir, conn, files, key) = setup();
+        let tz = chrono_tz::Asia::Kuala_Lumpur;
+        let nowhere = dir.path().join("no-such-folder").join("a.zip");
+        let e = export(&conn, &files, &key, tz, &req(), &nowhere, &mut |_, _| true).unwrap_err();
+        assert!(
+            matches!(&e, AuditError::Invalid(m) if m.contains("does not exist")),
+            "{e}"
+        );
+        let e = export(&conn, &files, &key, tz, &req(), dir.path(), &mut |_, _| {
+            true
+        })
+        .unwrap_err();
+        assert!(
+            matches!(&e, AuditError::Invalid(m) if m.contains("is a folder")),
+            "{e}"
+        );
     }
 
     #[test]
