@@ -468,20 +468,17 @@ fn export_audit(
         ))
     });
     bar.finish_and_clear();
-    let m = match res? {
-        Ok(m) => m,
-        Err(e @ (AuditError::Invalid(_) | AuditError::NotFound(_))) => {
-            db.close();
-            return Err(CliError::usage(e.to_string()));
-        }
-        Err(e) => {
-            db.close();
-            return Err(CliError::runtime(e.to_string()));
-        }
-    };
-    let m2 = m.clone();
-    db.write_blocking(move |tx| audit::record_export(tx, "cli", &m2))?;
+    let res = res.map_err(CliError::from).and_then(|r| {
+        let m = r.map_err(|e| match e {
+            AuditError::Invalid(_) | AuditError::NotFound(_) => CliError::usage(e.to_string()),
+            other => CliError::runtime(other.to_string()),
+        })?;
+        let m2 = m.clone();
+        db.write_blocking(move |tx| audit::record_export(tx, "cli", &m2))?;
+        Ok(m)
+    });
     db.close();
+    let m = res?;
     let c = &m.counts;
     println!(
         "{}: {} messages, {} issues, {} tasks, {} evidence files ({} missing), {} events; signed by key {}",

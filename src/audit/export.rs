@@ -20,7 +20,9 @@ use super::{
     ISSUES, MANIFEST, MESSAGES, README, SIGNATURE, TASKS,
 };
 use crate::evidence::EvidenceStore;
-use crate::store::{self, audit::RawPayload, events::Event, messages::MessageFilter};
+use crate::store::{
+    self, audit::RawPayload, events::Event, messages::Cursor, messages::MessageFilter,
+};
 
 /// What to export.
 #[derive(Debug, Clone)]
@@ -104,14 +106,29 @@ pub fn export(
 }
 
 fn find_site(conn: &Connection, key: &str) -> Result<store::chats::NamedRef, AuditError> {
-    store::chats::list_sites(conn)?
-        .into_iter()
-        .find(|s| s.id.to_string() == key || s.name.eq_ignore_ascii_case(key.trim()))
+    store::chats::find_site(conn, key.trim())?
         .map(|s| store::chats::NamedRef {
             id: s.id,
             name: s.name,
         })
         .ok_or_else(|| AuditError::NotFound(format!("site {key:?} not found")))
+}
+
+/// Walks a newest-first list to its end a page at a time: `fetch` answers a page and the next cursor, `each` takes the
+/// page.
+fn each_page<T>(
+    mut fetch: impl FnMut(Option<Cursor>) -> Result<(Vec<T>, Option<Cursor>), store::StoreError>,
+    mut each: impl FnMut(Vec<T>) -> Result<(), AuditError>,
+) -> Result<(), AuditError> {
+    let mut cursor = None;
+    loop {
+        let (page, next) = fetch(cursor)?;
+        each(page)?;
+        match next {
+            Some(c) => cursor = Some(c),
+            None => return Ok(()),
+        }
+    }
 }
 
 /// What the records in the ZIP point at: the ids that decide which events are shown in full, and the evidence to add.
@@ -161,36 +178,33 @@ fn write_zip(
         ..MessageFilter::default()
     };
     let mut w = entry(&mut zip, MESSAGES, true)?;
-    let mut cursor = None;
-    loop {
-        let (page, next) = store::messages::list(conn, &filter, cursor, PAGE)?;
-        let ids: Vec<i64> = page.iter().map(|m| m.id).collect();
-        let raws = store::audit::raw_payload_ids(conn, &ids)?;
-        for m in &page {
-            let raw = match raws.get(&m.id) {
-                Some(id) => {
-                    if remember {
-                        inc.raw_payloads.insert(*id);
+    each_page(
+        |cursor| store::messages::list(conn, &filter, cursor, PAGE),
+        |page| {
+            let ids: Vec<i64> = page.iter().map(|m| m.id).collect();
+            let raws = store::audit::raw_payload_ids(conn, &ids)?;
+            for m in &page {
+                let raw = match raws.get(&m.id) {
+                    Some(id) => {
+                        if remember {
+                            inc.raw_payloads.insert(*id);
+                        }
+                        counts.raw_payloads += 1;
+                        Some(RawLine::of(store::audit::raw_payload(conn, *id)?))
                     }
-                    counts.raw_payloads += 1;
-                    Some(RawLine::of(store::audit::raw_payload(conn, *id)?))
+                    None => None,
+                };
+                if remember {
+                    inc.messages.insert(m.id);
+                    inc.chats.insert(m.chat.id);
                 }
-                None => None,
-            };
-            if remember {
-                inc.messages.insert(m.id);
-                inc.chats.insert(m.chat.id);
+                inc.evidence.extend(m.media.iter().copied());
+                w.line(&MessageLine { message: m, raw })?;
+                counts.messages += 1;
             }
-            inc.evidence.extend(m.media.iter().copied());
-            w.line(&MessageLine { message: m, raw })?;
-            counts.messages += 1;
-        }
-        step(progress, "messages", counts.messages)?;
-        match next {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
-    }
+            step(progress, "messages", counts.messages)
+        },
+    )?;
     entries.push(w.finish());
 
     // Tickets opened and task-log entries reported in the period.
@@ -203,44 +217,38 @@ fn write_zip(
         ..Default::default()
     };
     let mut w = entry(&mut zip, ISSUES, true)?;
-    let mut cursor = None;
-    loop {
-        let (page, next) = store::records::list_issues(conn, &rf, cursor, PAGE)?;
-        for i in &page {
-            let d = store::records::issue_detail(conn, i.id, now)?;
-            inc.evidence.extend(d.evidence.iter().map(|e| e.id));
-            if remember {
-                inc.issues.insert(i.id);
+    each_page(
+        |cursor| store::records::list_issues(conn, &rf, cursor, PAGE),
+        |page| {
+            for i in &page {
+                let d = store::records::issue_detail(conn, i.id, now)?;
+                inc.evidence.extend(d.evidence.iter().map(|e| e.id));
+                if remember {
+                    inc.issues.insert(i.id);
+                }
+                w.line(&d)?;
+                counts.issues += 1;
             }
-            w.line(&d)?;
-            counts.issues += 1;
-        }
-        step(progress, "issues", counts.issues)?;
-        match next {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
-    }
+            step(progress, "issues", counts.issues)
+        },
+    )?;
     entries.push(w.finish());
 
     let mut w = entry(&mut zip, TASKS, true)?;
-    let mut cursor = None;
-    loop {
-        let (page, next) = store::records::list_tasks(conn, &rf, cursor, PAGE)?;
-        for t in &page {
-            inc.evidence.extend(t.evidence.iter().map(|e| e.id));
-            if remember {
-                inc.tasks.insert(t.id);
+    each_page(
+        |cursor| store::records::list_tasks(conn, &rf, cursor, PAGE),
+        |page| {
+            for t in &page {
+                inc.evidence.extend(t.evidence.iter().map(|e| e.id));
+                if remember {
+                    inc.tasks.insert(t.id);
+                }
+                w.line(t)?;
+                counts.tasks += 1;
             }
-            w.line(t)?;
-            counts.tasks += 1;
-        }
-        step(progress, "tasks", counts.tasks)?;
-        match next {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
-    }
+            step(progress, "tasks", counts.tasks)
+        },
+    )?;
     entries.push(w.finish());
 
     // Evidence: the records first, each naming its file when the stored file is there and still hashes to its name

@@ -189,6 +189,13 @@ pub fn list_sites(conn: &Connection) -> Result<Vec<Site>, StoreError> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// A site by its id or its name (any case), as users give it on the command line or in a filter.
+pub fn find_site(conn: &Connection, key: &str) -> Result<Option<Site>, StoreError> {
+    Ok(list_sites(conn)?
+        .into_iter()
+        .find(|s| s.id.to_string() == key || s.name.eq_ignore_ascii_case(key)))
+}
+
 pub fn create_site(
     tx: &Transaction<'_>,
     name: &str,

@@ -49,10 +49,7 @@ pub async fn audit_zip(
 ) -> ApiResult<Response> {
     caller.require(Permission::ExportAudit)?;
     let period = audit::Period::parse(&p.from, &p.to)?;
-    let data_dir = st.cfg.data_dir.clone();
-    let key = tokio::task::spawn_blocking(move || audit::signing::load_or_create(&data_dir))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let key = signing_key_of(&st).await?;
     let tmp = st
         .evidence
         .tmp_dir()
@@ -115,6 +112,16 @@ pub async fn audit_zip(
     Ok(resp)
 }
 
+/// The appliance's audit signing key (read, or made on first use, off the async threads).
+async fn signing_key_of(st: &AppState) -> ApiResult<ed25519_dalek::SigningKey> {
+    let data_dir = st.cfg.data_dir.clone();
+    Ok(
+        tokio::task::spawn_blocking(move || audit::signing::load_or_create(&data_dir))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))??,
+    )
+}
+
 /// Stops an export whose request was dropped and removes its file, however the handler ends.
 struct Abandoned {
     path: std::path::PathBuf,
@@ -152,10 +159,7 @@ pub async fn signing_key(
     caller: Caller,
 ) -> ApiResult<Json<SigningKeyInfo>> {
     caller.require(Permission::ExportAudit)?;
-    let data_dir = st.cfg.data_dir.clone();
-    let key = tokio::task::spawn_blocking(move || audit::signing::load_or_create(&data_dir))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let key = signing_key_of(&st).await?;
     let vk = key.verifying_key();
     Ok(Json(SigningKeyInfo {
         public_key: hex::encode(vk.as_bytes()),

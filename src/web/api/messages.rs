@@ -46,13 +46,7 @@ pub async fn filter(st: &AppState, p: &ListParams) -> ApiResult<MessageFilter> {
 pub async fn site_id(st: &AppState, site: &str) -> ApiResult<i64> {
     let key = site.to_string();
     st.db
-        .read(move |c| {
-            let sites = store::chats::list_sites(c)?;
-            Ok(sites
-                .into_iter()
-                .find(|s| s.id.to_string() == key || s.name.eq_ignore_ascii_case(&key))
-                .map(|s| s.id))
-        })
+        .read(move |c| Ok(store::chats::find_site(c, &key)?.map(|s| s.id)))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("site {site:?} not found")))
 }
