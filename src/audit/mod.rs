@@ -9,7 +9,7 @@ pub mod export;
 pub mod signing;
 pub mod verify;
 
-use chrono::{NaiveDate, TimeZone};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
@@ -88,9 +88,7 @@ impl Period {
     /// First and last millisecond of the period in `tz`, as unix milliseconds.
     pub fn bounds_ms(&self, tz: chrono_tz::Tz) -> Result<(i64, i64), AuditError> {
         let start = |d: NaiveDate| {
-            d.and_hms_opt(0, 0, 0)
-                .and_then(|t| tz.from_local_datetime(&t).earliest())
-                .map(|t| t.timestamp_millis())
+            crate::store::day_start_ms(d, tz)
                 .ok_or_else(|| AuditError::Invalid(format!("{d} does not exist in {tz}")))
         };
         let end = match self.to.succ_opt() {

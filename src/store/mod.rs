@@ -51,6 +51,14 @@ pub fn fmt_time(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// The first millisecond (unix ms) of a local day in `tz`; `None` when midnight does not exist there.
+pub fn day_start_ms(d: chrono::NaiveDate, tz: chrono_tz::Tz) -> Option<i64> {
+    use chrono::TimeZone;
+    d.and_hms_opt(0, 0, 0)
+        .and_then(|t| tz.from_local_datetime(&t).earliest())
+        .map(|t| t.timestamp_millis())
+}
+
 pub fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     chrono::DateTime::parse_from_rfc3339(s)
         .ok()

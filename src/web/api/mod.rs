@@ -9,7 +9,7 @@ pub mod records;
 
 use axum::routing::get;
 use axum::Router;
-use chrono::{NaiveDate, TimeZone};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ApiResult};
@@ -171,19 +171,12 @@ pub fn time_bound(field: &str, v: &str, tz: chrono_tz::Tz, end: bool) -> ApiResu
         ))
     })?;
     let day = if end { d.succ_opt().unwrap_or(d) } else { d };
-    let start = day
-        .and_hms_opt(0, 0, 0)
-        .and_then(|t| tz.from_local_datetime(&t).earliest())
-        .ok_or_else(|| {
-            ApiError::invalid(format!(
-                "{field}: {v} does not exist in the configured time zone"
-            ))
-        })?;
-    Ok(if end {
-        start.timestamp_millis() - 1
-    } else {
-        start.timestamp_millis()
-    })
+    let start = crate::store::day_start_ms(day, tz).ok_or_else(|| {
+        ApiError::invalid(format!(
+            "{field}: {v} does not exist in the configured time zone"
+        ))
+    })?;
+    Ok(if end { start - 1 } else { start })
 }
 
 /// Distinguishes a missing field (`None`) from an explicit `null` (`Some(None)`) in PATCH bodies.
