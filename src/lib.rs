@@ -24,3 +24,38 @@ pub mod pipeline;
 pub mod records;
 pub mod store;
 pub mod web;
+
+#[cfg(test)]
+mod dependency_tests {
+    /// `std::sync::LazyLock` does what `once_cell::sync::Lazy` did: the crate is not a dependency, and no source
+    /// file names it.
+    #[test]
+    fn once_cell_is_not_used() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+        let deps: toml::Table = toml::from_str(&manifest).unwrap();
+        for section in ["dependencies", "dev-dependencies"] {
+            let names = deps.get(section).and_then(|d| d.as_table());
+            assert!(
+                !names.is_some_and(|d| d.contains_key("once_cell")),
+                "once_cell is still in [{section}]"
+            );
+        }
+        let mut dirs = vec![root.join("src"), root.join("tests")];
+        while let Some(dir) = dirs.pop() {
+            for f in std::fs::read_dir(&dir).unwrap() {
+                let p = f.unwrap().path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.extension().is_some_and(|e| e == "rs") && p != root.join("src/lib.rs") {
+                    let text = std::fs::read_to_string(&p).unwrap();
+                    assert!(
+                        !text.contains("once_cell"),
+                        "{} uses once_cell",
+                        p.display()
+                    );
+                }
+            }
+        }
+    }
+}

@@ -98,8 +98,8 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 
 /// A hash that a wrong user name is checked against, so unknown users cost the same time as known ones.
 pub fn dummy_hash() -> &'static str {
-    static DUMMY: once_cell::sync::Lazy<String> =
-        once_cell::sync::Lazy::new(|| hash_password("not-a-real-password").unwrap_or_default());
+    static DUMMY: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| hash_password("not-a-real-password").unwrap_or_default());
     &DUMMY
 }
 

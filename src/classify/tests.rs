@@ -1,11 +1,11 @@
 //! Behaviour tests of the classifier as a whole (module-level unit tests live next to each part).
 
-use once_cell::sync::Lazy;
+use std::sync::LazyLock;
 
 use super::*;
 use crate::classify::types::{Priority, TaskStatus};
 
-static C: Lazy<Classifier> = Lazy::new(Classifier::new);
+static C: LazyLock<Classifier> = LazyLock::new(Classifier::new);
 
 const DEV: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),

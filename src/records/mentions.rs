@@ -1,7 +1,8 @@
 //! Person-name candidates in an instruction ("@Ali", "Ali pls check", "Mr Tan, tolong …", "Siti, …").
 //! Resolving the names to person ids is the caller's job (match against display names / aliases).
 
-use once_cell::sync::Lazy;
+use std::sync::LazyLock;
+
 use regex::Regex;
 
 /// Words that ask someone to act; a capitalised name right before one is addressed.
@@ -67,7 +68,7 @@ const HONORIFICS: &[&str] = &[
     "mr", "mrs", "ms", "miss", "en", "encik", "cik", "pn", "puan", "dr", "tuan", "uncle", "auntie",
 ];
 
-static AT_MENTION: Lazy<Regex> = Lazy::new(|| {
+static AT_MENTION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"@(\+?\d[\d \-]{4,}\d|\p{Lu}[\p{L}'’\-]*(?:[ \t]+\p{Lu}[\p{L}'’\-]*){0,3}|\p{L}[\p{L}'’\-]*)")
         .expect("static regex")
 });
