@@ -341,6 +341,19 @@ async fn audit_zips_export_verify_and_catch_tampering() {
     assert_eq!(code, 2, "{stderr}");
     let (code, _, stderr) = verify(&s, &dir.path().join("nope.zip"));
     assert_eq!(code, 2, "{stderr}");
+    // k. A ZIP whose directory claims a billion entries is refused before the directory is read.
+    let (code, _, stderr) = verify(
+        &s,
+        Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/audit/billion-entries.zip"
+        )),
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("declares 1000000000 entries, more than the 2000000"),
+        "{stderr}"
+    );
 
     // Bad input to the CLI: clear errors, exit 2, no file left behind.
     let bad = dir.path().join("bad.zip");

@@ -305,6 +305,17 @@ fn write_zip(
     entries.push(w.finish());
     step(progress, "evidence", counts.evidence)?;
     drop(ok_shas);
+    // `tapak verify` refuses a ZIP with more entries than this (entries so far, the files, the events, the manifest
+    // and its signature).
+    let total = (entries.len() + to_copy.len() + 3) as u64;
+    if total > super::verify::MAX_ENTRIES {
+        return Err(AuditError::Invalid(format!(
+            "the period has {} evidence files; one audit ZIP holds at most {} files: export a shorter period or one \
+             site",
+            to_copy.len(),
+            super::verify::MAX_ENTRIES
+        )));
+    }
     for (sha, name) in to_copy {
         entries.push(copy_evidence(&mut zip, files, &sha, &name)?);
         counts.evidence_files += 1;

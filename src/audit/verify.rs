@@ -48,6 +48,10 @@ fn broken(item: impl Into<String>, reason: impl Into<String>) -> Failure {
 
 const MANIFEST_CAP: u64 = 64 << 20;
 const LINE_CAP: u64 = 256 << 20;
+/// The most entries an audit ZIP may have (a year of a busy firm has about half a million evidence files); the
+/// exporter refuses to write more. The ZIP reader keeps every entry of the central directory in memory, so a ZIP
+/// declaring more is refused before it is read.
+pub const MAX_ENTRIES: u64 = 2_000_000;
 
 pub fn verify(path: &Path) -> Result<Verified, Failure> {
     let f = std::fs::File::open(path)
@@ -58,7 +62,8 @@ pub fn verify(path: &Path) -> Result<Verified, Failure> {
     })
 }
 
-pub fn verify_reader<R: Read + Seek>(r: R) -> Result<Verified, Failure> {
+pub fn verify_reader<R: Read + Seek>(mut r: R) -> Result<Verified, Failure> {
+    check_entry_count(&mut r, MAX_ENTRIES)?;
     let mut zip = zip::ZipArchive::new(r)
         .map_err(|e| Failure::Unreadable(format!("not a readable ZIP ({e})")))?;
     let names: Vec<String> = zip.file_names().map(str::to_string).collect();
@@ -353,6 +358,62 @@ fn check_evidence<R: Read>(r: R, files: &HashSet<String>) -> Result<(), Failure>
     })
 }
 
+fn check_entry_count<R: Read + Seek>(r: &mut R, cap: u64) -> Result<(), Failure> {
+    match declared_entries(r) {
+        Ok(Some(n)) if n > cap => Err(Failure::Unreadable(format!(
+            "not an audit ZIP: its central directory declares {n} entries, more than the {cap} an audit ZIP may \
+             have (refused before reading it)"
+        ))),
+        Ok(_) => Ok(()),
+        Err(e) => Err(Failure::Unreadable(format!("not a readable ZIP ({e})"))),
+    }
+}
+
+/// How many entries the ZIP's end-of-central-directory record declares (its ZIP64 record's count when there is one),
+/// read from the file's tail without reading the directory itself; `None` when there is no such record (the ZIP
+/// reader then says what is wrong).
+fn declared_entries<R: Read + Seek>(r: &mut R) -> std::io::Result<Option<u64>> {
+    use std::io::SeekFrom;
+    const EOCD: [u8; 4] = *b"PK\x05\x06";
+    const LOCATOR: [u8; 4] = *b"PK\x06\x07";
+    const EOCD64: [u8; 4] = *b"PK\x06\x06";
+    let len = r.seek(SeekFrom::End(0))?;
+    // The record is 22 bytes followed by a comment of at most 64 KiB.
+    let tail_len = len.min(22 + 0xFFFF);
+    r.seek(SeekFrom::Start(len - tail_len))?;
+    let mut tail = vec![];
+    r.take(tail_len).read_to_end(&mut tail)?;
+    let le16 = |b: &[u8], at: usize| u16::from_le_bytes([b[at], b[at + 1]]);
+    // The last signature whose comment runs exactly to the end of the file.
+    let Some(at) = (0..tail.len().saturating_sub(21)).rev().find(|&i| {
+        tail[i..i + 4] == EOCD && i + 22 + usize::from(le16(&tail, i + 20)) == tail.len()
+    }) else {
+        return Ok(None);
+    };
+    let entries = u64::from(le16(&tail, at + 10));
+    // A ZIP64 archive: a locator right before the record points at the ZIP64 record, whose count is 64 bits.
+    let eocd_pos = len - tail_len + at as u64;
+    if eocd_pos < 20 {
+        return Ok(Some(entries));
+    }
+    let mut loc = [0u8; 20];
+    r.seek(SeekFrom::Start(eocd_pos - 20))?;
+    r.read_exact(&mut loc)?;
+    if loc[..4] != LOCATOR {
+        return Ok(Some(entries));
+    }
+    let mut off = [0u8; 8];
+    off.copy_from_slice(&loc[8..16]);
+    let mut rec = [0u8; 40];
+    r.seek(SeekFrom::Start(u64::from_le_bytes(off)))?;
+    if r.read_exact(&mut rec).is_err() || rec[..4] != EOCD64 {
+        return Ok(Some(entries));
+    }
+    let mut total = [0u8; 8];
+    total.copy_from_slice(&rec[32..40]);
+    Ok(Some(entries.max(u64::from_le_bytes(total))))
+}
+
 /// A reader that hashes and counts what passes through it.
 struct Hashing<R> {
     inner: R,
@@ -427,6 +488,31 @@ mod tests {
         w.start_file(SIGNATURE, o).unwrap();
         w.write_all(signing::sign(key, &json).as_bytes()).unwrap();
         w.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn a_zip_declaring_too_many_entries_is_refused_before_it_is_read() {
+        // An end of central directory with a ZIP64 record declaring a billion entries, and no directory at all.
+        let z = include_bytes!("../../tests/fixtures/audit/billion-entries.zip").to_vec();
+        let e = verify_reader(Cursor::new(z)).unwrap_err();
+        assert!(
+            matches!(&e, Failure::Unreadable(r) if r.contains("declares 1000000000 entries")),
+            "{e}"
+        );
+        // A plain ZIP's own count is read too (here a cap of 10 for a ZIP of 12 files).
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let files: Vec<(String, Vec<u8>)> = (0..10).map(|i| (format!("{i}.txt"), vec![])).collect();
+        let entries: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (n.as_str(), &b[..])).collect();
+        let z = zip_of(&key, &manifest(&key, vec![]), &entries);
+        assert_eq!(
+            check_entry_count(&mut Cursor::new(&z), 10),
+            Err(Failure::Unreadable(
+                "not an audit ZIP: its central directory declares 12 entries, more than the 10 an audit ZIP may \
+                 have (refused before reading it)"
+                    .into()
+            ))
+        );
+        assert_eq!(check_entry_count(&mut Cursor::new(&z), 12), Ok(()));
     }
 
     #[test]
