@@ -1,6 +1,7 @@
 //! Audit ZIPs end to end: exported from a running appliance (CLI and HTTP), checked offline with `tapak verify`, and
 //! every kind of tampering caught and named: changed content, a forged manifest, a changed or removed event, an
-//! altered raw webhook body, a missing or added file, a hostile file name, a different signing key, a truncated ZIP.
+//! altered or removed webhook delivery, a missing or added file, a hostile file name, a different signing key, a
+//! truncated ZIP. A delivery carrying many messages is in the ZIP once.
 
 mod common;
 
@@ -155,7 +156,8 @@ async fn audit_zips_export_verify_and_catch_tampering() {
     let fp = key["fingerprint"].as_str().unwrap().to_string();
     assert!(stdout.contains(&format!("signed by key {fp}")), "{stdout}");
 
-    // What is inside: every message of the period with its raw body, the demo's tickets and photos byte-identical.
+    // What is inside: every message of the period naming its delivery, the delivery's body verbatim, the demo's tickets
+    // and photos byte-identical.
     let entries = read_zip(&all);
     let manifest: Value = serde_json::from_slice(get(&entries, "manifest.json")).unwrap();
     let msgs = lines(get(&entries, "messages.jsonl"));
@@ -171,9 +173,13 @@ async fn audit_zips_export_verify_and_catch_tampering() {
         .iter()
         .find(|m| m["text"].as_str().is_some_and(|t| t.contains("burnt")))
         .expect("the webhook message is exported");
-    let raw = webhook["raw"]["body"].as_str().unwrap();
+    let deliveries = lines(get(&entries, "deliveries.jsonl"));
+    assert_eq!(manifest["counts"]["deliveries"], deliveries.len());
+    let sha = hex::encode(Sha256::digest(&body));
+    assert_eq!(webhook["delivery"], sha);
+    let delivery = deliveries.iter().find(|d| d["sha256"] == sha).unwrap();
     assert_eq!(
-        raw.as_bytes(),
+        delivery["body"].as_str().unwrap().as_bytes(),
         &body[..],
         "the raw body is the one Meta sent, verbatim"
     );
@@ -266,22 +272,40 @@ async fn audit_zips_export_verify_and_catch_tampering() {
         serde_json::to_vec_pretty(&m).unwrap(),
     );
     check(&e, 1, "manifest.sig: the signature does not match");
-    // c. With the appliance's key, a changed raw webhook body is still caught by its own hash.
+    // c. With the appliance's key, a changed webhook body is still caught by its own hash ...
+    let i = deliveries.iter().position(|d| d["sha256"] == sha).unwrap();
+    let mut ds = deliveries.clone();
+    let b = ds[i]["body"].as_str().unwrap().replace("burnt", "fine!");
+    ds[i]["body"] = b.clone().into();
     let mut e = entries.clone();
-    let mut ms = lines(get(&e, "messages.jsonl"));
-    let i = ms
-        .iter()
-        .position(|m| m["raw"]["body"].is_string())
-        .unwrap();
-    let b = ms[i]["raw"]["body"]
-        .as_str()
-        .unwrap()
-        .replace("burnt", "fine!")
-        .replace("Selamat", "Salam");
-    ms[i]["raw"]["body"] = format!("{b} ").into();
-    set(&mut e, "messages.jsonl", jsonl(&ms));
+    set(&mut e, "deliveries.jsonl", jsonl(&ds));
     reseal(&mut e, &key);
-    check(&e, 1, "the raw webhook body does not match its SHA-256");
+    check(
+        &e,
+        1,
+        &format!(
+            "deliveries.jsonl line {} (delivery {}): the webhook body does not match its SHA-256",
+            i + 1,
+            delivery["id"]
+        ),
+    );
+    // ... and with its hash changed to match, by the message that points at the original.
+    ds[i]["sha256"] = hex::encode(Sha256::digest(b.as_bytes())).into();
+    let mut e = entries.clone();
+    set(&mut e, "deliveries.jsonl", jsonl(&ds));
+    reseal(&mut e, &key);
+    let pointing = format!(
+        "(message {}): its delivery \"{sha}\" is not in deliveries.jsonl",
+        webhook["id"]
+    );
+    check(&e, 1, &pointing);
+    // ... and a delivery taken out, the same way.
+    let mut ds = deliveries.clone();
+    ds.remove(i);
+    let mut e = entries.clone();
+    set(&mut e, "deliveries.jsonl", jsonl(&ds));
+    reseal(&mut e, &key);
+    check(&e, 1, &pointing);
     // d. ... and a changed event by the chain.
     let mut e = entries.clone();
     let mut evs = lines(get(&e, "events.jsonl"));
@@ -480,4 +504,83 @@ async fn audit_zips_export_verify_and_catch_tampering() {
     assert_eq!(exports.len(), 4, "{exports:?}");
     assert_eq!(exports[0], "cli");
     assert!(exports[2].contains("inspector"), "{exports:?}");
+}
+
+/// One Cloud API delivery carrying many messages: its body is in the ZIP once, in deliveries.jsonl, and every
+/// message names it by hash (it used to be copied into every message's line).
+#[tokio::test]
+async fn a_delivery_with_many_messages_is_in_the_zip_once() {
+    let s = Server::start(&default_config("http://127.0.0.1:9"));
+    let c = client();
+    let admin = s.token("admin");
+    let now = chrono::Utc::now().timestamp();
+    let one: Value = serde_json::from_slice(&cloud_group_msg(
+        "wamid.X",
+        "60123456700",
+        "Batch",
+        now,
+        None,
+        None,
+        None,
+    ))
+    .unwrap();
+    let template = one["entry"][0]["changes"][0]["value"]["messages"][0].clone();
+    let n = 300;
+    let msgs: Vec<Value> = (0..n)
+        .map(|i| {
+            let mut m = template.clone();
+            m["id"] = format!("wamid.BATCH-{i}").into();
+            m["timestamp"] = (now - 600 + i).to_string().into();
+            m["text"]["body"] = format!("Batch note {i}: lobby light {i} flickers").into();
+            m
+        })
+        .collect();
+    let mut batch = one.clone();
+    batch["entry"][0]["changes"][0]["value"]["messages"] = msgs.into();
+    let body = serde_json::to_vec(&batch).unwrap();
+    assert_eq!(post_cloud(&c, &s, &body).await.status(), 200);
+    eventually(30, "the batch is filed", || {
+        let (c, u, t) = (c.clone(), s.u("/api/v1/messages?limit=500"), admin.clone());
+        async move {
+            let (_, v) = get_json(&c, &u, &t).await;
+            (v["items"].as_array()?.len() == n as usize).then_some(())
+        }
+    })
+    .await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (from, to) = period();
+    let zip = dir.path().join("batch.zip");
+    export_and_verify(&s, &zip, &["--from", &from, "--to", &to]);
+    let entries = read_zip(&zip);
+    let sha = hex::encode(Sha256::digest(&body));
+    let deliveries = lines(get(&entries, "deliveries.jsonl"));
+    assert_eq!(deliveries.len(), 1, "one delivery, once");
+    assert_eq!(deliveries[0]["sha256"], sha);
+    assert_eq!(
+        deliveries[0]["body"].as_str().unwrap().as_bytes(),
+        &body[..]
+    );
+    let msgs = get(&entries, "messages.jsonl");
+    assert_eq!(lines(msgs).len(), n as usize);
+    assert!(lines(msgs).iter().all(|m| m["delivery"] == sha));
+    let text = String::from_utf8_lossy(msgs);
+    assert!(
+        !text.contains("whatsapp_business_account"),
+        "a message line still carries the delivery's body"
+    );
+    let longest = text.lines().map(str::len).max().unwrap();
+    assert!(
+        longest * 10 < body.len(),
+        "a {longest}-byte message line for a {}-byte delivery",
+        body.len()
+    );
+    let manifest: Value = serde_json::from_slice(get(&entries, "manifest.json")).unwrap();
+    assert_eq!(manifest["counts"]["deliveries"], 1);
+    assert_eq!(manifest["counts"]["messages"], n);
+    let readme = String::from_utf8_lossy(get(&entries, "README.txt")).into_owned();
+    assert!(
+        readme.contains("\n- deliveries.jsonl  each of those deliveries once"),
+        "{readme}"
+    );
 }

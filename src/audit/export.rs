@@ -16,8 +16,8 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
 use super::{
-    signing, AuditError, Chain, Counts, FileEntry, Manifest, Period, EVENTS, EVIDENCE, FORMAT,
-    ISSUES, MANIFEST, MESSAGES, README, SIGNATURE, TASKS,
+    signing, AuditError, Chain, Counts, FileEntry, Manifest, Period, DELIVERIES, EVENTS, EVIDENCE,
+    FORMAT, ISSUES, MANIFEST, MESSAGES, README, SIGNATURE, TASKS,
 };
 use crate::evidence::EvidenceStore;
 use crate::store::{
@@ -170,7 +170,8 @@ fn write_zip(
         readme(req, site.as_ref(), tz).as_bytes(),
     )?);
 
-    // Messages, each with the webhook body it came from.
+    // Messages, each naming the delivery (webhook body) it came from by its SHA-256; the deliveries follow, once each.
+    let mut deliveries: Vec<i64> = vec![];
     let filter = MessageFilter {
         site: site_id,
         from_ms: Some(from_ms),
@@ -182,29 +183,51 @@ fn write_zip(
         |cursor| store::messages::list(conn, &filter, cursor, PAGE),
         |page| {
             let ids: Vec<i64> = page.iter().map(|m| m.id).collect();
-            let raws = store::audit::raw_payload_ids(conn, &ids)?;
+            let mut refs = store::audit::delivery_refs(conn, &ids)?;
             for m in &page {
-                let raw = match raws.get(&m.id) {
-                    Some(id) => {
-                        if remember {
-                            inc.raw_payloads.insert(*id);
-                        }
-                        counts.raw_payloads += 1;
-                        Some(RawLine::of(store::audit::raw_payload(conn, *id)?))
+                let delivery = refs.remove(&m.id).map(|d| {
+                    // A delivery's messages are listed together: most repeats are caught here, the rest below.
+                    if deliveries.last() != Some(&d.id) {
+                        deliveries.push(d.id);
                     }
-                    None => None,
-                };
+                    d.sha256
+                });
                 if remember {
                     inc.messages.insert(m.id);
                     inc.chats.insert(m.chat.id);
                 }
                 inc.evidence.extend(m.media.iter().copied());
-                w.line(&MessageLine { message: m, raw })?;
+                w.line(&MessageLine {
+                    message: m,
+                    delivery,
+                })?;
                 counts.messages += 1;
             }
             step(progress, "messages", counts.messages)
         },
     )?;
+    entries.push(w.finish());
+
+    // Each delivery once, in the order they arrived; the same body stored twice is written once.
+    deliveries.sort_unstable();
+    deliveries.dedup();
+    let mut written: HashSet<[u8; 32]> = HashSet::new();
+    let mut w = entry(&mut zip, DELIVERIES, true)?;
+    for id in deliveries {
+        if remember {
+            inc.raw_payloads.insert(id);
+        }
+        let raw = store::audit::raw_payload(conn, id)?;
+        if sha_key(&raw.sha256).is_some_and(|k| !written.insert(k)) {
+            continue;
+        }
+        w.line(&DeliveryLine::of(raw))?;
+        counts.deliveries += 1;
+        if counts.deliveries.is_multiple_of(PAGE as u64) {
+            step(progress, "deliveries", counts.deliveries)?;
+        }
+    }
+    drop(written);
     entries.push(w.finish());
 
     // Tickets opened and task-log entries reported in the period.
@@ -426,12 +449,13 @@ impl<'a> Redacted<'a> {
 struct MessageLine<'a> {
     #[serde(flatten)]
     message: &'a store::messages::Message,
-    raw: Option<RawLine>,
+    /// The SHA-256 of the delivery in `deliveries.jsonl` the message was parsed from; null for chat exports.
+    delivery: Option<String>,
 }
 
 /// A webhook body as it arrived: as text when it is UTF-8 (it nearly always is JSON), else base64.
 #[derive(Serialize)]
-pub(super) struct RawLine {
+struct DeliveryLine {
     id: i64,
     source: String,
     received_at: String,
@@ -442,8 +466,8 @@ pub(super) struct RawLine {
     body_base64: Option<String>,
 }
 
-impl RawLine {
-    fn of(r: RawPayload) -> RawLine {
+impl DeliveryLine {
+    fn of(r: RawPayload) -> DeliveryLine {
         let (body, body_base64) = match String::from_utf8(r.body) {
             Ok(s) => (Some(s), None),
             Err(e) => {
@@ -454,7 +478,7 @@ impl RawLine {
                 )
             }
         };
-        RawLine {
+        DeliveryLine {
             id: r.id,
             source: r.source,
             received_at: r.received_at,
@@ -635,30 +659,39 @@ impl<W: Write + std::io::Seek> Write for Entry<'_, W> {
 }
 
 fn readme(req: &Request, site: Option<&store::chats::NamedRef>, tz: chrono_tz::Tz) -> String {
+    // One line of the text per source line (a `\` line continuation would eat the indentation).
     format!(
-        "tapak audit export\n\
-         ==================\n\n\
-         Period: {from} to {to} (both days included, time zone {tz})\n\
-         Site:   {site}\n\n\
-         What is in this ZIP\n\
-         - messages.jsonl  every message of the period, one JSON object per line, each with the WhatsApp\n\
-                           webhook body it was parsed from (\"raw\": body as received and its SHA-256)\n\
-         - issues.jsonl    tickets opened in the period, with their timeline, evidence and corrections\n\
-         - tasks.jsonl     task-log entries reported in the period\n\
-         - evidence.jsonl  the photos, voice notes and documents those records point to\n\
-         - evidence/       the files themselves, each named by its SHA-256\n\
-         - events.jsonl    the appliance's hash-chained event log for the period (who changed what, when);\n\
-                           events about other sites show only their hashes, so the chain stays checkable\n\
-         - manifest.json   the SHA-256 and size of every file above, and the signing key\n\
-         - manifest.sig    the Ed25519 signature of manifest.json by that key\n\n\
-         How to check it\n\
-         With tapak:  tapak verify THIS.zip   (exit 0: intact; 1: tampered or incomplete, naming the first\n\
-         broken item; 2: not readable). It prints the key fingerprint: compare it with the one the appliance\n\
-         shows under Settings, or the one the firm gave you.\n\
-         By hand: sha256sum each file and compare with manifest.json; check manifest.sig (hex) against\n\
-         manifest.json with the public key in it (Ed25519); each event's hash is SHA-256 over its fields\n\
-         (prev_hash, id, at, actor, action, entity, entity_id, data), each preceded by its length as an\n\
-         8-byte big-endian number; each event's prev_hash is the previous event's hash.\n",
+        r#"tapak audit export
+==================
+
+Period: {from} to {to} (both days included, time zone {tz})
+Site:   {site}
+
+What is in this ZIP
+- messages.jsonl    every message of the period, one JSON object per line; "delivery" is the SHA-256
+                    of the WhatsApp webhook delivery it was parsed from (null for imported chats)
+- deliveries.jsonl  each of those deliveries once, however many messages it carried: the body exactly
+                    as received ("body", or "body_base64" when it is not text), its SHA-256 ("sha256"),
+                    source and time received
+- issues.jsonl      tickets opened in the period, with their timeline, evidence and corrections
+- tasks.jsonl       task-log entries reported in the period
+- evidence.jsonl    the photos, voice notes and documents those records point to
+- evidence/         the files themselves, each named by its SHA-256
+- events.jsonl      the appliance's hash-chained event log for the period (who changed what, when);
+                    events about other sites show only their hashes, so the chain stays checkable
+- manifest.json     the SHA-256 and size of every file above, and the signing key
+- manifest.sig      the Ed25519 signature of manifest.json by that key
+
+How to check it
+With tapak:  tapak verify THIS.zip   (exit 0: intact; 1: tampered or incomplete, naming the first
+broken item; 2: not readable). It prints the key fingerprint: compare it with the one the appliance
+shows under Settings, or the one the firm gave you.
+By hand: sha256sum each file and compare with manifest.json; check manifest.sig (hex) against
+manifest.json with the public key in it (Ed25519); each delivery's body hashes to its sha256, and
+each message's delivery is the sha256 of one of them; each event's hash is SHA-256 over its fields
+(prev_hash, id, at, actor, action, entity, entity_id, data), each preceded by its length as an
+8-byte big-endian number; each event's prev_hash is the previous event's hash.
+"#,
         from = req.period.from,
         to = req.period.to,
         site = site.map(|s| s.name.as_str()).unwrap_or("all sites"),

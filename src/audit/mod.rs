@@ -1,7 +1,8 @@
-//! Audit ZIPs for inspectors: a period's messages (each with the webhook body it came from), tickets, task-log entries,
-//! evidence files and the stretch of the hash-chained event log, described by a manifest that lists every file's
-//! SHA-256 and is signed with the appliance's Ed25519 key. `tapak verify` checks one offline: every file against the
-//! manifest, the signature, every raw body against its hash, and the event chain link by link.
+//! Audit ZIPs for inspectors: a period's messages, the webhook deliveries they came from (each body once, named by
+//! its SHA-256, which the messages refer to), tickets, task-log entries, evidence files and the stretch of the
+//! hash-chained event log, described by a manifest that lists every file's SHA-256 and is signed with the appliance's
+//! Ed25519 key. `tapak verify` checks one offline: every file against the manifest, the signature, every delivery's
+//! body against its hash, every message's delivery, and the event chain link by link.
 //!
 //! No HTTP here: the CLI and the web layer both call [`export::export`] and [`verify::verify`].
 
@@ -14,11 +15,12 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
 /// The layout version written into every manifest; `verify` refuses others.
-pub const FORMAT: &str = "tapak-audit/1";
+pub const FORMAT: &str = "tapak-audit/2";
 pub const MANIFEST: &str = "manifest.json";
 pub const SIGNATURE: &str = "manifest.sig";
 pub const README: &str = "README.txt";
 pub const MESSAGES: &str = "messages.jsonl";
+pub const DELIVERIES: &str = "deliveries.jsonl";
 pub const ISSUES: &str = "issues.jsonl";
 pub const TASKS: &str = "tasks.jsonl";
 pub const EVIDENCE: &str = "evidence.jsonl";
@@ -135,7 +137,8 @@ pub struct Manifest {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Counts {
     pub messages: u64,
-    pub raw_payloads: u64,
+    /// Webhook deliveries in `deliveries.jsonl`: each body once, however many messages it carried.
+    pub deliveries: u64,
     pub issues: u64,
     pub tasks: u64,
     pub evidence: u64,

@@ -1,6 +1,6 @@
 //! Checking an audit ZIP offline, without the appliance's database: the manifest's signature, every file's size and
-//! SHA-256, no file added or missing, every raw webhook body against its hash, every evidence record against its file,
-//! and the event chain link by link (no event changed, removed, inserted or reordered). The first broken item is named.
+//! SHA-256, no file added or missing, every delivery's body against its hash, every message's delivery present,
+//! every evidence record against its file, and the event chain link by link (no event changed, removed, inserted or reordered). The first broken item is named.
 //!
 //! A hostile ZIP cannot hurt the checker: nothing is extracted to disk, names are only compared, and no entry is read
 //! past the size the manifest gives it (a decompression bomb stops there).
@@ -11,7 +11,9 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use super::{signing, Manifest, EVENTS, EVIDENCE, FORMAT, MANIFEST, MESSAGES, SIGNATURE};
+use super::{
+    signing, Manifest, DELIVERIES, EVENTS, EVIDENCE, FORMAT, MANIFEST, MESSAGES, SIGNATURE,
+};
 use crate::store::events::Event;
 
 /// An intact ZIP: its manifest, and the signing key's fingerprint computed here (not read from the manifest).
@@ -114,7 +116,14 @@ pub fn verify_reader<R: Read + Seek>(mut r: R) -> Result<Verified, Failure> {
         }
     }
     let mut evidence_files = HashSet::new();
-    for entry in &manifest.files {
+    // The deliveries first: the messages refer to them.
+    let mut deliveries = HashSet::new();
+    let order = manifest
+        .files
+        .iter()
+        .filter(|f| f.path == DELIVERIES)
+        .chain(manifest.files.iter().filter(|f| f.path != DELIVERIES));
+    for entry in order {
         let file = zip.by_name(&entry.path).map_err(|_| {
             broken(
                 entry.path.clone(),
@@ -125,7 +134,8 @@ pub fn verify_reader<R: Read + Seek>(mut r: R) -> Result<Verified, Failure> {
         // Content checks run while the file is hashed; a file that does not match the manifest is reported as such
         // first (it is the plainer finding), then what the content checks found.
         let content = match entry.path.as_str() {
-            MESSAGES => check_messages(&mut r).err(),
+            DELIVERIES => check_deliveries(&mut r, &mut deliveries).err(),
+            MESSAGES => check_messages(&mut r, &deliveries).err(),
             EVENTS => check_events(&mut r, &manifest).err(),
             _ => None, // evidence.jsonl is checked below, once every evidence file's hash is known
         };
@@ -226,42 +236,66 @@ fn each_line<R: Read>(
     }
 }
 
-/// Every message's raw webhook body hashes to the SHA-256 recorded for it.
-fn check_messages<R: Read>(r: R) -> Result<(), Failure> {
-    each_line(MESSAGES, r, |n, v| {
-        let item = || {
-            format!(
-                "{MESSAGES} line {n} (message {})",
-                v.get("id")
-                    .map(|i| i.to_string())
-                    .unwrap_or_else(|| "?".into())
-            )
-        };
-        let Some(raw) = v.get("raw").filter(|r| !r.is_null()) else {
-            return Ok(());
-        };
+/// Every delivery's body hashes to the SHA-256 given for it; collects those hashes.
+fn check_deliveries<R: Read>(r: R, found: &mut HashSet<[u8; 32]>) -> Result<(), Failure> {
+    each_line(DELIVERIES, r, |n, v| {
+        let item = || format!("{DELIVERIES} line {n} (delivery {})", id_of(&v));
         let body = match (
-            raw.get("body").and_then(|b| b.as_str()),
-            raw.get("body_base64").and_then(|b| b.as_str()),
+            v.get("body").and_then(|b| b.as_str()),
+            v.get("body_base64").and_then(|b| b.as_str()),
         ) {
             (Some(text), _) => text.as_bytes().to_vec(),
             (None, Some(b64)) => {
                 use base64::Engine;
                 base64::engine::general_purpose::STANDARD
                     .decode(b64)
-                    .map_err(|_| broken(item(), "raw body is not valid base64"))?
+                    .map_err(|_| broken(item(), "the body is not valid base64"))?
             }
-            (None, None) => return Err(broken(item(), "raw payload without its body")),
+            (None, None) => return Err(broken(item(), "a delivery without its body")),
         };
-        let want = raw.get("sha256").and_then(|s| s.as_str()).unwrap_or("");
-        if hex::encode(Sha256::digest(&body)) != want.to_ascii_lowercase() {
+        let sha: [u8; 32] = Sha256::digest(&body).into();
+        let want = v.get("sha256").and_then(|s| s.as_str()).unwrap_or("");
+        if hex::encode(sha) != want.to_ascii_lowercase() {
             return Err(broken(
                 item(),
-                "the raw webhook body does not match its SHA-256",
+                "the webhook body does not match its SHA-256",
             ));
         }
+        found.insert(sha);
         Ok(())
     })
+}
+
+/// Every message that names a delivery names one in `deliveries.jsonl`.
+fn check_messages<R: Read>(r: R, deliveries: &HashSet<[u8; 32]>) -> Result<(), Failure> {
+    each_line(MESSAGES, r, |n, v| {
+        let item = || format!("{MESSAGES} line {n} (message {})", id_of(&v));
+        let delivery = match v.get("delivery") {
+            None | Some(serde_json::Value::Null) => return Ok(()),
+            Some(d) => d,
+        };
+        let sha = delivery
+            .as_str()
+            .and_then(|s| hex::decode(s).ok())
+            .and_then(|b| <[u8; 32]>::try_from(b).ok());
+        match sha {
+            Some(sha) if deliveries.contains(&sha) => Ok(()),
+            Some(_) => Err(broken(
+                item(),
+                format!("its delivery {delivery} is not in {DELIVERIES} (removed or altered)"),
+            )),
+            None => Err(broken(
+                item(),
+                format!("its delivery {delivery} is not a SHA-256"),
+            )),
+        }
+    })
+}
+
+fn id_of(v: &serde_json::Value) -> String {
+    v.get("id")
+        .map(|i| i.to_string())
+        .unwrap_or_else(|| "?".into())
 }
 
 /// The event chain: consecutive ids from the manifest's first event, each linked to the one before and (unless
@@ -335,12 +369,7 @@ fn check_evidence<R: Read>(r: R, files: &HashSet<String>) -> Result<(), Failure>
         let Some(file) = v.get("file").and_then(|f| f.as_str()) else {
             return Ok(());
         };
-        let item = format!(
-            "{EVIDENCE} line {n} (evidence {})",
-            v.get("id")
-                .map(|i| i.to_string())
-                .unwrap_or_else(|| "?".into())
-        );
+        let item = format!("{EVIDENCE} line {n} (evidence {})", id_of(&v));
         let sha = v.get("sha256").and_then(|s| s.as_str()).unwrap_or("");
         let stem = file
             .strip_prefix("evidence/")

@@ -1,5 +1,5 @@
-//! The reads an audit export needs beyond the list queries: which raw payload each message came from, the payloads'
-//! bodies, and the stretch of the event log that falls in a period.
+//! The reads an audit export needs beyond the list queries: which delivery (raw payload) each message came from, the
+//! deliveries' bodies, and the stretch of the event log that falls in a period.
 
 use std::collections::HashMap;
 
@@ -18,15 +18,33 @@ pub struct RawPayload {
     pub body: Vec<u8>,
 }
 
-/// For each message id, the id of the raw payload it was parsed from (messages from chat exports have none).
-pub fn raw_payload_ids(conn: &Connection, ids: &[i64]) -> Result<HashMap<i64, i64>, StoreError> {
+/// The delivery a message was parsed from: the raw payload's id and the SHA-256 of its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRef {
+    pub id: i64,
+    pub sha256: String,
+}
+
+/// For each message id, the raw payload it was parsed from (messages from chat exports have none).
+pub fn delivery_refs(
+    conn: &Connection,
+    ids: &[i64],
+) -> Result<HashMap<i64, DeliveryRef>, StoreError> {
     let mut st = conn.prepare_cached(
-        "SELECT raw_payload_id FROM messages WHERE id = ?1 AND raw_payload_id IS NOT NULL",
+        "SELECT r.id, r.sha256 FROM messages m JOIN raw_payloads r ON r.id = m.raw_payload_id WHERE m.id = ?1",
     )?;
     let mut out = HashMap::new();
     for id in ids {
-        if let Some(raw) = st.query_row([id], |r| r.get::<_, i64>(0)).optional()? {
-            out.insert(*id, raw);
+        let found = st
+            .query_row([id], |r| {
+                Ok(DeliveryRef {
+                    id: r.get(0)?,
+                    sha256: r.get(1)?,
+                })
+            })
+            .optional()?;
+        if let Some(d) = found {
+            out.insert(*id, d);
         }
     }
     Ok(out)
