@@ -404,7 +404,12 @@ pub fn import_path(
     let spool_err = |e: std::io::Error| ImportError::Runtime(format!("import spool: {e}"));
     for rec in parser {
         let rec = rec.map_err(|e| bad(format!("{}: {e}", ar.display_chat())))?;
-        let m = to_inbound(&rec, &chat_ref, svc.tz, dups.next(&rec));
+        let mut m = to_inbound(&rec, &chat_ref, svc.tz, dups.next(&rec));
+        if let Some(note) = crate::ingest::times::clamp_message(&mut m, svc.clock.now()) {
+            if s.warnings.len() < 50 {
+                s.warnings.push(note);
+            }
+        }
         s.messages += 1;
         s.edited += m.edited as u64;
         s.deleted += m.deleted as u64;

@@ -6,6 +6,7 @@ pub mod evolution;
 pub mod export;
 pub mod import;
 pub mod model;
+pub mod times;
 pub mod verify;
 pub mod waha;
 

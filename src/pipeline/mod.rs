@@ -1276,7 +1276,11 @@ pub fn learn_from_corrections(db: &store::Db, pipeline: &Pipeline) -> Result<usi
 /// classified by an older version (never those a manager corrected) and rebuilds the records of the chats where a
 /// verdict changed. Runs in the background; returns how many messages changed.
 pub async fn reclassify_outdated(svc: &Services, days: i64) -> Result<usize, StoreError> {
-    let since = svc.clock.now().timestamp_millis() - days * 86_400_000;
+    let since = svc
+        .clock
+        .now()
+        .timestamp_millis()
+        .saturating_sub(days.saturating_mul(86_400_000));
     let version = crate::classify::VERSION;
     let chats: Vec<i64> = svc
         .db

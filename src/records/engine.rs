@@ -1347,7 +1347,9 @@ pub const STATE_TICKET_SLACK: usize = 50;
 /// untouched; a full replay rebuilds everything.
 pub fn compact(state: &mut ChatState) {
     let Some(now) = state.last_time else { return };
-    let horizon = now - chrono::Duration::days(STATE_TICKET_RETENTION_DAYS);
+    let horizon = now
+        .checked_sub_signed(chrono::Duration::days(STATE_TICKET_RETENTION_DAYS))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
     state
         .tickets
         .retain(|t| t.is_open_for_linking() || t.last_activity >= horizon);

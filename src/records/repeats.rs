@@ -57,7 +57,7 @@ fn find(parent: &mut [usize], mut x: usize) -> usize {
 /// linked pairwise by at most `window_days` between openings. Tickets without a category are ignored.
 /// Groups are ordered by their first ticket.
 pub fn repeated_problems(tickets: &[TicketSummary], window_days: i64) -> Vec<RepeatGroup> {
-    let window = Duration::days(window_days.max(0));
+    let window = Duration::try_days(window_days.max(0)).unwrap_or(Duration::MAX);
     // Bucket by (scope, category).
     let mut buckets: BTreeMap<BucketKey, Vec<&TicketSummary>> = BTreeMap::new();
     for t in tickets {

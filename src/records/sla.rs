@@ -85,7 +85,55 @@ impl Default for SlaPolicy {
     }
 }
 
+/// The longest target a policy may set: 365 days, in minutes. Deadlines are computed with targets clamped to
+/// `0..=MAX_TARGET_MINS`, so even a policy stored before this check existed cannot push a deadline out of range.
+pub const MAX_TARGET_MINS: i64 = 365 * 24 * 60;
+/// Most rules and holidays a policy may list.
+pub const MAX_RULES: usize = 500;
+pub const MAX_HOLIDAYS: usize = 3_660;
+
+impl SlaTarget {
+    fn validate(&self, at: &str) -> Result<(), String> {
+        for (name, v) in [
+            ("respond_within_mins", self.respond_within_mins),
+            ("resolve_within_mins", self.resolve_within_mins),
+        ] {
+            if !(1..=MAX_TARGET_MINS).contains(&v) {
+                return Err(format!(
+                    "{at}.{name}: must be between 1 and {MAX_TARGET_MINS} minutes (365 days), got {v}"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl SlaPolicy {
+    /// Checks a policy that comes from outside; the error names the field at fault (`rules[2].target.resolve_within_mins: …`).
+    pub fn validate(&self) -> Result<(), String> {
+        if self.rules.len() > MAX_RULES {
+            return Err(format!("rules: at most {MAX_RULES} rules"));
+        }
+        self.default.validate("default")?;
+        for (i, r) in self.rules.iter().enumerate() {
+            r.target.validate(&format!("rules[{i}].target"))?;
+        }
+        if let Some(bh) = &self.business_hours {
+            if bh.end <= bh.start {
+                return Err("business_hours.end: must be after business_hours.start".into());
+            }
+            if bh.weekdays.is_empty() {
+                return Err("business_hours.weekdays: name at least one day".into());
+            }
+            if bh.holidays.len() > MAX_HOLIDAYS {
+                return Err(format!(
+                    "business_hours.holidays: at most {MAX_HOLIDAYS} days"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub fn target(&self, category: Option<Category>, priority: Option<Priority>) -> SlaTarget {
         let score = |r: &SlaRule| -> Option<u8> {
             let cat_ok = r.category.is_none() || r.category == category;
@@ -125,8 +173,8 @@ pub fn sla_deadlines(
         .filter(|b| b.is_usable() && !t.around_the_clock)
     {
         None => (
-            opened_at + Duration::minutes(t.respond_within_mins),
-            opened_at + Duration::minutes(t.resolve_within_mins),
+            add_minutes(opened_at, t.respond_within_mins),
+            add_minutes(opened_at, t.resolve_within_mins),
         ),
         Some(bh) => (
             add_business_minutes(bh, opened_at, t.respond_within_mins, tz),
@@ -135,13 +183,25 @@ pub fn sla_deadlines(
     }
 }
 
+/// A target's length, clamped to `0..=MAX_TARGET_MINS` (a stored policy is not trusted to be in range).
+fn target_duration(minutes: i64) -> Duration {
+    Duration::minutes(minutes.clamp(0, MAX_TARGET_MINS))
+}
+
+/// `start` plus a target of `minutes` of wall-clock time; `start` itself if that is past the end of time.
+fn add_minutes(start: DateTime<Utc>, minutes: i64) -> DateTime<Utc> {
+    start
+        .checked_add_signed(target_duration(minutes))
+        .unwrap_or(start)
+}
+
 fn local_to_utc(tz: Tz, ndt: NaiveDateTime) -> DateTime<Utc> {
     // Earliest reading of an ambiguous time; a time in a DST gap moves forward an hour.
     match tz.from_local_datetime(&ndt).earliest() {
         Some(t) => t.with_timezone(&Utc),
-        None => match tz
-            .from_local_datetime(&(ndt + Duration::hours(1)))
-            .earliest()
+        None => match ndt
+            .checked_add_signed(Duration::hours(1))
+            .and_then(|n| tz.from_local_datetime(&n).earliest())
         {
             Some(t) => t.with_timezone(&Utc),
             None => Utc.from_utc_datetime(&ndt),
@@ -157,9 +217,9 @@ pub fn add_business_minutes(
     tz: Tz,
 ) -> DateTime<Utc> {
     if !bh.is_usable() {
-        return start + Duration::minutes(minutes);
+        return add_minutes(start, minutes);
     }
-    let mut left = Duration::minutes(minutes.max(0));
+    let mut left = target_duration(minutes);
     let local = start.with_timezone(&tz).naive_local();
     let mut day = local.date();
     for _ in 0..3660 {
@@ -170,7 +230,7 @@ pub fn add_business_minutes(
             if from < close {
                 let avail = close - from;
                 if left <= avail {
-                    return from + left;
+                    return from.checked_add_signed(left).unwrap_or(from);
                 }
                 left -= avail;
             }
@@ -180,7 +240,7 @@ pub fn add_business_minutes(
             None => break,
         };
     }
-    start + Duration::minutes(minutes)
+    add_minutes(start, minutes)
 }
 
 /// Breached when done after the deadline, or not done and `now` is past it.
@@ -321,5 +381,40 @@ mod tests {
             None,
             kl("2026-11-27 10:00") + Duration::seconds(1)
         ));
+    }
+
+    #[test]
+    fn huge_or_negative_targets_are_refused_and_never_panic_when_stored() {
+        let mut p = SlaPolicy::default();
+        p.default.respond_within_mins = i64::MAX;
+        let e = p.validate().unwrap_err();
+        assert!(e.starts_with("default.respond_within_mins:"), "{e}");
+        let mut p = SlaPolicy::default();
+        p.rules[2].target.resolve_within_mins = 0;
+        assert!(p
+            .validate()
+            .unwrap_err()
+            .starts_with("rules[2].target.resolve_within_mins:"));
+        assert!(SlaPolicy::default().validate().is_ok());
+        // A policy stored before the check: 365 days at most (of business time with business hours), never a panic.
+        let tz = chrono_tz::Asia::Kuala_Lumpur;
+        let opened = kl("2026-11-27 17:30");
+        for bh in [None, Some(office())] {
+            let p = SlaPolicy {
+                rules: vec![],
+                default: SlaTarget {
+                    respond_within_mins: i64::MIN,
+                    resolve_within_mins: i64::MAX,
+                    around_the_clock: false,
+                },
+                business_hours: bh,
+            };
+            let (r, s) = sla_deadlines(&p, None, None, opened, tz);
+            assert_eq!(r, opened);
+            assert!(s > opened && s <= opened + Duration::days(365 * 5), "{s}");
+        }
+        let far = DateTime::<Utc>::MAX_UTC - Duration::minutes(1);
+        let (_, s) = sla_deadlines(&SlaPolicy::default(), None, None, far, chrono_tz::UTC);
+        assert_eq!(s, far, "no deadline past the end of time");
     }
 }

@@ -1,6 +1,9 @@
 //! Opening the database, pragmas, embedded migrations, the single group-commit writer and the reader pool.
 
 use rusqlite::{Connection, OpenFlags, Transaction};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
@@ -68,6 +71,40 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 const MAX_BATCH: usize = 512;
 const READERS: usize = 4;
 
+/// Where a write job was asked for: the log names a job that panicked by its caller's file and line.
+type Origin = &'static Location<'static>;
+
+/// The text a panic carried (`panic!("...")` gives a `&str` or a `String`).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-text panic payload".to_string()
+    }
+}
+
+/// Runs one job's body, turning a panic into that job's own error: the writer thread survives it, the job's work is
+/// rolled back by its caller here (savepoint or transaction) and every other job goes on.
+fn run_guarded<R>(
+    origin: Origin,
+    f: impl FnOnce() -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let message = panic_message(&*payload);
+            tracing::error!(job = %origin, panic = %message,
+                "write job panicked; its work is rolled back and the writer goes on");
+            Err(StoreError::JobPanicked {
+                job: origin.to_string(),
+                message,
+            })
+        }
+    }
+}
+
 /// A write job runs inside the batch transaction and returns what to do once the batch commits (or fails), and
 /// whether it succeeded. With `alone` it is the transaction's only job and runs without a savepoint (a failure then
 /// rolls back the whole transaction, which holds nothing else).
@@ -83,6 +120,7 @@ trait RetryJob: Send {
 
 struct Retry<R, F> {
     f: F,
+    origin: Origin,
     result: Option<Result<R, StoreError>>,
     done: oneshot::Sender<Result<R, StoreError>>,
 }
@@ -93,7 +131,8 @@ where
     F: Fn(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
 {
     fn run(&mut self, tx: &Transaction<'_>) -> bool {
-        let r = (self.f)(tx);
+        let f = &self.f;
+        let r = run_guarded(self.origin, || f(tx));
         let ok = r.is_ok();
         self.result = Some(r);
         ok
@@ -324,44 +363,55 @@ impl Db {
     }
 
     /// Runs `f` inside the writer's current transaction (grouped with other concurrent writes) and resolves once that
-    /// transaction has committed. An error from `f` rolls back only `f`'s own work (a savepoint).
-    pub async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
+    /// transaction has committed. An error from `f` rolls back only `f`'s own work (a savepoint); so does a panic in
+    /// `f`, which answers [`StoreError::JobPanicked`] naming the caller's file and line.
+    #[track_caller]
+    pub fn write<R, F>(&self, f: F) -> impl Future<Output = Result<R, StoreError>> + '_
     where
         R: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
     {
-        let (done_tx, done_rx) = oneshot::channel::<Result<R, StoreError>>();
-        let job = make_job(f, done_tx);
-        self.send(Job::Once(job))?;
-        done_rx.await.map_err(|_| StoreError::WriterGone)?
+        let origin = Location::caller();
+        async move {
+            let (done_tx, done_rx) = oneshot::channel::<Result<R, StoreError>>();
+            let job = make_job(f, origin, done_tx);
+            self.send(Job::Once(job))?;
+            done_rx.await.map_err(|_| StoreError::WriterGone)?
+        }
     }
 
     /// As [`Db::write`] for a job that can safely run twice (it only writes to the database, or to memory that it
     /// checks against the database). Such jobs run together without any savepoint, which is most of the cost of a
     /// small write; should one of them fail, the transaction is rolled back and each runs again in its own
-    /// savepoint, so a failure still rolls back only the failing job's own work.
-    pub async fn write_retryable<R, F>(&self, f: F) -> Result<R, StoreError>
+    /// savepoint, so a failure (or a panic) still rolls back only the failing job's own work.
+    #[track_caller]
+    pub fn write_retryable<R, F>(&self, f: F) -> impl Future<Output = Result<R, StoreError>> + '_
     where
         R: Send + 'static,
         F: Fn(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
     {
-        let (done_tx, done_rx) = oneshot::channel::<Result<R, StoreError>>();
-        self.send(Job::Retry(Box::new(Retry {
-            f,
-            result: None,
-            done: done_tx,
-        })))?;
-        done_rx.await.map_err(|_| StoreError::WriterGone)?
+        let origin = Location::caller();
+        async move {
+            let (done_tx, done_rx) = oneshot::channel::<Result<R, StoreError>>();
+            self.send(Job::Retry(Box::new(Retry {
+                f,
+                origin,
+                result: None,
+                done: done_tx,
+            })))?;
+            done_rx.await.map_err(|_| StoreError::WriterGone)?
+        }
     }
 
     /// Blocking variant of [`Db::write`] for CLI commands and worker threads.
+    #[track_caller]
     pub fn write_blocking<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
     {
         let (done_tx, done_rx) = oneshot::channel::<Result<R, StoreError>>();
-        self.send(Job::Once(make_job(f, done_tx)))?;
+        self.send(Job::Once(make_job(f, Location::caller(), done_tx)))?;
         done_rx
             .blocking_recv()
             .map_err(|_| StoreError::WriterGone)?
@@ -485,7 +535,7 @@ pub fn backup_file(src: &Path, dest: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn make_job<R, F>(f: F, done: oneshot::Sender<Result<R, StoreError>>) -> WriteJob
+fn make_job<R, F>(f: F, origin: Origin, done: oneshot::Sender<Result<R, StoreError>>) -> WriteJob
 where
     R: Send + 'static,
     F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
@@ -493,10 +543,10 @@ where
     Box::new(move |tx: &Transaction<'_>, alone: bool| {
         let result = (|| {
             if alone {
-                return f(tx);
+                return run_guarded(origin, || f(tx));
             }
             tx.execute_batch("SAVEPOINT job")?;
-            match f(tx) {
+            match run_guarded(origin, || f(tx)) {
                 Ok(r) => {
                     tx.execute_batch("RELEASE job")?;
                     Ok(r)
@@ -539,6 +589,42 @@ fn run_each_in_savepoint(
     Ok(())
 }
 
+/// Runs one batch in one transaction and commits it: the retryable jobs first (together, or each in a savepoint after
+/// one of them failed), then the others in order, taken from the front of `once` (what is left there never ran).
+fn run_batch(
+    conn: &mut Connection,
+    retry: &mut [Box<dyn RetryJob>],
+    once: &mut VecDeque<WriteJob>,
+    completions: &mut Vec<Completion>,
+) -> Result<(), rusqlite::Error> {
+    let immediate = rusqlite::TransactionBehavior::Immediate;
+    next_tx_serial();
+    let mut tx = conn.transaction_with_behavior(immediate)?;
+    // Fast path: the retryable jobs run with no savepoint at all. (An open savepoint makes SQLite keep every
+    // page the batch changes in its sub-journal, and each later statement pays for walking it.) Should one
+    // fail, the whole transaction is rolled back and they run again, each in its own savepoint.
+    if !retry.iter_mut().all(|j| j.run(&tx)) {
+        note_rollback();
+        tx.rollback()?;
+        next_tx_serial();
+        tx = conn.transaction_with_behavior(immediate)?;
+        run_each_in_savepoint(&tx, retry)?;
+    }
+    // A job alone in its transaction needs no savepoint (big imports are such jobs).
+    let alone = retry.is_empty() && once.len() == 1;
+    let mut all_ok = true;
+    while let Some(job) = once.pop_front() {
+        let (c, ok) = job(&tx, alone);
+        all_ok &= ok;
+        completions.push(c);
+    }
+    if alone && !all_ok {
+        note_rollback();
+        return tx.rollback();
+    }
+    tx.commit()
+}
+
 fn writer_loop(
     mut conn: Connection,
     rx: mpsc::Receiver<Job>,
@@ -547,7 +633,16 @@ fn writer_loop(
 ) {
     use std::sync::atomic::Ordering;
     let mut checkpoint_pages = WRITER_CHECKPOINT_PAGES;
-    while let Ok(first) = rx.recv() {
+    // Jobs that a batch did not get to run before a panic escaped it: they run first in the next one.
+    let mut carried: VecDeque<Job> = VecDeque::new();
+    loop {
+        let first = match carried.pop_front() {
+            Some(j) => j,
+            None => match rx.recv() {
+                Ok(j) => j,
+                Err(_) => break,
+            },
+        };
         let want = if bulk.load(Ordering::Relaxed) {
             WRITER_CHECKPOINT_PAGES_BULK
         } else {
@@ -562,51 +657,48 @@ fn writer_loop(
             }
         }
         let mut batch = vec![first];
+        batch.extend(carried.drain(..));
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(j) => batch.push(j),
                 Err(_) => break,
             }
         }
-        let n = batch.len() as u64;
         let mut retry: Vec<Box<dyn RetryJob>> = vec![];
-        let mut once: Vec<WriteJob> = vec![];
+        let mut once: VecDeque<WriteJob> = VecDeque::new();
         for j in batch {
             match j {
-                Job::Once(j) => once.push(j),
+                Job::Once(j) => once.push_back(j),
                 Job::Retry(j) => retry.push(j),
             }
         }
+        let n = (retry.len() + once.len()) as u64;
+        let once_before = once.len();
         let mut completions: Vec<Completion> = Vec::with_capacity(once.len());
-        let commit = (|| -> Result<(), rusqlite::Error> {
-            let immediate = rusqlite::TransactionBehavior::Immediate;
-            next_tx_serial();
-            let mut tx = conn.transaction_with_behavior(immediate)?;
-            // Fast path: the retryable jobs run with no savepoint at all. (An open savepoint makes SQLite keep every
-            // page the batch changes in its sub-journal, and each later statement pays for walking it.) Should one
-            // fail, the whole transaction is rolled back and they run again, each in its own savepoint.
-            if !retry.iter_mut().all(|j| j.run(&tx)) {
-                note_rollback();
-                tx.rollback()?;
-                next_tx_serial();
-                tx = conn.transaction_with_behavior(immediate)?;
-                run_each_in_savepoint(&tx, &mut retry)?;
+        // Each job's body is guarded on its own (see `run_guarded`); this guards the batch's own steps, so that even a
+        // panic there fails only the jobs that ran in it and never stops the writer.
+        let ran = catch_unwind(AssertUnwindSafe(|| {
+            run_batch(&mut conn, &mut retry, &mut once, &mut completions)
+        }));
+        let commit = match ran {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(payload) => {
+                let message = panic_message(&*payload);
+                tracing::error!(panic = %message, jobs = completions.len() + retry.len(),
+                    "write batch panicked; its transaction is rolled back and its jobs fail");
+                if !conn.is_autocommit() {
+                    if let Err(e) = conn.execute_batch("ROLLBACK") {
+                        tracing::error!(error = %e, "rollback after a panicked batch failed");
+                    }
+                }
+                // Jobs the batch never reached run in the next one, unless the batch reached none at all (a panic
+                // before any job ran would repeat): those are dropped, and their callers get an error.
+                if once.len() < once_before || !retry.is_empty() {
+                    carried.extend(once.drain(..).map(Job::Once));
+                }
+                Err(format!("write batch panicked: {message}"))
             }
-            // A job alone in its transaction needs no savepoint (big imports are such jobs).
-            let alone = retry.is_empty() && once.len() == 1;
-            let mut all_ok = true;
-            for job in once {
-                let (c, ok) = job(&tx, alone);
-                all_ok &= ok;
-                completions.push(c);
-            }
-            if alone && !all_ok {
-                note_rollback();
-                return tx.rollback();
-            }
-            tx.commit()
-        })();
-        let commit = commit.map_err(|e| e.to_string());
+        };
         if commit.is_err() {
             note_rollback();
         }
@@ -674,6 +766,85 @@ mod tests {
             s.batches.load(std::sync::atomic::Ordering::Relaxed) < 200,
             "writes were grouped"
         );
+        db.close();
+    }
+
+    async fn count_sites(db: &Db) -> i64 {
+        db.read(|c| Ok(c.query_row("SELECT count(*) FROM sites", [], |r| r.get(0))?))
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_job_fails_alone_and_the_writer_keeps_serving() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db")).unwrap();
+        // Alone in its transaction, grouped with others, retryable, and from a blocking caller: each panic is that
+        // job's own error, its insert is rolled back, and the writer goes on.
+        let e = db
+            .write(|tx| -> Result<(), StoreError> {
+                tx.execute("INSERT INTO sites(name, created_at) VALUES ('p1', 'x')", [])?;
+                panic!("boom alone")
+            })
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, StoreError::JobPanicked { job, message } if job.contains("db.rs") && message == "boom alone"),
+            "{e:?}"
+        );
+        let mut handles = vec![];
+        for i in 0..100 {
+            let db = db.clone();
+            handles.push(tokio::spawn(async move {
+                let insert = move |tx: &Transaction<'_>| -> Result<i32, StoreError> {
+                    tx.execute(
+                        "INSERT INTO sites(name, created_at) VALUES (?1, 'x')",
+                        [format!("s{i}")],
+                    )?;
+                    if i % 25 == 3 {
+                        panic!("boom {i}");
+                    }
+                    Ok(i)
+                };
+                if i % 2 == 0 {
+                    db.write(insert).await
+                } else {
+                    db.write_retryable(insert).await
+                }
+            }));
+        }
+        let mut panicked = 0;
+        for h in handles {
+            match h.await.unwrap() {
+                Ok(_) => {}
+                Err(StoreError::JobPanicked { .. }) => panicked += 1,
+                Err(e) => panic!("unexpected error {e}"),
+            }
+        }
+        assert_eq!(panicked, 4);
+        assert_eq!(
+            count_sites(&db).await,
+            96,
+            "only the panicking jobs' inserts are gone"
+        );
+        let db2 = db.clone();
+        let blocking = tokio::task::spawn_blocking(move || {
+            db2.write_blocking(|_| -> Result<(), StoreError> { panic!("boom blocking") })
+        })
+        .await
+        .unwrap();
+        assert!(matches!(blocking, Err(StoreError::JobPanicked { .. })));
+        // Ordinary writes still succeed afterwards.
+        db.write(|tx| {
+            tx.execute(
+                "INSERT INTO sites(name, created_at) VALUES ('after', 'x')",
+                [],
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(count_sites(&db).await, 97);
         db.close();
     }
 

@@ -36,6 +36,9 @@ pub enum StoreError {
     Commit(String),
     #[error("the database writer has stopped")]
     WriterGone,
+    /// A write job panicked: its own work was rolled back and the writer went on. `job` is where it was asked for.
+    #[error("write job from {job} panicked: {message}")]
+    JobPanicked { job: String, message: String },
     #[error("{0}")]
     Io(String),
     #[error("stored JSON is invalid: {0}")]

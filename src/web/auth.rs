@@ -217,7 +217,12 @@ pub async fn login(
     let sid = auth::random_secret();
     let csrf = auth::random_secret();
     let hours = st.cfg.server.session_hours.max(1);
-    let expires = chrono::Utc::now().timestamp_millis() + (hours as i64) * 3_600_000;
+    let now_ms = st.clock.now().timestamp_millis();
+    let expires = now_ms.saturating_add(
+        i64::try_from(hours)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(3_600_000),
+    );
     let (h, c2, uid) = (auth::secret_hash(&sid), csrf.clone(), user.id);
     let uname = user.name.clone();
     st.db
@@ -237,7 +242,7 @@ pub async fn login(
     let secure = if st.secure_cookies { "; Secure" } else { "" };
     let cookie = format!(
         "{SESSION_COOKIE}={sid}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
-        hours * 3600
+        hours.saturating_mul(3600)
     );
     let role = Role::parse(&user.role).unwrap_or(Role::Viewer);
     let body = SessionInfo {

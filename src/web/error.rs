@@ -73,6 +73,8 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(m) => ApiError::Invalid(m),
             StoreError::Conflict(m) => ApiError::Conflict(format!("{m} already exists")),
             StoreError::WriterGone => ApiError::Unavailable,
+            // A bug met by this request's data: 500, the log names the job (the writer goes on serving the others).
+            e @ StoreError::JobPanicked { .. } => ApiError::Internal(e.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -33,23 +33,17 @@ async fn accept(
     parsed: Result<Normalized, NormalizeError>,
 ) -> Response {
     match parsed {
-        Ok(n) => match crate::pipeline::inbox::accept(&st, source, body, n).await {
-            Ok(a) => {
-                st.metrics.webhook_accepted.fetch_add(1, Ordering::Relaxed);
-                (
-                    StatusCode::OK,
-                    Json(serde_json::json!({
-                        "stored": a.stored,
-                        "duplicates": a.duplicates,
-                        "changes": a.changes,
-                        "statuses": a.statuses,
-                        "queued": a.queued,
-                    })),
-                )
-                    .into_response()
+        Ok(mut n) => {
+            let clamped = crate::ingest::times::clamp_delivery(&mut n, st.clock.now());
+            if clamped > 0 {
+                tracing::warn!(
+                    source = source.as_str(),
+                    clamped,
+                    "delivery carried times out of range; clamped and noted"
+                );
             }
-            Err(e) => ApiError::from(e).into_response(),
-        },
+            accept_parsed(st, source, body, n).await
+        }
         Err(err) => {
             st.metrics.webhook_malformed.fetch_add(1, Ordering::Relaxed);
             let msg = err.to_string();
@@ -65,6 +59,27 @@ async fn accept(
             tracing::warn!(source = source.as_str(), error = %msg, "malformed webhook payload stored raw");
             ApiError::Invalid(msg).into_response()
         }
+    }
+}
+
+/// Stores a parsed delivery and answers with what came of it.
+async fn accept_parsed(st: AppState, source: Source, body: Bytes, n: Normalized) -> Response {
+    match crate::pipeline::inbox::accept(&st, source, body, n).await {
+        Ok(a) => {
+            st.metrics.webhook_accepted.fetch_add(1, Ordering::Relaxed);
+            (
+                StatusCode::OK,
+                Json(serde_json::json!({
+                    "stored": a.stored,
+                    "duplicates": a.duplicates,
+                    "changes": a.changes,
+                    "statuses": a.statuses,
+                    "queued": a.queued,
+                })),
+            )
+                .into_response()
+        }
+        Err(e) => ApiError::from(e).into_response(),
     }
 }
 

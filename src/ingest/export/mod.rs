@@ -300,7 +300,9 @@ impl DupCounter {
         self.newest = Some(self.newest.map_or(rec.local, |n| n.max(rec.local)));
         if self.seen.len() >= self.gc_at {
             if let Some(newest) = self.newest {
-                let horizon = newest - Duration::days(2);
+                let horizon = newest
+                    .checked_sub_signed(Duration::days(2))
+                    .unwrap_or(NaiveDateTime::MIN);
                 self.seen.retain(|_, (_, t)| *t >= horizon);
             }
             self.gc_at = self.cap.max(self.seen.len() * 2);
@@ -317,8 +319,9 @@ pub fn local_to_utc(local: NaiveDateTime, tz: chrono_tz::Tz) -> DateTime<Utc> {
     if let Some(t) = tz.from_local_datetime(&local).earliest() {
         return t.with_timezone(&Utc);
     }
-    tz.from_local_datetime(&(local + Duration::hours(1)))
-        .earliest()
+    local
+        .checked_add_signed(Duration::hours(1))
+        .and_then(|l| tz.from_local_datetime(&l).earliest())
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or_else(|| Utc.from_utc_datetime(&local))
 }

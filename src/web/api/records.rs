@@ -645,6 +645,7 @@ pub async fn put_sla(
     JsonBody(p): JsonBody<crate::records::SlaPolicy>,
 ) -> ApiResult<Json<crate::records::SlaPolicy>> {
     caller.require(Permission::Manage)?;
+    p.validate().map_err(ApiError::Invalid)?;
     let json = serde_json::to_string(&p).map_err(|e| ApiError::Internal(e.to_string()))?;
     let actor = caller.actor();
     let v = serde_json::to_value(&p).map_err(|e| ApiError::Internal(e.to_string()))?;
