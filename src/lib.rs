@@ -22,6 +22,7 @@ pub mod gateway;
 pub mod ingest;
 pub mod pipeline;
 pub mod records;
+pub mod schedule;
 pub mod store;
 pub mod web;
 
