@@ -967,3 +967,158 @@ fn collect_refs(v: &Value, out: &mut Vec<String>) {
         _ => {}
     }
 }
+
+/// Media downloads stream to a file in the data dir's tmp/ (hashed on the way) instead of into memory: a download in
+/// progress is there on disk; one above `max_media_bytes` without a Content-Length is stopped mid-stream; one whose
+/// connection drops fails; and no partial file is left behind either way.
+#[tokio::test]
+async fn media_downloads_stream_to_a_temporary_file_and_leave_nothing_behind() {
+    let photo = jpeg(500, 400, 4);
+    assert!(photo.len() < 60_000, "{}", photo.len());
+    let big = jpeg(1600, 1200, 5);
+    assert!(big.len() > 100_000, "{}", big.len());
+    let graph = FakeGraph::start(
+        vec![
+            ("held-photo", photo.clone()),
+            ("chunked-big", big),
+            ("cut-photo", photo.clone()),
+        ],
+        0,
+    )
+    .await;
+    let config = default_config(&graph.url).replace(
+        "max_attempts = 3",
+        "max_attempts = 1\nmax_media_bytes = 65536",
+    );
+    let s = Server::start(&config);
+    let c = client();
+    let token = s.token("admin");
+    let tmp = s.data.join("tmp");
+    let tmp_files = || -> Vec<u64> {
+        std::fs::read_dir(&tmp)
+            .unwrap()
+            .map(|f| f.unwrap().metadata().unwrap().len())
+            .collect()
+    };
+    let now = chrono::Utc::now().timestamp();
+    let evidence_of = |caption: &'static str| {
+        let (c, u, t) = (c.clone(), s.u("/api/v1/messages?limit=50"), token.clone());
+        async move {
+            eventually(20, caption, || {
+                let (c, u, t) = (c.clone(), u.clone(), t.clone());
+                async move {
+                    let (_, v) = get_json(&c, &u, &t).await;
+                    v["items"]
+                        .as_array()?
+                        .iter()
+                        .find(|m| m["text"] == caption)?["media"][0]
+                        .as_i64()
+                }
+            })
+            .await
+        }
+    };
+    let settled = |eid: i64| {
+        let (c, u, t) = (
+            c.clone(),
+            s.u(&format!("/api/v1/evidence/{eid}")),
+            token.clone(),
+        );
+        async move {
+            eventually(30, "the fetch settles", || {
+                let (c, u, t) = (c.clone(), u.clone(), t.clone());
+                async move {
+                    let (_, v) = get_json(&c, &u, &t).await;
+                    (v["status"] != "pending").then_some(v)
+                }
+            })
+            .await
+        }
+    };
+
+    let half = (photo.len() / 2) as u64;
+    let half_on_disk = || {
+        eventually(20, "the first half is on disk", move || {
+            let files = tmp_files();
+            async move { files.contains(&half).then_some(()) }
+        })
+    };
+
+    // Held halfway: the half already received is in a file under tmp/, not in memory.
+    let body = cloud_group_msg(
+        "wamid.HELD",
+        "60123000001",
+        "A",
+        now,
+        Some("held photo"),
+        Some("held-photo"),
+        None,
+    );
+    assert_eq!(post_cloud(&c, &s, &body).await.status(), 200);
+    let held = evidence_of("held photo").await;
+    half_on_disk().await;
+    graph.release.notify_one();
+    let ev = settled(held).await;
+    assert_eq!(ev["status"], "ready", "{ev}");
+    assert_eq!(
+        ev["sha256"],
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&photo))
+    );
+    let file = c
+        .get(s.u(&format!("/api/v1/evidence/{held}/file")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(file.bytes().await.unwrap().to_vec(), photo);
+
+    // Above the limit, with no Content-Length to refuse it up front: stopped mid-stream, for good.
+    let body = cloud_group_msg(
+        "wamid.BIG",
+        "60123000001",
+        "A",
+        now,
+        Some("big photo"),
+        Some("chunked-big"),
+        None,
+    );
+    assert_eq!(post_cloud(&c, &s, &body).await.status(), 200);
+    let ev = settled(evidence_of("big photo").await).await;
+    assert_eq!(ev["status"], "failed", "{ev}");
+    assert!(
+        ev["error"]
+            .as_str()
+            .unwrap()
+            .contains("above the 65536-byte limit"),
+        "{ev}"
+    );
+
+    // The connection dropped mid-body, after the first half.
+    let body = cloud_group_msg(
+        "wamid.CUT",
+        "60123000001",
+        "A",
+        now,
+        Some("cut photo"),
+        Some("cut-photo"),
+        None,
+    );
+    assert_eq!(post_cloud(&c, &s, &body).await.status(), 200);
+    half_on_disk().await;
+    graph.release.notify_one();
+    let ev = settled(evidence_of("cut photo").await).await;
+    assert_eq!(ev["status"], "failed", "{ev}");
+    assert!(
+        ev["error"]
+            .as_str()
+            .unwrap()
+            .contains("download interrupted"),
+        "{ev}"
+    );
+
+    assert_eq!(
+        tmp_files(),
+        Vec::<u64>::new(),
+        "a partial download was left in tmp/"
+    );
+}

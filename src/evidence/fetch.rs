@@ -81,7 +81,7 @@ async fn work_job(svc: &Arc<Services>, job: jobs::Job) {
         }
     };
     let result = match fetch_bytes(svc, &target).await {
-        Ok(bytes) => store_bytes(svc, &target, bytes).await,
+        Ok(fetched) => store_fetched(svc, &target, fetched).await,
         Err(e) => Err(e),
     };
     let max = svc.cfg.evidence.max_attempts as i64;
@@ -148,6 +148,77 @@ pub(crate) async fn read_limited(
         out.extend_from_slice(&chunk);
     }
     Ok(out)
+}
+
+/// Fetched media: a download streamed to a temporary file, or bytes that were in memory already (inline base64, an
+/// Evolution gateway's base64 answer).
+pub enum Fetched {
+    File(Download),
+    Bytes(Vec<u8>),
+}
+
+/// A download in the data dir's `tmp/`, hashed while it streamed. The file is removed when this is dropped, unless
+/// it was moved into the evidence store.
+pub struct Download {
+    pub path: tempfile::TempPath,
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+/// Streams a response body to a new file in `tmp_dir`, hashing it on the way and stopping at `max` bytes, so a 100 MB
+/// video never sits in memory. On any failure the partial file is removed.
+pub(crate) async fn download_to_tmp(
+    resp: reqwest::Response,
+    tmp_dir: &std::path::Path,
+    max: u64,
+    what: &str,
+) -> Result<Download, FetchError> {
+    use futures_util::StreamExt;
+    use sha2::Digest;
+    use tokio::io::AsyncWriteExt;
+    if let Some(len) = resp.content_length() {
+        if len > max {
+            return Err(FetchError::Permanent(format!(
+                "{what} is {len} bytes, above the {max}-byte limit"
+            )));
+        }
+    }
+    let (file, path) = tempfile::Builder::new()
+        .prefix("media-")
+        .tempfile_in(tmp_dir)
+        .map_err(|e| {
+            FetchError::Retry(format!(
+                "{what}: cannot create a file in {}: {e}",
+                tmp_dir.display()
+            ))
+        })?
+        .into_parts();
+    let write_error = |e: std::io::Error| {
+        FetchError::Retry(format!("{what}: cannot write {}: {e}", path.display()))
+    };
+    let mut file = tokio::fs::File::from_std(file);
+    let mut sha = sha2::Sha256::new();
+    let mut bytes = 0u64;
+    let mut body = resp.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        let chunk =
+            chunk.map_err(|e| FetchError::Retry(format!("{what}: download interrupted: {e}")))?;
+        bytes = bytes.saturating_add(chunk.len() as u64);
+        if bytes > max {
+            return Err(FetchError::Permanent(format!(
+                "{what} is above the {max}-byte limit"
+            )));
+        }
+        sha.update(&chunk);
+        file.write_all(&chunk).await.map_err(write_error)?;
+    }
+    file.sync_all().await.map_err(write_error)?;
+    drop(file);
+    Ok(Download {
+        path,
+        sha256: hex::encode(sha.finalize()),
+        bytes,
+    })
 }
 
 /// A non-2xx answer: worth retrying for 5xx, 429, 401/403 (expired URL or token) and 404 (not there yet), else not.
@@ -217,9 +288,10 @@ pub fn waha_media_url(url: &str, base: &str) -> Result<String, FetchError> {
     Ok(b.to_string())
 }
 
-async fn fetch_bytes(svc: &Services, t: &FetchTarget) -> Result<Vec<u8>, FetchError> {
+async fn fetch_bytes(svc: &Services, t: &FetchTarget) -> Result<Fetched, FetchError> {
     let max = svc.cfg.evidence.max_media_bytes;
-    match &t.fetch {
+    let tmp = svc.evidence.tmp_dir();
+    let bytes = match &t.fetch {
         MediaFetch::CloudMediaId { media_id } => {
             let c = &svc.cfg.whatsapp.cloud;
             if !c.access_token.is_set() {
@@ -261,7 +333,9 @@ async fn fetch_bytes(svc: &Services, t: &FetchTarget) -> Result<Vec<u8>, FetchEr
             if !resp.status().is_success() {
                 return Err(status_error("media download", resp.status()));
             }
-            read_limited(resp, max, "media").await
+            return download_to_tmp(resp, tmp, max, "media")
+                .await
+                .map(Fetched::File);
         }
         MediaFetch::GatewayUrl { url } => {
             let (base, key_header, key) = match Source::parse(&t.source) {
@@ -303,7 +377,9 @@ async fn fetch_bytes(svc: &Services, t: &FetchTarget) -> Result<Vec<u8>, FetchEr
             if !resp.status().is_success() {
                 return Err(status_error("gateway media download", resp.status()));
             }
-            read_limited(resp, max, "media").await
+            return download_to_tmp(resp, tmp, max, "media")
+                .await
+                .map(Fetched::File);
         }
         MediaFetch::EvolutionApi {
             message_id,
@@ -359,7 +435,8 @@ async fn fetch_bytes(svc: &Services, t: &FetchTarget) -> Result<Vec<u8>, FetchEr
         MediaFetch::Unavailable => Err(FetchError::Permanent(
             "the source did not provide the file".into(),
         )),
-    }
+    }?;
+    Ok(Fetched::Bytes(bytes))
 }
 
 /// `segments` appended to a configured gateway's base URL (its own path kept), each percent-encoded as one path
@@ -473,15 +550,18 @@ pub(crate) fn urlencode(s: &str) -> String {
         .collect()
 }
 
-/// Verifies, stores and analyses fetched bytes, then marks the evidence ready (and flags duplicate photos).
-pub async fn store_bytes(
+/// Verifies, stores and analyses fetched media, then marks the evidence ready (and flags duplicate photos).
+pub async fn store_fetched(
     svc: &Services,
     t: &FetchTarget,
-    bytes: Vec<u8>,
+    media: Fetched,
 ) -> Result<(), FetchError> {
-    let actual = {
-        use sha2::Digest;
-        hex::encode(sha2::Sha256::digest(&bytes))
+    let actual = match &media {
+        Fetched::File(d) => d.sha256.clone(),
+        Fetched::Bytes(b) => {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(b))
+        }
     };
     if let Some(exp) = &t.expected_sha256 {
         if !crate::evidence::sha256_matches(exp, &actual) {
@@ -490,7 +570,10 @@ pub async fn store_bytes(
             )));
         }
     }
-    let file = analyze_and_store(svc, bytes, None).await?;
+    let file = match media {
+        Fetched::File(d) => analyze_and_store_download(svc, d).await?,
+        Fetched::Bytes(b) => analyze_and_store(svc, b, None).await?,
+    };
     let eid = t.id;
     let dup_check = file.hash;
     svc.db
@@ -522,6 +605,32 @@ pub async fn analyze_and_store(
     bytes: Vec<u8>,
     filename: Option<String>,
 ) -> Result<store::evidence::StoredFile, FetchError> {
+    in_image_slot(svc, move |ev, px| {
+        analyze_and_store_blocking(ev, &bytes, filename, px)
+    })
+    .await
+}
+
+/// Moves a download into the store, then analyses it from disk (bounded by the same semaphore).
+async fn analyze_and_store_download(
+    svc: &Services,
+    d: Download,
+) -> Result<store::evidence::StoredFile, FetchError> {
+    in_image_slot(svc, move |ev, px| {
+        ev.put_file(d.path, &d.sha256)
+            .map_err(|e| FetchError::Retry(e.to_string()))?;
+        let a = crate::evidence::image_info::analyze_file(&ev.path_of(&d.sha256), px)
+            .map_err(|e| FetchError::Retry(format!("cannot read the stored file: {e}")))?;
+        describe(ev, d.sha256, d.bytes, a, None)
+    })
+    .await
+}
+
+/// Runs file and image work on the blocking pool, at most `image_slots` at a time.
+async fn in_image_slot<T: Send + 'static>(
+    svc: &Services,
+    work: impl FnOnce(&crate::evidence::EvidenceStore, u32) -> Result<T, FetchError> + Send + 'static,
+) -> Result<T, FetchError> {
     let _permit = svc
         .image_slots
         .acquire()
@@ -529,7 +638,7 @@ pub async fn analyze_and_store(
         .map_err(|_| FetchError::Retry("shutting down".into()))?;
     let ev = svc.evidence.clone();
     let px = svc.cfg.evidence.thumbnail_px;
-    tokio::task::spawn_blocking(move || analyze_and_store_blocking(&ev, &bytes, filename, px))
+    tokio::task::spawn_blocking(move || work(&ev, px))
         .await
         .map_err(|e| FetchError::Retry(format!("image task failed: {e}")))?
 }
@@ -544,6 +653,17 @@ pub fn analyze_and_store_blocking(
         .put(bytes)
         .map_err(|e| FetchError::Retry(e.to_string()))?;
     let a = crate::evidence::image_info::analyze(bytes, px);
+    describe(ev, sha, bytes.len() as u64, a, filename)
+}
+
+/// Stores the thumbnail an analysis made and answers what the evidence row records of a stored file.
+fn describe(
+    ev: &crate::evidence::EvidenceStore,
+    sha: String,
+    bytes: u64,
+    a: crate::evidence::image_info::Analysis,
+    filename: Option<String>,
+) -> Result<store::evidence::StoredFile, FetchError> {
     let mut thumbnail = false;
     if let Some(t) = &a.thumbnail_jpeg {
         ev.put_thumbnail(&sha, t)
@@ -552,7 +672,7 @@ pub fn analyze_and_store_blocking(
     }
     Ok(store::evidence::StoredFile {
         sha256: sha,
-        bytes: bytes.len() as i64,
+        bytes: i64::try_from(bytes).unwrap_or(i64::MAX),
         mime: a.mime,
         thumbnail,
         width: a.width.map(i64::from),

@@ -38,8 +38,8 @@ pub fn sniff_mime(bytes: &[u8]) -> Option<&'static str> {
     None
 }
 
-fn exif_of(bytes: &[u8]) -> (Option<serde_json::Value>, u32) {
-    let Ok(ex) = exif::Reader::new().read_from_container(&mut std::io::Cursor::new(bytes)) else {
+fn exif_of<R: std::io::BufRead + std::io::Seek>(r: &mut R) -> (Option<serde_json::Value>, u32) {
+    let Ok(ex) = exif::Reader::new().read_from_container(r) else {
         return (None, 1);
     };
     let orientation = ex
@@ -81,18 +81,43 @@ fn orient(img: DynamicImage, orientation: u32) -> DynamicImage {
     }
 }
 
-/// Analyses a file; only JPEG, PNG and WebP are decoded.
+/// Analyses a file's bytes; only JPEG, PNG and WebP are decoded.
 pub fn analyze(bytes: &[u8], thumb_px: u32) -> Analysis {
+    analyze_from(std::io::Cursor::new(bytes), thumb_px).unwrap_or_else(|e| Analysis {
+        warning: Some(format!("cannot be read: {e}")),
+        ..Analysis::default()
+    })
+}
+
+/// Analyses a stored file, reading it from disk: a video or voice note is never held in memory, and an image only
+/// as far as decoding it needs.
+pub fn analyze_file(path: &std::path::Path, thumb_px: u32) -> std::io::Result<Analysis> {
+    analyze_from(
+        std::io::BufReader::new(std::fs::File::open(path)?),
+        thumb_px,
+    )
+}
+
+fn analyze_from<R: std::io::BufRead + std::io::Seek>(
+    mut r: R,
+    thumb_px: u32,
+) -> std::io::Result<Analysis> {
+    use std::io::Read;
+    // Every format tapak recognises is told by its first bytes.
+    let mut head = Vec::with_capacity(64);
+    (&mut r).take(64).read_to_end(&mut head)?;
     let mut a = Analysis {
-        mime: sniff_mime(bytes).map(str::to_string),
+        mime: sniff_mime(&head).map(str::to_string),
         ..Analysis::default()
     };
-    let Some(format) = sniff(bytes) else {
-        return a;
+    let Some(format) = sniff(&head) else {
+        return Ok(a);
     };
-    let (exif, orientation) = exif_of(bytes);
+    r.rewind()?;
+    let (exif, orientation) = exif_of(&mut r);
     a.exif = exif;
-    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    r.rewind()?;
+    let mut reader = image::ImageReader::with_format(r, format);
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(20_000);
     limits.max_image_height = Some(20_000);
@@ -102,7 +127,7 @@ pub fn analyze(bytes: &[u8], thumb_px: u32) -> Analysis {
         Ok(img) => orient(img, orientation),
         Err(e) => {
             a.warning = Some(format!("image could not be decoded: {e}"));
-            return a;
+            return Ok(a);
         }
     };
     a.width = Some(img.width());
@@ -115,7 +140,7 @@ pub fn analyze(bytes: &[u8], thumb_px: u32) -> Analysis {
         Ok(()) => a.thumbnail_jpeg = Some(out),
         Err(e) => a.warning = Some(format!("thumbnail failed: {e}")),
     }
-    a
+    Ok(a)
 }
 
 #[cfg(test)]
@@ -153,6 +178,20 @@ mod tests {
         let a = analyze(b"OggS\0\0not really audio", 320);
         assert_eq!(a.mime.as_deref(), Some("audio/ogg"));
         assert!(a.thumbnail_jpeg.is_none() && a.warning.is_none());
+    }
+
+    #[test]
+    fn a_file_is_analysed_from_disk_as_from_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let bytes = jpeg(640, 480);
+        let path = dir.path().join("p");
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(analyze_file(&path, 320).unwrap(), analyze(&bytes, 320));
+        std::fs::write(&path, b"OggS\0\0voice").unwrap();
+        assert_eq!(
+            analyze_file(&path, 320).unwrap().mime.as_deref(),
+            Some("audio/ogg")
+        );
     }
 
     #[test]

@@ -92,6 +92,24 @@ impl EvidenceStore {
         Ok(sha)
     }
 
+    /// Moves a file written (and fsynced) in `tmp/` into place as the file whose SHA-256 is `sha256`; when that file
+    /// is there already, the temporary one is removed.
+    pub fn put_file(&self, tmp: tempfile::TempPath, sha256: &str) -> Result<(), EvidenceError> {
+        let dest = self.path_of(sha256);
+        if dest.exists() {
+            return Ok(()); // `tmp` is removed as it drops
+        }
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        tmp.persist(&dest).map_err(|e| EvidenceError::Io {
+            path: dest.clone(),
+            source: e.error,
+        })?;
+        sync_dir(&dest);
+        Ok(())
+    }
+
     pub fn put_thumbnail(&self, sha256: &str, jpeg: &[u8]) -> Result<(), EvidenceError> {
         write_atomic(&self.tmp, &self.thumb_of(sha256), jpeg)
     }
@@ -109,12 +127,17 @@ pub fn write_atomic(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> Result<(), Evi
         path: dest.to_path_buf(),
         source: e.error,
     })?;
-    if let Some(parent) = dest.parent() {
+    sync_dir(dest);
+    Ok(())
+}
+
+/// Makes a rename into `path`'s folder durable.
+fn sync_dir(path: &Path) {
+    if let Some(parent) = path.parent() {
         if let Ok(d) = std::fs::File::open(parent) {
             let _ = d.sync_all();
         }
     }
-    Ok(())
 }
 
 /// Compares bytes with a source-given SHA-256 in hex or base64 (Meta uses both).

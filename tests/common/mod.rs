@@ -332,9 +332,12 @@ pub fn jpeg(w: u32, h: u32, seed: u8) -> Vec<u8> {
 
 /// A fake Meta Graph API: `GET /{version}/{media_id}` → JSON with a download URL on itself, then `GET /dl/{id}` → bytes.
 /// Both require the bearer token. `fail_first` makes the first N lookups answer 500 (to test retries).
+/// Downloads of ids starting `chunked-` come without a Content-Length; `cut-` sends half the bytes and drops the
+/// connection once `release` is notified; `held-` sends half, then the rest once `release` is notified.
 pub struct FakeGraph {
     pub url: String,
     pub hits: Arc<Mutex<Vec<String>>>,
+    pub release: Arc<tokio::sync::Notify>,
     _task: tokio::task::JoinHandle<()>,
 }
 
@@ -344,6 +347,7 @@ struct GraphState {
     hits: Arc<Mutex<Vec<String>>>,
     fail_first: Arc<Mutex<u32>>,
     base: Arc<Mutex<String>>,
+    release: Arc<tokio::sync::Notify>,
 }
 
 impl FakeGraph {
@@ -358,6 +362,7 @@ impl FakeGraph {
             hits: Arc::new(Mutex::new(vec![])),
             fail_first: Arc::new(Mutex::new(fail_first)),
             base: Arc::new(Mutex::new(String::new())),
+            release: Arc::new(tokio::sync::Notify::new()),
         };
         fn authed(h: &HeaderMap) -> bool {
             h.get("authorization").and_then(|v| v.to_str().ok())
@@ -401,10 +406,44 @@ impl FakeGraph {
             if !authed(&h) {
                 return StatusCode::UNAUTHORIZED.into_response();
             }
-            match st.media.lock().unwrap().get(&id).cloned() {
-                Some(b) => b.into_response(),
-                None => StatusCode::NOT_FOUND.into_response(),
-            }
+            let Some(b) = st.media.lock().unwrap().get(&id).cloned() else {
+                return StatusCode::NOT_FOUND.into_response();
+            };
+            let half = b[..b.len() / 2].to_vec();
+            let rest = b[b.len() / 2..].to_vec();
+            let chunk = |v: Vec<u8>| Ok::<_, std::io::Error>(axum::body::Bytes::from(v));
+            let body = if id.starts_with("chunked-") {
+                axum::body::Body::from_stream(futures_util::stream::iter([
+                    chunk(half),
+                    chunk(rest),
+                ]))
+            } else if id.starts_with("cut-") {
+                let release = st.release.clone();
+                let cut = futures_util::stream::once(async move {
+                    release.notified().await;
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionReset,
+                        "cut",
+                    ))
+                });
+                axum::body::Body::from_stream(futures_util::StreamExt::chain(
+                    futures_util::stream::iter([chunk(half)]),
+                    cut,
+                ))
+            } else if id.starts_with("held-") {
+                let release = st.release.clone();
+                let later = futures_util::stream::once(async move {
+                    release.notified().await;
+                    chunk(rest)
+                });
+                axum::body::Body::from_stream(futures_util::StreamExt::chain(
+                    futures_util::stream::iter([chunk(half)]),
+                    later,
+                ))
+            } else {
+                return b.into_response();
+            };
+            body.into_response()
         }
         let router = axum::Router::new()
             .route("/{version}/{id}", axum::routing::get(lookup))
@@ -419,6 +458,7 @@ impl FakeGraph {
         FakeGraph {
             url,
             hits: st.hits.clone(),
+            release: st.release.clone(),
             _task: task,
         }
     }
