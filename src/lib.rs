@@ -20,6 +20,7 @@ pub mod demo;
 pub mod evidence;
 pub mod gateway;
 pub mod ingest;
+pub mod outbox;
 pub mod pipeline;
 pub mod records;
 pub mod schedule;

@@ -33,6 +33,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0007_inline_processing.sql"),
     ),
     ("0008_inbox", include_str!("migrations/0008_inbox.sql")),
+    ("0009_outbox", include_str!("migrations/0009_outbox.sql")),
 ];
 
 /// Rollbacks of write work in this process (whole transactions and job savepoints). In-memory state derived from

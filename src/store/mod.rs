@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod lids;
 pub mod messages;
+pub mod outbox;
 pub mod people;
 pub mod records;
 pub mod users;
