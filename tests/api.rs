@@ -1122,3 +1122,112 @@ async fn media_downloads_stream_to_a_temporary_file_and_leave_nothing_behind() {
         "a partial download was left in tmp/"
     );
 }
+
+/// Evidence files answer byte ranges (206, so voice notes and videos seek in the browser, also when the browser asks
+/// for gzip) and conditional requests (304 for the ETag, which is the file's SHA-256); the content type is kept.
+#[tokio::test]
+async fn evidence_files_answer_ranges_and_conditional_requests() {
+    let photo = jpeg(300, 200, 6);
+    let mut voice = b"OggS\0\x02".to_vec();
+    voice.extend((0..20_000u32).map(|i| (i % 251) as u8));
+    let graph = FakeGraph::start(
+        vec![("photo-1", photo.clone()), ("voice-1", voice.clone())],
+        0,
+    )
+    .await;
+    let s = Server::start(&default_config(&graph.url));
+    let c = client();
+    let token = s.token("inspector");
+    let admin = s.token("admin");
+    let now = chrono::Utc::now().timestamp();
+    for (id, media) in [("wamid.R1", "photo-1"), ("wamid.R2", "voice-1")] {
+        let body = cloud_group_msg(id, "60123000002", "B", now, Some(media), Some(media), None);
+        assert_eq!(post_cloud(&c, &s, &body).await.status(), 200);
+    }
+    let ids: Vec<i64> = eventually(30, "both files fetched", || {
+        let (c, u, t) = (c.clone(), s.u("/api/v1/messages"), admin.clone());
+        async move {
+            let (_, v) = get_json(&c, &u, &t).await;
+            let mut ids = vec![];
+            for caption in ["photo-1", "voice-1"] {
+                let m = v["items"]
+                    .as_array()?
+                    .iter()
+                    .find(|m| m["text"] == caption)?;
+                ids.push(m["media"][0].as_i64()?);
+            }
+            for id in &ids {
+                let (_, e) =
+                    get_json(&c, &u.replace("messages", &format!("evidence/{id}")), &t).await;
+                (e["status"] == "ready").then_some(())?;
+            }
+            Some(ids)
+        }
+    })
+    .await;
+    for (id, bytes, mime) in [
+        (ids[0], &photo, "image/jpeg"),
+        (ids[1], &voice, "audio/ogg"),
+    ] {
+        let url = s.u(&format!("/api/v1/evidence/{id}/file"));
+        let full = c.get(&url).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(full.status(), 200);
+        assert_eq!(full.headers()["content-type"], mime);
+        assert_eq!(full.headers()["accept-ranges"], "bytes");
+        let etag = full.headers()["etag"].to_str().unwrap().to_string();
+        assert_eq!(
+            etag,
+            format!(
+                "\"{}\"",
+                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes))
+            )
+        );
+        assert_eq!(&full.bytes().await.unwrap()[..], &bytes[..]);
+
+        let part = c
+            .get(&url)
+            .bearer_auth(&token)
+            .header("range", "bytes=100-1099")
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(part.status(), 206, "{mime}");
+        assert_eq!(
+            part.headers()["content-range"],
+            format!("bytes 100-1099/{}", bytes.len()).as_str()
+        );
+        assert_eq!(part.headers()["content-type"], mime);
+        assert!(part.headers().get("content-encoding").is_none());
+        assert_eq!(&part.bytes().await.unwrap()[..], &bytes[100..1100]);
+
+        let same = c
+            .get(&url)
+            .bearer_auth(&token)
+            .header("if-none-match", &etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(same.status(), 304);
+        assert_eq!(same.headers()["etag"], etag.as_str());
+        assert!(same.bytes().await.unwrap().is_empty());
+        let changed = c
+            .get(&url)
+            .bearer_auth(&token)
+            .header("if-none-match", "\"something-else\"")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(changed.status(), 200);
+        // The checks still come first.
+        assert_eq!(
+            c.get(&url)
+                .header("range", "bytes=0-9")
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            401
+        );
+    }
+}

@@ -54,8 +54,12 @@ pub fn router(state: AppState) -> Router {
         .fallback(ui::serve)
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::count_requests))
         .layer(CompressionLayer::new().compress_when(
-            // Audit ZIPs are compressed already; compressing them again only costs the box CPU.
-            DefaultPredicate::new().and(NotForContentType::const_new("application/zip")),
+            // Audit ZIPs, voice notes and videos are compressed already; compressing them again only costs the box CPU
+            // (and would drop byte ranges, which seeking needs). Images are left alone by the default.
+            DefaultPredicate::new()
+                .and(NotForContentType::const_new("application/zip"))
+                .and(NotForContentType::const_new("audio/"))
+                .and(NotForContentType::const_new("video/")),
         ))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
