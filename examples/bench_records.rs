@@ -1775,7 +1775,7 @@ fn run(a: Args) -> Result<(), StoreError> {
     // Build or reuse.
     let reuse = a.db.exists() && {
         let c = tapak::store::db::open_and_migrate(&a.db)?;
-        records::get_setting(&c, PARAMS_KEY)?.as_deref() == Some(params_string(&a).as_str())
+        tapak::store::settings::get(&c, PARAMS_KEY)?.as_deref() == Some(params_string(&a).as_str())
     };
     if reuse {
         println!("reusing {} ({})", a.db.display(), params_string(&a));

@@ -2,117 +2,31 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
-use crate::evidence::EvidenceStore;
-use crate::store::Db;
-use crate::web::{self, auth::LoginLimiter, metrics::Metrics};
-
-/// A source of "now" (real in production, fixed in tests).
-pub trait Clock: Send + Sync {
-    fn now(&self) -> chrono::DateTime<chrono::Utc>;
-}
-
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        chrono::Utc::now()
-    }
-}
-
-/// Wakes background workers when there is new durable work.
-#[derive(Default)]
-pub struct Wake {
-    pub process: Notify,
-    pub fetch: Notify,
-    /// Gateway lookups (WAHA `@lid` → phone).
-    pub lookup: Notify,
-    /// Deliveries queued in the inbox, to be filed.
-    pub inbox: Notify,
-}
-
-/// Everything the web layer and the workers share.
-pub struct Services {
-    pub cfg: Arc<Config>,
-    pub db: Db,
-    pub tz: chrono_tz::Tz,
-    pub evidence: EvidenceStore,
-    pub http: reqwest::Client,
-    pub metrics: Metrics,
-    pub wake: Wake,
-    pub login_limiter: LoginLimiter,
-    pub secure_cookies: bool,
-    pub image_slots: tokio::sync::Semaphore,
-    pub clock: Arc<dyn Clock>,
-    pub started: Instant,
-    pub pipeline: crate::pipeline::Pipeline,
-}
-
-impl Services {
-    /// Opens the data dir and database (migrating it); starts the database writer; spawns nothing else.
-    pub fn open(cfg: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Services> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        std::fs::create_dir_all(&cfg.data_dir)
-            .with_context(|| format!("cannot create data directory {}", cfg.data_dir.display()))?;
-        let db = Db::open(&cfg.db_path())
-            .with_context(|| format!("cannot open {}", cfg.db_path().display()))?;
-        let evidence = EvidenceStore::open(&cfg.data_dir)?;
-        let tz = cfg.timezone()?;
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("tapak/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(std::time::Duration::from_secs(10))
-            .timeout(std::time::Duration::from_secs(120))
-            .redirect(reqwest::redirect::Policy::limited(3))
-            .build()
-            .context("cannot build the HTTP client")?;
-        let secure_cookies =
-            !cfg.server.tls_cert.is_empty() || cfg.server.public_url.starts_with("https://");
-        let pipeline = crate::pipeline::Pipeline::new();
-        match crate::pipeline::learn_from_corrections(&db, &pipeline) {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(
-                corrections = n,
-                "classifier adapted to managers' corrections"
-            ),
-            Err(e) => tracing::warn!(error = %e, "could not load classification corrections"),
-        }
-        Ok(Services {
-            login_limiter: LoginLimiter::new(cfg.server.login_attempts),
-            image_slots: tokio::sync::Semaphore::new(cfg.evidence.concurrency.max(1)),
-            cfg: Arc::new(cfg),
-            db,
-            tz,
-            evidence,
-            http,
-            metrics: Metrics::default(),
-            wake: Wake::default(),
-            secure_cookies,
-            clock,
-            started: Instant::now(),
-            pipeline,
-        })
-    }
-}
+use crate::core::{Core, SystemClock};
+use crate::pipeline::Pipeline;
+use crate::web;
 
 pub struct App {
     listener: TcpListener,
     addr: SocketAddr,
-    svc: Arc<Services>,
+    pipeline: Arc<Pipeline>,
+    web: web::AppState,
 }
 
 impl App {
     /// Opens everything and binds the listener (so `--listen 127.0.0.1:0` reports the real port).
     pub async fn build(cfg: Config) -> anyhow::Result<App> {
         let listen = cfg.server.listen.clone();
-        let svc = Arc::new(Services::open(cfg, Arc::new(SystemClock))?);
+        let core = Arc::new(Core::open(cfg, Arc::new(SystemClock))?);
+        let pipeline = Arc::new(Pipeline::new(core));
+        let web = web::AppState::new(web::WebState::new(pipeline.clone()));
         let listener = TcpListener::bind(&listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
@@ -120,7 +34,8 @@ impl App {
         Ok(App {
             listener,
             addr,
-            svc,
+            pipeline,
+            web,
         })
     }
 
@@ -128,13 +43,14 @@ impl App {
         self.addr
     }
 
-    pub fn services(&self) -> Arc<Services> {
-        self.svc.clone()
+    /// The records pipeline (and through it the core) the app runs on.
+    pub fn pipeline(&self) -> Arc<Pipeline> {
+        self.pipeline.clone()
     }
 
     /// The URL to print: a wildcard bind address is shown as 127.0.0.1.
     pub fn base_url(&self) -> String {
-        let scheme = if self.svc.cfg.server.tls_cert.is_empty() {
+        let scheme = if self.pipeline.cfg.server.tls_cert.is_empty() {
             "http"
         } else {
             "https"
@@ -154,19 +70,22 @@ impl App {
     ) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
         let tasks = TaskTracker::new();
-        tasks.spawn(crate::pipeline::run(self.svc.clone(), stop.child_token()));
+        let core = self.pipeline.core().clone();
+        tasks.spawn(crate::pipeline::run(
+            self.pipeline.clone(),
+            stop.child_token(),
+        ));
         tasks.spawn(crate::pipeline::inbox::run(
-            self.svc.clone(),
+            self.pipeline.clone(),
             stop.child_token(),
         ));
         tasks.spawn(crate::evidence::fetch::run(
-            self.svc.clone(),
+            core.clone(),
             stop.child_token(),
         ));
-        tasks.spawn(crate::gateway::run(self.svc.clone(), stop.child_token()));
-        let router =
-            web::router(self.svc.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        let cfg = self.svc.cfg.clone();
+        tasks.spawn(crate::gateway::run(core.clone(), stop.child_token()));
+        let router = web::router(self.web).into_make_service_with_connect_info::<SocketAddr>();
+        let cfg = core.cfg.clone();
         if !cfg.server.tls_cert.is_empty() {
             let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(
                 &cfg.server.tls_cert,
@@ -199,7 +118,7 @@ impl App {
         stop.cancel();
         tasks.close();
         tasks.wait().await;
-        let db = self.svc.db.clone();
+        let db = core.db.clone();
         tokio::task::spawn_blocking(move || db.close()).await?;
         tracing::info!("stopped");
         Ok(())

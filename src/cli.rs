@@ -244,7 +244,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 let shutdown = crate::app::shutdown_signal();
                 let app = crate::app::App::build(cfg).await?;
                 if demo {
-                    crate::demo::load(&app.services()).await?;
+                    crate::demo::load(&app.pipeline()).await?;
                 }
                 let url = app.base_url();
                 {
@@ -373,8 +373,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 None => None,
             };
             let cfg = load_config(&cli, None)?;
-            let svc =
-                crate::app::Services::open(cfg, std::sync::Arc::new(crate::app::SystemClock))?;
+            let core = crate::core::Core::open(cfg, std::sync::Arc::new(crate::core::SystemClock))?;
+            let svc = crate::pipeline::Pipeline::new(std::sync::Arc::new(core));
             let rt = runtime()?;
             let opts = crate::ingest::import::ImportOptions {
                 chat: chat.clone(),

@@ -7,10 +7,10 @@ use anyhow::Context;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use crate::app::Services;
 use crate::ingest::model::{
     ChatRef, EvidenceKind, InboundMessage, MediaFetch, MediaRef, MessageType, SenderRef, Source,
 };
+use crate::pipeline::Pipeline;
 use crate::store;
 
 pub const DEMO_USER: &str = "admin";
@@ -252,7 +252,7 @@ fn story_today(lines: &[Line], now: DateTime<Utc>, tz: Tz) -> NaiveDate {
 }
 
 /// Loads the demo if the database has no messages yet; creates the demo login if there are no users.
-pub async fn load(svc: &Arc<Services>) -> anyhow::Result<()> {
+pub async fn load(svc: &Arc<Pipeline>) -> anyhow::Result<()> {
     let (messages, users) = svc
         .db
         .read(|c| Ok((store::messages::count(c)?, store::users::count(c)?)))
@@ -281,7 +281,7 @@ pub async fn load(svc: &Arc<Services>) -> anyhow::Result<()> {
         return Ok(());
     }
     let tz = svc.tz;
-    let (story, now) = (lines(), Utc::now());
+    let (story, now) = (lines(), svc.clock.now());
     let today = story_today(&story, now, tz);
     let mut photo_seed = 1u32;
     let mut pending_photos: Vec<(i64, u32, usize)> = Vec::new();

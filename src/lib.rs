@@ -8,14 +8,19 @@
 //! - [`store`](mod@store): SQLite (migrations, the group-commit writer, one file per aggregate)
 //! - [`pipeline`]: the work that follows a webhook's 200 (classification, indexing, linking)
 //! - [`audit`]: audit ZIPs for inspectors (signed manifest, raw bodies, evidence, event chain) and their offline check
+//! - [`core`](mod@core): what every feature stands on (config, database, time zone, [`clock`], evidence store, HTTP
+//!   client, metrics counters, wake-ups); it imports no feature
 //! - [`web`]: the HTTP layer (API, webhooks, UI, metrics); [`cli`]: the command line; [`app`]: wiring and lifecycle
+//!   (only `cli` imports it)
 
 pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod classify;
 pub mod cli;
+pub mod clock;
 pub mod config;
+pub mod core;
 pub mod demo;
 pub mod evidence;
 pub mod gateway;

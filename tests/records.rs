@@ -878,6 +878,37 @@ async fn site_vocabulary_feeds_the_extractors() {
         "{msg}"
     );
     assert_eq!(metric(&c, &s, "tapak_classifier_sites_cached").await, 1);
+    // Settings of the wrong shape are refused where they enter, naming the field, and nothing changes.
+    for (bad, field) in [
+        (json!({"blocks": ["Cempaka", 7]}), "settings.blocks"),
+        (
+            json!({"area_aliases": [["dewan"]]}),
+            "settings.area_aliases",
+        ),
+        (json!({"require_proof": "yes"}), "settings.require_proof"),
+    ] {
+        let body = json!({"settings": bad});
+        let (st, e) = send_json(&c, reqwest::Method::PATCH, &url, &manager, &body).await;
+        assert_eq!(st, 400, "{e}");
+        let m = e["error"]["message"].as_str().unwrap_or_default();
+        assert!(m.starts_with(field), "{m}");
+        let body = json!({"name": "Another", "settings": bad});
+        let (st, _) = send_json(
+            &c,
+            reqwest::Method::POST,
+            &s.u("/api/v1/sites"),
+            &manager,
+            &body,
+        )
+        .await;
+        assert_eq!(st, 400);
+    }
+    let (_, sites) = get_json(&c, &s.u("/api/v1/sites"), &manager).await;
+    assert_eq!(sites["items"].as_array().map(Vec::len), Some(1), "{sites}");
+    assert_eq!(
+        sites["items"][0]["settings"]["blocks"],
+        json!(["Cempaka", "Melur", "Kenanga"])
+    );
     // Without the site's vocabulary the same words give no block/area.
     let out = std::process::Command::new(bin())
         .args(["--data", s.data.join("x").to_str().unwrap(), "classify"])

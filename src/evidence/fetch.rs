@@ -8,9 +8,10 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::Services;
+use crate::core::Core;
 use crate::ingest::model::{MediaFetch, Source};
 use crate::store::{self, evidence::FetchTarget, ingest::FETCH_JOB, jobs};
 
@@ -24,31 +25,16 @@ pub enum FetchError {
     Permanent(String),
 }
 
-/// Runs until `stop` is cancelled.
-pub async fn run(svc: Arc<Services>, stop: CancellationToken) {
+/// Runs until `stop` is cancelled: a [`tick`] whenever a download is queued or due.
+pub async fn run(svc: Arc<Core>, stop: CancellationToken) {
     let sem = Arc::new(tokio::sync::Semaphore::new(
         svc.cfg.evidence.concurrency.max(1),
     ));
     loop {
-        let now = chrono::Utc::now().timestamp_millis();
-        let due = svc
-            .db
-            .read(move |c| jobs::due(c, FETCH_JOB, now, 32))
-            .await
-            .unwrap_or_default();
-        let mut set = tokio::task::JoinSet::new();
-        for job in due {
-            let Ok(permit) = sem.clone().acquire_owned().await else {
-                return;
-            };
-            let svc = svc.clone();
-            set.spawn(async move {
-                let _permit = permit;
-                work_job(&svc, job).await;
-            });
-        }
-        let had_work = !set.is_empty();
-        while set.join_next().await.is_some() {}
+        let had_work = tokio::select! {
+            _ = stop.cancelled() => return,
+            n = tick_with(&svc, &sem, svc.clock.now()) => n > 0,
+        };
         if had_work {
             continue;
         }
@@ -61,7 +47,43 @@ pub async fn run(svc: Arc<Services>, stop: CancellationToken) {
     }
 }
 
-async fn work_job(svc: &Arc<Services>, job: jobs::Job) {
+/// One deterministic pass: works the downloads due at `now` (`evidence.concurrency` at a time; a failure is retried
+/// after a backoff from `now`). Returns how many jobs it worked.
+pub async fn tick(svc: &Arc<Core>, now: DateTime<Utc>) -> usize {
+    let sem = Arc::new(tokio::sync::Semaphore::new(
+        svc.cfg.evidence.concurrency.max(1),
+    ));
+    tick_with(svc, &sem, now).await
+}
+
+async fn tick_with(
+    svc: &Arc<Core>,
+    sem: &Arc<tokio::sync::Semaphore>,
+    now: DateTime<Utc>,
+) -> usize {
+    let now_ms = now.timestamp_millis();
+    let due = svc
+        .db
+        .read(move |c| jobs::due(c, FETCH_JOB, now_ms, 32))
+        .await
+        .unwrap_or_default();
+    let mut set = tokio::task::JoinSet::new();
+    for job in due {
+        let Ok(permit) = sem.clone().acquire_owned().await else {
+            break;
+        };
+        let svc = svc.clone();
+        set.spawn(async move {
+            let _permit = permit;
+            work_job(&svc, job, now).await;
+        });
+    }
+    let n = set.len();
+    while set.join_next().await.is_some() {}
+    n
+}
+
+async fn work_job(svc: &Arc<Core>, job: jobs::Job, now: DateTime<Utc>) {
     let evidence_id = serde_json::from_str::<serde_json::Value>(&job.payload)
         .ok()
         .and_then(|v| v.get("evidence").and_then(|e| e.as_i64()));
@@ -110,8 +132,9 @@ async fn work_job(svc: &Arc<Services>, job: jobs::Job) {
                             &serde_json::json!({"error": msg}),
                         )?;
                     } else {
-                        let next =
-                            chrono::Utc::now().timestamp_millis() + jobs::backoff_ms(job.attempts);
+                        let next = now
+                            .timestamp_millis()
+                            .saturating_add(jobs::backoff_ms(job.attempts));
                         jobs::retry_later(tx, job.id, &msg, next)?;
                     }
                     Ok(())
@@ -288,7 +311,7 @@ pub fn waha_media_url(url: &str, base: &str) -> Result<String, FetchError> {
     Ok(b.to_string())
 }
 
-async fn fetch_bytes(svc: &Services, t: &FetchTarget) -> Result<Fetched, FetchError> {
+async fn fetch_bytes(svc: &Core, t: &FetchTarget) -> Result<Fetched, FetchError> {
     let max = svc.cfg.evidence.max_media_bytes;
     let tmp = svc.evidence.tmp_dir();
     let bytes = match &t.fetch {
@@ -478,7 +501,7 @@ pub fn evolution_media_url(base: &str, instance: &str) -> Result<String, FetchEr
 /// Evolution media with neither inline base64 nor a `mediaUrl`: asks the configured gateway to download and decrypt
 /// it (`POST /chat/getBase64FromMediaMessage/{instance}` with the `apikey` header) and decodes the base64 answer.
 async fn fetch_evolution_media(
-    svc: &Services,
+    svc: &Core,
     message_id: &str,
     instance: Option<&str>,
 ) -> Result<Vec<u8>, FetchError> {
@@ -552,7 +575,7 @@ pub(crate) fn urlencode(s: &str) -> String {
 
 /// Verifies, stores and analyses fetched media, then marks the evidence ready (and flags duplicate photos).
 pub async fn store_fetched(
-    svc: &Services,
+    svc: &Core,
     t: &FetchTarget,
     media: Fetched,
 ) -> Result<(), FetchError> {
@@ -601,7 +624,7 @@ pub async fn store_fetched(
 
 /// Writes the bytes to the store and computes thumbnail, size, EXIF and perceptual hash (bounded by a semaphore).
 pub async fn analyze_and_store(
-    svc: &Services,
+    svc: &Core,
     bytes: Vec<u8>,
     filename: Option<String>,
 ) -> Result<store::evidence::StoredFile, FetchError> {
@@ -613,7 +636,7 @@ pub async fn analyze_and_store(
 
 /// Moves a download into the store, then analyses it from disk (bounded by the same semaphore).
 async fn analyze_and_store_download(
-    svc: &Services,
+    svc: &Core,
     d: Download,
 ) -> Result<store::evidence::StoredFile, FetchError> {
     in_image_slot(svc, move |ev, px| {
@@ -628,7 +651,7 @@ async fn analyze_and_store_download(
 
 /// Runs file and image work on the blocking pool, at most `image_slots` at a time.
 async fn in_image_slot<T: Send + 'static>(
-    svc: &Services,
+    svc: &Core,
     work: impl FnOnce(&crate::evidence::EvidenceStore, u32) -> Result<T, FetchError> + Send + 'static,
 ) -> Result<T, FetchError> {
     let _permit = svc

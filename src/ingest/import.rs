@@ -21,12 +21,12 @@ use std::path::Path;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::app::Services;
 use crate::ingest::export::{
     chat_name_from_path, to_inbound, ArchiveError, ArchiveOptions, DateOrder, DupCounter,
     ExportArchive, ParseOptions,
 };
 use crate::ingest::model::{ChatRef, InboundMessage, MediaFetch, MessageType};
+use crate::pipeline::Pipeline;
 use crate::store::imports::{self, ExportFile, ImportRow, LiveKey, Target};
 use crate::store::{self, chats, events, StoreError};
 
@@ -120,7 +120,7 @@ pub enum Progress {
 }
 
 /// Archive caps from the configuration.
-fn archive_options(svc: &Services) -> ArchiveOptions {
+fn archive_options(svc: &Pipeline) -> ArchiveOptions {
     let d = ArchiveOptions::default();
     let total = svc.cfg.import.max_uncompressed_bytes.max(1);
     ArchiveOptions {
@@ -319,7 +319,7 @@ fn write_all(tx: &rusqlite::Transaction<'_>, job: WriteJob) -> Result<WriteOutco
 
 /// Imports one export file. `progress` is called from this thread.
 pub fn import_path(
-    svc: &Services,
+    svc: &Pipeline,
     path: &Path,
     opts: &ImportOptions,
     progress: &dyn Fn(Progress),
@@ -554,12 +554,12 @@ pub fn import_path(
 }
 
 /// Classifies and links pending messages (the import's new ones included); returns the records created.
-pub async fn process_new(svc: &Services) -> Result<u64, StoreError> {
+pub async fn process_new(svc: &Pipeline) -> Result<u64, StoreError> {
     Ok(crate::pipeline::drain(svc).await?.records_created as u64)
 }
 
 /// Records how many records an import created.
-pub fn set_records_created(svc: &Services, import_id: i64, n: u64) -> Result<(), StoreError> {
+pub fn set_records_created(svc: &Pipeline, import_id: i64, n: u64) -> Result<(), StoreError> {
     svc.db
         .write_blocking(move |tx| imports::set_records_created(tx, import_id, n as i64))
 }
@@ -615,7 +615,7 @@ pub fn describe(s: &ImportSummary) -> String {
 /// `tapak import`: imports each path in turn, prints a summary (or one JSON object per path); returns the exit
 /// code: 0 when every path imported, 2 when some path was bad input, 1 when storing failed.
 pub fn run_cli(
-    svc: &Services,
+    svc: &Pipeline,
     rt: &tokio::runtime::Runtime,
     paths: &[std::path::PathBuf],
     opts: &ImportOptions,

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use super::Pipeline;
 use super::{link_new_in_tx, preclassify, InlineStats, PreClass};
-use crate::app::Services;
 use crate::ingest::model::{Normalized, Source};
 use crate::store::{self, inbox::Queued, ingest::DeliveryOutcome, StoreError};
 
@@ -40,12 +40,12 @@ impl Drop for InFlight<'_> {
 /// Stores a parsed delivery durably and answers once it has committed: filed at once when fewer than
 /// `server.inline_filing_below` deliveries are in flight and nothing waits in the inbox, else queued in the inbox.
 pub async fn accept(
-    svc: &Services,
+    svc: &Pipeline,
     source: Source,
     body: axum::body::Bytes,
     n: Normalized,
 ) -> Result<Accepted, StoreError> {
-    let counter = &svc.pipeline.webhooks_in_flight;
+    let counter = &svc.webhooks_in_flight;
     let before = counter.fetch_add(1, Ordering::Relaxed);
     let _in_flight = InFlight(counter);
     if before >= svc.cfg.server.inline_filing_below {
@@ -53,7 +53,7 @@ pub async fn accept(
     }
     // Classified here, outside the writer, so the write can link the messages at once.
     let pre = preclassify(svc, &n.messages).await;
-    let (cache, tz) = (svc.pipeline.states(), svc.tz);
+    let (cache, tz) = (svc.states(), svc.tz);
     // Storing and linking only write to the database (and to engine states that are reloaded after a rollback), so
     // the job can run with others without a savepoint.
     let filed = svc
@@ -85,7 +85,7 @@ pub async fn accept(
 }
 
 async fn queue(
-    svc: &Services,
+    svc: &Pipeline,
     source: Source,
     body: axum::body::Bytes,
     n: &Normalized,
@@ -97,7 +97,7 @@ async fn queue(
     Ok(queued(svc))
 }
 
-fn queued(svc: &Services) -> Accepted {
+fn queued(svc: &Pipeline) -> Accepted {
     svc.metrics.webhook_queued.fetch_add(1, Ordering::Relaxed);
     svc.wake.inbox.notify_one();
     Accepted {
@@ -107,7 +107,7 @@ fn queued(svc: &Services) -> Accepted {
 }
 
 /// Counts what filing a delivery did and wakes the workers it gave work to.
-fn count_filed(svc: &Services, out: &DeliveryOutcome, linked: &InlineStats) {
+fn count_filed(svc: &Pipeline, out: &DeliveryOutcome, linked: &InlineStats) {
     let m = &svc.metrics;
     m.messages_processed
         .fetch_add(linked.processed as u64, Ordering::Relaxed);
@@ -193,9 +193,9 @@ pub struct Backlog {
 }
 
 /// Where filing stands now (see [`Backlog`]).
-pub async fn backlog(svc: &Services) -> Result<Backlog, StoreError> {
+pub async fn backlog(svc: &Pipeline) -> Result<Backlog, StoreError> {
     let waiting = svc.db.read(store::inbox::count).await?;
-    Ok(Backlog::of(waiting, svc.pipeline.filing_rate()))
+    Ok(Backlog::of(waiting, svc.filing_rate()))
 }
 
 impl Backlog {
@@ -294,7 +294,7 @@ impl Filed {
 
 /// Files everything waiting in the inbox now; answers what it filed. Reading and classifying the next deliveries
 /// overlaps with filing the current ones (the writer does not wait for the reader and the classifier).
-pub async fn file_waiting(svc: &Services) -> Result<Filed, StoreError> {
+pub async fn file_waiting(svc: &Pipeline) -> Result<Filed, StoreError> {
     let (ready, mut batches) = tokio::sync::mpsc::channel(1);
     let read_ahead = async move {
         let mut after = 0;
@@ -334,7 +334,7 @@ pub async fn file_waiting(svc: &Services) -> Result<Filed, StoreError> {
 }
 
 /// Classifies queued deliveries' messages (outside the writer) for filing.
-async fn prepare(svc: &Services, rows: Vec<Queued>) -> Arc<Vec<Prepared>> {
+async fn prepare(svc: &Pipeline, rows: Vec<Queued>) -> Arc<Vec<Prepared>> {
     let mut prepared = Vec::with_capacity(rows.len());
     for q in rows {
         let pre = match &q.normalized {
@@ -349,7 +349,7 @@ async fn prepare(svc: &Services, rows: Vec<Queued>) -> Arc<Vec<Prepared>> {
 /// Files one read-ahead batch, a writer slice at a time, pausing after each slice so acknowledgements keep the writer
 /// time they need.
 async fn file_batch(
-    svc: &Services,
+    svc: &Pipeline,
     prepared: Arc<Vec<Prepared>>,
     acks: &mut AckRate,
 ) -> Result<Filed, StoreError> {
@@ -358,7 +358,7 @@ async fn file_batch(
     while from < prepared.len() {
         // Nobody waits on the writer's commits while no delivery is in flight: bulk settings.
         svc.db
-            .set_bulk(svc.pipeline.webhooks_in_flight.load(Ordering::Relaxed) == 0);
+            .set_bulk(svc.webhooks_in_flight.load(Ordering::Relaxed) == 0);
         let started = Instant::now();
         let step = match file_step(svc, prepared.clone(), from).await {
             Ok(step) => step,
@@ -369,7 +369,7 @@ async fn file_batch(
             }
         };
         from += step.deliveries.max(1);
-        svc.pipeline.filing.record(step.deliveries);
+        svc.filing.record(step.deliveries);
         filed.add(step);
         let pause = yield_after(
             started.elapsed(),
@@ -394,12 +394,12 @@ impl Drop for BulkWhileQuiet<'_> {
 /// Files deliveries from `prepared[from..]` in one write job until its budget is spent (at least one delivery):
 /// [`FILE_BUDGET`] while deliveries are in flight, else [`FILE_BUDGET_QUIET`].
 async fn file_step(
-    svc: &Services,
+    svc: &Pipeline,
     prepared: Arc<Vec<Prepared>>,
     from: usize,
 ) -> Result<Filed, StoreError> {
-    let (cache, tz) = (svc.pipeline.states(), svc.tz);
-    let in_flight = svc.pipeline.webhooks_in_flight.clone();
+    let (cache, tz) = (svc.states(), svc.tz);
+    let in_flight = svc.webhooks_in_flight.clone();
     let (outs, linked) = svc
         .db
         .write_retryable(move |tx| {
@@ -445,8 +445,8 @@ fn file_one(
 }
 
 /// Files one delivery in its own job; if even that fails, sets it aside so the deliveries behind it are filed.
-async fn file_alone(svc: &Services, p: &Prepared) -> Result<Filed, StoreError> {
-    let (cache, tz) = (svc.pipeline.states(), svc.tz);
+async fn file_alone(svc: &Pipeline, p: &Prepared) -> Result<Filed, StoreError> {
+    let (cache, tz) = (svc.states(), svc.tz);
     let one = Prepared {
         q: p.q.clone(),
         pre: p.pre.clone(),
@@ -469,7 +469,7 @@ async fn file_alone(svc: &Services, p: &Prepared) -> Result<Filed, StoreError> {
     }
 }
 
-fn tally(svc: &Services, outs: &[Option<DeliveryOutcome>], linked: &InlineStats) -> Filed {
+fn tally(svc: &Pipeline, outs: &[Option<DeliveryOutcome>], linked: &InlineStats) -> Filed {
     let mut f = Filed {
         deliveries: outs.len(),
         ..Filed::default()
@@ -494,7 +494,7 @@ fn tally(svc: &Services, outs: &[Option<DeliveryOutcome>], linked: &InlineStats)
 }
 
 /// Files the inbox whenever deliveries are queued (and once at start, for whatever a crash left), until `stop`.
-pub async fn run(svc: Arc<Services>, stop: CancellationToken) {
+pub async fn run(svc: Arc<Pipeline>, stop: CancellationToken) {
     loop {
         match file_waiting(&svc).await {
             Ok(f) if f.deliveries > 0 => {
@@ -561,13 +561,14 @@ mod tests {
         assert!(r.update(100) < first, "no new deliveries: the rate falls");
     }
 
-    fn services(dir: &std::path::Path, inline_below: usize) -> Services {
+    fn services(dir: &std::path::Path, inline_below: usize) -> Pipeline {
         let mut cfg = crate::config::Config {
             data_dir: dir.to_path_buf(),
             ..crate::config::Config::default()
         };
         cfg.server.inline_filing_below = inline_below;
-        Services::open(cfg, Arc::new(crate::app::SystemClock)).unwrap()
+        let core = crate::core::Core::open(cfg, Arc::new(crate::core::SystemClock)).unwrap();
+        Pipeline::new(Arc::new(core))
     }
 
     /// A Cloud API group delivery with one text message, as Meta sends it, and what the parser makes of it.
@@ -607,7 +608,7 @@ mod tests {
         )
     }
 
-    async fn issue_statuses(svc: &Services) -> Vec<String> {
+    async fn issue_statuses(svc: &Pipeline) -> Vec<String> {
         svc.db
             .read(|c| {
                 let mut st = c.prepare("SELECT status FROM issues ORDER BY id")?;
@@ -618,7 +619,7 @@ mod tests {
             .unwrap()
     }
 
-    async fn close(svc: Services) {
+    async fn close(svc: Pipeline) {
         let db = svc.db.clone();
         tokio::task::spawn_blocking(move || db.close())
             .await
@@ -698,14 +699,7 @@ mod tests {
         assert_eq!(before.seconds_left, None, "nothing filed yet: no estimate");
         assert_eq!(file_waiting(&svc).await.unwrap().deliveries, 2);
         assert_eq!(backlog(&svc).await.unwrap(), Backlog::default());
-        let recorded = svc
-            .pipeline
-            .filing
-            .samples
-            .lock()
-            .unwrap()
-            .back()
-            .map(|s| s.1);
+        let recorded = svc.filing.samples.lock().unwrap().back().map(|s| s.1);
         assert_eq!(recorded, Some(2), "the filer records what it filed");
         close(svc).await;
     }
@@ -775,7 +769,7 @@ mod tests {
     }
 
     /// Files the inbox while another thread watches for the writer's bulk settings; answers whether it saw them.
-    async fn filed_seeing_bulk(svc: &Arc<Services>) -> bool {
+    async fn filed_seeing_bulk(svc: &Arc<Pipeline>) -> bool {
         use std::sync::atomic::AtomicBool;
         let (done, seen) = (
             Arc::new(AtomicBool::new(false)),
@@ -828,16 +822,12 @@ mod tests {
         assert!(!svc.db.is_bulk(), "and back to normal at the end");
         // A webhook in flight waits on the writer's commits: no bulk settings while it does.
         fill(1).await;
-        svc.pipeline
-            .webhooks_in_flight
-            .fetch_add(1, Ordering::SeqCst);
+        svc.webhooks_in_flight.fetch_add(1, Ordering::SeqCst);
         assert!(
             !filed_seeing_bulk(&svc).await,
             "a delivery in flight: normal settings"
         );
-        svc.pipeline
-            .webhooks_in_flight
-            .fetch_sub(1, Ordering::SeqCst);
+        svc.webhooks_in_flight.fetch_sub(1, Ordering::SeqCst);
         close(Arc::try_unwrap(svc).ok().unwrap()).await;
     }
 

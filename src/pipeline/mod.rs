@@ -5,161 +5,82 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Transaction};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::Services;
 use crate::classify::types::{Classification, Kind};
 use crate::classify::Classifier;
+use crate::core::Core;
 use crate::records::{self, ChatState, MsgIn, MsgKeyedIds, Overrides};
 use crate::store::{self, messages::Pending, StoreError};
 
+mod classifiers;
+mod corrections;
 pub mod inbox;
 
-/// The shared classifier (replaced when corrections teach it something) and the records engine's per-chat state,
-/// kept in memory between batches and snapshotted to the database now and then.
+use classifiers::{ChatSite, Classifiers};
+pub use corrections::{
+    apply_correction, learn_and_reclassify, reclassify_outdated, CorrectionInput,
+};
+
+/// The records pipeline: the core it works on, its classifiers, and the records engine's per-chat states (kept in
+/// memory between batches and snapshotted to the database now and then). Derefs to the [`Core`].
 pub struct Pipeline {
-    classifier: RwLock<Arc<Classifier>>,
+    core: Arc<Core>,
+    classifiers: Classifiers,
     states: Arc<StateCache>,
-    /// Per-site classifiers (the shared one plus the site's vocabulary), keyed by site id with the settings they were
-    /// built from.
-    sites: std::sync::Mutex<std::collections::HashMap<i64, SiteClassifier>>,
-    /// Counts uses of site classifiers, to tell the least recently used one.
-    site_uses: std::sync::atomic::AtomicU64,
-    /// Which classifier a chat (by external id) gets, for classifying webhook messages before they are written:
-    /// its site and that site's classifier, remembered for [`CHAT_SITE_TTL`].
-    chat_sites: std::sync::Mutex<std::collections::HashMap<String, ChatSite>>,
     /// Webhook deliveries accepted and not yet answered (see [`inbox::accept`]).
     webhooks_in_flight: Arc<std::sync::atomic::AtomicUsize>,
     /// How fast the inbox is being filed (for the dashboard's backlog).
     filing: inbox::FilingRate,
 }
 
-/// A site's classifier, the settings (JSON text) it was built from, and when it was last used.
-struct SiteClassifier {
-    key: String,
-    classifier: Arc<Classifier>,
-    used: u64,
-}
-
-/// Site classifiers kept at most (each holds its own lexicon, about 2 MB); the least recently used one is dropped
-/// beyond that and rebuilt when needed (about 4 ms).
-const MAX_SITE_CLASSIFIERS: usize = 16;
-
-#[derive(Clone)]
-struct ChatSite {
-    site: Option<i64>,
-    classifier: Arc<Classifier>,
-    at: std::time::Instant,
-}
-
-/// How long a chat's site (and its settings) are trusted when classifying before the write. Changes made through the
-/// API clear the cache at once ([`Pipeline::forget_chat_sites`]); one made by another process (`tapak import --site`)
-/// is still safe: the writer compares sites and leaves a mismatch to the background processor.
-const CHAT_SITE_TTL: Duration = Duration::from_secs(5);
-
-impl Default for Pipeline {
-    fn default() -> Self {
-        Self::new()
+impl std::ops::Deref for Pipeline {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        &self.core
     }
 }
 
 impl Pipeline {
-    pub fn new() -> Pipeline {
-        Pipeline {
-            classifier: RwLock::new(Arc::new(Classifier::new())),
+    /// The pipeline over `core`, its shared classifier taught every reclassification managers have made.
+    pub fn new(core: Arc<Core>) -> Pipeline {
+        let p = Pipeline {
+            core,
+            classifiers: Classifiers::default(),
             states: Arc::new(StateCache::default()),
-            sites: std::sync::Mutex::new(std::collections::HashMap::new()),
-            site_uses: std::sync::atomic::AtomicU64::new(0),
-            chat_sites: std::sync::Mutex::new(std::collections::HashMap::new()),
             webhooks_in_flight: Arc::default(),
             filing: inbox::FilingRate::default(),
+        };
+        match corrections::learn_from_corrections(&p.db, &p.classifiers) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                corrections = n,
+                "classifier adapted to managers' corrections"
+            ),
+            Err(e) => tracing::warn!(error = %e, "could not load classification corrections"),
         }
+        p
+    }
+    pub fn core(&self) -> &Arc<Core> {
+        &self.core
     }
     pub fn classifier(&self) -> Arc<Classifier> {
-        match self.classifier.read() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
-    }
-    pub fn replace_classifier(&self, c: Classifier) {
-        match self.classifier.write() {
-            Ok(mut g) => *g = Arc::new(c),
-            Err(p) => *p.into_inner() = Arc::new(c),
-        }
-        // Site classifiers are clones of the shared one: rebuilt from the new one when next needed.
-        self.release_site_classifiers();
-    }
-    /// The classifier for a site: the shared one with the site's vocabulary (block names, area aliases, site names
-    /// from the site's settings) feeding the extractors.
-    pub fn classifier_for_site(
-        &self,
-        site_id: i64,
-        settings: &serde_json::Value,
-    ) -> Arc<Classifier> {
-        let key = settings.to_string();
-        let used = self.site_uses.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut m) = self.sites.lock() {
-            if let Some(e) = m.get_mut(&site_id).filter(|e| e.key == key) {
-                e.used = used;
-                return e.classifier.clone();
-            }
-        }
-        let vocab = site_vocabulary(settings);
-        let base = self.classifier();
-        let c = if vocab == crate::classify::SiteVocabulary::default() {
-            base
-        } else {
-            let mut c = (*base).clone();
-            c.set_site_vocabulary(vocab);
-            Arc::new(c)
-        };
-        if let Ok(mut m) = self.sites.lock() {
-            if m.len() >= MAX_SITE_CLASSIFIERS && !m.contains_key(&site_id) {
-                if let Some(oldest) = m.iter().min_by_key(|(_, e)| e.used).map(|(k, _)| *k) {
-                    m.remove(&oldest);
-                }
-            }
-            m.insert(
-                site_id,
-                SiteClassifier {
-                    key,
-                    classifier: c.clone(),
-                    used,
-                },
-            );
-        }
-        c
+        self.classifiers.shared()
     }
     /// Drops what is remembered of chats' sites (after a chat moves to another site or a site's settings change), so
     /// the next webhook message of each chat is classified with what the database says now.
     pub fn forget_chat_sites(&self) {
-        if let Ok(mut m) = self.chat_sites.lock() {
-            *m = Default::default();
-        }
-    }
-    /// Drops the per-site classifiers (each holds its own lexicon, about 2 MB; the model weights are shared) and the
-    /// chat → site memory; they are rebuilt on demand (a site's classifier in about 4 ms). Returns how many site
-    /// classifiers were dropped.
-    pub fn release_site_classifiers(&self) -> usize {
-        self.forget_chat_sites();
-        self.sites
-            .lock()
-            .map(|mut m| {
-                let n = m.len();
-                *m = Default::default();
-                n
-            })
-            .unwrap_or(0)
+        self.classifiers.forget_chat_sites()
     }
     /// How many per-site classifiers are held in memory.
     pub fn site_classifiers(&self) -> usize {
-        self.sites.lock().map(|m| m.len()).unwrap_or(0)
+        self.classifiers.site_classifiers()
     }
     pub fn states(&self) -> Arc<StateCache> {
         self.states.clone()
@@ -283,44 +204,6 @@ impl StateCache {
     }
 }
 
-/// Reads a site's vocabulary from its settings: `blocks` (names), `area_aliases` (`{"dewan": "lobby"}` or
-/// `[["dewan", "lobby"]]`), `aliases` / `site_aliases` (names of the site itself).
-pub fn site_vocabulary(settings: &serde_json::Value) -> crate::classify::SiteVocabulary {
-    let strings = |v: Option<&serde_json::Value>| -> Vec<String> {
-        v.and_then(|a| a.as_array())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let area_aliases = match settings.get("area_aliases") {
-        Some(serde_json::Value::Object(m)) => m
-            .iter()
-            .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
-            .collect(),
-        Some(serde_json::Value::Array(a)) => a
-            .iter()
-            .filter_map(|p| {
-                let p = p.as_array()?;
-                Some((
-                    p.first()?.as_str()?.to_string(),
-                    p.get(1)?.as_str()?.to_string(),
-                ))
-            })
-            .collect(),
-        _ => vec![],
-    };
-    let mut site_aliases = strings(settings.get("aliases"));
-    site_aliases.extend(strings(settings.get("site_aliases")));
-    crate::classify::SiteVocabulary {
-        blocks: strings(settings.get("blocks")),
-        area_aliases,
-        site_aliases,
-    }
-}
-
 /// Only text and captions are classified (rule L1): not system lines, deleted messages or bare media.
 pub fn classifiable(p: &Pending) -> Option<&str> {
     classifiable_text(&p.msg_type, p.deleted, p.text.as_deref())
@@ -334,18 +217,13 @@ fn classifiable_text<'a>(msg_type: &str, deleted: bool, text: Option<&'a str>) -
 }
 
 /// The classifier for a chat known by its external id, with the site it was built for (a chat not seen yet has no
-/// site, so it gets the shared classifier). Looked up at most every [`CHAT_SITE_TTL`] per chat.
+/// site, so it gets the shared classifier). Looked up at most every [`classifiers::CHAT_SITE_TTL`] per chat.
 async fn chat_classifier(
-    svc: &Services,
+    svc: &Pipeline,
     external_id: &str,
 ) -> Result<(Option<i64>, Arc<Classifier>), StoreError> {
-    if let Ok(m) = svc.pipeline.chat_sites.lock() {
-        if let Some(c) = m
-            .get(external_id)
-            .filter(|c| c.at.elapsed() < CHAT_SITE_TTL)
-        {
-            return Ok((c.site, c.classifier.clone()));
-        }
+    if let Some(c) = svc.classifiers.chat_site(external_id) {
+        return Ok((c.site, c.classifier));
     }
     let ext = external_id.to_string();
     let found = svc
@@ -353,27 +231,17 @@ async fn chat_classifier(
         .read(move |c| store::chats::site_of_external(c, &ext))
         .await?;
     let (site, classifier) = match found {
-        Some((Some(site), settings)) => {
-            let v: serde_json::Value = settings
-                .and_then(|s| serde_json::from_str(&s).ok())
-                .unwrap_or_default();
-            (Some(site), svc.pipeline.classifier_for_site(site, &v))
-        }
-        _ => (None, svc.pipeline.classifier()),
+        Some((Some(site), settings)) => (Some(site), svc.classifiers.for_site(site, &settings)),
+        _ => (None, svc.classifier()),
     };
-    if let Ok(mut m) = svc.pipeline.chat_sites.lock() {
-        if m.len() > 10_000 {
-            m.clear();
-        }
-        m.insert(
-            external_id.to_string(),
-            ChatSite {
-                site,
-                classifier: classifier.clone(),
-                at: std::time::Instant::now(),
-            },
-        );
-    }
+    svc.classifiers.remember_chat_site(
+        external_id,
+        ChatSite {
+            site,
+            classifier: classifier.clone(),
+            at: std::time::Instant::now(),
+        },
+    );
     Ok((site, classifier))
 }
 
@@ -381,7 +249,7 @@ async fn chat_classifier(
 /// classifier, so the write can link them at once. A message whose chat cannot be looked up is left unclassified
 /// (`None`): it is then processed in the background like any other.
 pub async fn preclassify(
-    svc: &Services,
+    svc: &Pipeline,
     messages: &[crate::ingest::model::InboundMessage],
 ) -> Vec<Option<PreClass>> {
     let mut out = Vec::with_capacity(messages.len());
@@ -411,7 +279,7 @@ pub struct DrainStats {
 }
 
 fn ms_to_time(ms: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(ms).unwrap_or_else(Utc::now)
+    DateTime::from_timestamp_millis(ms).unwrap_or_else(store::now)
 }
 
 /// Builds the engine's view of a stored message.
@@ -877,7 +745,7 @@ const INDEX_BATCH: usize = 1024;
 
 /// Brings the full-text index up to date (in batches, so webhooks keep being acknowledged in between); returns how
 /// many messages it indexed.
-pub async fn index_search(svc: &Services) -> Result<usize, StoreError> {
+pub async fn index_search(svc: &Pipeline) -> Result<usize, StoreError> {
     let mut total = 0;
     loop {
         let n = svc
@@ -892,14 +760,14 @@ pub async fn index_search(svc: &Services) -> Result<usize, StoreError> {
 }
 
 /// Processes one batch of pending messages; returns how many were processed.
-pub async fn process_batch(svc: &Services, limit: usize) -> Result<usize, StoreError> {
+pub async fn process_batch(svc: &Pipeline, limit: usize) -> Result<usize, StoreError> {
     Ok(process_batch_stats(svc, limit).await?.processed)
 }
 
 /// Reads up to `limit` pending messages after id `after` and classifies them (outside the writer), each with its
 /// site's classifier.
 async fn fetch_classified(
-    svc: &Services,
+    svc: &Pipeline,
     after: i64,
     limit: usize,
 ) -> Result<Vec<Classified>, StoreError> {
@@ -910,35 +778,20 @@ async fn fetch_classified(
     if pending.is_empty() {
         return Ok(vec![]);
     }
-    let classifier = svc.pipeline.classifier();
+    let classifier = svc.classifier();
     let chats: Vec<i64> = {
         let mut c: Vec<i64> = pending.iter().map(|p| p.chat_id).collect();
         c.sort_unstable();
         c.dedup();
         c
     };
-    let site_settings: Vec<(i64, i64, String)> = svc
+    let site_settings = svc
         .db
-        .read(move |c| {
-            let mut st = c.prepare_cached(
-                "SELECT ch.id, s.id, s.settings FROM chats ch JOIN sites s ON s.id = ch.site_id WHERE ch.id = ?1",
-            )?;
-            let mut out = vec![];
-            for chat in chats {
-                if let Some(row) = st
-                    .query_row([chat], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                    .optional()?
-                {
-                    out.push(row);
-                }
-            }
-            Ok(out)
-        })
+        .read(move |c| store::settings::sites_of_chats(c, &chats))
         .await?;
     let mut by_chat = std::collections::HashMap::new();
     for (chat, site, settings) in site_settings {
-        let v: serde_json::Value = serde_json::from_str(&settings).unwrap_or_default();
-        by_chat.insert(chat, svc.pipeline.classifier_for_site(site, &v));
+        by_chat.insert(chat, svc.classifiers.for_site(site, &settings));
     }
     tokio::task::spawn_blocking(move || classify_pending(&classifier, &by_chat, pending))
         .await
@@ -946,11 +799,11 @@ async fn fetch_classified(
 }
 
 /// Links a classified batch in one write transaction.
-async fn link_batch(svc: &Services, batch: Vec<Classified>) -> Result<DrainStats, StoreError> {
+async fn link_batch(svc: &Pipeline, batch: Vec<Classified>) -> Result<DrainStats, StoreError> {
     if batch.is_empty() {
         return Ok(DrainStats::default());
     }
-    let cache = svc.pipeline.states();
+    let cache = svc.states();
     let tz = svc.tz;
     let now = svc.clock.now();
     let stats = svc
@@ -965,14 +818,14 @@ async fn link_batch(svc: &Services, batch: Vec<Classified>) -> Result<DrainStats
     Ok(stats)
 }
 
-async fn process_batch_stats(svc: &Services, limit: usize) -> Result<DrainStats, StoreError> {
+async fn process_batch_stats(svc: &Pipeline, limit: usize) -> Result<DrainStats, StoreError> {
     let batch = fetch_classified(svc, 0, limit.min(LINK_BATCH)).await?;
     link_batch(svc, batch).await
 }
 
 /// Snapshots changed chat states.
-pub async fn checkpoint(svc: &Services) -> Result<usize, StoreError> {
-    let cache = svc.pipeline.states();
+pub async fn checkpoint(svc: &Pipeline) -> Result<usize, StoreError> {
+    let cache = svc.states();
     let chats = cache.chats();
     let mut n = 0;
     // A few chats per write job: serialising many states at once would hold webhooks up.
@@ -991,7 +844,7 @@ const CHECKPOINT_CHATS: usize = 8;
 
 /// Processes until nothing is pending (used after an import), then snapshots the states. Classifying the next batch
 /// overlaps with linking the current one (the two cores both work).
-pub async fn drain(svc: &Services) -> Result<DrainStats, StoreError> {
+pub async fn drain(svc: &Pipeline) -> Result<DrainStats, StoreError> {
     let mut total = DrainStats::default();
     inbox::file_waiting(svc).await?;
     let mut current = fetch_classified(svc, 0, LINK_BATCH).await?;
@@ -1024,10 +877,10 @@ pub async fn drain(svc: &Services) -> Result<DrainStats, StoreError> {
 }
 
 /// Settles media decisions in live chats whose 10-minute window has passed.
-pub async fn tick_chats(svc: &Services) -> Result<(), StoreError> {
+pub async fn tick_chats(svc: &Pipeline) -> Result<(), StoreError> {
     let tz = svc.tz;
     let now = svc.clock.now();
-    let cache = svc.pipeline.states();
+    let cache = svc.states();
     svc.db
         .write(move |tx| {
             let sla = store::records::sla_policy(tx)?;
@@ -1045,17 +898,17 @@ pub async fn tick_chats(svc: &Services) -> Result<(), StoreError> {
 
 /// Snapshots and drops the cached engine states that wait for nothing, and releases SQLite's and the allocator's
 /// free memory. Returns how many states were dropped.
-pub async fn slim(svc: &Services) -> Result<usize, StoreError> {
+pub async fn slim(svc: &Pipeline) -> Result<usize, StoreError> {
     checkpoint(svc).await?;
-    let n = svc.pipeline.states().shed();
-    svc.pipeline.release_site_classifiers();
+    let n = svc.states().shed();
+    svc.classifiers.release_site_classifiers();
     svc.db.release_memory().await?;
     Ok(n)
 }
 
 /// Runs until `stop` is cancelled, waking on new messages and every few seconds; snapshots states every few seconds
 /// and at shutdown.
-pub async fn run(svc: Arc<Services>, stop: CancellationToken) {
+pub async fn run(svc: Arc<Pipeline>, stop: CancellationToken) {
     let bg = svc.clone();
     tokio::spawn(async move {
         match reclassify_outdated(&bg, 30).await {
@@ -1141,244 +994,10 @@ pub async fn run(svc: Arc<Services>, stop: CancellationToken) {
     }
 }
 
-/// A manager's correction: stored (hash-chained event too), then the chat is replayed so the correction wins over
-/// every rule, now and on any later re-processing.
-pub struct CorrectionInput {
-    pub chat_id: i64,
-    /// `message`, `evidence` or `action`.
-    pub target: &'static str,
-    pub target_id: Option<i64>,
-    pub data: serde_json::Value,
-    pub actor: String,
-    pub reason: Option<String>,
-    /// Event-log action name, e.g. `issue.status_changed`.
-    pub action: String,
-}
-
-pub async fn apply_correction(svc: &Services, c: CorrectionInput) -> Result<i64, StoreError> {
-    let cache = svc.pipeline.states();
-    let tz = svc.tz;
-    let now = svc.clock.now();
-    svc.db
-        .write(move |tx| {
-            let id = store::records::add_correction(
-                tx,
-                c.chat_id,
-                c.target,
-                c.target_id,
-                &c.data,
-                &c.actor,
-                c.reason.as_deref(),
-            )?;
-            // Ticket actions carry the correction id so the engine applies each once, at the time it was made.
-            if c.target == "action" {
-                let mut data = c.data.clone();
-                if let Some(o) = data.as_object_mut() {
-                    o.insert("id".into(), serde_json::json!(id));
-                    o.insert("at".into(), serde_json::json!(store::fmt_time(now)));
-                }
-                tx.execute(
-                    "UPDATE corrections SET data = ?2 WHERE id = ?1",
-                    rusqlite::params![id, data.to_string()],
-                )?;
-            }
-            store::events::append(
-                tx,
-                &c.actor,
-                &c.action,
-                c.target,
-                c.target_id.map(|t| t.to_string()).as_deref(),
-                &serde_json::json!({"data": c.data, "reason": c.reason, "correction": id}),
-            )?;
-            replay_chat_in_tx(tx, &cache, c.chat_id, tz, now)?;
-            Ok(id)
-        })
-        .await
-}
-
-/// Teaches the shared classifier a manager's reclassification, then re-classifies the chat's messages it may change
-/// (never those a manager corrected) and replays the chat.
-pub async fn learn_and_reclassify(
-    svc: &Services,
-    chat_id: i64,
-    text: String,
-    class: Classification,
-) -> Result<usize, StoreError> {
-    let mut c = (*svc.pipeline.classifier()).clone();
-    c.learn(&text, &class);
-    svc.pipeline.replace_classifier(c);
-    let classifier = svc.pipeline.classifier();
-    let cache = svc.pipeline.states();
-    let tz = svc.tz;
-    let now = svc.clock.now();
-    svc.db
-        .write(move |tx| {
-            let ov = store::records::load_overrides(tx, chat_id)?;
-            let rows: Vec<(i64, String, Option<String>)> = {
-                let mut st = tx.prepare(
-                    "SELECT id, text, kind FROM messages WHERE chat_id = ?1 AND processed = 1 AND kind IS NOT NULL AND text IS NOT NULL",
-                )?;
-                let r = st
-                    .query_map([chat_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                    .collect::<Result<_, _>>()?;
-                r
-            };
-            let mut changed = 0;
-            for (id, text, _kind) in rows {
-                if ov.messages.get(&id).and_then(|m| m.class.as_ref()).is_some() {
-                    continue;
-                }
-                let new = classifier.classify(&text);
-                let json = serde_json::to_string(&new)?;
-                let n = tx.execute(
-                    "UPDATE messages SET kind = ?2, classification = ?3, classifier_version = ?4 \
-                     WHERE id = ?1 AND (classification IS NOT ?3)",
-                    rusqlite::params![id, new.kind.as_str(), json, crate::classify::VERSION],
-                )?;
-                changed += n;
-            }
-            // The correction itself was already replayed when it was stored; replay again only if the lesson changed
-            // other verdicts in the chat.
-            if changed > 0 {
-                replay_chat_in_tx(tx, &cache, chat_id, tz, now)?;
-            }
-            Ok(changed)
-        })
-        .await
-}
-
-/// Teaches a fresh classifier every reclassification managers have made (at start-up).
-pub fn learn_from_corrections(db: &store::Db, pipeline: &Pipeline) -> Result<usize, StoreError> {
-    let pairs: Vec<(String, String)> = db.read_blocking(|c| {
-        let mut st = c.prepare(
-            "SELECT m.text, json_extract(k.data, '$.class') FROM corrections k JOIN messages m ON m.id = k.target_id \
-             WHERE k.target = 'message' AND json_extract(k.data, '$.class') IS NOT NULL AND m.text IS NOT NULL ORDER BY k.id",
-        )?;
-        let r = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
-        Ok(r)
-    })?;
-    if pairs.is_empty() {
-        return Ok(0);
-    }
-    let mut c = (*pipeline.classifier()).clone();
-    let mut n = 0;
-    for (text, class) in pairs {
-        if let Ok(class) = serde_json::from_str::<Classification>(&class) {
-            c.learn(&text, &class);
-            n += 1;
-        }
-    }
-    pipeline.replace_classifier(c);
-    Ok(n)
-}
-
-/// After an upgrade that changed the classifier ([`crate::classify::VERSION`]), re-classifies the recent messages
-/// classified by an older version (never those a manager corrected) and rebuilds the records of the chats where a
-/// verdict changed. Runs in the background; returns how many messages changed.
-pub async fn reclassify_outdated(svc: &Services, days: i64) -> Result<usize, StoreError> {
-    let since = svc
-        .clock
-        .now()
-        .timestamp_millis()
-        .saturating_sub(days.saturating_mul(86_400_000));
-    let version = crate::classify::VERSION;
-    let chats: Vec<i64> = svc
-        .db
-        .read(move |c| {
-            let mut st = c.prepare(
-                "SELECT DISTINCT chat_id FROM messages WHERE processed = 1 AND kind IS NOT NULL \
-                 AND classifier_version IS NOT ?1 AND sent_ms >= ?2",
-            )?;
-            let r = st
-                .query_map(params![version, since], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            Ok(r)
-        })
-        .await?;
-    let mut changed_total = 0;
-    for chat in chats {
-        let rows: Vec<(i64, String, Option<String>)> = svc
-            .db
-            .read(move |c| {
-                let mut st = c.prepare(
-                    "SELECT id, text, classification FROM messages WHERE chat_id = ?1 AND processed = 1 AND kind IS NOT NULL \
-                     AND text IS NOT NULL AND classifier_version IS NOT ?2 AND sent_ms >= ?3",
-                )?;
-                let r = st
-                    .query_map(params![chat, version, since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                    .collect::<Result<_, _>>()?;
-                Ok(r)
-            })
-            .await?;
-        let classifier = svc.pipeline.classifier();
-        let updates: Vec<(i64, String, String, bool)> = tokio::task::spawn_blocking(move || {
-            rows.into_iter()
-                .map(|(id, text, old)| {
-                    let new = classifier.classify(&text);
-                    let json = serde_json::to_string(&new).unwrap_or_default();
-                    let old_kind = old
-                        .as_deref()
-                        .and_then(|o| serde_json::from_str::<Classification>(o).ok())
-                        .map(|c| {
-                            (
-                                c.kind, c.category, c.location, c.priority, c.status, c.repeat,
-                            )
-                        });
-                    let changed = old_kind
-                        != Some((
-                            new.kind,
-                            new.category,
-                            new.location.clone(),
-                            new.priority,
-                            new.status,
-                            new.repeat,
-                        ));
-                    (id, new.kind.as_str().to_string(), json, changed)
-                })
-                .collect()
-        })
-        .await
-        .map_err(|e| StoreError::Io(format!("classifier task failed: {e}")))?;
-        let cache = svc.pipeline.states();
-        let (tz, now) = (svc.tz, svc.clock.now());
-        changed_total += svc
-            .db
-            .write(move |tx| {
-                let ov = store::records::load_overrides(tx, chat)?;
-                let mut changed = 0;
-                for (id, kind, json, did_change) in &updates {
-                    if ov.messages.get(id).and_then(|m| m.class.as_ref()).is_some() {
-                        continue;
-                    }
-                    tx.prepare_cached(
-                        "UPDATE messages SET kind = ?2, classification = ?3, classifier_version = ?4 WHERE id = ?1",
-                    )?
-                    .execute(params![id, kind, json, version])?;
-                    if *did_change {
-                        changed += 1;
-                    }
-                }
-                if changed > 0 {
-                    replay_chat_in_tx(tx, &cache, chat, tz, now)?;
-                    store::events::append(
-                        tx,
-                        "system:classifier",
-                        "chat.reclassified",
-                        "chat",
-                        Some(&chat.to_string()),
-                        &serde_json::json!({"version": version, "changed": changed}),
-                    )?;
-                }
-                Ok(changed)
-            })
-            .await?;
-    }
-    Ok(changed_total)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rusqlite::OptionalExtension;
 
     #[test]
     fn a_cached_state_is_rebuilt_after_a_rollback_or_another_writer() {
@@ -1480,31 +1099,6 @@ mod tests {
             )
             .unwrap();
         (stats, row)
-    }
-
-    #[test]
-    fn site_classifiers_are_bounded_and_the_least_recently_used_goes_first() {
-        let p = Pipeline::new();
-        let settings = |i: i64| serde_json::json!({"blocks": [format!("Blok{i}")]});
-        for i in 0..MAX_SITE_CLASSIFIERS as i64 {
-            p.classifier_for_site(i, &settings(i));
-        }
-        assert_eq!(p.site_classifiers(), MAX_SITE_CLASSIFIERS);
-        // Site 0 is used again, so site 1 is now the least recently used.
-        let kept = p.classifier_for_site(0, &settings(0));
-        let extra = MAX_SITE_CLASSIFIERS as i64;
-        p.classifier_for_site(extra, &settings(extra));
-        assert_eq!(p.site_classifiers(), MAX_SITE_CLASSIFIERS);
-        assert!(Arc::ptr_eq(&kept, &p.classifier_for_site(0, &settings(0))));
-        let c = p.classifier_for_site(1, &settings(1));
-        assert_eq!(
-            c.classify("Lampu Blok1 rosak").location.block.as_deref(),
-            Some("Blok1"),
-            "rebuilt when needed again"
-        );
-        // New settings for a site replace its classifier (no second entry).
-        p.classifier_for_site(1, &serde_json::json!({"blocks": ["Kenanga"]}));
-        assert_eq!(p.site_classifiers(), MAX_SITE_CLASSIFIERS);
     }
 
     #[test]

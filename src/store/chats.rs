@@ -58,8 +58,8 @@ pub fn upsert_with_site(
     }
 }
 
-/// A chat's site and that site's settings (JSON text); both `None` for a chat in no site.
-pub type SiteOfChat = (Option<i64>, Option<String>);
+/// A chat's site (`None` for a chat in no site) and that site's settings.
+pub type SiteOfChat = (Option<i64>, super::settings::SiteSettings);
 
 /// The site of the chat with this external id, with the site's settings (what its classifier is built from); `None`
 /// for a chat not seen yet.
@@ -71,8 +71,16 @@ pub fn site_of_external(
         .prepare_cached(
             "SELECT c.site_id, s.settings FROM chats c LEFT JOIN sites s ON s.id = c.site_id WHERE c.external_id = ?1",
         )?
-        .query_row([external_id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?)
+        .query_row([external_id], |r| {
+            Ok((r.get(0)?, r.get::<_, Option<String>>(1)?))
+        })
+        .optional()?
+        .map(|(site, text)| {
+            (
+                site,
+                super::settings::SiteSettings::from_stored(text.as_deref()),
+            )
+        }))
 }
 
 /// Records that a message arrived in the chat.

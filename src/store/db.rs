@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::{oneshot, Semaphore};
 
 use super::StoreError;
+use crate::clock::Clock;
 
 /// Numbered migrations, embedded at compile time. Never edit a shipped one; add a new file.
 const MIGRATIONS: &[(&str, &str)] = &[
@@ -168,6 +169,8 @@ struct DbInner {
     stats: Arc<WriterStats>,
     /// Bulk work under way and nobody waiting on commits (see [`Db::set_bulk`]).
     bulk: Arc<std::sync::atomic::AtomicBool>,
+    /// The current clock of every job this handle runs (see [`crate::clock`]).
+    clock: Arc<dyn Clock>,
 }
 
 #[derive(Default)]
@@ -300,8 +303,13 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 }
 
 impl Db {
-    /// Opens the database, migrates it and starts the writer thread.
+    /// Opens the database, migrates it and starts the writer thread; rows are stamped with the system clock.
     pub fn open(path: &Path) -> Result<Db, StoreError> {
+        Db::open_with_clock(path, Arc::new(crate::clock::SystemClock))
+    }
+
+    /// As [`Db::open`], with `clock` as the "now" of every read and write job.
+    pub fn open_with_clock(path: &Path, clock: Arc<dyn Clock>) -> Result<Db, StoreError> {
         let writer_conn = open_and_migrate(path)?;
         configure_writer(&writer_conn)?;
         let mut readers = Vec::with_capacity(READERS);
@@ -319,10 +327,10 @@ impl Db {
         let stats = Arc::new(WriterStats::default());
         let st = stats.clone();
         let bulk = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let b2 = bulk.clone();
+        let (b2, c2) = (bulk.clone(), clock.clone());
         let handle = std::thread::Builder::new()
             .name("tapak-writer".into())
-            .spawn(move || writer_loop(writer_conn, rx, st, b2))
+            .spawn(move || crate::clock::with_clock(&c2, || writer_loop(writer_conn, rx, st, b2)))
             .map_err(|e| StoreError::Io(format!("cannot start writer thread: {e}")))?;
         let inner = Arc::new(DbInner {
             path: path.to_path_buf(),
@@ -332,6 +340,7 @@ impl Db {
             reader_slots: Semaphore::new(READERS),
             stats,
             bulk,
+            clock,
         });
         let (p2, weak) = (path.to_path_buf(), Arc::downgrade(&inner));
         let _ = std::thread::Builder::new()
@@ -342,6 +351,16 @@ impl Db {
 
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// The clock this handle stamps rows with.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    /// Now, by this handle's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.clock.now()
     }
 
     pub fn stats(&self) -> &WriterStats {
@@ -468,7 +487,7 @@ impl Db {
                 c
             }
         };
-        let out = f(&conn);
+        let out = crate::clock::with_clock(&self.inner.clock, || f(&conn));
         if let Ok(mut pool) = self.inner.readers.lock() {
             if pool.len() < READERS {
                 pool.push(conn);

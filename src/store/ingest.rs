@@ -101,7 +101,7 @@ fn store_new(
         messages::Inserted::New(id) => {
             let sent = super::fmt_time(m.sent_at);
             chats::touch(tx, chat_id, &sent)?;
-            let now_ms = chrono::Utc::now().timestamp_millis();
+            let now_ms = super::now().timestamp_millis();
             for (i, media) in m.media.iter().enumerate() {
                 let (eid, needs_fetch) = evidence::insert(tx, id, i, media, &super::now_str())?;
                 if needs_fetch {

@@ -92,7 +92,9 @@ pub async fn wait_until_due(db: &super::Db, kind: &'static str) -> std::time::Du
     let next = db.read(move |c| next_due(c, kind)).await.ok().flatten();
     match next {
         Some(t) => {
-            let ms = (t - chrono::Utc::now().timestamp_millis()).clamp(50, 30_000);
+            let ms = t
+                .saturating_sub(db.now().timestamp_millis())
+                .clamp(50, 30_000);
             std::time::Duration::from_millis(ms as u64)
         }
         None => std::time::Duration::from_secs(30),

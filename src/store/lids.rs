@@ -65,8 +65,7 @@ pub fn request(tx: &Transaction<'_>, sender: &SenderRef, now_ms: i64) -> Result<
         )?
         .execute(params![lid, now])?;
     if queued == 0 {
-        let cutoff =
-            super::fmt_time(chrono::Utc::now() - chrono::Duration::hours(RECHECK_AFTER_HOURS));
+        let cutoff = super::fmt_time(super::now() - chrono::Duration::hours(RECHECK_AFTER_HOURS));
         queued = tx
             .prepare_cached(
                 "UPDATE lid_lookups SET state = 'pending', attempts = 0 \

@@ -15,6 +15,7 @@ pub mod messages;
 pub mod outbox;
 pub mod people;
 pub mod records;
+pub mod settings;
 pub mod users;
 
 pub use db::Db;
@@ -46,9 +47,14 @@ pub enum StoreError {
     Json(#[from] serde_json::Error),
 }
 
-/// Current time as RFC 3339 UTC with milliseconds, the format of every `*_at` column.
+/// Now, from the clock of the database job this runs in (see [`crate::clock`]).
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    crate::clock::now()
+}
+
+/// [`now`] as RFC 3339 UTC with milliseconds, the format of every `*_at` column.
 pub fn now_str() -> String {
-    fmt_time(chrono::Utc::now())
+    fmt_time(now())
 }
 
 pub fn fmt_time(t: chrono::DateTime<chrono::Utc>) -> String {

@@ -12,8 +12,6 @@ use super::StoreError;
 use crate::classify::types::Location;
 use crate::records::{ChatState, Effect, IssueStatus, Overrides, RecordRef, SlaPolicy};
 
-pub const SLA_SETTING: &str = "sla_policy";
-
 // ---------------------------------------------------------------------------------------------------------------
 // Engine state, overrides, settings
 
@@ -150,27 +148,7 @@ pub fn load_overrides(conn: &Connection, chat_id: i64) -> Result<Overrides, Stor
     Ok(ov)
 }
 
-pub fn get_setting(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT value FROM settings WHERE key = ?1")?
-        .query_row([key], |r| r.get(0))
-        .optional()?)
-}
-
-pub fn set_setting(tx: &Transaction<'_>, key: &str, value: &str) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "INSERT INTO settings(key, value, updated_at) VALUES (?1, ?2, ?3) \
-         ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-    )?
-    .execute(params![key, value, super::now_str()])?;
-    Ok(())
-}
-
-pub fn sla_policy(conn: &Connection) -> Result<SlaPolicy, StoreError> {
-    Ok(get_setting(conn, SLA_SETTING)?
-        .and_then(|s| serde_json::from_str(&s).ok())
-        .unwrap_or_default())
-}
+pub use super::settings::{sla_policy, SLA_SETTING};
 
 /// Forgets everything the engine derived for a chat (records, links, state) so it can be replayed.
 /// Manager corrections are kept: the replay applies them again.
@@ -641,7 +619,7 @@ pub fn list_issues(
         w.join(" AND "),
         limit + 1
     );
-    let now = chrono::DateTime::from_timestamp_millis(f.now_ms).unwrap_or_else(Utc::now);
+    let now = chrono::DateTime::from_timestamp_millis(f.now_ms).unwrap_or_else(super::now);
     let mut st = conn.prepare_cached(&sql)?;
     let rows: Vec<(Issue, i64)> = st
         .query_map(params_from_iter(args), |r| issue_row(r, now))?

@@ -118,7 +118,7 @@ pub fn create_session(
     // Housekeeping: drop expired sessions.
     tx.execute(
         "DELETE FROM sessions WHERE expires_ms < ?1",
-        [chrono::Utc::now().timestamp_millis()],
+        [super::now().timestamp_millis()],
     )?;
     Ok(())
 }

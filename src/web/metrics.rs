@@ -6,29 +6,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use super::AppState;
 use crate::store;
-
-#[derive(Default)]
-pub struct Metrics {
-    pub http_requests: AtomicU64,
-    pub http_errors: AtomicU64,
-    pub webhook_accepted: AtomicU64,
-    /// Deliveries acknowledged from the inbox (filed after the 200).
-    pub webhook_queued: AtomicU64,
-    pub webhook_rejected: AtomicU64,
-    pub webhook_malformed: AtomicU64,
-    pub messages_ingested: AtomicU64,
-    pub messages_duplicate: AtomicU64,
-    pub messages_processed: AtomicU64,
-    pub media_fetched: AtomicU64,
-    pub media_failed: AtomicU64,
-    /// `tapak_messages` as last counted: (highest message id, messages up to it). Messages are never deleted, so each
-    /// scrape counts only the ones added since instead of the whole table.
-    messages_counted: std::sync::Mutex<(i64, i64)>,
-}
 
 pub async fn count_requests(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let resp = next.run(req).await;

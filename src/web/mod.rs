@@ -5,22 +5,20 @@ pub mod auth;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
+mod state;
 pub mod ui;
 pub mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
-use std::sync::Arc;
 use std::time::Duration;
 use tower_http::compression::predicate::{NotForContentType, Predicate};
 use tower_http::compression::{CompressionLayer, DefaultPredicate};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::app::Services;
-
-pub type AppState = Arc<Services>;
+pub use state::{AppState, WebState};
 
 pub fn router(state: AppState) -> Router {
     let cfg = &state.cfg.server;

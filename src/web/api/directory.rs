@@ -6,7 +6,7 @@ use axum::Json;
 use serde::Deserialize;
 
 use crate::auth::Permission;
-use crate::store::{chats, events, people};
+use crate::store::{self, chats, events, people};
 use crate::web::auth::Caller;
 use crate::web::error::{ApiError, ApiResult, JsonBody};
 use crate::web::AppState;
@@ -129,9 +129,7 @@ pub async fn create_site(
     caller.require(Permission::Manage)?;
     let name = clean_name("name", s.name.as_deref().unwrap_or(""))?;
     let settings = s.settings.unwrap_or_else(|| serde_json::json!({}));
-    if !settings.is_object() {
-        return Err(ApiError::invalid("settings: must be a JSON object"));
-    }
+    store::settings::SiteSettings::validate(&settings).map_err(ApiError::invalid)?;
     let actor = caller.actor();
     let id = st
         .db
@@ -171,9 +169,7 @@ pub async fn update_site(
         .map(|n| clean_name("name", n))
         .transpose()?;
     if let Some(v) = &s.settings {
-        if !v.is_object() {
-            return Err(ApiError::invalid("settings: must be a JSON object"));
-        }
+        store::settings::SiteSettings::validate(v).map_err(ApiError::invalid)?;
     }
     let actor = caller.actor();
     st.db

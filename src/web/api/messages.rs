@@ -147,12 +147,9 @@ pub struct Dashboard {
     responses((status = 200, body = Dashboard)), security(("token" = []), ("session" = [])))]
 pub async fn dashboard(State(st): State<AppState>, caller: Caller) -> ApiResult<Json<Dashboard>> {
     caller.require(Permission::ReadRecords)?;
-    let today = chrono::Utc::now()
-        .with_timezone(&st.tz)
-        .date_naive()
-        .to_string();
-    let from = time_bound("from", &today, st.tz, false)?;
     let now = st.clock.now();
+    let today = now.with_timezone(&st.tz).date_naive().to_string();
+    let from = time_bound("from", &today, st.tz, false)?;
     let backlog = crate::pipeline::inbox::backlog(&st).await?;
     let d = st
         .db

@@ -238,14 +238,9 @@ pub async fn set_status(
         let requires = match site_id {
             Some(sid) => st
                 .db
-                .read(move |c| {
-                    Ok(store::chats::list_sites(c)?
-                        .into_iter()
-                        .find(|s| s.id == sid))
-                })
+                .read(move |c| store::settings::site_settings(c, sid))
                 .await?
-                .and_then(|s| s.settings.get("require_proof").and_then(|v| v.as_bool()))
-                .unwrap_or(false),
+                .is_some_and(|s| s.require_proof),
             None => false,
         };
         let has_proof = detail
@@ -646,12 +641,12 @@ pub async fn put_sla(
 ) -> ApiResult<Json<crate::records::SlaPolicy>> {
     caller.require(Permission::Manage)?;
     p.validate().map_err(ApiError::Invalid)?;
-    let json = serde_json::to_string(&p).map_err(|e| ApiError::Internal(e.to_string()))?;
     let actor = caller.actor();
     let v = serde_json::to_value(&p).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let policy = p.clone();
     st.db
         .write(move |tx| {
-            store::records::set_setting(tx, store::records::SLA_SETTING, &json)?;
+            store::settings::set_sla_policy(tx, &policy)?;
             store::events::append(tx, &actor, "settings.sla_changed", "settings", None, &v)?;
             Ok(())
         })
