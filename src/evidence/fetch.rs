@@ -574,11 +574,7 @@ pub(crate) fn urlencode(s: &str) -> String {
 }
 
 /// Verifies, stores and analyses fetched media, then marks the evidence ready (and flags duplicate photos).
-pub async fn store_fetched(
-    svc: &Core,
-    t: &FetchTarget,
-    media: Fetched,
-) -> Result<(), FetchError> {
+pub async fn store_fetched(svc: &Core, t: &FetchTarget, media: Fetched) -> Result<(), FetchError> {
     let actual = match &media {
         Fetched::File(d) => d.sha256.clone(),
         Fetched::Bytes(b) => {
