@@ -306,12 +306,12 @@ fn floor(name: &str) -> Floor {
         tasks,
     };
     match name {
-        "dev-condo-cleaning" => f(1.00, 0.42, 0.60, 1.00, 0.83, 0.93),
-        "dev-security-maintenance" => f(0.82, 0.53, 0.71, 0.00, 0.78, 1.00),
-        "dev-apartment-security" => f(0.63, 0.35, 0.42, 0.00, 0.73, 0.66),
-        "dev-condo-cleaning-2" => f(0.83, 0.50, 0.66, 0.00, 0.68, 0.93),
-        "dev-office-tower-mne" => f(0.63, 0.24, 0.28, 0.00, 0.41, 0.85),
-        "dev-township-landscape" => f(0.76, 0.35, 0.50, 1.00, 0.59, 0.90),
+        "dev-condo-cleaning" => f(1.00, 0.57, 0.80, 1.00, 0.83, 0.86),
+        "dev-security-maintenance" => f(0.87, 0.73, 1.00, 1.00, 0.92, 1.00),
+        "dev-apartment-security" => f(0.70, 0.47, 0.71, 0.00, 0.73, 1.00),
+        "dev-condo-cleaning-2" => f(0.83, 0.70, 0.50, 0.00, 0.72, 0.93),
+        "dev-office-tower-mne" => f(0.75, 0.44, 0.42, 0.00, 0.35, 0.57),
+        "dev-township-landscape" => f(0.88, 0.55, 0.62, 1.00, 0.77, 0.81),
         _ => f(1.0, 1.0, 1.0, 1.0, 1.0, 1.0),
     }
 }

@@ -124,6 +124,8 @@ pub struct EvalReport {
     pub location_level: F1,
     pub location_unit: F1,
     pub location_area: F1,
+    /// All four location keys pooled (micro-F1): the "location F1" of issue 17.
+    pub location: F1,
     pub repeat: F1,
     /// Ids of messages whose kind was wrong (gold, predicted).
     pub kind_errors: Vec<(String, Kind, Kind)>,
@@ -253,6 +255,13 @@ pub fn score(items: &[Labelled], preds: &[Classification]) -> EvalReport {
         location_level: ll.finish(),
         location_unit: lu.finish(),
         location_area: la.finish(),
+        location: F1 {
+            tp: lb.tp + ll.tp + lu.tp + la.tp,
+            fp: lb.fp + ll.fp + lu.fp + la.fp,
+            fn_: lb.fn_ + ll.fn_ + lu.fn_ + la.fn_,
+            ..F1::default()
+        }
+        .finish(),
         repeat: rep.finish(),
         kind_errors,
     }
@@ -347,6 +356,7 @@ impl fmt::Display for EvalReport {
             acc(&self.priority)
         )?;
         for (name, s) in [
+            ("(all)", &self.location),
             ("block", &self.location_block),
             ("level", &self.location_level),
             ("unit", &self.location_unit),

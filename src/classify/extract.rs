@@ -141,27 +141,30 @@ fn block_value(t: &Token) -> Option<String> {
     if letters > 2 || (letters == 0 && digits == 0) {
         return None;
     }
-    // Common words that follow "block" but are not names.
-    if matches!(
-        t.text.as_str(),
-        "ni" | "tu"
-            | "je"
-            | "yg"
-            | "is"
-            | "at"
-            | "no"
-            | "to"
-            | "and"
-            | "of"
-            | "in"
-            | "ok"
-            | "dah"
-            | "pun"
-            | "kat"
-            | "ada"
-            | "all"
-            | "tak"
-    ) {
+    // Common words that follow "block" but are not names (a single letter is a block even when the spelling map
+    // reads it as a word: "blk K" is block K, not "ok"; "blok X" is block X, not "tak").
+    if r.chars().count() > 1
+        && matches!(
+            t.text.as_str(),
+            "ni" | "tu"
+                | "je"
+                | "yg"
+                | "is"
+                | "at"
+                | "no"
+                | "to"
+                | "and"
+                | "of"
+                | "in"
+                | "ok"
+                | "dah"
+                | "pun"
+                | "kat"
+                | "ada"
+                | "all"
+                | "tak"
+        )
+    {
         return None;
     }
     Some(r.to_uppercase())
@@ -542,10 +545,14 @@ pub fn extract(
             area = area_index("carpark");
             implied = Some("basement");
         } else if units.is_empty()
-            && toks
+            && toks.iter().any(|t| {
+                t.text == "pump" && matches!(t.raw.to_lowercase().as_str(), "pump" | "pam")
+            })
+            && !toks
                 .iter()
-                .any(|t| matches!(t.text.as_str(), "pump" | "泵"))
+                .any(|t| matches!(t.text.as_str(), "sump" | "booster" | "penggalak"))
         {
+            // The building's water pump ("pump", "pam"), not a sump, booster or garden pump named as such.
             area = area_index("pump room");
             implied = Some("pump");
         }
@@ -612,6 +619,10 @@ mod tests {
         assert_eq!(loc("Lif B dah boleh guna").block.as_deref(), Some("B"));
         assert_eq!(loc("Done all lobby A to D").block, None);
         assert_eq!(loc("A resident complain noise").block, None);
+        // single letters the spelling map reads as words ("k" → ok, "x" → tak)
+        assert_eq!(loc("Smoke at blk K lvl 5").block.as_deref(), Some("K"));
+        assert_eq!(loc("Lampu blok X rosak").block.as_deref(), Some("X"));
+        assert_eq!(loc("Lobby blok ok dah mop").block, None);
     }
 
     #[test]

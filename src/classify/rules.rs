@@ -370,6 +370,10 @@ pub fn priority(a: &Analysis, cat: Option<Category>) -> (Priority, String) {
             if has(q::ACTIVELEAK) && has(q::CEILING) && !has(q::SEEP) {
                 return (Priority::High, "dripping ceiling".into());
             }
+            // A door or gate that shuts people out (card access, barrier) is a failed access point.
+            if has(q::GATE) && fault && bits & pr::HIGH != 0 {
+                return (Priority::High, "gate/access failed".into());
+            }
             (Priority::Normal, "building fabric".into())
         }
         Some(Category::Electrical) => {

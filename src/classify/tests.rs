@@ -11,6 +11,14 @@ const DEV: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/corpus/messages.dev.jsonl"
 ));
+const DEV2: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/corpus/messages.dev2.jsonl"
+));
+const HELDOUT: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/assets/classifier/heldout.jsonl"
+));
 const HOLDOUT: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/corpus/holdout.jsonl"
@@ -81,6 +89,73 @@ fn second_holdout_scores_meet_the_targets() {
     assert!(r.priority.accuracy >= 0.75, "{r}");
     for f in [&r.location_block, &r.location_level, &r.location_area] {
         assert!(f.f1 >= 0.85, "{r}");
+    }
+}
+
+/// Issue 17's measurement: the model trained without the 300 dev2 messages (the old 400 + train-extra), scored on
+/// dev2 (the development set the tuning looked at) and on `heldout.jsonl` (written before any tuning, never tuned
+/// against, never trained on: the out-of-sample number). Prints kind macro-F1 with per-kind F1, priority accuracy on
+/// issue reports and task status / category / location F1; the floors are the measured levels (issue 17's targets
+/// are kind ≥ 0.92, priority ≥ 0.80, status ≥ 0.90, category ≥ 0.92, location ≥ 0.95).
+#[test]
+fn scores_on_dev2_and_the_held_out_set_without_training_on_them() {
+    let c = Classifier::trained_without(&[TrainingSource::Dev2Messages]).expect("bundled data");
+    let dev2 = Labelled::parse_jsonl(DEV2).expect("dev2 parses");
+    let heldout = Labelled::parse_jsonl(HELDOUT).expect("heldout parses");
+    assert_eq!((dev2.len(), heldout.len()), (300, 200));
+    let trained: std::collections::HashSet<String> =
+        bundled_training_data(&[TrainingSource::Dev2Messages])
+            .expect("bundled data")
+            .into_iter()
+            .map(|t| t.text.trim().to_lowercase())
+            .collect();
+    // A greeting of a few characters ("🙏🙏🙏", "早上好", "辛苦了大家") is everyone's: two held-out ones match lines
+    // train-extra.txt already had. Every longer message must be unseen.
+    for it in dev2
+        .iter()
+        .chain(&heldout)
+        .filter(|it| it.text.trim().chars().count() > 5)
+    {
+        assert!(
+            !trained.contains(&it.text.trim().to_lowercase()),
+            "{} is in the training data",
+            it.id
+        );
+    }
+    // (set, kind macro-F1, priority, status, category, location) floors: today's measured level
+    for (name, items, floor) in [
+        (
+            "dev2 (tuned against)",
+            &dev2,
+            [0.94, 0.89, 0.92, 0.95, 0.97],
+        ),
+        (
+            "heldout (out of sample)",
+            &heldout,
+            [0.92, 0.82, 0.80, 0.92, 0.95],
+        ),
+    ] {
+        let r = evaluate(&c, items);
+        println!("== {name}\n{r}");
+        let got = [
+            r.kind_macro_f1,
+            r.priority.accuracy,
+            r.status.accuracy,
+            r.category.accuracy,
+            r.location.f1,
+        ];
+        for (what, (g, f)) in [
+            "kind macro-F1",
+            "priority",
+            "status",
+            "category",
+            "location",
+        ]
+        .iter()
+        .zip(got.iter().zip(floor))
+        {
+            assert!(*g >= f, "{name}: {what} {g:.3} below {f:.3}\n{r}");
+        }
     }
 }
 
