@@ -286,7 +286,10 @@ fn score(o: &Outcome, exp: &Value) -> ChatScore {
 }
 
 /// Today's level for one chat; a regression below it fails. Not the target (issue 17 asks for ≥ 0.92 tickets F1,
-/// ≥ 0.85 links, ≥ 0.90 final status, ≥ 0.80 repeat_of, ≥ 0.90 evidence).
+/// ≥ 0.85 links, ≥ 0.90 final status, ≥ 0.80 repeat_of, ≥ 0.90 evidence). The evidence floors sit one file below
+/// the lowest level seen: end to end, which record a media file joins varies between runs (for example
+/// IMG-20261217-WA0005.jpg, PTT-20261218-WA0003.opus, 00000124-PHOTO-…), although the records engine replaying the
+/// same chats is deterministic (`records::corpus_tests::newer_chats_match_expected_with_their_labels`).
 struct Floor {
     tickets_f1: f64,
     links: f64,
@@ -306,12 +309,12 @@ fn floor(name: &str) -> Floor {
         tasks,
     };
     match name {
-        "dev-condo-cleaning" => f(1.00, 0.57, 0.80, 1.00, 0.83, 0.86),
-        "dev-security-maintenance" => f(0.87, 0.73, 1.00, 1.00, 0.92, 1.00),
-        "dev-apartment-security" => f(0.70, 0.47, 0.71, 0.00, 0.73, 1.00),
-        "dev-condo-cleaning-2" => f(0.83, 0.70, 0.50, 0.00, 0.72, 0.93),
-        "dev-office-tower-mne" => f(0.75, 0.44, 0.42, 0.00, 0.35, 0.57),
-        "dev-township-landscape" => f(0.88, 0.55, 0.62, 1.00, 0.77, 0.81),
+        "dev-condo-cleaning" => f(1.00, 0.57, 0.80, 1.00, 0.80, 0.86),
+        "dev-security-maintenance" => f(0.87, 0.73, 1.00, 1.00, 0.85, 1.00),
+        "dev-apartment-security" => f(0.70, 0.47, 0.71, 0.00, 0.53, 1.00),
+        "dev-condo-cleaning-2" => f(0.83, 0.70, 0.50, 0.00, 0.68, 0.93),
+        "dev-office-tower-mne" => f(0.75, 0.44, 0.42, 0.00, 0.23, 0.57),
+        "dev-township-landscape" => f(0.88, 0.55, 0.62, 1.00, 0.74, 0.81),
         _ => f(1.0, 1.0, 1.0, 1.0, 1.0, 1.0),
     }
 }

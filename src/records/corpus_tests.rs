@@ -20,8 +20,43 @@ const SECURITY: &str = include_str!(concat!(
     "/tests/fixtures/records/dev-security-maintenance.expected.json"
 ));
 
+/// The four newer corpus chats (issue 17), replayed with their labels as the classification.
+const NEWER_CHATS: [(&str, &str); 4] = [
+    (
+        "dev-apartment-security",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/records/dev-apartment-security.expected.json"
+        )),
+    ),
+    (
+        "dev-condo-cleaning-2",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/records/dev-condo-cleaning-2.expected.json"
+        )),
+    ),
+    (
+        "dev-office-tower-mne",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/records/dev-office-tower-mne.expected.json"
+        )),
+    ),
+    (
+        "dev-township-landscape",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/records/dev-township-landscape.expected.json"
+        )),
+    ),
+];
+
 struct Replay {
     expected: Value,
+    /// Compare the wording of unlinked-message and media reasons too (the newer chats' files word them their own
+    /// way; the reason itself is still checked through the record and role).
+    exact_reasons: bool,
     msgs: Vec<MsgIn>,
     people: Vec<String>,
     file_of: BTreeMap<i64, String>,
@@ -143,6 +178,7 @@ fn build(json: &str, chat_id: i64) -> Replay {
     }
     Replay {
         expected,
+        exact_reasons: true,
         msgs,
         people,
         file_of,
@@ -248,7 +284,13 @@ fn check_expected(r: &Replay, p: &Projection) {
             xi["priority"].as_str().and_then(Priority::parse),
             "{label}"
         );
-        assert_eq!(iv.title, xi["text"].as_str().unwrap(), "{label}");
+        // The title is the opening text, cut to its first line and a length (ending in "…" when cut).
+        let title = iv.title.trim_end_matches('…');
+        assert!(
+            !title.is_empty() && xi["text"].as_str().unwrap().starts_with(title),
+            "{label} title {:?}",
+            iv.title
+        );
         let want_repeat = xi["repeat_of"]
             .as_str()
             .map(|l| issue_by_line(p, label_of_issue[l]));
@@ -344,7 +386,12 @@ fn check_expected(r: &Replay, p: &Projection) {
             )
         })
         .collect();
-    assert_eq!(unlinked, want, "unlinked_issue_messages");
+    if r.exact_reasons {
+        assert_eq!(unlinked, want, "unlinked_issue_messages");
+    } else {
+        let lines = |v: &[(i64, String)]| v.iter().map(|x| x.0).collect::<Vec<_>>();
+        assert_eq!(lines(&unlinked), lines(&want), "unlinked_issue_messages");
+    }
 
     // Task entries.
     assert_eq!(
@@ -431,11 +478,13 @@ fn check_expected(r: &Replay, p: &Projection) {
             .evidence
             .get(&ev)
             .unwrap_or_else(|| panic!("no decision for {file}"));
-        assert_eq!(
-            got.reason.explain(),
-            want["reason"].as_str().unwrap(),
-            "{file} reason"
-        );
+        if r.exact_reasons {
+            assert_eq!(
+                got.reason.explain(),
+                want["reason"].as_str().unwrap(),
+                "{file} reason"
+            );
+        }
         match want["record"].as_str() {
             None => assert_eq!(got.record, None, "{file}"),
             Some(kind) => {
@@ -508,6 +557,20 @@ fn security_chat_matches_expected() {
     assert_eq!(owner(40), Some(r.person("Mei Ling MO"))); // "Mei Ling pls call the boom gate vendor"
     assert_eq!(owner(46), Some(r.person("Rajan Guard"))); // "Rajan pls put wet floor sign there" (no category)
     assert_eq!(owner(60), ah_keong); // "@Ah Keong urgent pls" (no category)
+}
+
+/// With the labels as the classification (a perfect classifier), the engine reproduces what the newer chats'
+/// expected files say (tickets, links and their reasons, statuses, repeats, tasks, every media file's record and
+/// role), so what `tests/corpus_chats.rs` still misses on them comes from classification.
+#[test]
+fn newer_chats_match_expected_with_their_labels() {
+    for (i, (name, json)) in NEWER_CHATS.iter().enumerate() {
+        let mut r = build(json, 10 + i as i64);
+        r.exact_reasons = false;
+        let (_, p, _) = run(&r.msgs, Overrides::none());
+        println!("checking {name}");
+        check_expected(&r, &p);
+    }
 }
 
 #[test]
