@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
-use crate::core::{Core, SystemClock};
+use crate::core::{Clock, Core, SystemClock};
 use crate::pipeline::Pipeline;
 use crate::web;
 
@@ -23,8 +23,13 @@ pub struct App {
 impl App {
     /// Opens everything and binds the listener (so `--listen 127.0.0.1:0` reports the real port).
     pub async fn build(cfg: Config) -> anyhow::Result<App> {
+        App::build_with_clock(cfg, Arc::new(SystemClock)).await
+    }
+
+    /// As [`App::build`] with the given clock (tests run the whole appliance on a fake one).
+    pub async fn build_with_clock(cfg: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         let listen = cfg.server.listen.clone();
-        let core = Arc::new(Core::open(cfg, Arc::new(SystemClock))?);
+        let core = Arc::new(Core::open(cfg, clock)?);
         let pipeline = Arc::new(Pipeline::new(core));
         let web = web::AppState::new(web::WebState::new(pipeline.clone()));
         let listener = TcpListener::bind(&listen)
@@ -84,6 +89,14 @@ impl App {
             stop.child_token(),
         ));
         tasks.spawn(crate::gateway::run(core.clone(), stop.child_token()));
+        let clock = core.clock.clone();
+        tasks.spawn(crate::scheduler::run(
+            core.db.clone(),
+            crate::scheduler::Settings::from_config(&core.cfg, core.tz),
+            Arc::new(move || clock.now()),
+            std::time::Duration::from_secs(core.cfg.scheduler.tick_seconds),
+            stop.child_token(),
+        ));
         let router = web::router(self.web).into_make_service_with_connect_info::<SocketAddr>();
         let cfg = core.cfg.clone();
         if !cfg.server.tls_cert.is_empty() {

@@ -186,11 +186,19 @@ pub struct EvolutionConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct SchedulerConfig {
     pub tick_seconds: u64,
+    /// Local time (`HH:MM`) of the managers' daily summary; empty = off.
+    pub summary_time: String,
+    /// Phones the daily summary goes to.
+    pub summary_to: Vec<String>,
 }
 
 impl Default for SchedulerConfig {
     fn default() -> Self {
-        SchedulerConfig { tick_seconds: 30 }
+        SchedulerConfig {
+            tick_seconds: 30,
+            summary_time: String::new(),
+            summary_to: vec![],
+        }
     }
 }
 
@@ -385,6 +393,24 @@ impl Config {
             return Err(invalid(
                 "scheduler.tick_seconds",
                 "must be at least 1".into(),
+            ));
+        }
+        let summary = self.scheduler.summary_time.trim();
+        if !summary.is_empty() && chrono::NaiveTime::parse_from_str(summary, "%H:%M").is_err() {
+            return Err(invalid(
+                "scheduler.summary_time",
+                format!("{summary:?} is not a time like 07:30"),
+            ));
+        }
+        if let Some(bad) = self
+            .scheduler
+            .summary_to
+            .iter()
+            .find(|p| crate::ingest::model::normalize_phone(p).is_none())
+        {
+            return Err(invalid(
+                "scheduler.summary_to",
+                format!("{bad:?} is not a phone number"),
             ));
         }
         if self.evidence.thumbnail_px < 16 {

@@ -29,6 +29,7 @@ pub mod outbox;
 pub mod pipeline;
 pub mod records;
 pub mod schedule;
+pub mod scheduler;
 pub mod store;
 pub mod web;
 

@@ -65,8 +65,7 @@ pub struct Checked {
 }
 
 fn phone_ok(p: &str) -> bool {
-    let digits = p.strip_prefix('+').unwrap_or(p);
-    (6..=20).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+    crate::ingest::model::normalize_phone(p).is_some()
 }
 
 fn delay(field: &str, v: Option<i64>) -> Result<(), Invalid> {
@@ -80,6 +79,28 @@ fn delay(field: &str, v: Option<i64>) -> Result<(), Invalid> {
 }
 
 impl ScheduleSpec {
+    /// The same definition with every phone as digits with country code and no `+` (as stored and returned);
+    /// call after [`ScheduleSpec::check`].
+    pub fn normalized(mut self) -> ScheduleSpec {
+        let digits = |p: &mut String| {
+            if let Some(d) = crate::ingest::model::normalize_phone(p) {
+                *p = d;
+            }
+        };
+        for a in &mut self.assignees {
+            if let Assignee::Person(p) = a {
+                digits(&mut p.phone);
+            }
+        }
+        for p in &mut self.escalate_to {
+            digits(&mut p.phone);
+        }
+        for c in &mut self.checkpoints {
+            c.code = c.code.trim().to_ascii_uppercase();
+        }
+        self
+    }
+
     /// Validates every field; the first problem found is returned, naming its field.
     pub fn check(&self, default_tz: chrono_tz::Tz) -> Result<Checked, Invalid> {
         let name = self.name.trim();
@@ -115,12 +136,10 @@ impl ScheduleSpec {
         }
         for (i, a) in self.assignees.iter().enumerate() {
             match a {
-                Assignee::Person(p) if !phone_ok(&p.phone) => {
-                    return Err(Invalid::new(
-                        format!("assignees[{i}].phone"),
-                        "not a phone number (digits, optionally with a leading +)",
-                    ))
-                }
+                Assignee::Person(p) if !phone_ok(&p.phone) => return Err(Invalid::new(
+                    format!("assignees[{i}].phone"),
+                    "not a phone number (country code and number; +, spaces and dashes allowed)",
+                )),
                 Assignee::Vendor { vendor } if vendor.trim().is_empty() => {
                     return Err(Invalid::new(format!("assignees[{i}].vendor"), "empty"))
                 }
@@ -131,7 +150,7 @@ impl ScheduleSpec {
             if !phone_ok(&p.phone) {
                 return Err(Invalid::new(
                     format!("escalate_to[{i}].phone"),
-                    "not a phone number (digits, optionally with a leading +)",
+                    "not a phone number (country code and number; +, spaces and dashes allowed)",
                 ));
             }
         }
@@ -196,6 +215,8 @@ mod tests {
         assert_eq!(c.category, Category::Cleaning);
         assert!(matches!(&s.assignees[1], Assignee::Vendor { vendor } if vendor == "CleanCo"));
         assert!(matches!(&s.assignees[0], Assignee::Person(p) if p.phone == "60123456789"));
+        let n = s.normalized();
+        assert_eq!(n.escalate_to[0].phone, "60198765432");
     }
 
     #[test]

@@ -35,6 +35,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
     ("0008_inbox", include_str!("migrations/0008_inbox.sql")),
     ("0009_outbox", include_str!("migrations/0009_outbox.sql")),
+    (
+        "0010_schedules",
+        include_str!("migrations/0010_schedules.sql"),
+    ),
 ];
 
 /// Rollbacks of write work in this process (whole transactions and job savepoints). In-memory state derived from

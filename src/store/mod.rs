@@ -12,9 +12,11 @@ pub mod ingest;
 pub mod jobs;
 pub mod lids;
 pub mod messages;
+pub mod occurrences;
 pub mod outbox;
 pub mod people;
 pub mod records;
+pub mod schedules;
 pub mod settings;
 pub mod users;
 

@@ -42,9 +42,12 @@ impl Modify for Security {
         api::records::move_message, api::records::move_evidence, api::records::repeats, api::records::get_sla,
         api::records::put_sla,
         api::exports::audit_zip, api::exports::signing_key,
+        api::schedules::list, api::schedules::get_one, api::schedules::create, api::schedules::update,
+        api::schedules::delete, api::schedules::list_occurrences, api::schedules::excuse,
     ),
     modifiers(&Security),
     tags((name = "auth"), (name = "messages"), (name = "directory"), (name = "evidence"), (name = "records"), (name = "imports"),
+        (name = "schedules", description = "Expected work: schedules, their occurrences and the reminders sent for them."),
         (name = "audit", description = "Audit ZIPs for inspectors, signed by the appliance's Ed25519 key and checked offline with `tapak verify`."),
         (name = "corrections", description = "Manager corrections: they win over every automatic rule, survive re-processing and are recorded in the hash-chained event log with who and why."))
 )]

@@ -6,6 +6,7 @@ pub mod exports;
 pub mod imports;
 pub mod messages;
 pub mod records;
+pub mod schedules;
 
 use axum::routing::get;
 use axum::Router;
@@ -93,6 +94,21 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route(
             "/api/v1/settings/sla",
             get(records::get_sla).put(records::put_sla),
+        )
+        .route(
+            "/api/v1/schedules",
+            get(schedules::list).post(schedules::create),
+        )
+        .route(
+            "/api/v1/schedules/{id}",
+            get(schedules::get_one)
+                .patch(schedules::update)
+                .delete(schedules::delete),
+        )
+        .route("/api/v1/occurrences", get(schedules::list_occurrences))
+        .route(
+            "/api/v1/occurrences/{id}/excuse",
+            axum::routing::post(schedules::excuse),
         )
         .route("/api/v1/evidence/{id}/file", get(evidence::file))
         .route("/api/v1/evidence/{id}/thumbnail", get(evidence::thumbnail))

@@ -1,0 +1,569 @@
+//! Schedules, occurrences and the scheduler (issue 18) on the whole appliance in this process: real HTTP on
+//! 127.0.0.1:0, a real SQLite file, the real pipeline, and a fake clock that the tests move; the scheduler's
+//! `tick(now)` is called directly at the times under test.
+mod common;
+use common::*;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{json, Value};
+use tapak::app::App;
+use tapak::core::FakeClock;
+use tapak::pipeline::Pipeline;
+
+/// 2026-12-07 at a local (Kuala Lumpur, +08:00) time.
+fn kl(h: u32, m: u32) -> DateTime<Utc> {
+    chrono_tz::Asia::Kuala_Lumpur
+        .with_ymd_and_hms(2026, 12, 7, h, m, 0)
+        .single()
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+struct Appliance {
+    url: String,
+    svc: Arc<Pipeline>,
+    clock: Arc<FakeClock>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    done: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Appliance {
+    async fn start(dir: &Path, graph: &str, now: DateTime<Utc>) -> Appliance {
+        let cfg_path = dir.join("config.toml");
+        std::fs::write(
+            &cfg_path,
+            format!(
+                "{}\n[scheduler]\ntick_seconds = 86400\n",
+                default_config(graph)
+            ),
+        )
+        .unwrap();
+        let cfg = tapak::config::Config::load_from(
+            &tapak::config::Overrides {
+                config_file: Some(cfg_path),
+                data_dir: Some(dir.join("data")),
+                listen: Some("127.0.0.1:0".into()),
+            },
+            &[],
+        )
+        .unwrap();
+        let clock = FakeClock::new(now);
+        let app = App::build_with_clock(cfg, clock.clone()).await.unwrap();
+        let url = app.base_url();
+        let svc = app.pipeline();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let done = tokio::spawn(async move {
+            app.run(async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        Appliance {
+            url,
+            svc,
+            clock,
+            stop: Some(tx),
+            done: Some(done),
+        }
+    }
+
+    async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(d) = self.done.take() {
+            d.await.unwrap();
+        }
+    }
+
+    fn u(&self, p: &str) -> String {
+        format!("{}{p}", self.url)
+    }
+
+    async fn token(&self, role: &str) -> String {
+        let token = tapak::auth::new_token();
+        let (h, r) = (tapak::auth::secret_hash(&token), role.to_string());
+        self.svc
+            .db
+            .write(move |tx| tapak::store::users::create_token(tx, &format!("t-{r}"), &r, &h))
+            .await
+            .unwrap();
+        token
+    }
+
+    /// Moves the clock and runs one scheduler tick at the new time.
+    async fn tick_at(&self, now: DateTime<Utc>) -> tapak::scheduler::TickStats {
+        self.clock.set(now);
+        let set = tapak::scheduler::Settings::from_config(&self.svc.cfg, self.svc.tz);
+        tapak::scheduler::tick(&self.svc.db, &set, now)
+            .await
+            .unwrap()
+    }
+
+    async fn post_cloud(&self, c: &reqwest::Client, body: &[u8]) {
+        let r = c
+            .post(self.u("/webhooks/whatsapp"))
+            .header("content-type", "application/json")
+            .header("x-hub-signature-256", sign(APP_SECRET, body))
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+}
+
+fn cleaning(block: &str) -> Value {
+    json!({
+        "name": format!("Block {block} toilets"),
+        "category": "cleaning",
+        "location": {"block": block},
+        "assignees": [{"name": "Aminah", "phone": "+60 12-345 6701"}],
+        "rrule": "DTSTART;TZID=Asia/Kuala_Lumpur:20261201T080000\nRRULE:FREQ=DAILY",
+        "window_minutes": 120,
+        "photo_required": true,
+        "remind_after_minutes": 15,
+        "escalate_after_minutes": 60,
+        "escalate_to": [{"name": "Mr Tan", "phone": "60198765432"}]
+    })
+}
+
+async fn occurrences(a: &Appliance, c: &reqwest::Client, t: &str, q: &str) -> Vec<Value> {
+    let (st, v) = get_json(c, &a.u(&format!("/api/v1/occurrences?{q}")), t).await;
+    assert_eq!(st, 200, "{v}");
+    v["items"].as_array().cloned().unwrap_or_default()
+}
+
+fn rungs(o: &Value) -> Vec<(String, String)> {
+    o["reminders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["rung"].as_str().unwrap().to_string(),
+                r["to"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_missed_window_gets_a_reminder_then_an_escalation_once_each_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let graph = FakeGraph::start(vec![], 0).await;
+    let a = Appliance::start(dir.path(), &graph.url, kl(7, 0)).await;
+    let c = client();
+    let t = a.token("manager").await;
+    let (st, s) = send_json(
+        &c,
+        reqwest::Method::POST,
+        &a.u("/api/v1/schedules"),
+        &t,
+        &cleaning("C"),
+    )
+    .await;
+    assert_eq!(st, 201, "{s}");
+    assert_eq!(
+        s["assignees"][0]["phone"], "60123456701",
+        "stored as digits"
+    );
+    let stats = a.tick_at(kl(7, 0)).await;
+    assert!(stats.materialized >= 1, "{stats:?}");
+    let day = occurrences(&a, &c, &t, "date=2026-12-07").await;
+    assert_eq!(day.len(), 1, "{day:?}");
+    assert_eq!(day[0]["status"], "pending");
+    assert_eq!(day[0]["due_at"], "2026-12-07T02:00:00.000Z");
+    // Re-running the same tick adds nothing.
+    assert_eq!(a.tick_at(kl(7, 0)).await.materialized, 0);
+
+    a.tick_at(kl(10, 14)).await;
+    let o = &occurrences(&a, &c, &t, "date=2026-12-07").await[0];
+    assert_eq!(o["status"], "missed");
+    assert!(rungs(o).is_empty(), "not yet 15 minutes past due: {o}");
+    assert_eq!(a.tick_at(kl(10, 15)).await.steps, 1);
+    assert_eq!(a.tick_at(kl(10, 16)).await.steps, 0);
+    let o = &occurrences(&a, &c, &t, "date=2026-12-07").await[0];
+    assert_eq!(rungs(o), vec![("remind".into(), "60123456701".into())]);
+    let text = o["reminders"][0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("Block C") && text.contains("pending"),
+        "{text}"
+    );
+    assert_eq!(o["reminders"][0]["purpose"], "reminder");
+    assert_eq!(o["reminders"][0]["state"], "queued", "queued in the outbox");
+
+    // Restart: what was decided is in the database; nothing is repeated, the next rung comes once.
+    a.stop().await;
+    let a = Appliance::start(dir.path(), &graph.url, kl(10, 59)).await;
+    assert_eq!(a.tick_at(kl(10, 59)).await.steps, 0);
+    assert_eq!(a.tick_at(kl(11, 0)).await.steps, 1);
+    assert_eq!(a.tick_at(kl(11, 30)).await.steps, 0);
+    let o = &occurrences(&a, &c, &t, "date=2026-12-07&status=missed").await[0];
+    assert_eq!(
+        rungs(o),
+        vec![
+            ("remind".into(), "60123456701".into()),
+            ("escalate".into(), "60198765432".into())
+        ]
+    );
+    assert_eq!(o["reminders"][1]["purpose"], "escalation");
+    // One outbox row per rung and recipient, however many ticks and restarts.
+    let rows: i64 = rusqlite::Connection::open(dir.path().join("data/tapak.db"))
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM outbox WHERE about_type = 'occurrence' AND about_id = ?1",
+            [o["id"].as_i64().unwrap()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(rows, 2);
+    a.stop().await;
+}
+
+#[tokio::test]
+async fn a_report_without_the_photo_gets_a_photo_request_and_one_with_it_is_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let graph = FakeGraph::start(vec![("m-c", jpeg(640, 480, 5))], 0).await;
+    let a = Appliance::start(dir.path(), &graph.url, kl(7, 0)).await;
+    let c = client();
+    let t = a.token("manager").await;
+    for b in ["C", "D"] {
+        let (st, v) = send_json(
+            &c,
+            reqwest::Method::POST,
+            &a.u("/api/v1/schedules"),
+            &t,
+            &cleaning(b),
+        )
+        .await;
+        assert_eq!(st, 201, "{v}");
+    }
+    a.tick_at(kl(7, 0)).await;
+    let at = |h, m| kl(h, m).timestamp();
+    a.post_cloud(
+        &c,
+        &cloud_group_msg(
+            "wamid.s1",
+            "60123456701",
+            "Aminah",
+            at(9, 0),
+            Some("Siap mop tandas blok C ✅"),
+            Some("m-c"),
+            None,
+        ),
+    )
+    .await;
+    a.post_cloud(
+        &c,
+        &cloud_group_msg(
+            "wamid.s2",
+            "60123456701",
+            "Aminah",
+            at(9, 5),
+            Some("Siap mop tandas blok D ✅"),
+            None,
+            None,
+        ),
+    )
+    .await;
+    let tasks = eventually(30, "two task entries", || {
+        let (c, u, t) = (c.clone(), a.u("/api/v1/tasks"), t.clone());
+        async move {
+            let (_, v) = get_json(&c, &u, &t).await;
+            let items = v["items"].as_array().cloned().unwrap_or_default();
+            (items.len() == 2
+                && items
+                    .iter()
+                    .any(|i| !i["evidence"].as_array().unwrap().is_empty()))
+            .then_some(items)
+        }
+    })
+    .await;
+    let task_c = tasks
+        .iter()
+        .find(|x| x["location"]["block"] == "C")
+        .unwrap_or_else(|| panic!("{tasks:?}"))["id"]
+        .as_i64()
+        .unwrap();
+
+    a.tick_at(kl(9, 30)).await;
+    let day = occurrences(&a, &c, &t, "date=2026-12-07").await;
+    let by = |b: &str| {
+        day.iter()
+            .find(|o| o["schedule"]["name"] == format!("Block {b} toilets"))
+            .cloned()
+            .unwrap()
+    };
+    let (oc, od) = (by("C"), by("D"));
+    assert_eq!(oc["status"], "fulfilled", "{oc}");
+    assert_eq!(oc["task"], task_c);
+    assert!(!oc["evidence"].as_array().unwrap().is_empty(), "{oc}");
+    assert!(rungs(&oc).is_empty());
+    assert_eq!(od["status"], "missing_photo", "{od}");
+    assert_eq!(
+        rungs(&od),
+        vec![("photo_request".into(), "60123456701".into())]
+    );
+    assert_eq!(od["reminders"][0]["purpose"], "photo_request");
+    // The task entry points at the occurrence it fulfils.
+    let (_, task) = get_json(&c, &a.u(&format!("/api/v1/tasks/{task_c}")), &t).await;
+    assert_eq!(task["schedule"], oc["id"]);
+    // Hours later the fulfilled one is still left alone.
+    a.tick_at(kl(13, 0)).await;
+    let o = occurrences(&a, &c, &t, &format!("schedule={}", oc["schedule"]["id"])).await;
+    let o = o.iter().find(|o| o["id"] == oc["id"]).unwrap();
+    assert_eq!(o["status"], "fulfilled");
+    assert!(rungs(o).is_empty());
+    a.stop().await;
+}
+
+#[tokio::test]
+async fn a_patrol_round_with_a_missing_checkpoint_is_escalated() {
+    let dir = tempfile::tempdir().unwrap();
+    let graph = FakeGraph::start(vec![], 0).await;
+    let a = Appliance::start(dir.path(), &graph.url, kl(1, 0)).await;
+    let c = client();
+    let t = a.token("manager").await;
+    let (st, v) = send_json(
+        &c,
+        reqwest::Method::POST,
+        &a.u("/api/v1/sites"),
+        &t,
+        &json!({"name": "Kenanga Heights"}),
+    )
+    .await;
+    assert!(st == 200 || st == 201, "{v}");
+    let (st, p) = send_json(
+        &c,
+        reqwest::Method::POST,
+        &a.u("/api/v1/schedules"),
+        &t,
+        &json!({
+            "name": "Night patrol",
+            "site": "Kenanga Heights",
+            "category": "security",
+            "assignees": [{"name": "Guard Raju", "phone": "60111222333"}],
+            "rrule": "DTSTART;TZID=Asia/Kuala_Lumpur:20261201T000000\nRRULE:FREQ=HOURLY;INTERVAL=2",
+            "window_minutes": 60,
+            "remind_after_minutes": 10,
+            "escalate_after_minutes": 30,
+            "escalate_to": [{"name": "Supervisor", "phone": "60198765432"}],
+            "checkpoints": [{"code": "CP1", "name": "Gate"}, {"code": "CP2", "name": "Carpark B1"},
+                            {"code": "CP3", "name": "Pool"}]
+        }),
+    )
+    .await;
+    assert_eq!(st, 201, "{p}");
+    a.tick_at(kl(1, 0)).await;
+    let at = |h, m| kl(h, m).timestamp();
+    // CP1 by the guard in words; CP3 through its poster's tag, sent by whoever scanned it.
+    a.post_cloud(
+        &c,
+        &cloud_group_msg(
+            "wamid.p1",
+            "60111222333",
+            "Guard Raju",
+            at(2, 5),
+            Some("Checkpoint 1 clear 0205"),
+            None,
+            None,
+        ),
+    )
+    .await;
+    a.post_cloud(
+        &c,
+        &cloud_group_msg(
+            "wamid.p2",
+            "60155500011",
+            "Relief guard",
+            at(2, 20),
+            Some("#CP3 Kenanga Heights"),
+            None,
+            None,
+        ),
+    )
+    .await;
+    eventually(30, "messages stored", || {
+        let (c, u, t) = (c.clone(), a.u("/api/v1/messages"), t.clone());
+        async move {
+            let (_, v) = get_json(&c, &u, &t).await;
+            (v["items"].as_array().map(|i| i.len()) == Some(2)).then_some(())
+        }
+    })
+    .await;
+    a.tick_at(kl(2, 30)).await;
+    let round = |items: Vec<Value>| {
+        items
+            .into_iter()
+            .find(|o| o["starts_at"] == "2026-12-06T18:00:00.000Z")
+            .unwrap()
+    };
+    let o = round(occurrences(&a, &c, &t, "date=2026-12-07").await);
+    assert_eq!(o["status"], "pending");
+    assert_eq!(o["round"], 2);
+    a.tick_at(kl(3, 31)).await;
+    let o = round(occurrences(&a, &c, &t, "date=2026-12-07").await);
+    assert_eq!(o["status"], "missed", "{o}");
+    assert_eq!(o["missing_checkpoints"], json!(["CP2"]));
+    let r = rungs(&o);
+    assert!(
+        r.contains(&("remind".into(), "60111222333".into())),
+        "{r:?}"
+    );
+    assert!(
+        r.contains(&("escalate".into(), "60198765432".into())),
+        "{r:?}"
+    );
+    let esc = o["reminders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["rung"] == "escalate")
+        .unwrap();
+    assert!(esc["text"].as_str().unwrap().contains("CP2"), "{esc}");
+    a.stop().await;
+}
+
+#[tokio::test]
+async fn bad_schedules_are_refused_naming_the_field_and_excusing_stops_reminders() {
+    let dir = tempfile::tempdir().unwrap();
+    let graph = FakeGraph::start(vec![], 0).await;
+    let a = Appliance::start(dir.path(), &graph.url, kl(7, 0)).await;
+    let c = client();
+    let t = a.token("manager").await;
+    let viewer = a.token("viewer").await;
+    let u = a.u("/api/v1/schedules");
+    let cases = [
+        ("rrule", json!("RRULE:FREQ=DAILY"), "rrule"),
+        (
+            "rrule",
+            json!("DTSTART;TZID=Mars/Olympus:20261201T080000\nRRULE:FREQ=DAILY"),
+            "rrule",
+        ),
+        (
+            "rrule",
+            json!("DTSTART:20261201T080000\nRRULE:FREQ=SOMETIMES"),
+            "rrule",
+        ),
+        ("window_minutes", json!(2000), "window_minutes"),
+        ("category", json!("magic"), "category"),
+    ];
+    for (field, value, named) in cases {
+        let mut body = cleaning("C");
+        body[field] = value.clone();
+        let (st, v) = send_json(&c, reqwest::Method::POST, &u, &t, &body).await;
+        assert_eq!(st, 400, "{field}={value}: {v}");
+        let msg = v["error"]["message"].as_str().unwrap();
+        assert!(msg.starts_with(named), "{field}={value}: {msg}");
+    }
+    let (_, v) = send_json(
+        &c,
+        reqwest::Method::POST,
+        &u,
+        &t,
+        &json!({"rrule": "DTSTART;TZID=Mars/Olympus:20261201T080000\nRRULE:FREQ=DAILY", "name": "x",
+                "category": "cleaning", "window_minutes": 10}),
+    )
+    .await;
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("time zone"),
+        "{v}"
+    );
+    let mut no_rrule = cleaning("C");
+    no_rrule.as_object_mut().unwrap().remove("rrule");
+    let (st, v) = send_json(&c, reqwest::Method::POST, &u, &t, &no_rrule).await;
+    assert_eq!(st, 400);
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("rrule"),
+        "{v}"
+    );
+    assert_eq!(
+        send_json(&c, reqwest::Method::POST, &u, &viewer, &cleaning("C"))
+            .await
+            .0,
+        403
+    );
+
+    let (st, s) = send_json(&c, reqwest::Method::POST, &u, &t, &cleaning("C")).await;
+    assert_eq!(st, 201);
+    let id = s["id"].as_i64().unwrap();
+    let one = a.u(&format!("/api/v1/schedules/{id}"));
+    let (st, v) = send_json(
+        &c,
+        reqwest::Method::PATCH,
+        &one,
+        &t,
+        &json!({"window_minutes": 5000}),
+    )
+    .await;
+    assert_eq!(st, 400);
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("window_minutes"));
+    let (st, v) = send_json(
+        &c,
+        reqwest::Method::PATCH,
+        &one,
+        &t,
+        &json!({"name": "Block C toilets (am)"}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["name"], "Block C toilets (am)");
+    assert_eq!(v["window_minutes"], 120);
+    let (st, v) = get_json(&c, &u, &viewer).await;
+    assert_eq!(st, 200);
+    assert_eq!(v["items"].as_array().unwrap().len(), 1);
+
+    a.tick_at(kl(10, 5)).await;
+    let o = occurrences(&a, &c, &t, "date=2026-12-07").await.remove(0);
+    assert_eq!(o["status"], "missed");
+    let ex = a.u(&format!("/api/v1/occurrences/{}/excuse", o["id"]));
+    assert_eq!(
+        send_json(
+            &c,
+            reqwest::Method::POST,
+            &ex,
+            &viewer,
+            &json!({"reason": "x"})
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        send_json(&c, reqwest::Method::POST, &ex, &t, &json!({"reason": "  "}))
+            .await
+            .0,
+        400
+    );
+    let (st, v) = send_json(
+        &c,
+        reqwest::Method::POST,
+        &ex,
+        &t,
+        &json!({"reason": "water cut, no cleaning possible"}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["status"], "excused");
+    assert_eq!(a.tick_at(kl(12, 0)).await.steps, 0);
+    let o = occurrences(&a, &c, &t, "status=excused").await.remove(0);
+    assert_eq!(o["excused_reason"], "water cut, no cleaning possible");
+    assert!(rungs(&o).is_empty());
+    // Deleting stops it; its occurrences stay for the record.
+    let r = c.delete(&one).bearer_auth(&t).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(get_json(&c, &one, &t).await.0, 404);
+    assert_eq!(occurrences(&a, &c, &t, "status=excused").await.len(), 1);
+    a.stop().await;
+}
