@@ -32,11 +32,16 @@ struct Appliance {
 
 impl Appliance {
     async fn start(dir: &Path, graph: &str, now: DateTime<Utc>) -> Appliance {
+        Appliance::start_with(dir, graph, now, "").await
+    }
+
+    /// With `scheduler` lines added to the `[scheduler]` section.
+    async fn start_with(dir: &Path, graph: &str, now: DateTime<Utc>, scheduler: &str) -> Appliance {
         let cfg_path = dir.join("config.toml");
         std::fs::write(
             &cfg_path,
             format!(
-                "{}\n[scheduler]\ntick_seconds = 86400\n",
+                "[server]\npublic_url = \"http://tapak.lan:8080\"\n{}\n[scheduler]\ntick_seconds = 86400\n{scheduler}\n",
                 default_config(graph)
             ),
         )
@@ -565,5 +570,121 @@ async fn bad_schedules_are_refused_naming_the_field_and_excusing_stops_reminders
     assert_eq!(r.status(), 204);
     assert_eq!(get_json(&c, &one, &t).await.0, 404);
     assert_eq!(occurrences(&a, &c, &t, "status=excused").await.len(), 1);
+    a.stop().await;
+}
+
+fn ladder_rows(dir: &Path, about_type: &str) -> Vec<(String, String, Option<String>, String)> {
+    let conn = rusqlite::Connection::open(dir.join("data/tapak.db")).unwrap();
+    let mut st = conn
+        .prepare(
+            "SELECT l.rung, l.recipient, o.state, l.text FROM ladder_steps l LEFT JOIN outbox o ON \
+             o.about_type = l.about_type AND o.about_id = l.about_id AND o.rung = l.rung AND o.recipient = l.recipient \
+             WHERE l.about_type = ?1 ORDER BY l.id",
+        )
+        .unwrap();
+    st.query_map([about_type], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    })
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
+}
+
+#[tokio::test]
+async fn an_unanswered_ticket_is_chased_owner_first_then_escalated_and_managers_get_a_daily_summary(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let graph = FakeGraph::start(vec![], 0).await;
+    let a = Appliance::start_with(
+        dir.path(),
+        &graph.url,
+        kl(8, 0),
+        "summary_time = \"07:30\"\nsummary_to = [\"+60 12-999 0001\"]",
+    )
+    .await;
+    let c = client();
+    let t = a.token("manager").await;
+    let (_, site) = send_json(
+        &c,
+        reqwest::Method::POST,
+        &a.u("/api/v1/sites"),
+        &t,
+        &json!({"name": "Kenanga Heights", "settings": {"reminders": {
+            "escalate_to": [{"name": "Mr Tan", "phone": "60198765432"}], "escalate_after_minutes": 30}}}),
+    )
+    .await;
+    a.post_cloud(
+        &c,
+        &cloud_group_msg(
+            "wamid.t1",
+            "60167654302",
+            "Rajesh",
+            kl(9, 0).timestamp(),
+            Some("Lift B stuck at level 5, no one inside"),
+            None,
+            None,
+        ),
+    )
+    .await;
+    let issue = eventually(30, "the ticket", || {
+        let (c, u, t) = (c.clone(), a.u("/api/v1/issues"), t.clone());
+        async move {
+            let (_, v) = get_json(&c, &u, &t).await;
+            v["items"].as_array().and_then(|i| i.first().cloned())
+        }
+    })
+    .await;
+    let chat = issue["chat"]["id"].as_i64().unwrap();
+    let (st, v) = send_json(
+        &c,
+        reqwest::Method::PATCH,
+        &a.u(&format!("/api/v1/chats/{chat}")),
+        &t,
+        &json!({"site": site["id"]}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let respond_by =
+        tapak::store::parse_time(issue["sla"]["respond_by"].as_str().unwrap()).unwrap();
+    let min = |m| chrono::Duration::minutes(m);
+    a.tick_at(respond_by - min(1)).await;
+    assert!(ladder_rows(dir.path(), "issue").is_empty());
+    a.tick_at(respond_by).await;
+    let rows = ladder_rows(dir.path(), "issue");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].0, "respond_owner");
+    assert!(rows[0].3.contains("no response"), "{rows:?}");
+    a.tick_at(respond_by + min(29)).await;
+    assert_eq!(ladder_rows(dir.path(), "issue").len(), 1);
+    a.tick_at(respond_by + min(30)).await;
+    a.tick_at(respond_by + min(45)).await;
+    let rows = ladder_rows(dir.path(), "issue");
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(
+        (rows[1].0.as_str(), rows[1].1.as_str(), rows[1].2.as_deref()),
+        ("respond_escalate", "60198765432", Some("queued"))
+    );
+
+    // The next morning at 07:30 the managers get yesterday's numbers once.
+    let next = |h, m| kl(h, m) + chrono::Duration::days(1);
+    // (Today's, about 2026-12-06, went at the first tick after 07:30 today.)
+    a.tick_at(next(7, 29)).await;
+    let before = ladder_rows(dir.path(), "report");
+    assert_eq!(before.len(), 1, "{before:?}");
+    assert!(before[0].3.contains("2026-12-06"), "{before:?}");
+    a.tick_at(next(7, 30)).await;
+    a.tick_at(next(8, 0)).await;
+    let rows = ladder_rows(dir.path(), "report");
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let (rung, to, state, text) = &rows[1];
+    assert_eq!(
+        (rung.as_str(), to.as_str(), state.as_deref()),
+        ("summary", "60129990001", Some("queued"))
+    );
+    assert!(
+        text.contains("2026-12-07") && text.contains("Tickets open 1"),
+        "{text}"
+    );
+    assert!(text.contains("http://tapak.lan:8080/"), "{text}");
     a.stop().await;
 }
