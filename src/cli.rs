@@ -77,6 +77,18 @@ pub enum Command {
         #[arg(long, value_name = "ORDER")]
         date_order: Option<String>,
     },
+    /// Printable QR posters (PDF, or PNG by extension) for a schedule's checkpoints or locations.
+    Posters {
+        /// Schedule id or name.
+        #[arg(value_name = "SCHEDULE")]
+        schedule: String,
+        /// Output file: .pdf or .png.
+        #[arg(long, value_name = "FILE")]
+        output: PathBuf,
+        /// Paper size: a4 or a6.
+        #[arg(long, default_value = "a4")]
+        size: String,
+    },
     /// Export records for inspectors.
     Export {
         #[command(subcommand)]
@@ -407,6 +419,41 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             export_audit(&cfg, from, to, site.clone(), output)
         }
         Command::Verify { file } => verify_audit(file),
+        Command::Posters {
+            schedule,
+            output,
+            size,
+        } => {
+            use crate::posters::{Format, Size};
+            let cfg = load_config(&cli, None)?;
+            let ext = output
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or_default();
+            let format = Format::parse(ext).ok_or_else(|| {
+                CliError::usage(format!(
+                    "--output {}: give a .pdf or .png file",
+                    output.display()
+                ))
+            })?;
+            let size = Size::parse(size)
+                .ok_or_else(|| CliError::usage(format!("--size {size}: a4 or a6")))?;
+            let db = crate::store::Db::open(&cfg.db_path())?;
+            let key = schedule.clone();
+            let found =
+                runtime()?.block_on(db.read(move |c| crate::store::schedules::find(c, &key)));
+            db.close();
+            let s = found.map_err(|e| CliError::usage(format!("SCHEDULE: {e}")))?;
+            let list = crate::posters::posters(&s, &cfg.posters.business_number)
+                .map_err(|e| CliError::usage(e.to_string()))?;
+            let bytes = crate::posters::render(&s, &list, format, size)
+                .map_err(|e| CliError::runtime(e.to_string()))?;
+            std::fs::write(output, bytes).map_err(|e| {
+                CliError::runtime(format!("cannot write {}: {e}", output.display()))
+            })?;
+            eprintln!("{} poster(s) written to {}", list.len(), output.display());
+            Ok(())
+        }
         Command::Backup { file } => {
             let cfg = load_config(&cli, None)?;
             crate::store::db::backup_file(&cfg.db_path(), file)

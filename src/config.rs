@@ -37,6 +37,7 @@ pub struct Config {
     pub general: GeneralConfig,
     pub whatsapp: WhatsAppConfig,
     pub scheduler: SchedulerConfig,
+    pub posters: PostersConfig,
     pub evidence: EvidenceConfig,
     pub import: ImportConfig,
     /// Not a file key: the data directory (`--data`, `TAPAK_DATA`), default `./tapak-data`.
@@ -51,6 +52,7 @@ impl Default for Config {
             general: GeneralConfig::default(),
             whatsapp: WhatsAppConfig::default(),
             scheduler: SchedulerConfig::default(),
+            posters: PostersConfig::default(),
             evidence: EvidenceConfig::default(),
             import: ImportConfig::default(),
             data_dir: PathBuf::from("tapak-data"),
@@ -200,6 +202,13 @@ impl Default for SchedulerConfig {
             summary_to: vec![],
         }
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct PostersConfig {
+    /// The WhatsApp number QR posters open (`wa.me/<number>`): the business number guards and cleaners report to.
+    pub business_number: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

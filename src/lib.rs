@@ -27,6 +27,7 @@ pub mod gateway;
 pub mod ingest;
 pub mod outbox;
 pub mod pipeline;
+pub mod posters;
 pub mod records;
 pub mod schedule;
 pub mod scheduler;

@@ -41,7 +41,7 @@ impl Appliance {
         std::fs::write(
             &cfg_path,
             format!(
-                "[server]\npublic_url = \"http://tapak.lan:8080\"\n{}\n[scheduler]\ntick_seconds = 86400\n{scheduler}\n",
+                "[server]\npublic_url = \"http://tapak.lan:8080\"\n[posters]\nbusiness_number = \"+60 3-8000 1234\"\n{}\n[scheduler]\ntick_seconds = 86400\n{scheduler}\n",
                 default_config(graph)
             ),
         )
@@ -686,5 +686,148 @@ async fn an_unanswered_ticket_is_chased_owner_first_then_escalated_and_managers_
         "{text}"
     );
     assert!(text.contains("http://tapak.lan:8080/"), "{text}");
+    a.stop().await;
+}
+
+/// Every QR code rqrr finds in a greyscale picture, decoded.
+fn decode_qr(w: usize, h: usize, px: &[u8]) -> Vec<String> {
+    let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| px[y * w + x]);
+    let mut out: Vec<String> = img
+        .detect_grids()
+        .into_iter()
+        .map(|g| g.decode().expect("a QR code that decodes").1)
+        .collect();
+    out.sort();
+    out
+}
+
+/// The greyscale image XObjects of a PDF (as written by pdf-writer: uncompressed DeviceGray, 8 bits).
+fn pdf_images(pdf: &[u8]) -> Vec<(usize, usize, Vec<u8>)> {
+    let find = |from: usize, pat: &[u8]| {
+        pdf[from..]
+            .windows(pat.len())
+            .position(|w| w == pat)
+            .map(|p| p + from)
+    };
+    let number = |at: usize| -> usize {
+        let digits: String = pdf[at..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .map(|b| *b as char)
+            .collect();
+        digits.parse().unwrap()
+    };
+    let mut out = vec![];
+    let mut at = 0;
+    while let Some(p) = find(at, b"/Subtype /Image") {
+        let w = number(find(p, b"/Width ").unwrap() + 7);
+        let h = number(find(p, b"/Height ").unwrap() + 8);
+        let s = find(p, b"stream\n").unwrap() + 7;
+        out.push((w, h, pdf[s..s + w * h].to_vec()));
+        at = s + w * h;
+    }
+    out
+}
+
+#[tokio::test]
+async fn posters_carry_a_qr_code_of_the_wa_me_link_with_the_tag() {
+    let dir = tempfile::tempdir().unwrap();
+    let graph = FakeGraph::start(vec![], 0).await;
+    let a = Appliance::start(dir.path(), &graph.url, kl(7, 0)).await;
+    let c = client();
+    let t = a.token("viewer").await;
+    let m = a.token("manager").await;
+    send_json(
+        &c,
+        reqwest::Method::POST,
+        &a.u("/api/v1/sites"),
+        &m,
+        &json!({"name": "Kenanga Heights"}),
+    )
+    .await;
+    let (st, p) = send_json(
+        &c,
+        reqwest::Method::POST,
+        &a.u("/api/v1/schedules"),
+        &m,
+        &json!({
+            "name": "Night patrol", "site": "Kenanga Heights", "category": "security",
+            "rrule": "DTSTART;TZID=Asia/Kuala_Lumpur:20261201T000000\nRRULE:FREQ=HOURLY;INTERVAL=2",
+            "window_minutes": 60,
+            "checkpoints": [{"code": "cp1", "name": "Gate"}, {"code": "CP2", "name": "Carpark B1"},
+                            {"code": "CP3", "name": "Pool"}]
+        }),
+    )
+    .await;
+    assert_eq!(st, 201, "{p}");
+    let id = p["id"].as_i64().unwrap();
+    let want: Vec<String> = ["CP1", "CP2", "CP3"]
+        .iter()
+        .map(|k| format!("https://wa.me/60380001234?text=%23{k}%20Kenanga%20Heights"))
+        .collect();
+    let get = |q: &str| {
+        let (c, u, t) = (
+            c.clone(),
+            a.u(&format!("/api/v1/schedules/{id}/posters?{q}")),
+            t.clone(),
+        );
+        async move {
+            let r = c.get(u).bearer_auth(t).send().await.unwrap();
+            let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+            (r.status().as_u16(), ct, r.bytes().await.unwrap().to_vec())
+        }
+    };
+    let (st, ct, png) = get("format=png&size=a4").await;
+    assert_eq!((st, ct.as_str()), (200, "image/png"));
+    let img = image::load_from_memory(&png).unwrap().to_luma8();
+    assert_eq!(
+        decode_qr(img.width() as usize, img.height() as usize, img.as_raw()),
+        want
+    );
+    let (st, ct, pdf) = get("format=pdf&size=a6").await;
+    assert_eq!((st, ct.as_str()), (200, "application/pdf"));
+    assert!(pdf.starts_with(b"%PDF-"));
+    let text = String::from_utf8_lossy(&pdf);
+    assert!(
+        text.contains("Imbas dengan kamera") && text.contains("Scan with your phone"),
+        "instructions in both languages"
+    );
+    let mut links: Vec<String> = pdf_images(&pdf)
+        .into_iter()
+        .flat_map(|(w, h, px)| decode_qr(w, h, &px))
+        .collect();
+    links.sort();
+    assert_eq!(links, want);
+    assert_eq!(get("format=gif").await.0, 400);
+
+    // The command line writes the same posters.
+    let out = dir.path().join("posters.png");
+    let cli = std::process::Command::new(bin())
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .arg("--config")
+        .arg(dir.path().join("config.toml"))
+        .args(["posters", "night patrol", "--output"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    let img = image::open(&out).unwrap().to_luma8();
+    assert_eq!(
+        decode_qr(img.width() as usize, img.height() as usize, img.as_raw()),
+        want
+    );
+    let bad = std::process::Command::new(bin())
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .args(["posters", "no such schedule", "--output"])
+        .arg(dir.path().join("x.pdf"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
     a.stop().await;
 }

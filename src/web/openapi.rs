@@ -43,7 +43,7 @@ impl Modify for Security {
         api::records::put_sla,
         api::exports::audit_zip, api::exports::signing_key,
         api::schedules::list, api::schedules::get_one, api::schedules::create, api::schedules::update,
-        api::schedules::delete, api::schedules::list_occurrences, api::schedules::excuse,
+        api::schedules::delete, api::schedules::list_occurrences, api::schedules::excuse, api::schedules::posters,
     ),
     modifiers(&Security),
     tags((name = "auth"), (name = "messages"), (name = "directory"), (name = "evidence"), (name = "records"), (name = "imports"),

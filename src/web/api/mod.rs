@@ -105,6 +105,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
                 .patch(schedules::update)
                 .delete(schedules::delete),
         )
+        .route("/api/v1/schedules/{id}/posters", get(schedules::posters))
         .route("/api/v1/occurrences", get(schedules::list_occurrences))
         .route(
             "/api/v1/occurrences/{id}/excuse",

@@ -380,3 +380,46 @@ pub async fn excuse(
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("occurrence {id} not found")))
 }
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PosterParams {
+    /// `pdf` (default) or `png`.
+    pub format: Option<String>,
+    /// `a4` (default) or `a6`.
+    pub size: Option<String>,
+}
+
+/// Printable QR posters for a schedule's checkpoints (patrols) or location (cleaning): each QR code opens WhatsApp at
+/// the business number with the place's tag ready to send.
+#[utoipa::path(get, path = "/api/v1/schedules/{id}/posters", tag = "schedules", params(("id" = i64, Path), PosterParams),
+    responses((status = 200, description = "PDF or PNG"), (status = 400), (status = 404)),
+    security(("token" = []), ("session" = [])))]
+pub async fn posters(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    QueryParams(p): QueryParams<PosterParams>,
+) -> ApiResult<axum::response::Response> {
+    use crate::posters::{Format, Size};
+    use axum::response::IntoResponse;
+    caller.require(Permission::ReadOperational)?;
+    let format = match p.format.as_deref() {
+        None => Format::Pdf,
+        Some(f) => Format::parse(f).ok_or_else(|| ApiError::invalid("format: pdf or png"))?,
+    };
+    let size = match p.size.as_deref() {
+        None => Size::A4,
+        Some(s) => Size::parse(s).ok_or_else(|| ApiError::invalid("size: a4 or a6"))?,
+    };
+    let s = st.db.read(move |c| schedules::get(c, id)).await?;
+    let number = st.cfg.posters.business_number.clone();
+    let bytes = tokio::task::spawn_blocking(move || {
+        let list = crate::posters::posters(&s, &number)?;
+        crate::posters::render(&s, &list, format, size)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map_err(|e| ApiError::invalid(e.to_string()))?;
+    Ok(([(axum::http::header::CONTENT_TYPE, format.mime())], bytes).into_response())
+}
