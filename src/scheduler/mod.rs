@@ -34,6 +34,9 @@ use texts::Lang;
 const AHEAD_HOURS: i64 = 36;
 /// …whenever a schedule's mark is less than this far ahead.
 const REFILL_HOURS: i64 = 12;
+/// At most this many schedules are materialised per tick (refills spread over several ticks instead of one long one;
+/// a schedule's mark is 12 h ahead when it is due, so there is time).
+const MATERIALIZE_PER_TICK: usize = 200;
 /// An occurrence is settled this long after its last rung could have come, whatever its status.
 const SETTLE_AFTER_HOURS: i64 = 6;
 /// Default delay before a ticket's escalation contacts are chased after its owner.
@@ -185,7 +188,7 @@ fn materialize(
         return Ok(0);
     };
     let mut n = 0;
-    for (s, mark) in schedules::behind(tx, ms(refill))? {
+    for (s, mark) in schedules::behind(tx, ms(refill), MATERIALIZE_PER_TICK)? {
         let Ok(rec) = Recurrence::parse(&s.rrule, set.tz) else {
             tracing::warn!(
                 schedule = s.id,
@@ -780,4 +783,74 @@ fn daily_summary(
     };
     stats.steps += send(tx, &step, &set.summary_to, now)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schedule::{Person, ScheduleSpec};
+    use crate::store::schedules::ScheduleRow;
+
+    #[tokio::test]
+    async fn a_tick_materialises_a_bounded_number_of_schedules_and_the_next_ones_catch_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db")).unwrap();
+        let now = DateTime::parse_from_rfc3339("2026-12-07T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let n = MATERIALIZE_PER_TICK + 50;
+        db.write(move |tx| {
+            for i in 0..n {
+                let row = ScheduleRow {
+                    spec: ScheduleSpec {
+                        name: format!("s{i}"),
+                        site: None,
+                        category: "cleaning".into(),
+                        location: Default::default(),
+                        assignees: vec![],
+                        chat: None,
+                        rrule: "DTSTART:20261201T080000Z\nRRULE:FREQ=DAILY".into(),
+                        window_minutes: 60,
+                        photo_required: false,
+                        remind_after_minutes: None,
+                        escalate_after_minutes: None,
+                        escalate_to: Vec::<Person>::new(),
+                        checkpoints: vec![],
+                    },
+                    site_id: None,
+                    chat_id: None,
+                    route: None,
+                    audience: None,
+                };
+                schedules::insert(tx, &row, ms(now))?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let set = Settings {
+            tz: chrono_tz::UTC,
+            public_url: String::new(),
+            summary_time: None,
+            summary_to: vec![],
+            language: "en".into(),
+        };
+        let covered = || {
+            db.read(|c| {
+                Ok(c.query_row(
+                    "SELECT count(DISTINCT schedule_id) FROM occurrences",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )?)
+            })
+        };
+        tick(&db, &set, now).await.unwrap();
+        assert_eq!(covered().await.unwrap(), MATERIALIZE_PER_TICK as i64);
+        tick(&db, &set, now).await.unwrap();
+        assert_eq!(covered().await.unwrap(), n as i64);
+        // 36 h ahead from midnight: two daily starts each, made once.
+        let third = tick(&db, &set, now).await.unwrap();
+        assert_eq!(third.materialized, 0);
+        db.close();
+    }
 }

@@ -220,13 +220,21 @@ pub fn list(conn: &Connection, site: Option<i64>) -> Result<Vec<Schedule>, Store
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Live schedules whose occurrences are materialised only up to before `until_ms`, with their mark.
-pub fn behind(conn: &Connection, until_ms: i64) -> Result<Vec<(Schedule, i64)>, StoreError> {
+/// Up to `limit` live schedules whose occurrences are materialised only up to before `until_ms`, furthest behind
+/// first, with their mark.
+pub fn behind(
+    conn: &Connection,
+    until_ms: i64,
+    limit: usize,
+) -> Result<Vec<(Schedule, i64)>, StoreError> {
     let mut st = conn.prepare_cached(
-        "SELECT id, materialized_ms FROM schedules WHERE deleted = 0 AND materialized_ms <= ?1",
+        "SELECT id, materialized_ms FROM schedules WHERE deleted = 0 AND materialized_ms <= ?1 \
+         ORDER BY materialized_ms, id LIMIT ?2",
     )?;
     let ids: Vec<(i64, i64)> = st
-        .query_map([until_ms], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map(params![until_ms, limit as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
         .collect::<Result<_, _>>()?;
     let mut out = Vec::with_capacity(ids.len());
     for (id, mark) in ids {
