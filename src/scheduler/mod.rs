@@ -516,7 +516,7 @@ fn evaluate(
             .and_then(|t| t.checked_add_signed(Duration::hours(SETTLE_AFTER_HOURS)))
             .unwrap_or(DateTime::<Utc>::MAX_UTC);
         let settled = st.is_settled() || now >= settle_at;
-        if st.as_str() != o.status || task != o.task || settled || !missing.is_empty() {
+        if st.as_str() != o.status || task != o.task || settled || missing != o.missing {
             occ::decide(
                 tx,
                 o.id,

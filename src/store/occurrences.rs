@@ -75,12 +75,14 @@ pub struct Open {
     pub status: String,
     pub task: Option<i64>,
     pub excused_reason: Option<String>,
+    pub missing: Vec<String>,
 }
 
 /// Open occurrences that have started by `now_ms`, oldest first.
 pub fn open(conn: &Connection, now_ms: i64) -> Result<Vec<Open>, StoreError> {
     let mut st = conn.prepare_cached(
-        "SELECT id, schedule_id, starts_at_ms, due_at_ms, round, status, task_id, excused_reason FROM occurrences \
+        "SELECT id, schedule_id, starts_at_ms, due_at_ms, round, status, task_id, excused_reason, missing_checkpoints \
+         FROM occurrences \
          WHERE settled = 0 AND starts_at_ms <= ?1 ORDER BY starts_at_ms, id",
     )?;
     let rows = st.query_map([now_ms], |r| {
@@ -93,6 +95,7 @@ pub fn open(conn: &Connection, now_ms: i64) -> Result<Vec<Open>, StoreError> {
             status: r.get(5)?,
             task: r.get(6)?,
             excused_reason: r.get(7)?,
+            missing: serde_json::from_str(&r.get::<_, String>(8)?).unwrap_or_default(),
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
