@@ -595,8 +595,15 @@ async fn auth_roles_sessions_and_csrf() {
         .await
         .unwrap();
     assert_eq!(with_csrf.status(), 201);
+    let logout_without_csrf = c.post(s.u("/api/v1/auth/logout")).send().await.unwrap();
+    assert_eq!(
+        logout_without_csrf.status(),
+        400,
+        "logout is a cookie-authenticated write: CSRF checked"
+    );
     assert_eq!(
         c.post(s.u("/api/v1/auth/logout"))
+            .header("x-csrf-token", &csrf)
             .send()
             .await
             .unwrap()

@@ -90,21 +90,18 @@ async fn message_with_text(c: &reqwest::Client, s: &Server, tok: &str, text: &st
     .await
 }
 
+/// Posts a signed Cloud API message from Rajesh, sent now, and answers it once it is visible in the API.
+async fn report(c: &reqwest::Client, s: &Server, tok: &str, id: &str, text: &str) -> Value {
+    let body = cloud_group_msg(id, "60167654302", "Rajesh", now(), Some(text), None, None);
+    let (st, v) = post(c, s, "/webhooks/whatsapp", &body).await;
+    assert_eq!(st, 200, "{v}\n{}", s.log());
+    message_with_text(c, s, tok, text).await
+}
+
 /// A login, a normal signed webhook that becomes a visible message, a setting change and a healthy writer.
 async fn ordinary_writes_still_work(c: &reqwest::Client, s: &Server, admin: &str, tag: &str) {
     let text = format!("Lift B rosak lagi {tag}");
-    let body = cloud_group_msg(
-        &format!("wamid.ok-{tag}"),
-        "60167654302",
-        "Rajesh",
-        now(),
-        Some(&text),
-        None,
-        None,
-    );
-    let (st, v) = post(c, s, "/webhooks/whatsapp", &body).await;
-    assert_eq!(st, 200, "{v}\n{}", s.log());
-    message_with_text(c, s, admin, &text).await;
+    report(c, s, admin, &format!("wamid.ok-{tag}"), &text).await;
     let r = c
         .post(s.u("/api/v1/auth/login"))
         .json(&json!({"username": "ops-admin", "password": "correct horse battery"}))
@@ -242,18 +239,7 @@ async fn huge_sla_values_are_refused_naming_the_field_and_a_stored_one_cannot_st
     }
     s.spawn(&[]);
     let text = "Lift A stuck level 2, urgent";
-    let body = cloud_group_msg(
-        "wamid.sla1",
-        "60167654302",
-        "Rajesh",
-        now(),
-        Some(text),
-        None,
-        None,
-    );
-    let (st, v) = post(&c, &s, "/webhooks/whatsapp", &body).await;
-    assert_eq!(st, 200, "{v}\n{}", s.log());
-    let m = message_with_text(&c, &s, &admin, text).await;
+    let m = report(&c, &s, &admin, "wamid.sla1", text).await;
     let issue = eventually(20, "the ticket", || {
         let (c, u, t) = (c.clone(), s.u("/api/v1/issues"), admin.clone());
         async move {
@@ -272,4 +258,53 @@ async fn huge_sla_values_are_refused_naming_the_field_and_a_stored_one_cannot_st
         "a stored target is clamped to 365 days: {issue}"
     );
     ordinary_writes_still_work(&c, &s, &admin, "stored huge policy").await;
+}
+
+#[tokio::test]
+async fn api_errors_are_json_answers_are_neither_sniffed_nor_stored_and_inspectors_follow_one_rule()
+{
+    let s = Server::start(&config());
+    let c = client();
+    let admin = s.token("admin");
+    let inspector = s.token("inspector");
+    let send = |m: reqwest::Method, path: &str| c.request(m, s.u(path)).bearer_auth(&admin).send();
+    let r = send(reqwest::Method::GET, "/api/v1/issues/abc")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "invalid_input", "{v}");
+    let r = send(reqwest::Method::DELETE, "/api/v1/issues")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "method_not_allowed", "{v}");
+    let r = send(reqwest::Method::GET, "/api/v1/issues").await.unwrap();
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    // Inspectors read records in full, message text and phones included, but not the operational stream.
+    let text = "Lift B stuck at level 5, no one inside";
+    let m = report(&c, &s, &admin, "wamid.i1", text).await;
+    let id = m["record"]["id"].as_i64().expect("a ticket");
+    let (st, issue) = get_json(&c, &s.u(&format!("/api/v1/issues/{id}")), &inspector).await;
+    assert_eq!(st, 200);
+    assert_eq!(issue["timeline"][0]["text"], text, "{issue}");
+    assert_eq!(issue["reported_by"]["phone"], "60167654302");
+    for path in [
+        "/api/v1/messages",
+        "/api/v1/chats",
+        "/api/v1/people",
+        "/api/v1/search?q=lift",
+    ] {
+        assert_eq!(get_json(&c, &s.u(path), &inspector).await.0, 403, "{path}");
+    }
+    let (_, mine) = get_json(&c, &s.u("/api/v1/dashboard"), &admin).await;
+    let (st, theirs) = get_json(&c, &s.u("/api/v1/dashboard"), &inspector).await;
+    assert_eq!(st, 200);
+    assert!(!mine["chats"].as_array().unwrap().is_empty(), "{mine}");
+    assert_eq!(theirs["chats"], json!([]), "no chat list for inspectors");
+    assert_eq!(theirs["recent_issues"][0]["id"], id);
 }

@@ -20,6 +20,12 @@ pub enum Role {
 }
 
 /// What a request wants to do; the roles table of `interfaces.md` decides who may.
+///
+/// The inspector's rule: an inspector reads records in full (tickets and tasks with their timelines, the people
+/// named in them, their evidence), reports and audit ZIPs, message text and phone numbers included: an audit must
+/// see who reported what, and the audit ZIP an inspector may export holds every message of its period anyway. What the
+/// role leaves out is browsing the operational stream: the message list and search, chats, the people directory and
+/// imports (and the dashboard's chat list). Every handler asks [`Role::may`], nothing else decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Permission {
     /// Messages, chats, people, sites, search: operational reading.

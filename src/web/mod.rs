@@ -10,12 +10,14 @@ pub mod ui;
 pub mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue};
 use axum::routing::{get, post};
 use axum::Router;
 use std::time::Duration;
 use tower_http::compression::predicate::{NotForContentType, Predicate};
 use tower_http::compression::{CompressionLayer, DefaultPredicate};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 pub use state::{AppState, WebState};
@@ -43,7 +45,18 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/auth/me", get(auth::me))
         .route("/api/v1/openapi.json", get(openapi::serve))
         .route("/api/v1/{*rest}", axum::routing::any(api::not_found))
-        .layer(DefaultBodyLimit::max(cfg.api_body_limit));
+        .layer(DefaultBodyLimit::max(cfg.api_body_limit))
+        .layer(axum::middleware::map_response(error::json_rejections))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        // API answers are per caller and often personal: never stored by a browser or a proxy (evidence files, which
+        // are immutable, set their own).
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
     Router::new()
         .route("/healthz", get(metrics::healthz))
         .route("/metrics", get(metrics::prometheus))
