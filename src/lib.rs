@@ -25,6 +25,7 @@ pub mod demo;
 pub mod evidence;
 pub mod gateway;
 pub mod ingest;
+pub mod message;
 pub mod outbox;
 pub mod pipeline;
 pub mod posters;

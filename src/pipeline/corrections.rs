@@ -1,8 +1,6 @@
 //! Corrections: a manager's correction stored and replayed, the classifier taught by reclassifications, and the
 //! re-classification of recent messages after an upgrade of the classifier.
 
-use rusqlite::params;
-
 use super::{replay_chat_in_tx, Classifiers, Pipeline};
 use crate::classify::types::Classification;
 use crate::store::{self, StoreError};
@@ -43,10 +41,7 @@ pub async fn apply_correction(svc: &Pipeline, c: CorrectionInput) -> Result<i64,
                     o.insert("id".into(), serde_json::json!(id));
                     o.insert("at".into(), serde_json::json!(store::fmt_time(now)));
                 }
-                tx.execute(
-                    "UPDATE corrections SET data = ?2 WHERE id = ?1",
-                    rusqlite::params![id, data.to_string()],
-                )?;
+                store::records::set_correction_data(tx, id, &data)?;
             }
             store::events::append(
                 tx,
@@ -80,28 +75,28 @@ pub async fn learn_and_reclassify(
     svc.db
         .write(move |tx| {
             let ov = store::records::load_overrides(tx, chat_id)?;
-            let rows: Vec<(i64, String, Option<String>)> = {
-                let mut st = tx.prepare(
-                    "SELECT id, text, kind FROM messages WHERE chat_id = ?1 AND processed = 1 AND kind IS NOT NULL AND text IS NOT NULL",
-                )?;
-                let r = st
-                    .query_map([chat_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                    .collect::<Result<_, _>>()?;
-                r
-            };
+            let rows = store::messages::classified_texts(tx, chat_id)?;
             let mut changed = 0;
-            for (id, text, _kind) in rows {
-                if ov.messages.get(&id).and_then(|m| m.class.as_ref()).is_some() {
+            for (id, text) in rows {
+                if ov
+                    .messages
+                    .get(&id)
+                    .and_then(|m| m.class.as_ref())
+                    .is_some()
+                {
                     continue;
                 }
                 let new = classifier.classify(&text);
                 let json = serde_json::to_string(&new)?;
-                let n = tx.execute(
-                    "UPDATE messages SET kind = ?2, classification = ?3, classifier_version = ?4 \
-                     WHERE id = ?1 AND (classification IS NOT ?3)",
-                    rusqlite::params![id, new.kind.as_str(), json, crate::classify::VERSION],
+                let written = store::messages::set_classification(
+                    tx,
+                    id,
+                    new.kind.as_str(),
+                    &json,
+                    crate::classify::VERSION,
+                    true,
                 )?;
-                changed += n;
+                changed += usize::from(written);
             }
             // The correction itself was already replayed when it was stored; replay again only if the lesson changed
             // other verdicts in the chat.
@@ -118,14 +113,7 @@ pub(super) fn learn_from_corrections(
     db: &store::Db,
     classifiers: &Classifiers,
 ) -> Result<usize, StoreError> {
-    let pairs: Vec<(String, String)> = db.read_blocking(|c| {
-        let mut st = c.prepare(
-            "SELECT m.text, json_extract(k.data, '$.class') FROM corrections k JOIN messages m ON m.id = k.target_id \
-             WHERE k.target = 'message' AND json_extract(k.data, '$.class') IS NOT NULL AND m.text IS NOT NULL ORDER BY k.id",
-        )?;
-        let r = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
-        Ok(r)
-    })?;
+    let pairs = db.read_blocking(store::records::reclassification_lessons)?;
     if pairs.is_empty() {
         return Ok(0);
     }
@@ -153,31 +141,13 @@ pub async fn reclassify_outdated(svc: &Pipeline, days: i64) -> Result<usize, Sto
     let version = crate::classify::VERSION;
     let chats: Vec<i64> = svc
         .db
-        .read(move |c| {
-            let mut st = c.prepare(
-                "SELECT DISTINCT chat_id FROM messages WHERE processed = 1 AND kind IS NOT NULL \
-                 AND classifier_version IS NOT ?1 AND sent_ms >= ?2",
-            )?;
-            let r = st
-                .query_map(params![version, since], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            Ok(r)
-        })
+        .read(move |c| store::messages::chats_with_outdated(c, version, since))
         .await?;
     let mut changed_total = 0;
     for chat in chats {
         let rows: Vec<(i64, String, Option<String>)> = svc
             .db
-            .read(move |c| {
-                let mut st = c.prepare(
-                    "SELECT id, text, classification FROM messages WHERE chat_id = ?1 AND processed = 1 AND kind IS NOT NULL \
-                     AND text IS NOT NULL AND classifier_version IS NOT ?2 AND sent_ms >= ?3",
-                )?;
-                let r = st
-                    .query_map(params![chat, version, since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                    .collect::<Result<_, _>>()?;
-                Ok(r)
-            })
+            .read(move |c| store::messages::outdated_in_chat(c, chat, version, since))
             .await?;
         let classifier = svc.classifier();
         let updates: Vec<(i64, String, String, bool)> = tokio::task::spawn_blocking(move || {
@@ -219,10 +189,7 @@ pub async fn reclassify_outdated(svc: &Pipeline, days: i64) -> Result<usize, Sto
                     if ov.messages.get(id).and_then(|m| m.class.as_ref()).is_some() {
                         continue;
                     }
-                    tx.prepare_cached(
-                        "UPDATE messages SET kind = ?2, classification = ?3, classifier_version = ?4 WHERE id = ?1",
-                    )?
-                    .execute(params![id, kind, json, version])?;
+                    store::messages::set_classification(tx, *id, kind, json, version, false)?;
                     if *did_change {
                         changed += 1;
                     }

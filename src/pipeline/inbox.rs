@@ -42,7 +42,7 @@ impl Drop for InFlight<'_> {
 pub async fn accept(
     svc: &Pipeline,
     source: Source,
-    body: axum::body::Bytes,
+    body: bytes::Bytes,
     n: Normalized,
 ) -> Result<Accepted, StoreError> {
     let counter = &svc.webhooks_in_flight;
@@ -87,7 +87,7 @@ pub async fn accept(
 async fn queue(
     svc: &Pipeline,
     source: Source,
-    body: axum::body::Bytes,
+    body: bytes::Bytes,
     n: &Normalized,
 ) -> Result<Accepted, StoreError> {
     let json = serde_json::to_string(n)?;
@@ -426,7 +426,7 @@ async fn file_step(
 
 /// Files one queued delivery and links its messages, or sets it aside when its stored JSON cannot be read (`None`).
 fn file_one(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &store::Transaction<'_>,
     cache: &super::StateCache,
     tz: chrono_tz::Tz,
     p: &Prepared,

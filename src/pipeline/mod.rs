@@ -8,8 +8,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::store::Transaction;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Transaction};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
@@ -294,12 +294,7 @@ fn msg_in(
     let media: Vec<i64> = if matches!(p.msg_type.as_str(), "text" | "system" | "deleted") {
         vec![]
     } else {
-        let mut st =
-            tx.prepare_cached("SELECT id FROM evidence WHERE message_id = ?1 ORDER BY ordinal")?;
-        let ids = st
-            .query_map([p.id], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        ids
+        store::evidence::ids_of_message(tx, p.id)?
     };
     let reply_to = match &p.reply_to {
         Some(src) => store::messages::find_by_source_id(tx, &p.source, src)?.map(|(id, _)| id),
@@ -348,37 +343,6 @@ fn apply_all(
 
 fn engine_err(e: records::RecordsError) -> StoreError {
     StoreError::Invalid(e.to_string())
-}
-
-/// Loads a chat's stored messages (processed, in chat order) after message id `after`, with their classification.
-fn processed_after(
-    tx: &Transaction<'_>,
-    chat_id: i64,
-    after: i64,
-) -> Result<Vec<(Pending, Option<String>)>, StoreError> {
-    let mut st = tx.prepare_cached(
-        "SELECT id, chat_id, sender_id, sent_ms, type, text, deleted, reply_to, source, classification \
-         FROM messages WHERE chat_id = ?1 AND processed = 1 AND id > ?2 ORDER BY sent_ms, id",
-    )?;
-    let rows = st
-        .query_map(params![chat_id, after], |r| {
-            Ok((
-                Pending {
-                    id: r.get(0)?,
-                    chat_id: r.get(1)?,
-                    sender_id: r.get(2)?,
-                    sent_ms: r.get(3)?,
-                    msg_type: r.get(4)?,
-                    text: r.get(5)?,
-                    deleted: r.get(6)?,
-                    reply_to: r.get(7)?,
-                    source: r.get(8)?,
-                },
-                r.get(9)?,
-            ))
-        })?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
 }
 
 /// Feeds already-processed messages through the engine (replay, or catching a snapshot up); effects are idempotent.
@@ -434,7 +398,7 @@ fn acquire(
     }
     let ov = store::records::load_overrides(tx, chat_id)?;
     let (mut state, snap_through) = store::records::load_state(tx, chat_id)?;
-    let rows = processed_after(tx, chat_id, snap_through)?;
+    let rows = store::messages::processed_after(tx, chat_id, snap_through)?;
     let caught_up = !rows.is_empty();
     let through = feed(tx, &mut state, rows, &ov, sla, tz, applied)?.max(snap_through);
     Ok(Cached {
@@ -515,13 +479,7 @@ pub fn link_in_tx(
     let still_pending: std::collections::HashSet<i64> = if batch.is_empty() {
         Default::default()
     } else {
-        let mut st = tx.prepare_cached(
-            "SELECT id FROM messages WHERE id BETWEEN ?1 AND ?2 AND processed = 0",
-        )?;
-        let ids = st
-            .query_map(params![lo, hi], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        ids
+        store::messages::pending_ids_between(tx, lo, hi)?
     };
     let mut processed = 0;
     for c in batch {
@@ -689,7 +647,7 @@ pub fn replay_chat_in_tx(
     let sla = store::records::sla_policy(tx)?;
     let mut state = ChatState::new(chat_id);
     let mut applied = store::records::Applied::default();
-    let rows = processed_after(tx, chat_id, 0)?;
+    let rows = store::messages::processed_after(tx, chat_id, 0)?;
     let through = feed(tx, &mut state, rows, &ov, &sla, tz, &mut applied)?;
     let fx = records::tick(&mut state, now, &ov);
     apply_all(tx, &fx, &sla, tz, &mut applied)?;

@@ -4,7 +4,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 
 use super::StoreError;
-use crate::ingest::model::{MediaFetch, MediaRef};
+use crate::message::{MediaFetch, MediaRef};
 
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Evidence {
@@ -262,4 +262,14 @@ pub fn count_by_status(conn: &Connection, status: &str) -> Result<i64, StoreErro
     Ok(conn
         .prepare_cached("SELECT count(*) FROM evidence WHERE status = ?1")?
         .query_row([status], |r| r.get(0))?)
+}
+
+/// The evidence ids of a message, in the order its media came.
+pub fn ids_of_message(conn: &Connection, message_id: i64) -> Result<Vec<i64>, StoreError> {
+    let mut st =
+        conn.prepare_cached("SELECT id FROM evidence WHERE message_id = ?1 ORDER BY ordinal")?;
+    let ids = st
+        .query_map([message_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(ids)
 }

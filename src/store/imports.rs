@@ -40,7 +40,7 @@ pub fn resolve_target(
     let (chat_id, chat_external_id) = match find_chat(tx, chat_name)? {
         Some(found) => found,
         None => {
-            let r = crate::ingest::model::ChatRef {
+            let r = crate::message::ChatRef {
                 external_id: export_external_id.to_string(),
                 name: Some(chat_name.to_string()),
                 is_group: true,
@@ -210,7 +210,7 @@ impl ExportWriter {
     pub fn sender(
         &mut self,
         tx: &Transaction<'_>,
-        s: &crate::ingest::model::SenderRef,
+        s: &crate::message::SenderRef,
     ) -> Result<i64, StoreError> {
         let key = (s.external_id.clone(), s.display_name.clone());
         if let Some(id) = self.people.get(&key) {
@@ -226,7 +226,7 @@ impl ExportWriter {
     pub fn store(
         &mut self,
         tx: &Transaction<'_>,
-        m: &crate::ingest::model::InboundMessage,
+        m: &crate::message::InboundMessage,
         evidence: &mut Vec<i64>,
     ) -> Result<Option<i64>, StoreError> {
         evidence.clear();
@@ -285,7 +285,7 @@ pub struct Attached {
 /// earlier one); a file named but absent, or media exported without files, becomes `missing_from_export`.
 pub fn attach_files(
     tx: &Transaction<'_>,
-    evidence: &[(i64, &crate::ingest::model::MediaRef)],
+    evidence: &[(i64, &crate::message::MediaRef)],
     files: &impl Fn(&str) -> Option<ExportFile>,
     out: &mut Attached,
 ) -> Result<(), StoreError> {
@@ -293,7 +293,7 @@ pub fn attach_files(
         tx.prepare_cached("UPDATE evidence SET status = ?2, error = ?3 WHERE id = ?1")?;
     for (id, media) in evidence {
         let name = match &media.fetch {
-            crate::ingest::model::MediaFetch::ExportFile { filename } => Some(filename.as_str()),
+            crate::message::MediaFetch::ExportFile { filename } => Some(filename.as_str()),
             _ => None,
         };
         match name.and_then(files) {
@@ -472,8 +472,8 @@ pub fn in_savepoint<R>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::model::{ChatRef, InboundMessage, SenderRef, Source};
     use crate::ingest::test_support::text_message;
+    use crate::message::{ChatRef, InboundMessage, SenderRef, Source};
     use crate::store::ingest::{store_message, DeliveryOutcome};
 
     fn msg(
@@ -486,7 +486,7 @@ mod tests {
     ) -> InboundMessage {
         let sender = SenderRef {
             external_id: sender.into(),
-            phone: crate::ingest::model::normalize_phone(sender),
+            phone: crate::message::normalize_phone(sender),
             display_name: Some("Siti Cleaner".into()),
         };
         let at = chrono::DateTime::parse_from_rfc3339(at).unwrap().into();

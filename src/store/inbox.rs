@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::ingest::{file_delivery, DeliveryOutcome};
 use super::StoreError;
-use crate::ingest::model::{Normalized, Source};
+use crate::message::{Normalized, Source};
 
 /// A delivery waiting in the inbox.
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::{chats, events, evidence, jobs, messages, people, StoreError};
-use crate::ingest::model::{InboundMessage, Normalized, Source};
+use crate::message::{InboundMessage, Normalized, Source};
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct DeliveryOutcome {

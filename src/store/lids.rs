@@ -9,7 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 
 use super::{events, jobs, people, StoreError};
-use crate::ingest::model::SenderRef;
+use crate::message::SenderRef;
 
 /// Job kind of a pending lookup; payload `{"lid": "<digits>@lid"}`.
 pub const LID_JOB: &str = "waha_lid";

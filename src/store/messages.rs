@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::people::PersonRef;
 use super::StoreError;
-use crate::ingest::model::{InboundMessage, MediaFetch};
+use crate::message::{InboundMessage, MediaFetch};
 
 /// A stored message in the API shape of `interfaces.md`.
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
@@ -614,10 +614,123 @@ pub fn count_filtered(conn: &Connection, f: &MessageFilter) -> Result<i64, Store
     Ok(conn.query_row(&sql, params_from_iter(args), |r| r.get(0))?)
 }
 
+/// A chat's processed messages after message id `after`, in chat order, with their stored classification (JSON).
+pub fn processed_after(
+    conn: &Connection,
+    chat_id: i64,
+    after: i64,
+) -> Result<Vec<(Pending, Option<String>)>, StoreError> {
+    let mut st = conn.prepare_cached(
+        "SELECT id, chat_id, sender_id, sent_ms, type, text, deleted, reply_to, source, classification \
+         FROM messages WHERE chat_id = ?1 AND processed = 1 AND id > ?2 ORDER BY sent_ms, id",
+    )?;
+    let rows = st
+        .query_map(params![chat_id, after], |r| {
+            Ok((
+                Pending {
+                    id: r.get(0)?,
+                    chat_id: r.get(1)?,
+                    sender_id: r.get(2)?,
+                    sent_ms: r.get(3)?,
+                    msg_type: r.get(4)?,
+                    text: r.get(5)?,
+                    deleted: r.get(6)?,
+                    reply_to: r.get(7)?,
+                    source: r.get(8)?,
+                },
+                r.get(9)?,
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// Which message ids between `lo` and `hi` (inclusive) still wait to be processed.
+pub fn pending_ids_between(
+    conn: &Connection,
+    lo: i64,
+    hi: i64,
+) -> Result<std::collections::HashSet<i64>, StoreError> {
+    let mut st = conn
+        .prepare_cached("SELECT id FROM messages WHERE id BETWEEN ?1 AND ?2 AND processed = 0")?;
+    let ids = st
+        .query_map(params![lo, hi], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(ids)
+}
+
+/// A chat's processed, classified messages with text: (id, text).
+pub fn classified_texts(conn: &Connection, chat_id: i64) -> Result<Vec<(i64, String)>, StoreError> {
+    let mut st = conn.prepare_cached(
+        "SELECT id, text FROM messages WHERE chat_id = ?1 AND processed = 1 AND kind IS NOT NULL AND text IS NOT NULL",
+    )?;
+    let rows = st
+        .query_map([chat_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// Stores a message's classification made by classifier `version`; with `only_if_changed` the row is left alone when
+/// it holds this classification already. Returns whether the row was written.
+pub fn set_classification(
+    tx: &Transaction<'_>,
+    id: i64,
+    kind: &str,
+    json: &str,
+    version: &str,
+    only_if_changed: bool,
+) -> Result<bool, StoreError> {
+    let sql = if only_if_changed {
+        "UPDATE messages SET kind = ?2, classification = ?3, classifier_version = ?4 \
+         WHERE id = ?1 AND (classification IS NOT ?3)"
+    } else {
+        "UPDATE messages SET kind = ?2, classification = ?3, classifier_version = ?4 WHERE id = ?1"
+    };
+    let n = tx
+        .prepare_cached(sql)?
+        .execute(params![id, kind, json, version])?;
+    Ok(n > 0)
+}
+
+/// Chats with processed messages sent since `since_ms` that a classifier other than `version` classified.
+pub fn chats_with_outdated(
+    conn: &Connection,
+    version: &str,
+    since_ms: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let mut st = conn.prepare_cached(
+        "SELECT DISTINCT chat_id FROM messages WHERE processed = 1 AND kind IS NOT NULL \
+         AND classifier_version IS NOT ?1 AND sent_ms >= ?2",
+    )?;
+    let r = st
+        .query_map(params![version, since_ms], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(r)
+}
+
+/// A chat's messages of [`chats_with_outdated`]: (id, text, stored classification JSON).
+pub fn outdated_in_chat(
+    conn: &Connection,
+    chat_id: i64,
+    version: &str,
+    since_ms: i64,
+) -> Result<Vec<(i64, String, Option<String>)>, StoreError> {
+    let mut st = conn.prepare_cached(
+        "SELECT id, text, classification FROM messages WHERE chat_id = ?1 AND processed = 1 AND kind IS NOT NULL \
+         AND text IS NOT NULL AND classifier_version IS NOT ?2 AND sent_ms >= ?3",
+    )?;
+    let r = st
+        .query_map(params![chat_id, version, since_ms], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(r)
+}
+
 #[cfg(test)]
 mod search_tests {
     use super::*;
-    use crate::ingest::model::{ChatRef, Source};
+    use crate::message::{ChatRef, Source};
 
     fn msg(i: i64, text: &str) -> InboundMessage {
         let chat = ChatRef {

@@ -21,6 +21,9 @@ pub mod settings;
 pub mod users;
 
 pub use db::Db;
+/// The database types other modules may name (in signatures of functions that run inside a store transaction); the
+/// SQL itself stays in this module.
+pub use rusqlite::{Connection, Transaction};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

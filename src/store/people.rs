@@ -4,7 +4,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 
 use super::StoreError;
-use crate::ingest::model::SenderRef;
+use crate::message::SenderRef;
 
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct PersonRef {
@@ -132,7 +132,7 @@ pub fn get_ref(conn: &Connection, id: i64) -> Result<PersonRef, StoreError> {
 
 /// A person id from an API filter value: a numeric id or a phone number in any format.
 pub fn lookup(conn: &Connection, key: &str) -> Result<Option<i64>, StoreError> {
-    if let Some(phone) = crate::ingest::model::normalize_phone(key) {
+    if let Some(phone) = crate::message::normalize_phone(key) {
         if let Some(id) = conn
             .prepare_cached("SELECT id FROM people WHERE phone = ?1")?
             .query_row([&phone], |r| r.get(0))

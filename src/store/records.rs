@@ -866,3 +866,26 @@ pub fn ticket_summaries(
     )?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+/// Replaces a correction's data (an action gets its own id and time once stored).
+pub fn set_correction_data(
+    tx: &Transaction<'_>,
+    id: i64,
+    data: &serde_json::Value,
+) -> Result<(), StoreError> {
+    tx.prepare_cached("UPDATE corrections SET data = ?2 WHERE id = ?1")?
+        .execute(params![id, data.to_string()])?;
+    Ok(())
+}
+
+/// Every reclassification managers made, oldest first: (the message's text, the class given, as JSON).
+pub fn reclassification_lessons(conn: &Connection) -> Result<Vec<(String, String)>, StoreError> {
+    let mut st = conn.prepare_cached(
+        "SELECT m.text, json_extract(k.data, '$.class') FROM corrections k JOIN messages m ON m.id = k.target_id \
+         WHERE k.target = 'message' AND json_extract(k.data, '$.class') IS NOT NULL AND m.text IS NOT NULL ORDER BY k.id",
+    )?;
+    let r = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(r)
+}
