@@ -89,6 +89,24 @@ impl App {
             stop.child_token(),
         ));
         tasks.spawn(crate::gateway::run(core.clone(), stop.child_token()));
+        let sender = crate::outbox::sender::Sender::new(
+            core.db.clone(),
+            crate::whatsapp::client::Client::new(
+                core.http.clone(),
+                core.cfg.whatsapp.clone(),
+                std::time::Duration::from_secs(core.cfg.outbox.timeout_seconds),
+            ),
+            core.cfg.reminders.clone(),
+            core.cfg.outbox.clone(),
+            core.tz,
+        );
+        tasks.spawn(crate::outbox::sender::run(
+            sender,
+            core.clock.clone(),
+            core.wake.outbox.clone(),
+            std::time::Duration::from_secs(core.cfg.outbox.poll_seconds),
+            stop.child_token(),
+        ));
         let clock = core.clock.clone();
         tasks.spawn(crate::scheduler::run(
             core.db.clone(),

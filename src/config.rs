@@ -38,6 +38,8 @@ pub struct Config {
     pub whatsapp: WhatsAppConfig,
     pub scheduler: SchedulerConfig,
     pub posters: PostersConfig,
+    pub reminders: RemindersConfig,
+    pub outbox: OutboxConfig,
     pub evidence: EvidenceConfig,
     pub import: ImportConfig,
     /// Not a file key: the data directory (`--data`, `TAPAK_DATA`), default `./tapak-data`.
@@ -53,6 +55,8 @@ impl Default for Config {
             whatsapp: WhatsAppConfig::default(),
             scheduler: SchedulerConfig::default(),
             posters: PostersConfig::default(),
+            reminders: RemindersConfig::default(),
+            outbox: OutboxConfig::default(),
             evidence: EvidenceConfig::default(),
             import: ImportConfig::default(),
             data_dir: PathBuf::from("tapak-data"),
@@ -209,6 +213,73 @@ impl Default for SchedulerConfig {
 pub struct PostersConfig {
     /// The WhatsApp number QR posters open (`wa.me/<number>`): the business number guards and cleaners report to.
     pub business_number: String,
+}
+
+/// Reminder texts and how they go out (`[reminders]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RemindersConfig {
+    /// `HH:MM-HH:MM` in `general.timezone`; empty = none. Sends wait until the end (per-site override in the site's
+    /// settings, `reminders.quiet_hours`).
+    pub quiet_hours: String,
+    /// `en` or `ms`: the language of reminder texts unless the site or person says otherwise.
+    pub language: String,
+    /// Approved Cloud API template used outside the 24-hour window; empty = such sends fail with that reason.
+    pub template_name: String,
+    pub template_language: String,
+    /// Default route of reminders: `cloud_api`, `waha` or `evolution` (per site and per schedule overrides).
+    pub route: String,
+    /// Default audience on gateway routes: `group`, `person` or `both`.
+    pub audience: String,
+}
+
+impl Default for RemindersConfig {
+    fn default() -> Self {
+        RemindersConfig {
+            quiet_hours: "22:00-07:00".into(),
+            language: "en".into(),
+            template_name: String::new(),
+            template_language: "en".into(),
+            route: "cloud_api".into(),
+            audience: "group".into(),
+        }
+    }
+}
+
+/// The sender worker's limits (`[outbox]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboxConfig {
+    /// Attempts before a send that keeps failing (5xx, 429, connection refused) is marked failed.
+    pub max_attempts: u32,
+    /// First retry delay; doubled each attempt, at most `max_backoff_seconds`.
+    pub backoff_seconds: u64,
+    pub max_backoff_seconds: u64,
+    /// How long one send may take before its outcome is unknown (marked unconfirmed, never resent blindly).
+    pub timeout_seconds: u64,
+    /// Sends to one recipient per minute.
+    pub per_recipient_per_minute: u32,
+    /// Sends to anyone per minute.
+    pub global_per_minute: u32,
+    /// Whether urgent escalations may be sent during quiet hours.
+    pub urgent_passes_quiet_hours: bool,
+    /// How often the worker looks for due sends even when nothing woke it.
+    pub poll_seconds: u64,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        OutboxConfig {
+            max_attempts: 6,
+            backoff_seconds: 30,
+            max_backoff_seconds: 3600,
+            timeout_seconds: 30,
+            per_recipient_per_minute: 6,
+            global_per_minute: 60,
+            urgent_passes_quiet_hours: false,
+            poll_seconds: 5,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -421,6 +492,40 @@ impl Config {
                 "scheduler.summary_to",
                 format!("{bad:?} is not a phone number"),
             ));
+        }
+        crate::outbox::limits::QuietHours::parse(&self.reminders.quiet_hours)
+            .map_err(|m| invalid("reminders.quiet_hours", m))?;
+        if crate::outbox::texts::Lang::parse(&self.reminders.language).is_none() {
+            return Err(invalid("reminders.language", "must be en or ms".into()));
+        }
+        if crate::outbox::Route::parse(&self.reminders.route).is_none() {
+            return Err(invalid(
+                "reminders.route",
+                "must be cloud_api, waha or evolution".into(),
+            ));
+        }
+        if crate::outbox::Audience::parse(&self.reminders.audience).is_none() {
+            return Err(invalid(
+                "reminders.audience",
+                "must be group, person or both".into(),
+            ));
+        }
+        for (key, v) in [
+            ("outbox.max_attempts", self.outbox.max_attempts as u64),
+            ("outbox.timeout_seconds", self.outbox.timeout_seconds),
+            ("outbox.poll_seconds", self.outbox.poll_seconds),
+            (
+                "outbox.per_recipient_per_minute",
+                self.outbox.per_recipient_per_minute as u64,
+            ),
+            (
+                "outbox.global_per_minute",
+                self.outbox.global_per_minute as u64,
+            ),
+        ] {
+            if v == 0 {
+                return Err(invalid(key, "must be at least 1".into()));
+            }
         }
         if self.evidence.thumbnail_px < 16 {
             return Err(invalid(

@@ -23,6 +23,8 @@ pub struct Wake {
     pub lookup: Notify,
     /// Deliveries queued in the inbox, to be filed.
     pub inbox: Notify,
+    /// Sends queued in the outbox (producers notify after enqueueing).
+    pub outbox: Arc<Notify>,
 }
 
 /// Counters the features bump and `/metrics` reports.

@@ -34,6 +34,7 @@ pub mod schedule;
 pub mod scheduler;
 pub mod store;
 pub mod web;
+pub mod whatsapp;
 
 #[cfg(test)]
 mod dependency_tests {

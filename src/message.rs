@@ -238,6 +238,9 @@ pub struct StatusUpdate {
     pub recipient_id: Option<String>,
     /// Error codes/titles for failed statuses.
     pub errors: Vec<String>,
+    /// What the sender asked to be echoed (Cloud API `biz_opaque_callback_data`): the outbox names its send there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback: Option<String>,
 }
 
 /// Everything one webhook delivery contained, after normalisation.

@@ -395,6 +395,7 @@ fn normalize_status(s: &Value) -> Result<StatusUpdate, String> {
         at,
         recipient_id,
         errors,
+        callback: str_of(s, "biz_opaque_callback_data").map(str::to_string),
     })
 }
 
@@ -912,6 +913,7 @@ mod tests {
                 at: kl("2026-03-02T09:15:32+08:00"),
                 recipient_id: Some("60198765403".into()),
                 errors: vec![],
+                callback: None,
             }]
         );
 

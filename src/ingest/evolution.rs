@@ -400,6 +400,7 @@ fn update(env: &Env, d: &Value, out: &mut Normalized) -> Result<(), String> {
         at,
         recipient_id: recipient,
         errors: Vec::new(),
+        callback: None,
     });
     Ok(())
 }

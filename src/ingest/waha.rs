@@ -531,6 +531,7 @@ fn ack(ctx: &Ctx, p: &Value, out: &mut Normalized) -> Result<(), String> {
         at,
         recipient_id: recipient,
         errors: Vec::new(),
+        callback: None,
     });
     Ok(())
 }
@@ -1207,6 +1208,7 @@ mod tests {
                 at: Utc.timestamp_millis_opt(1772417200000).unwrap(),
                 recipient_id: Some("215555123456789@lid".into()),
                 errors: vec![],
+                callback: None,
             }]
         );
 

@@ -7,6 +7,8 @@
 //!
 //! This module holds the domain types only: no SQL (that is `store::outbox`) and no HTTP (that is the sender).
 
+pub mod limits;
+pub mod sender;
 pub mod texts;
 
 use chrono::{DateTime, Utc};
@@ -334,6 +336,20 @@ pub fn is_chat_id(to: &str) -> bool {
         && matches!(server, "g.us" | "c.us" | "s.whatsapp.net" | "lid")
 }
 
+/// Where a schedule's reminder to one person goes under `delivery`: `(to, mentions)` pairs. On a gateway route the
+/// group (`chat`, mentioning the person), the person, or both; the Cloud API cannot post in a phone-created group, so
+/// it always writes to the person. With no group known, the person.
+pub fn targets(delivery: Delivery, chat: Option<&str>, phone: &str) -> Vec<(String, Vec<String>)> {
+    let route = delivery.route.unwrap_or(Route::CloudApi);
+    let group = chat.filter(|c| is_group(c) && route != Route::CloudApi);
+    let person = (phone.to_string(), Vec::new());
+    match (delivery.audience.unwrap_or(Audience::Group), group) {
+        (Audience::Group, Some(g)) => vec![(g.to_string(), vec![phone.to_string()])],
+        (Audience::Both, Some(g)) => vec![(g.to_string(), vec![phone.to_string()]), person],
+        _ => vec![person],
+    }
+}
+
 /// Whether `to` is a group chat.
 pub fn is_group(to: &str) -> bool {
     to.trim().ends_with("@g.us")
@@ -404,6 +420,31 @@ mod tests {
         assert!(s.validate().is_ok());
         s.text = " ".into();
         assert!(s.validate().unwrap_err().starts_with("text:"));
+    }
+
+    #[test]
+    fn audiences() {
+        let g = Some("120363@g.us");
+        let d = |route, audience| Delivery {
+            route: Some(route),
+            audience: Some(audience),
+        };
+        assert_eq!(
+            targets(d(Route::Waha, Audience::Group), g, "6012"),
+            vec![("120363@g.us".to_string(), vec!["6012".to_string()])]
+        );
+        assert_eq!(
+            targets(d(Route::Evolution, Audience::Both), g, "6012").len(),
+            2
+        );
+        assert_eq!(
+            targets(d(Route::CloudApi, Audience::Group), g, "6012"),
+            vec![("6012".to_string(), vec![])]
+        );
+        assert_eq!(
+            targets(d(Route::Waha, Audience::Group), None, "6012"),
+            vec![("6012".to_string(), vec![])]
+        );
     }
 
     #[test]

@@ -219,6 +219,17 @@ pub fn file_delivery(
                 if s.errors.is_empty() { None } else { Some(s.errors.join("; ")) },
             ])?;
         out.statuses += n;
+        if let Some(route) = crate::outbox::Route::parse(s.source.as_str()) {
+            super::outbox::apply_status(
+                tx,
+                route,
+                &s.message_id,
+                &s.status,
+                &s.errors,
+                s.callback.as_deref(),
+                s.at,
+            )?;
+        }
     }
     for e in &n.errors {
         tx.prepare_cached(

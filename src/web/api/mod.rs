@@ -5,6 +5,7 @@ pub mod evidence;
 pub mod exports;
 pub mod imports;
 pub mod messages;
+pub mod outbox;
 pub mod records;
 pub mod schedules;
 
@@ -91,6 +92,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             axum::routing::post(records::move_message),
         )
         .route("/api/v1/repeats", get(records::repeats))
+        .route("/api/v1/outbox", get(outbox::list))
         .route(
             "/api/v1/settings/sla",
             get(records::get_sla).put(records::put_sla),
