@@ -18,6 +18,42 @@ pub struct App {
     addr: SocketAddr,
     pipeline: Arc<Pipeline>,
     web: web::AppState,
+    /// The data dir's lock, held until the app is dropped (see [`lock_data_dir`]).
+    _lock: std::fs::File,
+}
+
+/// Takes an exclusive advisory lock on `DATA_DIR/tapak.lock` for the life of the returned file, so a second server
+/// on the same data dir refuses to start instead of serving beside the first. The kernel drops the lock when the
+/// process ends, however it ends (a kill -9 leaves no stale lock).
+pub fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    let path = dir.join("tapak.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock only takes an advisory lock on a file descriptor this function owns.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                anyhow::bail!(
+                    "another tapak server is already running on the data directory {} (it holds {}); stop it first, \
+                     or give this one another --data directory",
+                    dir.display(),
+                    path.display()
+                );
+            }
+            return Err(err).with_context(|| format!("cannot lock {}", path.display()));
+        }
+    }
+    Ok(file)
 }
 
 impl App {
@@ -29,6 +65,7 @@ impl App {
     /// As [`App::build`] with the given clock (tests run the whole appliance on a fake one).
     pub async fn build_with_clock(cfg: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         let listen = cfg.server.listen.clone();
+        let lock = lock_data_dir(&cfg.data_dir)?;
         let core = Arc::new(Core::open(cfg, clock)?);
         let pipeline = Arc::new(Pipeline::new(core));
         let web = web::AppState::new(web::WebState::new(pipeline.clone()));
@@ -41,6 +78,7 @@ impl App {
             addr,
             pipeline,
             web,
+            _lock: lock,
         })
     }
 
@@ -192,5 +230,39 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'stat
             let _ = tokio::signal::ctrl_c().await;
         }
         tracing::info!("shutdown requested");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(dir: &std::path::Path) -> Config {
+        let mut cfg = Config {
+            data_dir: dir.to_path_buf(),
+            ..Default::default()
+        };
+        cfg.server.listen = "127.0.0.1:0".into();
+        cfg
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_second_server_on_the_same_data_dir_refuses_to_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = App::build(config(dir.path())).await.unwrap();
+        let e = match App::build(config(dir.path())).await {
+            Ok(_) => panic!("a second server started on the same data dir"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(e.contains("another tapak server is already running"), "{e}");
+        assert!(e.contains(&dir.path().display().to_string()), "{e}");
+        // Another data dir is fine, and the lock goes with the first server.
+        let other = tempfile::tempdir().unwrap();
+        drop(App::build(config(other.path())).await.unwrap());
+        let db = first.pipeline().core().db.clone();
+        drop(first);
+        db.close();
+        let again = App::build(config(dir.path())).await.unwrap();
+        drop(again);
     }
 }

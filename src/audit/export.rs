@@ -8,8 +8,8 @@ use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::Path;
 
+use crate::store::Connection;
 use ed25519_dalek::SigningKey;
-use rusqlite::Connection;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use zip::write::SimpleFileOptions;

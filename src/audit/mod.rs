@@ -170,7 +170,7 @@ pub struct FileEntry {
 
 /// Records in the event log that an audit ZIP was made, by whom and of what (the manifest's SHA-256 identifies it).
 pub fn record_export(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &crate::store::Transaction<'_>,
     actor: &str,
     m: &Manifest,
 ) -> Result<(), crate::store::StoreError> {

@@ -199,7 +199,10 @@ fn io_store(e: std::io::Error) -> StoreError {
     StoreError::Io(format!("import spool: {e}"))
 }
 
-fn write_all(tx: &rusqlite::Transaction<'_>, job: WriteJob) -> Result<WriteOutcome, StoreError> {
+fn write_all(
+    tx: &crate::store::Transaction<'_>,
+    job: WriteJob,
+) -> Result<WriteOutcome, StoreError> {
     let target = imports::resolve_target(
         tx,
         &job.chat_name,

@@ -15,8 +15,8 @@ pub mod texts;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use crate::store::Transaction;
 use chrono::{DateTime, Duration, NaiveTime, Utc};
-use rusqlite::Transaction;
 use tokio_util::sync::CancellationToken;
 
 use crate::classify::types::{Category, Location, TaskStatus};
