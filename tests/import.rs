@@ -739,3 +739,121 @@ async fn upload_via_the_api() {
     let ops = &doc["paths"]["/api/v1/imports"];
     assert!(ops["get"].is_object() && ops["post"].is_object(), "{ops}");
 }
+
+/// Multipart uploads (axum's multipart support): the file part is streamed straight into one file in tmp/ (not the
+/// whole body first, then the part again); a truncated or malformed form is a 400 and an oversize one a 413, also
+/// when no Content-Length announces it; nothing is left in tmp/.
+#[tokio::test]
+async fn multipart_uploads_stream_the_file_part_to_disk_once() {
+    let s = Server::start(&config(64 * 1024));
+    let c = client();
+    let manager = s.token("manager");
+    let zip = std::fs::read(fx("WhatsApp Chat with Ops Menara Contoh.zip")).unwrap();
+    let boundary = "----tapakFormBoundary7q";
+    let head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"site\"\r\n\r\nMenara Contoh\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"held.zip\"\r\n\
+         Content-Type: application/zip\r\n\r\n"
+    );
+    let tail = format!("\r\n--{boundary}--\r\n");
+    let url = s.u("/api/v1/imports");
+    let ct = format!("multipart/form-data; boundary={boundary}");
+    let tmp = s.data.join("tmp");
+    let tmp_files = || -> Vec<Vec<u8>> {
+        std::fs::read_dir(&tmp)
+            .unwrap()
+            .map(|f| std::fs::read(f.unwrap().path()).unwrap_or_default())
+            .collect()
+    };
+    // A body sent in pieces, without a Content-Length.
+    let streamed = |first: Vec<u8>| {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+        let body = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|b| (Ok::<_, std::io::Error>(b), rx))
+        });
+        let req = c
+            .post(&url)
+            .bearer_auth(&manager)
+            .header("content-type", &ct)
+            .body(reqwest::Body::wrap_stream(body));
+        let sent = tx.clone();
+        tokio::spawn(async move { sent.send(first).await.unwrap() });
+        (tx, tokio::spawn(req.send()))
+    };
+
+    // Half the file sent: what is on disk is the file's own first bytes, not the form around it.
+    let mut first = head.clone().into_bytes();
+    first.extend_from_slice(&zip[..zip.len() / 2]);
+    let (tx, answer) = streamed(first);
+    eventually(20, "the file part's first bytes are on disk", || {
+        let files = tmp_files();
+        let zip = zip.clone();
+        async move {
+            files
+                .iter()
+                .any(|f| !f.is_empty() && zip.starts_with(f))
+                .then_some(())
+        }
+    })
+    .await;
+    assert_eq!(tmp_files().len(), 1, "one file on disk for the upload");
+    let mut rest = zip[zip.len() / 2..].to_vec();
+    rest.extend_from_slice(tail.as_bytes());
+    tx.send(rest).await.unwrap();
+    drop(tx);
+    let r = answer.await.unwrap().unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["path"], "held.zip");
+    assert_eq!(v["site"]["name"], "Menara Contoh");
+    assert_eq!(v["new"], 25, "{v}");
+
+    // Cut short before the closing boundary, not a form at all, a form without a file: 400 saying why.
+    let mut cut = head.clone().into_bytes();
+    cut.extend_from_slice(&zip[..zip.len() / 2]);
+    let no_file = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"chat\"\r\n\r\nOps\r\n--{boundary}--\r\n"
+    );
+    for (body, want) in [
+        (cut, "malformed multipart body"),
+        (b"just some text".to_vec(), "malformed multipart body"),
+        (no_file.into_bytes(), "the form has no file part"),
+    ] {
+        let r = c
+            .post(&url)
+            .bearer_auth(&manager)
+            .header("content-type", &ct)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        let v: Value = r.json().await.unwrap();
+        let msg = v["error"]["message"].as_str().unwrap();
+        assert!(msg.starts_with(want), "{msg}");
+    }
+
+    // Above server.upload_body_limit with no Content-Length: stopped mid-stream.
+    let (tx, answer) = streamed(head.clone().into_bytes());
+    for _ in 0..10 {
+        if tx.send(vec![b'x'; 16 * 1024]).await.is_err() {
+            break;
+        }
+    }
+    drop(tx);
+    let r = answer.await.unwrap().unwrap();
+    assert_eq!(r.status(), 413);
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("larger than server.upload_body_limit (65536 bytes)"),
+        "{v}"
+    );
+
+    // The server may close a connection it refused a body on: continue on a fresh client.
+    let (_, imports) = get_json(&client(), &s.u("/api/v1/imports"), &manager).await;
+    assert_eq!(imports["items"].as_array().unwrap().len(), 1);
+    assert_eq!(tmp_files().len(), 0, "nothing left in tmp/");
+}
