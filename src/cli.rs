@@ -45,6 +45,10 @@ pub enum Command {
         /// With --eval: print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// Score a model trained without these bundled training sets (dev, extra, dev2; comma-separated), so a
+        /// labelled set that is also in the shipped model's training can be scored out of sample.
+        #[arg(long, value_delimiter = ',', value_name = "SOURCES")]
+        without: Vec<String>,
     },
     /// Manage logins.
     User {
@@ -269,7 +273,11 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 Ok::<(), CliError>(())
             })
         }
-        Command::Classify { eval, json } => classify(eval.as_deref(), *json),
+        Command::Classify {
+            eval,
+            json,
+            without,
+        } => classify(eval.as_deref(), *json, without),
         Command::User { action } => {
             let cfg = load_config(&cli, None)?;
             let db = crate::store::Db::open(&cfg.db_path())?;
@@ -492,7 +500,11 @@ fn export_audit(
     let key = audit::signing::load_or_create(&cfg.data_dir)
         .map_err(|e| CliError::runtime(e.to_string()))?;
     let db = crate::store::Db::open(&cfg.db_path())?;
-    let req = audit::export::Request { period, site };
+    let req = audit::export::Request {
+        period,
+        site,
+        now: crate::clock::now(),
+    };
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_style(
         indicatif::ProgressStyle::with_template("{spinner} exporting {msg}")
@@ -595,8 +607,23 @@ fn verify_audit(file: &std::path::Path) -> Result<(), CliError> {
 }
 
 /// `tapak classify`: JSON lines in, JSON lines out, in order; bad lines get an error line and the rest continue.
-fn classify(eval: Option<&str>, json: bool) -> Result<(), CliError> {
-    let classifier = crate::classify::Classifier::new();
+fn classify(eval: Option<&str>, json: bool, without: &[String]) -> Result<(), CliError> {
+    let mut excluded = Vec::new();
+    for name in without {
+        excluded.push(
+            crate::classify::TrainingSource::parse(name.trim()).ok_or_else(|| {
+                CliError::usage(format!(
+                    "--without: unknown training set {name:?} (dev, extra or dev2)"
+                ))
+            })?,
+        );
+    }
+    let classifier = if excluded.is_empty() {
+        crate::classify::Classifier::new()
+    } else {
+        crate::classify::Classifier::trained_without(&excluded)
+            .map_err(|e| CliError::runtime(e.to_string()))?
+    };
     if let Some(src) = eval {
         let text = if src == "-" {
             let mut s = String::new();

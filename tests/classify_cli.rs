@@ -111,3 +111,35 @@ fn eval_prints_the_contract_scores() {
     assert_eq!(code, 2, "bad input is exit 2");
     assert!(err.contains("line 1"), "{err}");
 }
+
+/// `--without dev2` scores a model trained without the newer development messages, so dev2 is scored out of its
+/// training data; the shipped model (trained on it) scores it in-sample, and higher.
+#[test]
+fn eval_without_a_training_set_scores_it_out_of_training() {
+    let dev2 = common::fixture("corpus/messages.dev2.jsonl");
+    let macro_f1 = |extra: &[&str]| -> f64 {
+        let mut args = vec!["classify", "--eval", dev2.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = Command::new(common::bin()).args(&args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("kind: macro-F1"))
+            .unwrap();
+        line.split_whitespace().nth(2).unwrap().parse().unwrap()
+    };
+    let in_sample = macro_f1(&[]);
+    let out_of_sample = macro_f1(&["--without", "dev2"]);
+    assert!(
+        in_sample > out_of_sample,
+        "trained on dev2 {in_sample} vs without it {out_of_sample}"
+    );
+    let (code, _, err) = classify(&["--eval", "-", "--without", "nope"], "");
+    assert_eq!(code, 2, "an unknown training set is a usage error");
+    assert!(err.contains("unknown training set"), "{err}");
+}

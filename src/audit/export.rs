@@ -30,6 +30,8 @@ pub struct Request {
     pub period: Period,
     /// A site's id or name; `None` for every site.
     pub site: Option<String>,
+    /// When the export is made (from the injected clock): the manifest's time and "overdue now" in ticket details.
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 /// Where an export stands, for progress bars: the part being written and how many items it has written. Answering
@@ -231,7 +233,7 @@ fn write_zip(
     entries.push(w.finish());
 
     // Tickets opened and task-log entries reported in the period.
-    let now = chrono::Utc::now();
+    let now = req.now;
     let rf = store::records::RecordFilter {
         site: site_id,
         from_ms: Some(from_ms),
@@ -714,6 +716,7 @@ mod tests {
         Request {
             period: Period::parse("2026-12-01", "2026-12-07").unwrap(),
             site: None,
+            now: store::now(),
         }
     }
 
@@ -769,13 +772,15 @@ mod tests {
     fn the_export_is_one_snapshot_of_the_database() {
         let (dir, conn, files, key) = setup();
         let tz = chrono_tz::Asia::Kuala_Lumpur;
-        let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+        let now = store::now();
+        let today = now.with_timezone(&tz).date_naive();
         let req = Request {
             period: Period {
                 from: today,
                 to: today,
             },
             site: None,
+            now,
         };
         let mut other = store::db::open_and_migrate(&dir.path().join("t.db")).unwrap();
         let append = |c: &mut Connection, what: &str| {

@@ -507,6 +507,19 @@ impl TrainingSource {
         TrainingSource::Extra,
         TrainingSource::Dev2Messages,
     ];
+
+    /// The name used on the command line (`tapak classify --eval FILE --without dev2`).
+    pub fn name(self) -> &'static str {
+        match self {
+            TrainingSource::DevMessages => "dev",
+            TrainingSource::Extra => "extra",
+            TrainingSource::Dev2Messages => "dev2",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TrainingSource> {
+        TrainingSource::ALL.into_iter().find(|t| t.name() == s)
+    }
 }
 
 /// The bundled training data, without the named sources.

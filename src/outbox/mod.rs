@@ -375,15 +375,7 @@ mod tests {
 
     #[test]
     fn rung_purposes_match_the_ladder() {
-        for rung in [
-            Rung::Remind,
-            Rung::PhotoRequest,
-            Rung::Escalate,
-            Rung::RespondOwner,
-            Rung::RespondEscalate,
-            Rung::ResolveOwner,
-            Rung::ResolveEscalate,
-        ] {
+        for rung in Rung::ALL {
             assert_eq!(Purpose::of_rung(rung).as_str(), rung.purpose());
         }
     }

@@ -1112,7 +1112,7 @@ mod tests {
         let pending = store::messages::pending(&tx, 100).unwrap();
         assert_eq!(pending.len(), 3);
         let batch = classify_pending(&classifier, &Default::default(), pending);
-        let stats = link_in_tx(&tx, &cache, &batch, chrono_tz::UTC, Utc::now()).unwrap();
+        let stats = link_in_tx(&tx, &cache, &batch, chrono_tz::UTC, store::now()).unwrap();
         assert_eq!(stats.processed, 3);
         let text = "Cleaning Block B level 2 done";
         let (st, row) = deliver(&tx, &cache, inbound("w6", "B", text, 5), pre(text, None));

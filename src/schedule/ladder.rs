@@ -35,6 +35,20 @@ pub enum Rung {
 }
 
 impl Rung {
+    pub const ALL: [Rung; 7] = [
+        Rung::Remind,
+        Rung::PhotoRequest,
+        Rung::Escalate,
+        Rung::RespondOwner,
+        Rung::RespondEscalate,
+        Rung::ResolveOwner,
+        Rung::ResolveEscalate,
+    ];
+
+    pub fn parse(s: &str) -> Option<Rung> {
+        Rung::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Rung::Remind => "remind",

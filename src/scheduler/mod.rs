@@ -472,7 +472,7 @@ fn evaluate(
         ) {
             let taken: Vec<Rung> = occ::rungs_taken(tx, "occurrence", o.id)?
                 .iter()
-                .filter_map(|r| rung_parse(r))
+                .filter_map(|r| Rung::parse(r))
                 .collect();
             let due_rungs = ladder::occurrence_rungs(
                 st,
@@ -642,20 +642,6 @@ fn send(
     Ok(n)
 }
 
-fn rung_parse(s: &str) -> Option<Rung> {
-    [
-        Rung::Remind,
-        Rung::PhotoRequest,
-        Rung::Escalate,
-        Rung::RespondOwner,
-        Rung::RespondEscalate,
-        Rung::ResolveOwner,
-        Rung::ResolveEscalate,
-    ]
-    .into_iter()
-    .find(|r| r.as_str() == s)
-}
-
 fn chase_tickets(
     tx: &Transaction<'_>,
     set: &Settings,
@@ -688,7 +674,7 @@ fn chase_tickets(
             .collect();
         let taken: Vec<Rung> = occ::rungs_taken(tx, "issue", t.id)?
             .iter()
-            .filter_map(|r| rung_parse(r))
+            .filter_map(|r| Rung::parse(r))
             .collect();
         let clock = TicketClock {
             respond_by: t.respond_by_ms.and_then(at),

@@ -61,6 +61,7 @@ pub async fn audit_zip(
     let req = audit::export::Request {
         period,
         site: p.site.clone(),
+        now: st.clock.now(),
     };
     let manifest = st
         .db
