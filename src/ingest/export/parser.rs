@@ -526,7 +526,7 @@ pub(crate) fn parse_header(b: &[u8]) -> Option<RawHeader> {
     if b.get(i) == Some(&b' ') {
         i += 1;
     }
-    let (n2, d2) = read_num(b, &mut i, 2)?;
+    let (n2, d2) = read_num(b, &mut i, 4)?;
     if b.get(i) != Some(&sep) {
         return None;
     }
@@ -535,14 +535,29 @@ pub(crate) fn parse_header(b: &[u8]) -> Option<RawHeader> {
         i += 1;
     }
     let (n3, d3) = read_num(b, &mut i, 4)?;
-    if d1 >= 3 {
-        if d1 != 4 || d3 > 2 {
+    // The year sits first (`2026/03/02`), last (`02/03/2026`), or, in one rare export form, in the
+    // middle (`03/2026/02`, month/year/day); it is moved last so date-order detection sees day and
+    // month as usual.
+    let (nums, digits) = if d2 == 4 {
+        if d1 > 2 || d3 > 2 {
             return None;
         }
-    } else if d3 != 2 && d3 != 4 {
+        ([n1, n3, n2], [d1, d3, d2])
+    } else if d2 > 2 {
         return None;
-    }
-    if sep == b'.' && b.get(i) == Some(&b'.') {
+    } else {
+        if d1 >= 3 {
+            if d1 != 4 || d3 > 2 {
+                return None;
+            }
+        } else if d3 != 2 && d3 != 4 {
+            return None;
+        }
+        ([n1, n2, n3], [d1, d2, d3])
+    };
+    // `13. 6. 2018.`: a dot after the year; those exports put no dash before the author.
+    let year_dot = sep == b'.' && b.get(i) == Some(&b'.');
+    if year_dot {
         i += 1;
     }
     let comma = b.get(i) == Some(&b',');
@@ -554,6 +569,14 @@ pub(crate) fn parse_header(b: &[u8]) -> Option<RawHeader> {
         return None;
     }
     i = j;
+    // Finnish `13.6.2018 klo 21.25.15`.
+    if b[i..].starts_with(b"klo") && word_end(b, i + 3) {
+        let j = skip_blank(b, i + 3);
+        if j == i + 3 {
+            return None;
+        }
+        i = j;
+    }
     // AM/PM before the time (zh/ja/ko style).
     let mut pm = None;
     if b.get(i).is_some_and(|&c| c >= 0x80) {
@@ -588,6 +611,7 @@ pub(crate) fn parse_header(b: &[u8]) -> Option<RawHeader> {
             i = k;
         }
     }
+    let before_blank = i;
     i = skip_blank(b, i);
     if bracketed {
         if b.get(i) != Some(&b']') {
@@ -598,10 +622,14 @@ pub(crate) fn parse_header(b: &[u8]) -> Option<RawHeader> {
         match b.get(i) {
             Some(b'-') => i += 1,
             Some(0xE2) if b.get(i + 1) == Some(&0x80) && b.get(i + 2) == Some(&0x93) => i += 3,
+            // Dotted dates may end the time with a colon: `13.06.18 21.25.15: A: x`.
+            Some(b':') if sep == b'.' && i == before_blank => i += 1,
+            // `13. 6. 2018. 21:25:15 A: x`: no separator at all, only the blank.
+            Some(_) if year_dot && i > before_blank => {}
             _ => return None,
         }
         let j = skip_blank(b, i);
-        if j == i && i < b.len() {
+        if j == i && i < b.len() && !year_dot {
             return None;
         }
         i = j;
@@ -614,8 +642,8 @@ pub(crate) fn parse_header(b: &[u8]) -> Option<RawHeader> {
         return None;
     }
     Some(RawHeader {
-        nums: [n1, n2, n3],
-        digits: [d1, d2, d3],
+        nums,
+        digits,
         hour,
         minute,
         second,
@@ -1229,7 +1257,23 @@ fn android_attached(first: &str) -> Option<&str> {
     })
 }
 
-/// iOS: `… <attached: file>` anywhere in the line → (text before, file name, text after).
+/// Old iOS: `file <attached>` (the `<` sometimes written `‹`, marks around it) → file name.
+fn ios_attached_suffix(first: &str) -> Option<&str> {
+    let t = trim_end_marks(first);
+    let rest = t.strip_suffix("attached>")?;
+    let rest = trim_end_marks(rest);
+    let rest = rest
+        .strip_suffix('<')
+        .or_else(|| rest.strip_suffix('\u{2039}'))?;
+    let name = trim_marks(rest);
+    // A file name has an extension; `see <attached>` in prose is not an attachment.
+    let ext = name.rsplit_once('.').map(|(_, e)| e)?;
+    (!ext.is_empty() && ext.len() <= 5 && ext.chars().all(|c| c.is_ascii_alphanumeric()))
+        .then_some(name)
+}
+
+/// iOS: `… <attached: file>` anywhere in the line → (text before, file name, text after). Also the
+/// spaced `< attached: file >`.
 fn ios_attached(first: &str) -> Option<(&str, &str, &str)> {
     let mut from = 0;
     while let Some(p) = first[from..].find('<') {
@@ -1237,7 +1281,7 @@ fn ios_attached(first: &str) -> Option<(&str, &str, &str)> {
         let inner = &first[start + 1..];
         if let Some(colon) = inner.find(':') {
             let label = &inner[..colon];
-            if IOS_ATTACHED.iter().any(|l| label.trim_end() == *l) {
+            if IOS_ATTACHED.iter().any(|l| trim_marks(label) == *l) {
                 if let Some(close) = inner.find('>') {
                     if close > colon {
                         let name = trim_marks(&inner[colon + 1..close]);
@@ -1354,7 +1398,7 @@ fn classify(b: Builder, ordinal: usize) -> ExportRecord {
         if single && DELETED_MARKERS.contains(&t_nodot) {
             kind = RecordKind::Deleted;
             new_text = Some(String::new());
-        } else if let Some(name) = android_attached(first) {
+        } else if let Some(name) = android_attached(first).or_else(|| ios_attached_suffix(first)) {
             let mut caption = if single { "" } else { &text[first_end + 1..] };
             let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
             if trim_marks(caption) == stem || trim_marks(caption) == name {
@@ -1620,6 +1664,87 @@ mod tests {
             assert_eq!(h.to_datetime(*order), Some(dt(want)), "{line}");
             assert_eq!(&line[h.rest..], "A: x", "{line}");
         }
+    }
+
+    /// Single-line forms another export parser's published tests read (whatsapp-chat-parser's
+    /// format list); tapak refused the last four before. Written here with our own text.
+    #[test]
+    fn forms_other_parsers_read() {
+        let cases: &[(&str, &str)] = &[
+            ("3/6/18, 1:55 p.m. - Siti: lampu ok", "2018-06-03 13:55:00"),
+            (
+                "03-06-2018, 01.55 PM - Siti: lampu ok",
+                "2018-06-03 13:55:00",
+            ),
+            ("[06.13.18 21:25:15] Siti: lampu ok", "2018-06-13 21:25:15"),
+            (
+                "[3/6/18 1:55:00 p. m.] Siti: lampu ok",
+                "2018-06-03 13:55:00",
+            ),
+            (
+                "\u{200e}[3/6/18 1:55:00 p. m.] Siti: lampu ok",
+                "2018-06-03 13:55:00",
+            ),
+            (
+                "[2018/06/13, 21:25:15] Siti: lampu ok",
+                "2018-06-13 21:25:15",
+            ),
+            // Dotted date, dotted time ending in a colon.
+            ("13.06.18 21.25.15: Siti: lampu ok", "2018-06-13 21:25:15"),
+            // Finnish `klo`.
+            (
+                "13.6.2018 klo 21.25.15 - Siti: lampu ok",
+                "2018-06-13 21:25:15",
+            ),
+            // A dot after the year, no dash before the author.
+            (
+                "13. 6. 2018. 21:25:15 Siti: lampu ok",
+                "2018-06-13 21:25:15",
+            ),
+            // The year between month and day.
+            (
+                "[06/2018/13, 21:25:15] Siti: lampu ok",
+                "2018-06-13 21:25:15",
+            ),
+        ];
+        for (line, want) in cases {
+            let r = parse_str(&format!("{line}\n")).unwrap_or_else(|e| panic!("{line}: {e}"));
+            assert_eq!(r.len(), 1, "{line}");
+            assert_eq!(r[0].local, dt(want), "{line}");
+            assert_eq!(r[0].author.as_deref(), Some("Siti"), "{line}");
+            assert_eq!(r[0].text, "lampu ok", "{line}");
+        }
+        // What stays a continuation line: no separator where the form needs one.
+        for l in [
+            "02/03/2026, 09:15: note",
+            "13.06.2018 21:25 Siti: x",
+            "06/2018/2018, 21:25 - A: x",
+            "2018/2018/13, 21:25 - A: x",
+        ] {
+            assert!(parse_header(l.as_bytes()).is_none(), "{l}");
+        }
+    }
+
+    #[test]
+    fn old_ios_attachment_forms() {
+        let chat = "[13/06/2018, 21:25:15] Siti: IMG_0042.JPG <\u{200e}attached>\n\
+                    [13/06/2018, 21:26:15] Siti: \u{200e}< attached: 00000042-PHOTO-2018-06-13-21-26-15.jpg >\n\
+                    [13/06/2018, 21:27:15] Siti: laporan.pdf \u{2039}attached>\n\
+                    [13/06/2018, 21:28:15] Siti: see <attached>\n";
+        let r = parse_str(chat).unwrap();
+        assert_eq!(r.len(), 4);
+        let file = |i: usize| match &r[i].kind {
+            RecordKind::Media { filename, .. } => filename.clone(),
+            other => panic!("record {i} is {other:?}"),
+        };
+        assert_eq!(file(0).as_deref(), Some("IMG_0042.JPG"));
+        assert_eq!(
+            file(1).as_deref(),
+            Some("00000042-PHOTO-2018-06-13-21-26-15.jpg")
+        );
+        assert_eq!(file(2).as_deref(), Some("laporan.pdf"));
+        assert_eq!(r[3].kind, RecordKind::Text);
+        assert_eq!(r[3].text, "see <attached>");
     }
 
     #[test]
