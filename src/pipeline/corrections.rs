@@ -1,12 +1,15 @@
 //! Corrections: a manager's correction stored and replayed, the classifier taught by reclassifications, and the
 //! re-classification of recent messages after an upgrade of the classifier.
 
+use serde::Serialize;
+
 use super::{replay_chat_in_tx, Classifiers, Pipeline};
 use crate::classify::types::Classification;
-use crate::store::{self, StoreError};
+use crate::store::{self, record_links::ChatRecords, StoreError, Transaction};
 
 /// A manager's correction: stored (hash-chained event too), then the chat is replayed so the correction wins over
-/// every rule, now and on any later re-processing.
+/// every rule, now and on any later re-processing. Only what the correction names is changed on purpose; everything
+/// else the replay changed is listed as a [`SideEffect`].
 pub struct CorrectionInput {
     pub chat_id: i64,
     /// `message`, `evidence` or `action`.
@@ -17,95 +20,242 @@ pub struct CorrectionInput {
     pub reason: Option<String>,
     /// Event-log action name, e.g. `issue.status_changed`.
     pub action: String,
+    /// A reclassification: the message's text and its new classification, stored on the message row and taught to
+    /// the classifier once the correction is committed (other messages are not re-classified).
+    pub reclassify: Option<(String, Classification)>,
 }
 
-pub async fn apply_correction(svc: &Pipeline, c: CorrectionInput) -> Result<i64, StoreError> {
-    let cache = svc.states();
-    let tz = svc.tz;
-    let now = svc.clock.now();
-    svc.db
-        .write(move |tx| {
-            let id = store::records::add_correction(
-                tx,
-                c.chat_id,
-                c.target,
-                c.target_id,
-                &c.data,
-                &c.actor,
-                c.reason.as_deref(),
-            )?;
-            // Ticket actions carry the correction id so the engine applies each once, at the time it was made.
-            if c.target == "action" {
-                let mut data = c.data.clone();
-                if let Some(o) = data.as_object_mut() {
-                    o.insert("id".into(), serde_json::json!(id));
-                    o.insert("at".into(), serde_json::json!(store::fmt_time(now)));
-                }
-                store::records::set_correction_data(tx, id, &data)?;
+/// A record a side effect names: `{"type": "issue"|"task", "id"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct LinkRef {
+    #[serde(rename = "type")]
+    pub record_type: String,
+    pub id: i64,
+}
+
+/// Something a correction changed beyond what it names, found by comparing the chat's records before and after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SideEffect {
+    TicketOpened {
+        ticket: i64,
+    },
+    TicketRemoved {
+        ticket: i64,
+    },
+    TicketClosed {
+        ticket: i64,
+        from: String,
+        to: String,
+    },
+    TicketReopened {
+        ticket: i64,
+        from: String,
+        to: String,
+    },
+    TicketStatusChanged {
+        ticket: i64,
+        from: String,
+        to: String,
+    },
+    TaskCreated {
+        task: i64,
+    },
+    TaskRemoved {
+        task: i64,
+    },
+    MessageMoved {
+        message: i64,
+        from: Option<LinkRef>,
+        to: Option<LinkRef>,
+    },
+    EvidenceMoved {
+        evidence: i64,
+        from: Option<LinkRef>,
+        to: Option<LinkRef>,
+        role: Option<String>,
+    },
+}
+
+fn link_ref(l: &store::record_links::Link) -> Option<LinkRef> {
+    l.as_ref().map(|(t, id)| LinkRef {
+        record_type: t.clone(),
+        id: *id,
+    })
+}
+
+fn is_finished(status: &str) -> bool {
+    matches!(status, "resolved" | "closed")
+}
+
+/// What changed between two views of a chat's records, leaving out the change the correction names: the named
+/// message's or evidence file's own link, or the named ticket's own status.
+pub fn side_effects(
+    before: &ChatRecords,
+    after: &ChatRecords,
+    target: &str,
+    target_id: Option<i64>,
+) -> Vec<SideEffect> {
+    let named = |what: &str, id: i64| target == what && target_id == Some(id);
+    let mut out = vec![];
+    for (&id, status) in &after.issues {
+        match before.issues.get(&id) {
+            None => out.push(SideEffect::TicketOpened { ticket: id }),
+            Some(old) if old != status && !named("action", id) => {
+                let (from, to) = (old.clone(), status.clone());
+                out.push(match (is_finished(old), is_finished(status)) {
+                    (false, true) => SideEffect::TicketClosed {
+                        ticket: id,
+                        from,
+                        to,
+                    },
+                    (true, false) => SideEffect::TicketReopened {
+                        ticket: id,
+                        from,
+                        to,
+                    },
+                    _ => SideEffect::TicketStatusChanged {
+                        ticket: id,
+                        from,
+                        to,
+                    },
+                });
             }
-            store::events::append(
-                tx,
-                &c.actor,
-                &c.action,
-                c.target,
-                c.target_id.map(|t| t.to_string()).as_deref(),
-                &serde_json::json!({"data": c.data, "reason": c.reason, "correction": id}),
-            )?;
-            replay_chat_in_tx(tx, &cache, c.chat_id, tz, now)?;
-            Ok(id)
-        })
-        .await
+            Some(_) => {}
+        }
+    }
+    for &id in before.issues.keys() {
+        if !after.issues.contains_key(&id) {
+            out.push(SideEffect::TicketRemoved { ticket: id });
+        }
+    }
+    for id in after.tasks.difference(&before.tasks) {
+        out.push(SideEffect::TaskCreated { task: *id });
+    }
+    for id in before.tasks.difference(&after.tasks) {
+        out.push(SideEffect::TaskRemoved { task: *id });
+    }
+    for (&id, to) in &after.messages {
+        let from = before.messages.get(&id).cloned().flatten();
+        if &from != to && !named("message", id) {
+            out.push(SideEffect::MessageMoved {
+                message: id,
+                from: link_ref(&from),
+                to: link_ref(to),
+            });
+        }
+    }
+    for (&id, (to, role)) in &after.evidence {
+        let (from, old_role) = before.evidence.get(&id).cloned().unwrap_or_default();
+        if (&from != to || &old_role != role) && !named("evidence", id) {
+            out.push(SideEffect::EvidenceMoved {
+                evidence: id,
+                from: link_ref(&from),
+                to: link_ref(to),
+                role: role.clone(),
+            });
+        }
+    }
+    out
 }
 
-/// Teaches the shared classifier a manager's reclassification, then re-classifies the chat's messages it may change
-/// (never those a manager corrected) and replays the chat.
-pub async fn learn_and_reclassify(
+/// A correction's outcome: what `read_back` read after it (inside its transaction), what else it changed, and
+/// whether it was only a dry run (nothing kept). In JSON the value's fields come first, then `side_effects` and
+/// `dry_run`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Corrected<T> {
+    #[serde(flatten)]
+    pub value: T,
+    pub side_effects: Vec<SideEffect>,
+    pub dry_run: bool,
+}
+
+/// Applies a correction in one write transaction: the correction row, the message's classification (for a
+/// reclassification), the chat's replay and the event naming its side effects. With `dry_run` the same work runs
+/// inside a savepoint that is rolled back, so the side effects returned are the ones applying it would have.
+pub async fn apply_correction<T, F>(
     svc: &Pipeline,
-    chat_id: i64,
-    text: String,
-    class: Classification,
-) -> Result<usize, StoreError> {
-    let mut c = (*svc.classifier()).clone();
-    c.learn(&text, &class);
-    svc.classifiers.replace_shared(c);
-    let classifier = svc.classifier();
+    c: CorrectionInput,
+    dry_run: bool,
+    read_back: F,
+) -> Result<Corrected<T>, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+{
     let cache = svc.states();
     let tz = svc.tz;
     let now = svc.clock.now();
-    svc.db
-        .write(move |tx| {
-            let ov = store::records::load_overrides(tx, chat_id)?;
-            let rows = store::messages::classified_texts(tx, chat_id)?;
-            let mut changed = 0;
-            for (id, text) in rows {
-                if ov
-                    .messages
-                    .get(&id)
-                    .and_then(|m| m.class.as_ref())
-                    .is_some()
-                {
-                    continue;
-                }
-                let new = classifier.classify(&text);
-                let json = serde_json::to_string(&new)?;
-                let written = store::messages::set_classification(
-                    tx,
-                    id,
-                    new.kind.as_str(),
-                    &json,
-                    crate::classify::VERSION,
-                    true,
-                )?;
-                changed += usize::from(written);
+    let lesson = c.reclassify.clone();
+    let chat_id = c.chat_id;
+    let job = move |tx: &Transaction<'_>| -> Result<(T, Vec<SideEffect>), StoreError> {
+        let before = store::record_links::chat_records(tx, c.chat_id)?;
+        let id = store::records::add_correction(
+            tx,
+            c.chat_id,
+            c.target,
+            c.target_id,
+            &c.data,
+            &c.actor,
+            c.reason.as_deref(),
+        )?;
+        // Ticket actions carry the correction id so the engine applies each once, at the time it was made.
+        if c.target == "action" {
+            let mut data = c.data.clone();
+            if let Some(o) = data.as_object_mut() {
+                o.insert("id".into(), serde_json::json!(id));
+                o.insert("at".into(), serde_json::json!(store::fmt_time(now)));
             }
-            // The correction itself was already replayed when it was stored; replay again only if the lesson changed
-            // other verdicts in the chat.
-            if changed > 0 {
-                replay_chat_in_tx(tx, &cache, chat_id, tz, now)?;
-            }
-            Ok(changed)
-        })
-        .await
+            store::records::set_correction_data(tx, id, &data)?;
+        }
+        if let (Some(msg), Some((_, class))) = (c.target_id, &c.reclassify) {
+            let json = serde_json::to_string(class)?;
+            store::messages::set_corrected_classification(tx, msg, class.kind.as_str(), &json)?;
+        }
+        replay_chat_in_tx(tx, &cache, c.chat_id, tz, now)?;
+        let after = store::record_links::chat_records(tx, c.chat_id)?;
+        let effects = side_effects(&before, &after, c.target, c.target_id);
+        store::events::append(
+            tx,
+            &c.actor,
+            &c.action,
+            c.target,
+            c.target_id.map(|t| t.to_string()).as_deref(),
+            &serde_json::json!({"data": c.data, "reason": c.reason, "correction": id,
+                "side_effects": effects}),
+        )?;
+        Ok((read_back(tx)?, effects))
+    };
+    let (value, side_effects) = if dry_run {
+        let cache = svc.states();
+        let out = svc
+            .db
+            .write(move |tx| store::db::rolled_back(tx, job))
+            .await;
+        // The replay cached the chat's state as it would have been: drop it.
+        cache.forget(chat_id);
+        out?
+    } else {
+        svc.db.write(job).await?
+    };
+    if !dry_run {
+        if let Some((text, class)) = lesson {
+            learn(svc, &text, &class);
+        }
+    }
+    Ok(Corrected {
+        value,
+        side_effects,
+        dry_run,
+    })
+}
+
+/// Teaches the shared classifier a manager's reclassification, for the messages that arrive from now on. Messages
+/// already classified are not re-classified: a correction changes only the message it names.
+fn learn(svc: &Pipeline, text: &str, class: &Classification) {
+    let mut c = (*svc.classifier()).clone();
+    c.learn(text, class);
+    svc.classifiers.replace_shared(c);
 }
 
 /// Teaches a fresh classifier every reclassification managers have made (at start-up).

@@ -25,7 +25,8 @@ pub mod inbox;
 
 use classifiers::{ChatSite, Classifiers};
 pub use corrections::{
-    apply_correction, learn_and_reclassify, reclassify_outdated, CorrectionInput,
+    apply_correction, reclassify_outdated, side_effects, Corrected, CorrectionInput, LinkRef,
+    SideEffect,
 };
 
 /// The records pipeline: the core it works on, its classifiers, and the records engine's per-chat states (kept in

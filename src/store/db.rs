@@ -70,6 +70,19 @@ pub(crate) fn note_rollback() {
     ROLLBACKS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
 }
 
+/// Runs `f` inside a savepoint that is always rolled back (a dry run): `f` sees what it writes, nothing of it stays.
+/// Counts as a rollback, so in-memory state built from those writes is not reused.
+pub fn rolled_back<R>(
+    tx: &Transaction<'_>,
+    f: impl FnOnce(&Transaction<'_>) -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
+    tx.execute_batch("SAVEPOINT dry_run")?;
+    let out = f(tx);
+    note_rollback();
+    tx.execute_batch("ROLLBACK TO dry_run; RELEASE dry_run")?;
+    out
+}
+
 /// Schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

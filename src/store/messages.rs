@@ -692,6 +692,23 @@ pub fn set_classification(
     Ok(n > 0)
 }
 
+/// Stores a manager's classification on the message row (what the message shows; the correction itself is what the
+/// records engine replays).
+pub fn set_corrected_classification(
+    tx: &Transaction<'_>,
+    id: i64,
+    kind: &str,
+    json: &str,
+) -> Result<(), StoreError> {
+    let n = tx
+        .prepare_cached("UPDATE messages SET kind = ?2, classification = ?3 WHERE id = ?1")?
+        .execute(params![id, kind, json])?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("message {id}")));
+    }
+    Ok(())
+}
+
 /// Chats with processed messages sent since `since_ms` that a classifier other than `version` classified.
 pub fn chats_with_outdated(
     conn: &Connection,

@@ -15,6 +15,7 @@ pub mod messages;
 pub mod occurrences;
 pub mod outbox;
 pub mod people;
+pub mod record_links;
 pub mod records;
 pub mod schedules;
 pub mod settings;

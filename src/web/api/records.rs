@@ -7,7 +7,7 @@ use serde::Deserialize;
 use super::{time_bound, ListParams, Page};
 use crate::auth::Permission;
 use crate::classify::types::{Category, Classification, Kind, Location, Priority, TaskStatus};
-use crate::pipeline::{self, CorrectionInput};
+use crate::pipeline::{self, Corrected, CorrectionInput};
 use crate::records::{
     Action, EvidenceOverride, EvidenceRole, IssueStatus, RecordOverride, RecordRef,
 };
@@ -152,32 +152,61 @@ fn need_reason(r: &Option<String>) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// Stores a manager's correction (audited, replayed by the records engine).
-#[allow(clippy::too_many_arguments)]
-async fn correct(
-    st: &AppState,
-    caller: &Caller,
+/// `?dry_run=true` on a correction: answer what it would change (the same `side_effects` list) without keeping it.
+#[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DryRun {
+    /// Apply the correction inside a transaction that is rolled back: the response shows the record and the side
+    /// effects as they would be, and nothing is stored (no correction, no event, no lesson for the classifier).
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// A correction as a handler describes it.
+struct Fix<'a> {
     chat_id: i64,
     target: &'static str,
     target_id: i64,
-    data: impl serde::Serialize,
-    note: &Option<String>,
-    event: &str,
-) -> ApiResult<()> {
-    pipeline::apply_correction(
+    data: serde_json::Value,
+    note: &'a Option<String>,
+    event: &'a str,
+    reclassify: Option<(String, Classification)>,
+}
+
+fn to_json(v: impl serde::Serialize) -> ApiResult<serde_json::Value> {
+    serde_json::to_value(v).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// Applies a manager's correction in one write transaction (audited, replayed by the records engine) and returns
+/// what `read_back` reads afterwards in that transaction, with the correction's side effects.
+async fn correct<T, F>(
+    st: &AppState,
+    caller: &Caller,
+    fix: Fix<'_>,
+    dry: &DryRun,
+    read_back: F,
+) -> ApiResult<Json<Corrected<T>>>
+where
+    T: Send + 'static,
+    F: FnOnce(&store::Transaction<'_>) -> Result<T, store::StoreError> + Send + 'static,
+{
+    let out = pipeline::apply_correction(
         st,
         CorrectionInput {
-            chat_id,
-            target,
-            target_id: Some(target_id),
-            data: serde_json::to_value(data).map_err(|e| ApiError::Internal(e.to_string()))?,
+            chat_id: fix.chat_id,
+            target: fix.target,
+            target_id: Some(fix.target_id),
+            data: fix.data,
             actor: caller.actor(),
-            reason: need_reason(note),
-            action: event.into(),
+            reason: need_reason(fix.note),
+            action: fix.event.into(),
+            reclassify: fix.reclassify,
         },
+        dry.dry_run,
+        read_back,
     )
     .await?;
-    Ok(())
+    Ok(Json(out))
 }
 
 /// Records a manager's ticket action (as a correction the engine replays) and returns the ticket `show` afterwards.
@@ -191,19 +220,27 @@ async fn ticket_action(
     note: &Option<String>,
     event: &str,
     show: i64,
-) -> ApiResult<Json<store::records::IssueDetail>> {
+    dry: &DryRun,
+) -> ApiResult<Json<Corrected<store::records::IssueDetail>>> {
     let now = st.clock.now();
     let action = crate::records::ManagerAction {
         id: 0,
         at: now,
         action,
     };
-    correct(st, caller, chat_id, "action", issue, action, note, event).await?;
-    Ok(Json(
-        st.db
-            .read(move |c| store::records::issue_detail(c, show, now))
-            .await?,
-    ))
+    let fix = Fix {
+        chat_id,
+        target: "action",
+        target_id: issue,
+        data: to_json(action)?,
+        note,
+        event,
+        reclassify: None,
+    };
+    correct(st, caller, fix, dry, move |c| {
+        store::records::issue_detail(c, show, now)
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -216,15 +253,16 @@ pub struct StatusChange {
 
 /// Change a ticket's status (acknowledge, close, reopen…). Closing may require resolution proof by site policy
 /// (`require_proof` in the site's settings).
-#[utoipa::path(post, path = "/api/v1/issues/{id}/status", tag = "corrections", params(("id" = i64, Path)), request_body = StatusChange,
-    responses((status = 200, body = store::records::IssueDetail), (status = 409, description = "proof required")),
+#[utoipa::path(post, path = "/api/v1/issues/{id}/status", tag = "corrections", params(("id" = i64, Path), DryRun), request_body = StatusChange,
+    responses((status = 200, body = Corrected<store::records::IssueDetail>), (status = 409, description = "proof required")),
     security(("token" = []), ("session" = [])))]
 pub async fn set_status(
     State(st): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
+    QueryParams(dry): QueryParams<DryRun>,
     JsonBody(b): JsonBody<StatusChange>,
-) -> ApiResult<Json<store::records::IssueDetail>> {
+) -> ApiResult<Json<Corrected<store::records::IssueDetail>>> {
     caller.require(Permission::Manage)?;
     let status = IssueStatus::parse(&b.status)
         .ok_or_else(|| ApiError::invalid(format!("status: unknown value {:?}", b.status)))?;
@@ -263,6 +301,7 @@ pub async fn set_status(
         &b.note,
         "issue.status_changed",
         id,
+        &dry,
     )
     .await
 }
@@ -275,14 +314,15 @@ pub struct Assign {
 }
 
 /// Assign a ticket to a person (staff or a vendor's technician).
-#[utoipa::path(post, path = "/api/v1/issues/{id}/assign", tag = "corrections", params(("id" = i64, Path)), request_body = Assign,
-    responses((status = 200, body = store::records::IssueDetail), (status = 404)), security(("token" = []), ("session" = [])))]
+#[utoipa::path(post, path = "/api/v1/issues/{id}/assign", tag = "corrections", params(("id" = i64, Path), DryRun), request_body = Assign,
+    responses((status = 200, body = Corrected<store::records::IssueDetail>), (status = 404)), security(("token" = []), ("session" = [])))]
 pub async fn assign(
     State(st): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
+    QueryParams(dry): QueryParams<DryRun>,
     JsonBody(b): JsonBody<Assign>,
-) -> ApiResult<Json<store::records::IssueDetail>> {
+) -> ApiResult<Json<Corrected<store::records::IssueDetail>>> {
     caller.require(Permission::Manage)?;
     let person = b.person;
     st.db
@@ -298,6 +338,7 @@ pub async fn assign(
         &b.note,
         "issue.assigned",
         id,
+        &dry,
     )
     .await
 }
@@ -310,14 +351,15 @@ pub struct Merge {
 }
 
 /// Merge this ticket into another of the same chat (its messages and evidence move; it is closed).
-#[utoipa::path(post, path = "/api/v1/issues/{id}/merge", tag = "corrections", params(("id" = i64, Path)), request_body = Merge,
-    responses((status = 200, body = store::records::IssueDetail), (status = 400)), security(("token" = []), ("session" = [])))]
+#[utoipa::path(post, path = "/api/v1/issues/{id}/merge", tag = "corrections", params(("id" = i64, Path), DryRun), request_body = Merge,
+    responses((status = 200, body = Corrected<store::records::IssueDetail>), (status = 400)), security(("token" = []), ("session" = [])))]
 pub async fn merge(
     State(st): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
+    QueryParams(dry): QueryParams<DryRun>,
     JsonBody(b): JsonBody<Merge>,
-) -> ApiResult<Json<store::records::IssueDetail>> {
+) -> ApiResult<Json<Corrected<store::records::IssueDetail>>> {
     caller.require(Permission::Manage)?;
     if b.into == id {
         return Err(ApiError::invalid("into: cannot merge a ticket into itself"));
@@ -338,6 +380,7 @@ pub async fn merge(
         &b.note,
         "issue.merged",
         into,
+        &dry,
     )
     .await
 }
@@ -407,51 +450,40 @@ fn to_class(r: &Reclassify) -> ApiResult<Classification> {
     })
 }
 
-/// Reclassify a message. The correction wins over the classifier (now and after any re-processing), records are
-/// rebuilt (an `issue_report` here splits a new ticket off), and the classifier learns from it.
-#[utoipa::path(post, path = "/api/v1/messages/{id}/classification", tag = "corrections", params(("id" = i64, Path)),
-    request_body = Reclassify, responses((status = 200, body = store::messages::Message), (status = 400)),
+/// Reclassify a message, in one transaction. The correction wins over the classifier (now and after any
+/// re-processing) and the chat's records are rebuilt (an `issue_report` here splits a new ticket off). Only this
+/// message is reclassified: `side_effects` lists every other record the rebuild changed (tickets opened, closed or
+/// removed, task entries, other messages moved). The classifier learns from it for the messages that come later.
+/// With `?dry_run=true` nothing is kept and the response shows what applying it would do.
+#[utoipa::path(post, path = "/api/v1/messages/{id}/classification", tag = "corrections", params(("id" = i64, Path), DryRun),
+    request_body = Reclassify, responses((status = 200, body = Corrected<store::messages::Message>), (status = 400)),
     security(("token" = []), ("session" = [])))]
 pub async fn reclassify(
     State(st): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
+    QueryParams(dry): QueryParams<DryRun>,
     JsonBody(b): JsonBody<Reclassify>,
-) -> ApiResult<Json<store::messages::Message>> {
+) -> ApiResult<Json<Corrected<store::messages::Message>>> {
     caller.require(Permission::Manage)?;
     let class = to_class(&b)?;
     let msg = st.db.read(move |c| store::messages::get(c, id)).await?;
     let Some(text) = msg.text.clone().filter(|t| !t.trim().is_empty()) else {
         return Err(ApiError::invalid("this message has no text to classify"));
     };
-    let chat_id = msg.chat.id;
-    correct(
-        &st,
-        &caller,
-        chat_id,
-        "message",
-        id,
-        serde_json::json!({"class": class}),
-        &b.reason,
-        "message.reclassified",
-    )
-    .await?;
-    // Store the corrected classification on the message itself, then let the classifier learn.
-    let json = serde_json::to_string(&class).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let k = class.kind.as_str();
-    st.db
-        .write(move |tx| {
-            tx.execute(
-                "UPDATE messages SET kind = ?2, classification = ?3 WHERE id = ?1",
-                rusqlite::params![id, k, json],
-            )?;
-            Ok(())
-        })
-        .await?;
-    pipeline::learn_and_reclassify(&st, chat_id, text, class).await?;
-    Ok(Json(
-        st.db.read(move |c| store::messages::get(c, id)).await?,
-    ))
+    let fix = Fix {
+        chat_id: msg.chat.id,
+        target: "message",
+        target_id: id,
+        data: serde_json::json!({"class": class}),
+        note: &b.reason,
+        event: "message.reclassified",
+        reclassify: Some((text, class)),
+    };
+    correct(&st, &caller, fix, &dry, move |c| {
+        store::messages::get(c, id)
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -493,14 +525,15 @@ async fn check_same_chat(st: &AppState, r: RecordRef, chat_id: i64) -> ApiResult
 }
 
 /// Move a message to another record (or to none).
-#[utoipa::path(post, path = "/api/v1/messages/{id}/record", tag = "corrections", params(("id" = i64, Path)),
-    request_body = MoveMessage, responses((status = 200, body = store::messages::Message)), security(("token" = []), ("session" = [])))]
+#[utoipa::path(post, path = "/api/v1/messages/{id}/record", tag = "corrections", params(("id" = i64, Path), DryRun),
+    request_body = MoveMessage, responses((status = 200, body = Corrected<store::messages::Message>)), security(("token" = []), ("session" = [])))]
 pub async fn move_message(
     State(st): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
+    QueryParams(dry): QueryParams<DryRun>,
     JsonBody(b): JsonBody<MoveMessage>,
-) -> ApiResult<Json<store::messages::Message>> {
+) -> ApiResult<Json<Corrected<store::messages::Message>>> {
     caller.require(Permission::Manage)?;
     let chat_id = chat_of(&st, "message", id).await?;
     let ov = match &b.record {
@@ -511,20 +544,19 @@ pub async fn move_message(
         }
         None => RecordOverride::NoRecord,
     };
-    correct(
-        &st,
-        &caller,
+    let fix = Fix {
         chat_id,
-        "message",
-        id,
-        serde_json::json!({"record": ov}),
-        &b.reason,
-        "message.moved",
-    )
-    .await?;
-    Ok(Json(
-        st.db.read(move |c| store::messages::get(c, id)).await?,
-    ))
+        target: "message",
+        target_id: id,
+        data: serde_json::json!({"record": ov}),
+        note: &b.reason,
+        event: "message.moved",
+        reclassify: None,
+    };
+    correct(&st, &caller, fix, &dry, move |c| {
+        store::messages::get(c, id)
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -536,14 +568,15 @@ pub struct MoveEvidence {
 }
 
 /// Move a photo / voice note to another record (or to none), as evidence or as resolution proof.
-#[utoipa::path(post, path = "/api/v1/evidence/{id}/record", tag = "corrections", params(("id" = i64, Path)),
-    request_body = MoveEvidence, responses((status = 200, body = store::evidence::Evidence)), security(("token" = []), ("session" = [])))]
+#[utoipa::path(post, path = "/api/v1/evidence/{id}/record", tag = "corrections", params(("id" = i64, Path), DryRun),
+    request_body = MoveEvidence, responses((status = 200, body = Corrected<store::evidence::Evidence>)), security(("token" = []), ("session" = [])))]
 pub async fn move_evidence(
     State(st): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
+    QueryParams(dry): QueryParams<DryRun>,
     JsonBody(b): JsonBody<MoveEvidence>,
-) -> ApiResult<Json<store::evidence::Evidence>> {
+) -> ApiResult<Json<Corrected<store::evidence::Evidence>>> {
     caller.require(Permission::Manage)?;
     let chat_id = chat_of(&st, "evidence", id).await?;
     let role = match b.role.as_deref() {
@@ -563,20 +596,19 @@ pub async fn move_evidence(
         }
         None => EvidenceOverride::Unlinked,
     };
-    correct(
-        &st,
-        &caller,
+    let fix = Fix {
         chat_id,
-        "evidence",
-        id,
-        ov,
-        &b.reason,
-        "evidence.moved",
-    )
-    .await?;
-    Ok(Json(
-        st.db.read(move |c| store::evidence::get(c, id)).await?,
-    ))
+        target: "evidence",
+        target_id: id,
+        data: to_json(ov)?,
+        note: &b.reason,
+        event: "evidence.moved",
+        reclassify: None,
+    };
+    correct(&st, &caller, fix, &dry, move |c| {
+        store::evidence::get(c, id)
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
