@@ -30,6 +30,7 @@ pub mod outbox;
 pub mod pipeline;
 pub mod posters;
 pub mod records;
+pub mod reports;
 pub mod schedule;
 pub mod scheduler;
 pub mod store;
