@@ -101,6 +101,7 @@ fn lines() -> Vec<Line> {
             2,
         ),
         l(-1, (8, 30), 0, 1, "Cannot clean pool today, raining", 0),
+        l(-1, (9, 10), 0, 1, "Block B lift lobby done", 0),
         l(
             -1,
             (9, 12),
@@ -169,7 +170,7 @@ fn lines() -> Vec<Line> {
             (10, 30),
             0,
             2,
-            "Resident pasted this in the group: <img src=x onerror=alert(1)> pls ignore",
+            "Pls check bin centre again before lunch, residents complaining",
             0,
         ),
         l(
@@ -181,6 +182,189 @@ fn lines() -> Vec<Line> {
             1,
         ),
         l(0, (11, 10), 0, 0, "Ok noted", 0),
+    ]
+}
+
+/// Problems reported on earlier days of the month, each with who reports it, who fixes it and the fix.
+const HISTORY_ISSUES: [(&str, usize, usize, &str); 6] = [
+    (
+        "Lampu koridor aras 4 blok B rosak",
+        4,
+        6,
+        "Lampu koridor blok B dah tukar, ok",
+    ),
+    (
+        "Aircond guardhouse tak sejuk",
+        3,
+        5,
+        "Aircond guardhouse settled, gas topped up",
+    ),
+    (
+        "Paip bocor tandas aras 3 blok C",
+        0,
+        6,
+        "Paip tandas blok C dah repair",
+    ),
+    (
+        "Autogate main entrance stuck half open",
+        3,
+        6,
+        "Autogate repaired, running normal",
+    ),
+    (
+        "Aircon lobby A bocor air",
+        4,
+        5,
+        "Aircon lobby A drain pipe cleared, no more leak",
+    ),
+    (
+        "Sampah tak kutip blok A sejak semalam",
+        0,
+        2,
+        "Lori sampah dah datang, bin centre clear",
+    ),
+];
+
+/// A month of ordinary days before the story's last three: morning cleaning reports (Block A every day except one
+/// missed, Block B without a photo now and then) and a problem every third day, fixed a few hours or a day later.
+fn history() -> Vec<Line> {
+    let mut out = Vec::new();
+    for day in -30i64..=-3 {
+        let k = (-day) as u32;
+        if day != -9 {
+            out.push(Line {
+                day,
+                time: (8, k % 9),
+                chat: 0,
+                who: 0,
+                text: if k.is_multiple_of(2) {
+                    "Siap mop lobi blok A"
+                } else {
+                    "Done cleaning Block A lobby"
+                },
+                photos: 1,
+            });
+        }
+        out.push(Line {
+            day,
+            time: (9, 10 + k % 20),
+            chat: 0,
+            who: 1,
+            text: "Block B lift lobby done",
+            photos: u32::from(!k.is_multiple_of(5)),
+        });
+        if k.is_multiple_of(3) {
+            let (text, by, fixer, fix) = HISTORY_ISSUES[(k as usize / 3) % HISTORY_ISSUES.len()];
+            out.push(Line {
+                day,
+                time: (10, 5 + k % 40),
+                chat: 1,
+                who: by,
+                text,
+                photos: 1,
+            });
+            // Every other fix comes the next morning: past a one-day target now and then.
+            let (fix_day, fix_time) = if k.is_multiple_of(2) {
+                (day, (14, 20))
+            } else {
+                (day + 1, (11, 15))
+            };
+            out.push(Line {
+                day: fix_day,
+                time: fix_time,
+                chat: 1,
+                who: fixer,
+                text: fix,
+                photos: 1,
+            });
+        }
+    }
+    out.sort_by_key(|l| (l.day, l.time));
+    out
+}
+
+/// The story's site and its schedules of expected work: the Block A mop is reported every day (missed today once
+/// its hour passes), Block C before the management visit came late yesterday and was missed the day before, Block B
+/// came without its photo yesterday.
+const SITE: &str = "Seri Mutiara Residences";
+const MANAGER: (&str, &str) = ("60198765403", "Tan Wei Ling");
+
+fn demo_schedules(first_day: NaiveDate, tz: Tz) -> Vec<crate::schedule::ScheduleSpec> {
+    use crate::classify::types::Location;
+    use crate::schedule::{Assignee, Person, ScheduleSpec};
+    let person = |i: usize| {
+        Assignee::Person(Person {
+            name: Some(PEOPLE[i].1.to_string()),
+            phone: PEOPLE[i].0.to_string(),
+        })
+    };
+    let at = |h: u32, m: u32, rule: &str| {
+        format!(
+            "DTSTART;TZID={}:{}T{h:02}{m:02}00\nRRULE:{rule}",
+            tz.name(),
+            first_day.format("%Y%m%d")
+        )
+    };
+    let spec = |name: &str,
+                block: Option<&str>,
+                area: Option<&str>,
+                who: usize,
+                rrule: String,
+                window: i64| ScheduleSpec {
+        name: name.into(),
+        site: Some(SITE.into()),
+        category: "cleaning".into(),
+        location: Location {
+            block: block.map(str::to_string),
+            area: area.map(str::to_string),
+            ..Location::default()
+        },
+        assignees: vec![person(who)],
+        chat: Some(CHATS[0].1.into()),
+        rrule,
+        window_minutes: window,
+        photo_required: true,
+        remind_after_minutes: Some(15),
+        escalate_after_minutes: Some(45),
+        escalate_to: vec![Person {
+            name: Some(MANAGER.1.into()),
+            phone: MANAGER.0.into(),
+        }],
+        checkpoints: vec![],
+    };
+    vec![
+        spec(
+            "Block A lobby: morning mop",
+            Some("A"),
+            None,
+            0,
+            at(8, 0, "FREQ=DAILY"),
+            60,
+        ),
+        spec(
+            "Block C lobby: before 10 am",
+            Some("C"),
+            None,
+            0,
+            at(9, 0, "FREQ=DAILY"),
+            60,
+        ),
+        spec(
+            "Block B lift lobby",
+            Some("B"),
+            None,
+            1,
+            at(8, 30, "FREQ=DAILY"),
+            90,
+        ),
+        spec(
+            "Playground sweep",
+            None,
+            Some("playground"),
+            0,
+            at(8, 0, "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"),
+            120,
+        ),
     ]
 }
 
@@ -281,8 +465,9 @@ pub async fn load(svc: &Arc<Pipeline>) -> anyhow::Result<()> {
         return Ok(());
     }
     let tz = svc.tz;
-    let (story, now) = (lines(), svc.clock.now());
+    let (mut story, now) = (lines(), svc.clock.now());
     let today = story_today(&story, now, tz);
+    story.splice(0..0, history());
     let mut photo_seed = 1u32;
     let mut pending_photos: Vec<(i64, u32, usize)> = Vec::new();
     let mut batch = Vec::new();
@@ -354,7 +539,7 @@ pub async fn load(svc: &Arc<Pipeline>) -> anyhow::Result<()> {
     let stored: Vec<Option<i64>> = svc
         .db
         .write(move |tx| {
-            let site = store::chats::site_by_name(tx, "Seri Mutiara Residences")?;
+            let site = store::chats::site_by_name(tx, SITE)?;
             let mut out = store::ingest::DeliveryOutcome::default();
             let mut ids = Vec::new();
             for m in &msgs {
@@ -405,8 +590,63 @@ pub async fn load(svc: &Arc<Pipeline>) -> anyhow::Result<()> {
             })
             .await?;
     }
+    // File the messages into tickets and tasks now, so the schedules below are judged against them from the
+    // scheduler's first tick.
+    crate::pipeline::drain(svc).await?;
+    add_schedules_and_vendor(svc, today + Duration::days(-2)).await?;
     svc.wake.process.notify_one();
     tracing::info!("demo data loaded");
+    Ok(())
+}
+
+/// The schedules (from the story's first full day, so the last three days have their occurrences) and the aircon
+/// vendor, with its technician as a member.
+async fn add_schedules_and_vendor(svc: &Arc<Pipeline>, first_day: NaiveDate) -> anyhow::Result<()> {
+    let tz = svc.tz;
+    let from_ms = store::day_start_ms(first_day, tz).context("the demo's first day")?;
+    let mut rows = Vec::new();
+    for spec in demo_schedules(first_day, tz) {
+        spec.check(tz)
+            .map_err(|e| anyhow::anyhow!("demo schedule {:?}: {e}", spec.name))?;
+        rows.push(spec.normalized());
+    }
+    let chat_ext = CHATS[0].0;
+    let vendor_phone = PEOPLE[5].0;
+    svc.db
+        .write(move |tx| {
+            let site = store::chats::site_by_name(tx, SITE)?;
+            let chat: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM chats WHERE external_id = ?1",
+                    [chat_ext],
+                    |r| r.get(0),
+                )
+                .ok();
+            for spec in rows {
+                let row = store::schedules::ScheduleRow {
+                    spec,
+                    site_id: Some(site),
+                    chat_id: chat,
+                    route: None,
+                    audience: None,
+                };
+                let id = store::schedules::insert(tx, &row, from_ms)?;
+                store::events::append(
+                    tx,
+                    "demo",
+                    "schedule.created",
+                    "schedule",
+                    Some(&id.to_string()),
+                    &serde_json::to_value(&row.spec)?,
+                )?;
+            }
+            let vendor = store::chats::create_vendor(tx, "CoolAir Services", Some("hvac"))?;
+            if let Some(p) = store::people::lookup(tx, vendor_phone)? {
+                store::people::update(tx, p, None, None, Some(Some(vendor)))?;
+            }
+            Ok(())
+        })
+        .await?;
     Ok(())
 }
 

@@ -1021,3 +1021,94 @@ async fn site_classifiers_are_released_when_idle() {
     let msg = post_and_read(&c, &s, &manager, "wamid.sc3", 120, "Paip Melur bocor", 3).await;
     assert_eq!(msg["classification"]["location"]["block"], "Melur", "{msg}");
 }
+
+/// "Overdue now" (open, past a deadline) and "was late once" (resolved after its deadline) are different lists, and
+/// the dashboard's tiles count exactly what their lists hold. Before `overdue` existed the dashboard's "Overdue" tile
+/// (open and past a deadline) opened `breached=true`, which also lists tickets resolved late: 1 on the tile, 2 listed.
+#[tokio::test]
+async fn overdue_now_and_late_once_are_separate_lists_that_match_the_dashboard() {
+    let s = Server::start(&default_config("http://127.0.0.1:9"));
+    let c = client();
+    let manager = s.token("manager");
+    // Every ticket: answer within 5 minutes, resolve within an hour, around the clock.
+    let (_, mut pol) = get_json(&c, &s.u("/api/v1/settings/sla"), &manager).await;
+    pol["rules"] = json!([]);
+    pol["business_hours"] = Value::Null;
+    pol["default"] =
+        json!({"respond_within_mins": 5, "resolve_within_mins": 60, "around_the_clock": true});
+    let r = c
+        .put(s.u("/api/v1/settings/sla"))
+        .bearer_auth(&manager)
+        .json(&pol)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let msgs = [
+        cloud_group_msg(
+            "wamid.o1",
+            "60167654302",
+            "Rajesh",
+            T0,
+            Some("Water pump failure at pump room Block A"),
+            None,
+            None,
+        ),
+        cloud_group_msg(
+            "wamid.o2",
+            "60167654302",
+            "Rajesh",
+            T0 + 3 * 3600,
+            Some("Pump repaired, running normal"),
+            None,
+            None,
+        ),
+        cloud_group_msg(
+            "wamid.o3",
+            "60167654302",
+            "Rajesh",
+            T0 + 2 * 86_400,
+            Some("Lift B stuck at level 5, no one inside"),
+            None,
+            None,
+        ),
+    ];
+    for m in &msgs {
+        assert_eq!(post_cloud(&c, &s, m).await.status(), 200);
+    }
+    wait_processed(&c, &s, &manager, 3).await;
+    let ids = |v: &Value| -> Vec<i64> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_i64().unwrap())
+            .collect()
+    };
+    let (_, all) = get_json(&c, &s.u("/api/v1/issues"), &manager).await;
+    assert_eq!(ids(&all).len(), 2, "{all}");
+    let (lift, pump) = (ids(&all)[0], ids(&all)[1]);
+    let (_, breached) = get_json(&c, &s.u("/api/v1/issues?breached=true"), &manager).await;
+    assert_eq!(ids(&breached), vec![lift, pump], "both were late");
+    let (_, overdue) = get_json(&c, &s.u("/api/v1/issues?overdue=true"), &manager).await;
+    assert_eq!(
+        ids(&overdue),
+        vec![lift],
+        "only the open one is overdue now"
+    );
+    let (_, late_once) = get_json(
+        &c,
+        &s.u("/api/v1/issues?breached=true&overdue=false"),
+        &manager,
+    )
+    .await;
+    assert_eq!(
+        ids(&late_once),
+        vec![pump],
+        "the resolved one was late once"
+    );
+    let (_, open) = get_json(&c, &s.u("/api/v1/issues?open=true"), &manager).await;
+    let (_, dash) = get_json(&c, &s.u("/api/v1/dashboard"), &manager).await;
+    assert_eq!(dash["overdue_issues"], json!(ids(&overdue).len()), "{dash}");
+    assert_eq!(dash["open_issues"], json!(ids(&open).len()), "{dash}");
+}

@@ -22,7 +22,8 @@ fn ui_works_in_a_real_browser() {
         ui.join("node_modules/playwright-core").exists(),
         "run `npm ci` in ui/ first"
     );
-    let s = common::Server::start_demo("");
+    // The posters need the WhatsApp number their QR codes open.
+    let s = common::Server::start_demo("[posters]\nbusiness_number = \"60123450000\"\n");
     let out = Command::new("node")
         .arg("e2e/run.mjs")
         .current_dir(&ui)
@@ -43,4 +44,42 @@ fn ui_works_in_a_real_browser() {
         s.log()
     );
     assert!(stdout.contains("ok "), "no steps ran:\n{stdout}");
+}
+
+/// The UI's JavaScript and CSS, as a browser receives them (gzip), stay under 250 KB together.
+#[tokio::test]
+async fn the_ui_bundle_transferred_gzip_stays_under_250_kb() {
+    let s = common::Server::start("");
+    let c = common::client();
+    let index = c.get(s.u("/")).send().await.unwrap().text().await.unwrap();
+    let assets: Vec<&str> = index
+        .split('"')
+        .filter(|p| p.starts_with("/assets/") && (p.ends_with(".js") || p.ends_with(".css")))
+        .collect();
+    assert!(
+        assets.iter().any(|a| a.ends_with(".js")),
+        "no script in index.html: {index}"
+    );
+    let mut total = 0usize;
+    for a in &assets {
+        let r = c
+            .get(s.u(a))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{a}");
+        assert_eq!(
+            r.headers()
+                .get("content-encoding")
+                .and_then(|v| v.to_str().ok()),
+            Some("gzip"),
+            "{a} is not sent compressed"
+        );
+        let n = r.bytes().await.unwrap().len();
+        println!("{a}: {n} bytes gzip");
+        total += n;
+    }
+    println!("UI bundle: {total} bytes of JS and CSS transferred");
+    assert!(total < 250 * 1024, "the UI bundle is {total} bytes gzip");
 }

@@ -445,6 +445,9 @@ pub struct RecordFilter {
     pub now_ms: i64,
     /// Only open issues (status not resolved/closed).
     pub open: Option<bool>,
+    /// Only issues overdue now (true: open and past a deadline not met, as counted by [`counts`]), or not (false).
+    /// Unlike `breached`, an issue that was late once (responded or resolved after its deadline) is not overdue now.
+    pub overdue: Option<bool>,
 }
 
 fn person(r: &rusqlite::Row<'_>, id: usize) -> rusqlite::Result<Option<PersonRef>> {
@@ -592,9 +595,20 @@ fn record_where(
             );
             w.push(if b { cond } else { format!("NOT {cond}") });
         }
+        if let Some(o) = f.overdue {
+            args.push(f.now_ms.into());
+            let n = args.len();
+            let cond = format!("({OVERDUE_NOW})").replace("?1", &format!("?{n}"));
+            w.push(if o { cond } else { format!("NOT {cond}") });
+        }
     }
     w
 }
+
+/// An issue overdue now (`?1` = now): open and past its resolve-by, or past its respond-by with no response yet. The
+/// dashboard's count and the `overdue` list filter share it, so the tile's number is the list's length.
+const OVERDUE_NOW: &str = "i.status NOT IN ('resolved','closed') \
+     AND (i.resolve_by_ms < ?1 OR (i.responded_at IS NULL AND i.respond_by_ms < ?1))";
 
 /// Issues newest first (by opening time) with keyset pagination on (opened_ms, id).
 pub fn list_issues(
@@ -816,10 +830,9 @@ pub fn counts(
             )?
             .query_row([], |r| r.get(0))?,
         overdue_issues: conn
-            .prepare_cached(
-                "SELECT count(*) FROM issues WHERE status NOT IN ('resolved','closed') \
-             AND (resolve_by_ms < ?1 OR (responded_at IS NULL AND respond_by_ms < ?1))",
-            )?
+            .prepare_cached(&format!(
+                "SELECT count(*) FROM issues i WHERE {OVERDUE_NOW}"
+            ))?
             .query_row([now_ms], |r| r.get(0))?,
         tasks_done_today: conn
             .prepare_cached(

@@ -192,6 +192,22 @@ try {
   });
 
   await step("message text containing '<' is rendered as literal text (no injected elements, no dialogs)", async () => {
+    // The demo carries no attack strings (security tests belong in tests): a manager imports a chat line with markup
+    // first, through the same import API the Import page uses.
+    const planted = await page.evaluate(async () => {
+      const me = await (await fetch("/api/v1/auth/me")).json();
+      if (!["admin", "manager"].includes(me?.user?.role)) return null;
+      const body = "07/12/2026, 10:30 - Resident: Look what I pasted <img src=x onerror=alert(1)> <script>alert(2)</script> pls ignore\n";
+      const r = await fetch("/api/v1/imports?chat=E2E%20markup&filename=markup.txt", {
+        method: "POST",
+        headers: { "Content-Type": "application/octet-stream", "X-CSRF-Token": me.csrf_token ?? "" },
+        body,
+      });
+      return r.status;
+    });
+    if (planted !== null) assert(planted === 200, `importing the markup line answered ${planted}`);
+    await page.goto(`${BASE}/inbox`);
+    await page.locator("article.msg").first().waitFor();
     // Ask the API (as the signed-in browser) which messages carry '<' in their text, then find those messages in the
     // UI and require that the rendered text is exactly the stored text, with no elements grown from it.
     const raw = await page.evaluate(async () => {
@@ -337,6 +353,180 @@ try {
     // Filed: the next refresh (every 3 s while catching up) drops the banner without a reload.
     await page.unroute("**/api/v1/dashboard", withBacklog);
     await banner.waitFor({ state: "detached", timeout: 10000 });
+  });
+
+  /** Loads every page of the list on screen and counts its rows (`[data-row]`). */
+  async function countListRows(p) {
+    await p.waitForSelector("[data-row], .state-empty, .state-error", { timeout: TIMEOUT });
+    for (let i = 0; i < 50; i++) {
+      const more = p.locator(".load-more button");
+      if ((await more.count()) === 0) break;
+      const before = await p.locator("[data-row]").count();
+      await more.click();
+      await p.waitForFunction((n) => document.querySelectorAll("[data-row]").length > n || !document.querySelector(".load-more button"), before);
+    }
+    return p.locator("[data-row]").count();
+  }
+  const localDay = (iso) => new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Kuala_Lumpur", year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date(iso));
+  const ddmmyyyy = (key) => key.split("-").reverse().join("/");
+  let missedDay = null;
+  let missedOcc = null;
+
+  await step("dashboard: a missed occurrence from the schedules shows under Missed work on its day", async () => {
+    const r = await page.evaluate(async () => (await fetch("/api/v1/occurrences?status=missed&limit=1")).json());
+    assert(r.items && r.items.length === 1, `the demo has no missed occurrence: ${JSON.stringify(r)}`);
+    missedOcc = r.items[0];
+    missedDay = localDay(missedOcc.starts_at);
+    await page.goto(`${BASE}/?date=${missedDay}`);
+    const panel = page.getByTestId("missed-work");
+    const row = panel.locator(`.occ-row[data-id="${missedOcc.id}"][data-status="missed"]`);
+    await row.waitFor();
+    assert((await row.innerText()).includes(missedOcc.schedule.name), `the missed row does not name ${missedOcc.schedule.name}`);
+    // The per-site/block/person table flags it.
+    await panel.locator("[data-testid=missed-table] .tag-alert").first().waitFor();
+    console.log(`     ${missedDay}: "${missedOcc.schedule.name}" missed`);
+    await shot(page, "dashboard-missed");
+  });
+
+  await step("dashboard: every tile's number equals the length of the list it opens", async () => {
+    for (const day of [missedDay, null]) {
+      await page.goto(`${BASE}/${day ? `?date=${day}` : ""}`);
+      await page.waitForFunction(() => {
+        const v = Array.from(document.querySelectorAll("li.tile .tile-value"));
+        return v.length >= 8 && v.every((e) => /^[\d,.]+$/.test(e.textContent.trim()));
+      });
+      const tiles = await page.locator("li.tile").evaluateAll((els) =>
+        els.map((e) => ({ key: e.dataset.tile, n: Number(e.querySelector(".tile-value").textContent.replace(/[^\d]/g, "")), href: e.querySelector("a").getAttribute("href") })),
+      );
+      const seen = [];
+      for (const t of tiles) {
+        await page.goto(`${BASE}${t.href}`);
+        const n = await countListRows(page);
+        assert(n === t.n, `tile "${t.key}" says ${t.n} but ${t.href} lists ${n}`);
+        seen.push(`${t.key}=${t.n}`);
+      }
+      assert(tiles.some((t) => t.n > 0), "every tile is zero");
+      console.log(`     ${day ?? "today"}: ${seen.join(" ")}`);
+    }
+    // "Overdue now" and "was late once" are different lists: no ticket is in both.
+    const ids = async (q) => (await page.evaluate(async (qq) => (await (await fetch(`/api/v1/issues?${qq}&limit=500`)).json()).items.map((i) => i.id), q));
+    const overdue = await ids("overdue=true");
+    const lateOnce = await ids("breached=true&overdue=false");
+    assert(!overdue.some((id) => lateOnce.includes(id)), "a ticket is both overdue now and late once");
+  });
+
+  await step("dashboard: yesterday is one tap away and a day is typed as dd/mm/yyyy", async () => {
+    await page.goto(`${BASE}/`);
+    await page.locator("button[data-day=yesterday]").click();
+    await page.waitForURL((u) => /date=\d{4}-\d{2}-\d{2}/.test(u.search));
+    const y = new URL(page.url()).searchParams.get("date");
+    const input = page.locator('input[name="day"]');
+    assert((await input.inputValue()) === ddmmyyyy(y), `the day input shows ${await input.inputValue()} for ${y}`);
+    await input.fill(ddmmyyyy(missedDay));
+    await input.press("Enter");
+    await page.waitForURL((u) => u.searchParams.get("date") === missedDay || (u.search === "" && missedDay === localDay(new Date().toISOString())));
+    await input.fill("31/02/2026");
+    await input.press("Enter");
+    await page.locator(".field-date .form-error").waitFor();
+    await page.locator("button[data-day=today]").click();
+    await page.waitForURL((u) => !u.searchParams.get("date"));
+  });
+
+  await step("dashboard: silent chats are a warning; technical numbers sit in the status area", async () => {
+    await page.goto(`${BASE}/`);
+    await page.locator(".chat-row").first().waitFor();
+    await page.locator('select[name="silent-hours"]').selectOption("2");
+    const silent = await page.locator('.chat-row[data-silent="true"]').count();
+    if (silent > 0) {
+      const text = await page.getByTestId("silent-chats").innerText();
+      assert(text.includes(`${silent} chat`), `warning says "${text}" for ${silent} silent chats`);
+    } else await page.getByTestId("silent-chats-ok").waitFor();
+    const area = page.getByTestId("status-area");
+    await area.waitFor();
+    assert((await area.locator('[data-key="media-pending"]').count()) === 1, "media pending is not in the status area");
+    assert((await page.locator('li.tile:has-text("Media pending")').count()) === 0, "media pending is still a tile");
+    console.log(`     ${silent} chat(s) silent for over 2 hours`);
+  });
+
+  let createdSchedule = null;
+  await step("schedules: create one with the recurrence picker (weekly on Mon and Thu); the RRULE is generated", async () => {
+    if (!manager) return console.log("     skipped");
+    await page.goto(`${BASE}/schedules`);
+    await page.locator("[data-row=schedule]").first().waitFor();
+    await page.locator("[data-action=new-schedule]").click();
+    await page.waitForURL((u) => u.pathname === "/schedules/new");
+    const name = `E2E weekly ${Date.now().toString(36)}`;
+    await page.fill('input[name="name"]', name);
+    await page.locator('select[name="site"]').selectOption({ index: 1 });
+    await page.fill('input[name="block"]', "D");
+    await page.locator('input[name="repeat"][value="weekly"]').check();
+    await page.locator('input[name="day-TH"]').check();
+    await page.fill('input[name="time"]', "07:30");
+    await page.fill('input[name="start"]', "07/12/2026");
+    await page.locator('input[name="start"]').press("Tab");
+    await page.locator('select[name="assignee"]').selectOption({ index: 1 });
+    await page.locator(".chip-list .chip").first().waitFor();
+    await page.fill('input[name="window"]', "90");
+    await page.fill('input[name="escalate"]', "60");
+    await page.locator(".form-error", { hasText: "escalate to" }).waitFor();
+    await page.locator('select[name="escalate-to"]').selectOption({ index: 1 });
+    const summary = await page.getByTestId("recurrence-summary").innerText();
+    assert(/Mon, Thu at 07:30/.test(summary), `the picker describes "${summary}"`);
+    await page.locator('button[type="submit"]').click();
+    await page.waitForURL((u) => /^\/schedules\/\d+$/.test(u.pathname));
+    createdSchedule = new URL(page.url()).pathname.split("/").pop();
+    const sc = await page.evaluate(async (id) => (await fetch(`/api/v1/schedules/${id}`)).json(), createdSchedule);
+    assert(sc.name === name, `stored name ${sc.name}`);
+    assert(/DTSTART;TZID=Asia\/Kuala_Lumpur:20261207T073000/.test(sc.rrule) && /RRULE:FREQ=WEEKLY;BYDAY=MO,TH/.test(sc.rrule), `stored rrule ${sc.rrule}`);
+    assert(sc.window_minutes === 90 && sc.assignees.length === 1 && sc.location.block === "D", `stored ${JSON.stringify(sc)}`);
+    assert(sc.escalate_after_minutes === 60 && sc.escalate_to.length === 1 && sc.remind_after_minutes === 15, `ladder ${JSON.stringify(sc)}`);
+    console.log(`     schedule ${createdSchedule}: ${sc.rrule.replace("\n", " ")}`);
+    await shot(page, "schedule-created");
+  });
+
+  await step("schedules: edit it into a patrol every 3 hours with a checkpoint; posters link to the posters endpoint", async () => {
+    if (!manager) return console.log("     skipped");
+    await page.locator("[data-action=edit-schedule]").click();
+    await page.waitForURL((u) => u.pathname.endsWith("/edit"));
+    await page.locator('input[name="repeat"][value="hourly"]').check();
+    await page.fill('input[name="hours"]', "3");
+    await page.getByRole("button", { name: "Add checkpoint" }).click();
+    await page.fill('input[name="checkpoint-name-0"]', "Carpark B1 exit");
+    await shot(page, "schedule-edit");
+    await page.locator('button[type="submit"]').click();
+    await page.waitForURL((u) => /^\/schedules\/\d+$/.test(u.pathname));
+    const sc = await page.evaluate(async (id) => (await fetch(`/api/v1/schedules/${id}`)).json(), createdSchedule);
+    assert(/RRULE:FREQ=HOURLY;INTERVAL=3/.test(sc.rrule), `stored rrule ${sc.rrule}`);
+    assert(sc.checkpoints.length === 1 && sc.checkpoints[0].code === "CP1", `checkpoints ${JSON.stringify(sc.checkpoints)}`);
+    const href = await page.getByTestId("posters").locator("a").first().getAttribute("href");
+    assert(href === `/api/v1/schedules/${createdSchedule}/posters?format=pdf&size=a4`, `poster link ${href}`);
+    const got = await page.evaluate(async (h) => {
+      const r = await fetch(h);
+      const b = new Uint8Array(await r.arrayBuffer());
+      return { status: r.status, type: r.headers.get("content-type"), head: String.fromCharCode(...b.slice(0, 5)) };
+    }, href);
+    assert(got.status === 200 && got.head === "%PDF-", `posters answered ${JSON.stringify(got)}`);
+  });
+
+  await step("schedules: an occurrence shows its reminders and a manager excuses it with a reason", async () => {
+    if (!manager) return console.log("     skipped");
+    await page.goto(`${BASE}/schedules/${missedOcc.schedule.id}`);
+    const row = page.locator(`.occ-row[data-id="${missedOcc.id}"]`);
+    await row.waitFor();
+    if (missedOcc.reminders.length > 0) {
+      const txt = await row.locator(".occ-reminders summary").innerText();
+      assert(txt.includes(`${missedOcc.reminders.length} reminder`), `reminders shown as "${txt}"`);
+    }
+    await row.locator("[data-action=excuse]").click();
+    const dlg = page.locator("dialog.dialog[open]");
+    await dlg.waitFor();
+    await dlg.locator('textarea[name="reason"]').fill("e2e: lift lobby closed for repairs");
+    await dlg.locator('button[type="submit"]').click();
+    await dlg.waitFor({ state: "detached" });
+    await page.locator(`.occ-row[data-id="${missedOcc.id}"][data-status="excused"]`).waitFor();
+    const o = await page.evaluate(async (id) => (await (await fetch(`/api/v1/occurrences?status=excused&limit=500`)).json()).items.find((x) => x.id === id), missedOcc.id);
+    assert(o && o.excused_reason === "e2e: lift lobby closed for repairs", `stored ${JSON.stringify(o)}`);
+    await shot(page, "schedule-occurrences");
   });
 
   await step("issue detail: open a ticket from /issues and change its status (acknowledge)", async () => {

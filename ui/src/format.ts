@@ -1,5 +1,7 @@
 // Dates, labels and small formatting helpers. Times are shown in the appliance's zone
-// (Asia/Kuala_Lumpur unless /auth/me says otherwise) in the browser's locale.
+// (Asia/Kuala_Lumpur unless /auth/me says otherwise) in the chosen language; days are dd/mm/yyyy whatever the
+// browser's locale.
+import { currentLang, locale, t } from "./i18n";
 
 let zone = "Asia/Kuala_Lumpur";
 
@@ -25,10 +27,10 @@ function parse(iso: string | null | undefined): Date | null {
 
 const cache = new Map<string, Intl.DateTimeFormat>();
 function fmt(key: string, opts: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
-  const k = `${zone}|${key}`;
+  const k = `${zone}|${currentLang()}|${key}`;
   let f = cache.get(k);
   if (!f) {
-    f = new Intl.DateTimeFormat(undefined, { ...opts, timeZone: zone });
+    f = new Intl.DateTimeFormat(key === "ymd" ? "en-GB" : locale(), { ...opts, timeZone: zone });
     cache.set(k, f);
   }
   return f;
@@ -47,26 +49,37 @@ export function todayKey(): string {
   return dayKey(new Date());
 }
 
-function shiftDay(key: string, delta: number): string {
+export function shiftDay(key: string, delta: number): string {
   const [y, m, d] = key.split("-").map(Number);
-  const t = new Date(Date.UTC(y, m - 1, d + delta));
-  return t.toISOString().slice(0, 10);
+  const day = new Date(Date.UTC(y, m - 1, d + delta));
+  return day.toISOString().slice(0, 10);
 }
 
-/** "Today", "Yesterday" or "Mon, 23 Nov 2026". */
+/** A YYYY-MM-DD day as dd/mm/yyyy. */
+export function formatDay(key: string): string {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(key);
+  return m ? `${m[3]}/${m[2]}/${m[1]}` : key;
+}
+
+/** dd/mm/yyyy (or d/m/yyyy, with / . or - between) to YYYY-MM-DD; null when it is not a real day. */
+export function parseDay(text: string): string | null {
+  const m = /^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s*$/.exec(text);
+  if (!m) return null;
+  const [d, mo, y] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(Date.UTC(y, mo - 1, d));
+  if (date.getUTCFullYear() !== y || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d) return null;
+  return date.toISOString().slice(0, 10);
+}
+
+/** "Today", "Yesterday" or "Mon, 23/11/2026". */
 export function dayLabel(key: string): string {
   const today = todayKey();
-  if (key === today) return "Today";
-  if (key === shiftDay(today, -1)) return "Yesterday";
+  if (key === today) return t("Today");
+  if (key === shiftDay(today, -1)) return t("Yesterday");
   const [y, m, d] = key.split("-").map(Number);
   const date = new Date(Date.UTC(y, m - 1, d, 12));
-  return new Intl.DateTimeFormat(undefined, {
-    weekday: "short",
-    day: "numeric",
-    month: "short",
-    year: "numeric",
-    timeZone: "UTC",
-  }).format(date);
+  const wd = new Intl.DateTimeFormat(locale(), { weekday: "short", timeZone: "UTC" }).format(date);
+  return `${wd}, ${formatDay(key)}`;
 }
 
 export function formatTime(iso: string | null | undefined): string {
@@ -79,8 +92,8 @@ export function formatDateTime(iso: string | null | undefined): string {
   if (!d) return "—";
   const sameDay = dayKey(d) === todayKey();
   return sameDay
-    ? `Today ${formatTime(iso)}`
-    : fmt("dt", { day: "numeric", month: "short", hour: "numeric", minute: "2-digit" }).format(d);
+    ? `${t("Today")} ${formatTime(iso)}`
+    : `${formatDay(dayKey(d))} ${formatTime(iso)}`;
 }
 
 /** Machine-readable value for <time datetime>. */
@@ -99,11 +112,11 @@ export function relative(iso: string | null | undefined, now = Date.now()): stri
   const hour = 60 * min;
   const day = 24 * hour;
   let v: string;
-  if (abs < min) return diff >= 0 ? "now" : "just now";
-  if (abs < hour) v = `${Math.round(abs / min)} min`;
-  else if (abs < day) v = `${Math.round(abs / hour)} h`;
-  else v = `${Math.round(abs / day)} d`;
-  return diff >= 0 ? `in ${v}` : `${v} ago`;
+  if (abs < min) return diff >= 0 ? t("now") : t("just now");
+  if (abs < hour) v = t("{n} min", { n: Math.round(abs / min) });
+  else if (abs < day) v = t("{n} h", { n: Math.round(abs / hour) });
+  else v = t("{n} d", { n: Math.round(abs / day) });
+  return diff >= 0 ? t("in {v}", { v }) : t("{v} ago", { v });
 }
 
 export function humanize(s: string | null | undefined): string {

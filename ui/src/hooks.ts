@@ -11,21 +11,20 @@ export interface Loadable<T> {
   set: (data: T) => void;
 }
 
-/** GET one resource; re-fetches when `key` changes. `path` null means "don't fetch". */
-export function useResource<T>(path: string | null, query?: Query): Loadable<T> {
-  const key = path === null ? null : path + JSON.stringify(query ?? {});
+/** Runs `load` whenever `key` changes (null: not at all) and keeps its answer, error and loading state. */
+function useLoader<T>(key: string | null, load: (signal: AbortSignal) => Promise<T>): Loadable<T> {
   const [state, setState] = useState<{ data: T | null; error: ApiError | null; loading: boolean }>({
     data: null,
     error: null,
-    loading: path !== null,
+    loading: key !== null,
   });
   const [nonce, setNonce] = useState(0);
 
   useEffect(() => {
-    if (path === null) return;
+    if (key === null) return;
     const ctl = new AbortController();
     setState((s) => ({ data: s.data, error: null, loading: true }));
-    api<T>(path, { query, signal: ctl.signal })
+    load(ctl.signal)
       .then((data) => setState({ data, error: null, loading: false }))
       .catch((e: unknown) => {
         if (ctl.signal.aborted) return;
@@ -39,6 +38,12 @@ export function useResource<T>(path: string | null, query?: Query): Loadable<T> 
   const reload = useCallback(() => setNonce((n) => n + 1), []);
   const set = useCallback((data: T) => setState({ data, error: null, loading: false }), []);
   return { ...state, reload, set };
+}
+
+/** GET one resource; re-fetches when `key` changes. `path` null means "don't fetch". */
+export function useResource<T>(path: string | null, query?: Query): Loadable<T> {
+  const key = path === null ? null : path + JSON.stringify(query ?? {});
+  return useLoader<T>(key, (signal) => api<T>(path ?? "", { query, signal }));
 }
 
 export function toApiError(e: unknown): ApiError {
@@ -140,4 +145,23 @@ export function useDocumentTitle(title: string): void {
   useEffect(() => {
     document.title = title ? `${title} · tapak` : "tapak";
   }, [title]);
+}
+
+/** Every item of a cursor-paginated list (pages of 500), e.g. to count exactly what a list page will show. */
+export async function fetchAll<T>(path: string, query: Query, signal?: AbortSignal, maxPages = 40): Promise<T[]> {
+  const out: T[] = [];
+  let cursor: string | null = null;
+  for (let i = 0; i < maxPages; i++) {
+    const page: Page<T> = await api<Page<T>>(path, { query: { ...query, limit: 500, cursor: cursor ?? undefined }, signal });
+    out.push(...(Array.isArray(page?.items) ? page.items : []));
+    cursor = page?.next_cursor ?? null;
+    if (!cursor) break;
+  }
+  return out;
+}
+
+/** `fetchAll` as a resource: re-fetches when path or query change. */
+export function useAll<T>(path: string | null, query: Query = {}): Loadable<T[]> {
+  const key = path === null ? null : path + JSON.stringify(query);
+  return useLoader<T[]>(key, (signal) => fetchAll<T>(path ?? "", query, signal));
 }

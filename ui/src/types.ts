@@ -313,3 +313,61 @@ export interface Repeats {
   days?: number;
   items: RepeatGroup[];
 }
+
+export type Assignee = { vendor: string } | { name?: string | null; phone: string };
+
+export interface Checkpoint {
+  code: string;
+  name: string;
+}
+
+export interface Schedule {
+  id: number;
+  name: string;
+  site: Ref | null;
+  category: string;
+  location: Location | null;
+  assignees: Assignee[];
+  chat: Ref | null;
+  rrule: string;
+  window_minutes: number;
+  photo_required: boolean;
+  remind_after_minutes: number | null;
+  escalate_after_minutes: number | null;
+  escalate_to: { name?: string | null; phone: string }[];
+  checkpoints: Checkpoint[];
+  route?: string | null;
+  audience?: string | null;
+  created_at?: string;
+  updated_at?: string;
+}
+
+export interface ReminderStep {
+  id: number;
+  rung: string;
+  purpose: string;
+  to: string;
+  text: string;
+  at: string;
+  send?: number | null;
+  state?: string | null;
+}
+
+export interface Occurrence {
+  id: number;
+  schedule: { id: number; name: string | null };
+  site: Ref | null;
+  starts_at: string;
+  due_at: string;
+  round?: number | null;
+  status: string;
+  task: number | null;
+  report?: string | null;
+  reported_at?: string | null;
+  reason?: string | null;
+  missing_checkpoints?: string[];
+  excused_reason?: string | null;
+  excused_by?: string | null;
+  evidence: number[];
+  reminders: ReminderStep[];
+}

@@ -23,6 +23,9 @@ pub struct RecordParams {
     pub breached: Option<bool>,
     /// Only open (true) or only resolved/closed (false) issues.
     pub open: Option<bool>,
+    /// Only issues overdue now (true: open and past a deadline not yet met) or not (false). `breached` also counts
+    /// issues that were late once (answered or resolved after the deadline); `overdue` does not.
+    pub overdue: Option<bool>,
 }
 
 async fn record_filter(st: &AppState, p: &ListParams, r: &RecordParams) -> ApiResult<RecordFilter> {
@@ -62,6 +65,7 @@ async fn record_filter(st: &AppState, p: &ListParams, r: &RecordParams) -> ApiRe
         to_ms: mf.to_ms,
         breached: r.breached,
         open: r.open,
+        overdue: r.overdue,
         now_ms: st.clock.now().timestamp_millis(),
     })
 }

@@ -5,6 +5,8 @@ import { PageHeader } from "../components/Layout";
 import { Empty, LoadMore, Loading, Problem } from "../components/States";
 import { CATEGORIES, formatDateTime, formatLocation, humanize, isoAttr, ISSUE_STATUSES, personName, PRIORITIES, relative } from "../format";
 import { useDocumentTitle, useMedia, usePaged, useResource } from "../hooks";
+import { DateInput } from "../components/DateInput";
+import { t } from "../i18n";
 import { Link, setQuery, useLocation } from "../router";
 import type { Issue, Page, Ref } from "../types";
 
@@ -13,28 +15,38 @@ const CLOSED = new Set(["resolved", "closed"]);
 export function SlaCell({ issue }: { issue: Issue }) {
   const sla = issue.sla;
   if (!sla) return <span class="muted">—</span>;
-  if (sla.breached) {
+  const closed = CLOSED.has(issue.status);
+  // "Overdue now" (open, past the deadline) and "was late once" (done after it) are different things.
+  if (closed) {
+    return sla.breached ? (
+      <span class="sla sla-late" data-sla="late-once">
+        <Icon name="clock" size={14} /> {t("Was late")}
+      </span>
+    ) : (
+      <span class="sla sla-met">{t("Within SLA")}</span>
+    );
+  }
+  const due = sla.resolve_by ?? sla.respond_by;
+  if (sla.resolve_breached && sla.resolve_by) {
     return (
-      <span class="sla sla-breached">
-        <Icon name="clock" size={14} /> Breached
+      <span class="sla sla-breached" data-sla="overdue" title={t("Resolve by {time}", { time: formatDateTime(sla.resolve_by) })}>
+        <Icon name="clock" size={14} /> {t("Overdue")} <time dateTime={isoAttr(sla.resolve_by)}>{relative(sla.resolve_by)}</time>
       </span>
     );
   }
-  if (CLOSED.has(issue.status)) return <span class="sla sla-met">Within SLA</span>;
-  const due = sla.resolve_by ?? sla.respond_by;
+  if (sla.respond_breached) {
+    return (
+      <span class="sla sla-late" data-sla="response-late" title={t("Respond by {time}", { time: formatDateTime(sla.respond_by) })}>
+        <Icon name="clock" size={14} /> {t("Response late")}
+      </span>
+    );
+  }
   if (!due) return <span class="muted">—</span>;
   const left = new Date(due).getTime() - Date.now();
-  if (left < 0) {
-    return (
-      <span class="sla sla-breached" title={`Resolve by ${formatDateTime(sla.resolve_by)}`}>
-        <Icon name="clock" size={14} /> Overdue <time dateTime={isoAttr(due)}>{relative(due).replace(/ ago$/, "")}</time>
-      </span>
-    );
-  }
   const soon = left < 2 * 3600_000;
   return (
-    <span class={`sla${soon ? " sla-soon" : ""}`} title={`Resolve by ${formatDateTime(sla.resolve_by)}`}>
-      <Icon name="clock" size={14} /> Due <time dateTime={isoAttr(due)}>{relative(due)}</time>
+    <span class={`sla${soon ? " sla-soon" : ""}`} title={t("Resolve by {time}", { time: formatDateTime(sla.resolve_by) })}>
+      <Icon name="clock" size={14} /> {t("Due")} <time dateTime={isoAttr(due)}>{relative(due)}</time>
     </span>
   );
 }
@@ -52,7 +64,7 @@ export function IssueCards({ items }: { items: Issue[] }) {
   return (
     <ul class="card-list">
       {items.map((i) => (
-        <li key={String(i.id)} class={`card issue-card${i.sla?.breached ? " card-breached" : ""}`}>
+        <li key={String(i.id)} class={`card issue-card${i.sla?.breached ? " card-breached" : ""}`} data-row="issue">
           <Link href={issueHref(i)} class="card-title">
             {issueTitle(i)}
           </Link>
@@ -92,7 +104,7 @@ function IssueTable({ items }: { items: Issue[] }) {
         </thead>
         <tbody>
           {items.map((i) => (
-            <tr key={String(i.id)} class={i.sla?.breached ? "row-breached" : undefined}>
+            <tr key={String(i.id)} class={i.sla?.breached ? "row-breached" : undefined} data-row="issue">
               <td>
                 <Link href={issueHref(i)} class="row-title">
                   {issueTitle(i)}
@@ -131,13 +143,28 @@ export function Issues() {
   const category = search.get("category") ?? "";
   const site = search.get("site") ?? "";
   const breached = search.get("breached") ?? "";
-  const query = useMemo(() => ({ status, priority, category, site, breached }), [status, priority, category, site, breached]);
+  const overdue = search.get("overdue") ?? "";
+  const open = search.get("open") ?? "";
+  const from = search.get("from") ?? "";
+  const to = search.get("to") ?? "";
+  const query = useMemo(
+    () => ({ status, priority, category, site, breached, overdue, open, from, to }),
+    [status, priority, category, site, breached, overdue, open, from, to],
+  );
   const list = usePaged<Issue>("/issues", query);
   const sites = useResource<Page<Ref>>("/sites", { limit: 500 });
   const phone = useMedia("(max-width: 760px)");
 
-  const items = breached === "true" ? list.items.filter((i) => i.sla?.breached) : list.items;
-  const anyFilter = !!(status || priority || category || site || breached);
+  const items = list.items;
+  const anyFilter = !!(status || priority || category || site || breached || overdue || open || from || to);
+  // One "deadline" choice over the open / overdue / breached parameters: overdue now and late once stay apart.
+  const deadline = overdue === "true" ? "overdue" : breached === "true" && overdue === "false" ? "late_once" : open === "true" ? "open" : breached === "true" ? "breached" : "";
+  const setDeadline = (v: string) =>
+    setQuery({
+      open: v === "open" ? "true" : null,
+      overdue: v === "overdue" ? "true" : v === "late_once" ? "false" : null,
+      breached: v === "late_once" || v === "breached" ? "true" : null,
+    });
 
   return (
     <div class="page page-issues">
@@ -159,12 +186,24 @@ export function Issues() {
             </select>
           </label>
         ) : null}
-        <label class="field field-check">
-          <input type="checkbox" checked={breached === "true"} onChange={(e) => setQuery({ breached: e.currentTarget.checked ? "true" : null })} />
-          <span>Only past SLA</span>
+        <label class="field field-inline">
+          <span>{t("Deadline")}</span>
+          <select name="deadline" value={deadline} onChange={(e) => setDeadline(e.currentTarget.value)}>
+            <option value="">{t("Any")}</option>
+            <option value="open">{t("Open (not resolved)")}</option>
+            <option value="overdue">{t("Overdue now")}</option>
+            <option value="late_once">{t("Was late once")}</option>
+            <option value="breached">{t("Late at any time")}</option>
+          </select>
         </label>
+        <DateInput label={t("From")} name="from" value={from} onChange={(v) => setQuery({ from: v })} />
+        <DateInput label={t("To")} name="to" value={to} onChange={(v) => setQuery({ to: v })} />
         {anyFilter ? (
-          <button type="button" class="btn btn-quiet" onClick={() => setQuery({ status: null, priority: null, category: null, site: null, breached: null })}>
+          <button
+            type="button"
+            class="btn btn-quiet"
+            onClick={() => setQuery({ status: null, priority: null, category: null, site: null, breached: null, overdue: null, open: null, from: null, to: null })}
+          >
             Clear all
           </button>
         ) : null}

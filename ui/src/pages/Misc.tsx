@@ -1,8 +1,7 @@
-// Schedules: a small shell over an endpoint that lands later; the role and 404 pages.
-import { PageHeader } from "../components/Layout";
-import { Empty, LoadMore, Loading, Problem } from "../components/States";
+// Plain rendering of unknown JSON; the role and 404 pages.
+import { Empty } from "../components/States";
 import { formatDateTime, humanize } from "../format";
-import { useDocumentTitle, usePaged } from "../hooks";
+import { useDocumentTitle } from "../hooks";
 import { Link } from "../router";
 
 /** Renders unknown JSON as a readable definition list (text only). */
@@ -44,45 +43,6 @@ export function Plain({ value, depth = 0 }: { value: unknown; depth?: number }) 
     );
   }
   return <>{String(value)}</>;
-}
-
-interface Schedule {
-  id: string | number;
-  name?: string | null;
-  title?: string | null;
-  [k: string]: unknown;
-}
-
-export function Schedules() {
-  useDocumentTitle("Schedules");
-  const list = usePaged<Schedule>("/schedules", {});
-  return (
-    <div class="page">
-      <PageHeader title="Schedules" sub="Recurring work and whether it was reported on time." />
-      {list.error && list.items.length === 0 ? (
-        <Problem error={list.error} what="Schedules" onRetry={list.reload} />
-      ) : !list.loaded ? (
-        <Loading />
-      ) : list.items.length === 0 ? (
-        <Empty title="No schedules yet" icon="calendar" />
-      ) : (
-        <>
-          <ul class="card-list">
-            {list.items.map((s) => {
-              const { id, name, title, ...rest } = s;
-              return (
-                <li key={String(id)} class="card">
-                  <span class="card-title">{name || title || `Schedule ${id}`}</span>
-                  <Plain value={rest} />
-                </li>
-              );
-            })}
-          </ul>
-          <LoadMore hasMore={list.hasMore} loading={list.loading} onClick={list.loadMore} count={list.items.length} />
-        </>
-      )}
-    </div>
-  );
 }
 
 export function NotForRole({ what }: { what: string }) {

@@ -53,7 +53,7 @@ export function Tasks() {
         <>
           <ul class="card-list">
             {list.items.map((t) => (
-              <li key={String(t.id)} class={`card task-card task-${t.status}`}>
+              <li key={String(t.id)} class={`card task-card task-${t.status}`} data-row="task">
                 <div class="card-row">
                   <span class="card-title">
                     {t.title || [humanize(t.category) || "Task", formatLocation(t.location)].filter(Boolean).join(" — ")}

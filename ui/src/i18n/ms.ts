@@ -1,0 +1,1 @@
+export const ms: Record<string, string> = {};
