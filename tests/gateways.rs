@@ -1040,3 +1040,74 @@ max_attempts = 3
         serde_json::json!({"message": {"key": {"id": msg_id}}, "convertToMp4": false})
     );
 }
+
+/// Sends a POST whose head announces `len` body bytes, then only the first 64 KiB of the body, and returns the status
+/// line the server answers with while the rest is still unsent (None if it waits for the body).
+async fn answer_before_the_body(
+    s: &Server,
+    path: &str,
+    headers: &[(&str, &str)],
+    len: usize,
+) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = s.url.trim_start_matches("http://").to_string();
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {len}\r\n"
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    conn.write_all(head.as_bytes()).await.unwrap();
+    // The server may refuse (and close) before even this much is taken: a write error is fine.
+    let _ = conn.write_all(&vec![b' '; 64 * 1024]).await;
+    let mut buf = vec![0u8; 1024];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(20), conn.read(&mut buf)).await;
+    match read {
+        Ok(Ok(n)) if n > 0 => String::from_utf8_lossy(&buf[..n])
+            .lines()
+            .next()
+            .map(str::to_string),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_gateway_token_is_refused_before_the_body_is_read() {
+    let s = Server::start(&waha_config("http://127.0.0.1:9", false));
+    let c = client();
+    let tok = s.token("viewer");
+    // 60 MB announced (under the Evolution limit), 64 KiB sent: the answer comes while the client is still sending.
+    for (path, headers, len) in [
+        (
+            "/webhooks/evolution",
+            vec![("x-tapak-token", "nope")],
+            60_000_000,
+        ),
+        (
+            "/webhooks/evolution",
+            vec![("authorization", "Bearer nope")],
+            60_000_000,
+        ),
+        ("/webhooks/evolution", vec![], 60_000_000),
+        ("/webhooks/waha", vec![("x-tapak-token", "nope")], 6_000_000),
+        ("/webhooks/waha", vec![], 6_000_000),
+    ] {
+        let status = answer_before_the_body(&s, path, &headers, len).await;
+        assert!(
+            status.as_deref().is_some_and(|l| l.contains(" 401 ")),
+            "{path} {headers:?}: answered {status:?} before the body was sent"
+        );
+    }
+    // The right token still gets its delivery read and stored.
+    let body = waha("message_text_dm.json");
+    let h = [("x-tapak-token", "waha-token-1")];
+    assert_eq!(post(&c, &s, "/webhooks/waha", &body, &h).await, 200);
+    eventually(30, "the delivery stored", || {
+        let (c, tok) = (c.clone(), tok.clone());
+        let s = &s;
+        async move { (count_all(&c, s, &tok).await == 1).then_some(()) }
+    })
+    .await;
+}

@@ -3,7 +3,7 @@
 //! (classification, linking, media download) runs from the stored state.
 
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -113,8 +113,17 @@ pub async fn cloud_handshake(
     }
 }
 
-/// Cloud API events, signed with the app secret over the raw body.
-pub async fn cloud_post(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+/// Reads the body of a delivery whose credential has been checked (or that needs its body to be checked), within the
+/// route's `DefaultBodyLimit` (413 beyond it).
+async fn read_body(st: &AppState, req: Request) -> Result<Bytes, Response> {
+    Bytes::from_request(req, st)
+        .await
+        .map_err(IntoResponse::into_response)
+}
+
+/// Cloud API events, signed with the app secret over the raw body. The signature covers the body, so the body is read
+/// first: its size is bounded by `server.webhook_body_limit` (8 MB by default; Meta sends up to about 3 MB).
+pub async fn cloud_post(State(st): State<AppState>, req: Request) -> Response {
     let secret = st.cfg.whatsapp.cloud.app_secret.clone();
     if !secret.is_set() {
         return reject(
@@ -124,6 +133,11 @@ pub async fn cloud_post(State(st): State<AppState>, headers: HeaderMap, body: By
             ),
         );
     }
+    let headers = req.headers().clone();
+    let body = match read_body(&st, req).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
     if let Err(e) = verify::meta_signature(
         secret.expose(),
         &body,
@@ -138,19 +152,32 @@ pub async fn cloud_post(State(st): State<AppState>, headers: HeaderMap, body: By
     accept(st, Source::CloudApi, body, parsed).await
 }
 
-/// WAHA events: HMAC-SHA512 when a key is configured, else the shared token header.
-pub async fn waha_post(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+/// WAHA events: HMAC-SHA512 over the body when a key is configured (the body is read first, within
+/// `server.webhook_body_limit`), else the shared token header, checked before a byte of the body is read.
+pub async fn waha_post(State(st): State<AppState>, req: Request) -> Response {
     let w = &st.cfg.whatsapp.waha;
-    let checked = if w.webhook_hmac_key.is_set() {
-        verify::waha_hmac(
-            w.webhook_hmac_key.expose(),
-            &body,
-            header(&headers, "x-webhook-hmac"),
+    if w.webhook_hmac_key.is_set() {
+        let key = w.webhook_hmac_key.clone();
+        let headers = req.headers().clone();
+        let body = match read_body(&st, req).await {
+            Ok(b) => b,
+            Err(r) => return r,
+        };
+        if let Err(e) = verify::waha_hmac(key.expose(), &body, header(&headers, "x-webhook-hmac")) {
+            return reject(
+                &st,
+                ApiError::BadCredentials(format!("X-Webhook-Hmac: {e}")),
+            );
+        }
+        let parsed = waha::normalize(&body);
+        return accept(st, Source::Waha, body, parsed).await;
+    }
+    let checked = if w.webhook_token.is_set() {
+        verify::token_eq(
+            w.webhook_token.expose(),
+            header(req.headers(), "x-tapak-token"),
         )
-        .map_err(|e| ApiError::BadCredentials(format!("X-Webhook-Hmac: {e}")))
-    } else if w.webhook_token.is_set() {
-        verify::token_eq(w.webhook_token.expose(), header(&headers, "x-tapak-token"))
-            .map_err(|e| ApiError::BadCredentials(format!("X-Tapak-Token: {e}")))
+        .map_err(|e| ApiError::BadCredentials(format!("X-Tapak-Token: {e}")))
     } else {
         Err(ApiError::SourceNotConfigured(
             "the WAHA webhook is not configured (whatsapp.waha.webhook_hmac_key or webhook_token)"
@@ -160,16 +187,17 @@ pub async fn waha_post(State(st): State<AppState>, headers: HeaderMap, body: Byt
     if let Err(e) = checked {
         return reject(&st, e);
     }
+    let body = match read_body(&st, req).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
     let parsed = waha::normalize(&body);
     accept(st, Source::Waha, body, parsed).await
 }
 
-/// Evolution API events: the shared token (Bearer or X-Tapak-Token) or an HS256 JWT.
-pub async fn evolution_post(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+/// Evolution API events: the shared token (Bearer or X-Tapak-Token) or an HS256 JWT, all in headers, so a wrong or
+/// missing credential is refused before the body (up to `server.evolution_body_limit`, base64 media inline) is read.
+pub async fn evolution_post(State(st): State<AppState>, req: Request) -> Response {
     let e = &st.cfg.whatsapp.evolution;
     if !e.webhook_token.is_set() && !e.webhook_jwt_key.is_set() {
         return reject(
@@ -179,8 +207,9 @@ pub async fn evolution_post(
             ),
         );
     }
-    let bearer = verify::bearer(header(&headers, "authorization"));
-    let tapak_token = header(&headers, "x-tapak-token");
+    let headers = req.headers();
+    let bearer = verify::bearer(header(headers, "authorization"));
+    let tapak_token = header(headers, "x-tapak-token");
     let mut ok = false;
     if e.webhook_token.is_set() {
         ok = verify::token_eq(e.webhook_token.expose(), bearer).is_ok()
@@ -199,6 +228,10 @@ pub async fn evolution_post(
     if !ok {
         return reject(&st, ApiError::BadCredentials(why));
     }
+    let body = match read_body(&st, req).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
     let parsed = evolution::normalize_received(&body, st.clock.now());
     accept(st, Source::Evolution, body, parsed).await
 }
