@@ -584,3 +584,282 @@ async fn a_delivery_with_many_messages_is_in_the_zip_once() {
         "{readme}"
     );
 }
+
+const HOSTILE: &str = "<img src=x onerror=alert(1)>";
+
+/// A chat export (Android, 24 h) from yesterday: a leak report with hostile markup, its photo, a formula-looking
+/// message and a document, each attachment under the name WhatsApp gave it.
+fn hostile_export(dir: &Path) -> std::path::PathBuf {
+    let d = (chrono::Utc::now().with_timezone(&chrono_tz::Asia::Kuala_Lumpur)
+        - chrono::Duration::days(1))
+    .format("%d/%m/%Y")
+    .to_string();
+    let txt = format!(
+        "{d}, 09:15 - Aminah Yusof: Paip bocor di Blok C aras 3, air melimpah {HOSTILE}\n\
+         {d}, 09:16 - Aminah Yusof: IMG-20261201-WA0007.jpg (file attached)\n\
+         {d}, 09:20 - Rajesh Kumar: =HYPERLINK(\"http://evil.example\",\"click\") lampu lobi rosak\n\
+         {d}, 09:21 - Rajesh Kumar: Quotation Lift & Co (rev 2).pdf (file attached)\n"
+    );
+    let path = dir.join("WhatsApp Chat with Audit Readable.zip");
+    let mut w = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let o = zip::write::SimpleFileOptions::default();
+    for (name, bytes) in [
+        ("WhatsApp Chat with Audit Readable.txt", txt.into_bytes()),
+        ("IMG-20261201-WA0007.jpg", jpeg(64, 48, 11)),
+        (
+            "Quotation Lift & Co (rev 2).pdf",
+            b"%PDF-1.4\n% a quotation\n%%EOF\n".to_vec(),
+        ),
+    ] {
+        w.start_file(name, o).unwrap();
+        w.write_all(&bytes).unwrap();
+    }
+    w.finish().unwrap();
+    path
+}
+
+/// Reads a CSV of the ZIP: it starts with a UTF-8 byte-order mark; answers the header and the rows.
+fn csv_of(entries: &[(String, Vec<u8>)], name: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let bytes = get(entries, name);
+    assert!(
+        bytes.starts_with(b"\xEF\xBB\xBF"),
+        "{name} does not start with a UTF-8 BOM"
+    );
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(&bytes[3..]);
+    let header = r.headers().unwrap().iter().map(str::to_string).collect();
+    let rows = r
+        .records()
+        .map(|rec| rec.unwrap().iter().map(str::to_string).collect())
+        .collect();
+    (header, rows)
+}
+
+fn column(header: &[String], name: &str) -> usize {
+    header
+        .iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("no column {name} in {header:?}"))
+}
+
+/// The readable copies: CSVs that re-read to the same records as the JSON lines (formula cells defused, original file
+/// names), an index that opens offline in headless Chromium showing every ticket's photos and the hostile text as
+/// text, and a changed page or cell caught by `tapak verify`.
+#[tokio::test]
+async fn the_zip_reads_in_excel_and_offline_in_a_browser() {
+    let s = Server::start_demo(&default_config("http://127.0.0.1:9"));
+    let c = client();
+    let admin = s.token("admin");
+    let dir = tempfile::tempdir().unwrap();
+    let export = hostile_export(dir.path());
+    let out = s.cli(&["import", "--json", export.to_str().unwrap()], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The API names each attachment as it was sent.
+    let (_, found) = get_json(&c, &s.u("/api/v1/search?q=HYPERLINK"), &admin).await;
+    assert!(!found["items"].as_array().unwrap().is_empty(), "{found}");
+
+    let (from, to) = period();
+    let zip_path = dir.path().join("readable.zip");
+    export_and_verify(&s, &zip_path, &["--from", &from, "--to", &to]);
+    let entries = read_zip(&zip_path);
+    let manifest: Value = serde_json::from_slice(get(&entries, "manifest.json")).unwrap();
+    let listed: Vec<&str> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    for name in [
+        "index.html",
+        "messages.csv",
+        "tickets.csv",
+        "tasks.csv",
+        "occurrences.csv",
+        "events.csv",
+        "evidence.csv",
+    ] {
+        assert!(listed.contains(&name), "{name} is not in the manifest");
+    }
+
+    // messages.csv: one row per message of messages.jsonl, same ids and texts; formula-looking text defused.
+    let msgs = lines(get(&entries, "messages.jsonl"));
+    let (h, rows) = csv_of(&entries, "messages.csv");
+    assert_eq!(rows.len(), msgs.len());
+    let (id_c, text_c, att_c) = (
+        column(&h, "id"),
+        column(&h, "text"),
+        column(&h, "attachments"),
+    );
+    for (m, r) in msgs.iter().zip(&rows) {
+        assert_eq!(r[id_c], m["id"].to_string());
+        let text = m["text"].as_str().unwrap_or("");
+        if text.starts_with(['=', '+', '-', '@']) {
+            assert_eq!(
+                r[text_c],
+                format!("'{text}"),
+                "a formula cell was not defused"
+            );
+        } else {
+            assert_eq!(r[text_c], text);
+        }
+    }
+    assert!(
+        rows.iter()
+            .any(|r| r[text_c].starts_with("'=HYPERLINK(\"http://evil.example\"")),
+        "the formula message is not in messages.csv"
+    );
+    assert!(rows.iter().any(|r| r[text_c].contains(HOSTILE)));
+    assert!(
+        rows.iter()
+            .any(|r| r[att_c] == "Quotation Lift & Co (rev 2).pdf"),
+        "the document's original name is not in messages.csv"
+    );
+
+    // tickets.csv and tasks.csv: the JSON lines' records, row for row.
+    let issues = lines(get(&entries, "issues.jsonl"));
+    let (h, rows) = csv_of(&entries, "tickets.csv");
+    assert_eq!(rows.len(), issues.len());
+    let (id_c, title_c, status_c) = (column(&h, "id"), column(&h, "title"), column(&h, "status"));
+    for (i, r) in issues.iter().zip(&rows) {
+        assert_eq!(r[id_c], i["id"].to_string());
+        assert_eq!(r[status_c], i["status"].as_str().unwrap());
+        let title = i["title"].as_str().unwrap();
+        assert!(r[title_c] == title || r[title_c] == format!("'{title}"));
+    }
+    let tasks = lines(get(&entries, "tasks.jsonl"));
+    let (h, rows) = csv_of(&entries, "tasks.csv");
+    assert_eq!(rows.len(), tasks.len());
+    assert!(rows
+        .iter()
+        .zip(&tasks)
+        .all(|(r, t)| r[column(&h, "id")].parse::<i64>().ok() == t["id"].as_i64()));
+    let (h, rows) = csv_of(&entries, "events.csv");
+    assert_eq!(rows.len(), lines(get(&entries, "events.jsonl")).len());
+    assert!(rows
+        .iter()
+        .zip(lines(get(&entries, "events.jsonl")))
+        .all(|(r, e)| r[column(&h, "hash")] == e["hash"].as_str().unwrap()));
+    let (h, _) = csv_of(&entries, "occurrences.csv");
+    assert!(h.contains(&"status".to_string()));
+
+    // evidence.csv: original names beside the file in the ZIP, which is named by hash.
+    let evidence = lines(get(&entries, "evidence.jsonl"));
+    let (h, rows) = csv_of(&entries, "evidence.csv");
+    assert_eq!(rows.len(), evidence.len());
+    let (name_c, file_c) = (column(&h, "original_name"), column(&h, "file_in_zip"));
+    let photo = rows
+        .iter()
+        .find(|r| r[name_c] == "IMG-20261201-WA0007.jpg")
+        .expect("the photo's original name is in evidence.csv");
+    assert!(photo[file_c].starts_with("evidence/") && !photo[file_c].contains("WA0007"));
+    assert_eq!(
+        get(&entries, &photo[file_c]),
+        &jpeg(64, 48, 11),
+        "the file under its hash is the photo that was sent"
+    );
+    let doc = rows
+        .iter()
+        .find(|r| r[name_c] == "Quotation Lift & Co (rev 2).pdf")
+        .expect("the document's original name is in evidence.csv");
+    assert!(doc[file_c].ends_with(".pdf"), "{doc:?}");
+    let e: Value = evidence
+        .iter()
+        .find(|e| e["filename"] == "Quotation Lift & Co (rev 2).pdf")
+        .unwrap()
+        .clone();
+    let (_, api) = get_json(&c, &s.u(&format!("/api/v1/evidence/{}", e["id"])), &admin).await;
+    assert_eq!(api["filename"], "Quotation Lift & Co (rev 2).pdf", "{api}");
+
+    // The pages: every ticket has one, showing as many photos as its record has files in the ZIP.
+    let mut pages = serde_json::Map::new();
+    for i in &issues {
+        let page = format!("tickets/{}.html", i["id"]);
+        let html = String::from_utf8(get(&entries, &page).clone()).unwrap();
+        assert!(!html.contains(HOSTILE), "{page} carries unescaped markup");
+        let photos = i["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "photo")
+            .filter(|e| {
+                evidence
+                    .iter()
+                    .any(|x| x["id"] == e["id"] && x["file"].is_string())
+            })
+            .count();
+        pages.insert(page, photos.into());
+    }
+    assert!(
+        pages.values().any(|n| n.as_u64().unwrap() > 0),
+        "no ticket with a photo to check"
+    );
+    let index = String::from_utf8(get(&entries, "index.html").clone()).unwrap();
+    assert!(!index.contains(HOSTILE) && index.contains("&lt;img src=x onerror=alert(1)&gt;"));
+    for external in ["src=\"http", "href=\"http", "<script", "<link"] {
+        assert!(!index.contains(external), "index.html has {external}");
+    }
+    let task_pages: Vec<String> = entries
+        .iter()
+        .map(|(n, _)| n.clone())
+        .filter(|n| n.starts_with("tasks/"))
+        .collect();
+    assert!(!task_pages.is_empty());
+
+    if std::env::var_os("TAPAK_SKIP_BROWSER").is_some() {
+        eprintln!("TAPAK_SKIP_BROWSER is set: the browser half of this test is skipped");
+    } else {
+        let unpacked = dir.path().join("unpacked");
+        zip::ZipArchive::new(std::fs::File::open(&zip_path).unwrap())
+            .unwrap()
+            .extract(&unpacked)
+            .unwrap();
+        let chromium =
+            std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let expect = serde_json::json!({"pages": pages, "hostile": HOSTILE, "more": task_pages});
+        let out = std::process::Command::new("node")
+            .arg("e2e/audit.mjs")
+            .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("ui"))
+            .env("AUDIT_DIR", &unpacked)
+            .env("AUDIT_EXPECT", expect.to_string())
+            .env("CHROMIUM_PATH", &chromium)
+            .output()
+            .expect("run node");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        println!("{stdout}");
+        assert!(
+            out.status.success(),
+            "the offline pages failed in Chromium:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.matches("ok ").count() >= pages.len() + 3, "{stdout}");
+    }
+
+    // Changing a page or a cell (even keeping the size) is caught.
+    let t = dir.path().join("t.zip");
+    for (name, from, to) in [
+        ("index.html", "Tickets", "Tickets!"),
+        ("messages.csv", "'=HYPERLINK", "=HYPERLINK"),
+        (
+            "evidence.csv",
+            "IMG-20261201-WA0007.jpg",
+            "IMG-20261201-WA0008.jpg",
+        ),
+    ] {
+        let mut e = entries.clone();
+        let changed = String::from_utf8(get(&e, name).clone())
+            .unwrap()
+            .replacen(from, to, 1);
+        assert_ne!(changed.as_bytes(), &get(&e, name)[..]);
+        set(&mut e, name, changed.into_bytes());
+        write_zip(&t, &e);
+        let (code, stdout, stderr) = verify(&s, &t);
+        assert_eq!(code, 1, "{name}: {stdout}{stderr}");
+        assert!(stderr.contains(name), "{name}: {stderr}");
+    }
+}

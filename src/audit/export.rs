@@ -3,7 +3,7 @@
 //! written beside its destination and renamed into place only when complete: a crash or a full disk never leaves a
 //! half-written file under the name an inspector will be given.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::Path;
@@ -16,8 +16,8 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
 use super::{
-    signing, AuditError, Chain, Counts, FileEntry, Manifest, Period, DELIVERIES, EVENTS, EVIDENCE,
-    FORMAT, ISSUES, MANIFEST, MESSAGES, README, SIGNATURE, TASKS,
+    readable, signing, AuditError, Chain, Counts, FileEntry, Manifest, Period, DELIVERIES, EVENTS,
+    EVIDENCE, FORMAT, ISSUES, MANIFEST, MESSAGES, README, SIGNATURE, TASKS,
 };
 use crate::evidence::EvidenceStore;
 use crate::store::{
@@ -50,7 +50,7 @@ fn step(
     }
 }
 
-const PAGE: usize = 500;
+pub(super) const PAGE: usize = 500;
 
 /// Writes the audit ZIP for `req` to `out`; answers its manifest.
 pub fn export(
@@ -118,7 +118,7 @@ fn find_site(conn: &Connection, key: &str) -> Result<store::chats::NamedRef, Aud
 
 /// Walks a newest-first list to its end a page at a time: `fetch` answers a page and the next cursor, `each` takes the
 /// page.
-fn each_page<T>(
+pub(super) fn each_page<T>(
     mut fetch: impl FnMut(Option<Cursor>) -> Result<(Vec<T>, Option<Cursor>), store::StoreError>,
     mut each: impl FnMut(Vec<T>) -> Result<(), AuditError>,
 ) -> Result<(), AuditError> {
@@ -133,6 +133,24 @@ fn each_page<T>(
     }
 }
 
+/// Walks events `first..=last` in id order a page at a time.
+pub(super) fn each_event(
+    conn: &Connection,
+    first: i64,
+    last: i64,
+    mut each: impl FnMut(&[Event]) -> Result<(), AuditError>,
+) -> Result<(), AuditError> {
+    let mut after = first - 1;
+    loop {
+        let page = store::audit::events_up_to(conn, after, last, 5_000)?;
+        let Some(tail) = page.last() else {
+            return Ok(());
+        };
+        after = tail.id;
+        each(&page)?;
+    }
+}
+
 /// What the records in the ZIP point at: the ids that decide which events are shown in full, and the evidence to add.
 #[derive(Default)]
 struct Included {
@@ -142,6 +160,7 @@ struct Included {
     raw_payloads: HashSet<i64>,
     evidence: BTreeSet<i64>,
     chats: HashSet<i64>,
+    occurrences: HashSet<i64>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -280,6 +299,7 @@ fn write_zip(
     // (else saying why not), then the files (stored as they are: photos and voice notes are compressed already).
     let mut ok_shas: HashSet<[u8; 32]> = HashSet::new();
     let mut to_copy: Vec<(String, String)> = vec![];
+    let mut missing_files: HashMap<i64, String> = HashMap::new();
     let mut w = entry(&mut zip, EVIDENCE, true)?;
     for id in &inc.evidence {
         let ev = store::evidence::get(conn, *id)?;
@@ -317,8 +337,9 @@ fn write_zip(
                 )),
             ),
         };
-        if missing.is_some() {
+        if let Some(why) = &missing {
             counts.evidence_missing += 1;
+            missing_files.insert(*id, why.clone());
         }
         w.line(&EvidenceLine {
             evidence: &ev,
@@ -332,7 +353,9 @@ fn write_zip(
     drop(ok_shas);
     // `tapak verify` refuses a ZIP with more entries than this (entries so far, the files, the events, the manifest
     // and its signature).
-    let total = (entries.len() + to_copy.len() + 3) as u64;
+    // The readable copies add six CSVs, the index, a page per ticket and a page per hundred task-log entries.
+    let readable = 7 + counts.issues + counts.tasks.div_ceil(readable::TASKS_PER_PAGE);
+    let total = (entries.len() + to_copy.len() + 3) as u64 + readable;
     if total > super::verify::MAX_ENTRIES {
         return Err(AuditError::Invalid(format!(
             "the period has {} evidence files; one audit ZIP holds at most {} files: export a shorter period or one \
@@ -349,6 +372,37 @@ fn write_zip(
         }
     }
 
+    // Scheduled work that started in the period (a CSV copy only): its events are the site's.
+    let title = format!(
+        "tapak audit export: {} to {}, {}",
+        req.period.from,
+        req.period.to,
+        site.as_ref()
+            .map(|s| s.name.as_str())
+            .unwrap_or("all sites")
+    );
+    let src = readable::Source {
+        conn,
+        tz,
+        now,
+        messages: &filter,
+        records: &rf,
+        occurrences: store::occurrences::Filter {
+            from_ms: Some(from_ms),
+            to_ms: Some(to_ms),
+            site: site_id,
+            ..Default::default()
+        },
+        evidence: &inc.evidence,
+        missing: &missing_files,
+        title,
+    };
+    let occurrences = readable::occurrences(&mut zip, &src, &mut entries)?;
+    if remember {
+        inc.occurrences.extend(occurrences);
+    }
+    step(progress, "occurrences", 0)?;
+
     // The event log's stretch for the period.
     let (from_at, to_at) = req.period.bounds_at(tz)?;
     let mut chain = Chain::default();
@@ -358,12 +412,8 @@ fn write_zip(
         chain.last_event = Some(last);
         chain.anchor = store::audit::hash_before(conn, first)?;
         chain.head = chain.anchor.clone();
-        let mut after = first - 1;
-        loop {
-            let page = store::audit::events_up_to(conn, after, last, 5_000)?;
-            let Some(tail) = page.last() else { break };
-            after = tail.id;
-            for e in &page {
+        each_event(conn, first, last, |page| {
+            for e in page {
                 if remember && !inc.shows(e) {
                     w.line(&Redacted::of(e))?;
                     chain.redacted += 1;
@@ -373,14 +423,22 @@ fn write_zip(
                 chain.head = e.hash.clone();
                 chain.events += 1;
             }
-            step(progress, "events", chain.events)?;
-        }
+            step(progress, "events", chain.events)
+        })?;
     } else {
         chain.anchor = store::events::GENESIS.to_string();
         chain.head = chain.anchor.clone();
     }
     counts.events = chain.events;
     entries.push(w.finish());
+
+    // The copies for people: CSVs for Excel and pages for a browser, from the same snapshot.
+    let span = chain.first_event.zip(chain.last_event);
+    let shows = |e: &Event| !remember || inc.shows(e);
+    readable::csvs(&mut zip, &src, span, &shows, &mut entries)?;
+    step(progress, "csv", 0)?;
+    let summary = summary_html(&counts, &chain, &signing::fingerprint(&key.verifying_key()));
+    readable::html(&mut zip, &src, &summary, &mut entries, progress)?;
 
     let vk = key.verifying_key();
     let manifest = Manifest {
@@ -422,6 +480,7 @@ impl Included {
             "task" => self.tasks.contains(&id),
             "evidence" => self.evidence.contains(&id),
             "chat" => self.chats.contains(&id),
+            "occurrence" => self.occurrences.contains(&id),
             _ => false,
         }
     }
@@ -598,7 +657,7 @@ fn options(compress: bool) -> SimpleFileOptions {
         .large_file(true)
 }
 
-fn put_bytes<W: Write + std::io::Seek>(
+pub(super) fn put_bytes<W: Write + std::io::Seek>(
     zip: &mut ZipWriter<W>,
     name: &str,
     bytes: &[u8],
@@ -610,14 +669,14 @@ fn put_bytes<W: Write + std::io::Seek>(
 }
 
 /// A ZIP entry being written, hashed and counted on the way.
-struct Entry<'z, W: Write + std::io::Seek> {
+pub(super) struct Entry<'z, W: Write + std::io::Seek> {
     zip: &'z mut ZipWriter<W>,
     name: String,
     sha: Sha256,
     bytes: u64,
 }
 
-fn entry<'z, W: Write + std::io::Seek>(
+pub(super) fn entry<'z, W: Write + std::io::Seek>(
     zip: &'z mut ZipWriter<W>,
     name: &str,
     compress: bool,
@@ -639,7 +698,7 @@ impl<W: Write + std::io::Seek> Entry<'_, W> {
             .map_err(|e| AuditError::io(&format!("cannot write {}", self.name), e))
     }
 
-    fn finish(self) -> FileEntry {
+    pub(super) fn finish(self) -> FileEntry {
         FileEntry {
             path: self.name,
             sha256: hex::encode(self.sha.finalize()),
@@ -660,6 +719,23 @@ impl<W: Write + std::io::Seek> Write for Entry<'_, W> {
     }
 }
 
+/// The index's summary: what the ZIP holds, the chain's head and the signing key, for a person to compare.
+fn summary_html(c: &Counts, chain: &Chain, fingerprint: &str) -> String {
+    format!(
+        "<table><tr><th>Messages</th><th>Tickets</th><th>Task-log entries</th><th>Evidence files</th>\
+         <th>Evidence missing</th><th>Events</th></tr><tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\
+         </table>\n<p class=\"muted\">Event chain head: <code>{}</code> · signing key fingerprint: <code>{}</code></p>",
+        c.messages,
+        c.issues,
+        c.tasks,
+        c.evidence_files,
+        c.evidence_missing,
+        c.events,
+        readable::esc(&chain.head),
+        readable::esc(fingerprint),
+    )
+}
+
 fn readme(req: &Request, site: Option<&store::chats::NamedRef>, tz: chrono_tz::Tz) -> String {
     // One line of the text per source line (a `\` line continuation would eat the indentation).
     format!(
@@ -669,6 +745,17 @@ fn readme(req: &Request, site: Option<&store::chats::NamedRef>, tz: chrono_tz::T
 Period: {from} to {to} (both days included, time zone {tz})
 Site:   {site}
 
+Start here
+- index.html        open it in any web browser, straight from the unpacked ZIP: every ticket with its
+                    photos, messages and timeline, and the task log with its photos. It works offline
+                    and fetches nothing from the network; photos are the files in evidence/.
+- *.csv             the same records for Excel or LibreOffice (UTF-8, header row, one row per record,
+                    times in {tz}): messages.csv, tickets.csv, tasks.csv, occurrences.csv
+                    (scheduled work: expected, done, late, missed), evidence.csv (each photo or file
+                    with its original name and its file in evidence/), events.csv (the event log).
+                    A cell that starts with = + - or @ is shown with a leading ' so that a spreadsheet
+                    never runs text from a chat as a formula.
+
 What is in this ZIP
 - messages.jsonl    every message of the period, one JSON object per line; "delivery" is the SHA-256
                     of the WhatsApp webhook delivery it was parsed from (null for imported chats)
@@ -677,11 +764,14 @@ What is in this ZIP
                     source and time received
 - issues.jsonl      tickets opened in the period, with their timeline, evidence and corrections
 - tasks.jsonl       task-log entries reported in the period
-- evidence.jsonl    the photos, voice notes and documents those records point to
-- evidence/         the files themselves, each named by its SHA-256
+- evidence.jsonl    the photos, voice notes and documents those records point to ("filename" is the
+                    name the file had when it was sent, where WhatsApp or the chat export gave one)
+- evidence/         the files themselves, each named by its SHA-256 (never by the sender's name)
 - events.jsonl      the appliance's hash-chained event log for the period (who changed what, when);
                     events about other sites show only their hashes, so the chain stays checkable
-- manifest.json     the SHA-256 and size of every file above, and the signing key
+- tickets/, tasks/  the pages index.html links to
+- manifest.json     the SHA-256 and size of every file above, the chain's first and last hash, and
+                    the signing key
 - manifest.sig      the Ed25519 signature of manifest.json by that key
 
 How to check it
@@ -693,6 +783,19 @@ manifest.json with the public key in it (Ed25519); each delivery's body hashes t
 each message's delivery is the sha256 of one of them; each event's hash is SHA-256 over its fields
 (prev_hash, id, at, actor, action, entity, entity_id, data), each preceded by its length as an
 8-byte big-endian number; each event's prev_hash is the previous event's hash.
+
+What that proves
+- The signature: manifest.json was written by the holder of the appliance's signing key, and since
+  it lists the SHA-256 of every file, no file (CSV, page, photo, record) was changed, added or
+  removed after the export. It does not prove the key holder told the truth when exporting.
+- The hash chain: every event links to the one before, so no event inside the period was changed,
+  removed, inserted or reordered without breaking every link after it, even by someone holding the
+  key, unless they rewrite all later hashes. A head kept elsewhere (a copy an inspector kept of an
+  earlier export's manifest) pins the chain: if that head appears in this ZIP's chain, nothing up
+  to it was rewritten since.
+- The deliveries: each message was parsed from a webhook body whose exact bytes are included.
+The CSVs and pages are copies made from the JSON lines' records for reading; where they differ,
+the JSON lines are the record.
 "#,
         from = req.period.from,
         to = req.period.to,

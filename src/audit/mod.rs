@@ -7,6 +7,7 @@
 //! No HTTP here: the CLI and the web layer both call [`export::export`] and [`verify::verify`].
 
 pub mod export;
+pub mod readable;
 pub mod signing;
 pub mod verify;
 
