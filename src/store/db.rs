@@ -39,6 +39,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0010_schedules",
         include_str!("migrations/0010_schedules.sql"),
     ),
+    (
+        "0011_report_indexes",
+        include_str!("migrations/0011_report_indexes.sql"),
+    ),
 ];
 
 /// Rollbacks of write work in this process (whole transactions and job savepoints). In-memory state derived from

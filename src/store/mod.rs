@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod people;
 pub mod record_links;
 pub mod records;
+pub mod reports;
 pub mod schedules;
 pub mod settings;
 pub mod users;

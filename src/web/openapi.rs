@@ -45,11 +45,13 @@ impl Modify for Security {
         api::schedules::list, api::schedules::get_one, api::schedules::create, api::schedules::update,
         api::schedules::delete, api::schedules::list_occurrences, api::schedules::excuse, api::schedules::posters,
         api::outbox::list,
+        api::reports::get_report,
     ),
     modifiers(&Security),
     tags((name = "auth"), (name = "messages"), (name = "directory"), (name = "evidence"), (name = "records"), (name = "imports"),
         (name = "schedules", description = "Expected work: schedules, their occurrences and the reminders sent for them."),
         (name = "outbox", description = "WhatsApp sends (reminders, escalations, summaries): written before they are sent, with their delivery state."),
+        (name = "reports", description = "Daily, weekly and monthly reports per site and for the firm (docs/reports.md defines every number)."),
         (name = "audit", description = "Audit ZIPs for inspectors, signed by the appliance's Ed25519 key and checked offline with `tapak verify`."),
         (name = "corrections", description = "Manager corrections: they win over every automatic rule, survive re-processing and are recorded in the hash-chained event log with who and why."))
 )]

@@ -7,6 +7,7 @@ pub mod imports;
 pub mod messages;
 pub mod outbox;
 pub mod records;
+pub mod reports;
 pub mod schedules;
 
 use axum::routing::get;
@@ -93,6 +94,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         )
         .route("/api/v1/repeats", get(records::repeats))
         .route("/api/v1/outbox", get(outbox::list))
+        .route("/api/v1/reports/{period}", get(reports::get_report))
         .route(
             "/api/v1/settings/sla",
             get(records::get_sla).put(records::put_sla),

@@ -1,0 +1,86 @@
+//! `GET /api/v1/reports/{period}` (JSON) and `GET /api/v1/reports/{period}/download?format=` (files): daily, weekly
+//! and monthly reports (docs/reports.md defines every number).
+
+use axum::extract::{Path, State};
+use axum::Json;
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use crate::auth::Permission;
+use crate::reports::{PeriodKind, Report};
+use crate::store::reports::ReportError;
+use crate::web::auth::Caller;
+use crate::web::error::{ApiError, ApiResult, QueryParams};
+use crate::web::AppState;
+
+impl From<ReportError> for ApiError {
+    fn from(e: ReportError) -> Self {
+        match e {
+            ReportError::Period(p) => ApiError::Invalid(p.to_string()),
+            ReportError::Store(s) => s.into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReportParams {
+    /// A day in the period, `YYYY-MM-DD` in the configured time zone; default today.
+    pub date: Option<String>,
+    /// Site id or name; default the whole firm.
+    pub site: Option<String>,
+}
+
+fn kind(period: &str) -> ApiResult<PeriodKind> {
+    PeriodKind::parse(period).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "no report period {period:?}: daily, weekly or monthly"
+        ))
+    })
+}
+
+/// The report asked for, computed off the async threads.
+pub async fn load(st: &AppState, kind: PeriodKind, p: &ReportParams) -> ApiResult<Report> {
+    let now = st.clock.now();
+    let tz = st.tz;
+    let date = match p.date.as_deref() {
+        None => now.with_timezone(&tz).date_naive(),
+        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map_err(|_| ApiError::invalid(format!("date: expected YYYY-MM-DD, got {d:?}")))?,
+    };
+    let site = p.site.clone();
+    let opts = crate::reports::Options::default();
+    let r = st
+        .db
+        .read(move |c| {
+            Ok(crate::store::reports::report(
+                c,
+                kind,
+                date,
+                site.as_deref(),
+                tz,
+                now,
+                &opts,
+            ))
+        })
+        .await??;
+    Ok(r)
+}
+
+/// A report for the period (`daily`, `weekly` from Monday, `monthly`) containing `date`, for a site or the firm,
+/// with the previous period's headline numbers for comparison.
+#[utoipa::path(get, path = "/api/v1/reports/{period}", tag = "reports",
+    params(("period" = String, Path, description = "daily, weekly or monthly"), ReportParams),
+    responses((status = 200, body = Report), (status = 400, description = "bad date"),
+        (status = 404, description = "unknown period or site")),
+    security(("token" = []), ("session" = [])))]
+pub async fn get_report(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(period): Path<String>,
+    QueryParams(p): QueryParams<ReportParams>,
+) -> ApiResult<Json<Report>> {
+    caller.require(Permission::ReadRecords)?;
+    let kind = kind(&period)?;
+    Ok(Json(load(&st, kind, &p).await?))
+}

@@ -1,0 +1,686 @@
+//! Reports (issue 19) on the whole appliance in this process: real HTTP on 127.0.0.1:0, a real SQLite file, the real
+//! pipeline filing WhatsApp messages into tickets and tasks, and a fake clock the test moves. A small firm over a
+//! fortnight (2026-11-30 to 2026-12-13): two sites, three chats (one goes silent), five tickets acknowledged and
+//! resolved on time and late, a repeat, two vendors, a cleaning schedule, a task report with a photo. Every number of
+//! a daily, weekly and monthly report is checked against values worked out by hand in the comments.
+mod common;
+use common::*;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{json, Value};
+use tapak::app::App;
+use tapak::core::FakeClock;
+use tapak::pipeline::Pipeline;
+
+const HOSTILE: &str = "<img src=x onerror=alert(1)>";
+
+/// A local (Kuala Lumpur, +08:00) time in Nov/Dec 2026: `d` is the day of December, 0 = 30 November.
+fn kl(d: u32, h: u32, m: u32) -> DateTime<Utc> {
+    let (month, day) = if d == 0 { (11, 30) } else { (12, d) };
+    chrono_tz::Asia::Kuala_Lumpur
+        .with_ymd_and_hms(2026, month, day, h, m, 0)
+        .single()
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+pub struct Appliance {
+    pub url: String,
+    pub svc: Arc<Pipeline>,
+    pub clock: Arc<FakeClock>,
+    pub dir: tempfile::TempDir,
+    pub token: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    done: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Appliance {
+    async fn start(graph: &str, now: DateTime<Utc>) -> Appliance {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg_path = dir.path().join("config.toml");
+        std::fs::write(
+            &cfg_path,
+            format!(
+                "[server]\npublic_url = \"http://tapak.lan:8080\"\n{}\n[scheduler]\ntick_seconds = 86400\n",
+                default_config(graph)
+            ),
+        )
+        .unwrap();
+        let cfg = tapak::config::Config::load_from(
+            &tapak::config::Overrides {
+                config_file: Some(cfg_path),
+                data_dir: Some(dir.path().join("data")),
+                listen: Some("127.0.0.1:0".into()),
+            },
+            &[],
+        )
+        .unwrap();
+        let clock = FakeClock::new(now);
+        let app = App::build_with_clock(cfg, clock.clone()).await.unwrap();
+        let url = app.base_url();
+        let svc = app.pipeline();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let done = tokio::spawn(async move {
+            app.run(async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        let mut a = Appliance {
+            url,
+            svc,
+            clock,
+            dir,
+            token: String::new(),
+            stop: Some(tx),
+            done: Some(done),
+        };
+        a.token = a.new_token("manager").await;
+        a
+    }
+
+    async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(d) = self.done.take() {
+            d.await.unwrap();
+        }
+    }
+
+    fn u(&self, p: &str) -> String {
+        format!("{}{p}", self.url)
+    }
+
+    async fn new_token(&self, role: &str) -> String {
+        let token = tapak::auth::new_token();
+        let (h, r) = (tapak::auth::secret_hash(&token), role.to_string());
+        self.svc
+            .db
+            .write(move |tx| tapak::store::users::create_token(tx, &format!("t-{r}"), &r, &h))
+            .await
+            .unwrap();
+        token
+    }
+
+    async fn tick_at(&self, now: DateTime<Utc>) {
+        self.clock.set(now);
+        let set = tapak::scheduler::Settings::from_config(&self.svc.cfg, self.svc.tz);
+        tapak::scheduler::tick(&self.svc.db, &set, now)
+            .await
+            .unwrap();
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let (st, v) = get_json(&client(), &self.u(path), &self.token).await;
+        assert_eq!(st, 200, "GET {path}: {v}");
+        v
+    }
+
+    async fn send(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let (st, v) = send_json(&client(), method, &self.u(path), &self.token, &body).await;
+        assert!((200..300).contains(&st), "{path}: {st} {v}");
+        v
+    }
+
+    /// A group message in `group`, sent at `at` (the clock is moved there first).
+    async fn say(
+        &self,
+        group: &str,
+        id: &str,
+        from: (&str, &str),
+        at: DateTime<Utc>,
+        text: &str,
+        image: Option<&str>,
+    ) {
+        self.clock.set(at);
+        let body = String::from_utf8(cloud_group_msg(
+            id,
+            from.0,
+            from.1,
+            at.timestamp(),
+            Some(text),
+            image,
+            None,
+        ))
+        .unwrap()
+        .replace("Y2FwaV9ncm91cDpURVNUWkQ", group);
+        let r = client()
+            .post(self.u("/webhooks/whatsapp"))
+            .header("content-type", "application/json")
+            .header("x-hub-signature-256", sign(APP_SECRET, body.as_bytes()))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+
+    /// Waits until `n` tickets exist and answers the newest.
+    async fn ticket(&self, n: usize) -> Value {
+        let (u, t) = (self.u("/api/v1/issues?limit=500"), self.token.clone());
+        eventually(30, "the ticket", || {
+            let (u, t) = (u.clone(), t.clone());
+            async move {
+                let (_, v) = get_json(&client(), &u, &t).await;
+                let items = v["items"].as_array().cloned().unwrap_or_default();
+                (items.len() == n).then(|| items[0].clone())
+            }
+        })
+        .await
+    }
+
+    async fn status(&self, id: i64, at: DateTime<Utc>, status: &str) {
+        self.clock.set(at);
+        self.send(
+            reqwest::Method::POST,
+            &format!("/api/v1/issues/{id}/status"),
+            json!({"status": status}),
+        )
+        .await;
+    }
+}
+
+struct Firm {
+    a: Appliance,
+    _graph: FakeGraph,
+    t: [i64; 5],
+    kenanga: i64,
+}
+
+fn id(v: &Value) -> i64 {
+    v["id"].as_i64().unwrap_or_else(|| panic!("no id in {v}"))
+}
+
+/// The fixture firm. SLA for every ticket: respond within 60 min, resolve within 24 h, around the clock.
+///
+/// | ticket | chat | opened | respond_by | acknowledged | resolve_by | done | owner |
+/// |---|---|---|---|---|---|---|---|
+/// | T1 pump Block A | A (Kenanga) | 1 Dec 09:00 | 10:00 | 09:20 | 2 Dec 09:00 | resolved 1 Dec 12:00 | Ravi (PumpCo) |
+/// | T2 pump again (repeat of T1) | A | 7 Dec 09:00 | 10:00 | 09:30 | 8 Dec 09:00 | resolved 8 Dec 11:00 (late) | Ravi |
+/// | T3 lift | A | 8 Dec 10:00 | 11:00 | 12:00 (late) | 9 Dec 10:00 | resolved 8 Dec 15:00 | Lim (HOSTILE vendor) |
+/// | T4 corridor lamp | B (Melati) | 8 Dec 14:00 | 15:00 | never (late) | 9 Dec 14:00 | never (late, overdue now) | — |
+/// | T5 pipe leak | B | 10 Dec 08:00 | 09:00 | 08:10 | 11 Dec 08:00 | closed 10 Dec 09:00 | — |
+///
+/// Chat C (Melati) has messages on 30 Nov and 2 Dec only. Aminah reports the lobby cleaning with a photo on
+/// 8 Dec 08:30 in chat A. The cleaning schedule (Kenanga, daily 08:00, 120 min window, photo required) is created on
+/// 7 Dec 07:00: 7 Dec is missed, 8 Dec fulfilled. "Now" is 14 Dec 09:00.
+async fn firm() -> Firm {
+    let graph = FakeGraph::start(vec![("m-lobby", jpeg(64, 48, 3))], 0).await;
+    let a = Appliance::start(&graph.url, kl(0, 8, 0)).await;
+    a.send(
+        reqwest::Method::PUT,
+        "/api/v1/settings/sla",
+        json!({"rules": [], "default": {"respond_within_mins": 60, "resolve_within_mins": 1440, "around_the_clock": true},
+               "business_hours": null}),
+    )
+    .await;
+    let kenanga = id(&a
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/sites",
+            json!({"name": "Kenanga Heights"}),
+        )
+        .await);
+    let melati = id(&a
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/sites",
+            json!({"name": "Melati Court"}),
+        )
+        .await);
+    let pumpco = id(&a
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/vendors",
+            json!({"name": "PumpCo"}),
+        )
+        .await);
+    let hostile = id(&a
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/vendors",
+            json!({"name": HOSTILE}),
+        )
+        .await);
+    let ravi = id(&a
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/people",
+            json!({"name": "Ravi", "phone": "60121110001", "vendor": pumpco}),
+        )
+        .await);
+    let lim = id(&a
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/people",
+            json!({"name": "Lim", "phone": "60121110002", "vendor": hostile}),
+        )
+        .await);
+    let rajesh = ("60167654302", "Rajesh");
+    let siti = ("60167654303", "Siti");
+
+    // Chat C: talks in the first week only.
+    a.say(
+        "GROUP_C",
+        "wamid.c1",
+        siti,
+        kl(0, 10, 0),
+        "Selamat pagi semua",
+        None,
+    )
+    .await;
+    a.say(
+        "GROUP_C",
+        "wamid.c2",
+        siti,
+        kl(2, 10, 0),
+        "Morning all",
+        None,
+    )
+    .await;
+    let assign_site = |chat: i64, site: i64| {
+        let a = &a;
+        async move {
+            a.send(
+                reqwest::Method::PATCH,
+                &format!("/api/v1/chats/{chat}"),
+                json!({"site": site}),
+            )
+            .await;
+        }
+    };
+
+    a.say(
+        "GROUP_A",
+        "wamid.t1",
+        rajesh,
+        kl(1, 9, 0),
+        "Water pump failure at pump room Block A",
+        None,
+    )
+    .await;
+    let t1 = a.ticket(1).await;
+    let t1_id = id(&t1);
+    let chat_a = t1["chat"]["id"].as_i64().unwrap();
+    assign_site(chat_a, kenanga).await;
+    a.clock.set(kl(1, 9, 10));
+    a.send(
+        reqwest::Method::POST,
+        &format!("/api/v1/issues/{t1_id}/assign"),
+        json!({"person": ravi}),
+    )
+    .await;
+    a.status(t1_id, kl(1, 9, 20), "acknowledged").await;
+    a.status(t1_id, kl(1, 12, 0), "resolved").await;
+
+    // The cleaning schedule, and the scheduler on 7 Dec: the 08:00 occurrence gets no report.
+    a.clock.set(kl(7, 7, 0));
+    a.send(
+        reqwest::Method::POST,
+        "/api/v1/schedules",
+        json!({
+            "name": "Lobby A cleaning", "site": kenanga.to_string(), "category": "cleaning", "location": {"block": "A"},
+            "assignees": [{"name": "Aminah", "phone": "+60 12-345 6701"}],
+            "rrule": "DTSTART;TZID=Asia/Kuala_Lumpur:20261207T080000\nRRULE:FREQ=DAILY",
+            "window_minutes": 120, "photo_required": true
+        }),
+    )
+    .await;
+    a.tick_at(kl(7, 7, 30)).await;
+
+    a.say(
+        "GROUP_A",
+        "wamid.t2",
+        rajesh,
+        kl(7, 9, 0),
+        "Water pump failure again!! Block A",
+        None,
+    )
+    .await;
+    let t2 = id(&a.ticket(2).await);
+    a.clock.set(kl(7, 9, 5));
+    a.send(
+        reqwest::Method::POST,
+        &format!("/api/v1/issues/{t2}/assign"),
+        json!({"person": ravi}),
+    )
+    .await;
+    a.status(t2, kl(7, 9, 30), "acknowledged").await;
+    a.tick_at(kl(7, 10, 30)).await;
+
+    a.say(
+        "GROUP_A",
+        "wamid.k1",
+        ("60123456701", "Aminah"),
+        kl(8, 8, 30),
+        "Siap mop lobi blok A ✅",
+        Some("m-lobby"),
+    )
+    .await;
+    a.tick_at(kl(8, 9, 0)).await;
+    a.status(t2, kl(8, 11, 0), "resolved").await;
+
+    a.say(
+        "GROUP_A",
+        "wamid.t3",
+        rajesh,
+        kl(8, 10, 0),
+        "Lift B stuck at level 5, no one inside",
+        None,
+    )
+    .await;
+    let t3 = id(&a.ticket(3).await);
+    a.clock.set(kl(8, 10, 5));
+    a.send(
+        reqwest::Method::POST,
+        &format!("/api/v1/issues/{t3}/assign"),
+        json!({"person": lim}),
+    )
+    .await;
+    a.status(t3, kl(8, 12, 0), "acknowledged").await;
+    a.status(t3, kl(8, 15, 0), "resolved").await;
+
+    a.say(
+        "GROUP_B",
+        "wamid.t4",
+        rajesh,
+        kl(8, 14, 0),
+        "Lampu koridor aras 3 blok C rosak",
+        None,
+    )
+    .await;
+    let t4v = a.ticket(4).await;
+    let t4 = id(&t4v);
+    assign_site(t4v["chat"]["id"].as_i64().unwrap(), melati).await;
+    a.say(
+        "GROUP_B",
+        "wamid.t5",
+        rajesh,
+        kl(10, 8, 0),
+        "Paip bocor tingkat 5 blok A",
+        None,
+    )
+    .await;
+    let t5 = id(&a.ticket(5).await);
+    a.status(t5, kl(10, 8, 10), "acknowledged").await;
+    a.status(t5, kl(10, 9, 0), "closed").await;
+
+    // Chat C into Melati too.
+    let chats = a.get("/api/v1/chats").await;
+    for c in chats["items"].as_array().unwrap() {
+        if c["site"].is_null() {
+            assign_site(id(c), melati).await;
+        }
+    }
+    a.tick_at(kl(14, 9, 0)).await;
+    Firm {
+        a,
+        _graph: graph,
+        t: [t1_id, t2, t3, t4, t5],
+        kenanga,
+    }
+}
+
+fn ids(v: &Value) -> Vec<i64> {
+    let mut out: Vec<i64> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_i64().unwrap())
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+#[tokio::test]
+async fn daily_weekly_and_monthly_reports_count_what_happened() {
+    let f = firm().await;
+    let a = &f.a;
+    let [t1, t2, t3, t4, t5] = f.t;
+    // The fixture is what the table says.
+    let issues = a.get("/api/v1/issues?limit=500").await;
+    let by_id = |i: i64| {
+        issues["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| id(x) == i)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(by_id(t2)["repeat_of"], json!(t1), "{issues}");
+    assert_eq!(
+        by_id(t4)["sla"]["respond_by"],
+        json!("2026-12-08T07:00:00.000Z")
+    );
+    // The scheduler's verdicts: 7 Dec late (Aminah's report of the 8th came after its window), 8 Dec fulfilled,
+    // 9-13 Dec missed (the tick on the 14th).
+    let occ = a
+        .get("/api/v1/occurrences?from=2026-12-07&to=2026-12-13&limit=500")
+        .await;
+    let mut statuses: Vec<(String, String)> = occ["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["starts_at"].as_str().unwrap()[..10].to_string(),
+                o["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    statuses.sort();
+    let want: Vec<(String, String)> = [
+        ("07", "late"),
+        ("08", "fulfilled"),
+        ("09", "missed"),
+        ("10", "missed"),
+        ("11", "missed"),
+        ("12", "missed"),
+        ("13", "missed"),
+    ]
+    .iter()
+    .map(|(d, s)| (format!("2026-12-{d}"), s.to_string()))
+    .collect();
+    assert_eq!(statuses, want, "{occ}");
+
+    // --- daily, 8 Dec (previous: 7 Dec) ---
+    let d = a.get("/api/v1/reports/daily?date=2026-12-08").await;
+    eprintln!("{}", serde_json::to_string_pretty(&d).unwrap());
+    assert_eq!(d["period"]["first_day"], "2026-12-08");
+    assert_eq!(d["previous_period"]["first_day"], "2026-12-07");
+    let t = &d["tickets"];
+    assert_eq!(ids(&t["ids"]["opened"]), vec![t3, t4]);
+    assert_eq!(ids(&t["ids"]["resolved"]), vec![t2, t3]);
+    assert_eq!(t["closed"], 0);
+    assert_eq!(ids(&t["ids"]["open_at_end"]), vec![t4]);
+    // acknowledged: T3 after 2 h
+    assert_eq!(
+        t["time_to_acknowledge"],
+        json!({"count": 1, "mean_seconds": 7200, "p90_seconds": 7200})
+    );
+    // resolved: T2 after 26 h, T3 after 5 h → mean 15.5 h; p90 (nearest rank of 2) = 26 h
+    assert_eq!(
+        t["time_to_resolve"],
+        json!({"count": 2, "mean_seconds": 55800, "p90_seconds": 93600})
+    );
+    // respond-by on 8 Dec: T3 (answered 1 h late), T4 (never). Resolve-by on 8 Dec: T2 (2 h late).
+    assert_eq!(ids(&t["ids"]["late_to_respond"]), vec![t3, t4]);
+    assert_eq!(ids(&t["ids"]["late_to_resolve"]), vec![t2]);
+    assert_eq!(ids(&t["ids"]["overdue_now"]), vec![t4]);
+    assert_eq!(d["tasks"]["total"], 1);
+    assert_eq!(
+        d["tasks"]["by_category"],
+        json!([{"key": "cleaning", "count": 1}])
+    );
+    assert_eq!(
+        d["tasks"]["by_status"],
+        json!([{"key": "done", "count": 1}])
+    );
+    let sw = &d["scheduled"];
+    assert_eq!(sw["schedules"], 1);
+    assert_eq!(
+        (
+            sw["totals"]["expected"].as_i64(),
+            sw["totals"]["done_on_time"].as_i64()
+        ),
+        (Some(1), Some(1))
+    );
+    assert_eq!(sw["totals"]["completion_rate"], 1.0);
+    assert_eq!(sw["by_person"][0]["key"], "Aminah");
+    assert_eq!(d["previous"]["scheduled_expected"], 1);
+    assert_eq!(d["previous"]["scheduled_done"], 1);
+    assert_eq!(d["previous"]["tickets_opened"], 1);
+    assert_eq!(d["previous"]["tickets_open_at_end"], 1);
+    assert_eq!(d["previous"]["late_to_respond"], 0);
+
+    // --- weekly, 7-13 Dec (previous: 30 Nov - 6 Dec) ---
+    let w = a.get("/api/v1/reports/weekly?date=2026-12-10").await;
+    assert_eq!(w["period"]["first_day"], "2026-12-07");
+    assert_eq!(w["period"]["last_day"], "2026-12-13");
+    let t = &w["tickets"];
+    assert_eq!(ids(&t["ids"]["opened"]), vec![t2, t3, t4, t5]);
+    assert_eq!(ids(&t["ids"]["resolved"]), vec![t2, t3]);
+    assert_eq!(ids(&t["ids"]["closed"]), vec![t5]);
+    assert_eq!(ids(&t["ids"]["open_at_end"]), vec![t4]);
+    // acknowledged after 30 min, 2 h, 10 min → mean 53:20, p90 = 2 h
+    assert_eq!(
+        t["time_to_acknowledge"],
+        json!({"count": 3, "mean_seconds": 3200, "p90_seconds": 7200})
+    );
+    // done after 26 h, 5 h, 1 h → mean 10:40:00, p90 = 26 h
+    assert_eq!(
+        t["time_to_resolve"],
+        json!({"count": 3, "mean_seconds": 38400, "p90_seconds": 93600})
+    );
+    assert_eq!(ids(&t["ids"]["late_to_respond"]), vec![t3, t4]);
+    assert_eq!(ids(&t["ids"]["late_to_resolve"]), vec![t2, t4]);
+    assert_eq!(w["repeats"]["total"], 1);
+    // scheduled: 7 occurrences, 1 on time, 1 late, 5 missed → 2 of 7 done
+    let tw = &w["scheduled"]["totals"];
+    assert_eq!(
+        [
+            &tw["expected"],
+            &tw["done_on_time"],
+            &tw["late"],
+            &tw["missed"],
+            &tw["excused"]
+        ],
+        [&json!(7), &json!(1), &json!(1), &json!(5), &json!(0)]
+    );
+    assert!((tw["completion_rate"].as_f64().unwrap() - 2.0 / 7.0).abs() < 1e-9);
+    assert_eq!(w["scheduled"]["by_block"][0]["key"], "A");
+    assert_eq!(w["repeats"]["top_sites"][0]["key"], "Kenanga Heights");
+    assert_eq!(w["repeats"]["top_sites"][0]["chains"], json!([[t1, t2]]));
+    assert_eq!(w["previous"]["tickets_opened"], 1);
+    assert_eq!(w["previous"]["tickets_resolved"], 1);
+    assert_eq!(w["previous"]["tickets_open_at_end"], 0);
+    // messages: A has T2, Aminah's report and T3; B has T4 and T5; C nothing (2 the week before: silent)
+    assert_eq!(w["summary"]["messages"], 5);
+    assert_eq!(w["previous"]["messages"], 3);
+    let silent: Vec<&Value> = w["chats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["silent"] == true)
+        .collect();
+    assert_eq!(silent.len(), 1, "{}", w["chats"]);
+    assert_eq!(silent[0]["previous"], 2);
+    assert!(w["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x.as_str().unwrap().contains("went silent")));
+    // Ravi: this week owned T2, resolved it late (0 of 1 within SLA); last week T1 resolved in time → worse
+    let cards = w["scorecards"]["people"].as_array().unwrap();
+    let ravi = cards.iter().find(|c| c["name"] == "Ravi").unwrap();
+    assert_eq!(ravi["current"]["tickets_owned"], 1);
+    assert_eq!(ravi["current"]["resolved_within_sla"], 0);
+    assert_eq!(ravi["current"]["mean_resolve_seconds"], 93600);
+    assert_eq!(ravi["previous"]["resolved_within_sla"], 1);
+    assert_eq!(ravi["trend"], "worse");
+    let vendors: Vec<&str> = w["scorecards"]["vendors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(vendors, vec![HOSTILE, "PumpCo"]);
+    let aminah = cards.iter().find(|c| c["name"] == "Aminah").unwrap();
+    assert_eq!(aminah["current"]["reports_sent"], 1);
+    assert_eq!(aminah["current"]["photos_sent"], 1);
+
+    // --- monthly, December (previous: November) ---
+    let m = a.get("/api/v1/reports/monthly?date=2026-12-31").await;
+    let t = &m["tickets"];
+    assert_eq!(t["opened"], 5);
+    assert_eq!(ids(&t["ids"]["resolved"]), vec![t1, t2, t3]);
+    assert_eq!(t["closed"], 1);
+    assert_eq!(t["open_at_end"], 1);
+    // acknowledged after 20 min, 30 min, 2 h, 10 min → mean 45 min; p90 = rank 4 of 4 = 2 h
+    assert_eq!(
+        t["time_to_acknowledge"],
+        json!({"count": 4, "mean_seconds": 2700, "p90_seconds": 7200})
+    );
+    // done after 3 h, 26 h, 5 h, 1 h → mean 8:45:00; p90 = 26 h
+    assert_eq!(
+        t["time_to_resolve"],
+        json!({"count": 4, "mean_seconds": 31500, "p90_seconds": 93600})
+    );
+    assert_eq!(t["late_to_respond"], 2);
+    assert_eq!(t["late_to_resolve"], 2);
+    assert_eq!(m["summary"]["messages"], 7);
+    assert_eq!(m["previous"]["messages"], 1);
+    assert_eq!(m["sites"].as_array().unwrap().len(), 2);
+
+    // A site's report counts that site only.
+    let k = a
+        .get(&format!(
+            "/api/v1/reports/weekly?date=2026-12-10&site={}",
+            f.kenanga
+        ))
+        .await;
+    assert_eq!(ids(&k["tickets"]["ids"]["opened"]), vec![t2, t3]);
+    assert_eq!(k["site"]["name"], "Kenanga Heights");
+    assert!(k["sites"].as_array().unwrap().is_empty());
+    // Melati has no schedule: its report says so (schedules 0) and counts no work.
+    let mel = a
+        .get("/api/v1/reports/weekly?date=2026-12-10&site=Melati%20Court")
+        .await;
+    assert_eq!(mel["scheduled"]["schedules"], 0);
+    assert_eq!(mel["scheduled"]["totals"]["expected"], 0);
+    assert_eq!(ids(&mel["tickets"]["ids"]["opened"]), vec![t4, t5]);
+    f.a.stop().await;
+}
+
+#[tokio::test]
+async fn reports_are_for_readers_of_records_and_refuse_bad_input_clearly() {
+    let graph = FakeGraph::start(vec![], 0).await;
+    let a = Appliance::start(&graph.url, kl(8, 9, 0)).await;
+    let c = client();
+    for role in ["admin", "manager", "viewer", "inspector"] {
+        let t = a.new_token(role).await;
+        let (st, v) = get_json(&c, &a.u("/api/v1/reports/daily"), &t).await;
+        assert_eq!(st, 200, "{role}: {v}");
+        // Without a date: today in the configured time zone.
+        assert_eq!(v["period"]["first_day"], "2026-12-08");
+        assert_eq!(v["scheduled"]["schedules"], 0);
+    }
+    let (st, _) = get_json(&c, &a.u("/api/v1/reports/daily"), "not-a-token").await;
+    assert_eq!(st, 401);
+    let (st, v) = get_json(&c, &a.u("/api/v1/reports/daily?date=2026-13-01"), &a.token).await;
+    assert_eq!(st, 400);
+    assert!(
+        v["error"]["message"].as_str().unwrap().starts_with("date:"),
+        "{v}"
+    );
+    let (st, v) = get_json(&c, &a.u("/api/v1/reports/yearly"), &a.token).await;
+    assert_eq!(st, 404, "{v}");
+    let (st, v) = get_json(&c, &a.u("/api/v1/reports/daily?site=Nowhere"), &a.token).await;
+    assert_eq!(st, 404, "{v}");
+    a.stop().await;
+}
