@@ -31,6 +31,11 @@ fn ui_works_in_a_real_browser() {
         .env("TAPAK_USER", "admin")
         .env("TAPAK_PASSWORD", "tapak-demo")
         .env("E2E_REQUIRE_LT", "1")
+        // Screenshots of every page at 1366x900 and 390x844 (git-ignored test artifacts).
+        .env(
+            "E2E_SCREENSHOTS",
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ui-screenshots"),
+        )
         .env("TAPAK_BIN", common::bin())
         .env("CHROMIUM_PATH", &chromium)
         .output()

@@ -421,6 +421,7 @@ try {
     await page.waitForURL((u) => /date=\d{4}-\d{2}-\d{2}/.test(u.search));
     const y = new URL(page.url()).searchParams.get("date");
     const input = page.locator('input[name="day"]');
+    await page.waitForFunction((want) => document.querySelector('input[name="day"]')?.value === want, ddmmyyyy(y), { timeout: 5000 }).catch(() => {});
     assert((await input.inputValue()) === ddmmyyyy(y), `the day input shows ${await input.inputValue()} for ${y}`);
     await input.fill(ddmmyyyy(missedDay));
     await input.press("Enter");
@@ -806,6 +807,121 @@ try {
     assert(width <= 390, `issue page is ${width}px wide on a 390px phone`);
     if (SHOTS) await p.screenshot({ path: `${SHOTS}/${String(stepNo).padStart(2, "0")}-phone-issue.png` });
     await phone.close();
+  });
+
+  // Every page, as a manager walks through them (detail pages by their first list entry).
+  async function pagesToVisit(p) {
+    const list = ["/", "/inbox", "/issues", "/tasks", "/schedules", "/occurrences", "/reports", "/imports", "/settings"];
+    if (manager) list.push("/schedules/new");
+    const firstIssue = await p.evaluate(async () => (await (await fetch("/api/v1/issues?limit=1")).json()).items?.[0]?.id);
+    if (firstIssue) list.push(`/issues/${firstIssue}`);
+    const firstSchedule = await p.evaluate(async () => (await (await fetch("/api/v1/schedules")).json()).items?.[0]?.id);
+    if (firstSchedule) list.push(`/schedules/${firstSchedule}`);
+    return list;
+  }
+  async function settle(p) {
+    await p.locator("main h1").first().waitFor();
+    await p.waitForFunction(() => !document.querySelector(".state-loading") && !Array.from(document.querySelectorAll(".tile-value")).some((e) => e.textContent === "…"), null, { timeout: TIMEOUT }).catch(() => {});
+  }
+
+  await step("Bahasa Melayu: switching changes every visible label on each page to the Malay dictionary, remembered", async () => {
+    // The dictionary as the source has it: one `"English": "Malay",` line per key.
+    const src = readFileSync(new URL("../src/i18n/ms.ts", import.meta.url), "utf8");
+    const dict = new Map();
+    for (const line of src.split("\n")) {
+      const m = line.match(/^\s*("(?:[^"\\]|\\.)*"):\s*("(?:[^"\\]|\\.)*"),\s*$/);
+      if (m) dict.set(JSON.parse(m[1]), JSON.parse(m[2]));
+    }
+    assert(dict.size > 300, `only ${dict.size} Malay entries read`);
+    const esc = (x) => x.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const patterns = [...dict.values()].map((v) => new RegExp(`^${v.trim().split(/\{\w+\}/).map(esc).join(".+")}$`, "s"));
+    const isMalay = (text) => patterns.some((r) => r.test(text));
+    await page.goto(`${BASE}/`);
+    await page.locator("aside.sidebar select[name=language]").selectOption("ms");
+    await page.waitForFunction(() => document.documentElement.lang === "ms");
+    await page.locator("aside.sidebar").getByRole("link", { name: "Papan pemuka" }).waitFor();
+    const visited = [];
+    for (const path of await pagesToVisit(page)) {
+      await page.goto(`${BASE}${path}`);
+      await settle(page);
+      assert((await page.evaluate(() => document.documentElement.lang)) === "ms", `${path}: the choice was not remembered`);
+      const missing = await page.evaluate(() => Array.from(window.__tapakI18nMissing ?? []));
+      assert(missing.length === 0, `${path}: keys with no Malay text: ${missing.slice(0, 8).join(" | ")}`);
+      const labels = await page.evaluate(() => {
+        const sel = "aside.sidebar nav a span, main th, main legend, main .field > span:first-child, main .tile-label, main .tile-hint, main dt, main .state-title, main .panel-head h2, main button.btn, main a.btn, main select option[value=\"\"]";
+        return Array.from(document.querySelectorAll(sel))
+          .filter((e) => e.offsetParent !== null || e.tagName === "OPTION")
+          .map((e) => e.textContent.replace(/\s+/g, " ").trim())
+          .filter((x) => /[A-Za-z]{2}/.test(x));
+      });
+      const english = labels.filter((x) => !isMalay(x));
+      assert(english.length === 0, `${path}: labels not from the Malay dictionary: ${english.slice(0, 8).join(" | ")}`);
+      visited.push(`${path} (${labels.length})`);
+      if (SHOTS) await page.screenshot({ path: `${SHOTS}/ms-${path.replace(/\W+/g, "_") || "home"}.png` });
+    }
+    // Durations in Malay (the schedules list's "report within").
+    await page.goto(`${BASE}/schedules`);
+    await page.locator("[data-row=schedule]").first().waitFor();
+    const window = await page.locator("[data-row=schedule] td").nth(3).innerText();
+    assert(/\d+ (jam|min|hari)/.test(window), `duration not in Malay: ${window}`);
+    console.log(`     checked ${visited.join(", ")}`);
+    // Back to English for the steps that follow.
+    await page.locator("aside.sidebar select[name=language]").selectOption("en");
+    await page.waitForFunction(() => document.documentElement.lang === "en");
+    await page.locator("aside.sidebar").getByRole("link", { name: "Dashboard" }).waitFor();
+  });
+
+  await step("every page at 1366x900 and 390x844: screenshots, no sideways scrolling on the phone, touch targets of 24 px, axe finds nothing serious", async () => {
+    const axePath = new URL("../node_modules/axe-core/axe.min.js", import.meta.url);
+    assert(existsSync(axePath), "axe-core is missing: run `npm ci` in ui/");
+    const axeSource = readFileSync(axePath, "utf8");
+    const dir = process.env.E2E_ALL_SCREENSHOTS ?? SHOTS;
+    if (dir) mkdirSync(dir, { recursive: true });
+    const state = await ctx.storageState();
+    const report = [];
+    for (const vp of [{ width: 1366, height: 900, phone: false }, { width: 390, height: 844, phone: true }]) {
+      // bypassCSP only so that axe can be injected; the app itself runs under the same policy as everywhere else.
+      const c = await browser.newContext({
+        viewport: { width: vp.width, height: vp.height },
+        deviceScaleFactor: vp.phone ? 2 : 1,
+        isMobile: vp.phone,
+        hasTouch: vp.phone,
+        storageState: state,
+        timezoneId: "Asia/Kuala_Lumpur",
+        locale: "en-MY",
+        bypassCSP: true,
+      });
+      const p = await c.newPage();
+      watch(p);
+      await p.goto(`${BASE}/`);
+      for (const path of await pagesToVisit(p)) {
+        await p.goto(`${BASE}${path}`);
+        await settle(p);
+        const name = `${vp.width}x${vp.height}-${path.replace(/\W+/g, "_").replace(/^_|_$/g, "") || "dashboard"}`;
+        if (dir) await p.screenshot({ path: `${dir}/${name}.png`, fullPage: true });
+        if (vp.phone) {
+          const width = await p.evaluate(() => Math.max(document.documentElement.scrollWidth, window.innerWidth));
+          assert(width <= 390, `${path} is ${width}px wide on a 390px phone`);
+          const small = await p.evaluate(() =>
+            Array.from(document.querySelectorAll("main a, main button, main input, main select, main summary, nav a, nav button"))
+              .filter((e) => e.offsetParent !== null && !e.closest("p, li.chat-row span, td, .msg-text, .card-meta, .row-sub, .state-body, .tile-hint"))
+              .map((e) => ({ e, r: e.getBoundingClientRect() }))
+              .filter(({ e, r }) => r.width > 1 && r.height > 1 && (r.height < 23.5 || r.width < 23.5) && !(e.type === "checkbox" || e.type === "radio") )
+              .map(({ e, r }) => `${e.tagName.toLowerCase()}"${(e.textContent || e.getAttribute("aria-label") || e.name || "").trim().slice(0, 30)}" ${Math.round(r.width)}x${Math.round(r.height)}`),
+          );
+          assert(small.length === 0, `${path}: touch targets under 24px: ${small.slice(0, 6).join(", ")}`);
+        }
+        await p.evaluate(axeSource);
+        const res = await p.evaluate(async () => {
+          const r = await window.axe.run(document, { resultTypes: ["violations"] });
+          return r.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`);
+        });
+        assert(res.length === 0, `${path} at ${vp.width}px: axe: ${res.join(" | ")}`);
+        report.push(name);
+      }
+      await c.close();
+    }
+    console.log(`     ${report.length} page views checked${dir ? `, screenshots in ${dir}` : ""}`);
   });
 
   await step("sign out returns to the login page and the session is gone", async () => {

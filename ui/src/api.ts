@@ -1,3 +1,4 @@
+import { t } from "./i18n";
 // Thin JSON client for /api/v1: same-origin cookie session, CSRF header on writes, typed errors.
 
 export class ApiError extends Error {
@@ -80,7 +81,7 @@ export async function api<T>(path: string, opts: RequestOptions = {}): Promise<T
     });
   } catch (e) {
     if (e instanceof DOMException && e.name === "AbortError") throw e;
-    throw new ApiError(0, "network", "Cannot reach tapak. Check the connection and try again.");
+    throw new ApiError(0, "network", t("Cannot reach tapak. Check the connection and try again."));
   }
 
   const text = await res.text();
@@ -107,7 +108,7 @@ export async function api<T>(path: string, opts: RequestOptions = {}): Promise<T
     throw apiErr;
   }
   if (data === null && text) {
-    throw new ApiError(res.status, "bad_response", "tapak answered with something that is not JSON.");
+    throw new ApiError(res.status, "bad_response", t("tapak answered with something that is not JSON."));
   }
   return data as T;
 }
@@ -115,15 +116,15 @@ export async function api<T>(path: string, opts: RequestOptions = {}): Promise<T
 function defaultMessage(status: number): string {
   switch (status) {
     case 401:
-      return "Please sign in.";
+      return t("Please sign in.");
     case 403:
-      return "Your role does not allow this.";
+      return t("Your role does not allow this.");
     case 404:
-      return "Not available yet.";
+      return t("Not available yet.");
     case 429:
-      return "Too many attempts. Please wait and try again.";
+      return t("Too many attempts. Please wait and try again.");
     default:
-      return status >= 500 ? "tapak had a problem answering. Try again in a moment." : `Request failed (${status}).`;
+      return status >= 500 ? t("tapak had a problem answering. Try again in a moment.") : t("Request failed ({status}).", { status });
   }
 }
 
@@ -166,18 +167,18 @@ export function upload<T>(path: string, file: Blob, opts: UploadOptions = {}): P
         data = null;
       }
       if (xhr.status >= 200 && xhr.status < 300) {
-        if (data === null) reject(new ApiError(xhr.status, "bad_response", "tapak answered with something that is not JSON."));
+        if (data === null) reject(new ApiError(xhr.status, "bad_response", t("tapak answered with something that is not JSON.")));
         else resolve(data as T);
         return;
       }
       const err = (data as { error?: { code?: string; message?: string } } | null)?.error;
       const message =
-        xhr.status === 413 ? "The file is larger than this server accepts (server.upload_body_limit)." : (err?.message ?? defaultMessage(xhr.status));
+        xhr.status === 413 ? t("The file is larger than this server accepts (server.upload_body_limit).") : (err?.message ?? defaultMessage(xhr.status));
       if (xhr.status === 401 && onUnauthorized) onUnauthorized();
       reject(new ApiError(xhr.status, err?.code ?? `http_${xhr.status}`, message));
     });
     xhr.addEventListener("error", () =>
-      reject(new ApiError(0, "network", "The upload was interrupted. Check the connection and try again.")),
+      reject(new ApiError(0, "network", t("The upload was interrupted. Check the connection and try again."))),
     );
     xhr.addEventListener("abort", () => reject(new DOMException("Upload cancelled", "AbortError")));
     xhr.send(file);

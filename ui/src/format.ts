@@ -119,21 +119,22 @@ export function relative(iso: string | null | undefined, now = Date.now()): stri
   return diff >= 0 ? t("in {v}", { v }) : t("{v} ago", { v });
 }
 
+/** "in_progress" → "In progress", in the chosen language (statuses, categories, roles, priorities…). */
 export function humanize(s: string | null | undefined): string {
   if (!s) return "";
   if (s === "hvac") return "HVAC";
-  const t = s.replace(/_/g, " ");
-  return t.charAt(0).toUpperCase() + t.slice(1);
+  const words = s.replace(/_/g, " ");
+  return t(words.charAt(0).toUpperCase() + words.slice(1));
 }
 
 export const KIND_LABELS: Record<string, string> = {
-  task_report: "Task",
-  issue_report: "Issue",
-  issue_update: "Update",
-  issue_resolved: "Resolved",
-  check_in: "Check-in",
-  instruction: "Instruction",
-  chatter: "Chatter",
+  task_report: t("Task"),
+  issue_report: t("Issue"),
+  issue_update: t("Update"),
+  issue_resolved: t("Resolved"),
+  check_in: t("Check-in"),
+  instruction: t("Instruction"),
+  chatter: t("Chatter"),
 };
 
 export const KINDS = Object.keys(KIND_LABELS);
@@ -158,18 +159,19 @@ export const CATEGORIES = [
 export function formatLocation(loc: { block?: string | null; level?: string | null; unit?: string | null; area?: string | null } | null | undefined): string {
   if (!loc) return "";
   const parts: string[] = [];
-  if (loc.block) parts.push(`Block ${loc.block}`);
-  if (loc.level) parts.push(`Level ${loc.level}`);
-  if (loc.unit) parts.push(`Unit ${loc.unit}`);
-  if (loc.area) parts.push(humanize(loc.area));
+  if (loc.block) parts.push(t("Block {b}", { b: loc.block }));
+  if (loc.level) parts.push(t("Level {l}", { l: loc.level }));
+  if (loc.unit) parts.push(t("Unit {u}", { u: loc.unit }));
+  // The area is the site's own word ("lobby", "carpark"): shown as written, not translated.
+  if (loc.area) parts.push(loc.area.charAt(0).toUpperCase() + loc.area.slice(1).replace(/_/g, " "));
   return parts.join(" · ");
 }
 
 export function personName(p: { name?: string | null; phone?: string | null } | null | undefined): string {
-  if (!p) return "Unknown";
+  if (!p) return t("Unknown");
   if (p.name) return p.name;
   if (p.phone) return `+${p.phone}`;
-  return "Unknown";
+  return t("Unknown");
 }
 
 export function formatBytes(n: number | null | undefined): string {

@@ -18,6 +18,7 @@ import { Settings } from "./pages/Settings";
 import { Tasks } from "./pages/Tasks";
 import { matchPath, navigate, useLocation } from "./router";
 import "./styles.css";
+import { t } from "./i18n";
 
 function Routes() {
   const { state } = useAuth();
@@ -34,29 +35,29 @@ function Routes() {
     }
   }, [state.status, path]);
 
-  if (state.status === "checking") return <Loading label="Starting tapak…" />;
+  if (state.status === "checking") return <Loading label={t("Starting tapak…")} />;
   if (state.status === "anonymous") {
-    if (path !== "/login") return <Loading label="Opening sign-in…" />;
+    if (path !== "/login") return <Loading label={t("Opening sign-in…")} />;
     return <Login next={search.get("next") ?? "/"} expired={state.expired} startupError={state.error} />;
   }
-  if (path === "/login") return <Loading label="Signing in…" />;
+  if (path === "/login") return <Loading label={t("Signing in…")} />;
 
   const user = state.user;
   let page;
   let m;
   if (path === "/" || path === "") page = <Dashboard />;
-  else if (matchPath("/inbox", path)) page = can(user, "messages") ? <Inbox /> : <NotForRole what="Messages" />;
+  else if (matchPath("/inbox", path)) page = can(user, "messages") ? <Inbox /> : <NotForRole what={t("Messages")} />;
   else if (matchPath("/issues", path)) page = <Issues />;
   else if ((m = matchPath("/issues/:id", path))) page = <IssueDetail key={m.params.id} id={m.params.id} />;
   else if (matchPath("/tasks", path)) page = <Tasks />;
   else if (matchPath("/schedules", path)) page = <Schedules />;
-  else if (matchPath("/schedules/new", path)) page = can(user, "manage") ? <ScheduleEdit id={null} /> : <NotForRole what="Schedules" />;
-  else if ((m = matchPath("/schedules/:id/edit", path))) page = can(user, "manage") ? <ScheduleEdit key={m.params.id} id={m.params.id} /> : <NotForRole what="Schedules" />;
+  else if (matchPath("/schedules/new", path)) page = can(user, "manage") ? <ScheduleEdit id={null} /> : <NotForRole what={t("Schedules")} />;
+  else if ((m = matchPath("/schedules/:id/edit", path))) page = can(user, "manage") ? <ScheduleEdit key={m.params.id} id={m.params.id} /> : <NotForRole what={t("Schedules")} />;
   else if ((m = matchPath("/schedules/:id", path))) page = <ScheduleDetail key={m.params.id} id={m.params.id} />;
   else if (matchPath("/occurrences", path)) page = <Occurrences />;
   else if (matchPath("/reports", path)) page = <Reports />;
   else if (matchPath("/settings", path)) page = <Settings />;
-  else if (matchPath("/imports", path)) page = can(user, "manage") ? <Imports /> : <NotForRole what="Imports" />;
+  else if (matchPath("/imports", path)) page = can(user, "manage") ? <Imports /> : <NotForRole what={t("Imports")} />;
   else page = <NotFound />;
 
   return <Layout>{page}</Layout>;

@@ -1,8 +1,9 @@
 import { humanize, KIND_LABELS } from "../format";
+import { t } from "../i18n";
 
 /** Every badge carries its meaning in text, colour is only a second channel. */
 export function KindBadge({ kind }: { kind: string | null | undefined }) {
-  if (!kind) return <span class="badge badge-none">Unclassified</span>;
+  if (!kind) return <span class="badge badge-none">{t("Unclassified")}</span>;
   return <span class={`badge kind-${kind}`}>{KIND_LABELS[kind] ?? humanize(kind)}</span>;
 }
 

@@ -3,6 +3,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError } from "../api";
 import { toApiError } from "../hooks";
 import { Icon } from "./Icon";
+import { t } from "../i18n";
 
 /**
  * A modal dialog on the native <dialog> element (focus trap, Esc, inert page for free). On phones it is a bottom
@@ -52,7 +53,7 @@ export function Dialog({
       <div class="dialog-panel">
         <div class="dialog-head">
           <h2>{title}</h2>
-          <button type="button" class="btn btn-quiet dialog-close" onClick={onClose} aria-label="Close">
+          <button type="button" class="btn btn-quiet dialog-close" onClick={onClose} aria-label={t("Close")}>
             <Icon name="close" size={18} />
           </button>
         </div>
@@ -104,9 +105,9 @@ export function useAction(): {
 export function ActionError({ error }: { error: ApiError | null }) {
   if (!error) return null;
   const text = error.forbidden
-    ? "Your role does not allow this change."
+    ? t("Your role does not allow this change.")
     : error.status === 404
-      ? `Not found: ${error.message}`
+      ? t("Not found: {message}", { message: error.message })
       : error.message;
   return (
     <p class="form-error" role="alert">
@@ -133,10 +134,10 @@ export function DialogActions({
   return (
     <div class="dialog-actions">
       <button type="button" class="btn" onClick={onCancel} disabled={busy}>
-        Cancel
+        {t("Cancel")}
       </button>
       <button type="submit" class={`btn ${danger ? "btn-danger" : "btn-primary"}`} disabled={busy || disabled} aria-busy={busy}>
-        {busy ? "Saving…" : submit}
+        {busy ? t("Saving…") : submit}
       </button>
     </div>
   );

@@ -4,6 +4,7 @@ import { formatBytes, humanize } from "../format";
 import type { Evidence } from "../types";
 import { Icon } from "./Icon";
 import { openLightbox } from "./Lightbox";
+import { t } from "../i18n";
 
 // Evidence records by id, shared by every message on screen. Pending ones are re-asked a few times.
 const cache = new Map<string, Promise<Evidence>>();
@@ -95,17 +96,17 @@ export function EvidenceItem({ item, context }: { item: Item; context?: string }
 
   if (failed && !ev) {
     // The JSON is not there (older server?): still try the thumbnail, the file link always works.
-    return <PhotoThumb id={id} alt={context ? `Attachment from ${context}` : "Attachment"} caption={context} />;
+    return <PhotoThumb id={id} alt={context ? t("Attachment from {context}", { context }) : t("Attachment")} caption={context} />;
   }
-  if (!ev) return <span ref={ref} class="thumb thumb-placeholder" role="img" aria-label="Loading attachment" />;
+  if (!ev) return <span ref={ref} class="thumb thumb-placeholder" role="img" aria-label={t("Loading attachment")} />;
 
   const status = ev.status ?? "ready";
-  const label = humanize(ev.kind === "voice" ? "voice note" : ev.kind);
+  const label = ev.kind === "voice" ? t("Voice note") : humanize(ev.kind);
   const dup = ev.duplicate_of !== null && ev.duplicate_of !== undefined;
 
   if (status === "pending" || status === "failed" || status === "missing_from_export") {
     const text =
-      status === "pending" ? `${label} downloading…` : status === "failed" ? `${label} could not be downloaded` : `${label} not in the export`;
+      status === "pending" ? t("{label} downloading…", { label }) : status === "failed" ? t("{label} could not be downloaded", { label }) : t("{label} not in the export", { label });
     return (
       <span class={`chip chip-muted chip-${status}`} title={ev.filename ?? undefined}>
         <Icon name={isVisual(ev.kind) ? "photo" : "doc"} size={16} />
@@ -132,7 +133,7 @@ export function EvidenceItem({ item, context }: { item: Item; context?: string }
   if (ev.kind === "voice" || ev.kind === "audio") {
     return (
       <button type="button" class="chip chip-voice" onClick={() => setPlaying(true)}>
-        <Icon name="voice" size={16} /> Play {label.toLowerCase()}
+        <Icon name="voice" size={16} />{" "}{t("Play")}{" "}{label.toLowerCase()}
         {ev.bytes ? <span class="chip-meta">{formatBytes(ev.bytes)}</span> : null}
       </button>
     );
@@ -143,7 +144,7 @@ export function EvidenceItem({ item, context }: { item: Item; context?: string }
       <Icon name={icon} size={16} />
       <span class="chip-name">{ev.filename || label}</span>
       {ev.bytes ? <span class="chip-meta">{formatBytes(ev.bytes)}</span> : null}
-      {dup ? <span class="chip-meta chip-warn">seen before</span> : null}
+      {dup ? <span class="chip-meta chip-warn">{t("seen before")}</span> : null}
     </a>
   );
 }
@@ -173,10 +174,10 @@ function PhotoThumb({
         e.preventDefault();
         openLightbox({ src: full, alt, caption });
       }}
-      title={duplicate ? "Same picture as an earlier photo" : alt}
+      title={duplicate ? t("Same picture as an earlier photo") : alt}
     >
       <img class="thumb-img" src={evidenceUrl.thumbnail(id)} alt={alt} loading="lazy" decoding="async" onError={onFail} />
-      {duplicate ? <span class="thumb-flag">Seen before</span> : null}
+      {duplicate ? <span class="thumb-flag">{t("Seen before")}</span> : null}
     </a>
   );
 }

@@ -4,6 +4,8 @@ import { can, useAuth, useUser } from "../auth";
 import { humanize } from "../format";
 import { Link, navigate, useLocation } from "../router";
 import { Icon } from "./Icon";
+import { LanguagePicker } from "./LanguagePicker";
+import { t } from "../i18n";
 
 interface NavItem {
   href: string;
@@ -32,14 +34,14 @@ export function Layout({ children }: { children: ComponentChildren }) {
   }, [moreOpen]);
 
   const items: NavItem[] = [
-    { href: "/", label: "Dashboard", icon: "home", show: true, phone: true },
-    { href: "/inbox", label: "Inbox", icon: "inbox", show: can(user, "messages"), phone: true },
-    { href: "/issues", label: "Issues", icon: "issue", show: true, phone: true },
-    { href: "/tasks", label: "Tasks", icon: "task", show: true, phone: true },
-    { href: "/schedules", label: "Schedules", icon: "calendar", show: can(user, "operational"), phone: false },
-    { href: "/reports", label: "Reports", icon: "report", show: true, phone: false },
-    { href: "/imports", label: "Import", icon: "upload", show: can(user, "manage"), phone: false },
-    { href: "/settings", label: "Settings", icon: "settings", show: can(user, "directory"), phone: false },
+    { href: "/", label: t("Dashboard"), icon: "home", show: true, phone: true },
+    { href: "/inbox", label: t("Inbox"), icon: "inbox", show: can(user, "messages"), phone: true },
+    { href: "/issues", label: t("Issues"), icon: "issue", show: true, phone: true },
+    { href: "/tasks", label: t("Tasks"), icon: "task", show: true, phone: true },
+    { href: "/schedules", label: t("Schedules"), icon: "calendar", show: can(user, "operational"), phone: false },
+    { href: "/reports", label: t("Reports"), icon: "report", show: true, phone: false },
+    { href: "/imports", label: t("Import"), icon: "upload", show: can(user, "manage"), phone: false },
+    { href: "/settings", label: t("Settings"), icon: "settings", show: can(user, "directory"), phone: false },
   ].filter((i) => i.show);
 
   const doLogout = async () => {
@@ -52,16 +54,16 @@ export function Layout({ children }: { children: ComponentChildren }) {
   return (
     <div class="shell">
       <a class="skip-link" href="#main">
-        Skip to content
+        {t("Skip to content")}
       </a>
-      <aside class="sidebar" aria-label="Main">
+      <aside class="sidebar" aria-label={t("Main")}>
         <Link href="/" class="brand">
           <span class="brand-mark" aria-hidden="true">
             t
           </span>
-          <span class="brand-name">tapak</span>
+          <span class="brand-name">{t("tapak")}</span>
         </Link>
-        <nav class="side-nav" aria-label="Sections">
+        <nav class="side-nav" aria-label={t("Sections")}>
           {items.map((i) => (
             <Link key={i.href} href={i.href} class="side-link" aria-current={isActive(i.href, path) ? "page" : undefined}>
               <Icon name={i.icon} />
@@ -77,8 +79,9 @@ export function Layout({ children }: { children: ComponentChildren }) {
               <small>{humanize(user?.role)}</small>
             </span>
           </div>
+          <LanguagePicker />
           <button type="button" class="btn btn-quiet" onClick={doLogout}>
-            <Icon name="logout" size={18} /> Sign out
+            <Icon name="logout" size={18} />{" "}{t("Sign out")}
           </button>
         </div>
       </aside>
@@ -87,13 +90,13 @@ export function Layout({ children }: { children: ComponentChildren }) {
         {children}
       </main>
 
-      <nav class="bottom-nav" aria-label="Sections">
+      <nav class="bottom-nav" aria-label={t("Sections")}>
         {items
           .filter((i) => i.phone)
           .map((i) => (
             <Link key={i.href} href={i.href} class="bottom-link" aria-current={isActive(i.href, path) ? "page" : undefined}>
               <Icon name={i.icon} size={22} />
-              <span>{i.label === "Dashboard" ? "Home" : i.label}</span>
+              <span>{i.href === "/" ? t("Home") : i.label}</span>
             </Link>
           ))}
         <button
@@ -105,13 +108,13 @@ export function Layout({ children }: { children: ComponentChildren }) {
           onClick={() => setMoreOpen((o) => !o)}
         >
           <Icon name="more" size={22} />
-          <span>More</span>
+          <span>{t("More")}</span>
         </button>
       </nav>
 
       {moreOpen ? (
         <div class="sheet-backdrop" onClick={() => setMoreOpen(false)}>
-          <div id="more-sheet" class="sheet" role="dialog" aria-label="More sections" onClick={(e) => e.stopPropagation()}>
+          <div id="more-sheet" class="sheet" role="dialog" aria-label={t("More sections")} onClick={(e) => e.stopPropagation()}>
             {items
               .filter((i) => !i.phone)
               .map((i) => (
@@ -122,10 +125,11 @@ export function Layout({ children }: { children: ComponentChildren }) {
               ))}
             <div class="sheet-user">
               <span>
-                Signed in as <strong>{user?.name}</strong> ({humanize(user?.role)})
+                {t("Signed in as")}{" "}<strong>{user?.name}</strong> ({humanize(user?.role)})
               </span>
+              <LanguagePicker id="lang-sheet" />
               <button type="button" class="btn" onClick={doLogout}>
-                <Icon name="logout" size={18} /> Sign out
+                <Icon name="logout" size={18} />{" "}{t("Sign out")}
               </button>
             </div>
           </div>

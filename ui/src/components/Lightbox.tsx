@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { Icon } from "./Icon";
+import { t } from "../i18n";
 
 interface Shot {
   src: string;
@@ -78,14 +79,14 @@ export function Lightbox() {
       <div class="lightbox-bar">
         <span class="lightbox-caption">{shot.caption ?? shot.alt}</span>
         <a class="btn btn-ghost-dark" href={shot.src} target="_blank" rel="noopener">
-          <Icon name="external" size={16} /> Original
+          <Icon name="external" size={16} />{" "}{t("Original")}
         </a>
-        <button ref={closeRef} type="button" class="btn btn-ghost-dark" onClick={closeLightbox} aria-label="Close photo">
+        <button ref={closeRef} type="button" class="btn btn-ghost-dark" onClick={closeLightbox} aria-label={t("Close photo")}>
           <Icon name="close" size={18} />
         </button>
       </div>
       {failed ? (
-        <p class="lightbox-error">The full photo could not be loaded.</p>
+        <p class="lightbox-error">{t("The full photo could not be loaded.")}</p>
       ) : (
         <img class="lightbox-img" src={shot.src} alt={shot.alt} onError={() => setFailed(true)} />
       )}

@@ -4,6 +4,7 @@ import { Link } from "../router";
 import type { Classification, Message } from "../types";
 import { KindBadge, Tag } from "./Badges";
 import { EvidenceStrip } from "./EvidenceView";
+import { t } from "../i18n";
 
 /** Server snippets mark the match between « and »; render as text nodes and <mark>, never as HTML. */
 export function Snippet({ text }: { text: string }) {
@@ -35,11 +36,11 @@ function Why({ c }: { c: Classification }) {
   const conf = typeof c.confidence === "number" ? Math.round(c.confidence * 100) : null;
   return (
     <details class="why">
-      <summary>Why “{label}”?</summary>
+      <summary>{t("Why “")}{label}”?</summary>
       <dl class="why-fields">
         {conf !== null ? (
           <>
-            <dt>Confidence</dt>
+            <dt>{t("Confidence")}</dt>
             <dd>
               <span class="meter" aria-hidden="true">
                 <span style={{ width: `${conf}%` }} />
@@ -50,38 +51,38 @@ function Why({ c }: { c: Classification }) {
         ) : null}
         {c.category ? (
           <>
-            <dt>Category</dt>
+            <dt>{t("Category")}</dt>
             <dd>{humanize(c.category)}</dd>
           </>
         ) : null}
         {loc ? (
           <>
-            <dt>Location</dt>
+            <dt>{t("Location")}</dt>
             <dd>{loc}</dd>
           </>
         ) : null}
         {c.status ? (
           <>
-            <dt>Status</dt>
+            <dt>{t("Status")}</dt>
             <dd>{humanize(c.status)}</dd>
           </>
         ) : null}
         {c.priority ? (
           <>
-            <dt>Priority</dt>
+            <dt>{t("Priority")}</dt>
             <dd>{humanize(c.priority)}</dd>
           </>
         ) : null}
         {c.repeat ? (
           <>
-            <dt>Repeat</dt>
-            <dd>Says it happened before</dd>
+            <dt>{t("Repeat")}</dt>
+            <dd>{t("Says it happened before")}</dd>
           </>
         ) : null}
       </dl>
       {c.cues && c.cues.length > 0 ? (
         <>
-          <p class="why-title">Cues that decided</p>
+          <p class="why-title">{t("Cues that decided")}</p>
           <ul class="why-cues">
             {c.cues.map((cue, i) => (
               <li key={i}>{cue}</li>
@@ -89,7 +90,7 @@ function Why({ c }: { c: Classification }) {
           </ul>
         </>
       ) : (
-        <p class="why-title">No cues recorded.</p>
+        <p class="why-title">{t("No cues recorded.")}</p>
       )}
     </details>
   );
@@ -109,13 +110,13 @@ export function MessageCard({
 }) {
   const kind = m.classification?.kind ?? m.kind ?? null;
   const who = personName(m.sender);
-  const chatName = m.chat?.name ?? "Unknown chat";
+  const chatName = m.chat?.name ?? t("Unknown chat");
   const hasText = typeof m.text === "string" && m.text.length > 0;
 
   if (m.type === "system") {
     return (
       <article class="msg msg-system" data-id={String(m.id)}>
-        <p class="msg-text">{m.text ?? "System message"}</p>
+        <p class="msg-text">{m.text ?? t("System message")}</p>
         <p class="msg-system-meta">
           {chatName} · <time dateTime={isoAttr(m.sent_at)}>{formatTime(m.sent_at)}</time>
         </p>
@@ -128,7 +129,7 @@ export function MessageCard({
       <header class="msg-head">
         <span class="msg-who">
           {onPerson && m.sender ? (
-            <button type="button" class="link-btn msg-sender" onClick={() => onPerson(m)} title={`Show only messages from ${who}`}>
+            <button type="button" class="link-btn msg-sender" onClick={() => onPerson(m)} title={t("Show only messages from {who}", { who })}>
               {who}
             </button>
           ) : (
@@ -136,10 +137,10 @@ export function MessageCard({
           )}
           <span class="msg-in" aria-hidden="true">
             {" "}
-            in{" "}
+            {t("in")}{" "}
           </span>
           {onChat && m.chat ? (
-            <button type="button" class="link-btn msg-chat" onClick={() => onChat(m)} title={`Show only ${chatName}`}>
+            <button type="button" class="link-btn msg-chat" onClick={() => onChat(m)} title={t("Show only {chatName}", { chatName })}>
               {chatName}
             </button>
           ) : (
@@ -158,16 +159,16 @@ export function MessageCard({
           <Tag tone={m.classification.priority}>{humanize(m.classification.priority)}</Tag>
         ) : null}
         {formatLocation(m.classification?.location) ? <Tag tone="loc">{formatLocation(m.classification?.location)}</Tag> : null}
-        {m.edited ? <Tag tone="flag">Edited</Tag> : null}
-        {m.deleted ? <Tag tone="warn">Deleted</Tag> : null}
+        {m.edited ? <Tag tone="flag">{t("Edited")}</Tag> : null}
+        {m.deleted ? <Tag tone="warn">{t("Deleted")}</Tag> : null}
         {m.record ? (
           m.record.type === "issue" ? (
             <Link class="record-link" href={`/issues/${encodeURIComponent(String(m.record.id))}`}>
-              Issue ticket →
+              {t("Issue ticket →")}
             </Link>
           ) : (
             <Link class="record-link" href="/tasks">
-              {humanize(m.record.type)} log →
+              {humanize(m.record.type)}{" "}{t("log →")}
             </Link>
           )
         ) : null}
@@ -180,20 +181,20 @@ export function MessageCard({
       ) : hasText ? (
         <p class="msg-text">{m.text}</p>
       ) : m.deleted ? (
-        <p class="msg-text msg-muted">This message was deleted.</p>
+        <p class="msg-text msg-muted">{t("This message was deleted.")}</p>
       ) : m.type === "reaction" ? (
-        <p class="msg-text msg-muted">Reacted to a message.</p>
+        <p class="msg-text msg-muted">{t("Reacted to a message.")}</p>
       ) : m.type === "location" ? (
-        <p class="msg-text msg-muted">Shared a location.</p>
+        <p class="msg-text msg-muted">{t("Shared a location.")}</p>
       ) : m.type === "contact" ? (
-        <p class="msg-text msg-muted">Shared a contact.</p>
+        <p class="msg-text msg-muted">{t("Shared a contact.")}</p>
       ) : !m.media || m.media.length === 0 ? (
-        <p class="msg-text msg-muted">{m.type === "other" ? "Unsupported message type." : "No text."}</p>
+        <p class="msg-text msg-muted">{m.type === "other" ? t("Unsupported message type.") : t("No text.")}</p>
       ) : null}
 
       {m.snippet && hasText && m.text !== m.snippet.replace(/[«»]/g, "") ? (
         <details class="full-text">
-          <summary>Whole message</summary>
+          <summary>{t("Whole message")}</summary>
           <p class="msg-text">{m.text}</p>
         </details>
       ) : null}
@@ -205,7 +206,7 @@ export function MessageCard({
           {m.classification ? <Why c={m.classification} /> : <span />}
           {onCorrect ? (
             <button type="button" class="btn btn-small msg-correct" onClick={() => onCorrect(m)}>
-              Correct classification
+              {t("Correct classification")}
             </button>
           ) : null}
         </div>

@@ -5,6 +5,7 @@ import { CATEGORIES, humanize, KIND_LABELS, KINDS, PRIORITIES, TASK_STATUSES } f
 import type { Classification, Location, Message } from "../types";
 import { ActionError, Dialog, DialogActions, useAction } from "./Dialog";
 import { Loading } from "./States";
+import { t } from "../i18n";
 
 export interface Correctable {
   id: string | number;
@@ -51,8 +52,8 @@ function Cues({ c }: { c: Classification | null | undefined }) {
   return (
     <div class="cues-box">
       <p class="why-title">
-        The classifier said <strong>{KIND_LABELS[c.kind] ?? humanize(c.kind)}</strong>
-        {conf !== null ? ` (${conf}% sure)` : ""} because of:
+        {t("The classifier said")}{" "}<strong>{KIND_LABELS[c.kind] ?? humanize(c.kind)}</strong>
+        {conf !== null ? ` (${conf}% sure)` : ""}{" "}{t("because of:")}
       </p>
       {c.cues && c.cues.length > 0 ? (
         <ul class="why-cues">
@@ -61,7 +62,7 @@ function Cues({ c }: { c: Classification | null | undefined }) {
           ))}
         </ul>
       ) : (
-        <p class="muted">No cues recorded.</p>
+        <p class="muted">{t("No cues recorded.")}</p>
       )}
     </div>
   );
@@ -101,9 +102,9 @@ export function ReclassifyDialog({
 }) {
   const { c, text, loading } = useClassification(message);
   return (
-    <Dialog title="Correct classification" onClose={onClose}>
+    <Dialog title={t("Correct classification")} onClose={onClose}>
       {text ? <blockquote class="quote msg-text">{text}</blockquote> : null}
-      {loading ? <Loading label="Loading the classification…" /> : <ReclassifyForm id={message.id} c={c} opener={opener} onClose={onClose} onDone={onDone} />}
+      {loading ? <Loading label={t("Loading the classification…")} /> : <ReclassifyForm id={message.id} c={c} opener={opener} onClose={onClose} onDone={onDone} />}
     </Dialog>
   );
 }
@@ -161,53 +162,53 @@ function ReclassifyForm({
     <form class="form" onSubmit={submit}>
       <Cues c={c} />
       <div class="form-grid">
-        <Choice label="Kind" name="kind" value={kind} options={KINDS} labels={KIND_LABELS} onChange={setKind} />
+        <Choice label={t("Kind")} name="kind" value={kind} options={KINDS} labels={KIND_LABELS} onChange={setKind} />
         {isTask ? (
-          <Choice label="Task status" name="status" value={status || "done"} options={TASK_STATUSES} onChange={setStatus} />
+          <Choice label={t("Task status")} name="status" value={status || "done"} options={TASK_STATUSES} onChange={setStatus} />
         ) : null}
         {kind !== "chatter" ? (
-          <Choice label="Category" name="category" value={category} options={CATEGORIES} none="None" onChange={setCategory} />
+          <Choice label={t("Category")} name="category" value={category} options={CATEGORIES} none={t("None")} onChange={setCategory} />
         ) : null}
-        {isIssue ? <Choice label="Priority" name="priority" value={priority} options={PRIORITIES} none="Not set" onChange={setPriority} /> : null}
+        {isIssue ? <Choice label={t("Priority")} name="priority" value={priority} options={PRIORITIES} none={t("Not set")} onChange={setPriority} /> : null}
       </div>
       {kind !== "chatter" ? (
         <fieldset class="fieldset">
-          <legend>Location</legend>
+          <legend>{t("Location")}</legend>
           <div class="form-grid form-grid-4">
             <label class="field">
-              <span>Block</span>
+              <span>{t("Block")}</span>
               <input name="block" value={block} onInput={(e) => setBlock(e.currentTarget.value)} autoComplete="off" />
             </label>
             <label class="field">
-              <span>Level</span>
+              <span>{t("Level")}</span>
               <input name="level" value={level} onInput={(e) => setLevel(e.currentTarget.value)} autoComplete="off" />
             </label>
             <label class="field">
-              <span>Unit</span>
+              <span>{t("Unit")}</span>
               <input name="unit" value={unit} onInput={(e) => setUnit(e.currentTarget.value)} autoComplete="off" />
             </label>
             <label class="field">
-              <span>Area</span>
-              <input name="area" value={area} onInput={(e) => setArea(e.currentTarget.value)} placeholder="lobby, pump room…" autoComplete="off" />
+              <span>{t("Area")}</span>
+              <input name="area" value={area} onInput={(e) => setArea(e.currentTarget.value)} placeholder={t("lobby, pump room…")} autoComplete="off" />
             </label>
           </div>
         </fieldset>
       ) : null}
       <label class="field field-check">
         <input type="checkbox" name="repeat" checked={repeat} onChange={(e) => setRepeat(e.currentTarget.checked)} />
-        Says the problem happened before
+        {t("Says the problem happened before")}
       </label>
       <label class="field">
-        <span>Why (kept in the history)</span>
-        <input name="reason" value={reason} onInput={(e) => setReason(e.currentTarget.value)} placeholder="e.g. this is an acknowledgement, not a task" />
+        <span>{t("Why (kept in the history)")}</span>
+        <input name="reason" value={reason} onInput={(e) => setReason(e.currentTarget.value)} placeholder={t("e.g. this is an acknowledgement, not a task")} />
       </label>
       {opener && kind !== "issue_report" ? (
         <p class="notice notice-warn" role="note">
-          This message opened the ticket. As “{KIND_LABELS[kind] ?? humanize(kind)}” it no longer opens one, so the ticket ends.
+          {t("This message opened the ticket. As “")}{KIND_LABELS[kind] ?? humanize(kind)}{t("” it no longer opens one, so the ticket ends.")}
         </p>
       ) : null}
       <ActionError error={act.error} />
-      <DialogActions busy={act.busy} submit="Save correction" onCancel={onClose} />
+      <DialogActions busy={act.busy} submit={t("Save correction")} onCancel={onClose} />
     </form>
   );
 }

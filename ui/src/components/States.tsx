@@ -1,8 +1,9 @@
 import type { ComponentChildren } from "preact";
 import type { ApiError } from "../api";
 import { Icon } from "./Icon";
+import { t } from "../i18n";
 
-export function Loading({ label = "Loading…" }: { label?: string }) {
+export function Loading({ label = t("Loading…") }: { label?: string }) {
   return (
     <div class="state state-loading" role="status" aria-live="polite">
       <span class="spinner" aria-hidden="true" />
@@ -27,8 +28,8 @@ export function Problem({ error, what, onRetry }: { error: ApiError; what: strin
     return (
       <div class="state state-empty" data-state="not-available">
         <Icon name="clock" size={28} />
-        <p class="state-title">{what} — not available yet</p>
-        <p class="state-body">This part of tapak is not switched on in this version. Nothing is wrong; it will appear here once it is.</p>
+        <p class="state-title">{what}{" "}{t("— not available yet")}</p>
+        <p class="state-body">{t("This part of tapak is not switched on in this version. Nothing is wrong; it will appear here once it is.")}</p>
       </div>
     );
   }
@@ -36,19 +37,19 @@ export function Problem({ error, what, onRetry }: { error: ApiError; what: strin
     return (
       <div class="state state-empty" data-state="forbidden">
         <Icon name="user" size={28} />
-        <p class="state-title">{what} — not for your role</p>
-        <p class="state-body">Ask an administrator if you need to see this.</p>
+        <p class="state-title">{what}{" "}{t("— not for your role")}</p>
+        <p class="state-body">{t("Ask an administrator if you need to see this.")}</p>
       </div>
     );
   }
   return (
     <div class="state state-error" role="alert" data-state="error">
       <Icon name="issue" size={28} />
-      <p class="state-title">{what} could not be loaded</p>
+      <p class="state-title">{what}{" "}{t("could not be loaded")}</p>
       <p class="state-body">{error.message}</p>
       {onRetry ? (
         <button type="button" class="btn" onClick={onRetry}>
-          <Icon name="refresh" size={16} /> Try again
+          <Icon name="refresh" size={16} />{" "}{t("Try again")}
         </button>
       ) : null}
     </div>
@@ -57,12 +58,12 @@ export function Problem({ error, what, onRetry }: { error: ApiError; what: strin
 
 export function LoadMore({ hasMore, loading, onClick, count }: { hasMore: boolean; loading: boolean; onClick: () => void; count: number }) {
   if (!hasMore) {
-    return count > 0 ? <p class="list-end">That's everything ({count}).</p> : null;
+    return count > 0 ? <p class="list-end">{t("That's everything (")}{count}).</p> : null;
   }
   return (
     <div class="load-more">
       <button type="button" class="btn" onClick={onClick} disabled={loading} aria-busy={loading}>
-        {loading ? "Loading…" : "Load more"}
+        {loading ? t("Loading…") : t("Load more")}
       </button>
     </div>
   );

@@ -6,20 +6,21 @@ import { useResource } from "../hooks";
 import type { Evidence, Issue, IssueDetail, Page, PersonFull, TimelineEntry } from "../types";
 import { ActionError, Dialog, DialogActions, useAction } from "./Dialog";
 import { Loading } from "./States";
+import { t as tr } from "../i18n";
 
 const enc = (v: string | number) => encodeURIComponent(String(v));
 
 export function issueLabel(i: Issue): string {
-  const t = i.title || [humanize(i.category), formatLocation(i.location)].filter(Boolean).join(" — ") || "Untitled";
+  const t = i.title || [humanize(i.category), formatLocation(i.location)].filter(Boolean).join(" — ") || tr("Untitled");
   return `#${i.id} ${t}`;
 }
 
 export const STATUS_ACTIONS: Array<{ status: string; label: string; hint: string }> = [
-  { status: "acknowledged", label: "Acknowledge", hint: "Someone has seen it and will act." },
-  { status: "in_progress", label: "Mark in progress", hint: "Work has started." },
-  { status: "resolved", label: "Resolve", hint: "The problem is fixed." },
-  { status: "closed", label: "Close", hint: "Nothing more to do on this ticket." },
-  { status: "open", label: "Reopen", hint: "The problem is back or was not fixed." },
+  { status: "acknowledged", label: tr("Acknowledge"), hint: tr("Someone has seen it and will act.") },
+  { status: "in_progress", label: tr("Mark in progress"), hint: tr("Work has started.") },
+  { status: "resolved", label: tr("Resolve"), hint: tr("The problem is fixed.") },
+  { status: "closed", label: tr("Close"), hint: tr("Nothing more to do on this ticket.") },
+  { status: "open", label: tr("Reopen"), hint: tr("The problem is back or was not fixed.") },
 ];
 
 /** Which status buttons make sense for a ticket in `status`. */
@@ -66,17 +67,17 @@ export function StatusDialog({
       <form class="form" onSubmit={submit}>
         <p class="muted">{a?.hint}</p>
         <label class="field">
-          <span>Note {status === "closed" || status === "open" ? "(why)" : "(optional)"}</span>
+          <span>{tr("Note")}{" "}{status === "closed" || status === "open" ? "(why)" : "(optional)"}</span>
           <textarea
             name="note"
             rows={3}
             value={note}
             onInput={(e) => setNote(e.currentTarget.value)}
-            placeholder={status === "closed" ? "e.g. contractor confirmed, photo in the group" : ""}
+            placeholder={status === "closed" ? tr("e.g. contractor confirmed, photo in the group") : ""}
           />
         </label>
         <ActionError error={act.error} />
-        <DialogActions busy={act.busy} submit={a?.label ?? "Save"} onCancel={onClose} />
+        <DialogActions busy={act.busy} submit={a?.label ?? tr("Save")} onCancel={onClose} />
       </form>
     </Dialog>
   );
@@ -102,23 +103,23 @@ export function AssignDialog({ issue, onClose, onDone }: { issue: Issue; onClose
     if (r) onDone(r);
   };
   return (
-    <Dialog title={`Assign — ${issueLabel(issue)}`} onClose={onClose}>
+    <Dialog title={tr("Assign — {v0}", { v0: issueLabel(issue) })} onClose={onClose}>
       {people.error && !people.data ? (
         <ActionError error={people.error} />
       ) : !people.data ? (
-        <Loading label="Loading people…" />
+        <Loading label={tr("Loading people…")} />
       ) : (
         <form class="form" onSubmit={submit}>
           {all.length > 12 ? (
             <label class="field">
-              <span>Find a person</span>
-              <input type="search" value={filter} onInput={(e) => setFilter(e.currentTarget.value)} placeholder="name, phone or vendor" />
+              <span>{tr("Find a person")}</span>
+              <input type="search" value={filter} onInput={(e) => setFilter(e.currentTarget.value)} placeholder={tr("name, phone or vendor")} />
             </label>
           ) : null}
           <label class="field">
-            <span>Owner</span>
+            <span>{tr("Owner")}</span>
             <select name="person" value={person} onChange={(e) => setPerson(e.currentTarget.value)} required>
-              <option value="">Choose a person…</option>
+              <option value="">{tr("Choose a person…")}</option>
               {shown.map((p) => (
                 <option key={String(p.id)} value={String(p.id)}>
                   {personName(p)}
@@ -128,11 +129,11 @@ export function AssignDialog({ issue, onClose, onDone }: { issue: Issue; onClose
             </select>
           </label>
           <label class="field">
-            <span>Note (optional)</span>
+            <span>{tr("Note (optional)")}</span>
             <input name="note" value={note} onInput={(e) => setNote(e.currentTarget.value)} />
           </label>
           <ActionError error={act.error} />
-          <DialogActions busy={act.busy} disabled={!person} submit="Assign" onCancel={onClose} />
+          <DialogActions busy={act.busy} disabled={!person} submit={tr("Assign")} onCancel={onClose} />
         </form>
       )}
     </Dialog>
@@ -161,13 +162,13 @@ function TicketSelect({
   items: Issue[];
   loading: boolean;
 }) {
-  if (loading) return <Loading label="Loading open tickets…" />;
-  if (items.length === 0) return <p class="notice">There is no other open ticket in this chat.</p>;
+  if (loading) return <Loading label={tr("Loading open tickets…")} />;
+  if (items.length === 0) return <p class="notice">{tr("There is no other open ticket in this chat.")}</p>;
   return (
     <label class="field">
       <span>{label}</span>
       <select name="ticket" value={value} onChange={(e) => onChange(e.currentTarget.value)}>
-        <option value="">Choose a ticket…</option>
+        <option value="">{tr("Choose a ticket…")}</option>
         {items.map((i) => (
           <option key={String(i.id)} value={String(i.id)}>
             {issueLabel(i)} · {humanize(i.status)} · {formatDateTime(i.opened_at)}
@@ -192,20 +193,19 @@ export function MergeDialog({ issue, onClose, onDone }: { issue: Issue; onClose:
     if (r) onDone(r);
   };
   return (
-    <Dialog title={`Merge — ${issueLabel(issue)}`} onClose={onClose}>
+    <Dialog title={tr("Merge — {v0}", { v0: issueLabel(issue) })} onClose={onClose}>
       <form class="form" onSubmit={submit}>
         <p class="muted">
-          This ticket's messages and evidence move into the ticket you choose, and this one is closed. Only tickets of the same
-          chat can be merged.
+          {tr("This ticket's messages and evidence move into the ticket you choose, and this one is closed. Only tickets of the same chat can be merged.")}
         </p>
         {t.error && !t.data ? <ActionError error={t.error} /> : null}
-        <TicketSelect label="Merge into" value={into} onChange={setInto} items={t.items} loading={!t.data && !t.error} />
+        <TicketSelect label={tr("Merge into")} value={into} onChange={setInto} items={t.items} loading={!t.data && !t.error} />
         <label class="field">
-          <span>Note (optional)</span>
-          <input name="note" value={note} onInput={(e) => setNote(e.currentTarget.value)} placeholder="e.g. same leak reported twice" />
+          <span>{tr("Note (optional)")}</span>
+          <input name="note" value={note} onInput={(e) => setNote(e.currentTarget.value)} placeholder={tr("e.g. same leak reported twice")} />
         </label>
         <ActionError error={act.error} />
-        <DialogActions busy={act.busy} disabled={!into} submit="Merge" onCancel={onClose} />
+        <DialogActions busy={act.busy} disabled={!into} submit={tr("Merge")} onCancel={onClose} />
       </form>
     </Dialog>
   );
@@ -243,35 +243,34 @@ export function MoveMessageDialog({
     if (r !== undefined) onDone();
   };
   return (
-    <Dialog title={`Message from ${personName(entry.sender)}`} onClose={onClose}>
+    <Dialog title={tr("Message from {v0}", { v0: personName(entry.sender) })} onClose={onClose}>
       <form class="form" onSubmit={submit}>
         {entry.text ? <blockquote class="quote msg-text">{entry.text}</blockquote> : null}
         <fieldset class="fieldset">
-          <legend>This message…</legend>
+          <legend>{tr("This message…")}</legend>
           <label class="field field-check">
             <input type="radio" name="mode" value="none" checked={mode === "none"} onChange={() => setMode("none")} />
-            is not part of this ticket (link it to nothing)
+            {tr("is not part of this ticket (link it to nothing)")}
           </label>
           <label class="field field-check">
             <input type="radio" name="mode" value="move" checked={mode === "move"} onChange={() => setMode("move")} />
-            belongs to another ticket
+            {tr("belongs to another ticket")}
           </label>
         </fieldset>
         {opener ? (
           <p class="notice notice-warn" role="note">
-            This message opened ticket #{String(issue.id)}. Moving it away ends this ticket; its other messages are then linked
-            again automatically or left without a ticket. To combine two tickets, use “Merge…” instead.
+            {tr("This message opened ticket #")}{String(issue.id)}{tr(". Moving it away ends this ticket; its other messages are then linked again automatically or left without a ticket. To combine two tickets, use “Merge…” instead.")}
           </p>
         ) : null}
         {mode === "move" ? (
-          <TicketSelect label="Move to" value={target} onChange={setTarget} items={t.items} loading={!t.data && !t.error} />
+          <TicketSelect label={tr("Move to")} value={target} onChange={setTarget} items={t.items} loading={!t.data && !t.error} />
         ) : null}
         <label class="field">
-          <span>Why (kept in the history)</span>
+          <span>{tr("Why (kept in the history)")}</span>
           <input name="reason" value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
         </label>
         <ActionError error={act.error} />
-        <DialogActions busy={act.busy} disabled={(mode === "move" && !target)} submit={mode === "none" ? "Unlink message" : "Move message"} onCancel={onClose} />
+        <DialogActions busy={act.busy} disabled={(mode === "move" && !target)} submit={mode === "none" ? tr("Unlink message") : tr("Move message")} onCancel={onClose} />
       </form>
     </Dialog>
   );
@@ -306,22 +305,22 @@ export function MoveEvidenceDialog({
     if (r !== undefined) onDone();
   };
   return (
-    <Dialog title={`Move ${humanize(ev.kind).toLowerCase()} ${ev.filename ?? ""}`.trim()} onClose={onClose}>
+    <Dialog title={tr("Move {v0} {v1}", { v0: humanize(ev.kind).toLowerCase(), v1: ev.filename ?? "" }).trim()} onClose={onClose}>
       <form class="form" onSubmit={submit}>
-        <TicketSelect label="Move to" value={target} onChange={setTarget} items={t.items} loading={!t.data && !t.error} />
+        <TicketSelect label={tr("Move to")} value={target} onChange={setTarget} items={t.items} loading={!t.data && !t.error} />
         <label class="field">
-          <span>As</span>
+          <span>{tr("As")}</span>
           <select name="role" value={role} onChange={(e) => setRole(e.currentTarget.value)}>
-            <option value="evidence">Evidence</option>
-            <option value="resolution_proof">Resolution proof</option>
+            <option value="evidence">{tr("Evidence")}</option>
+            <option value="resolution_proof">{tr("Resolution proof")}</option>
           </select>
         </label>
         <label class="field">
-          <span>Why (kept in the history)</span>
+          <span>{tr("Why (kept in the history)")}</span>
           <input name="reason" value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
         </label>
         <ActionError error={act.error} />
-        <DialogActions busy={act.busy} disabled={!target} submit="Move" onCancel={onClose} />
+        <DialogActions busy={act.busy} disabled={!target} submit={tr("Move")} onCancel={onClose} />
       </form>
     </Dialog>
   );

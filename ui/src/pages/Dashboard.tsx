@@ -44,7 +44,7 @@ export function setSilentHours(h: number): void {
 /** "today", "yesterday" or "Mon, 07/12/2026", to sit inside a sentence. */
 function dayWord(key: string): string {
   const l = dayLabel(key);
-  return /^\p{L}+$/u.test(l) ? l.toLowerCase() : l;
+  return /^[\p{L} ]+$/u.test(l) ? l.toLowerCase() : l;
 }
 
 const REPORTED = new Set(["fulfilled", "late", "missing_photo", "blocked"]);
@@ -240,7 +240,7 @@ function MissedWork({
   const problems = occ.filter((o) => o.status === "missed" || o.status === "late" || o.status === "missing_photo" || o.status === "blocked");
   return (
     <>
-      <div class="table-wrap">
+      <div class="table-wrap" tabIndex={0}>
         <table class="table table-compact" data-testid="missed-table">
           <caption class="visually-hidden">{t("Expected against reported per site, block and person")}</caption>
           <thead>

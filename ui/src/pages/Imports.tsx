@@ -8,6 +8,7 @@ import { formatBytes, formatDateTime, isoAttr } from "../format";
 import { toApiError, useDocumentTitle, useMedia, usePaged, useResource } from "../hooks";
 import { Link } from "../router";
 import type { Chat, ImportRow, ImportSummary, Page, Site } from "../types";
+import { t } from "../i18n";
 
 const ACCEPT = ".txt,.zip,text/plain,application/zip";
 
@@ -23,7 +24,7 @@ function chatNameFromFile(name: string): string {
 type Phase = { state: "idle" } | { state: "uploading"; loaded: number; total: number } | { state: "processing" };
 
 export function Imports() {
-  useDocumentTitle("Import");
+  useDocumentTitle(t("Import"));
   const [file, setFile] = useState<File | null>(null);
   const [chat, setChat] = useState("");
   const [chatTouched, setChatTouched] = useState(false);
@@ -89,10 +90,10 @@ export function Imports() {
 
   return (
     <div class="page page-imports">
-      <PageHeader title="Import a chat" sub="Bring in the history of a WhatsApp group from its “Export chat” file." />
+      <PageHeader title={t("Import a chat")} sub={t("Bring in the history of a WhatsApp group from its “Export chat” file.")} />
 
       <form class="panel form" onSubmit={submit} aria-labelledby="import-title">
-        <h2 id="import-title">Upload an export</h2>
+        <h2 id="import-title">{t("Upload an export")}</h2>
         <div
           class={`dropzone${drag ? " dropzone-over" : ""}${file ? " dropzone-has" : ""}`}
           onDragOver={(e) => {
@@ -113,10 +114,10 @@ export function Imports() {
               <strong>{file.name}</strong> <span class="muted">({formatBytes(file.size)})</span>
             </p>
           ) : (
-            <p>Drop the .txt or .zip file here, or</p>
+            <p>{t("Drop the .txt or .zip file here, or")}</p>
           )}
           <label class="btn">
-            {file ? "Choose another file" : "Choose a file"}
+            {file ? t("Choose another file") : t("Choose a file")}
             <input
               ref={inputRef}
               class="visually-hidden"
@@ -128,13 +129,13 @@ export function Imports() {
             />
           </label>
           <p class="dropzone-hint muted">
-            In WhatsApp: open the group → ⋮ → More → Export chat. “Include media” makes a .zip whose photos become evidence.
+            {t("In WhatsApp: open the group → ⋮ → More → Export chat. “Include media” makes a .zip whose photos become evidence.")}
           </p>
         </div>
 
         <div class="form-grid">
           <label class="field">
-            <span>Chat name</span>
+            <span>{t("Chat name")}</span>
             <input
               name="chat"
               list="import-chats"
@@ -143,52 +144,52 @@ export function Imports() {
                 setChat(e.currentTarget.value);
                 setChatTouched(true);
               }}
-              placeholder="taken from the file name"
+              placeholder={t("taken from the file name")}
               autoComplete="off"
             />
             <datalist id="import-chats">
               {(chats.data?.items ?? []).map((c) => (c.name ? <option key={String(c.id)} value={c.name} /> : null))}
             </datalist>
-            <small class="field-hint">An existing chat of this name gets the messages; duplicates are skipped.</small>
+            <small class="field-hint">{t("An existing chat of this name gets the messages; duplicates are skipped.")}</small>
           </label>
           <label class="field">
-            <span>Site (optional)</span>
+            <span>{t("Site (optional)")}</span>
             <input name="site" list="import-sites" value={site} onInput={(e) => setSite(e.currentTarget.value)} autoComplete="off" />
             <datalist id="import-sites">
               {(sites.data?.items ?? []).map((s) => (
                 <option key={String(s.id)} value={s.name} />
               ))}
             </datalist>
-            <small class="field-hint">Created when new. The site decides block names and proof rules.</small>
+            <small class="field-hint">{t("Created when new. The site decides block names and proof rules.")}</small>
           </label>
         </div>
 
         {busy ? (
           <div class="progress-wrap" role="status" aria-live="polite">
-            <progress class="progress" max={100} value={pct} aria-label="Upload progress" />
+            <progress class="progress" max={100} value={pct} aria-label={t("Upload progress")} />
             <span>
               {phase.state === "uploading"
-                ? `Uploading… ${pct}% (${formatBytes(phase.loaded)} of ${formatBytes(phase.total)})`
-                : "Reading and classifying the messages…"}
+                ? t("Uploading… {pct}% ({v1} of {v2})", { pct, v1: formatBytes(phase.loaded), v2: formatBytes(phase.total) })
+                : t("Reading and classifying the messages…")}
             </span>
           </div>
         ) : null}
 
         {error ? (
           <div class="form-error" role="alert">
-            <strong>The import did not go through.</strong>
-            <p class="pre">{error.forbidden ? "Your role may not import chats." : error.message}</p>
+            <strong>{t("The import did not go through.")}</strong>
+            <p class="pre">{error.forbidden ? t("Your role may not import chats.") : error.message}</p>
           </div>
         ) : null}
 
         <div class="dialog-actions">
           {busy && phase.state === "uploading" ? (
             <button type="button" class="btn" onClick={() => ctl.current?.abort()}>
-              Cancel
+              {t("Cancel")}
             </button>
           ) : null}
           <button type="submit" class="btn btn-primary" disabled={!file || busy} aria-busy={busy}>
-            {busy ? "Importing…" : "Import"}
+            {busy ? t("Importing…") : t("Import")}
           </button>
         </div>
       </form>
@@ -196,13 +197,13 @@ export function Imports() {
       {summary ? <Summary s={summary} /> : null}
 
       <section class="panel" aria-labelledby="import-history">
-        <h2 id="import-history">Past imports</h2>
+        <h2 id="import-history">{t("Past imports")}</h2>
         {history.error && history.items.length === 0 ? (
-          <Problem error={history.error} what="Import history" onRetry={history.reload} />
+          <Problem error={history.error} what={t("Import history")} onRetry={history.reload} />
         ) : !history.loaded ? (
           <Loading />
         ) : history.items.length === 0 ? (
-          <Empty title="Nothing imported yet" icon="doc" />
+          <Empty title={t("Nothing imported yet")} icon="doc" />
         ) : phone ? (
           <>
             <ul class="card-list import-history">
@@ -210,8 +211,8 @@ export function Imports() {
                 <li key={String(r.id)} class="card">
                   <span class="card-title">{r.chat?.name ?? r.path}</span>
                   <p class="card-meta">
-                    {r.new.toLocaleString()} new · {r.duplicates.toLocaleString()} already there
-                    {r.media ? ` · ${r.media_stored ?? 0} of ${r.media} media` : ""}
+                    {r.new.toLocaleString()}{" "}{t("new ·")}{" "}{r.duplicates.toLocaleString()}{" "}{t("already there")}
+                    {r.media ? t(" · {v0} of {media} media", { v0: r.media_stored ?? 0, media: r.media }) : ""}
                   </p>
                   <p class="card-meta">
                     <time dateTime={isoAttr(r.created_at)}>{formatDateTime(r.created_at)}</time> · {r.path}
@@ -224,18 +225,18 @@ export function Imports() {
           </>
         ) : (
           <>
-            <div class="table-wrap">
+            <div class="table-wrap" tabIndex={0}>
               <table class="table">
-                <caption class="visually-hidden">Past imports</caption>
+                <caption class="visually-hidden">{t("Past imports")}</caption>
                 <thead>
                   <tr>
-                    <th scope="col">When</th>
-                    <th scope="col">File</th>
-                    <th scope="col">Chat</th>
-                    <th scope="col">New</th>
-                    <th scope="col">Already there</th>
-                    <th scope="col">Media</th>
-                    <th scope="col">By</th>
+                    <th scope="col">{t("When")}</th>
+                    <th scope="col">{t("File")}</th>
+                    <th scope="col">{t("Chat")}</th>
+                    <th scope="col">{t("New")}</th>
+                    <th scope="col">{t("Already there")}</th>
+                    <th scope="col">{t("Media")}</th>
+                    <th scope="col">{t("By")}</th>
                   </tr>
                 </thead>
                 <tbody>
@@ -249,7 +250,7 @@ export function Imports() {
                         {r.bytes ? <div class="row-sub">{formatBytes(r.bytes)}</div> : null}
                       </td>
                       <td class="cell-wrap">
-                        {r.chat ? <Link href={`/inbox?chat=${encodeURIComponent(String(r.chat.id))}`}>{r.chat.name ?? `Chat ${r.chat.id}`}</Link> : "—"}
+                        {r.chat ? <Link href={`/inbox?chat=${encodeURIComponent(String(r.chat.id))}`}>{r.chat.name ?? t("Chat {id}", { id: r.chat.id })}</Link> : "—"}
                         {r.site ? <div class="row-sub">{r.site.name}</div> : null}
                       </td>
                       <td>{r.new.toLocaleString()}</td>
@@ -272,20 +273,20 @@ export function Imports() {
 function Summary({ s }: { s: ImportSummary }) {
   const ok = !s.errors || s.errors.length === 0;
   const rows: Array<[string, number | undefined, string]> = [
-    ["Messages in the file", s.messages, "summary-messages"],
-    ["New messages", s.new, "summary-new"],
-    ["Already stored", s.duplicates, "summary-duplicates"],
-    ["Matched live messages", s.live_matches, "summary-live"],
-    ["Media in the file", s.media, "summary-media"],
-    ["Photos and files stored", s.media_stored, "summary-media-stored"],
-    ["Media missing from the export", s.media_missing, "summary-media-missing"],
-    ["Tasks and tickets created", s.records_created, "summary-records"],
+    [t("Messages in the file"), s.messages, "summary-messages"],
+    [t("New messages"), s.new, "summary-new"],
+    [t("Already stored"), s.duplicates, "summary-duplicates"],
+    [t("Matched live messages"), s.live_matches, "summary-live"],
+    [t("Media in the file"), s.media, "summary-media"],
+    [t("Photos and files stored"), s.media_stored, "summary-media-stored"],
+    [t("Media missing from the export"), s.media_missing, "summary-media-missing"],
+    [t("Tasks and tickets created"), s.records_created, "summary-records"],
   ];
   return (
     <section class={`panel summary${ok ? " summary-ok" : " summary-bad"}`} aria-labelledby="import-summary" data-testid="import-summary">
       <div class="panel-head">
-        <h2 id="import-summary">{ok ? "Imported" : "Not imported"}: {s.path}</h2>
-        {s.chat ? <Link href={`/inbox?chat=${encodeURIComponent(String(s.chat.id))}`}>Open {s.chat.name} in the inbox →</Link> : null}
+        <h2 id="import-summary">{ok ? t("Imported") : t("Not imported")}: {s.path}</h2>
+        {s.chat ? <Link href={`/inbox?chat=${encodeURIComponent(String(s.chat.id))}`}>{t("Open")}{" "}{s.chat.name}{" "}{t("in the inbox →")}</Link> : null}
       </div>
       <dl class="summary-grid">
         {rows
@@ -299,19 +300,18 @@ function Summary({ s }: { s: ImportSummary }) {
       </dl>
       {s.first_message_at ? (
         <p class="muted">
-          From {formatDateTime(s.first_message_at)} to {formatDateTime(s.last_message_at)}
+          {t("From")}{" "}{formatDateTime(s.first_message_at)}{" "}{t("to")}{" "}{formatDateTime(s.last_message_at)}
           {s.site ? ` · site ${s.site.name}` : ""}
         </p>
       ) : null}
       {s.date_order_ambiguous ? (
         <p class="notice notice-warn">
-          The file's dates could be read day-first or month-first; tapak chose {s.date_order === "month_first" ? "month-first" : "day-first"}. Check
-          that the dates look right.
+          {t("The file's dates could be read day-first or month-first; tapak chose")}{" "}{s.date_order === "month_first" ? "month-first" : "day-first"}{t(". Check that the dates look right.")}
         </p>
       ) : null}
       {s.warnings && s.warnings.length > 0 ? (
         <>
-          <h3 class="h-sub">Warnings</h3>
+          <h3 class="h-sub">{t("Warnings")}</h3>
           <ul class="plain-list">
             {s.warnings.map((w, i) => (
               <li key={i}>{w}</li>

@@ -9,9 +9,10 @@ import { dayKey, dayLabel, KIND_LABELS, KINDS, personName } from "../format";
 import { useDocumentTitle, useMedia, usePaged, useResource } from "../hooks";
 import { setQuery, useLocation } from "../router";
 import type { Message, Page, Ref } from "../types";
+import { t } from "../i18n";
 
 export function Inbox() {
-  useDocumentTitle("Inbox");
+  useDocumentTitle(t("Inbox"));
   const { search } = useLocation();
   const q = search.get("q") ?? "";
   const chat = search.get("chat") ?? "";
@@ -51,9 +52,9 @@ export function Inbox() {
 
   return (
     <div class="page page-inbox">
-      <PageHeader title="Inbox" sub="Messages from your WhatsApp groups, newest first.">
-        <button type="button" class="btn" onClick={list.reload} disabled={list.loading} aria-label="Refresh messages">
-          <Icon name="refresh" size={16} /> <span class="btn-label">Refresh</span>
+      <PageHeader title={t("Inbox")} sub={t("Messages from your WhatsApp groups, newest first.")}>
+        <button type="button" class="btn" onClick={list.reload} disabled={list.loading} aria-label={t("Refresh messages")}>
+          <Icon name="refresh" size={16} /> <span class="btn-label">{t("Refresh")}</span>
         </button>
       </PageHeader>
 
@@ -66,20 +67,20 @@ export function Inbox() {
         }}
       >
         <label class="visually-hidden" for="inbox-search">
-          Search messages
+          {t("Search messages")}
         </label>
         <Icon name="search" size={18} />
         <input
           id="inbox-search"
           type="search"
           name="q"
-          placeholder="Search messages (e.g. bocor, lift, Block A)"
+          placeholder={t("Search messages (e.g. bocor, lift, Block A)")}
           value={draft}
           onInput={(e) => setDraft(e.currentTarget.value)}
           enterKeyHint="search"
         />
         <button type="submit" class="btn btn-primary">
-          Search
+          {t("Search")}
         </button>
       </form>
 
@@ -91,15 +92,15 @@ export function Inbox() {
           aria-controls="inbox-filters"
           onClick={() => setShowFilters((s) => !s)}
         >
-          Filters{activeCount > 0 ? ` (${activeCount} on)` : ""} {showFilters ? "▴" : "▾"}
+          {t("Filters")}{activeCount > 0 ? ` (${activeCount} on)` : ""} {showFilters ? "▴" : "▾"}
         </button>
       ) : null}
-      <div class="filters" id="inbox-filters" role="group" aria-label="Filters" hidden={phone && !showFilters}>
+      <div class="filters" id="inbox-filters" role="group" aria-label={t("Filters")} hidden={phone && !showFilters}>
         {chatItems.length > 0 ? (
           <label class="field field-inline">
-            <span>Chat</span>
+            <span>{t("Chat")}</span>
             <select value={chat} onChange={(e) => setQuery({ chat: e.currentTarget.value })}>
-              <option value="">All chats</option>
+              <option value="">{t("All chats")}</option>
               {chatItems.map((c) => (
                 <option key={String(c.id)} value={String(c.id)}>
                   {c.name ?? String(c.id)}
@@ -109,9 +110,9 @@ export function Inbox() {
           </label>
         ) : null}
         <label class="field field-inline">
-          <span>Kind</span>
+          <span>{t("Kind")}</span>
           <select value={kind} onChange={(e) => setQuery({ kind: e.currentTarget.value })}>
-            <option value="">All kinds</option>
+            <option value="">{t("All kinds")}</option>
             {KINDS.map((k) => (
               <option key={k} value={k}>
                 {KIND_LABELS[k]}
@@ -120,16 +121,16 @@ export function Inbox() {
           </select>
         </label>
         <label class="field field-inline">
-          <span>From</span>
+          <span>{t("From")}</span>
           <input type="date" value={from} max={to || undefined} onChange={(e) => setQuery({ from: e.currentTarget.value })} />
         </label>
         <label class="field field-inline">
-          <span>To</span>
+          <span>{t("To")}</span>
           <input type="date" value={to} min={from || undefined} onChange={(e) => setQuery({ to: e.currentTarget.value })} />
         </label>
         {person ? (
-          <button type="button" class="chip chip-filter" onClick={() => setQuery({ person: null, pname: null })} aria-label="Remove sender filter">
-            From {personLabel || "one sender"} <Icon name="close" size={14} />
+          <button type="button" class="chip chip-filter" onClick={() => setQuery({ person: null, pname: null })} aria-label={t("Remove sender filter")}>
+            {t("From")}{" "}{personLabel || t("one sender")} <Icon name="close" size={14} />
           </button>
         ) : null}
         {anyFilter ? (
@@ -138,7 +139,7 @@ export function Inbox() {
             class="btn btn-quiet"
             onClick={() => setQuery({ q: null, chat: null, kind: null, from: null, to: null, person: null, pname: null })}
           >
-            Clear all
+            {t("Clear all")}
           </button>
         ) : null}
       </div>
@@ -146,7 +147,7 @@ export function Inbox() {
       {flash ? (
         <p class="notice notice-ok" role="status">
           {flash}{" "}
-          <button type="button" class="link-btn" onClick={() => setFlash(null)} aria-label="Dismiss">
+          <button type="button" class="link-btn" onClick={() => setFlash(null)} aria-label={t("Dismiss")}>
             <Icon name="close" size={14} />
           </button>
         </p>
@@ -160,24 +161,24 @@ export function Inbox() {
             // Keep the search snippet (the correction answer has none); replace everything else.
             list.patch((items) => items.map((x) => (String(x.id) === String(updated.id) ? { ...x, ...updated, snippet: x.snippet } : x)));
             const k = updated.classification?.kind ?? updated.kind ?? "";
-            setFlash(`Message reclassified as ${KIND_LABELS[k] ?? k}.`);
+            setFlash(t("Message reclassified as {v0}.", { v0: KIND_LABELS[k] ?? k }));
           }}
         />
       ) : null}
 
       <div aria-live="polite" class="visually-hidden">
-        {list.loaded && !list.loading ? `${list.items.length} messages shown` : ""}
+        {list.loaded && !list.loading ? t("{length} messages shown", { length: list.items.length }) : ""}
       </div>
 
       {list.error && list.items.length === 0 ? (
-        <Problem error={list.error} what={q ? "Search" : "Messages"} onRetry={list.reload} />
+        <Problem error={list.error} what={q ? t("Search") : t("Messages")} onRetry={list.reload} />
       ) : !list.loaded ? (
-        <Loading label={q ? "Searching…" : "Loading messages…"} />
+        <Loading label={q ? t("Searching…") : t("Loading messages…")} />
       ) : list.items.length === 0 ? (
-        <Empty title={q ? `Nothing found for “${q}”` : anyFilter ? "No messages match these filters" : "No messages yet"} icon={q ? "search" : "inbox"}>
+        <Empty title={q ? t("Nothing found for “{q}”", { q }) : anyFilter ? t("No messages match these filters") : t("No messages yet")} icon={q ? "search" : "inbox"}>
           {q || anyFilter
-            ? "Try other words or remove a filter."
-            : "Messages appear here as soon as a WhatsApp group is connected or a chat export is imported."}
+            ? t("Try other words or remove a filter.")
+            : t("Messages appear here as soon as a WhatsApp group is connected or a chat export is imported.")}
         </Empty>
       ) : (
         <div class="msg-list">
@@ -199,7 +200,7 @@ export function Inbox() {
               ))}
             </section>
           ))}
-          {list.error ? <Problem error={list.error} what="More messages" onRetry={list.loadMore} /> : null}
+          {list.error ? <Problem error={list.error} what={t("More messages")} onRetry={list.loadMore} /> : null}
           <LoadMore hasMore={list.hasMore} loading={list.loading} onClick={list.loadMore} count={list.items.length} />
         </div>
       )}

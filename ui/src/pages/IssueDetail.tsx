@@ -22,6 +22,7 @@ import { useDocumentTitle, useResource } from "../hooks";
 import { Link, navigate } from "../router";
 import type { Correction, Evidence, Issue, IssueDetail as IssueDetailData, TimelineEntry } from "../types";
 import { SlaCell } from "./Issues";
+import { t as tr } from "../i18n";
 
 type Open =
   | { what: "status"; status: string }
@@ -39,7 +40,7 @@ export function IssueDetail({ id }: { id: string }) {
   const [open, setOpen] = useState<Open>(null);
   const [flash, setFlash] = useState<string | null>(null);
   const i = res.data;
-  const title = i ? i.title || humanize(i.category) || `Issue ${i.id}` : "Issue";
+  const title = i ? i.title || humanize(i.category) || tr("Issue {id}", { id: i.id }) : tr("Issue");
   useDocumentTitle(title);
 
   if (res.error && (!i || res.error.status === 404)) {
@@ -47,18 +48,18 @@ export function IssueDetail({ id }: { id: string }) {
       <div class="page">
         <BackLink />
         {res.error.status === 404 ? (
-          <Empty title={i ? "This ticket no longer exists" : "This issue was not found"} icon="issue">
+          <Empty title={i ? tr("This ticket no longer exists") : tr("This issue was not found")} icon="issue">
             {i
-              ? "The message that opened it was moved or reclassified, so there is no ticket left. Its messages are still in the inbox."
-              : "It may have been merged into another ticket, or issue tickets are not available yet on this server."}
+              ? tr("The message that opened it was moved or reclassified, so there is no ticket left. Its messages are still in the inbox.")
+              : tr("It may have been merged into another ticket, or issue tickets are not available yet on this server.")}
           </Empty>
         ) : (
-          <Problem error={res.error} what="Issue" onRetry={res.reload} />
+          <Problem error={res.error} what={tr("Issue")} onRetry={res.reload} />
         )}
       </div>
     );
   }
-  if (!i) return <Loading label="Loading issue…" />;
+  if (!i) return <Loading label={tr("Loading issue…")} />;
 
   const close = () => setOpen(null);
   /** A write answered with the new ticket: show it, say what happened. */
@@ -85,14 +86,14 @@ export function IssueDetail({ id }: { id: string }) {
 
       {i.merged_into ? (
         <p class="notice">
-          This ticket was merged into{" "}
-          <Link href={`/issues/${encodeURIComponent(String(i.merged_into))}`}>ticket #{String(i.merged_into)}</Link>.
+          {tr("This ticket was merged into")}{" "}
+          <Link href={`/issues/${encodeURIComponent(String(i.merged_into))}`}>{tr("ticket #")}{String(i.merged_into)}</Link>.
         </p>
       ) : null}
 
       {res.error ? (
         <p class="form-error" role="alert">
-          Could not refresh the ticket: {res.error.message}
+          {tr("Could not refresh the ticket:")}{" "}{res.error.message}
         </p>
       ) : null}
 
@@ -102,14 +103,14 @@ export function IssueDetail({ id }: { id: string }) {
       {flash ? (
         <p class="notice notice-ok" role="status" data-testid="flash">
           {flash}{" "}
-          <button type="button" class="link-btn" onClick={() => setFlash(null)} aria-label="Dismiss">
+          <button type="button" class="link-btn" onClick={() => setFlash(null)} aria-label={tr("Dismiss")}>
             <Icon name="close" size={14} />
           </button>
         </p>
       ) : null}
 
       {manage ? (
-        <section class="action-bar" aria-label="Ticket actions">
+        <section class="action-bar" aria-label={tr("Ticket actions")}>
           {STATUS_ACTIONS.filter((a) => choices.includes(a.status)).map((a) => (
             <button
               key={a.status}
@@ -122,11 +123,11 @@ export function IssueDetail({ id }: { id: string }) {
             </button>
           ))}
           <button type="button" class="btn" data-action="assign" onClick={() => setOpen({ what: "assign" })}>
-            <Icon name="user" size={16} /> {i.owner ? "Reassign" : "Assign"}
+            <Icon name="user" size={16} /> {i.owner ? tr("Reassign") : tr("Assign")}
           </button>
           {!i.merged_into && i.status !== "closed" ? (
             <button type="button" class="btn" data-action="merge" onClick={() => setOpen({ what: "merge" })}>
-              Merge…
+              {tr("Merge…")}
             </button>
           ) : null}
         </section>
@@ -135,54 +136,54 @@ export function IssueDetail({ id }: { id: string }) {
       <div class="detail-grid">
         <section class="panel" aria-labelledby="facts">
           <h2 id="facts" class="visually-hidden">
-            Details
+            {tr("Details")}
           </h2>
           <dl class="facts">
-            <Fact label="Ticket">#{String(i.id)}</Fact>
-            <Fact label="Category">{humanize(i.category)}</Fact>
-            <Fact label="Location">{formatLocation(i.location)}</Fact>
-            <Fact label="Site">{i.site?.name}</Fact>
-            <Fact label="Chat">{i.chat?.name}</Fact>
-            <Fact label="Reported by">{i.reported_by ? personName(i.reported_by) : null}</Fact>
-            <Fact label="Owner">
-              <span data-testid="owner">{i.owner ? personName(i.owner as { name?: string | null; phone?: string | null }) : "Nobody yet"}</span>
+            <Fact label={tr("Ticket")}>#{String(i.id)}</Fact>
+            <Fact label={tr("Category")}>{humanize(i.category)}</Fact>
+            <Fact label={tr("Location")}>{formatLocation(i.location)}</Fact>
+            <Fact label={tr("Site")}>{i.site?.name}</Fact>
+            <Fact label={tr("Chat")}>{i.chat?.name}</Fact>
+            <Fact label={tr("Reported by")}>{i.reported_by ? personName(i.reported_by) : null}</Fact>
+            <Fact label={tr("Owner")}>
+              <span data-testid="owner">{i.owner ? personName(i.owner as { name?: string | null; phone?: string | null }) : tr("Nobody yet")}</span>
             </Fact>
-            <Fact label="Opened">
+            <Fact label={tr("Opened")}>
               <time dateTime={isoAttr(i.opened_at)}>{formatDateTime(i.opened_at)}</time>
             </Fact>
-            <Fact label="Resolved">{i.resolved_at ? <time dateTime={isoAttr(i.resolved_at)}>{formatDateTime(i.resolved_at)}</time> : null}</Fact>
+            <Fact label={tr("Resolved")}>{i.resolved_at ? <time dateTime={isoAttr(i.resolved_at)}>{formatDateTime(i.resolved_at)}</time> : null}</Fact>
             {i.closed_at ? (
-              <Fact label="Closed">
+              <Fact label={tr("Closed")}>
                 <time dateTime={isoAttr(i.closed_at)}>{formatDateTime(i.closed_at)}</time>
               </Fact>
             ) : null}
-            <Fact label="Respond by">
+            <Fact label={tr("Respond by")}>
               <Deadline at={i.sla?.respond_by} breached={i.sla?.respond_breached} />
             </Fact>
-            <Fact label="Resolve by">
+            <Fact label={tr("Resolve by")}>
               <Deadline at={i.sla?.resolve_by} breached={i.sla?.resolve_breached} done={i.status === "resolved" || i.status === "closed"} />
             </Fact>
-            <Fact label="SLA">
+            <Fact label={tr("SLA")}>
               <SlaCell issue={i} />
             </Fact>
             {i.repeat_of ? (
-              <Fact label="Repeat of">
-                <Link href={`/issues/${encodeURIComponent(String(i.repeat_of))}`}>earlier ticket #{String(i.repeat_of)} →</Link>
+              <Fact label={tr("Repeat of")}>
+                <Link href={`/issues/${encodeURIComponent(String(i.repeat_of))}`}>{tr("earlier ticket #")}{String(i.repeat_of)} →</Link>
               </Fact>
             ) : null}
           </dl>
         </section>
 
         <section class="panel" aria-labelledby="gallery">
-          <h2 id="gallery">Evidence</h2>
+          <h2 id="gallery">{tr("Evidence")}</h2>
           {plain.length === 0 ? (
-            <p class="muted">No photos or files linked as evidence.</p>
+            <p class="muted">{tr("No photos or files linked as evidence.")}</p>
           ) : (
             <Gallery items={plain} issue={i} manage={manage} onMove={(ev) => setOpen({ what: "move-evidence", ev })} onDone={done} />
           )}
-          <h2 class="h-proof">Resolution proof</h2>
+          <h2 class="h-proof">{tr("Resolution proof")}</h2>
           {proof.length === 0 ? (
-            <p class="muted">{i.status === "resolved" || i.status === "closed" ? "Resolved without photo proof." : "None yet."}</p>
+            <p class="muted">{i.status === "resolved" || i.status === "closed" ? tr("Resolved without photo proof.") : tr("None yet.")}</p>
           ) : (
             <Gallery items={proof} issue={i} manage={manage} onMove={(ev) => setOpen({ what: "move-evidence", ev })} onDone={done} />
           )}
@@ -190,7 +191,7 @@ export function IssueDetail({ id }: { id: string }) {
       </div>
 
       <section class="panel" aria-labelledby="timeline">
-        <h2 id="timeline">Timeline</h2>
+        <h2 id="timeline">{tr("Timeline")}</h2>
         {i.timeline && i.timeline.length > 0 ? (
           <ol class="timeline">
             {i.timeline.map((t) => (
@@ -209,18 +210,18 @@ export function IssueDetail({ id }: { id: string }) {
                     />
                   ) : null}
                 </div>
-                {t.text ? <p class="msg-text">{t.text}</p> : <p class="msg-text msg-muted">No text.</p>}
-                {t.link_reason ? <p class="tl-reason">Linked because: {t.link_reason}</p> : null}
+                {t.text ? <p class="msg-text">{t.text}</p> : <p class="msg-text msg-muted">{tr("No text.")}</p>}
+                {t.link_reason ? <p class="tl-reason">{tr("Linked because:")}{" "}{t.link_reason}</p> : null}
               </li>
             ))}
           </ol>
         ) : (
-          <p class="muted">No linked messages.</p>
+          <p class="muted">{tr("No linked messages.")}</p>
         )}
       </section>
 
       <section class="panel" aria-labelledby="history">
-        <h2 id="history">Corrections</h2>
+        <h2 id="history">{tr("Corrections")}</h2>
         <History items={i.corrections} issue={i} />
       </section>
 
@@ -229,19 +230,19 @@ export function IssueDetail({ id }: { id: string }) {
           issue={i}
           status={open.status}
           onClose={close}
-          onDone={(d) => done(`Status changed to ${humanize(d.status)}.`, d)}
+          onDone={(d) => done(tr("Status changed to {v0}.", { v0: humanize(d.status) }), d)}
         />
       ) : null}
       {open?.what === "assign" ? (
-        <AssignDialog issue={i} onClose={close} onDone={(d) => done(`Assigned to ${d.owner ? personName(d.owner) : "nobody"}.`, d)} />
+        <AssignDialog issue={i} onClose={close} onDone={(d) => done(tr("Assigned to {v0}.", { v0: d.owner ? personName(d.owner) : "nobody" }), d)} />
       ) : null}
-      {open?.what === "merge" ? <MergeDialog issue={i} onClose={close} onDone={(d) => done(`Merged ticket #${i.id} into this one.`, d)} /> : null}
+      {open?.what === "merge" ? <MergeDialog issue={i} onClose={close} onDone={(d) => done(tr("Merged ticket #{id} into this one.", { id: i.id }), d)} /> : null}
       {open?.what === "reclassify" ? (
         <ReclassifyDialog
           message={open.entry}
           opener={isOpener(open.entry, i)}
           onClose={close}
-          onDone={(m) => done(`Message reclassified as ${KIND_LABELS[m.classification?.kind ?? m.kind ?? ""] ?? humanize(m.kind)}.`)}
+          onDone={(m) => done(tr("Message reclassified as {v0}.", { v0: KIND_LABELS[m.classification?.kind ?? m.kind ?? ""] ?? humanize(m.kind) }))}
         />
       ) : null}
       {open?.what === "move-message" ? (
@@ -251,11 +252,11 @@ export function IssueDetail({ id }: { id: string }) {
           opener={isOpener(open.entry, i)}
           initial={open.mode}
           onClose={close}
-          onDone={() => done("Message moved.")}
+          onDone={() => done(tr("Message moved."))}
         />
       ) : null}
       {open?.what === "move-evidence" ? (
-        <MoveEvidenceDialog issue={i} ev={open.ev} onClose={close} onDone={() => done("Evidence moved.")} />
+        <MoveEvidenceDialog issue={i} ev={open.ev} onClose={close} onDone={() => done(tr("Evidence moved."))} />
       ) : null}
     </div>
   );
@@ -273,11 +274,11 @@ function Deadline({ at, breached, done }: { at: string | null | undefined; breac
     <span class="deadline">
       <time dateTime={isoAttr(at)}>{formatDateTime(at)}</time>{" "}
       {breached ? (
-        <span class="badge badge-breach">Breached</span>
+        <span class="badge badge-breach">{tr("Breached")}</span>
       ) : overdue ? (
-        <span class="badge badge-breach">Overdue</span>
+        <span class="badge badge-breach">{tr("Overdue")}</span>
       ) : done ? (
-        <span class="badge badge-met">Met</span>
+        <span class="badge badge-met">{tr("Met")}</span>
       ) : (
         <span class="muted">({relative(at)})</span>
       )}
@@ -294,16 +295,16 @@ function CorrectMenu({ onReclassify, onUnlink, onMove }: { onReclassify: () => v
   };
   return (
     <details class="menu" ref={ref}>
-      <summary class="btn btn-small">Correct</summary>
-      <div class="menu-list" role="group" aria-label="Correct this message">
+      <summary class="btn btn-small">{tr("Correct")}</summary>
+      <div class="menu-list" role="group" aria-label={tr("Correct this message")}>
         <button type="button" class="menu-item" onClick={pick(onReclassify)}>
-          Reclassify…
+          {tr("Reclassify…")}
         </button>
         <button type="button" class="menu-item" onClick={pick(onUnlink)}>
-          Not part of this ticket…
+          {tr("Not part of this ticket…")}
         </button>
         <button type="button" class="menu-item" onClick={pick(onMove)}>
-          Move to another ticket…
+          {tr("Move to another ticket…")}
         </button>
       </div>
     </details>
@@ -359,18 +360,18 @@ function EvidenceButtons({
   return (
     <div class="ev-actions">
       <button type="button" class="btn btn-small" onClick={() => onMove(ev)} disabled={act.busy}>
-        Move
+        {tr("Move")}
       </button>
       <button
         type="button"
         class="btn btn-small"
         disabled={act.busy}
-        onClick={() => set(here, proof ? "evidence" : "resolution_proof", proof ? "Marked as evidence." : "Marked as resolution proof.")}
+        onClick={() => set(here, proof ? "evidence" : "resolution_proof", proof ? tr("Marked as evidence.") : tr("Marked as resolution proof."))}
       >
-        {proof ? "Not proof" : "Mark as proof"}
+        {proof ? tr("Not proof") : tr("Mark as proof")}
       </button>
       <button type="button" class="btn btn-small" disabled={act.busy} onClick={() => set(null, "evidence", "Unlinked from this ticket.")}>
-        Not evidence
+        {tr("Not evidence")}
       </button>
       <ActionError error={act.error} />
     </div>
@@ -387,37 +388,37 @@ function describe(c: Correction, issue: Issue): string {
     const a = (d.action ?? {}) as Record<string, unknown>;
     switch (a.action) {
       case "set_status":
-        return `Status → ${humanize(String(a.status ?? ""))}`;
+        return tr("Status → {v0}", { v0: humanize(String(a.status ?? "")) });
       case "set_owner":
-        return `Owner → ${String(a.person) === String(issue.owner?.id) && issue.owner ? personName(issue.owner) : `person #${String(a.person)}`}`;
+        return tr("Owner → {v0}", { v0: String(a.person) === String(issue.owner?.id) && issue.owner ? personName(issue.owner) : `person #${String(a.person)}` });
       case "merge":
-        return `Merged ticket #${String(a.from)} into #${String(a.into)}`;
+        return tr("Merged ticket #{v0} into #{v1}", { v0: String(a.from), v1: String(a.into) });
       default:
-        return humanize(String(a.action ?? "ticket change"));
+        return a.action ? humanize(String(a.action)) : tr("Ticket change");
     }
   }
   if (c.target === "message") {
     if (d.class && typeof d.class === "object") {
       const k = String((d.class as Record<string, unknown>).kind ?? "");
-      return `Message #${String(c.target_id)} reclassified as ${KIND_LABELS[k] ?? humanize(k)}`;
+      return tr("Message #{v0} reclassified as {v1}", { v0: String(c.target_id), v1: KIND_LABELS[k] ?? humanize(k) });
     }
     const rec = ((d.record as Record<string, unknown> | undefined)?.record ?? null) as { type?: string; id?: unknown } | null;
-    if (rec && String(rec.id) === String(issue.id)) return `Message #${String(c.target_id)} linked to this ticket`;
-    if (rec) return `Message #${String(c.target_id)} moved to ${humanize(rec.type)} #${String(rec.id)}`;
-    return `Message #${String(c.target_id)} unlinked`;
+    if (rec && String(rec.id) === String(issue.id)) return tr("Message #{v0} linked to this ticket", { v0: String(c.target_id) });
+    if (rec) return tr("Message #{v0} moved to {v1} #{v2}", { v0: String(c.target_id), v1: humanize(rec.type), v2: String(rec.id) });
+    return tr("Message #{v0} unlinked", { v0: String(c.target_id) });
   }
   if (c.target === "evidence") {
     const rec = (d.record ?? null) as { type?: string; id?: unknown } | null;
-    const role = d.role === "resolution_proof" ? "resolution proof" : "evidence";
-    if (rec && String(rec.id) === String(issue.id)) return `Attachment #${String(c.target_id)} marked as ${role}`;
-    if (rec) return `Attachment #${String(c.target_id)} moved to ${humanize(rec.type)} #${String(rec.id)}`;
-    return `Attachment #${String(c.target_id)} unlinked`;
+    const role = d.role === "resolution_proof" ? tr("resolution proof") : "evidence";
+    if (rec && String(rec.id) === String(issue.id)) return tr("Attachment #{v0} marked as {role}", { v0: String(c.target_id), role });
+    if (rec) return tr("Attachment #{v0} moved to {v1} #{v2}", { v0: String(c.target_id), v1: humanize(rec.type), v2: String(rec.id) });
+    return tr("Attachment #{v0} unlinked", { v0: String(c.target_id) });
   }
   return humanize(c.target);
 }
 
 function History({ items, issue }: { items: Correction[] | null | undefined; issue: Issue }) {
-  if (!items || items.length === 0) return <p class="muted">No manual corrections. Everything here was linked automatically.</p>;
+  if (!items || items.length === 0) return <p class="muted">{tr("No manual corrections. Everything here was linked automatically.")}</p>;
   const sorted = [...items].sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
   return (
     <ol class="history">
@@ -425,12 +426,12 @@ function History({ items, issue }: { items: Correction[] | null | undefined; iss
         <li key={String(c.id)} class="history-item">
           <span class="history-what">{describe(c, issue)}</span>
           <span class="history-meta">
-            by <strong>{actorName(c.actor)}</strong>,{" "}
+            {tr("by")}{" "}<strong>{actorName(c.actor)}</strong>,{" "}
             <time dateTime={isoAttr(c.at)} title={formatDateTime(c.at)}>
               {formatDateTime(c.at)}
             </time>
           </span>
-          {c.reason ? <span class="history-why">“{c.reason}”</span> : <span class="history-why muted">No reason given.</span>}
+          {c.reason ? <span class="history-why">“{c.reason}”</span> : <span class="history-why muted">{tr("No reason given.")}</span>}
         </li>
       ))}
     </ol>
@@ -450,7 +451,7 @@ function Fact({ label, children }: { label: string; children: preact.ComponentCh
 function BackLink() {
   return (
     <Link href="/issues" class="back-link">
-      ← All issues
+      {tr("← All issues")}
     </Link>
   );
 }

@@ -56,7 +56,7 @@ function issueHref(i: Issue): string {
 }
 
 function issueTitle(i: Issue): string {
-  return i.title || [humanize(i.category), formatLocation(i.location)].filter(Boolean).join(" — ") || `Issue ${i.id}`;
+  return i.title || [humanize(i.category), formatLocation(i.location)].filter(Boolean).join(" — ") || t("Issue {id}", { id: i.id });
 }
 
 /** Compact cards: phones and the dashboard. */
@@ -87,19 +87,19 @@ export function IssueCards({ items }: { items: Issue[] }) {
 
 function IssueTable({ items }: { items: Issue[] }) {
   return (
-    <div class="table-wrap">
+    <div class="table-wrap" tabIndex={0}>
       <table class="table">
-        <caption class="visually-hidden">Issue tickets</caption>
+        <caption class="visually-hidden">{t("Issue tickets")}</caption>
         <thead>
           <tr>
-            <th scope="col">Issue</th>
-            <th scope="col">Status</th>
-            <th scope="col">Priority</th>
-            <th scope="col">Category</th>
-            <th scope="col">Location</th>
-            <th scope="col">Site</th>
-            <th scope="col">Opened</th>
-            <th scope="col">SLA</th>
+            <th scope="col">{t("Issue")}</th>
+            <th scope="col">{t("Status")}</th>
+            <th scope="col">{t("Priority")}</th>
+            <th scope="col">{t("Category")}</th>
+            <th scope="col">{t("Location")}</th>
+            <th scope="col">{t("Site")}</th>
+            <th scope="col">{t("Opened")}</th>
+            <th scope="col">{t("SLA")}</th>
           </tr>
         </thead>
         <tbody>
@@ -109,8 +109,8 @@ function IssueTable({ items }: { items: Issue[] }) {
                 <Link href={issueHref(i)} class="row-title">
                   {issueTitle(i)}
                 </Link>
-                {i.repeat_of ? <span class="tag tag-warn">Repeat</span> : null}
-                {i.reported_by ? <div class="row-sub">by {personName(i.reported_by)}</div> : null}
+                {i.repeat_of ? <span class="tag tag-warn">{t("Repeat")}</span> : null}
+                {i.reported_by ? <div class="row-sub">{t("by")}{" "}{personName(i.reported_by)}</div> : null}
               </td>
               <td>
                 <StatusBadge status={i.status} />
@@ -136,7 +136,7 @@ function IssueTable({ items }: { items: Issue[] }) {
 }
 
 export function Issues() {
-  useDocumentTitle("Issues");
+  useDocumentTitle(t("Issues"));
   const { search } = useLocation();
   const status = search.get("status") ?? "";
   const priority = search.get("priority") ?? "";
@@ -168,16 +168,16 @@ export function Issues() {
 
   return (
     <div class="page page-issues">
-      <PageHeader title="Issues" sub="Problems reported in the groups, with their deadlines." />
-      <div class="filters" role="group" aria-label="Filters">
-        <Select label="Status" value={status} name="status" options={ISSUE_STATUSES} all="Any status" />
-        <Select label="Priority" value={priority} name="priority" options={PRIORITIES} all="Any priority" />
-        <Select label="Category" value={category} name="category" options={CATEGORIES} all="Any category" />
+      <PageHeader title={t("Issues")} sub={t("Problems reported in the groups, with their deadlines.")} />
+      <div class="filters" role="group" aria-label={t("Filters")}>
+        <Select label={t("Status")} value={status} name="status" options={ISSUE_STATUSES} all={t("Any status")} />
+        <Select label={t("Priority")} value={priority} name="priority" options={PRIORITIES} all={t("Any priority")} />
+        <Select label={t("Category")} value={category} name="category" options={CATEGORIES} all={t("Any category")} />
         {(sites.data?.items.length ?? 0) > 1 ? (
           <label class="field field-inline">
-            <span>Site</span>
+            <span>{t("Site")}</span>
             <select value={site} onChange={(e) => setQuery({ site: e.currentTarget.value })}>
-              <option value="">All sites</option>
+              <option value="">{t("All sites")}</option>
               {sites.data?.items.map((s) => (
                 <option key={String(s.id)} value={String(s.id)}>
                   {s.name ?? String(s.id)}
@@ -204,23 +204,23 @@ export function Issues() {
             class="btn btn-quiet"
             onClick={() => setQuery({ status: null, priority: null, category: null, site: null, breached: null, overdue: null, open: null, from: null, to: null })}
           >
-            Clear all
+            {t("Clear all")}
           </button>
         ) : null}
       </div>
 
       {list.error && list.items.length === 0 ? (
-        <Problem error={list.error} what="Issues" onRetry={list.reload} />
+        <Problem error={list.error} what={t("Issues")} onRetry={list.reload} />
       ) : !list.loaded ? (
-        <Loading label="Loading issues…" />
+        <Loading label={t("Loading issues…")} />
       ) : items.length === 0 && !list.hasMore ? (
-        <Empty title={anyFilter ? "No issues match these filters" : "No issues yet"} icon="task">
-          {anyFilter ? "Remove a filter to see more." : "Issue tickets open automatically when someone reports a problem in a group."}
+        <Empty title={anyFilter ? t("No issues match these filters") : t("No issues yet")} icon="task">
+          {anyFilter ? t("Remove a filter to see more.") : t("Issue tickets open automatically when someone reports a problem in a group.")}
         </Empty>
       ) : (
         <>
           {phone ? <IssueCards items={items} /> : <IssueTable items={items} />}
-          {list.error ? <Problem error={list.error} what="More issues" onRetry={list.loadMore} /> : null}
+          {list.error ? <Problem error={list.error} what={t("More issues")} onRetry={list.loadMore} /> : null}
           <LoadMore hasMore={list.hasMore} loading={list.loading} onClick={list.loadMore} count={items.length} />
         </>
       )}

@@ -3,6 +3,7 @@ import { ApiError } from "../api";
 import { useAuth } from "../auth";
 import { useDocumentTitle } from "../hooks";
 import { navigate } from "../router";
+import { t } from "../i18n";
 
 export function safeNext(raw: string | null): string {
   // Only same-app paths: never "//host" or "http:…" (open redirect).
@@ -11,21 +12,21 @@ export function safeNext(raw: string | null): string {
 }
 
 export function Login({ next, expired, startupError }: { next: string; expired?: boolean; startupError?: ApiError }) {
-  useDocumentTitle("Sign in");
+  useDocumentTitle(t("Sign in"));
   const { login } = useAuth();
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
   const [busy, setBusy] = useState(false);
   const passwordRef = useRef<HTMLInputElement>(null);
   const [error, setError] = useState<string | null>(
-    startupError ? `tapak could not check your session: ${startupError.message}` : null,
+    startupError ? t("tapak could not check your session: {message}", { message: startupError.message }) : null,
   );
 
   const submit = async (e: Event) => {
     e.preventDefault();
     if (busy) return;
     if (!username.trim() || !password) {
-      setError("Enter your username and password.");
+      setError(t("Enter your username and password."));
       return;
     }
     setBusy(true);
@@ -35,12 +36,12 @@ export function Login({ next, expired, startupError }: { next: string; expired?:
       navigate(safeNext(next), { replace: true });
     } catch (err) {
       const ae = err instanceof ApiError ? err : null;
-      if (ae?.status === 401 || ae?.status === 400) setError("Wrong username or password.");
+      if (ae?.status === 401 || ae?.status === 400) setError(t("Wrong username or password."));
       else if (ae?.status === 429)
         setError(
-          `Too many sign-in attempts. Wait ${ae.retryAfter ? `${ae.retryAfter} seconds` : "a minute"} and try again.`,
+          t("Too many sign-in attempts. Wait {v0} and try again.", { v0: ae.retryAfter ? `${ae.retryAfter} seconds` : "a minute" }),
         );
-      else setError(ae?.message ?? "Sign-in failed. Try again.");
+      else setError(ae?.message ?? t("Sign-in failed. Try again."));
       setPassword("");
       setBusy(false);
       setTimeout(() => passwordRef.current?.focus(), 0);
@@ -54,13 +55,13 @@ export function Login({ next, expired, startupError }: { next: string; expired?:
           <span class="brand-mark" aria-hidden="true">
             t
           </span>
-          <span class="brand-name">tapak</span>
+          <span class="brand-name">{t("tapak")}</span>
         </div>
-        <h1 id="login-title">Sign in</h1>
-        <p class="login-sub">Facility operations from your WhatsApp groups.</p>
+        <h1 id="login-title">{t("Sign in")}</h1>
+        <p class="login-sub">{t("Facility operations from your WhatsApp groups.")}</p>
         {expired && !error ? (
           <p class="notice" role="status">
-            Your session ended. Please sign in again.
+            {t("Your session ended. Please sign in again.")}
           </p>
         ) : null}
         {error ? (
@@ -69,7 +70,7 @@ export function Login({ next, expired, startupError }: { next: string; expired?:
           </p>
         ) : null}
         <label class="field">
-          <span>Username</span>
+          <span>{t("Username")}</span>
           <input
             name="username"
             autoComplete="username"
@@ -84,7 +85,7 @@ export function Login({ next, expired, startupError }: { next: string; expired?:
           />
         </label>
         <label class="field">
-          <span>Password</span>
+          <span>{t("Password")}</span>
           <input
             ref={passwordRef}
             name="password"
@@ -98,7 +99,7 @@ export function Login({ next, expired, startupError }: { next: string; expired?:
           />
         </label>
         <button type="submit" class="btn btn-primary btn-block" disabled={busy} aria-busy={busy}>
-          {busy ? "Signing in…" : "Sign in"}
+          {busy ? t("Signing in…") : t("Sign in")}
         </button>
       </form>
     </div>

@@ -3,18 +3,19 @@ import { Empty } from "../components/States";
 import { formatDateTime, humanize } from "../format";
 import { useDocumentTitle } from "../hooks";
 import { Link } from "../router";
+import { t } from "../i18n";
 
 /** Renders unknown JSON as a readable definition list (text only). */
 export function Plain({ value, depth = 0 }: { value: unknown; depth?: number }) {
   if (value === null || value === undefined || value === "") return <span class="muted">—</span>;
-  if (typeof value === "boolean") return <>{value ? "Yes" : "No"}</>;
+  if (typeof value === "boolean") return <>{value ? t("Yes") : t("No")}</>;
   if (typeof value === "number") return <>{value.toLocaleString()}</>;
   if (typeof value === "string") {
     return <>{/^\d{4}-\d{2}-\d{2}T/.test(value) ? formatDateTime(value) : value}</>;
   }
   if (Array.isArray(value)) {
-    if (value.length === 0) return <span class="muted">none</span>;
-    if (depth > 2) return <>{value.length} items</>;
+    if (value.length === 0) return <span class="muted">{t("none")}</span>;
+    if (depth > 2) return <>{value.length}{" "}{t("items")}</>;
     return (
       <ul class="plain-list">
         {value.slice(0, 50).map((v, i) => (
@@ -49,19 +50,19 @@ export function NotForRole({ what }: { what: string }) {
   useDocumentTitle(what);
   return (
     <div class="page">
-      <Empty title={`${what} are not available to your role`} icon="user">
-        Ask an administrator if you need to see them. <Link href="/">Go to the dashboard</Link>
+      <Empty title={t("{what} are not available to your role", { what })} icon="user">
+        {t("Ask an administrator if you need to see them.")}{" "}<Link href="/">{t("Go to the dashboard")}</Link>
       </Empty>
     </div>
   );
 }
 
 export function NotFound() {
-  useDocumentTitle("Not found");
+  useDocumentTitle(t("Not found"));
   return (
     <div class="page">
-      <Empty title="This page does not exist" icon="issue">
-        <Link href="/">Go to the dashboard</Link>
+      <Empty title={t("This page does not exist")} icon="issue">
+        <Link href="/">{t("Go to the dashboard")}</Link>
       </Empty>
     </div>
   );

@@ -10,6 +10,7 @@ import { useDocumentTitle, useMedia, usePaged, useResource } from "../hooks";
 import { Link, setQuery, useLocation } from "../router";
 import type { Issue, Page, Repeats, Site } from "../types";
 import { Plain } from "./Misc";
+import { t } from "../i18n";
 
 const enc = (v: string | number) => encodeURIComponent(String(v));
 
@@ -35,12 +36,12 @@ function useIssueTitles(ids: Array<string | number>): Map<string, Issue> {
 }
 
 export function Reports() {
-  useDocumentTitle("Reports");
+  useDocumentTitle(t("Reports"));
   const { search } = useLocation();
   const days = search.get("days") ?? "30";
   return (
     <div class="page page-reports">
-      <PageHeader title="Reports" sub="Problems that keep coming back, and tickets that missed their SLA." />
+      <PageHeader title={t("Reports")} sub={t("Problems that keep coming back, and tickets that missed their SLA.")} />
       <RepeatsPanel days={days} />
       <BreachesPanel />
       <AuditExport />
@@ -55,28 +56,28 @@ function RepeatsPanel({ days }: { days: string }) {
   const groups = rep.data?.items ?? [];
   const titles = useIssueTitles(groups.flatMap((g) => g.tickets));
   const siteName = (id: string | number | null | undefined) =>
-    id === null || id === undefined ? null : (sites.data?.items.find((s) => String(s.id) === String(id))?.name ?? `Site ${id}`);
+    id === null || id === undefined ? null : (sites.data?.items.find((s) => String(s.id) === String(id))?.name ?? t("Site {id}", { id }));
   return (
     <section class="panel" aria-labelledby="h-repeats">
       <div class="panel-head">
-        <h2 id="h-repeats">Repeated problems</h2>
+        <h2 id="h-repeats">{t("Repeated problems")}</h2>
         <label class="field field-inline">
-          <span>Window</span>
+          <span>{t("Window")}</span>
           <select value={days} onChange={(e) => setQuery({ days: e.currentTarget.value === "30" ? null : e.currentTarget.value })}>
-            <option value="7">Last 7 days</option>
-            <option value="30">Last 30 days</option>
-            <option value="90">Last 90 days</option>
-            <option value="365">Last year</option>
+            <option value="7">{t("Last 7 days")}</option>
+            <option value="30">{t("Last 30 days")}</option>
+            <option value="90">{t("Last 90 days")}</option>
+            <option value="365">{t("Last year")}</option>
           </select>
         </label>
       </div>
       {rep.error && !rep.data ? (
-        <Problem error={rep.error} what="Repeated problems" onRetry={rep.reload} />
+        <Problem error={rep.error} what={t("Repeated problems")} onRetry={rep.reload} />
       ) : !rep.data ? (
         <Loading />
       ) : groups.length === 0 ? (
-        <Empty title="No repeated problems" icon="task">
-          No category came back at the same place within {days} days.
+        <Empty title={t("No repeated problems")} icon="task">
+          {t("No category came back at the same place within")}{" "}{days}{" "}{t("days.")}
         </Empty>
       ) : (
         <ul class="card-list" data-testid="repeats">
@@ -84,7 +85,7 @@ function RepeatsPanel({ days }: { days: string }) {
             <li key={n} class="card repeat-card">
               <div class="card-row">
                 <span class="card-title">
-                  {humanize(g.category) || "Problem"}
+                  {humanize(g.category) || t("Problem")}
                   {formatLocation(g.location) ? ` — ${formatLocation(g.location)}` : ""}
                 </span>
                 <span class="badge badge-breach">{g.tickets.length}×</span>
@@ -93,7 +94,7 @@ function RepeatsPanel({ days }: { days: string }) {
                 {[siteName(g.site_id), g.first_at ? `first ${formatDateTime(g.first_at)}` : "", g.last_at ? `latest ${formatDateTime(g.last_at)}` : ""]
                   .filter(Boolean)
                   .join(" · ")}
-                {g.said_repeat ? ` · ${g.said_repeat} report${g.said_repeat === 1 ? "" : "s"} said “again”` : ""}
+                {g.said_repeat ? t(" · {said_repeat} report{v1} said “again”", { said_repeat: g.said_repeat, v1: g.said_repeat === 1 ? "" : "s" }) : ""}
               </p>
               <ul class="repeat-tickets">
                 {g.tickets.map((id) => {
@@ -134,25 +135,25 @@ function BreachesPanel() {
   return (
     <section class="panel" aria-labelledby="h-breaches">
       <div class="panel-head">
-        <h2 id="h-breaches">SLA breaches</h2>
+        <h2 id="h-breaches">{t("SLA breaches")}</h2>
         <label class="field field-check">
           <input type="checkbox" checked={openOnly} onChange={(e) => setOpenOnly(e.currentTarget.checked)} />
-          Open tickets only
+          {t("Open tickets only")}
         </label>
       </div>
       {list.error && list.items.length === 0 ? (
-        <Problem error={list.error} what="SLA breaches" onRetry={list.reload} />
+        <Problem error={list.error} what={t("SLA breaches")} onRetry={list.reload} />
       ) : !list.loaded ? (
         <Loading />
       ) : items.length === 0 ? (
-        <Empty title="No SLA breaches" icon="task">
-          Every ticket got its response and resolution in time.
+        <Empty title={t("No SLA breaches")} icon="task">
+          {t("Every ticket got its response and resolution in time.")}
         </Empty>
       ) : (
         <>
           <p class="muted" data-testid="breach-summary">
             {items.length}
-            {list.hasMore ? "+" : ""} ticket{items.length === 1 ? "" : "s"}: {respond} answered late, {resolve} resolved late.
+            {list.hasMore ? "+" : ""}{" "}{t("ticket")}{items.length === 1 ? "" : "s"}: {respond}{" "}{t("answered late,")}{" "}{resolve}{" "}{t("resolved late.")}
           </p>
           {phone ? (
             <ul class="card-list">
@@ -164,27 +165,27 @@ function BreachesPanel() {
                   <div class="card-tags">
                     <StatusBadge status={i.status} />
                     <PriorityBadge priority={i.priority} />
-                    {i.sla?.respond_breached ? <span class="badge badge-breach">Response late</span> : null}
-                    {i.sla?.resolve_breached ? <span class="badge badge-breach">Resolution late</span> : null}
+                    {i.sla?.respond_breached ? <span class="badge badge-breach">{t("Response late")}</span> : null}
+                    {i.sla?.resolve_breached ? <span class="badge badge-breach">{t("Resolution late")}</span> : null}
                   </div>
                   <p class="card-meta">
-                    {[i.site?.name, i.owner ? `owner ${personName(i.owner)}` : "no owner", `opened ${formatDateTime(i.opened_at)}`].filter(Boolean).join(" · ")}
+                    {[i.site?.name, i.owner ? `owner ${personName(i.owner)}` : t("no owner"), `opened ${formatDateTime(i.opened_at)}`].filter(Boolean).join(" · ")}
                   </p>
                 </li>
               ))}
             </ul>
           ) : (
-            <div class="table-wrap">
+            <div class="table-wrap" tabIndex={0}>
               <table class="table">
-                <caption class="visually-hidden">Tickets that missed their SLA</caption>
+                <caption class="visually-hidden">{t("Tickets that missed their SLA")}</caption>
                 <thead>
                   <tr>
-                    <th scope="col">Ticket</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Priority</th>
-                    <th scope="col">Respond by</th>
-                    <th scope="col">Resolve by</th>
-                    <th scope="col">Owner</th>
+                    <th scope="col">{t("Ticket")}</th>
+                    <th scope="col">{t("Status")}</th>
+                    <th scope="col">{t("Priority")}</th>
+                    <th scope="col">{t("Respond by")}</th>
+                    <th scope="col">{t("Resolve by")}</th>
+                    <th scope="col">{t("Owner")}</th>
                   </tr>
                 </thead>
                 <tbody>
@@ -210,7 +211,7 @@ function BreachesPanel() {
                         {formatDateTime(i.sla?.resolve_by)}
                         {i.sla?.resolve_breached ? " · late" : ""}
                       </td>
-                      <td>{i.owner ? personName(i.owner) : <span class="muted">nobody</span>}</td>
+                      <td>{i.owner ? personName(i.owner) : <span class="muted">{t("nobody")}</span>}</td>
                     </tr>
                   ))}
                 </tbody>
@@ -232,13 +233,13 @@ function DailyReport() {
   return (
     <section class="panel" aria-labelledby="h-daily">
       <div class="panel-head">
-        <h2 id="h-daily">Daily report</h2>
+        <h2 id="h-daily">{t("Daily report")}</h2>
         <label class="field field-inline">
-          <span>Day</span>
+          <span>{t("Day")}</span>
           <input type="date" value={date} max={todayKey()} onChange={(e) => e.currentTarget.value && setDate(e.currentTarget.value)} />
         </label>
       </div>
-      {rep.error ? <Problem error={rep.error} what="Daily report" onRetry={rep.reload} /> : rep.loading || !rep.data ? <Loading /> : <Plain value={rep.data} />}
+      {rep.error ? <Problem error={rep.error} what={t("Daily report")} onRetry={rep.reload} /> : rep.loading || !rep.data ? <Loading /> : <Plain value={rep.data} />}
     </section>
   );
 }
@@ -275,7 +276,7 @@ function AuditExport() {
   const [done, setDone] = useState<{ name: string; bytes: number } | null>(null);
   if (!allowed) return null;
 
-  const bad = from > to ? "The first day is after the last day." : null;
+  const bad = from > to ? t("The first day is after the last day.") : null;
   const download = async () => {
     setBusy(true);
     setError(null);
@@ -290,7 +291,7 @@ function AuditExport() {
       }
       if (!res.ok) {
         const body = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
-        throw new ApiError(res.status, "export_failed", body?.error?.message ?? `The export failed (${res.status}).`);
+        throw new ApiError(res.status, "export_failed", body?.error?.message ?? t("The export failed ({status}).", { status: res.status }));
       }
       const blob = await res.blob();
       const name = attachmentName(res, `tapak-audit-${from}-to-${to}.zip`);
@@ -313,25 +314,24 @@ function AuditExport() {
   return (
     <section class="panel" aria-labelledby="h-audit" data-testid="audit-export">
       <div class="panel-head">
-        <h2 id="h-audit">Audit export for inspectors</h2>
+        <h2 id="h-audit">{t("Audit export for inspectors")}</h2>
       </div>
       <p class="muted">
-        One ZIP with the period's messages (each with the WhatsApp delivery it came from), tickets, task log, photos and the
-        tamper-evident change log, signed by this appliance. Inspectors check it offline with <code>tapak verify FILE.zip</code>.
+        {t("One ZIP with the period's messages (each with the WhatsApp delivery it came from), tickets, task log, photos and the tamper-evident change log, signed by this appliance. Inspectors check it offline with")}{" "}<code>{t("tapak verify FILE.zip")}</code>.
       </p>
-      <div class="filters" role="group" aria-label="Audit export">
+      <div class="filters" role="group" aria-label={t("Audit export")}>
         <label class="field">
-          <span>First day</span>
+          <span>{t("First day")}</span>
           <input type="date" value={from} max={today} aria-invalid={bad ? "true" : undefined} onChange={(e) => setFrom(e.currentTarget.value)} />
         </label>
         <label class="field">
-          <span>Last day</span>
+          <span>{t("Last day")}</span>
           <input type="date" value={to} aria-invalid={bad ? "true" : undefined} onChange={(e) => setTo(e.currentTarget.value)} />
         </label>
         <label class="field">
-          <span>Site</span>
+          <span>{t("Site")}</span>
           <select value={site} onChange={(e) => setSite(e.currentTarget.value)}>
-            <option value="">All sites</option>
+            <option value="">{t("All sites")}</option>
             {(sites.data?.items ?? []).map((s) => (
               <option key={String(s.id)} value={String(s.id)}>
                 {s.name}
@@ -340,7 +340,7 @@ function AuditExport() {
           </select>
         </label>
         <button type="button" class="btn btn-primary" disabled={busy || !!bad || !from || !to} onClick={download}>
-          {busy ? "Preparing the ZIP…" : "Download audit ZIP"}
+          {busy ? t("Preparing the ZIP…") : t("Download audit ZIP")}
         </button>
       </div>
       {bad && <p class="form-error">{bad}</p>}
@@ -351,13 +351,12 @@ function AuditExport() {
       )}
       {done && (
         <p class="notice notice-ok" role="status">
-          Downloaded {done.name} ({formatBytes(done.bytes)}).
+          {t("Downloaded")}{" "}{done.name} ({formatBytes(done.bytes)}).
         </p>
       )}
       {key.data && (
         <p class="muted" data-testid="audit-key">
-          Signing key fingerprint: <code>{key.data.fingerprint}</code>. Give it to inspectors so they can check that a ZIP came
-          from this appliance.
+          {t("Signing key fingerprint:")}{" "}<code>{key.data.fingerprint}</code>{t(". Give it to inspectors so they can check that a ZIP came from this appliance.")}
         </p>
       )}
     </section>

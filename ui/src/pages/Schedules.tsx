@@ -125,7 +125,7 @@ export function Schedules() {
           {t("A schedule says what work is expected when, so tapak can tell you what was missed.")}
         </Empty>
       ) : (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0}>
           <table class="table table-compact">
             <caption class="visually-hidden">{t("Schedules")}</caption>
             <thead>
@@ -422,7 +422,7 @@ function ScheduleForm({ initial }: { initial: Schedule | null }) {
               <select name="category" value={d.category} onChange={(e) => set({ category: e.currentTarget.value })}>
                 {CATEGORIES.map((c) => (
                   <option key={c} value={c}>
-                    {t(humanize(c))}
+                    {humanize(c)}
                   </option>
                 ))}
               </select>

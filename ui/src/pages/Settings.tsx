@@ -8,28 +8,29 @@ import { Empty, Loading, Problem } from "../components/States";
 import { CATEGORIES, formatDateTime, humanize, personName, PRIORITIES, relative, timeZone } from "../format";
 import { useDocumentTitle, useResource } from "../hooks";
 import type { Chat, Page, PersonFull, Site, SiteSettings, SlaPolicy, SlaRule, SlaTarget, Vendor } from "../types";
+import { t as tr } from "../i18n";
 
 const enc = (v: string | number) => encodeURIComponent(String(v));
 
 export function Settings() {
-  useDocumentTitle("Settings");
+  useDocumentTitle(tr("Settings"));
   const user = useUser();
   const directory = can(user, "directory");
   const admin = can(user, "settings");
   const sections = [
-    { id: "account", label: "Account", show: true },
-    { id: "sites", label: "Sites", show: directory },
-    { id: "chats", label: "Chats", show: directory },
-    { id: "people", label: "People", show: directory },
-    { id: "vendors", label: "Vendors", show: directory },
-    { id: "sla", label: "SLA policy", show: directory },
-    { id: "appliance", label: "Appliance", show: admin },
+    { id: "account", label: tr("Account"), show: true },
+    { id: "sites", label: tr("Sites"), show: directory },
+    { id: "chats", label: tr("Chats"), show: directory },
+    { id: "people", label: tr("People"), show: directory },
+    { id: "vendors", label: tr("Vendors"), show: directory },
+    { id: "sla", label: tr("SLA policy"), show: directory },
+    { id: "appliance", label: tr("Appliance"), show: admin },
   ].filter((s) => s.show);
   return (
     <div class="page page-settings">
-      <PageHeader title="Settings" />
+      <PageHeader title={tr("Settings")} />
       {sections.length > 1 ? (
-        <nav class="tabs" aria-label="Settings sections">
+        <nav class="tabs" aria-label={tr("Settings sections")}>
           {sections.map((s) => (
             <a key={s.id} href={`#${s.id}`} class="tab">
               {s.label}
@@ -39,22 +40,22 @@ export function Settings() {
       ) : null}
 
       <section class="panel" id="account" aria-labelledby="h-account">
-        <h2 id="h-account">Your account</h2>
+        <h2 id="h-account">{tr("Your account")}</h2>
         <dl class="facts">
           <div class="fact">
-            <dt>Name</dt>
+            <dt>{tr("Name")}</dt>
             <dd>{user?.name}</dd>
           </div>
           <div class="fact">
-            <dt>Role</dt>
+            <dt>{tr("Role")}</dt>
             <dd>{humanize(user?.role)}</dd>
           </div>
           <div class="fact">
-            <dt>User id</dt>
+            <dt>{tr("User id")}</dt>
             <dd>{user ? String(user.id) : ""}</dd>
           </div>
           <div class="fact">
-            <dt>Time zone</dt>
+            <dt>{tr("Time zone")}</dt>
             <dd>{timeZone()}</dd>
           </div>
         </dl>
@@ -69,17 +70,16 @@ export function Settings() {
           <SlaEditor editable={admin} />
         </>
       ) : (
-        <p class="notice">Only managers and administrators can change sites, people and policies.</p>
+        <p class="notice">{tr("Only managers and administrators can change sites, people and policies.")}</p>
       )}
 
       {admin ? (
         <section class="panel" id="appliance" aria-labelledby="h-appliance">
-          <h2 id="h-appliance">Appliance</h2>
+          <h2 id="h-appliance">{tr("Appliance")}</h2>
           <p>
-            Users and API tokens are managed with <code>tapak user add</code> and <code>tapak token create</code> on the
-            appliance. The API is described at{" "}
+            {tr("Users and API tokens are managed with")}{" "}<code>{tr("tapak user add")}</code>{" "}{tr("and")}{" "}<code>{tr("tapak token create")}</code>{" "}{tr("on the appliance. The API is described at")}{" "}
             <a href="/api/v1/openapi.json" target="_blank" rel="noopener">
-              /api/v1/openapi.json
+              {tr("/api/v1/openapi.json")}
             </a>
             .
           </p>
@@ -120,14 +120,14 @@ function Sites() {
   const items = sites.data?.items ?? [];
   return (
     <section class="panel" id="sites" aria-labelledby="h-sites">
-      <h2 id="h-sites">Sites</h2>
+      <h2 id="h-sites">{tr("Sites")}</h2>
       {sites.error && !sites.data ? (
-        <Problem error={sites.error} what="Sites" onRetry={sites.reload} />
+        <Problem error={sites.error} what={tr("Sites")} onRetry={sites.reload} />
       ) : !sites.data ? (
         <Loading />
       ) : items.length === 0 ? (
-        <Empty title="No sites yet" icon="location">
-          A site is a property (a condo, an office tower). Chats belong to a site.
+        <Empty title={tr("No sites yet")} icon="location">
+          {tr("A site is a property (a condo, an office tower). Chats belong to a site.")}
         </Empty>
       ) : (
         <ul class="rows">
@@ -137,12 +137,12 @@ function Sites() {
                 <strong>{s.name}</strong>
                 <span class="row-sub">
                   {typeof s.chats === "number" ? `${s.chats} chat${s.chats === 1 ? "" : "s"}` : ""}
-                  {s.settings?.require_proof ? " · proof required to close" : ""}
+                  {s.settings?.require_proof ? tr(" · proof required to close") : ""}
                   {blocksText(s.settings) ? ` · blocks ${blocksText(s.settings)}` : ""}
                 </span>
               </div>
               <button type="button" class="btn btn-small" onClick={() => setEditing(s)}>
-                Edit
+                {tr("Edit")}
               </button>
             </li>
           ))}
@@ -150,11 +150,11 @@ function Sites() {
       )}
       <form class="inline-form" onSubmit={create}>
         <label class="field">
-          <span>New site</span>
-          <input name="site-name" value={name} onInput={(e) => setName(e.currentTarget.value)} placeholder="e.g. Seri Mutiara Residences" />
+          <span>{tr("New site")}</span>
+          <input name="site-name" value={name} onInput={(e) => setName(e.currentTarget.value)} placeholder={tr("e.g. Seri Mutiara Residences")} />
         </label>
         <button type="submit" class="btn" disabled={act.busy || !name.trim()}>
-          Add site
+          {tr("Add site")}
         </button>
       </form>
       <ActionError error={act.error} />
@@ -185,23 +185,23 @@ function SiteDialog({ site, onClose, onDone }: { site: Site; onClose: () => void
     if (r !== undefined) onDone();
   };
   return (
-    <Dialog title={`Site — ${site.name}`} onClose={onClose}>
+    <Dialog title={tr("Site — {name}", { name: site.name })} onClose={onClose}>
       <form class="form" onSubmit={submit}>
         <label class="field">
-          <span>Name</span>
+          <span>{tr("Name")}</span>
           <input name="name" value={name} onInput={(e) => setName(e.currentTarget.value)} required />
         </label>
         <label class="field field-check">
           <input type="checkbox" name="require_proof" checked={proof} onChange={(e) => setProof(e.currentTarget.checked)} />
-          Require a photo as resolution proof before a ticket can be closed
+          {tr("Require a photo as resolution proof before a ticket can be closed")}
         </label>
         <label class="field">
-          <span>Block names</span>
-          <input name="blocks" value={blocks} onInput={(e) => setBlocks(e.currentTarget.value)} placeholder="A, B, C, Tower 3" />
-          <small class="field-hint">Separated by commas. Helps the classifier recognise locations.</small>
+          <span>{tr("Block names")}</span>
+          <input name="blocks" value={blocks} onInput={(e) => setBlocks(e.currentTarget.value)} placeholder={tr("A, B, C, Tower 3")} />
+          <small class="field-hint">{tr("Separated by commas. Helps the classifier recognise locations.")}</small>
         </label>
         <ActionError error={act.error} />
-        <DialogActions busy={act.busy} submit="Save site" onCancel={onClose} />
+        <DialogActions busy={act.busy} submit={tr("Save site")} onCancel={onClose} />
       </form>
     </Dialog>
   );
@@ -223,19 +223,19 @@ function Chats() {
   const siteItems = sites.data?.items ?? [];
   return (
     <section class="panel" id="chats" aria-labelledby="h-chats">
-      <h2 id="h-chats">Chats and their sites</h2>
+      <h2 id="h-chats">{tr("Chats and their sites")}</h2>
       {chats.error && !chats.data ? (
-        <Problem error={chats.error} what="Chats" onRetry={chats.reload} />
+        <Problem error={chats.error} what={tr("Chats")} onRetry={chats.reload} />
       ) : !chats.data ? (
         <Loading />
       ) : items.length === 0 ? (
-        <Empty title="No chats yet" icon="chat" />
+        <Empty title={tr("No chats yet")} icon="chat" />
       ) : (
         <ul class="rows">
           {items.map((c) => (
             <li key={String(c.id)} class="row">
               <div class="row-main">
-                <strong>{c.name ?? `Chat ${c.id}`}</strong>
+                <strong>{c.name ?? tr("Chat {id}", { id: c.id })}</strong>
                 <span class="row-sub">
                   {humanize(c.source)}
                   {typeof c.messages === "number" ? ` · ${c.messages.toLocaleString()} messages` : ""}
@@ -243,9 +243,9 @@ function Chats() {
                 </span>
               </div>
               <label class="field field-inline row-field">
-                <span>Site</span>
+                <span>{tr("Site")}</span>
                 <select value={c.site ? String(c.site.id) : ""} onChange={(e) => setSite(c, e.currentTarget.value)} disabled={act.busy}>
-                  <option value="">No site</option>
+                  <option value="">{tr("No site")}</option>
                   {siteItems.map((s) => (
                     <option key={String(s.id)} value={String(s.id)}>
                       {s.name}
@@ -254,7 +254,7 @@ function Chats() {
                 </select>
               </label>
               <button type="button" class="btn btn-small" onClick={() => setRenaming(c)}>
-                Rename
+                {tr("Rename")}
               </button>
             </li>
           ))}
@@ -263,7 +263,7 @@ function Chats() {
       <ActionError error={act.error} />
       {renaming ? (
         <RenameDialog
-          title={`Rename chat — ${renaming.name ?? renaming.id}`}
+          title={tr("Rename chat — {v0}", { v0: renaming.name ?? renaming.id })}
           initial={renaming.name ?? ""}
           onClose={() => setRenaming(null)}
           save={(name) => api<Chat>(`/chats/${enc(renaming.id)}`, { method: "PATCH", body: { name } })}
@@ -304,11 +304,11 @@ function RenameDialog({
         }}
       >
         <label class="field">
-          <span>Name</span>
+          <span>{tr("Name")}</span>
           <input name="name" value={name} onInput={(e) => setName(e.currentTarget.value)} required />
         </label>
         <ActionError error={act.error} />
-        <DialogActions busy={act.busy} submit="Save" onCancel={onClose} />
+        <DialogActions busy={act.busy} submit={tr("Save")} onCancel={onClose} />
       </form>
     </Dialog>
   );
@@ -338,23 +338,23 @@ function People() {
   return (
     <section class="panel" id="people" aria-labelledby="h-people">
       <div class="panel-head">
-        <h2 id="h-people">People</h2>
+        <h2 id="h-people">{tr("People")}</h2>
         <button type="button" class="btn btn-small" onClick={() => setAdding(true)}>
-          Add person
+          {tr("Add person")}
         </button>
       </div>
       {all.length > 8 ? (
         <label class="field">
-          <span class="visually-hidden">Find a person</span>
-          <input type="search" value={filter} onInput={(e) => setFilter(e.currentTarget.value)} placeholder="Find by name, phone or vendor" />
+          <span class="visually-hidden">{tr("Find a person")}</span>
+          <input type="search" value={filter} onInput={(e) => setFilter(e.currentTarget.value)} placeholder={tr("Find by name, phone or vendor")} />
         </label>
       ) : null}
       {people.error && !people.data ? (
-        <Problem error={people.error} what="People" onRetry={people.reload} />
+        <Problem error={people.error} what={tr("People")} onRetry={people.reload} />
       ) : !people.data ? (
         <Loading />
       ) : items.length === 0 ? (
-        <Empty title={f ? "Nobody matches" : "No people yet"} icon="user" />
+        <Empty title={f ? tr("Nobody matches") : tr("No people yet")} icon="user" />
       ) : (
         <ul class="rows">
           {items.map((p) => (
@@ -362,18 +362,18 @@ function People() {
               <div class="row-main">
                 <strong>{personName(p)}</strong>
                 <span class="row-sub">
-                  {[p.phone ? `+${p.phone.replace(/^\+/, "")}` : "no phone", p.vendor?.name ?? ""].filter(Boolean).join(" · ")}
+                  {[p.phone ? `+${p.phone.replace(/^\+/, "")}` : tr("no phone"), p.vendor?.name ?? ""].filter(Boolean).join(" · ")}
                   {p.aliases && p.aliases.filter((a) => a !== p.name).length > 0
-                    ? ` · also “${p.aliases.filter((a) => a !== p.name).join("”, “")}”`
+                    ? tr(" · also “{v0}”", { v0: p.aliases.filter((a) => a !== p.name).join("”, “") })
                     : ""}
                 </span>
               </div>
               <div class="row-buttons">
                 <button type="button" class="btn btn-small" onClick={() => setEditing(p)}>
-                  Edit
+                  {tr("Edit")}
                 </button>
                 <button type="button" class="btn btn-small" onClick={() => setMerging(p)}>
-                  Merge…
+                  {tr("Merge…")}
                 </button>
               </div>
             </li>
@@ -412,20 +412,20 @@ function PersonDialog({
     if (r !== undefined) onDone();
   };
   return (
-    <Dialog title={person ? `Edit — ${personName(person)}` : "Add a person"} onClose={onClose}>
+    <Dialog title={person ? tr("Edit — {v0}", { v0: personName(person) }) : tr("Add a person")} onClose={onClose}>
       <form class="form" onSubmit={submit}>
         <label class="field">
-          <span>Name</span>
+          <span>{tr("Name")}</span>
           <input name="name" value={name} onInput={(e) => setName(e.currentTarget.value)} />
         </label>
         <label class="field">
-          <span>Phone</span>
+          <span>{tr("Phone")}</span>
           <input name="phone" type="tel" value={phone} onInput={(e) => setPhone(e.currentTarget.value)} placeholder="+60 12-345 6789" />
         </label>
         <label class="field">
-          <span>Vendor</span>
+          <span>{tr("Vendor")}</span>
           <select name="vendor" value={vendor} onChange={(e) => setVendor(e.currentTarget.value)}>
-            <option value="">Own staff (no vendor)</option>
+            <option value="">{tr("Own staff (no vendor)")}</option>
             {vendors.map((v) => (
               <option key={String(v.id)} value={String(v.id)}>
                 {v.name}
@@ -435,7 +435,7 @@ function PersonDialog({
           </select>
         </label>
         <ActionError error={act.error} />
-        <DialogActions busy={act.busy} submit={person ? "Save" : "Add person"} onCancel={onClose} />
+        <DialogActions busy={act.busy} submit={person ? tr("Save") : tr("Add person")} onCancel={onClose} />
       </form>
     </Dialog>
   );
@@ -456,7 +456,7 @@ function MergePersonDialog({
   const act = useAction();
   const others = people.filter((p) => String(p.id) !== String(person.id));
   return (
-    <Dialog title={`Merge — ${personName(person)}`} onClose={onClose}>
+    <Dialog title={tr("Merge — {v0}", { v0: personName(person) })} onClose={onClose}>
       <form
         class="form"
         onSubmit={async (e) => {
@@ -467,13 +467,12 @@ function MergePersonDialog({
         }}
       >
         <p class="muted">
-          Use this when the same human appears twice (e.g. a new phone number). Their messages and tickets move to the person
-          you choose; {personName(person)} disappears from the list.
+          {tr("Use this when the same human appears twice (e.g. a new phone number). Their messages and tickets move to the person you choose;")}{" "}{personName(person)}{" "}{tr("disappears from the list.")}
         </p>
         <label class="field">
-          <span>Same person as</span>
+          <span>{tr("Same person as")}</span>
           <select name="into" value={into} onChange={(e) => setInto(e.currentTarget.value)}>
-            <option value="">Choose a person…</option>
+            <option value="">{tr("Choose a person…")}</option>
             {others.map((p) => (
               <option key={String(p.id)} value={String(p.id)}>
                 {personName(p)}
@@ -483,7 +482,7 @@ function MergePersonDialog({
           </select>
         </label>
         <ActionError error={act.error} />
-        <DialogActions busy={act.busy} disabled={!into} submit="Merge" onCancel={onClose} danger />
+        <DialogActions busy={act.busy} disabled={!into} submit={tr("Merge")} onCancel={onClose} danger />
       </form>
     </Dialog>
   );
@@ -500,20 +499,20 @@ function Vendors() {
   const items = vendors.data?.items ?? [];
   return (
     <section class="panel" id="vendors" aria-labelledby="h-vendors">
-      <h2 id="h-vendors">Vendors</h2>
+      <h2 id="h-vendors">{tr("Vendors")}</h2>
       {vendors.error && !vendors.data ? (
-        <Problem error={vendors.error} what="Vendors" onRetry={vendors.reload} />
+        <Problem error={vendors.error} what={tr("Vendors")} onRetry={vendors.reload} />
       ) : !vendors.data ? (
         <Loading />
       ) : items.length === 0 ? (
-        <p class="muted">No vendors yet. Add contractors here, then link their technicians under People.</p>
+        <p class="muted">{tr("No vendors yet. Add contractors here, then link their technicians under People.")}</p>
       ) : (
         <ul class="rows">
           {items.map((v) => (
             <li key={String(v.id)} class="row">
               <div class="row-main">
                 <strong>{v.name}</strong>
-                <span class="row-sub">{v.trade ? humanize(v.trade) : "any trade"}</span>
+                <span class="row-sub">{v.trade ? humanize(v.trade) : tr("any trade")}</span>
               </div>
             </li>
           ))}
@@ -533,13 +532,13 @@ function Vendors() {
         }}
       >
         <label class="field">
-          <span>New vendor</span>
-          <input name="vendor-name" value={name} onInput={(e) => setName(e.currentTarget.value)} placeholder="e.g. CoolAir Sdn Bhd" />
+          <span>{tr("New vendor")}</span>
+          <input name="vendor-name" value={name} onInput={(e) => setName(e.currentTarget.value)} placeholder={tr("e.g. CoolAir Sdn Bhd")} />
         </label>
         <label class="field">
-          <span>Trade</span>
+          <span>{tr("Trade")}</span>
           <select name="vendor-trade" value={trade} onChange={(e) => setTrade(e.currentTarget.value)}>
-            <option value="">Any</option>
+            <option value="">{tr("Any")}</option>
             {CATEGORIES.map((c) => (
               <option key={c} value={c}>
                 {humanize(c)}
@@ -548,7 +547,7 @@ function Vendors() {
           </select>
         </label>
         <button type="submit" class="btn" disabled={act.busy || !name.trim()}>
-          Add vendor
+          {tr("Add vendor")}
         </button>
       </form>
       <ActionError error={act.error} />
@@ -559,13 +558,13 @@ function Vendors() {
 // ---------------------------------------------------------------------------------------------------------
 // SLA policy
 
-const WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+const WEEKDAYS = [tr("Mon"), tr("Tue"), tr("Wed"), tr("Thu"), tr("Fri"), tr("Sat"), tr("Sun")];
 
 function duration(mins: number): string {
   if (!Number.isFinite(mins) || mins <= 0) return "";
   if (mins % 1440 === 0) return `${mins / 1440} d`;
   if (mins >= 60 && mins % 60 === 0) return `${mins / 60} h`;
-  if (mins > 60) return `${Math.floor(mins / 60)} h ${mins % 60} min`;
+  if (mins > 60) return tr("{v0} h {v1} min", { v0: Math.floor(mins / 60), v1: mins % 60 });
   return `${mins} min`;
 }
 
@@ -588,7 +587,7 @@ function MinutesField({ label, value, onChange, disabled }: { label: string; val
           onInput={(e) => onChange(Number(e.currentTarget.value))}
           aria-describedby={undefined}
         />
-        <small>min {duration(value) ? `= ${duration(value)}` : ""}</small>
+        <small>{tr("min")}{" "}{duration(value) ? `= ${duration(value)}` : ""}</small>
       </span>
     </label>
   );
@@ -597,11 +596,11 @@ function MinutesField({ label, value, onChange, disabled }: { label: string; val
 function TargetFields({ t, onChange, disabled }: { t: SlaTarget; onChange: (t: SlaTarget) => void; disabled: boolean }) {
   return (
     <>
-      <MinutesField label="Respond within" value={t.respond_within_mins} disabled={disabled} onChange={(n) => onChange({ ...t, respond_within_mins: n })} />
-      <MinutesField label="Resolve within" value={t.resolve_within_mins} disabled={disabled} onChange={(n) => onChange({ ...t, resolve_within_mins: n })} />
+      <MinutesField label={tr("Respond within")} value={t.respond_within_mins} disabled={disabled} onChange={(n) => onChange({ ...t, respond_within_mins: n })} />
+      <MinutesField label={tr("Resolve within")} value={t.resolve_within_mins} disabled={disabled} onChange={(n) => onChange({ ...t, resolve_within_mins: n })} />
       <label class="field field-check">
         <input type="checkbox" checked={!!t.around_the_clock} disabled={disabled} onChange={(e) => onChange({ ...t, around_the_clock: e.currentTarget.checked })} />
-        Around the clock
+        {tr("Around the clock")}
       </label>
     </>
   );
@@ -619,15 +618,15 @@ function SlaEditor({ editable }: { editable: boolean }) {
   if (res.error && !res.data) {
     return (
       <section class="panel" id="sla" aria-labelledby="h-sla">
-        <h2 id="h-sla">SLA policy</h2>
-        <Problem error={res.error} what="SLA policy" onRetry={res.reload} />
+        <h2 id="h-sla">{tr("SLA policy")}</h2>
+        <Problem error={res.error} what={tr("SLA policy")} onRetry={res.reload} />
       </section>
     );
   }
   if (!p) {
     return (
       <section class="panel" id="sla" aria-labelledby="h-sla">
-        <h2 id="h-sla">SLA policy</h2>
+        <h2 id="h-sla">{tr("SLA policy")}</h2>
         <Loading />
       </section>
     );
@@ -653,35 +652,34 @@ function SlaEditor({ editable }: { editable: boolean }) {
     const r = await act.run(() => api<SlaPolicy>("/settings/sla", { method: "PUT", body }));
     if (r) {
       res.set(r);
-      setSaved(`Saved ${formatDateTime(new Date().toISOString())}. New tickets use this policy.`);
+      setSaved(tr("Saved {v0}. New tickets use this policy.", { v0: formatDateTime(new Date().toISOString()) }));
     }
   };
 
   return (
     <section class="panel" id="sla" aria-labelledby="h-sla">
-      <h2 id="h-sla">SLA policy</h2>
+      <h2 id="h-sla">{tr("SLA policy")}</h2>
       <p class="muted">
-        How fast a ticket must get a first response and be resolved. The most specific rule wins: category + priority, then
-        category, then priority, then the default.{ro ? " Only administrators can change it." : ""}
+        {tr("How fast a ticket must get a first response and be resolved. The most specific rule wins: category + priority, then category, then priority, then the default.")}{ro ? tr(" Only administrators can change it.") : ""}
       </p>
       <form class="form" onSubmit={save}>
         <fieldset class="fieldset">
-          <legend>Default</legend>
+          <legend>{tr("Default")}</legend>
           <div class="sla-row">
             <TargetFields t={p.default} disabled={ro} onChange={(t) => setP({ ...p, default: t })} />
           </div>
         </fieldset>
 
         <fieldset class="fieldset">
-          <legend>Rules</legend>
-          {p.rules.length === 0 ? <p class="muted">No rules: every ticket gets the default.</p> : null}
+          <legend>{tr("Rules")}</legend>
+          {p.rules.length === 0 ? <p class="muted">{tr("No rules: every ticket gets the default.")}</p> : null}
           <ul class="sla-rules">
             {p.rules.map((r, i) => (
               <li key={i} class="sla-row" data-rule={i}>
                 <label class="field field-inline">
-                  <span>Category</span>
+                  <span>{tr("Category")}</span>
                   <select value={r.category ?? ""} disabled={ro} onChange={(e) => setRule(i, { ...r, category: e.currentTarget.value || null })}>
-                    <option value="">Any</option>
+                    <option value="">{tr("Any")}</option>
                     {CATEGORIES.map((c) => (
                       <option key={c} value={c}>
                         {humanize(c)}
@@ -690,9 +688,9 @@ function SlaEditor({ editable }: { editable: boolean }) {
                   </select>
                 </label>
                 <label class="field field-inline">
-                  <span>Priority</span>
+                  <span>{tr("Priority")}</span>
                   <select value={r.priority ?? ""} disabled={ro} onChange={(e) => setRule(i, { ...r, priority: e.currentTarget.value || null })}>
-                    <option value="">Any</option>
+                    <option value="">{tr("Any")}</option>
                     {PRIORITIES.map((c) => (
                       <option key={c} value={c}>
                         {humanize(c)}
@@ -706,9 +704,9 @@ function SlaEditor({ editable }: { editable: boolean }) {
                     type="button"
                     class="btn btn-small btn-quiet"
                     onClick={() => setP({ ...p, rules: p.rules.filter((_, j) => j !== i) })}
-                    aria-label={`Remove rule ${i + 1}`}
+                    aria-label={tr("Remove rule {v0}", { v0: i + 1 })}
                   >
-                    Remove
+                    {tr("Remove")}
                   </button>
                 )}
               </li>
@@ -720,13 +718,13 @@ function SlaEditor({ editable }: { editable: boolean }) {
               class="btn btn-small"
               onClick={() => setP({ ...p, rules: [...p.rules, { category: null, priority: null, target: { ...p.default } }] })}
             >
-              Add rule
+              {tr("Add rule")}
             </button>
           )}
         </fieldset>
 
         <fieldset class="fieldset">
-          <legend>Business hours</legend>
+          <legend>{tr("Business hours")}</legend>
           <label class="field field-check">
             <input
               type="checkbox"
@@ -739,21 +737,21 @@ function SlaEditor({ editable }: { editable: boolean }) {
                 })
               }
             />
-            Count SLA time only in business hours (except rules marked “around the clock”)
+            {tr("Count SLA time only in business hours (except rules marked “around the clock”)")}
           </label>
           {bh ? (
             <div class="bh">
               <div class="sla-row">
                 <label class="field field-inline">
-                  <span>Start</span>
+                  <span>{tr("Start")}</span>
                   <input type="time" value={hhmm(bh.start)} disabled={ro} onInput={(e) => setP({ ...p, business_hours: { ...bh, start: e.currentTarget.value } })} />
                 </label>
                 <label class="field field-inline">
-                  <span>End</span>
+                  <span>{tr("End")}</span>
                   <input type="time" value={hhmm(bh.end)} disabled={ro} onInput={(e) => setP({ ...p, business_hours: { ...bh, end: e.currentTarget.value } })} />
                 </label>
               </div>
-              <div class="weekdays" role="group" aria-label="Working days">
+              <div class="weekdays" role="group" aria-label={tr("Working days")}>
                 {WEEKDAYS.map((d) => (
                   <label key={d} class="field field-check">
                     <input
@@ -775,7 +773,7 @@ function SlaEditor({ editable }: { editable: boolean }) {
                 ))}
               </div>
               <label class="field">
-                <span>Public holidays</span>
+                <span>{tr("Public holidays")}</span>
                 <textarea
                   rows={2}
                   disabled={ro}
@@ -794,15 +792,15 @@ function SlaEditor({ editable }: { editable: boolean }) {
                     })
                   }
                 />
-                <small class="field-hint">Dates as YYYY-MM-DD, separated by commas.</small>
+                <small class="field-hint">{tr("Dates as YYYY-MM-DD, separated by commas.")}</small>
               </label>
             </div>
           ) : null}
         </fieldset>
 
-        {bad ? <p class="form-error">Every time must be a whole number of minutes above zero.</p> : null}
-        {dup ? <p class="form-error">Two rules have the same category and priority; keep one of them.</p> : null}
-        {badHours ? <p class="form-error">Business hours need an end after the start and at least one working day.</p> : null}
+        {bad ? <p class="form-error">{tr("Every time must be a whole number of minutes above zero.")}</p> : null}
+        {dup ? <p class="form-error">{tr("Two rules have the same category and priority; keep one of them.")}</p> : null}
+        {badHours ? <p class="form-error">{tr("Business hours need an end after the start and at least one working day.")}</p> : null}
         <ActionError error={act.error} />
         {saved ? (
           <p class="notice notice-ok" role="status">
@@ -812,15 +810,15 @@ function SlaEditor({ editable }: { editable: boolean }) {
         {ro ? null : (
           <div class="dialog-actions">
             <button type="button" class="btn" disabled={act.busy} onClick={() => res.data && setP(JSON.parse(JSON.stringify(res.data)) as SlaPolicy)}>
-              Undo changes
+              {tr("Undo changes")}
             </button>
             <button type="submit" class="btn btn-primary" disabled={act.busy || bad || badHours || dup} aria-busy={act.busy}>
-              {act.busy ? "Saving…" : "Save policy"}
+              {act.busy ? tr("Saving…") : tr("Save policy")}
             </button>
           </div>
         )}
       </form>
-      <p class="muted small">Business hours are in the appliance's time zone ({timeZone()}).</p>
+      <p class="muted small">{tr("Business hours are in the appliance's time zone (")}{timeZone()}).</p>
     </section>
   );
 }

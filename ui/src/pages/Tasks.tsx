@@ -8,9 +8,10 @@ import { useDocumentTitle, usePaged } from "../hooks";
 import { setQuery, useLocation } from "../router";
 import type { Task } from "../types";
 import { Select } from "./Issues";
+import { t as tr } from "../i18n";
 
 export function Tasks() {
-  useDocumentTitle("Tasks");
+  useDocumentTitle(tr("Tasks"));
   const { search } = useLocation();
   const status = search.get("status") ?? "";
   const category = search.get("category") ?? "";
@@ -22,32 +23,32 @@ export function Tasks() {
 
   return (
     <div class="page page-tasks">
-      <PageHeader title="Tasks" sub="Routine work reported done, in progress or blocked." />
-      <div class="filters" role="group" aria-label="Filters">
-        <Select label="Status" value={status} name="status" options={TASK_STATUSES} all="Any status" />
-        <Select label="Category" value={category} name="category" options={CATEGORIES} all="Any category" />
+      <PageHeader title={tr("Tasks")} sub={tr("Routine work reported done, in progress or blocked.")} />
+      <div class="filters" role="group" aria-label={tr("Filters")}>
+        <Select label={tr("Status")} value={status} name="status" options={TASK_STATUSES} all={tr("Any status")} />
+        <Select label={tr("Category")} value={category} name="category" options={CATEGORIES} all={tr("Any category")} />
         <label class="field field-inline">
-          <span>From</span>
+          <span>{tr("From")}</span>
           <input type="date" value={from} onChange={(e) => setQuery({ from: e.currentTarget.value })} />
         </label>
         <label class="field field-inline">
-          <span>To</span>
+          <span>{tr("To")}</span>
           <input type="date" value={to} onChange={(e) => setQuery({ to: e.currentTarget.value })} />
         </label>
         {anyFilter ? (
           <button type="button" class="btn btn-quiet" onClick={() => setQuery({ status: null, category: null, from: null, to: null })}>
-            Clear all
+            {tr("Clear all")}
           </button>
         ) : null}
       </div>
 
       {list.error && list.items.length === 0 ? (
-        <Problem error={list.error} what="Tasks" onRetry={list.reload} />
+        <Problem error={list.error} what={tr("Tasks")} onRetry={list.reload} />
       ) : !list.loaded ? (
-        <Loading label="Loading tasks…" />
+        <Loading label={tr("Loading tasks…")} />
       ) : list.items.length === 0 ? (
-        <Empty title={anyFilter ? "No tasks match these filters" : "No tasks yet"} icon="task">
-          {anyFilter ? "Remove a filter to see more." : "Task entries appear when staff report work like “Done cleaning Block A”."}
+        <Empty title={anyFilter ? tr("No tasks match these filters") : tr("No tasks yet")} icon="task">
+          {anyFilter ? tr("Remove a filter to see more.") : tr("Task entries appear when staff report work like “Done cleaning Block A”.")}
         </Empty>
       ) : (
         <>
@@ -56,7 +57,7 @@ export function Tasks() {
               <li key={String(t.id)} class={`card task-card task-${t.status}`} data-row="task">
                 <div class="card-row">
                   <span class="card-title">
-                    {t.title || [humanize(t.category) || "Task", formatLocation(t.location)].filter(Boolean).join(" — ")}
+                    {t.title || [humanize(t.category) || tr("Task"), formatLocation(t.location)].filter(Boolean).join(" — ")}
                   </span>
                   <StatusBadge status={t.status} />
                 </div>
@@ -81,7 +82,7 @@ export function Tasks() {
               </li>
             ))}
           </ul>
-          {list.error ? <Problem error={list.error} what="More tasks" onRetry={list.loadMore} /> : null}
+          {list.error ? <Problem error={list.error} what={tr("More tasks")} onRetry={list.loadMore} /> : null}
           <LoadMore hasMore={list.hasMore} loading={list.loading} onClick={list.loadMore} count={list.items.length} />
         </>
       )}
