@@ -228,7 +228,8 @@ pub fn update_site(
 ) -> Result<(), StoreError> {
     if let Some(name) = name {
         tx.prepare_cached("UPDATE sites SET name = ?1 WHERE id = ?2")?
-            .execute(params![name, id])?;
+            .execute(params![name, id])
+            .map_err(|e| super::conflict_if_unique(e, || format!("site {name:?}")))?;
     }
     if let Some(s) = settings {
         tx.prepare_cached("UPDATE sites SET settings = ?1 WHERE id = ?2")?

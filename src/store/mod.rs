@@ -54,6 +54,19 @@ pub enum StoreError {
     Json(#[from] serde_json::Error),
 }
 
+/// A UNIQUE constraint failure becomes [`StoreError::Conflict`] naming `what` (a client's request, 409); any other
+/// error stays a database error (500).
+pub(crate) fn conflict_if_unique(e: rusqlite::Error, what: impl FnOnce() -> String) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+        {
+            StoreError::Conflict(what())
+        }
+        _ => StoreError::Sqlite(e),
+    }
+}
+
 /// Now, from the clock of the database job this runs in (see [`crate::clock`]).
 pub fn now() -> chrono::DateTime<chrono::Utc> {
     crate::clock::now()
