@@ -79,6 +79,7 @@ fn spec(i: usize, site: i64, chat: i64) -> ScheduleRow {
             assignees: vec![Assignee::Person(Person {
                 name: None,
                 phone: format!("6012{:07}", i),
+                language: None,
             })],
             chat: None,
             rrule,
@@ -89,6 +90,7 @@ fn spec(i: usize, site: i64, chat: i64) -> ScheduleRow {
             escalate_to: vec![Person {
                 name: None,
                 phone: format!("6019{:07}", site),
+                language: None,
             }],
             checkpoints: if patrol {
                 (1..=4)
@@ -186,7 +188,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         public_url: String::new(),
         summary_time: None,
         summary_to: vec![],
-        language: "en".into(),
+        language: tapak::outbox::texts::Lang::En,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

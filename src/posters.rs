@@ -112,8 +112,8 @@ fn location_code(s: &Schedule) -> String {
 fn place_text(s: &Schedule) -> String {
     let loc: crate::classify::types::Location =
         serde_json::from_value(s.location.clone()).unwrap_or_default();
-    let p = crate::scheduler::texts::place(&loc, crate::scheduler::texts::Lang::En);
-    if p.is_empty() {
+    let p = crate::outbox::texts::place(crate::outbox::texts::Lang::En, &loc);
+    if loc == crate::classify::types::Location::default() {
         s.name.clone()
     } else {
         p

@@ -231,6 +231,96 @@ async fn a_missed_window_gets_a_reminder_then_an_escalation_once_each_across_a_r
 }
 
 #[tokio::test]
+async fn reminder_texts_are_the_managers_edits_in_each_persons_language() {
+    let dir = tempfile::tempdir().unwrap();
+    let graph = FakeGraph::start(vec![], 0).await;
+    let a = Appliance::start(dir.path(), &graph.url, kl(7, 0)).await;
+    let c = client();
+    let t = a.token("manager").await;
+    let url = a.u("/api/v1/settings/reminder-texts");
+    // Bad edits are refused naming the field.
+    for (bad, field) in [
+        (json!({"fr": {"remind": "x"}}), "fr"),
+        (json!({"ms": {"bogus": "x"}}), "ms.bogus"),
+        (json!({"ms": {"remind": 5}}), "ms.remind"),
+        (json!({"ms": {"remind": "x".repeat(501)}}), "ms.remind"),
+        (json!(["x"]), "reminder_texts"),
+    ] {
+        let (st, v) = send_json(&c, reqwest::Method::PUT, &url, &t, &bad).await;
+        assert_eq!(st, 400, "{bad}: {v}");
+        assert!(v.to_string().contains(field), "{field}: {v}");
+    }
+    let edit = json!({"ms": {"remind": "Tolong hantar {what} untuk {place} ({schedule})."}});
+    let (st, v) = send_json(&c, reqwest::Method::PUT, &url, &t, &edit).await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = get_json(&c, &url, &t).await;
+    assert_eq!(st, 200);
+    assert_eq!(v["ms"]["remind"], edit["ms"]["remind"]);
+    assert!(
+        v["en"]["remind"]
+            .as_str()
+            .unwrap()
+            .contains("still pending"),
+        "the default stays where nothing was edited: {v}"
+    );
+    assert!(v["en"]["checkpoints"]
+        .as_str()
+        .unwrap()
+        .contains("{checkpoints}"));
+
+    // Aminah reads Malay; Mr Tan has no language of his own, so the appliance's (English).
+    let mut s = cleaning("C");
+    s["assignees"][0]["language"] = json!("ms");
+    let (st, v) = send_json(&c, reqwest::Method::POST, &a.u("/api/v1/schedules"), &t, &s).await;
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["assignees"][0]["language"], "ms");
+    let mut bad = cleaning("D");
+    bad["escalate_to"][0]["language"] = json!("fr");
+    let (st, v) = send_json(
+        &c,
+        reqwest::Method::POST,
+        &a.u("/api/v1/schedules"),
+        &t,
+        &bad,
+    )
+    .await;
+    assert_eq!(st, 400);
+    assert!(v.to_string().contains("escalate_to[0].language"), "{v}");
+
+    a.tick_at(kl(7, 0)).await;
+    a.tick_at(kl(10, 15)).await;
+    a.tick_at(kl(11, 0)).await;
+    let o = &occurrences(&a, &c, &t, "date=2026-12-07").await[0];
+    let texts: Vec<&str> = o["reminders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "Tolong hantar Laporan pembersihan untuk Blok C (Block C toilets).",
+            "Escalation: Cleaning report for Block C still pending after a reminder to Aminah. (Block C toilets)",
+        ]
+    );
+    // Outside the 24-hour window the Cloud API template carries the same facts.
+    let params: String = rusqlite::Connection::open(dir.path().join("data/tapak.db"))
+        .unwrap()
+        .query_row(
+            "SELECT template_params FROM outbox WHERE rung = 'remind'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&params).unwrap(),
+        json!(["Laporan pembersihan", "Blok C", "Block C toilets"])
+    );
+    a.stop().await;
+}
+
+#[tokio::test]
 async fn a_report_without_the_photo_gets_a_photo_request_and_one_with_it_is_left_alone() {
     let dir = tempfile::tempdir().unwrap();
     let graph = FakeGraph::start(vec![("m-c", jpeg(640, 480, 5))], 0).await;

@@ -49,6 +49,10 @@ pub enum TextKind {
     PhotoRequest,
     /// To the escalation contacts.
     Escalate,
+    /// To the guards: patrol checkpoints not checked in.
+    Checkpoints,
+    /// To the escalation contacts: a patrol round missed checkpoints.
+    EscalateCheckpoints,
 }
 
 impl TextKind {
@@ -57,7 +61,21 @@ impl TextKind {
             TextKind::Remind => "remind",
             TextKind::PhotoRequest => "photo_request",
             TextKind::Escalate => "escalate",
+            TextKind::Checkpoints => "checkpoints",
+            TextKind::EscalateCheckpoints => "escalate_checkpoints",
         }
+    }
+
+    pub const ALL: [TextKind; 5] = [
+        TextKind::Remind,
+        TextKind::PhotoRequest,
+        TextKind::Escalate,
+        TextKind::Checkpoints,
+        TextKind::EscalateCheckpoints,
+    ];
+
+    pub fn parse(s: &str) -> Option<TextKind> {
+        TextKind::ALL.into_iter().find(|k| k.key() == s)
     }
 }
 
@@ -71,10 +89,12 @@ pub struct Facts<'a> {
     pub location: crate::classify::types::Location,
     /// Who was reminded (for escalations): names or phones.
     pub assignees: &'a str,
+    /// Patrol checkpoints not checked in ("CP2, CP3").
+    pub checkpoints: &'a str,
 }
 
-/// Editable reminder texts: per language and kind, with `{what}`, `{place}`, `{schedule}` and `{assignees}`
-/// placeholders. Overrides come from the `reminder_texts` setting (`{"ms": {"remind": "..."}}`); a missing or empty
+/// Editable reminder texts: per language and kind, with `{what}`, `{place}`, `{schedule}`, `{assignees}` and
+/// `{checkpoints}` placeholders. Overrides come from the `reminder_texts` setting (`{"ms": {"remind": "..."}}`); a missing or empty
 /// entry keeps the default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Texts {
@@ -88,14 +108,60 @@ const DEFAULTS: &[(Lang, TextKind, &str)] = &[
     (Lang::Ms, TextKind::PhotoRequest, "{what} {place} belum diterima. Sila hantar gambar. ({schedule})"),
     (Lang::En, TextKind::Escalate, "Escalation: {what} for {place} still pending after a reminder to {assignees}. ({schedule})"),
     (Lang::Ms, TextKind::Escalate, "Eskalasi: {what} {place} masih belum diterima selepas peringatan kepada {assignees}. ({schedule})"),
+    (Lang::En, TextKind::Checkpoints, "Patrol {place}: checkpoints {checkpoints} not checked in. Please update. ({schedule})"),
+    (Lang::Ms, TextKind::Checkpoints, "Rondaan {place}: pusat semakan {checkpoints} belum dilaporkan. Sila kemas kini. ({schedule})"),
+    (Lang::En, TextKind::EscalateCheckpoints, "Escalation: patrol {place} missed checkpoints {checkpoints} after a reminder to {assignees}. ({schedule})"),
+    (Lang::Ms, TextKind::EscalateCheckpoints, "Eskalasi: rondaan {place} tertinggal pusat semakan {checkpoints} selepas peringatan kepada {assignees}. ({schedule})"),
 ];
+
+/// The longest text a manager may set for one template.
+pub const MAX_TEXT_CHARS: usize = 500;
+
+/// Checks a `reminder_texts` value before it is stored: `{"en"|"ms": {kind: text}}` with known kinds and texts of
+/// at most [`MAX_TEXT_CHARS`]. Returns the field at fault and why.
+pub fn validate(v: &serde_json::Value) -> Result<(), (String, String)> {
+    let obj = v.as_object().ok_or_else(|| {
+        (
+            "reminder_texts".to_string(),
+            "must be an object keyed by language".to_string(),
+        )
+    })?;
+    for (lang, kinds) in obj {
+        if Lang::parse(lang).map(Lang::as_str) != Some(lang.as_str()) {
+            return Err((lang.clone(), "unknown language: use en or ms".into()));
+        }
+        let kinds = kinds.as_object().ok_or_else(|| {
+            (
+                lang.clone(),
+                "must be an object keyed by text kind".to_string(),
+            )
+        })?;
+        for (kind, text) in kinds {
+            let field = format!("{lang}.{kind}");
+            if TextKind::parse(kind).is_none() {
+                let known: Vec<&str> = TextKind::ALL.iter().map(|k| k.key()).collect();
+                return Err((
+                    field,
+                    format!("unknown text kind; known: {}", known.join(", ")),
+                ));
+            }
+            let text = text
+                .as_str()
+                .ok_or_else(|| (field.clone(), "must be a string".to_string()))?;
+            if text.chars().count() > MAX_TEXT_CHARS {
+                return Err((field, format!("at most {MAX_TEXT_CHARS} characters")));
+            }
+        }
+    }
+    Ok(())
+}
 
 impl Texts {
     /// Reads overrides from the `reminder_texts` setting's JSON; unknown languages and kinds are ignored.
     pub fn from_json(v: &serde_json::Value) -> Texts {
         let mut overrides = std::collections::HashMap::new();
         for lang in [Lang::En, Lang::Ms] {
-            for kind in [TextKind::Remind, TextKind::PhotoRequest, TextKind::Escalate] {
+            for kind in TextKind::ALL {
                 if let Some(t) = v
                     .get(lang.as_str())
                     .and_then(|l| l.get(kind.key()))
@@ -122,6 +188,19 @@ impl Texts {
             .unwrap_or("{what} {place}")
     }
 
+    /// Every language's template for every kind, as in effect: `{"en": {kind: text}, "ms": {...}}`.
+    pub fn effective(&self) -> serde_json::Value {
+        let mut out = serde_json::Map::new();
+        for lang in [Lang::En, Lang::Ms] {
+            let kinds: serde_json::Map<String, serde_json::Value> = TextKind::ALL
+                .iter()
+                .map(|k| (k.key().to_string(), self.template(lang, *k).into()))
+                .collect();
+            out.insert(lang.as_str().to_string(), kinds.into());
+        }
+        out.into()
+    }
+
     /// The text of a reminder, and the parameters of the Cloud API template that says the same outside the
     /// 24-hour window: `[what, place, schedule]`.
     pub fn render(&self, lang: Lang, kind: TextKind, f: &Facts<'_>) -> (String, Vec<String>) {
@@ -138,6 +217,7 @@ impl Texts {
             .replace("{what}", &what)
             .replace("{place}", &place)
             .replace("{assignees}", f.assignees.trim())
+            .replace("{checkpoints}", f.checkpoints.trim())
             .replace("{schedule}", schedule);
         if schedule.is_empty() {
             text = text.replace(" ()", "");
@@ -214,6 +294,7 @@ mod tests {
                 ..Location::default()
             },
             assignees: "Aminah",
+            checkpoints: "",
         }
     }
 

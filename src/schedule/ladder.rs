@@ -60,15 +60,6 @@ impl Rung {
             Rung::ResolveEscalate => "resolve_escalate",
         }
     }
-
-    /// The outbox purpose a send for this rung carries (`interfaces.md`, "send").
-    pub fn purpose(self) -> &'static str {
-        match self {
-            Rung::Remind | Rung::RespondOwner | Rung::ResolveOwner => "reminder",
-            Rung::PhotoRequest => "photo_request",
-            Rung::Escalate | Rung::RespondEscalate | Rung::ResolveEscalate => "escalation",
-        }
-    }
 }
 
 /// A rung that is due, and the moment it became due.

@@ -11,6 +11,9 @@ pub struct Person {
     #[serde(default)]
     pub name: Option<String>,
     pub phone: String,
+    /// The language of this person's reminders (`en` or `ms`); else the site's, else `[reminders] language`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 /// Who is expected to do the work: a person, or a vendor (by name).
@@ -62,6 +65,13 @@ pub struct ScheduleSpec {
 pub struct Checked {
     pub recurrence: Recurrence,
     pub category: Category,
+}
+
+const LANGUAGES: &str = "en (English) or ms (Bahasa Melayu)";
+
+fn language_ok(l: &Option<String>) -> bool {
+    l.as_deref()
+        .is_none_or(|l| matches!(l.trim().to_ascii_lowercase().as_str(), "en" | "ms"))
 }
 
 fn phone_ok(p: &str) -> bool {
@@ -152,6 +162,19 @@ impl ScheduleSpec {
                     format!("escalate_to[{i}].phone"),
                     "not a phone number (country code and number; +, spaces and dashes allowed)",
                 ));
+            }
+            if !language_ok(&p.language) {
+                return Err(Invalid::new(
+                    format!("escalate_to[{i}].language"),
+                    LANGUAGES,
+                ));
+            }
+        }
+        for (i, a) in self.assignees.iter().enumerate() {
+            if let Assignee::Person(p) = a {
+                if !language_ok(&p.language) {
+                    return Err(Invalid::new(format!("assignees[{i}].language"), LANGUAGES));
+                }
             }
         }
         let mut codes = std::collections::HashSet::new();
@@ -246,9 +269,14 @@ mod tests {
                     s.assignees[0] = Assignee::Person(Person {
                         name: None,
                         phone: "abc".into(),
+                        language: None,
                     })
                 }),
                 "assignees[0].phone",
+            ),
+            (
+                Box::new(|s| s.escalate_to[0].language = Some("fr".into())),
+                "escalate_to[0].language",
             ),
             (
                 Box::new(|s| {

@@ -20,6 +20,7 @@ use chrono::{DateTime, Duration, NaiveTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use crate::classify::types::{Category, Location, TaskStatus};
+use crate::outbox::texts::{Facts, Lang, TextKind, Texts};
 use crate::outbox::{About, NewSend, Purpose, Route, SiteReminders};
 use crate::schedule::ladder::{self, Rung, TicketClock, PHOTO_GRACE_MINUTES};
 use crate::schedule::status::{self, CheckIn, Expect, Report, Window};
@@ -28,7 +29,6 @@ use crate::store::occurrences::{self as occ, NewStep};
 use crate::store::outbox;
 use crate::store::schedules::{self, Schedule};
 use crate::store::{Db, StoreError};
-use texts::Lang;
 
 /// Occurrences are materialised this far ahead of now…
 const AHEAD_HOURS: i64 = 36;
@@ -52,8 +52,8 @@ pub struct Settings {
     pub summary_time: Option<NaiveTime>,
     /// Phones the daily summary goes to.
     pub summary_to: Vec<String>,
-    /// `[reminders] language` (en or ms), overridden per site by its `language` setting.
-    pub language: String,
+    /// `[reminders] language`, overridden per site by its `language` setting and per person by theirs.
+    pub language: Lang,
 }
 
 impl Settings {
@@ -69,7 +69,7 @@ impl Settings {
                 .iter()
                 .filter_map(|p| crate::ingest::model::normalize_phone(p))
                 .collect(),
-            language: "en".into(),
+            language: Lang::parse(&cfg.reminders.language).unwrap_or_default(),
         }
     }
 }
@@ -130,6 +130,8 @@ struct Ctx {
     vendors: HashSet<i64>,
     site_name: Option<String>,
     lang: Lang,
+    /// Each person's own reminder language, by phone digits.
+    person_lang: HashMap<String, Lang>,
     chat_external: Option<String>,
     audience: String,
     route: Route,
@@ -142,11 +144,17 @@ fn site_reminders(settings: Option<&serde_json::Value>) -> SiteReminders {
 }
 
 fn site_lang(rem: &SiteReminders, set: &Settings) -> Lang {
-    match rem.language {
-        Some(crate::outbox::texts::Lang::Ms) => Lang::Ms,
-        Some(crate::outbox::texts::Lang::En) => Lang::En,
-        None => Lang::parse(&set.language),
-    }
+    rem.language.unwrap_or(set.language)
+}
+
+/// The managers' editable reminder texts (`reminder_texts` setting); the defaults when unset or unreadable.
+fn reminder_texts(tx: &Transaction<'_>) -> Result<Texts, StoreError> {
+    Ok(
+        crate::store::settings::get(tx, crate::store::settings::REMINDER_TEXTS)?
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .map(|v| Texts::from_json(&v))
+            .unwrap_or_default(),
+    )
 }
 
 fn minutes(m: i64) -> Duration {
@@ -229,6 +237,17 @@ fn context(tx: &Transaction<'_>, set: &Settings, s: Schedule) -> Result<Ctx, Sto
     });
     let mut phones = HashSet::new();
     let mut vendors = HashSet::new();
+    let mut person_lang = HashMap::new();
+    let people = s.assignees.iter().filter_map(|a| match a {
+        Assignee::Person(p) => Some(p),
+        Assignee::Vendor { .. } => None,
+    });
+    for p in people.chain(s.escalate_to.iter()) {
+        let lang = p.language.as_deref().and_then(Lang::parse);
+        if let (Some(d), Some(l)) = (crate::ingest::model::normalize_phone(&p.phone), lang) {
+            person_lang.insert(d, l);
+        }
+    }
     for a in &s.assignees {
         match a {
             Assignee::Person(p) => {
@@ -272,6 +291,7 @@ fn context(tx: &Transaction<'_>, set: &Settings, s: Schedule) -> Result<Ctx, Sto
         vendors,
         site_name: site.map(|(n, _)| n),
         lang,
+        person_lang,
         chat_external,
         audience,
         s,
@@ -286,6 +306,19 @@ impl Ctx {
     fn in_chat(&self, chat: i64) -> bool {
         self.s.chat.as_ref().is_some_and(|c| c.id == chat)
     }
+    /// A person's reminder language: theirs, else the site's (a group gets the site's).
+    fn lang_of(&self, recipient: &str) -> Lang {
+        self.person_lang
+            .get(recipient)
+            .copied()
+            .unwrap_or(self.lang)
+    }
+    /// The assignees' phones, sorted.
+    fn assignee_phones(&self) -> Vec<String> {
+        let mut p: Vec<String> = self.phones.iter().cloned().collect();
+        p.sort();
+        p
+    }
     /// Whom a reminder or photo request goes to: the group, the assignees, or both.
     fn assignee_recipients(&self) -> Vec<String> {
         let mut out = vec![];
@@ -295,9 +328,7 @@ impl Ctx {
             out.extend(self.chat_external.clone());
         }
         if person || out.is_empty() {
-            let mut p: Vec<String> = self.phones.iter().cloned().collect();
-            p.sort();
-            out.extend(p);
+            out.extend(self.assignee_phones());
         }
         out
     }
@@ -307,6 +338,19 @@ impl Ctx {
             .iter()
             .filter_map(|p| crate::ingest::model::normalize_phone(&p.phone))
             .collect()
+    }
+    /// The assignees as an escalation names them: names where known, else phones.
+    fn assignee_names(&self) -> String {
+        let names: Vec<String> = self
+            .s
+            .assignees
+            .iter()
+            .map(|a| match a {
+                Assignee::Person(p) => p.name.clone().unwrap_or_else(|| p.phone.clone()),
+                Assignee::Vendor { vendor } => vendor.clone(),
+            })
+            .collect();
+        names.join(", ")
     }
     fn checkpoint_codes(&self) -> Vec<String> {
         self.s
@@ -327,6 +371,7 @@ fn evaluate(
     if open.is_empty() {
         return Ok(());
     }
+    let texts = reminder_texts(tx)?;
     let mut ctxs: HashMap<i64, Ctx> = HashMap::new();
     for o in &open {
         if let std::collections::hash_map::Entry::Vacant(slot) = ctxs.entry(o.schedule) {
@@ -488,17 +533,45 @@ fn evaluate(
                     Rung::Escalate => c.escalation_recipients(),
                     _ => c.assignee_recipients(),
                 };
-                let place = texts::place(&c.location, c.lang);
-                let text = texts::occurrence(c.lang, d.rung, &c.s.name, &place, &missing);
+                let kind = match (d.rung, missing.is_empty()) {
+                    (Rung::PhotoRequest, _) => TextKind::PhotoRequest,
+                    (Rung::Escalate, true) => TextKind::Escalate,
+                    (Rung::Escalate, false) => TextKind::EscalateCheckpoints,
+                    (_, true) => TextKind::Remind,
+                    (_, false) => TextKind::Checkpoints,
+                };
+                let names = c.assignee_names();
+                let checkpoints = missing.join(", ");
+                let facts = Facts {
+                    schedule: &c.s.name,
+                    category: &c.s.category,
+                    location: c.location.clone(),
+                    assignees: &names,
+                    checkpoints: &checkpoints,
+                };
+                // A group reminder mentions the assignees, so their phones ring.
+                let mentions = c.assignee_phones();
+                let outs: Vec<Out> = to
+                    .into_iter()
+                    .map(|r| {
+                        let (text, params) = texts.render(c.lang_of(&r), kind, &facts);
+                        let group = r.contains('@');
+                        Out {
+                            mentions: if group { mentions.clone() } else { vec![] },
+                            to: r,
+                            text,
+                            params,
+                        }
+                    })
+                    .collect();
                 let step = Step {
                     about: About::occurrence(o.id),
                     route: c.route,
                     site: c.s.site.as_ref().map(|x| x.id),
                     rung: d.rung.as_str(),
-                    purpose: d.rung.purpose(),
-                    text: &text,
+                    purpose: Purpose::of_rung(d.rung),
                 };
-                stats.steps += send(tx, &step, &to, now)?;
+                stats.steps += send(tx, &step, &outs, now)?;
             }
         }
 
@@ -591,8 +664,26 @@ struct Step<'a> {
     route: Route,
     site: Option<i64>,
     rung: &'a str,
-    purpose: &'a str,
-    text: &'a str,
+    purpose: Purpose,
+}
+
+/// One recipient of a step, with the text in their language and the Cloud API template's parameters.
+struct Out {
+    to: String,
+    text: String,
+    params: Vec<String>,
+    mentions: Vec<String>,
+}
+
+impl Out {
+    fn plain(to: String, text: &str) -> Out {
+        Out {
+            to,
+            text: text.to_string(),
+            params: vec![],
+            mentions: vec![],
+        }
+    }
 }
 
 /// Takes a step for each recipient, once per subject, rung and recipient, and queues its send in the outbox in the
@@ -601,11 +692,12 @@ struct Step<'a> {
 fn send(
     tx: &Transaction<'_>,
     step: &Step<'_>,
-    to: &[String],
+    outs: &[Out],
     now: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
     let mut n = 0;
-    for r in to {
+    for o in outs {
+        let r = &o.to;
         let new = occ::take_step(
             tx,
             &NewStep {
@@ -613,8 +705,8 @@ fn send(
                 about_id: step.about.id,
                 rung: step.rung,
                 recipient: r,
-                purpose: step.purpose,
-                text: step.text,
+                purpose: step.purpose.as_str(),
+                text: &o.text,
                 at_ms: ms(now),
             },
         )?;
@@ -625,12 +717,14 @@ fn send(
         let mut s = NewSend::text(
             r.clone(),
             step.route,
-            step.text,
-            Purpose::parse(step.purpose).unwrap_or(Purpose::Reminder),
+            o.text.clone(),
+            step.purpose,
             step.about,
         );
         s.rung = step.rung.to_string();
         s.site_id = step.site;
+        s.template_params = o.params.clone();
+        s.mentions = o.mentions.clone();
         match outbox::enqueue(tx, &s, now) {
             Ok(_) => {}
             Err(StoreError::Invalid(why)) => {
@@ -698,10 +792,10 @@ fn chase_tickets(
                 route,
                 site: t.site,
                 rung: d.rung.as_str(),
-                purpose: d.rung.purpose(),
-                text: &text,
+                purpose: Purpose::of_rung(d.rung),
             };
-            stats.steps += send(tx, &step, &to, now)?;
+            let outs: Vec<Out> = to.into_iter().map(|r| Out::plain(r, &text)).collect();
+            stats.steps += send(tx, &step, &outs, now)?;
         }
     }
     Ok(())
@@ -758,16 +852,20 @@ fn daily_summary(
             s.day
         );
     }
-    let text = texts::summary(Lang::parse(&set.language), &s);
+    let text = texts::summary(set.language, &s);
     let step = Step {
         about: About::report(day_id),
         route: Route::CloudApi,
         site: None,
         rung: "summary",
-        purpose: "summary",
-        text: &text,
+        purpose: Purpose::Summary,
     };
-    stats.steps += send(tx, &step, &set.summary_to, now)?;
+    let outs: Vec<Out> = set
+        .summary_to
+        .iter()
+        .map(|r| Out::plain(r.clone(), &text))
+        .collect();
+    stats.steps += send(tx, &step, &outs, now)?;
     Ok(())
 }
 
@@ -819,7 +917,7 @@ mod tests {
             public_url: String::new(),
             summary_time: None,
             summary_to: vec![],
-            language: "en".into(),
+            language: Lang::En,
         };
         let covered = || {
             db.read(|c| {

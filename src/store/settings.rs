@@ -9,6 +9,8 @@ use crate::records::SlaPolicy;
 
 /// Key of the SLA policy in the `settings` table.
 pub const SLA_SETTING: &str = "sla_policy";
+/// The managers' edits of the reminder texts (`{"en"|"ms": {kind: text}}`, see [`crate::outbox::texts`]).
+pub const REMINDER_TEXTS: &str = "reminder_texts";
 
 /// A raw setting by key (for settings without a typed home yet, and tools).
 pub fn get(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {

@@ -46,6 +46,8 @@ impl Modify for Security {
         api::schedules::delete, api::schedules::list_occurrences, api::schedules::excuse, api::schedules::posters,
         api::outbox::list,
         api::reports::get_report,
+        api::outbox::get_texts,
+        api::outbox::put_texts,
     ),
     modifiers(&Security),
     tags((name = "auth"), (name = "messages"), (name = "directory"), (name = "evidence"), (name = "records"), (name = "imports"),

@@ -96,6 +96,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/api/v1/outbox", get(outbox::list))
         .route("/api/v1/reports/{period}", get(reports::get_report))
         .route(
+            "/api/v1/settings/reminder-texts",
+            get(outbox::get_texts).put(outbox::put_texts),
+        )
+        .route(
             "/api/v1/settings/sla",
             get(records::get_sla).put(records::put_sla),
         )

@@ -99,3 +99,55 @@ pub async fn list(
     };
     Ok(Json(Page { items, next_cursor }))
 }
+
+/// The reminder texts in effect: every language and kind, the manager's edit where there is one, else the default.
+/// Placeholders: `{what}`, `{place}`, `{schedule}`, `{assignees}`, `{checkpoints}`.
+#[utoipa::path(get, path = "/api/v1/settings/reminder-texts", tag = "outbox",
+    responses((status = 200, description = "{\"en\": {kind: text}, \"ms\": {...}}")),
+    security(("token" = []), ("session" = [])))]
+pub async fn get_texts(
+    State(st): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.require(Permission::ReadRecords)?;
+    let stored = st
+        .db
+        .read(|c| crate::store::settings::get(c, crate::store::settings::REMINDER_TEXTS))
+        .await?;
+    let v = stored
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(serde_json::Value::Null);
+    Ok(Json(crate::outbox::texts::Texts::from_json(&v).effective()))
+}
+
+/// Edits reminder texts: `{"ms": {"remind": "..."}}`; a kind left out or set to `""` goes back to the default.
+#[utoipa::path(put, path = "/api/v1/settings/reminder-texts", tag = "outbox",
+    responses((status = 200, description = "the texts in effect"), (status = 400, description = "names the field")),
+    security(("token" = []), ("session" = [])))]
+pub async fn put_texts(
+    State(st): State<AppState>,
+    caller: Caller,
+    crate::web::error::JsonBody(v): crate::web::error::JsonBody<serde_json::Value>,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.require(Permission::Manage)?;
+    crate::outbox::texts::validate(&v)
+        .map_err(|(field, why)| ApiError::invalid(format!("{field}: {why}")))?;
+    let actor = caller.actor();
+    let text = v.to_string();
+    let event = v.clone();
+    st.db
+        .write(move |tx| {
+            crate::store::settings::set(tx, crate::store::settings::REMINDER_TEXTS, &text)?;
+            crate::store::events::append(
+                tx,
+                &actor,
+                "settings.reminder_texts_changed",
+                "settings",
+                None,
+                &event,
+            )?;
+            Ok(())
+        })
+        .await?;
+    Ok(Json(crate::outbox::texts::Texts::from_json(&v).effective()))
+}
