@@ -296,6 +296,7 @@ fn demo_schedules(first_day: NaiveDate, tz: Tz) -> Vec<crate::schedule::Schedule
         Assignee::Person(Person {
             name: Some(PEOPLE[i].1.to_string()),
             phone: PEOPLE[i].0.to_string(),
+            language: None,
         })
     };
     let at = |h: u32, m: u32, rule: &str| {
@@ -329,6 +330,7 @@ fn demo_schedules(first_day: NaiveDate, tz: Tz) -> Vec<crate::schedule::Schedule
         escalate_to: vec![Person {
             name: Some(MANAGER.1.into()),
             phone: MANAGER.0.into(),
+            language: None,
         }],
         checkpoints: vec![],
     };
