@@ -116,7 +116,9 @@ fn num(n: Option<i64>) -> String {
 /// "Block C, level 3, toilet" from a stored location object.
 fn place(v: &serde_json::Value) -> String {
     serde_json::from_value::<crate::classify::types::Location>(v.clone())
-        .map(|l| crate::scheduler::texts::place(&l, crate::scheduler::texts::Lang::En))
+        .ok()
+        .filter(|l| *l != crate::classify::types::Location::default())
+        .map(|l| crate::outbox::texts::place(crate::outbox::texts::Lang::En, &l))
         .unwrap_or_default()
 }
 
