@@ -285,7 +285,7 @@ fn history() -> Vec<Line> {
 
 /// The story's site and its schedules of expected work: the Block A mop is reported every day (missed today once
 /// its hour passes), Block C before the management visit came late yesterday and was missed the day before, Block B
-/// came without its photo yesterday.
+/// came without its photo yesterday, and the bin centre wash-down is never reported (missed every day).
 const SITE: &str = "Seri Mutiara Residences";
 const MANAGER: (&str, &str) = ("60198765403", "Tan Wei Ling");
 
@@ -358,6 +358,15 @@ fn demo_schedules(first_day: NaiveDate, tz: Tz) -> Vec<crate::schedule::Schedule
             1,
             at(8, 30, "FREQ=DAILY"),
             90,
+        ),
+        // Never reported in the story: missed every day once its hour has passed.
+        spec(
+            "Bin centre wash-down",
+            None,
+            Some("bin centre"),
+            1,
+            at(16, 0, "FREQ=DAILY"),
+            60,
         ),
         spec(
             "Playground sweep",

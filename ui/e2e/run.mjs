@@ -530,6 +530,38 @@ try {
     await shot(page, "schedule-occurrences");
   });
 
+  await step("tasks: a compact table of a day, filters by block and 'no photo', and the day by block", async () => {
+    const all = await page.evaluate(async () => (await (await fetch("/api/v1/tasks?limit=500")).json()).items);
+    const withBlock = all.find((x) => x.location?.block);
+    assert(withBlock, "the demo has no task with a block");
+    const day = localDay(withBlock.reported_at);
+    const blk = withBlock.location.block;
+    const ofDay = all.filter((x) => localDay(x.reported_at) === day);
+    const photo = (x) => (x.evidence ?? []).some((e) => e.kind === "photo");
+    await page.goto(`${BASE}/tasks?from=${day}&to=${day}`);
+    await page.locator("[data-row=task]").first().waitFor();
+    assert((await page.locator("[data-row=task]").count()) === ofDay.length, `table rows ≠ ${ofDay.length} tasks of ${day}`);
+    const h = (await page.locator("[data-row=task]").first().boundingBox()).height;
+    assert(h <= 64, `a task row is ${h}px tall (50 a day must fit)`);
+    await page.locator('select[name="block"]').selectOption(blk);
+    await page.waitForFunction((b) => Array.from(document.querySelectorAll("[data-row=task]")).every((r) => r.dataset.block === b), blk);
+    const inBlock = ofDay.filter((x) => x.location?.block === blk);
+    assert((await page.locator("[data-row=task]").count()) === inBlock.length, `block ${blk}: ${inBlock.length} expected`);
+    await page.locator('input[name="no-photo"]').check();
+    const bare = inBlock.filter((x) => !photo(x)).length;
+    await page.waitForFunction((n) => document.querySelectorAll("[data-row=task]").length === n || (n === 0 && document.querySelector(".state-empty")), bare);
+    assert((await page.locator('[data-row=task][data-photo="yes"]').count()) === 0, "a task with a photo is listed under 'no photo'");
+    await page.locator('input[name="no-photo"]').uncheck();
+    await page.locator('select[name="block"]').selectOption("");
+    await page.locator("button[data-view=grid]").click();
+    const row = page.locator(`[data-grid-block="${blk}"]`);
+    await row.waitFor();
+    const done = inBlock.filter((x) => x.status === "done").length;
+    if (done > 0) assert((await row.locator('[data-key="done"]').innerText()).includes(`${done} done`), `grid: block ${blk} should show ${done} done`);
+    console.log(`     ${day}: ${ofDay.length} tasks, block ${blk}: ${inBlock.length} (${bare} without a photo)`);
+    await shot(page, "tasks-grid");
+  });
+
   await step("issue detail: open a ticket from /issues and change its status (acknowledge)", async () => {
     if (!manager) {
       // A viewer sees tickets and messages but no correction controls.
@@ -724,10 +756,42 @@ try {
       console.log(`     ${r.stdout.split("\n")[2]?.trim()}`);
     }
     // A reversed period is refused before anything is asked of the server.
-    await panel.locator('input[type="date"]').first().fill("2099-01-01");
+    await panel.locator('input[name="audit-from"]').fill("01/01/2099");
+    await panel.locator('input[name="audit-from"]').press("Enter");
     assert(await panel.locator("button", { hasText: "Download audit ZIP" }).isDisabled(), "a reversed period can still be exported");
     await panel.locator(".form-error", { hasText: "after the last day" }).waitFor();
     await shot(page, "audit-export");
+  });
+
+  await step("reports: a week's numbers each open the records they count; downloads", async () => {
+    await page.goto(`${BASE}/reports?period=weekly&date=${missedDay}`);
+    const rep = page.getByTestId("period-report");
+    await rep.locator("li[data-number]").first().waitFor();
+    const period = await page.evaluate(async (d) => (await (await fetch(`/api/v1/reports/weekly?date=${d}`)).json()), missedDay);
+    const checked = [];
+    for (const key of ["opened", "resolved", "open_at_end", "tasks"]) {
+      const tile = rep.locator(`li[data-number="${key}"]`);
+      const n = Number((await tile.locator(".tile-value").innerText()).replace(/[^\d]/g, ""));
+      const href = await tile.locator("a").getAttribute("href");
+      await page.goto(`${BASE}${href}`);
+      const rows = await countListRows(page);
+      assert(rows === n, `report number ${key}=${n} but ${href} lists ${rows}`);
+      checked.push(`${key}=${n}`);
+      await page.goto(`${BASE}/reports?period=weekly&date=${missedDay}`);
+      await rep.locator("li[data-number]").first().waitFor();
+    }
+    assert(Number((await rep.locator('li[data-number="opened"] .tile-value').innerText()).replace(/[^\d]/g, "")) === period.summary.tickets_opened, "the page shows another number than the API");
+    const links = await rep.getByTestId("report-downloads").locator("a").evaluateAll((as) => as.map((a) => a.getAttribute("href")));
+    assert(["csv", "xlsx", "html", "pdf"].every((f) => links.some((h) => h.includes(`format=${f}`) && h.includes("/api/v1/reports/weekly/download"))), `download links: ${links.join(" ")}`);
+    const probe = await page.evaluate(async (h) => (await fetch(h)).status, links[0]);
+    if (probe === 200) {
+      const [download] = await Promise.all([page.waitForEvent("download"), rep.getByTestId("report-downloads").locator('a[data-format="csv"]').click()]);
+      const bytes = readFileSync(await download.path());
+      assert(bytes.length > 0, "the CSV download is empty");
+      checked.push(`csv ${bytes.length} bytes`);
+    } else checked.push(`downloads answer ${probe} (the download API is not on this server yet)`);
+    console.log(`     ${checked.join(", ")}`);
+    await shot(page, "reports");
   });
 
   await step("phone viewport (390x844): bottom navigation reaches /issues", async () => {

@@ -10,6 +10,7 @@ import { useDocumentTitle, useMedia, usePaged, useResource } from "../hooks";
 import { setQuery, useLocation } from "../router";
 import type { Message, Page, Ref } from "../types";
 import { t } from "../i18n";
+import { DateInput } from "../components/DateInput";
 
 export function Inbox() {
   useDocumentTitle(t("Inbox"));
@@ -120,14 +121,8 @@ export function Inbox() {
             ))}
           </select>
         </label>
-        <label class="field field-inline">
-          <span>{t("From")}</span>
-          <input type="date" value={from} max={to || undefined} onChange={(e) => setQuery({ from: e.currentTarget.value })} />
-        </label>
-        <label class="field field-inline">
-          <span>{t("To")}</span>
-          <input type="date" value={to} min={from || undefined} onChange={(e) => setQuery({ to: e.currentTarget.value })} />
-        </label>
+        <DateInput label={t("From")} name="from" value={from} onChange={(v) => setQuery({ from: v })} />
+        <DateInput label={t("To")} name="to" value={to} onChange={(v) => setQuery({ to: v })} />
         {person ? (
           <button type="button" class="chip chip-filter" onClick={() => setQuery({ person: null, pname: null })} aria-label={t("Remove sender filter")}>
             {t("From")}{" "}{personLabel || t("one sender")} <Icon name="close" size={14} />

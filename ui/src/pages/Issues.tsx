@@ -1,14 +1,16 @@
-import { useMemo } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
+import { api, type ApiError } from "../api";
 import { PriorityBadge, StatusBadge } from "../components/Badges";
 import { Icon } from "../components/Icon";
 import { PageHeader } from "../components/Layout";
 import { Empty, LoadMore, Loading, Problem } from "../components/States";
 import { CATEGORIES, formatDateTime, formatLocation, humanize, isoAttr, ISSUE_STATUSES, personName, PRIORITIES, relative } from "../format";
-import { useDocumentTitle, useMedia, usePaged, useResource } from "../hooks";
+import { toApiError, useDocumentTitle, useMedia, usePaged, type PagedList } from "../hooks";
 import { DateInput } from "../components/DateInput";
+import { SiteSelect } from "../components/SiteSelect";
 import { t } from "../i18n";
 import { Link, setQuery, useLocation } from "../router";
-import type { Issue, Page, Ref } from "../types";
+import type { Issue } from "../types";
 
 const CLOSED = new Set(["resolved", "closed"]);
 
@@ -151,12 +153,15 @@ export function Issues() {
     () => ({ status, priority, category, site, breached, overdue, open, from, to }),
     [status, priority, category, site, breached, overdue, open, from, to],
   );
-  const list = usePaged<Issue>("/issues", query);
-  const sites = useResource<Page<Ref>>("/sites", { limit: 500 });
+  // `ids` (from a report's number): exactly those tickets, each fetched by id.
+  const idList = (search.get("ids") ?? "").split(",").filter((x) => /^\d+$/.test(x)).slice(0, 200);
+  const byIds = useIssuesById(search.has("ids") ? idList : null);
+  const paged = usePaged<Issue>(search.has("ids") ? null : "/issues", query);
+  const list = byIds ?? paged;
   const phone = useMedia("(max-width: 760px)");
 
   const items = list.items;
-  const anyFilter = !!(status || priority || category || site || breached || overdue || open || from || to);
+  const anyFilter = !!(status || priority || category || site || breached || overdue || open || from || to || search.has("ids"));
   // One "deadline" choice over the open / overdue / breached parameters: overdue now and late once stay apart.
   const deadline = overdue === "true" ? "overdue" : breached === "true" && overdue === "false" ? "late_once" : open === "true" ? "open" : breached === "true" ? "breached" : "";
   const setDeadline = (v: string) =>
@@ -173,19 +178,7 @@ export function Issues() {
         <Select label={t("Status")} value={status} name="status" options={ISSUE_STATUSES} all={t("Any status")} />
         <Select label={t("Priority")} value={priority} name="priority" options={PRIORITIES} all={t("Any priority")} />
         <Select label={t("Category")} value={category} name="category" options={CATEGORIES} all={t("Any category")} />
-        {(sites.data?.items.length ?? 0) > 1 ? (
-          <label class="field field-inline">
-            <span>{t("Site")}</span>
-            <select value={site} onChange={(e) => setQuery({ site: e.currentTarget.value })}>
-              <option value="">{t("All sites")}</option>
-              {sites.data?.items.map((s) => (
-                <option key={String(s.id)} value={String(s.id)}>
-                  {s.name ?? String(s.id)}
-                </option>
-              ))}
-            </select>
-          </label>
-        ) : null}
+        <SiteSelect name="site" value={site} all={t("All sites")} hideWhenOne onChange={(v) => setQuery({ site: v })} />
         <label class="field field-inline">
           <span>{t("Deadline")}</span>
           <select name="deadline" value={deadline} onChange={(e) => setDeadline(e.currentTarget.value)}>
@@ -202,7 +195,7 @@ export function Issues() {
           <button
             type="button"
             class="btn btn-quiet"
-            onClick={() => setQuery({ status: null, priority: null, category: null, site: null, breached: null, overdue: null, open: null, from: null, to: null })}
+            onClick={() => setQuery({ status: null, priority: null, category: null, site: null, breached: null, overdue: null, open: null, from: null, to: null, ids: null })}
           >
             {t("Clear all")}
           </button>
@@ -226,6 +219,26 @@ export function Issues() {
       )}
     </div>
   );
+}
+
+/** The tickets of a list of ids, as a finished paged list (null when not asked). */
+function useIssuesById(ids: string[] | null): PagedList<Issue> | null {
+  const key = ids ? ids.join(",") : null;
+  const [state, setState] = useState<{ items: Issue[]; loaded: boolean; error: ApiError | null }>({ items: [], loaded: false, error: null });
+  useEffect(() => {
+    if (!ids) return;
+    let live = true;
+    setState({ items: [], loaded: false, error: null });
+    Promise.all(ids.map((id) => api<Issue>(`/issues/${id}`).catch(() => null)))
+      .then((xs) => live && setState({ items: xs.filter((x): x is Issue => x !== null), loaded: true, error: null }))
+      .catch((e: unknown) => live && setState({ items: [], loaded: true, error: toApiError(e) }));
+    return () => {
+      live = false;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [key]);
+  if (!ids) return null;
+  return { ...state, loading: !state.loaded, hasMore: false, loadMore: () => {}, reload: () => {}, patch: () => {} };
 }
 
 export function Select({ label, value, name, options, all }: { label: string; value: string; name: string; options: string[]; all: string }) {

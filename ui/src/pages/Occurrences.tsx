@@ -154,7 +154,9 @@ export function Occurrences() {
   const status = search.get("status") ?? "";
   const schedule = search.get("schedule") ?? "";
   const site = search.get("site") ?? "";
-  const query = useMemo(() => ({ date, status, schedule, site }), [date, status, schedule, site]);
+  const from = search.get("from") ?? "";
+  const to = search.get("to") ?? "";
+  const query = useMemo(() => ({ date, status, schedule, site, from, to }), [date, status, schedule, site, from, to]);
   const list = usePaged<Occurrence>("/occurrences", query);
   return (
     <div class="page page-occurrences">

@@ -9,7 +9,8 @@ import { formatDateTime, formatLocation, humanize, isoAttr, personName, todayKey
 import { useDocumentTitle, useMedia, usePaged, useResource } from "../hooks";
 import { Link, setQuery, useLocation } from "../router";
 import type { Issue, Page, Repeats, Site } from "../types";
-import { Plain } from "./Misc";
+import { PeriodReport } from "./PeriodReport";
+import { DateInput } from "../components/DateInput";
 import { t } from "../i18n";
 
 const enc = (v: string | number) => encodeURIComponent(String(v));
@@ -42,10 +43,10 @@ export function Reports() {
   return (
     <div class="page page-reports">
       <PageHeader title={t("Reports")} sub={t("Problems that keep coming back, and tickets that missed their SLA.")} />
+      <PeriodReport />
       <RepeatsPanel days={days} />
       <BreachesPanel />
       <AuditExport />
-      <DailyReport />
     </div>
   );
 }
@@ -225,25 +226,6 @@ function BreachesPanel() {
   );
 }
 
-/** The daily report, once the server has it; until then this panel stays out of the way. */
-function DailyReport() {
-  const [date, setDate] = useState(todayKey());
-  const rep = useResource<Record<string, unknown>>("/reports/daily", { date });
-  if (rep.error?.notAvailable) return null;
-  return (
-    <section class="panel" aria-labelledby="h-daily">
-      <div class="panel-head">
-        <h2 id="h-daily">{t("Daily report")}</h2>
-        <label class="field field-inline">
-          <span>{t("Day")}</span>
-          <input type="date" value={date} max={todayKey()} onChange={(e) => e.currentTarget.value && setDate(e.currentTarget.value)} />
-        </label>
-      </div>
-      {rep.error ? <Problem error={rep.error} what={t("Daily report")} onRetry={rep.reload} /> : rep.loading || !rep.data ? <Loading /> : <Plain value={rep.data} />}
-    </section>
-  );
-}
-
 interface SigningKey {
   public_key: string;
   fingerprint: string;
@@ -320,14 +302,8 @@ function AuditExport() {
         {t("One ZIP with the period's messages (each with the WhatsApp delivery it came from), tickets, task log, photos and the tamper-evident change log, signed by this appliance. Inspectors check it offline with")}{" "}<code>{t("tapak verify FILE.zip")}</code>.
       </p>
       <div class="filters" role="group" aria-label={t("Audit export")}>
-        <label class="field">
-          <span>{t("First day")}</span>
-          <input type="date" value={from} max={today} aria-invalid={bad ? "true" : undefined} onChange={(e) => setFrom(e.currentTarget.value)} />
-        </label>
-        <label class="field">
-          <span>{t("Last day")}</span>
-          <input type="date" value={to} aria-invalid={bad ? "true" : undefined} onChange={(e) => setTo(e.currentTarget.value)} />
-        </label>
+        <DateInput label={t("First day")} name="audit-from" inline={false} value={from} onChange={(v) => v && setFrom(v)} />
+        <DateInput label={t("Last day")} name="audit-to" inline={false} value={to} onChange={(v) => v && setTo(v)} />
         <label class="field">
           <span>{t("Site")}</span>
           <select value={site} onChange={(e) => setSite(e.currentTarget.value)}>

@@ -4,6 +4,7 @@ import { useMemo, useState } from "preact/hooks";
 import { api } from "../api";
 import { can, useUser } from "../auth";
 import { DateInput } from "../components/DateInput";
+import { SiteSelect } from "../components/SiteSelect";
 import { ActionError, useAction } from "../components/Dialog";
 import { PageHeader } from "../components/Layout";
 import { Empty, LoadMore, Loading, Problem } from "../components/States";
@@ -358,7 +359,6 @@ function ScheduleForm({ initial }: { initial: Schedule | null }) {
   const [d, setD] = useState<Draft>(() => draftOf(initial));
   const set = (patch: Partial<Draft>) => setD((x) => ({ ...x, ...patch }));
   const setRec = (patch: Partial<Recurrence>) => setD((x) => ({ ...x, custom: null, rec: { ...x.rec, ...patch } }));
-  const sites = useResource<{ items: Ref[] }>("/sites", { limit: 500 });
   const chats = useResource<{ items: Ref[] }>("/chats", { limit: 500 });
   const people = useResource<{ items: PersonFull[] }>("/people", { limit: 500 });
   const vendors = useResource<{ items: Vendor[] }>("/vendors", { limit: 500 });
@@ -406,17 +406,7 @@ function ScheduleForm({ initial }: { initial: Schedule | null }) {
             <input name="name" required maxLength={120} value={d.name} onInput={(e) => set({ name: e.currentTarget.value })} placeholder={t("e.g. Block A lobby: morning mop")} />
           </label>
           <div class="form-row">
-            <label class="field">
-              <span>{t("Site")}</span>
-              <select name="site" value={d.site} onChange={(e) => set({ site: e.currentTarget.value })}>
-                <option value="">{t("No site")}</option>
-                {sites.data?.items.map((s) => (
-                  <option key={String(s.id)} value={String(s.id)}>
-                    {s.name ?? String(s.id)}
-                  </option>
-                ))}
-              </select>
-            </label>
+            <SiteSelect name="site" inline={false} value={d.site} all={t("No site")} onChange={(v) => set({ site: v })} />
             <label class="field">
               <span>{t("Category")}</span>
               <select name="category" value={d.category} onChange={(e) => set({ category: e.currentTarget.value })}>
