@@ -343,7 +343,7 @@ fn apply_all(
 }
 
 fn engine_err(e: records::RecordsError) -> StoreError {
-    StoreError::Invalid(e.to_string())
+    StoreError::Engine(e)
 }
 
 /// Feeds already-processed messages through the engine (replay, or catching a snapshot up); effects are idempotent.

@@ -50,6 +50,9 @@ pub enum StoreError {
     JobPanicked { job: String, message: String },
     #[error("{0}")]
     Io(String),
+    /// The records engine refused a message it was given (a bug, not the caller's input).
+    #[error("records engine failed")]
+    Engine(#[source] crate::records::RecordsError),
     #[error("stored JSON is invalid: {0}")]
     Json(#[from] serde_json::Error),
 }

@@ -250,7 +250,7 @@ impl LoginLimiter {
         drop(waiting);
         let out = tokio::task::spawn_blocking(f)
             .await
-            .map_err(|e| ApiError::Internal(format!("password check failed: {e}")));
+            .map_err(|e| ApiError::internal(format!("password check failed: {e}")));
         drop(slot);
         out
     }

@@ -28,8 +28,9 @@ pub enum ApiError {
     TooLarge(String),
     #[error("the server is shutting down or overloaded; retry")]
     Unavailable,
+    /// A failure of the server, not of the request: 500 with a generic message; the whole error chain is logged once.
     #[error("internal error")]
-    Internal(String),
+    Internal(anyhow::Error),
 }
 
 impl ApiError {
@@ -64,6 +65,12 @@ impl ApiError {
     pub fn invalid(msg: impl Into<String>) -> ApiError {
         ApiError::Invalid(msg.into())
     }
+    /// An internal error from a message (when there is no error value to keep).
+    pub fn internal(
+        msg: impl std::fmt::Display + std::fmt::Debug + Send + Sync + 'static,
+    ) -> ApiError {
+        ApiError::Internal(anyhow::anyhow!(msg))
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -73,9 +80,9 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(m) => ApiError::Invalid(m),
             StoreError::Conflict(m) => ApiError::Conflict(format!("{m} already exists")),
             StoreError::WriterGone => ApiError::Unavailable,
-            // A bug met by this request's data: 500, the log names the job (the writer goes on serving the others).
-            e @ StoreError::JobPanicked { .. } => ApiError::Internal(e.to_string()),
-            other => ApiError::Internal(other.to_string()),
+            // Everything else is the server's failure (database, disk, a panicked job, the records engine): 500, with
+            // the error and its sources kept for the log.
+            other => ApiError::Internal(other.into()),
         }
     }
 }
@@ -84,7 +91,8 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let message = match &self {
             ApiError::Internal(detail) => {
-                tracing::error!(error = %detail, "internal error");
+                // `{:#}` prints the chain: "records engine failed: message 7 belongs to chat 2 ...".
+                tracing::error!(error = format!("{detail:#}"), "internal error");
                 "internal error; see the server log".to_string()
             }
             other => other.to_string(),
@@ -181,5 +189,42 @@ where
             .await
             .map(|q| QueryParams(q.0))
             .map_err(|e| ApiError::Invalid(e.body_text()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::RecordsError;
+
+    #[test]
+    fn a_records_engine_failure_is_500_with_its_chain_kept() {
+        let e = ApiError::from(StoreError::Engine(RecordsError::ChatMismatch {
+            msg: 7,
+            expected: 1,
+            got: 2,
+        }));
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let ApiError::Internal(chain) = &e else {
+            panic!("not internal: {e:?}");
+        };
+        let logged = format!("{chain:#}");
+        assert!(
+            logged.contains("records engine failed")
+                && logged.contains("message 7 belongs to chat 2"),
+            "{logged}"
+        );
+        // The client sees no internals.
+        assert_eq!(e.to_string(), "internal error");
+    }
+
+    #[test]
+    fn database_errors_keep_their_source() {
+        let e = ApiError::from(StoreError::Sqlite(rusqlite::Error::InvalidQuery));
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let ApiError::Internal(chain) = &e else {
+            panic!("not internal: {e:?}");
+        };
+        assert_eq!(chain.chain().count(), 2, "{chain:#}");
     }
 }

@@ -19,7 +19,7 @@ impl From<AuditError> for ApiError {
             AuditError::Invalid(m) => ApiError::Invalid(m),
             AuditError::NotFound(m) => ApiError::NotFound(m),
             AuditError::Store(s) => s.into(),
-            AuditError::Io(m) => ApiError::Internal(m),
+            AuditError::Io(m) => ApiError::internal(m),
             AuditError::Cancelled => ApiError::Unavailable,
         }
     }
@@ -80,7 +80,7 @@ pub async fn audit_zip(
     let file = tokio::fs::File::open(&tmp).await;
     // The open file stays readable after its name is gone: nothing is left behind in the data dir.
     drop(guard);
-    let file = file.map_err(|e| ApiError::Internal(format!("cannot read the audit ZIP: {e}")))?;
+    let file = file.map_err(|e| ApiError::internal(format!("cannot read the audit ZIP: {e}")))?;
     let actor = caller.actor();
     let m2 = manifest.clone();
     st.db
@@ -119,7 +119,7 @@ async fn signing_key_of(st: &AppState) -> ApiResult<ed25519_dalek::SigningKey> {
     Ok(
         tokio::task::spawn_blocking(move || audit::signing::load_or_create(&data_dir))
             .await
-            .map_err(|e| ApiError::Internal(e.to_string()))??,
+            .map_err(|e| ApiError::Internal(e.into()))??,
     )
 }
 

@@ -134,9 +134,9 @@ async fn spool<E>(
 ) -> ApiResult<(tempfile::NamedTempFile, u64)> {
     use futures_util::StreamExt;
     let file = tempfile::NamedTempFile::new_in(tmp)
-        .map_err(|e| ApiError::Internal(format!("{}: {e}", tmp.display())))?;
+        .map_err(|e| ApiError::internal(format!("{}: {e}", tmp.display())))?;
     let write_error =
-        |e: std::io::Error| ApiError::Internal(format!("cannot write the upload: {e}"));
+        |e: std::io::Error| ApiError::internal(format!("cannot write the upload: {e}"));
     let mut out = tokio::fs::File::from_std(file.as_file().try_clone().map_err(write_error)?);
     let mut chunks = std::pin::pin!(chunks);
     let mut total: u64 = 0;
@@ -236,7 +236,7 @@ pub async fn create(
         r
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("import task failed: {e}")))?;
+    .map_err(|e| ApiError::internal(format!("import task failed: {e}")))?;
     match summary {
         Ok(mut s) => {
             if s.new > 0 && !s.dry_run {
@@ -263,7 +263,7 @@ pub async fn create(
             Ok(Json(s))
         }
         Err(ImportError::BadInput(m)) => Err(ApiError::Invalid(m)),
-        Err(ImportError::Runtime(m)) => Err(ApiError::Internal(m)),
+        Err(ImportError::Runtime(m)) => Err(ApiError::internal(m)),
     }
 }
 

@@ -178,7 +178,7 @@ struct Fix<'a> {
 }
 
 fn to_json(v: impl serde::Serialize) -> ApiResult<serde_json::Value> {
-    serde_json::to_value(v).map_err(|e| ApiError::Internal(e.to_string()))
+    serde_json::to_value(v).map_err(|e| ApiError::Internal(e.into()))
 }
 
 /// Applies a manager's correction in one write transaction (audited, replayed by the records engine) and returns
@@ -678,7 +678,7 @@ pub async fn put_sla(
     caller.require(Permission::Manage)?;
     p.validate().map_err(ApiError::Invalid)?;
     let actor = caller.actor();
-    let v = serde_json::to_value(&p).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let v = serde_json::to_value(&p).map_err(|e| ApiError::Internal(e.into()))?;
     let policy = p.clone();
     st.db
         .write(move |tx| {

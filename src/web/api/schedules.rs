@@ -190,7 +190,7 @@ pub async fn update(
     };
     let current = st.db.read(move |c| schedules::get(c, id)).await?;
     let mut merged =
-        serde_json::to_value(current.spec()).map_err(|e| ApiError::Internal(e.to_string()))?;
+        serde_json::to_value(current.spec()).map_err(|e| ApiError::Internal(e.into()))?;
     if let serde_json::Value::Object(m) = &mut merged {
         m.insert("route".into(), current.route.clone().into());
         m.insert("audience".into(), current.audience.clone().into());
@@ -419,7 +419,7 @@ pub async fn posters(
         crate::posters::render(&s, &list, format, size)
     })
     .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map_err(|e| ApiError::Internal(e.into()))?
     .map_err(|e| ApiError::invalid(e.to_string()))?;
     Ok(([(axum::http::header::CONTENT_TYPE, format.mime())], bytes).into_response())
 }
