@@ -32,6 +32,8 @@ struct Seen {
     path: String,
     headers: HeaderMap,
     body: Value,
+    /// The body's bytes (a multipart upload is not JSON).
+    raw: Vec<u8>,
 }
 
 #[derive(Clone, Default)]
@@ -57,14 +59,15 @@ impl FakeWa {
             State(st): State<FakeState>,
             uri: Uri,
             headers: HeaderMap,
-            body: String,
+            body: axum::body::Bytes,
         ) -> (StatusCode, axum::Json<Value>) {
             let n = {
                 let mut seen = st.seen.lock().unwrap();
                 seen.push(Seen {
                     path: uri.path().to_string(),
                     headers,
-                    body: serde_json::from_str(&body).unwrap_or(Value::Null),
+                    body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+                    raw: body.to_vec(),
                 });
                 seen.len()
             };
@@ -673,4 +676,171 @@ async fn status_webhooks_update_a_send_and_the_api_lists_it() {
     assert!(v["error"]["message"].as_str().unwrap().contains("state"));
     let (code, _) = get_json(&c, &server.u("/api/v1/outbox"), "not-a-token").await;
     assert_eq!(code, 401);
+}
+
+/// A weekly report's PDF as a WhatsApp document, on each route: the Cloud API uploads the file (multipart, with its
+/// name and type) and sends the media id with the file name and caption; WAHA `sendFile` and Evolution `sendMedia`
+/// carry the file inline. An upload that fails is retried without any message having gone out; a file gone before the
+/// send fails it with the reason; a bad name or a missing file is refused when queued.
+#[tokio::test]
+async fn a_document_is_sent_with_its_name_and_caption_on_every_route() {
+    use base64::Engine;
+    use tapak::outbox::documents::enqueue_document;
+    use tapak::outbox::Document;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.decode(s).unwrap();
+    let fake = FakeWa::start(vec![
+        Reply::Json(500, json!({"error": {"message": "try later", "code": 2}})),
+        Reply::Json(200, json!({"id": "1234567890123456"})),
+    ])
+    .await;
+    let k = kit(&fake.url, |_, _| {});
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("2026-W49.pdf");
+    let bytes = b"%PDF-1.7\n1 0 obj << >> endobj\n% weekly report\n%%EOF\n".to_vec();
+    std::fs::write(&pdf, &bytes).unwrap();
+    let name = "Weekly report 2026-W49 (Seri Mutiara).pdf";
+    let caption = "Weekly report, 1-7 Dec: 96% of scheduled work done";
+    let doc = Document::new(pdf.to_str().unwrap(), name);
+    assert_eq!(doc.mime, "application/pdf");
+    let send = |to: &str, route: Route, about: i64| {
+        NewSend::document(
+            to,
+            route,
+            doc.clone(),
+            caption,
+            Purpose::Summary,
+            About::report(about),
+        )
+    };
+
+    // Cloud API: the first upload fails (500), nothing is sent; the retry uploads, then sends the media id.
+    let id = enqueue_document(&k.db, send("+60 16-765 4302", Route::CloudApi, 1), t0())
+        .await
+        .unwrap()
+        .expect("a new send");
+    assert_eq!(
+        enqueue_document(&k.db, send("60167654302", Route::CloudApi, 1), t0())
+            .await
+            .unwrap(),
+        None,
+        "the same document to the same person is queued once"
+    );
+    let r = k.sender.tick(t0()).await.unwrap();
+    assert_eq!(r.retried, 1, "{r:?}");
+    assert_eq!(fake.seen().len(), 1, "only the upload was attempted");
+    let r = k.sender.tick(t0() + Duration::minutes(5)).await.unwrap();
+    assert_eq!(r.sent, 1, "{r:?}");
+    let seen = fake.seen();
+    assert_eq!(seen.len(), 3);
+    let upload = &seen[1];
+    assert_eq!(upload.path, "/v25.0/109876543210987/media");
+    assert_eq!(
+        upload.headers["authorization"],
+        format!("Bearer {ACCESS_TOKEN}").as_str()
+    );
+    let ctype = upload.headers["content-type"].to_str().unwrap();
+    assert!(
+        ctype.starts_with("multipart/form-data; boundary="),
+        "{ctype}"
+    );
+    let raw = String::from_utf8_lossy(&upload.raw);
+    assert!(
+        raw.contains("name=\"messaging_product\"\r\n\r\nwhatsapp\r\n"),
+        "{raw}"
+    );
+    assert!(
+        raw.contains("name=\"type\"\r\n\r\napplication/pdf\r\n"),
+        "{raw}"
+    );
+    assert!(
+        raw.contains(&format!("name=\"file\"; filename=\"{name}\"")),
+        "{raw}"
+    );
+    assert!(
+        upload.raw.windows(bytes.len()).any(|w| w == &bytes[..]),
+        "the upload carries the file's bytes"
+    );
+    let msg = &seen[2];
+    assert_eq!(msg.path, "/v25.0/109876543210987/messages");
+    assert_eq!(
+        msg.body,
+        json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": "60167654302",
+            "type": "document",
+            "document": {"id": "1234567890123456", "filename": name, "caption": caption},
+            "biz_opaque_callback_data": format!("outbox:{id}"),
+        })
+    );
+    let got = k.get(id).await;
+    assert_eq!(got.state, SendState::Sent);
+    assert_eq!(got.kind, Kind::Document);
+    assert_eq!(got.document.as_ref().unwrap().filename, name);
+    assert_eq!(got.wa_message_id.as_deref(), Some("wamid.3"));
+
+    // WAHA and Evolution: the file inline, to a group.
+    let group = "120363400000000001@g.us";
+    enqueue_document(&k.db, send(group, Route::Waha, 2), t0())
+        .await
+        .unwrap()
+        .unwrap();
+    enqueue_document(&k.db, send(group, Route::Evolution, 3), t0())
+        .await
+        .unwrap()
+        .unwrap();
+    let r = k.sender.tick(t0() + Duration::minutes(6)).await.unwrap();
+    assert_eq!(r.sent, 2, "{r:?}");
+    let seen = fake.seen();
+    let waha = seen.iter().find(|x| x.path == "/api/sendFile").unwrap();
+    assert_eq!(waha.headers["x-api-key"], "waha-key");
+    assert_eq!(waha.body["session"], "default");
+    assert_eq!(waha.body["chatId"], group);
+    assert_eq!(waha.body["caption"], caption);
+    assert_eq!(waha.body["file"]["filename"], name);
+    assert_eq!(waha.body["file"]["mimetype"], "application/pdf");
+    assert_eq!(b64(waha.body["file"]["data"].as_str().unwrap()), bytes);
+    let evo = seen
+        .iter()
+        .find(|x| x.path == "/message/sendMedia/ops")
+        .unwrap();
+    assert_eq!(evo.headers["apikey"], "evo-key");
+    assert_eq!(evo.body["number"], group);
+    assert_eq!(evo.body["mediatype"], "document");
+    assert_eq!(evo.body["mimetype"], "application/pdf");
+    assert_eq!(evo.body["fileName"], name);
+    assert_eq!(evo.body["caption"], caption);
+    assert_eq!(b64(evo.body["media"].as_str().unwrap()), bytes);
+
+    // The file removed before the send: failed with the reason, nothing sent.
+    let n = fake.seen().len();
+    let id = enqueue_document(&k.db, send("60167654302", Route::Waha, 4), t0())
+        .await
+        .unwrap()
+        .unwrap();
+    std::fs::remove_file(&pdf).unwrap();
+    let r = k.sender.tick(t0() + Duration::minutes(7)).await.unwrap();
+    assert_eq!(r.failed, 1, "{r:?}");
+    let got = k.get(id).await;
+    assert_eq!(got.state, SendState::Failed);
+    assert!(
+        got.error.as_deref().unwrap().contains("cannot read"),
+        "{got:?}"
+    );
+    assert_eq!(fake.seen().len(), n);
+
+    // Refused when queued: a missing file, a name with a folder in it.
+    let e = enqueue_document(&k.db, send("60167654302", Route::Waha, 5), t0())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("document.path: cannot read"), "{e}");
+    std::fs::write(&pdf, &bytes).unwrap();
+    let mut bad = send("60167654302", Route::Waha, 6);
+    bad.document.as_mut().unwrap().filename = "../../etc/report.pdf".into();
+    let e = enqueue_document(&k.db, bad, t0())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("document.filename"), "{e}");
 }

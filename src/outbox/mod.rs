@@ -7,6 +7,7 @@
 //!
 //! This module holds the domain types only: no SQL (that is `store::outbox`) and no HTTP (that is the sender).
 
+pub mod documents;
 pub mod limits;
 pub mod sender;
 pub mod texts;
@@ -234,7 +235,64 @@ pub struct NewSend {
     pub site_id: Option<i64>,
     /// Not before this time (default: as soon as allowed).
     pub not_before: Option<DateTime<Utc>>,
+    /// The file of a [`Kind::Document`] send (its caption is `text`).
+    pub document: Option<Document>,
 }
+
+/// A file sent as a WhatsApp document: read from `path` when the send is attempted (the producer keeps it until then),
+/// shown to the recipient as `filename`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Document {
+    pub path: String,
+    pub filename: String,
+    pub mime: String,
+}
+
+impl Document {
+    /// A document named `filename`, its MIME type guessed from the name (`application/octet-stream` when unknown).
+    pub fn new(path: impl Into<String>, filename: impl Into<String>) -> Document {
+        let filename = filename.into();
+        let mime = mime_guess::from_path(&filename)
+            .first_raw()
+            .unwrap_or("application/octet-stream")
+            .to_string();
+        Document {
+            path: path.into(),
+            filename,
+            mime,
+        }
+    }
+
+    /// The name as WhatsApp will show it: a plain file name (no folders, no control characters), not empty.
+    pub fn validate(&self) -> Result<(), String> {
+        let n = self.filename.trim();
+        if n.is_empty() {
+            return Err("document.filename: empty".into());
+        }
+        if n.contains(['/', '\\']) || n.chars().any(char::is_control) || n == "." || n == ".." {
+            return Err(format!(
+                "document.filename: {:?} is not a plain file name",
+                self.filename
+            ));
+        }
+        if n.chars().count() > MAX_FILENAME_CHARS {
+            return Err(format!(
+                "document.filename: longer than {MAX_FILENAME_CHARS} characters"
+            ));
+        }
+        if self.path.trim().is_empty() {
+            return Err("document.path: empty".into());
+        }
+        Ok(())
+    }
+}
+
+/// Longest document name accepted.
+pub const MAX_FILENAME_CHARS: usize = 200;
+/// WhatsApp's limit on a media caption.
+pub const MAX_CAPTION_CHARS: usize = 1024;
+/// WhatsApp's limit on a document (Cloud API and the gateways alike).
+pub const MAX_DOCUMENT_BYTES: u64 = 100 * 1024 * 1024;
 
 impl NewSend {
     pub fn text(
@@ -257,7 +315,25 @@ impl NewSend {
             urgent: false,
             site_id: None,
             not_before: None,
+            document: None,
         }
+    }
+
+    /// A document send: `doc` with `caption` (may be empty). Its rung is `document`, so a text and a document about
+    /// the same thing to the same recipient are two sends.
+    pub fn document(
+        to: impl Into<String>,
+        route: Route,
+        doc: Document,
+        caption: impl Into<String>,
+        purpose: Purpose,
+        about: About,
+    ) -> NewSend {
+        let mut s = NewSend::text(to, route, caption, purpose, about);
+        s.kind = Kind::Document;
+        s.rung = "document".into();
+        s.document = Some(doc);
+        s
     }
 
     /// A send for a rung of the ladder (purpose and rung from the rung).
@@ -280,6 +356,15 @@ impl NewSend {
                 "to: {:?} is neither a phone number nor a chat id",
                 self.to
             ));
+        }
+        if self.kind == Kind::Document {
+            return match &self.document {
+                None => Err("document: a document send without its file".into()),
+                Some(_) if self.text.chars().count() > MAX_CAPTION_CHARS => Err(format!(
+                    "text: a caption longer than {MAX_CAPTION_CHARS} characters"
+                )),
+                Some(d) => d.validate(),
+            };
         }
         if self.text.trim().is_empty() {
             return Err("text: empty".into());
@@ -315,6 +400,8 @@ pub struct Send {
     pub wa_message_id: Option<String>,
     /// When the worker will next try it (RFC 3339), while queued.
     pub next_attempt_at: Option<String>,
+    /// The file of a document send.
+    pub document: Option<Document>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -405,6 +492,35 @@ mod tests {
         assert!(s.validate().is_ok());
         s.text = " ".into();
         assert!(s.validate().unwrap_err().starts_with("text:"));
+    }
+
+    #[test]
+    fn document_sends_need_a_plain_name_and_a_short_caption() {
+        let doc = Document::new("/data/reports/w49.pdf", "Weekly report 2026-W49.pdf");
+        assert_eq!(doc.mime, "application/pdf");
+        let mut s = NewSend::document(
+            "60167654302",
+            Route::CloudApi,
+            doc,
+            "",
+            Purpose::Summary,
+            About::report(49),
+        );
+        assert_eq!(s.kind, Kind::Document);
+        assert!(s.validate().is_ok(), "an empty caption is fine");
+        s.text = "x".repeat(MAX_CAPTION_CHARS + 1);
+        assert!(s.validate().unwrap_err().starts_with("text:"));
+        s.text = "Weekly report".into();
+        for bad in ["../etc/passwd", "a\\b.pdf", "", "x\n.pdf"] {
+            s.document.as_mut().unwrap().filename = bad.into();
+            assert!(
+                s.validate().unwrap_err().starts_with("document.filename"),
+                "{bad:?}"
+            );
+        }
+        s.document = None;
+        assert!(s.validate().unwrap_err().starts_with("document:"));
+        assert_eq!(Document::new("p", "notes").mime, "application/octet-stream");
     }
 
     #[test]

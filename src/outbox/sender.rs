@@ -17,7 +17,7 @@ use super::{recipient_digits, Kind, Route, Send, SendState, SiteReminders};
 use crate::config::{OutboxConfig, RemindersConfig};
 use crate::store::outbox::{self as store, Outcome};
 use crate::store::{Db, StoreError};
-use crate::whatsapp::client::{Client, Outgoing, SendError, Template, OUTSIDE_WINDOW};
+use crate::whatsapp::client::{Client, FileToSend, Outgoing, SendError, Template, OUTSIDE_WINDOW};
 
 /// Free text is sent only this long after the recipient's last message (Meta's window is 24 h; the margin keeps a
 /// send that takes a while inside it).
@@ -276,10 +276,41 @@ impl Sender {
             (Route::Evolution, Kind::Text | Kind::Template) => {
                 self.client.evolution_text(out).await
             }
-            (_, Kind::Document) => Err(SendError::Permanent {
-                code: None,
-                message: "documents cannot be sent yet".into(),
-            }),
+            (_, Kind::Document) => self.deliver_document(route, out, send).await,
+        }
+    }
+
+    /// Reads a document send's file (checked again: the producer may have removed it since) and sends it.
+    async fn deliver_document(
+        &self,
+        route: Route,
+        out: &Outgoing<'_>,
+        send: &Send,
+    ) -> Result<crate::whatsapp::client::Accepted, SendError> {
+        let permanent = |message: String| SendError::Permanent {
+            code: None,
+            message,
+        };
+        let Some(doc) = &send.document else {
+            return Err(permanent("a document send without its file".into()));
+        };
+        let path = std::path::PathBuf::from(&doc.path);
+        super::documents::check_file(&path).map_err(permanent)?;
+        let bytes = tokio::fs::read(&path).await.map_err(|e| {
+            permanent(format!(
+                "document.path: cannot read {}: {e}",
+                path.display()
+            ))
+        })?;
+        let file = FileToSend {
+            filename: &doc.filename,
+            mime: &doc.mime,
+            bytes: &bytes,
+        };
+        match route {
+            Route::CloudApi => self.client.cloud_document(out, &file).await,
+            Route::Waha => self.client.waha_document(out, &file).await,
+            Route::Evolution => self.client.evolution_document(out, &file).await,
         }
     }
 }

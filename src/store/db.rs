@@ -43,6 +43,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0011_report_indexes",
         include_str!("migrations/0011_report_indexes.sql"),
     ),
+    (
+        "0012_outbox_documents",
+        include_str!("migrations/0012_outbox_documents.sql"),
+    ),
 ];
 
 /// Rollbacks of write work in this process (whole transactions and job savepoints). In-memory state derived from

@@ -6,11 +6,12 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 use super::{events, fmt_time, StoreError};
 use crate::outbox::{
-    recipient_digits, About, AboutType, Kind, NewSend, Purpose, Route, Send, SendState,
+    recipient_digits, About, AboutType, Document, Kind, NewSend, Purpose, Route, Send, SendState,
 };
 
 const COLUMNS: &str = "id, recipient, route, kind, text, template_params, mentions, purpose, about_type, about_id, \
-     rung, urgent, site_id, state, attempts, error, wa_message_id, next_attempt_at_ms, created_at, updated_at";
+     rung, urgent, site_id, state, attempts, error, wa_message_id, next_attempt_at_ms, created_at, updated_at, \
+     document_path, document_name, document_mime";
 
 fn bad(what: &str, v: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
@@ -55,6 +56,14 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Send> {
             .flatten(),
         created_at: r.get(18)?,
         updated_at: r.get(19)?,
+        document: match (r.get(20)?, r.get(21)?, r.get(22)?) {
+            (Some(path), Some(filename), Some(mime)) => Some(Document {
+                path,
+                filename,
+                mime,
+            }),
+            _ => None,
+        },
     })
 }
 
@@ -73,8 +82,9 @@ pub fn enqueue(
     let n = tx
         .prepare_cached(
             "INSERT INTO outbox(recipient, route, kind, text, template_params, mentions, purpose, about_type, about_id, \
-             rung, urgent, site_id, state, attempts, next_attempt_at_ms, created_ms, created_at, updated_at) \
-             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,'queued',0,?13,?14,?15,?15) \
+             rung, urgent, site_id, state, attempts, next_attempt_at_ms, created_ms, created_at, updated_at, \
+             document_path, document_name, document_mime) \
+             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,'queued',0,?13,?14,?15,?15,?16,?17,?18) \
              ON CONFLICT(about_type, about_id, rung, recipient) DO NOTHING",
         )?
         .execute(params![
@@ -93,20 +103,27 @@ pub fn enqueue(
             next,
             now_ms,
             at,
+            s.document.as_ref().map(|d| d.path.as_str()),
+            s.document.as_ref().map(|d| d.filename.trim()),
+            s.document.as_ref().map(|d| d.mime.as_str()),
         ])?;
     if n == 0 {
         return Ok(None);
     }
     let id = tx.last_insert_rowid();
+    let mut data = serde_json::json!({
+        "to": to, "route": s.route, "purpose": s.purpose, "about": s.about, "rung": s.rung,
+    });
+    if let Some(d) = &s.document {
+        data["document"] = serde_json::json!(d.filename.trim());
+    }
     events::append(
         tx,
         "outbox",
         "send.queued",
         "send",
         Some(&id.to_string()),
-        &serde_json::json!({
-            "to": to, "route": s.route, "purpose": s.purpose, "about": s.about, "rung": s.rung,
-        }),
+        &data,
     )?;
     Ok(Some(id))
 }

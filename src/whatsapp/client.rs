@@ -52,6 +52,14 @@ pub struct Outgoing<'a> {
     pub callback: Option<&'a str>,
 }
 
+/// A file to send as a document: the name the recipient sees, its MIME type and its bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct FileToSend<'a> {
+    pub filename: &'a str,
+    pub mime: &'a str,
+    pub bytes: &'a [u8],
+}
+
 /// A Cloud API template message.
 #[derive(Debug, Clone)]
 pub struct Template<'a> {
@@ -124,19 +132,81 @@ impl Client {
         self.cloud_post(body).await
     }
 
-    async fn cloud_post(&self, body: Value) -> Result<Accepted, SendError> {
+    /// Cloud API document: the file is uploaded first (`POST {graph}/{version}/{phone_number_id}/media`, multipart
+    /// `messaging_product`, `type`, `file`), then sent by the media id it got, with its file name and caption.
+    /// Nothing reaches the recipient until the second request, so any failure of the upload may be retried.
+    pub async fn cloud_document(
+        &self,
+        m: &Outgoing<'_>,
+        file: &FileToSend<'_>,
+    ) -> Result<Accepted, SendError> {
+        let url = self.cloud_url("media")?;
+        let part = reqwest::multipart::Part::bytes(file.bytes.to_vec())
+            .file_name(file.filename.to_string())
+            .mime_str(file.mime)
+            .map_err(|e| SendError::Permanent {
+                code: None,
+                message: format!("document: bad MIME type {:?}: {e}", file.mime),
+            })?;
+        let form = reqwest::multipart::Form::new()
+            .text("messaging_product", "whatsapp")
+            .text("type", file.mime.to_string())
+            .part("file", part);
+        let req = self
+            .http
+            .post(url)
+            .bearer_auth(self.cfg.cloud.access_token.expose())
+            .multipart(form);
+        let uploaded = match self.call(req).await {
+            Ok(v) => v,
+            // The upload's outcome is unknown, but nothing was sent to anyone: try again later.
+            Err(SendError::Unknown(e)) => {
+                return Err(SendError::Retryable(format!("media upload: {e}")))
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(media_id) = uploaded.get("id").and_then(Value::as_str) else {
+            return Err(SendError::Retryable(
+                "media upload: the answer carried no media id".into(),
+            ));
+        };
+        let (recipient_type, to) = cloud_recipient(m.to);
+        let mut document = json!({"id": media_id, "filename": file.filename});
+        if !m.text.trim().is_empty() {
+            document["caption"] = json!(m.text);
+        }
+        let mut body = json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": recipient_type,
+            "to": to,
+            "type": "document",
+            "document": document,
+        });
+        if let Some(cb) = m.callback {
+            body["biz_opaque_callback_data"] = json!(cb);
+        }
+        self.cloud_post(body).await
+    }
+
+    /// `{graph}/{version}/{phone_number_id}/{what}`, or why the Cloud API cannot be used.
+    fn cloud_url(&self, what: &str) -> Result<String, SendError> {
         let c = &self.cfg.cloud;
         if !c.access_token.is_set() || c.phone_number_id.is_empty() {
             return Err(SendError::NotConfigured(
                 "Cloud API sending needs whatsapp.cloud.access_token and phone_number_id".into(),
             ));
         }
-        let url = format!(
-            "{}/{}/{}/messages",
+        Ok(format!(
+            "{}/{}/{}/{what}",
             c.graph_base_url.trim_end_matches('/'),
             c.graph_version,
             c.phone_number_id
-        );
+        ))
+    }
+
+    async fn cloud_post(&self, body: Value) -> Result<Accepted, SendError> {
+        let c = &self.cfg.cloud;
+        let url = self.cloud_url("messages")?;
         let req = self
             .http
             .post(url)
@@ -154,11 +224,6 @@ impl Client {
     /// WAHA `POST {base_url}/api/sendText`, to a group (`…@g.us`, mentioning `mentions`) or a person (`…@c.us`).
     pub async fn waha_text(&self, m: &Outgoing<'_>) -> Result<Accepted, SendError> {
         let w = &self.cfg.waha;
-        if w.base_url.is_empty() {
-            return Err(SendError::NotConfigured(
-                "WAHA sending needs whatsapp.waha.base_url".into(),
-            ));
-        }
         let chat_id = gateway_jid(m.to, "c.us");
         let mut body =
             json!({"session": w.session, "chatId": chat_id, "text": m.text, "linkPreview": false});
@@ -169,9 +234,39 @@ impl Client {
                 .map(|p| gateway_jid(p, "c.us"))
                 .collect::<Vec<_>>());
         }
+        self.waha_post("sendText", body).await
+    }
+
+    /// WAHA `POST {base_url}/api/sendFile`: the file inline (base64) with its name, MIME type and caption.
+    pub async fn waha_document(
+        &self,
+        m: &Outgoing<'_>,
+        file: &FileToSend<'_>,
+    ) -> Result<Accepted, SendError> {
+        use base64::Engine;
+        let body = json!({
+            "session": self.cfg.waha.session,
+            "chatId": gateway_jid(m.to, "c.us"),
+            "file": {
+                "mimetype": file.mime,
+                "filename": file.filename,
+                "data": base64::engine::general_purpose::STANDARD.encode(file.bytes),
+            },
+            "caption": m.text,
+        });
+        self.waha_post("sendFile", body).await
+    }
+
+    async fn waha_post(&self, what: &str, body: Value) -> Result<Accepted, SendError> {
+        let w = &self.cfg.waha;
+        if w.base_url.is_empty() {
+            return Err(SendError::NotConfigured(
+                "WAHA sending needs whatsapp.waha.base_url".into(),
+            ));
+        }
         let mut req = self
             .http
-            .post(format!("{}/api/sendText", w.base_url.trim_end_matches('/')))
+            .post(format!("{}/api/{what}", w.base_url.trim_end_matches('/')))
             .json(&body);
         if w.api_key.is_set() {
             req = req.header("X-Api-Key", w.api_key.expose());
@@ -184,18 +279,8 @@ impl Client {
 
     /// Evolution `POST {base_url}/message/sendText/{instance}`, to a group or a number.
     pub async fn evolution_text(&self, m: &Outgoing<'_>) -> Result<Accepted, SendError> {
-        let e = &self.cfg.evolution;
-        if e.base_url.is_empty() || e.instance.is_empty() {
-            return Err(SendError::NotConfigured(
-                "Evolution sending needs whatsapp.evolution.base_url and instance".into(),
-            ));
-        }
-        let number = if crate::outbox::is_chat_id(m.to) {
-            m.to.trim().to_string()
-        } else {
-            crate::outbox::recipient_digits(m.to).unwrap_or_else(|| m.to.trim().to_string())
-        };
-        let mut body = json!({"number": number, "text": m.text, "linkPreview": false});
+        let mut body =
+            json!({"number": evolution_number(m.to), "text": m.text, "linkPreview": false});
         if !m.mentions.is_empty() {
             body["mentioned"] = json!(m
                 .mentions
@@ -203,11 +288,40 @@ impl Client {
                 .map(|p| crate::outbox::recipient_digits(p).unwrap_or_else(|| p.clone()))
                 .collect::<Vec<_>>());
         }
+        self.evolution_post("sendText", body).await
+    }
+
+    /// Evolution `POST {base_url}/message/sendMedia/{instance}` with `mediatype: document`: the file inline (base64)
+    /// with its name, MIME type and caption.
+    pub async fn evolution_document(
+        &self,
+        m: &Outgoing<'_>,
+        file: &FileToSend<'_>,
+    ) -> Result<Accepted, SendError> {
+        use base64::Engine;
+        let body = json!({
+            "number": evolution_number(m.to),
+            "mediatype": "document",
+            "mimetype": file.mime,
+            "caption": m.text,
+            "media": base64::engine::general_purpose::STANDARD.encode(file.bytes),
+            "fileName": file.filename,
+        });
+        self.evolution_post("sendMedia", body).await
+    }
+
+    async fn evolution_post(&self, what: &str, body: Value) -> Result<Accepted, SendError> {
+        let e = &self.cfg.evolution;
+        if e.base_url.is_empty() || e.instance.is_empty() {
+            return Err(SendError::NotConfigured(
+                "Evolution sending needs whatsapp.evolution.base_url and instance".into(),
+            ));
+        }
         let instance = utf8_percent_encode(&e.instance);
         let mut req = self
             .http
             .post(format!(
-                "{}/message/sendText/{instance}",
+                "{}/message/{what}/{instance}",
                 e.base_url.trim_end_matches('/')
             ))
             .json(&body);
@@ -282,6 +396,15 @@ fn cloud_recipient(to: &str) -> (&'static str, String) {
             crate::outbox::recipient_digits(to)
                 .unwrap_or_else(|| to.split('@').next().unwrap_or(to).to_string()),
         ),
+    }
+}
+
+/// Evolution's `number`: a chat id as it is, a phone as its digits.
+fn evolution_number(to: &str) -> String {
+    if crate::outbox::is_chat_id(to) {
+        to.trim().to_string()
+    } else {
+        crate::outbox::recipient_digits(to).unwrap_or_else(|| to.trim().to_string())
     }
 }
 
