@@ -678,6 +678,7 @@ fn classify(eval: Option<&str>, json: bool, without: &[String]) -> Result<(), Cl
                         let c = classifier.classify(text);
                         let mut o = serde_json::to_value(&c).unwrap_or_default();
                         if let Some(map) = o.as_object_mut() {
+                            map.remove("kind_scores");
                             map.insert("id".into(), id);
                         }
                         o

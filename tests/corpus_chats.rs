@@ -5,6 +5,10 @@
 //! Out of sample: none of these chats' messages is in the classifier's training assets (`assets/classifier/`), so the
 //! scores are what a new site's chat would get. `no_chat_message_is_in_the_classifier_training_data` checks that. The table
 //! is printed (`cargo test --test corpus_chats -- --nocapture`); the floors are today's level, not the target.
+//!
+//! The six corpus chats were read while tuning the linker (issue 17), so their linking scores are in-sample;
+//! `heldout-sri-orkid` (written for tapak before any linker tuning, never tuned on) is held out: its row is marked and
+//! its differences are never printed.
 
 mod common;
 
@@ -21,6 +25,9 @@ const CHATS: [&str; 6] = [
     "dev-office-tower-mne",
     "dev-township-landscape",
 ];
+
+/// Written for tapak before the linker was tuned (issue 17) and never tuned on: its scores are the held-out ones.
+const HELD_OUT: [&str; 1] = ["heldout-sri-orkid"];
 
 struct Outcome {
     issues: Vec<Value>,
@@ -309,12 +316,13 @@ fn floor(name: &str) -> Floor {
         tasks,
     };
     match name {
-        "dev-condo-cleaning" => f(1.00, 0.57, 0.80, 1.00, 0.80, 0.86),
-        "dev-security-maintenance" => f(0.87, 0.73, 1.00, 1.00, 0.85, 1.00),
-        "dev-apartment-security" => f(0.70, 0.47, 0.71, 0.00, 0.53, 1.00),
-        "dev-condo-cleaning-2" => f(0.83, 0.70, 0.50, 0.00, 0.68, 0.93),
-        "dev-office-tower-mne" => f(0.75, 0.44, 0.42, 0.00, 0.23, 0.57),
-        "dev-township-landscape" => f(0.88, 0.55, 0.62, 1.00, 0.74, 0.81),
+        "dev-condo-cleaning" => f(1.00, 0.85, 1.00, 1.00, 0.80, 0.86),
+        "dev-security-maintenance" => f(0.92, 0.93, 1.00, 1.00, 0.92, 1.00),
+        "dev-apartment-security" => f(0.85, 0.70, 0.71, 1.00, 0.80, 1.00),
+        "dev-condo-cleaning-2" => f(0.83, 0.90, 0.66, 0.00, 0.76, 0.93),
+        "dev-office-tower-mne" => f(0.85, 0.92, 0.71, 0.00, 0.70, 0.57),
+        "dev-township-landscape" => f(0.88, 0.65, 0.75, 1.00, 0.74, 0.81),
+        "heldout-sri-orkid" => f(0.90, 0.80, 0.66, 0.00, 0.62, 1.00),
         _ => f(1.0, 1.0, 1.0, 1.0, 1.0, 1.0),
     }
 }
@@ -322,15 +330,34 @@ fn floor(name: &str) -> Floor {
 #[tokio::test]
 async fn corpus_chats_score_at_least_todays_level_out_of_sample() {
     let mut table = String::from(
-        "chat                     | tickets F1 (tp/fp/fn) | follow-ups linked | final status  | repeat_of     | evidence      | task entries\n",
+        "chat                                | tickets F1 (tp/fp/fn) | follow-ups linked | final status  | repeat_of     | evidence      | task entries\n",
     );
     let mut regressions = vec![];
     let mut details = String::new();
-    for name in CHATS {
+    let mut read_in_context = 0;
+    for name in CHATS.iter().chain(&HELD_OUT) {
         let (_s, o, exp) = import_and_read(name).await;
         let sc = score(&o, &exp);
+        // Messages the linker read as follow-ups show their new kind and why in the ticket's timeline.
+        for t in &o.issues {
+            for m in arr(&t["timeline"]) {
+                let reason = m["link_reason"].as_str().unwrap_or("");
+                if reason.contains("read as issue_") {
+                    read_in_context += 1;
+                    assert!(
+                        reason.contains(&format!("read as {}", text_of(&m["kind"]))),
+                        "{name}: {m}"
+                    );
+                }
+            }
+        }
+        let label = if HELD_OUT.contains(name) {
+            format!("{name} (held out)")
+        } else {
+            name.to_string()
+        };
         table.push_str(&format!(
-            "{name:<24} | {:.2} ({:>2}/{}/{})        | {}     | {} | {} | {} | {}\n",
+            "{label:<35} | {:.2} ({:>2}/{}/{})        | {}     | {} | {} | {} | {}\n",
             sc.tickets_f1(),
             sc.tickets_tp,
             sc.tickets_fp,
@@ -341,8 +368,11 @@ async fn corpus_chats_score_at_least_todays_level_out_of_sample() {
             sc.evidence,
             sc.tasks
         ));
-        for f in &sc.failures {
-            details.push_str(&format!("  {name}: {f}\n"));
+        // The held-out chat's differences are not printed: they must not steer tuning.
+        if !HELD_OUT.contains(name) {
+            for f in &sc.failures {
+                details.push_str(&format!("  {name}: {f}\n"));
+            }
         }
         let fl = floor(name);
         for (what, got, min) in [
@@ -360,6 +390,10 @@ async fn corpus_chats_score_at_least_todays_level_out_of_sample() {
     }
     println!("{table}\nwhat differs from the expected outcome:\n{details}");
     assert!(
+        read_in_context > 0,
+        "some follow-ups are read in context and say so in their link reason"
+    );
+    assert!(
         regressions.is_empty(),
         "below today's level:\n{}\n{table}\n{details}",
         regressions.join("\n")
@@ -375,7 +409,7 @@ fn no_chat_message_is_in_the_classifier_training_data() {
         .map(|t| norm(&t.text))
         .collect();
     let mut classified = 0;
-    for name in CHATS {
+    for name in CHATS.iter().chain(&HELD_OUT) {
         let exp: Value =
             serde_json::from_slice(&read_fixture(&format!("records/{name}.expected.json")))
                 .unwrap();

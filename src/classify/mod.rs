@@ -28,7 +28,7 @@ use crate::classify::types::{Category, Classification, Kind, Location, TaskStatu
 pub use crate::classify::eval::{cross_validate, evaluate, EvalReport, Labelled};
 
 /// Version of the bundled model (lexicon + rules + training data). Bump when any of them changes.
-pub const VERSION: &str = "tapak-classify-1.2.0";
+pub const VERSION: &str = "tapak-classify-1.2.1";
 
 const LEXICON: &str = include_str!("../../assets/classifier/lexicon.txt");
 const DEV_DATA: &str = include_str!("../../assets/classifier/train-dev.jsonl");
@@ -294,6 +294,7 @@ impl Classifier {
         let mut remembered = corrected.clone();
         remembered.confidence = 1.0;
         remembered.cues = vec!["manager correction".to_string()];
+        remembered.kind_scores = None;
         self.memory.insert(key, remembered);
 
         if !self.is_rules_only() {
@@ -397,6 +398,7 @@ impl Classifier {
         // ---- kind
         let mut x: Features = Vec::new();
         let mut words_len = 0;
+        let mut kind_scores = None;
         let (kind, confidence) = if a.word_count() == 0 {
             cues.push("kind: no words → chatter".into());
             (Kind::Chatter, 0.9)
@@ -413,6 +415,7 @@ impl Classifier {
             let k = argmax(&p);
             let kind = Kind::ALL[k];
             cues.extend(kind_cues(&a, &self.cue_w, k));
+            kind_scores = Some(p);
             (kind, p[k])
         };
 
@@ -484,6 +487,7 @@ impl Classifier {
             repeat,
             confidence,
             cues,
+            kind_scores,
         }
     }
 }

@@ -377,6 +377,7 @@ fn learning_from_corrections() {
         repeat: false,
         confidence: 1.0,
         cues: vec![],
+        kind_scores: None,
     };
     // "bombok" is this site's slang for the intercom panel; the bundled lexicon does not know it.
     let slang = "Bombok kat lobby blok C rosak";

@@ -203,6 +203,25 @@ pub struct Classification {
     pub confidence: f32,
     /// Human-readable cues that decided, e.g. `"kind: 'bocor' → issue_report"`.
     pub cues: Vec<String>,
+    /// The statistical layer's probability of each kind (in [`Kind::ALL`] order), so the records engine can weigh
+    /// "update/resolved for an open ticket" against the first guess with the chat's open tickets in view. `None` for
+    /// a manager's correction, a remembered correction and the rules-only classifier: their kind is final.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind_scores: Option<[f32; 7]>,
+}
+
+impl Classification {
+    /// The classifier's probability that the message is of `kind` (`None` when its kind is final).
+    pub fn score_of(&self, kind: Kind) -> Option<f32> {
+        let s = self.kind_scores?;
+        let p = s[kind as usize];
+        // Rules can override the statistical layer; the chosen kind is at least as likely as its confidence says.
+        Some(if kind == self.kind {
+            p.max(self.confidence)
+        } else {
+            p
+        })
+    }
 }
 
 #[cfg(test)]

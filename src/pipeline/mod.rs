@@ -540,13 +540,23 @@ fn link_one(
         |e| matches!(e, records::Effect::LinkMessage { msg, .. } if *msg == c.pending.id),
     );
     let link = own_link.map(|i| fx.remove(i));
+    // How the engine read the message against the open tickets: the kind stored, and the cues after the reason.
+    let reading = fx.iter().position(
+        |e| matches!(e, records::Effect::ReadInContext { msg, .. } if *msg == c.pending.id),
+    );
+    let (kind, note) = match reading.map(|i| fx.remove(i)) {
+        Some(records::Effect::ReadInContext { kind, cues, .. }) => {
+            (Some(kind.as_str()), records::context::cue_note(&cues))
+        }
+        _ => (kind, String::new()),
+    };
     let record = match &link {
         Some(records::Effect::LinkMessage { record, reason, .. }) => {
             let (t, id) = match record {
                 records::RecordRef::Issue(id) => ("issue", *id),
                 records::RecordRef::Task(id) => ("task", *id),
             };
-            Some((t, id, reason.explain()))
+            Some((t, id, reason.explain() + &note))
         }
         _ => None,
     };

@@ -52,14 +52,14 @@ const NEWER_CHATS: [(&str, &str); 4] = [
     ),
 ];
 
-struct Replay {
-    expected: Value,
+pub(super) struct Replay {
+    pub(super) expected: Value,
     /// Compare the wording of unlinked-message and media reasons too (the newer chats' files word them their own
     /// way; the reason itself is still checked through the record and role).
     exact_reasons: bool,
-    msgs: Vec<MsgIn>,
-    people: Vec<String>,
-    file_of: BTreeMap<i64, String>,
+    pub(super) msgs: Vec<MsgIn>,
+    pub(super) people: Vec<String>,
+    pub(super) file_of: BTreeMap<i64, String>,
 }
 
 impl Replay {
@@ -107,11 +107,12 @@ fn classification(m: &Value) -> Option<Classification> {
         repeat: m["repeat"].as_bool().unwrap_or(false),
         confidence: 1.0,
         cues: vec![],
+        kind_scores: None,
     })
 }
 
 /// Resolves a mentioned name to a person: the name's words are a prefix of the display name's words.
-fn resolve_name(people: &[String], name: &str) -> Option<i64> {
+pub(super) fn resolve_name(people: &[String], name: &str) -> Option<i64> {
     let want: Vec<String> = name.split_whitespace().map(str::to_lowercase).collect();
     people
         .iter()
@@ -122,7 +123,7 @@ fn resolve_name(people: &[String], name: &str) -> Option<i64> {
         .map(|i| i as i64 + 1)
 }
 
-fn build(json: &str, chat_id: i64) -> Replay {
+pub(super) fn build(json: &str, chat_id: i64) -> Replay {
     let expected: Value = serde_json::from_str(json).unwrap();
     let list = expected["messages"].as_array().unwrap();
     let mut people: Vec<String> = Vec::new();
@@ -185,7 +186,7 @@ fn build(json: &str, chat_id: i64) -> Replay {
     }
 }
 
-fn run(msgs: &[MsgIn], ov: &Overrides) -> (Vec<Effect>, Projection, ChatState) {
+pub(super) fn run(msgs: &[MsgIn], ov: &Overrides) -> (Vec<Effect>, Projection, ChatState) {
     let mut state = ChatState::new(msgs[0].chat_id);
     let mut ids = SeqIds::default();
     let mut fx = Vec::new();
@@ -728,6 +729,7 @@ fn merge_redirects_replies_and_closes_source() {
         repeat: false,
         confidence: 1.0,
         cues: vec![],
+        kind_scores: None,
     };
     let msg = |id, mins, sender, c: Classification, reply: Option<i64>| MsgIn {
         id,
@@ -858,6 +860,7 @@ fn cl(
         repeat,
         confidence: 1.0,
         cues: vec![],
+        kind_scores: None,
     })
 }
 
@@ -1352,6 +1355,7 @@ fn a_busy_chat_state_stays_within_its_ticket_cap() {
                 repeat: false,
                 confidence: 1.0,
                 cues: vec![],
+                kind_scores: None,
             }),
             has_media: false,
             media: vec![],

@@ -141,6 +141,10 @@ pub enum LinkReason {
     SameCategoryLocation,
     /// L3 (c): the open ticket the same sender most recently opened or updated.
     SameSenderOpenTicket,
+    /// Sent by the person the ticket is assigned to (its owner).
+    TicketOwner,
+    /// The open ticket the message fits best on the link cues (see the message's cues).
+    InContext,
     /// L2: a `done` report completing the sender's same-day `in_progress` entry.
     CompletesInProgress,
     /// L5: media carried by a captioned message.
@@ -169,6 +173,8 @@ impl LinkReason {
             LinkReason::Reply => "reply",
             LinkReason::SameCategoryLocation => "same_category_location",
             LinkReason::SameSenderOpenTicket => "same_sender_open_ticket",
+            LinkReason::TicketOwner => "ticket_owner",
+            LinkReason::InContext => "in_context",
             LinkReason::CompletesInProgress => "completes_in_progress",
             LinkReason::Caption => "caption",
             LinkReason::NearestTextSameSender => "nearest_text_same_sender",
@@ -187,6 +193,8 @@ impl LinkReason {
             LinkReason::Reply => "replies to a message of this ticket".into(),
             LinkReason::SameCategoryLocation => "matches category/location of the most recent open ticket".into(),
             LinkReason::SameSenderOpenTicket => "most recent open ticket the same sender touched".into(),
+            LinkReason::TicketOwner => "sent by the person this ticket is assigned to".into(),
+            LinkReason::InContext => "the open ticket this message fits best".into(),
             LinkReason::CompletesInProgress => {
                 "completes the same sender's in-progress entry of the same day, category and location".into()
             }
@@ -257,6 +265,15 @@ pub enum Effect {
     },
     /// An update/resolution no rule could attach (or a manager detached).
     MessageUnlinked { msg: i64, reason: LinkReason },
+    /// How the message was read against the open tickets, when that is not simply the classifier's first guess
+    /// linked by rule L3 (a)/(b)/(c): its kind now (`classified_as` was the classifier's) and the cues that decided.
+    /// Follows the message's `LinkMessage`.
+    ReadInContext {
+        msg: i64,
+        kind: Kind,
+        classified_as: Kind,
+        cues: Vec<String>,
+    },
     SetIssueStatus {
         issue: i64,
         status: IssueStatus,
@@ -441,6 +458,9 @@ pub struct Ticket {
     pub merged_into: Option<i64>,
     /// (person, ordinal of the last message by which the person opened or updated this ticket).
     pub touches: Vec<(i64, u64)>,
+    /// Distinctive terms of the ticket's messages (newest last, at most [`super::context::TICKET_TERMS`]).
+    #[serde(default)]
+    pub terms: Vec<String>,
 }
 
 impl Ticket {
@@ -459,7 +479,20 @@ impl Ticket {
             self.last_activity = at;
         }
     }
-    fn touched_by(&self, person: i64) -> Option<u64> {
+    fn add_terms(&mut self, text: &str) {
+        for w in super::context::terms(text) {
+            if let Some(i) = self.terms.iter().position(|x| *x == w) {
+                self.terms.remove(i);
+            }
+            self.terms.push(w);
+        }
+        let excess = self
+            .terms
+            .len()
+            .saturating_sub(super::context::TICKET_TERMS);
+        self.terms.drain(..excess);
+    }
+    pub(super) fn touched_by(&self, person: i64) -> Option<u64> {
         self.touches.iter().find(|(q, _)| *q == person).map(|t| t.1)
     }
 }
@@ -517,6 +550,45 @@ pub struct ChatState {
     pub last_time: Option<DateTime<Utc>>,
     pub last_date: Option<NaiveDate>,
     pub applied_actions: BTreeSet<i64>,
+    /// What managers' corrections taught the linker about this chat.
+    #[serde(default)]
+    pub taught: Taught,
+}
+
+/// Linker cues learned from managers moving messages to tickets: who works on which trade and at which place. Learned
+/// when the corrected message's turn comes in the stream, so a replay of the messages with their corrections rebuilds
+/// it exactly (records stay a pure function of both); saved with the chat's state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Taught {
+    /// (person, trade of a ticket a manager moved one of their messages to), newest last.
+    #[serde(default)]
+    pub trades: Vec<(i64, Category)>,
+    /// (person, location key, value) likewise: the block or area of that ticket.
+    #[serde(default)]
+    pub places: Vec<(i64, String, String)>,
+}
+
+/// At most this many taught pairs of each kind are kept per chat (the newest).
+pub const TAUGHT_MAX: usize = 200;
+
+impl Taught {
+    fn learn(&mut self, person: i64, t: &Ticket) {
+        if let Some(c) = t.category {
+            self.trades.retain(|x| *x != (person, c));
+            self.trades.push((person, c));
+        }
+        for (k, v) in [("block", &t.location.block), ("area", &t.location.area)] {
+            if let Some(v) = v {
+                let e = (person, k.to_string(), v.to_lowercase());
+                self.places.retain(|x| *x != e);
+                self.places.push(e);
+            }
+        }
+        let n = self.trades.len().saturating_sub(TAUGHT_MAX);
+        self.trades.drain(..n);
+        let n = self.places.len().saturating_sub(TAUGHT_MAX);
+        self.places.drain(..n);
+    }
 }
 
 impl ChatState {
@@ -533,7 +605,7 @@ impl ChatState {
         self.tickets.iter().rposition(|t| t.id == id)
     }
     /// Follows merges to the surviving ticket.
-    fn resolve_merged(&self, mut id: i64) -> i64 {
+    pub(super) fn resolve_merged(&self, mut id: i64) -> i64 {
         for _ in 0..64 {
             match self.ticket(id).and_then(|t| t.merged_into) {
                 Some(next) => id = next,
@@ -1008,6 +1080,15 @@ fn classified(
                     ) {
                         issue_progress(state, msg, class.kind, id, fx);
                     }
+                    // A manager put this message in that ticket: its sender works on that trade and place, and its
+                    // words name the ticket.
+                    if let Some(i) = state.ticket_idx(id) {
+                        state.tickets[i].add_terms(&msg.text);
+                        if let Some(person) = msg.sender_id {
+                            let t = state.tickets[i].clone();
+                            state.taught.learn(person, &t);
+                        }
+                    }
                 }
                 RecordRef::Task(id) => {
                     if class.kind == Kind::TaskReport && class.status == Some(TaskStatus::Done) {
@@ -1025,6 +1106,57 @@ fn classified(
             Some(record)
         }
         None => match class.kind {
+            _ if class.kind_scores.is_some() && !is_follow_up(class.kind) => {
+                match super::context::reread(state, msg, class) {
+                    Some(r) => Some(link_reread(state, msg, class, r, fx)),
+                    None => by_first_guess(state, msg, class, ids, fx),
+                }
+            }
+            _ => by_first_guess(state, msg, class, ids, fx),
+        },
+    }
+}
+
+fn is_follow_up(kind: Kind) -> bool {
+    matches!(kind, Kind::IssueUpdate | Kind::IssueResolved)
+}
+
+/// A message the classifier read as another kind is a follow-up of an open ticket (see [`super::context`]).
+fn link_reread(
+    state: &mut ChatState,
+    msg: &MsgIn,
+    class: &Classification,
+    r: super::context::Reading,
+    fx: &mut Vec<Effect>,
+) -> RecordRef {
+    let id = state.tickets[r.fit.idx].id;
+    let record = RecordRef::Issue(id);
+    fx.push(Effect::LinkMessage {
+        msg: msg.id,
+        record,
+        reason: r.fit.reason,
+    });
+    fx.push(Effect::ReadInContext {
+        msg: msg.id,
+        kind: r.kind,
+        classified_as: class.kind,
+        cues: r.cues,
+    });
+    remember(state, msg.id, record);
+    issue_progress(state, msg, r.kind, id, fx);
+    record
+}
+
+/// The classifier's first guess, linked by the rules.
+fn by_first_guess(
+    state: &mut ChatState,
+    msg: &MsgIn,
+    class: &Classification,
+    ids: &mut dyn IdAlloc,
+    fx: &mut Vec<Effect>,
+) -> Option<RecordRef> {
+    {
+        match class.kind {
             Kind::IssueReport => Some(open_issue(state, msg, class, ids, fx)),
             Kind::IssueUpdate | Kind::IssueResolved => link_update(state, msg, class, fx),
             Kind::TaskReport => Some(task_report(state, msg, class, ids, fx)),
@@ -1033,7 +1165,7 @@ fn classified(
                 None
             }
             Kind::CheckIn | Kind::Chatter => None,
-        },
+        }
     }
 }
 
@@ -1076,7 +1208,9 @@ fn open_issue(
         resolved_at: None,
         merged_into: None,
         touches: Vec::new(),
+        terms: Vec::new(),
     };
+    t.add_terms(&msg.text);
     t.touch(msg.sender_id, msg.ordinal, msg.sent_at);
     t.last_updater = None;
     // Grown by doubling, but never past what compaction keeps plus its slack: a busy chat's vector would otherwise sit
@@ -1154,10 +1288,29 @@ fn link_update(
     class: &Classification,
     fx: &mut Vec<Effect>,
 ) -> Option<RecordRef> {
+    let mut context = None;
     let found = reply_target(state, msg)
         .map(|i| (i, LinkReason::Reply))
         .or_else(|| {
             category_location_target(state, class).map(|i| (i, LinkReason::SameCategoryLocation))
+        })
+        .or_else(|| {
+            if super::context::legacy() {
+                return None;
+            }
+            let best = super::context::fits(state, msg, class).into_iter().next()?;
+            if best.score < super::context::MIN_FIT_TO_LINK {
+                return None;
+            }
+            // The sender's own ticket keeps rule L3 (c)'s reason.
+            let reason = if same_sender_target(state, msg.sender_id) == Some(best.idx) {
+                LinkReason::SameSenderOpenTicket
+            } else {
+                best.reason
+            };
+            let found = (best.idx, reason);
+            context = Some(best.cues);
+            Some(found)
         })
         .or_else(|| {
             same_sender_target(state, msg.sender_id).map(|i| (i, LinkReason::SameSenderOpenTicket))
@@ -1176,6 +1329,14 @@ fn link_update(
         record,
         reason,
     });
+    if let Some(cues) = context {
+        fx.push(Effect::ReadInContext {
+            msg: msg.id,
+            kind: class.kind,
+            classified_as: class.kind,
+            cues,
+        });
+    }
     remember(state, msg.id, record);
     issue_progress(state, msg, class.kind, id, fx);
     Some(record)
@@ -1188,6 +1349,9 @@ fn issue_progress(state: &mut ChatState, msg: &MsgIn, kind: Kind, id: i64, fx: &
     };
     let t = &mut state.tickets[i];
     t.touch(msg.sender_id, msg.ordinal, msg.sent_at);
+    if kind != Kind::IssueReport {
+        t.add_terms(&msg.text);
+    }
     let new_status = match (kind, t.status) {
         (Kind::IssueUpdate, IssueStatus::Open | IssueStatus::Acknowledged) => {
             Some(IssueStatus::InProgress)
@@ -1413,6 +1577,7 @@ mod compact_tests {
             resolved_at: None,
             merged_into: None,
             touches: vec![],
+            terms: vec![],
         }
     }
 

@@ -14,6 +14,7 @@
 //! * [`repeats`]: repeated-problem groups for reports.
 //! * [`photo`]: perceptual hashes for duplicate-photo detection.
 
+pub mod context;
 pub mod engine;
 pub mod mentions;
 pub mod photo;
@@ -36,3 +37,5 @@ pub use sla::{breached, sla_deadlines, BusinessHours, SlaPolicy, SlaRule, SlaTar
 
 #[cfg(test)]
 mod corpus_tests;
+#[cfg(test)]
+mod linker_tests;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::classify::types::{Category, Location, Priority, TaskStatus};
+use crate::classify::types::{Category, Kind, Location, Priority, TaskStatus};
 
 use super::engine::{Effect, EvidenceRole, IssueStatus, LinkReason, RecordRef};
 
@@ -61,6 +61,9 @@ pub struct Projection {
     /// Updates/resolutions no rule attached.
     pub unlinked_messages: BTreeMap<i64, LinkReason>,
     pub evidence: BTreeMap<i64, EvidenceView>,
+    /// Messages read against the open tickets: (kind read, classifier's kind, cues).
+    #[serde(default)]
+    pub readings: BTreeMap<i64, (Kind, Kind, Vec<String>)>,
 }
 
 impl Projection {
@@ -145,6 +148,15 @@ impl Projection {
             } => {
                 self.unlinked_messages.remove(msg);
                 self.message_links.insert(*msg, (*record, *reason));
+            }
+            Effect::ReadInContext {
+                msg,
+                kind,
+                classified_as,
+                cues,
+            } => {
+                self.readings
+                    .insert(*msg, (*kind, *classified_as, cues.clone()));
             }
             Effect::MessageUnlinked { msg, reason } => {
                 self.message_links.remove(msg);

@@ -157,9 +157,12 @@ pub fn reset_chat(tx: &Transaction<'_>, chat_id: i64) -> Result<(), StoreError> 
          WHERE message_id IN (SELECT id FROM messages WHERE chat_id = ?1)")?.execute(
         [chat_id],
     )?;
-    tx.prepare_cached("UPDATE messages SET record_type = NULL, record_id = NULL, link_reason = NULL WHERE chat_id = ?1")?.execute(
-        [chat_id],
-    )?;
+    // The kind goes back to the classification's (the records engine may have read a message as a follow-up).
+    tx.prepare_cached(
+        "UPDATE messages SET record_type = NULL, record_id = NULL, link_reason = NULL, \
+         kind = coalesce(json_extract(classification, '$.kind'), kind) WHERE chat_id = ?1",
+    )?
+    .execute([chat_id])?;
     tx.prepare_cached("DELETE FROM issues WHERE chat_id = ?1")?
         .execute([chat_id])?;
     tx.prepare_cached("DELETE FROM tasks WHERE chat_id = ?1")?
@@ -288,6 +291,14 @@ pub fn apply_effect(
             tx.prepare_cached("UPDATE messages SET record_type = ?2, record_id = ?3, link_reason = ?4 WHERE id = ?1")?
                 .execute(params![msg, t, id, reason.explain()])?;
             out.links += 1;
+        }
+        Effect::ReadInContext {
+            msg, kind, cues, ..
+        } => {
+            tx.prepare_cached(
+                "UPDATE messages SET kind = ?2, link_reason = coalesce(link_reason, '') || ?3 WHERE id = ?1",
+            )?
+            .execute(params![msg, kind.as_str(), crate::records::context::cue_note(cues)])?;
         }
         Effect::MessageUnlinked { msg, reason } => {
             tx.prepare_cached(

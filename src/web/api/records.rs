@@ -451,6 +451,7 @@ fn to_class(r: &Reclassify) -> ApiResult<Classification> {
         repeat: r.repeat,
         confidence: 1.0,
         cues: vec!["manager correction".into()],
+        kind_scores: None,
     })
 }
 
