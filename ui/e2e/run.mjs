@@ -675,11 +675,22 @@ try {
     const dlg = page.locator("dialog.dialog[open]");
     await dlg.waitFor();
     await dlg.locator(".cues-box").waitFor();
+    assert(!(await dlg.locator(".cues-box").evaluate((d) => d.open)), "the classifier's cues should be folded away");
+    assert(!/% sure/.test(await dlg.innerText()), "the dialog shows the classifier's confidence");
     const prefilled = await dlg.locator('select[name="kind"]').inputValue();
     assert(prefilled === from, `the form should be prefilled with kind ${from}, got ${prefilled}`);
     await dlg.locator('select[name="kind"]').selectOption(to);
     await dlg.locator('input[name="reason"]').fill("e2e: reclassify");
-    await dlg.locator('button[type="submit"]').click();
+    // Before confirming: the server's dry run, in plain words.
+    const fx = dlg.getByTestId("side-effects");
+    await dlg.locator('[data-testid=side-effects][data-ready="true"]').waitFor();
+    const previewed = await fx.locator("[data-effect]").evaluateAll((els) => els.map((e) => e.dataset.effect).filter((k) => k !== "none"));
+    const [applied] = await Promise.all([
+      page.waitForResponse((r) => r.url().includes(`/messages/${id}/classification`) && r.request().method() === "POST" && !r.url().includes("dry_run")),
+      dlg.locator('button[type="submit"]').click(),
+    ]);
+    const kinds = ((await applied.json()).side_effects ?? []).map((e) => e.kind);
+    assert(JSON.stringify(kinds) === JSON.stringify(previewed), `previewed ${previewed.join(",") || "nothing"} but applying did ${kinds.join(",") || "nothing"}`);
     await dlg.waitFor({ state: "detached" });
     const sel = `article.msg[data-id="${id}"]`;
     await page.waitForSelector(`${sel}[data-kind="${to}"]`, { timeout: TIMEOUT });
@@ -855,6 +866,8 @@ try {
     const box = await dlg.locator(".dialog-panel").boundingBox();
     assert(box && box.x >= 0 && box.x + box.width <= 391 && box.y >= 0 && box.y + box.height <= 845, `dialog off-screen: ${JSON.stringify(box)}`);
     const submit = dlg.locator('button[type="submit"]');
+    // The people list loads after the dialog opens; the button must then be on screen.
+    await submit.waitFor({ state: "visible", timeout: 5000 }).catch(() => {});
     assert(await submit.isVisible(), "the dialog's submit button is not visible");
     await p.keyboard.press("Escape");
     await dlg.waitFor({ state: "detached" });

@@ -1,4 +1,5 @@
-// "Correct classification": a form prefilled from the message's classification, showing the classifier's cues.
+// "Correct classification": a form prefilled from the message's classification; before confirming it shows, in plain
+// words, what the change will do (the server's dry run); the classifier's cues stay folded away.
 import { useEffect, useState } from "preact/hooks";
 import { api } from "../api";
 import { CATEGORIES, humanize, KIND_LABELS, KINDS, PRIORITIES, TASK_STATUSES } from "../format";
@@ -46,15 +47,12 @@ function Choice({
   );
 }
 
+/** The classifier's reasons, folded away: managers decide on the message, not on cue lists. */
 function Cues({ c }: { c: Classification | null | undefined }) {
   if (!c) return null;
-  const conf = typeof c.confidence === "number" ? Math.round(c.confidence * 100) : null;
   return (
-    <div class="cues-box">
-      <p class="why-title">
-        {t("The classifier said")}{" "}<strong>{KIND_LABELS[c.kind] ?? humanize(c.kind)}</strong>
-        {conf !== null ? ` (${conf}% sure)` : ""}{" "}{t("because of:")}
-      </p>
+    <details class="cues-box">
+      <summary>{t("Why the classifier chose “{kind}”", { kind: KIND_LABELS[c.kind] ?? humanize(c.kind) })}</summary>
       {c.cues && c.cues.length > 0 ? (
         <ul class="why-cues">
           {c.cues.map((cue, i) => (
@@ -64,8 +62,75 @@ function Cues({ c }: { c: Classification | null | undefined }) {
       ) : (
         <p class="muted">{t("No cues recorded.")}</p>
       )}
-    </div>
+    </details>
   );
+}
+
+interface LinkRef {
+  type: string;
+  id: number;
+}
+export interface SideEffect {
+  kind: string;
+  ticket?: number;
+  task?: number;
+  message?: number;
+  evidence?: number;
+  from?: string | LinkRef | null;
+  to?: string | LinkRef | null;
+}
+
+function where(l: string | LinkRef | null | undefined): string {
+  if (!l || typeof l === "string") return t("no record");
+  return l.type === "issue" ? t("ticket #{id}", { id: l.id }) : t("task #{id}", { id: l.id });
+}
+
+/** One side effect of a correction in plain words ("Also opens ticket #17"). */
+export function sideEffectText(e: SideEffect): string {
+  const st = (v: string | LinkRef | null | undefined) => (typeof v === "string" ? humanize(v).toLowerCase() : "");
+  switch (e.kind) {
+    case "ticket_opened":
+      return t("Also opens ticket #{id}", { id: e.ticket ?? "" });
+    case "ticket_removed":
+      return t("Removes ticket #{id}", { id: e.ticket ?? "" });
+    case "ticket_closed":
+      return t("Closes ticket #{id} (was {from})", { id: e.ticket ?? "", from: st(e.from) });
+    case "ticket_reopened":
+      return t("Reopens ticket #{id} (was {from})", { id: e.ticket ?? "", from: st(e.from) });
+    case "ticket_status_changed":
+      return t("Ticket #{id} goes from {from} to {to}", { id: e.ticket ?? "", from: st(e.from), to: st(e.to) });
+    case "task_created":
+      return t("Adds task #{id}", { id: e.task ?? "" });
+    case "task_removed":
+      return t("Removes task #{id}", { id: e.task ?? "" });
+    case "message_moved":
+      return t("Moves message #{id} from {from} to {to}", { id: e.message ?? "", from: where(e.from), to: where(e.to) });
+    case "evidence_moved":
+      return t("Moves photo or file #{id} from {from} to {to}", { id: e.evidence ?? "", from: where(e.from), to: where(e.to) });
+    default:
+      return humanize(e.kind);
+  }
+}
+
+/** What the correction will do, asked of the server with ?dry_run=true (nothing is kept). */
+function usePreview(id: string | number, body: Record<string, unknown>): { effects: SideEffect[] | null; error: string | null } {
+  const key = JSON.stringify(body);
+  const [state, setState] = useState<{ effects: SideEffect[] | null; error: string | null }>({ effects: null, error: null });
+  useEffect(() => {
+    let live = true;
+    setState({ effects: null, error: null });
+    const timer = window.setTimeout(() => {
+      api<{ side_effects?: SideEffect[] }>(`/messages/${encodeURIComponent(String(id))}/classification`, { method: "POST", body, query: { dry_run: true } })
+        .then((r) => live && setState({ effects: r.side_effects ?? [], error: null }))
+        .catch((e: unknown) => live && setState({ effects: null, error: e instanceof Error ? e.message : String(e) }));
+    }, 250);
+    return () => {
+      live = false;
+      window.clearTimeout(timer);
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [id, key]);
+  return state;
 }
 
 /** Loads the classification when the caller does not have it (issue timelines carry only the kind). */
@@ -138,22 +203,23 @@ function ReclassifyForm({
   const isTask = kind === "task_report";
   const isIssue = kind === "issue_report";
 
+  const location: Location = {};
+  if (block.trim()) location.block = block.trim();
+  if (level.trim()) location.level = level.trim();
+  if (unit.trim()) location.unit = unit.trim();
+  if (area.trim()) location.area = area.trim().toLowerCase();
+  const body = {
+    kind,
+    status: isTask ? status || "done" : null,
+    category: kind === "chatter" ? null : category || null,
+    location,
+    priority: isIssue ? priority || null : null,
+    repeat,
+    reason: reason.trim() || null,
+  };
+  const preview = usePreview(id, body);
   const submit = async (e: Event) => {
     e.preventDefault();
-    const location: Location = {};
-    if (block.trim()) location.block = block.trim();
-    if (level.trim()) location.level = level.trim();
-    if (unit.trim()) location.unit = unit.trim();
-    if (area.trim()) location.area = area.trim().toLowerCase();
-    const body = {
-      kind,
-      status: isTask ? status || "done" : null,
-      category: kind === "chatter" ? null : category || null,
-      location,
-      priority: isIssue ? priority || null : null,
-      repeat,
-      reason: reason.trim() || null,
-    };
     const r = await act.run(() => api<Message>(`/messages/${encodeURIComponent(String(id))}/classification`, { method: "POST", body }));
     if (r) onDone(r);
   };
@@ -207,8 +273,28 @@ function ReclassifyForm({
           {t("This message opened the ticket. As “")}{KIND_LABELS[kind] ?? humanize(kind)}{t("” it no longer opens one, so the ticket ends.")}
         </p>
       ) : null}
+      <section class="side-effects" aria-live="polite" data-testid="side-effects" data-ready={preview.effects !== null ? "true" : "false"}>
+        <h3>{t("What this will do")}</h3>
+        {preview.error ? (
+          <p class="form-error">{t("The preview failed: {message}", { message: preview.error })}</p>
+        ) : preview.effects === null ? (
+          <p class="muted">{t("Working it out…")}</p>
+        ) : preview.effects.length === 0 ? (
+          <p class="muted" data-effect="none">
+            {t("Only this message changes.")}
+          </p>
+        ) : (
+          <ul>
+            {preview.effects.map((fx, i) => (
+              <li key={i} data-effect={fx.kind}>
+                {sideEffectText(fx)}
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
       <ActionError error={act.error} />
-      <DialogActions busy={act.busy} submit={t("Save correction")} onCancel={onClose} />
+      <DialogActions busy={act.busy} submit={t("Apply correction")} onCancel={onClose} disabled={preview.effects === null && !preview.error} />
     </form>
   );
 }
