@@ -85,28 +85,11 @@ pub fn wa_link(number: &str, text: &str) -> String {
     format!("https://wa.me/{digits}?text={q}")
 }
 
-/// A tag code for a cleaning location: its block, level and unit (`C-L3`), else `S<schedule id>`.
+/// A tag code for a cleaning location (see [`crate::schedule::tags::location_code`]).
 fn location_code(s: &Schedule) -> String {
-    let part = |k: &str, prefix: &str| {
-        s.location
-            .get(k)
-            .and_then(|v| v.as_str())
-            .map(|v| {
-                let a: String = v.chars().filter(char::is_ascii_alphanumeric).collect();
-                format!("{prefix}{}", a.to_ascii_uppercase())
-            })
-            .filter(|v| v.len() > prefix.len())
-    };
-    let parts: Vec<String> = [part("block", ""), part("level", "L"), part("unit", "U")]
-        .into_iter()
-        .flatten()
-        .collect();
-    let code: String = parts.join("-").chars().take(16).collect();
-    if code.is_empty() {
-        format!("S{}", s.id)
-    } else {
-        code
-    }
+    let loc: crate::classify::types::Location =
+        serde_json::from_value(s.location.clone()).unwrap_or_default();
+    crate::schedule::tags::location_code(&loc, s.id)
 }
 
 fn place_text(s: &Schedule) -> String {

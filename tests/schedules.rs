@@ -143,6 +143,18 @@ async fn occurrences(a: &Appliance, c: &reqwest::Client, t: &str, q: &str) -> Ve
     v["items"].as_array().cloned().unwrap_or_default()
 }
 
+/// Waits until the API lists `n` messages.
+async fn messages_stored(a: &Appliance, c: &reqwest::Client, t: &str, n: usize) {
+    eventually(30, "messages stored", || {
+        let (c, u, t) = (c.clone(), a.u("/api/v1/messages"), t.to_string());
+        async move {
+            let (_, v) = get_json(&c, &u, &t).await;
+            (v["items"].as_array().map(|i| i.len()) == Some(n)).then_some(())
+        }
+    })
+    .await;
+}
+
 fn rungs(o: &Value) -> Vec<(String, String)> {
     o["reminders"]
         .as_array()
@@ -321,6 +333,66 @@ async fn reminder_texts_are_the_managers_edits_in_each_persons_language() {
 }
 
 #[tokio::test]
+async fn a_cleaning_posters_tag_with_a_photo_fulfils_its_place_whoever_sends_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let graph = FakeGraph::start(vec![("m-t", jpeg(640, 480, 9))], 0).await;
+    let a = Appliance::start(dir.path(), &graph.url, kl(7, 0)).await;
+    let c = client();
+    let t = a.token("manager").await;
+    let (st, v) = send_json(
+        &c,
+        reqwest::Method::POST,
+        &a.u("/api/v1/sites"),
+        &t,
+        &json!({"name": "Kenanga Heights"}),
+    )
+    .await;
+    assert!(st == 200 || st == 201, "{v}");
+    for b in ["C", "D", "E"] {
+        let mut s = cleaning(b);
+        s["site"] = json!("Kenanga Heights");
+        let (st, v) = send_json(&c, reqwest::Method::POST, &a.u("/api/v1/schedules"), &t, &s).await;
+        assert_eq!(st, 201, "{v}");
+    }
+    a.tick_at(kl(7, 0)).await;
+    let at = |h, m| kl(h, m).timestamp();
+    // Someone who is not an assignee scans Block C's poster and adds a photo; Block D's tag comes without one; Block
+    // E's tag names another site.
+    for (id, text, media) in [
+        ("wamid.t1", "#C Kenanga Heights", Some("m-t")),
+        ("wamid.t2", "#D Kenanga Heights", None),
+        ("wamid.t3", "#E Menara Lain", None),
+    ] {
+        a.post_cloud(
+            &c,
+            &cloud_group_msg(
+                id,
+                "60155500011",
+                "Relief cleaner",
+                at(9, 0),
+                Some(text),
+                media,
+                None,
+            ),
+        )
+        .await;
+    }
+    messages_stored(&a, &c, &t, 3).await;
+    a.tick_at(kl(9, 30)).await;
+    let day = occurrences(&a, &c, &t, "date=2026-12-07").await;
+    let status = |b: &str| {
+        day.iter()
+            .find(|o| o["schedule"]["name"] == format!("Block {b} toilets"))
+            .map(|o| o["status"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert_eq!(status("C"), "fulfilled", "{day:?}");
+    assert_eq!(status("D"), "missing_photo", "{day:?}");
+    assert_eq!(status("E"), "pending", "{day:?}");
+    a.stop().await;
+}
+
+#[tokio::test]
 async fn a_report_without_the_photo_gets_a_photo_request_and_one_with_it_is_left_alone() {
     let dir = tempfile::tempdir().unwrap();
     let graph = FakeGraph::start(vec![("m-c", jpeg(640, 480, 5))], 0).await;
@@ -483,14 +555,7 @@ async fn a_patrol_round_with_a_missing_checkpoint_is_escalated() {
         ),
     )
     .await;
-    eventually(30, "messages stored", || {
-        let (c, u, t) = (c.clone(), a.u("/api/v1/messages"), t.clone());
-        async move {
-            let (_, v) = get_json(&c, &u, &t).await;
-            (v["items"].as_array().map(|i| i.len()) == Some(2)).then_some(())
-        }
-    })
-    .await;
+    messages_stored(&a, &c, &t, 2).await;
     a.tick_at(kl(2, 30)).await;
     let round = |items: Vec<Value>| {
         items

@@ -90,7 +90,8 @@ pub struct Expect {
 /// A task-log entry that may concern the occurrence.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
-    pub task: i64,
+    /// The task entry, when the report became one (a bare poster-tag photo may not).
+    pub task: Option<i64>,
     pub at: DateTime<Utc>,
     pub status: TaskStatus,
     pub category: Option<Category>,
@@ -167,7 +168,7 @@ pub fn evaluate(
     match best {
         Some((_, _, status, r)) => Outcome {
             status,
-            task: Some(r.task),
+            task: r.task,
             reason: match status {
                 OccurrenceStatus::Blocked => r.text.clone(),
                 OccurrenceStatus::MissingPhoto => {
@@ -286,7 +287,7 @@ mod tests {
 
     fn report(at: DateTime<Utc>, status: TaskStatus, photo: bool) -> Report {
         Report {
-            task: 7,
+            task: Some(7),
             at,
             status,
             category: Some(Category::Cleaning),
@@ -363,7 +364,7 @@ mod tests {
         stranger.by_assignee = false;
         stranger.in_chat = false;
         let mut before = report(t(7, 59), TaskStatus::Done, true);
-        before.task = 1;
+        before.task = Some(1);
         for r in [other_block, other_trade, stranger, before] {
             assert_eq!(
                 evaluate(w(), &expect(true), &[r], t(9, 30), None).status,

@@ -18,6 +18,33 @@ pub fn poster_text(code: &str, site: &str) -> String {
     format!("#{} {}", code.trim().to_ascii_uppercase(), site.trim())
 }
 
+/// The tag code of a cleaning schedule's place: its block, level and unit (`C-L3`, `A-L2-U5`), else `S<schedule id>`.
+/// The poster prints it and the scheduler matches it, so both come from here.
+pub fn location_code(loc: &crate::classify::types::Location, schedule_id: i64) -> String {
+    let part = |v: &Option<String>, prefix: &str| {
+        v.as_deref()
+            .map(|v| {
+                let a: String = v.chars().filter(char::is_ascii_alphanumeric).collect();
+                format!("{prefix}{}", a.to_ascii_uppercase())
+            })
+            .filter(|v| v.len() > prefix.len())
+    };
+    let parts: Vec<String> = [
+        part(&loc.block, ""),
+        part(&loc.level, "L"),
+        part(&loc.unit, "U"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let code: String = parts.join("-").chars().take(16).collect();
+    if code.is_empty() {
+        format!("S{schedule_id}")
+    } else {
+        code
+    }
+}
+
 static TAG: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^#([A-Za-z0-9][A-Za-z0-9-]{0,15})[ \t]+(\S[^\r\n]*?)[ \t]*$")
         .expect("static regex")

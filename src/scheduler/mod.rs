@@ -419,6 +419,15 @@ fn evaluate(
         v.dedup();
         v
     };
+    // Poster tags of cleaning places (`#C-L3 Kenanga Heights` + photo), from anyone: the tag verifies the place.
+    let tagged = if ctxs
+        .values()
+        .any(|c| c.s.checkpoints.is_empty() && c.site_name.is_some())
+    {
+        occ::tagged_messages(tx, earliest, ms(now))?
+    } else {
+        vec![]
+    };
     let any_patrol = ctxs.values().any(|c| !c.s.checkpoints.is_empty());
     let checkins = if any_patrol {
         let from = open
@@ -462,12 +471,12 @@ fn evaluate(
             }
             idx.sort_unstable();
             idx.dedup();
-            let rs: Vec<Report> = idx
+            let mut rs: Vec<Report> = idx
                 .iter()
                 .filter_map(|&i| {
                     let r = &reports[i];
                     Some(Report {
-                        task: r.task,
+                        task: Some(r.task),
                         at: at(r.at_ms)?,
                         status: TaskStatus::parse(&r.status)?,
                         category: r.category.as_deref().and_then(Category::parse),
@@ -479,6 +488,7 @@ fn evaluate(
                     })
                 })
                 .collect();
+            rs.extend(tag_reports(c, expect, &tagged, &reports));
             let out = status::evaluate(window, expect, &rs, now, excused);
             (
                 out.status,
@@ -608,6 +618,44 @@ fn evaluate(
         }
     }
     Ok(())
+}
+
+/// Poster-tag messages naming this cleaning schedule's place code and its site, as reports of the work done there:
+/// the tag verifies the place, so the sender need not be an assignee, and the report has the schedule's category and
+/// location. It carries a photo when the message or the task entry it became does.
+fn tag_reports(
+    c: &Ctx,
+    expect: &Expect,
+    tagged: &[occ::TaggedMessage],
+    reports: &[occ::TaskReport],
+) -> Vec<Report> {
+    let Some(site) = c.site_name.as_deref() else {
+        return vec![];
+    };
+    let code = tags::location_code(&c.location, c.s.id);
+    tagged
+        .iter()
+        .filter_map(|m| {
+            let tag = tags::parse_poster_tag(&m.text)?;
+            if tag.code != code || !tags::tag_names_site(&tag, site) {
+                return None;
+            }
+            let task_photo = m
+                .task
+                .is_some_and(|t| reports.iter().any(|r| r.task == t && r.has_photo));
+            Some(Report {
+                task: m.task,
+                at: at(m.at_ms)?,
+                status: TaskStatus::Done,
+                category: Some(expect.category),
+                location: expect.location.clone(),
+                has_photo: m.has_photo || task_photo,
+                by_assignee: true,
+                in_chat: true,
+                text: Some(m.text.clone()),
+            })
+        })
+        .collect()
 }
 
 /// A message as a check-in for patrol occurrence `o`: a poster tag naming the site and one of its checkpoints (from

@@ -197,6 +197,39 @@ pub fn task_reports(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// A message whose first line may be a poster tag (`#C-L3 Kenanga Heights`), with whether it carries a photo and the
+/// task entry it became, if any.
+#[derive(Debug, Clone)]
+pub struct TaggedMessage {
+    pub at_ms: i64,
+    pub text: String,
+    pub has_photo: bool,
+    pub task: Option<i64>,
+}
+
+/// Messages starting with `#` sent in `[from_ms, to_ms]` (from anyone: a poster tag verifies the place).
+pub fn tagged_messages(
+    conn: &Connection,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<TaggedMessage>, StoreError> {
+    let mut st = conn.prepare_cached(
+        "SELECT m.sent_ms, m.text, \
+         EXISTS (SELECT 1 FROM evidence e WHERE e.message_id = m.id AND e.kind = 'photo'), \
+         CASE WHEN m.record_type = 'task' THEN m.record_id END \
+         FROM messages m WHERE m.sent_ms BETWEEN ?1 AND ?2 AND m.text LIKE '#%' AND m.deleted = 0",
+    )?;
+    let rows = st.query_map(params![from_ms, to_ms], |r| {
+        Ok(TaggedMessage {
+            at_ms: r.get(0)?,
+            text: r.get(1)?,
+            has_photo: r.get(2)?,
+            task: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// A message that may be a patrol check-in.
 #[derive(Debug, Clone)]
 pub struct CheckInMessage {
