@@ -496,8 +496,13 @@ pub fn link_in_tx(
             link_one(tx, &mut cached, c, &sla, tz, &mut applied)?.map_err(engine_err)?;
             processed += 1;
         }
-        let fx = records::tick(&mut cached.state, now, &cached.ov);
-        apply_all(tx, &fx, &sla, tz, &mut applied)?;
+        // Time moves on only once the chat has caught up: while later messages of it still wait (an import, a
+        // backlog), `now` is past them and would settle a photo before the text that claims it is linked, so the
+        // records would depend on where the batches were cut.
+        if !store::messages::chat_has_pending(tx, chat_id)? {
+            let fx = records::tick(&mut cached.state, now, &cached.ov);
+            apply_all(tx, &fx, &sla, tz, &mut applied)?;
+        }
         release(tx, cache, chat_id, cached)?;
     }
     Ok(DrainStats {
@@ -855,6 +860,10 @@ pub async fn tick_chats(svc: &Pipeline) -> Result<(), StoreError> {
             let sla = store::records::sla_policy(tx)?;
             let mut applied = store::records::Applied::default();
             for chat in cache.chats_with_pending_media() {
+                // A chat still catching up is ticked when its last waiting message is linked (see link_in_tx).
+                if store::messages::chat_has_pending(tx, chat)? {
+                    continue;
+                }
                 let mut c = acquire(tx, &cache, chat, &sla, tz, &mut applied)?;
                 let fx = records::tick(&mut c.state, now, &c.ov);
                 apply_all(tx, &fx, &sla, tz, &mut applied)?;
@@ -1144,5 +1153,67 @@ mod tests {
         assert_eq!(ticket_of("w2"), ticket_of("w3"));
         assert_eq!(ticket_of("w1"), ticket_of("w4"));
         tx.commit().unwrap();
+    }
+
+    /// Stores a photo without caption, a fault report a minute later and a remark half an hour later (one chat),
+    /// then links them in batches of `batch` messages with the clock far past them (an old export imported now);
+    /// answers the chat's records.
+    fn import_in_batches(batch: usize) -> store::record_links::ChatRecords {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = store::db::open_and_migrate(&dir.path().join("t.db")).unwrap();
+        let tx = conn.transaction().unwrap();
+        let cache = StateCache::default();
+        let classifier = Classifier::new();
+        let mut photo = inbound("e1", "A", "", 0);
+        photo.msg_type = crate::ingest::model::MessageType::Media;
+        photo.source_type = "image".into();
+        photo.text = None;
+        photo.media = vec![crate::message::MediaRef {
+            kind: crate::message::EvidenceKind::Photo,
+            mime: Some("image/jpeg".into()),
+            sha256: None,
+            filename: Some("IMG-1.jpg".into()),
+            fetch: crate::message::MediaFetch::CloudMediaId {
+                media_id: "m1".into(),
+            },
+        }];
+        let n = crate::ingest::model::Normalized {
+            messages: vec![
+                photo,
+                inbound("e2", "A", "Paip bocor di tandas Block B level 2", 1),
+                inbound("e3", "A", "ok noted, plumber coming", 30),
+            ],
+            ..Default::default()
+        };
+        store::ingest::store_delivery(&tx, crate::ingest::model::Source::CloudApi, b"{}", &n)
+            .unwrap();
+        let now = crate::ingest::test_support::t(1_800_000_000 + 400 * 86_400);
+        loop {
+            let pending = store::messages::pending(&tx, batch).unwrap();
+            if pending.is_empty() {
+                break;
+            }
+            let b = classify_pending(&classifier, &Default::default(), pending);
+            link_in_tx(&tx, &cache, &b, chrono_tz::UTC, now).unwrap();
+        }
+        let chat: i64 = tx
+            .query_row("SELECT id FROM chats", [], |r| r.get(0))
+            .unwrap();
+        let out = store::record_links::chat_records(&tx, chat).unwrap();
+        tx.commit().unwrap();
+        out
+    }
+
+    #[test]
+    fn an_old_export_gives_the_same_records_whatever_the_batches() {
+        let whole = import_in_batches(100);
+        let one_by_one = import_in_batches(1);
+        assert_eq!(whole.issues.len(), 1, "{whole:?}");
+        let (&photo, (link, _)) = whole.evidence.iter().next().expect("the photo's evidence");
+        assert!(
+            link.as_ref().is_some_and(|(t, _)| t == "issue"),
+            "the photo is evidence of the report that follows it: {photo} {link:?}"
+        );
+        assert_eq!(one_by_one, whole);
     }
 }

@@ -435,6 +435,11 @@ pub fn chat_has_pending_before(
         .is_some())
 }
 
+/// Whether any message of the chat still waits to be processed.
+pub fn chat_has_pending(conn: &Connection, chat_id: i64) -> Result<bool, StoreError> {
+    chat_has_pending_before(conn, chat_id, i64::MAX)
+}
+
 pub fn count_pending(conn: &Connection) -> Result<i64, StoreError> {
     Ok(conn.query_row(
         "SELECT count(*) FROM messages WHERE processed = 0",
