@@ -145,6 +145,12 @@ impl App {
             std::time::Duration::from_secs(core.cfg.outbox.poll_seconds),
             stop.child_token(),
         ));
+        tasks.spawn(crate::audit::anchor::run(
+            core.db.clone(),
+            crate::audit::anchor::Settings::from_config(&core.cfg, core.tz),
+            core.clock.clone(),
+            stop.child_token(),
+        ));
         let clock = core.clock.clone();
         tasks.spawn(crate::scheduler::run(
             core.db.clone(),

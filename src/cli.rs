@@ -102,6 +102,10 @@ pub enum Command {
     Verify {
         /// The audit ZIP.
         file: PathBuf,
+        /// A text file of the anchor chat's messages (e.g. its export): lists which posted day heads the ZIP's chain
+        /// matches (exit 1 if one differs).
+        #[arg(long, value_name = "FILE")]
+        anchors: Option<PathBuf>,
     },
     /// Write a consistent copy of the database (safe while `serve` runs).
     Backup {
@@ -426,7 +430,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let cfg = load_config(&cli, None)?;
             export_audit(&cfg, from, to, site.clone(), output)
         }
-        Command::Verify { file } => verify_audit(file),
+        Command::Verify { file, anchors } => verify_audit(file, anchors.as_deref()),
         Command::Posters {
             schedule,
             output,
@@ -553,8 +557,57 @@ fn export_audit(
     Ok(())
 }
 
+/// `tapak verify --anchors FILE`: each posted day head against the ZIP's chain; exit 1 if one differs.
+fn check_anchors(
+    zip: &std::path::Path,
+    m: &crate::audit::Manifest,
+    file: &std::path::Path,
+) -> Result<(), CliError> {
+    use crate::audit::anchor::{parse, Match};
+    let text = std::fs::read(file).map_err(|e| CliError {
+        code: 2,
+        message: format!("cannot read {}: {e}", file.display()),
+    })?;
+    let anchors = parse(&String::from_utf8_lossy(&text));
+    if anchors.is_empty() {
+        println!("  anchors: no \"tapak anchor\" line in {}", file.display());
+        return Ok(());
+    }
+    let matches = crate::audit::verify::check_anchors(zip, m, &anchors).map_err(|e| CliError {
+        code: 2,
+        message: e.to_string(),
+    })?;
+    let mut differ = 0;
+    println!("  anchors posted ({}):", anchors.len());
+    for (a, r) in anchors.iter().zip(&matches) {
+        let what = match r {
+            Match::Matches => "matches this ZIP's chain".to_string(),
+            Match::Differs { zip_hash } => {
+                differ += 1;
+                format!("DIFFERS: this ZIP has {zip_hash}")
+            }
+            Match::Outside => "not in this ZIP's stretch of the chain".to_string(),
+        };
+        println!(
+            "    {} event {} head {}…: {what}",
+            a.day,
+            a.event,
+            &a.head[..16]
+        );
+    }
+    if differ > 0 {
+        return Err(CliError {
+            code: 1,
+            message: format!(
+                "tampered: {differ} posted chain head(s) differ from this ZIP's chain (rewritten after they were posted)"
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// `tapak verify`: exit 0 intact, 1 tampered or incomplete, 2 unreadable.
-fn verify_audit(file: &std::path::Path) -> Result<(), CliError> {
+fn verify_audit(file: &std::path::Path, anchors: Option<&std::path::Path>) -> Result<(), CliError> {
     use crate::audit::verify::{verify, Failure};
     match verify(file) {
         Ok(v) => {
@@ -593,7 +646,10 @@ fn verify_audit(file: &std::path::Path) -> Result<(), CliError> {
                 );
             }
             println!("  signed by key {}", v.fingerprint);
-            Ok(())
+            match anchors {
+                Some(a) => check_anchors(file, m, a),
+                None => Ok(()),
+            }
         }
         Err(Failure::Broken { item, reason }) => Err(CliError {
             code: 1,

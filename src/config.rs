@@ -42,6 +42,7 @@ pub struct Config {
     pub outbox: OutboxConfig,
     pub evidence: EvidenceConfig,
     pub import: ImportConfig,
+    pub audit: AuditConfig,
     /// Not a file key: the data directory (`--data`, `TAPAK_DATA`), default `./tapak-data`.
     #[serde(skip)]
     pub data_dir: PathBuf,
@@ -59,6 +60,7 @@ impl Default for Config {
             outbox: OutboxConfig::default(),
             evidence: EvidenceConfig::default(),
             import: ImportConfig::default(),
+            audit: AuditConfig::default(),
             data_dir: PathBuf::from("tapak-data"),
         }
     }
@@ -324,6 +326,28 @@ impl Default for ImportConfig {
     }
 }
 
+/// Audit anchoring (`[audit]`): each night the event chain's head as the day before ended is posted to a chat.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// The chat the heads are posted to: a group id (`…@g.us`) or a phone; empty = off.
+    pub anchor_chat: String,
+    /// How they go out: `cloud_api`, `waha` or `evolution`.
+    pub anchor_route: String,
+    /// Local time (`HH:MM`) after which the day before is posted.
+    pub anchor_time: String,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            anchor_chat: String::new(),
+            anchor_route: "cloud_api".into(),
+            anchor_time: "00:05".into(),
+        }
+    }
+}
+
 /// Command-line values that override everything else.
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
@@ -491,6 +515,29 @@ impl Config {
             return Err(invalid(
                 "scheduler.summary_to",
                 format!("{bad:?} is not a phone number"),
+            ));
+        }
+        if crate::outbox::Route::parse(self.audit.anchor_route.trim()).is_none() {
+            return Err(invalid(
+                "audit.anchor_route",
+                "must be cloud_api, waha or evolution".into(),
+            ));
+        }
+        let anchor_time = self.audit.anchor_time.trim();
+        if chrono::NaiveTime::parse_from_str(anchor_time, "%H:%M").is_err() {
+            return Err(invalid(
+                "audit.anchor_time",
+                format!("{anchor_time:?} is not a time like 00:05"),
+            ));
+        }
+        let chat = self.audit.anchor_chat.trim();
+        if !chat.is_empty()
+            && !crate::outbox::is_chat_id(chat)
+            && crate::outbox::recipient_digits(chat).is_none()
+        {
+            return Err(invalid(
+                "audit.anchor_chat",
+                format!("{chat:?} is neither a chat id nor a phone number"),
             ));
         }
         crate::outbox::limits::QuietHours::parse(&self.reminders.quiet_hours)

@@ -863,3 +863,178 @@ async fn the_zip_reads_in_excel_and_offline_in_a_browser() {
         assert!(stderr.contains(name), "{name}: {stderr}");
     }
 }
+
+/// Anchoring: moving a fake clock through two nights, the tick queues each day's chain head for the anchor chat once,
+/// after the anchor time; `tapak verify ZIP --anchors CHAT.txt` (the chat's export) says which posted heads the ZIP's
+/// chain matches, ignores heads outside it, and fails on one that differs.
+#[tokio::test]
+async fn nightly_anchors_are_posted_once_a_day_and_verify_matches_them() {
+    use chrono::{DateTime, Utc};
+    use tapak::audit::anchor::{self, Anchor};
+    use tapak::outbox::{Purpose, Route};
+    let dir = tempfile::tempdir().unwrap();
+    let kl = chrono_tz::Asia::Kuala_Lumpur;
+    let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+    let clock = tapak::clock::FakeClock::new(at("2026-12-06T10:00:00+08:00"));
+    let db_path = dir.path().join("tapak.db");
+    let db = tapak::store::Db::open_with_clock(&db_path, clock.clone()).unwrap();
+    let record = |what: &'static str| {
+        let db = db.clone();
+        async move {
+            db.write(move |tx| {
+                tapak::store::events::append(
+                    tx,
+                    "test",
+                    what,
+                    "thing",
+                    None,
+                    &serde_json::json!({}),
+                )
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let chat = "120363400000000009@g.us";
+    let set = anchor::Settings {
+        chat: Some(chat.into()),
+        route: Route::Waha,
+        time: chrono::NaiveTime::from_hms_opt(0, 5, 0).unwrap(),
+        tz: kl,
+    };
+    let tick = |when: &str| {
+        clock.set(at(when));
+        let (db, set, now) = (db.clone(), set.clone(), at(when));
+        async move { anchor::tick(&db, &set, now).await.unwrap() }
+    };
+    for what in ["a", "b", "c"] {
+        record(what).await;
+    }
+    assert!(
+        !tick("2026-12-06T23:00:00+08:00").await,
+        "the day is not over"
+    );
+    assert!(
+        !tick("2026-12-07T00:04:00+08:00").await,
+        "before the anchor time"
+    );
+    assert!(tick("2026-12-07T00:06:00+08:00").await, "the 6th is posted");
+    assert!(!tick("2026-12-07T00:30:00+08:00").await, "once a day");
+    clock.set(at("2026-12-07T09:00:00+08:00"));
+    record("d").await;
+    record("e").await;
+    assert!(tick("2026-12-08T00:10:00+08:00").await, "the 7th is posted");
+    assert!(!tick("2026-12-08T12:00:00+08:00").await);
+    let off = anchor::Settings {
+        chat: None,
+        ..set.clone()
+    };
+    assert!(!anchor::tick(&db, &off, at("2026-12-09T01:00:00+08:00"))
+        .await
+        .unwrap());
+
+    let sends = db
+        .read(|c| tapak::store::outbox::list(c, &tapak::store::outbox::Filter::default(), 100))
+        .await
+        .unwrap();
+    let posted: Vec<&tapak::outbox::Send> = sends
+        .iter()
+        .filter(|s| s.purpose == Purpose::Anchor)
+        .collect();
+    assert_eq!(posted.len(), 2, "{sends:?}");
+    assert!(posted
+        .iter()
+        .all(|s| s.to == chat && s.route == Route::Waha));
+    let mut anchors: Vec<Anchor> = posted.iter().flat_map(|s| anchor::parse(&s.text)).collect();
+    anchors.sort_by_key(|a| a.day);
+    let hash_of = |id: i64| {
+        let c = rusqlite::Connection::open(&db_path).unwrap();
+        c.query_row("SELECT hash FROM events WHERE id = ?1", [id], |r| {
+            r.get::<_, String>(0)
+        })
+        .unwrap()
+    };
+    // The 6th ended at event 3; the 7th's head is the last event of the 7th (its own post was event 4).
+    assert_eq!(anchors[0].day.to_string(), "2026-12-06");
+    assert_eq!(anchors[0].event, 3);
+    assert_eq!(anchors[0].head, hash_of(3));
+    assert_eq!(anchors[1].day.to_string(), "2026-12-07");
+    assert_eq!(anchors[1].event, 6);
+    assert_eq!(anchors[1].head, hash_of(6));
+
+    // An export of the period, checked against the chat's export.
+    let conn = tapak::store::db::open_and_migrate(&db_path).unwrap();
+    let files = tapak::evidence::EvidenceStore::open(dir.path()).unwrap();
+    let key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let zip = dir.path().join("dec.zip");
+    let req = tapak::audit::export::Request {
+        period: tapak::audit::Period::parse("2026-12-06", "2026-12-07").unwrap(),
+        site: None,
+        now: at("2026-12-08T12:00:00+08:00"),
+    };
+    tapak::audit::export::export(&conn, &files, &key, kl, &req, &zip, &mut |_, _| true).unwrap();
+    let chat_export = dir.path().join("anchors.txt");
+    let line = |a: &Anchor| format!("08/12/2026, 00:10 - Tapak: {}\n", a.text());
+    let outside = Anchor {
+        day: chrono::NaiveDate::from_ymd_opt(2026, 11, 2).unwrap(),
+        event: 999,
+        head: "ab".repeat(32),
+    };
+    std::fs::write(
+        &chat_export,
+        format!(
+            "{}{}{}",
+            line(&anchors[0]),
+            line(&anchors[1]),
+            line(&outside)
+        ),
+    )
+    .unwrap();
+    let verify = |txt: &Path| {
+        let out = std::process::Command::new(bin())
+            .arg("--data")
+            .arg(dir.path().join("cli-data"))
+            .args([
+                "verify",
+                zip.to_str().unwrap(),
+                "--anchors",
+                txt.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = verify(&chat_export);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("anchors posted (3):"), "{stdout}");
+    assert!(
+        stdout.contains("2026-12-06 event 3 head ") && stdout.contains("2026-12-07 event 6 head "),
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout.matches(": matches this ZIP's chain").count(),
+        2,
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("2026-11-02 event 999 head abababababababab…: not in this ZIP"),
+        "{stdout}"
+    );
+    // A posted head that differs from the ZIP's chain (a rewritten log, or a forged post).
+    let forged = Anchor {
+        head: "cd".repeat(32),
+        ..anchors[0].clone()
+    };
+    std::fs::write(&chat_export, line(&forged)).unwrap();
+    let (code, stdout, stderr) = verify(&chat_export);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("DIFFERS: this ZIP has {}", anchors[0].head)),
+        "{stdout}"
+    );
+    assert!(stderr.contains("differ from this ZIP's chain"), "{stderr}");
+}

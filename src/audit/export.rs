@@ -777,7 +777,10 @@ What is in this ZIP
 How to check it
 With tapak:  tapak verify THIS.zip   (exit 0: intact; 1: tampered or incomplete, naming the first
 broken item; 2: not readable). It prints the key fingerprint: compare it with the one the appliance
-shows under Settings, or the one the firm gave you.
+shows under Settings, or the one the firm gave you. If the firm posts each night's chain head to a
+WhatsApp chat ([audit] anchor_chat), give verify that chat's messages as a text file (its export):
+  tapak verify THIS.zip --anchors CHAT.txt
+and it lists the days whose posted head matches this ZIP's chain (exit 1 if one differs).
 By hand: sha256sum each file and compare with manifest.json; check manifest.sig (hex) against
 manifest.json with the public key in it (Ed25519); each delivery's body hashes to its sha256, and
 each message's delivery is the sha256 of one of them; each event's hash is SHA-256 over its fields
@@ -790,9 +793,9 @@ What that proves
   removed after the export. It does not prove the key holder told the truth when exporting.
 - The hash chain: every event links to the one before, so no event inside the period was changed,
   removed, inserted or reordered without breaking every link after it, even by someone holding the
-  key, unless they rewrite all later hashes. A head kept elsewhere (a copy an inspector kept of an
-  earlier export's manifest) pins the chain: if that head appears in this ZIP's chain, nothing up
-  to it was rewritten since.
+  key, unless they rewrite all later hashes. A head kept elsewhere (the nightly anchor posted to
+  WhatsApp, a copy an inspector kept) pins the chain: if that head appears in this ZIP's chain,
+  nothing up to it was rewritten since it was posted.
 - The deliveries: each message was parsed from a webhook body whose exact bytes are included.
 The CSVs and pages are copies made from the JSON lines' records for reading; where they differ,
 the JSON lines are the record.

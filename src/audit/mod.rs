@@ -6,6 +6,7 @@
 //!
 //! No HTTP here: the CLI and the web layer both call [`export::export`] and [`verify::verify`].
 
+pub mod anchor;
 pub mod export;
 pub mod readable;
 pub mod signing;

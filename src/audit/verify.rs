@@ -188,6 +188,54 @@ pub fn verify_reader<R: Read + Seek>(mut r: R) -> Result<Verified, Failure> {
     })
 }
 
+/// How each posted anchor compares with the chain in an intact ZIP (`manifest` from [`verify`]): the ZIP's event of
+/// that id has the posted hash, another hash, or is not in the ZIP. The event before the first (the manifest's
+/// `chain.anchor`) counts as in the ZIP.
+pub fn check_anchors(
+    path: &Path,
+    manifest: &Manifest,
+    anchors: &[super::anchor::Anchor],
+) -> Result<Vec<super::anchor::Match>, Failure> {
+    use super::anchor::Match;
+    let wanted: HashSet<i64> = anchors.iter().map(|a| a.event).collect();
+    let mut found: HashMap<i64, String> = HashMap::new();
+    if let Some(first) = manifest.chain.first_event {
+        if wanted.contains(&(first - 1)) {
+            found.insert(first - 1, manifest.chain.anchor.clone());
+        }
+    }
+    let f = std::fs::File::open(path)
+        .map_err(|e| Failure::Unreadable(format!("cannot open {}: {e}", path.display())))?;
+    let mut zip = zip::ZipArchive::new(f)
+        .map_err(|e| Failure::Unreadable(format!("not a readable ZIP ({e})")))?;
+    if let Some(entry) = manifest.files.iter().find(|f| f.path == EVENTS) {
+        let file = zip
+            .by_name(EVENTS)
+            .map_err(|_| broken(EVENTS, "missing from the ZIP"))?;
+        each_line(EVENTS, file.take(entry.bytes), |_, v| {
+            if let (Some(id), Some(hash)) = (
+                v.get("id").and_then(|i| i.as_i64()),
+                v.get("hash").and_then(|h| h.as_str()),
+            ) {
+                if wanted.contains(&id) {
+                    found.insert(id, hash.to_string());
+                }
+            }
+            Ok(())
+        })?;
+    }
+    Ok(anchors
+        .iter()
+        .map(|a| match found.get(&a.event) {
+            Some(h) if *h == a.head => Match::Matches,
+            Some(h) => Match::Differs {
+                zip_hash: h.clone(),
+            },
+            None => Match::Outside,
+        })
+        .collect())
+}
+
 fn read_small<R: Read + Seek>(
     zip: &mut zip::ZipArchive<R>,
     name: &str,

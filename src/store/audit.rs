@@ -94,6 +94,14 @@ pub fn hash_before(conn: &Connection, id: i64) -> Result<String, StoreError> {
         .unwrap_or_else(|| events::GENESIS.to_string()))
 }
 
+/// The last event recorded at or before `at` (RFC 3339 UTC, as the `at` column) and its hash: the chain's head then.
+pub fn head_at(conn: &Connection, at: &str) -> Result<Option<(i64, String)>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT id, hash FROM events WHERE at <= ?1 ORDER BY id DESC LIMIT 1")?
+        .query_row([at], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}
+
 /// Events with `after < id <= last`, in id order, at most `limit`.
 pub fn events_up_to(
     conn: &Connection,
