@@ -805,6 +805,23 @@ try {
     await shot(page, "reports");
   });
 
+  await step("settings: one section at a time; connections show webhook addresses; SLA in hours and days", async () => {
+    if (!manager) return console.log("     skipped");
+    await page.goto(`${BASE}/settings`);
+    await page.locator("nav.tabs a[data-section=connections]").click();
+    await page.waitForURL((u) => u.searchParams.get("section") === "connections");
+    const conn = page.getByTestId("connections");
+    await conn.locator("tr[data-source=cloud_api] code").waitFor();
+    assert((await conn.locator("tr[data-source=cloud_api] code").innerText()) === `${BASE}/webhooks/whatsapp`, "the Cloud API webhook address");
+    assert((await page.locator("main section.panel").count()) === 1, "settings shows more than one section at once");
+    await page.locator("nav.tabs a[data-section=sla]").click();
+    await page.locator('select[name="sla-unit"]').first().waitFor();
+    const units = await page.locator('select[name="sla-unit"]').first().locator("option").allInnerTexts();
+    assert(units.join(",") === "minutes,hours,days", `SLA units: ${units}`);
+    const h = await page.evaluate(() => document.documentElement.scrollHeight);
+    console.log(`     SLA section ${h}px tall`);
+  });
+
   await step("phone viewport (390x844): bottom navigation reaches /issues", async () => {
     const state = await ctx.storageState();
     const phone = await browser.newContext({
@@ -889,7 +906,7 @@ try {
   // Every page, as a manager walks through them (detail pages by their first list entry).
   async function pagesToVisit(p) {
     const list = ["/", "/inbox", "/issues", "/tasks", "/schedules", "/occurrences", "/reports", "/imports", "/settings"];
-    if (manager) list.push("/schedules/new");
+    if (manager) list.push("/schedules/new", "/settings?section=connections", "/settings?section=reminders", "/settings?section=sla", "/settings?section=people");
     const firstIssue = await p.evaluate(async () => (await (await fetch("/api/v1/issues?limit=1")).json()).items?.[0]?.id);
     if (firstIssue) list.push(`/issues/${firstIssue}`);
     const firstSchedule = await p.evaluate(async () => (await (await fetch("/api/v1/schedules")).json()).items?.[0]?.id);

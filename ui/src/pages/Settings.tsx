@@ -7,6 +7,7 @@ import { PageHeader } from "../components/Layout";
 import { Empty, Loading, Problem } from "../components/States";
 import { CATEGORIES, formatDateTime, humanize, personName, PRIORITIES, relative, timeZone } from "../format";
 import { useDocumentTitle, useResource } from "../hooks";
+import { Link, useLocation } from "../router";
 import type { Chat, Page, PersonFull, Site, SiteSettings, SlaPolicy, SlaRule, SlaTarget, Vendor } from "../types";
 import { t as tr } from "../i18n";
 
@@ -19,63 +20,65 @@ export function Settings() {
   const admin = can(user, "settings");
   const sections = [
     { id: "account", label: tr("Account"), show: true },
+    { id: "connections", label: tr("WhatsApp connections"), show: directory },
+    { id: "reminders", label: tr("Reminders"), show: directory },
     { id: "sites", label: tr("Sites"), show: directory },
     { id: "chats", label: tr("Chats"), show: directory },
     { id: "people", label: tr("People"), show: directory },
     { id: "vendors", label: tr("Vendors"), show: directory },
     { id: "sla", label: tr("SLA policy"), show: directory },
-    { id: "appliance", label: tr("Appliance"), show: admin },
-  ].filter((s) => s.show);
+    { id: "appliance", label: tr("Users and API"), show: admin },
+  ].filter((x) => x.show);
+  const { search } = useLocation();
+  const asked = search.get("section") ?? "account";
+  const current = sections.some((x) => x.id === asked) ? asked : "account";
   return (
     <div class="page page-settings">
       <PageHeader title={tr("Settings")} />
       {sections.length > 1 ? (
         <nav class="tabs" aria-label={tr("Settings sections")}>
-          {sections.map((s) => (
-            <a key={s.id} href={`#${s.id}`} class="tab">
-              {s.label}
-            </a>
+          {sections.map((x) => (
+            <Link key={x.id} href={`/settings?section=${x.id}`} class="tab" aria-current={x.id === current ? "page" : undefined} data-section={x.id}>
+              {x.label}
+            </Link>
           ))}
         </nav>
       ) : null}
 
-      <section class="panel" id="account" aria-labelledby="h-account">
-        <h2 id="h-account">{tr("Your account")}</h2>
-        <dl class="facts">
-          <div class="fact">
-            <dt>{tr("Name")}</dt>
-            <dd>{user?.name}</dd>
-          </div>
-          <div class="fact">
-            <dt>{tr("Role")}</dt>
-            <dd>{humanize(user?.role)}</dd>
-          </div>
-          <div class="fact">
-            <dt>{tr("User id")}</dt>
-            <dd>{user ? String(user.id) : ""}</dd>
-          </div>
-          <div class="fact">
-            <dt>{tr("Time zone")}</dt>
-            <dd>{timeZone()}</dd>
-          </div>
-        </dl>
-      </section>
-
-      {directory ? (
-        <>
-          <Sites />
-          <Chats />
-          <People />
-          <Vendors />
-          <SlaEditor editable={admin} />
-        </>
-      ) : (
-        <p class="notice">{tr("Only managers and administrators can change sites, people and policies.")}</p>
-      )}
-
-      {admin ? (
+      {current === "account" ? (
+        <section class="panel" id="account" aria-labelledby="h-account">
+          <h2 id="h-account">{tr("Your account")}</h2>
+          <dl class="facts">
+            <div class="fact">
+              <dt>{tr("Name")}</dt>
+              <dd>{user?.name}</dd>
+            </div>
+            <div class="fact">
+              <dt>{tr("Role")}</dt>
+              <dd>{humanize(user?.role)}</dd>
+            </div>
+            <div class="fact">
+              <dt>{tr("User id")}</dt>
+              <dd>{user ? String(user.id) : ""}</dd>
+            </div>
+            <div class="fact">
+              <dt>{tr("Time zone")}</dt>
+              <dd>{timeZone()}</dd>
+            </div>
+          </dl>
+          {!directory ? <p class="notice">{tr("Only managers and administrators can change sites, people and policies.")}</p> : null}
+        </section>
+      ) : null}
+      {current === "connections" ? <Connections /> : null}
+      {current === "reminders" ? <Reminders /> : null}
+      {current === "sites" ? <Sites /> : null}
+      {current === "chats" ? <Chats /> : null}
+      {current === "people" ? <People /> : null}
+      {current === "vendors" ? <Vendors /> : null}
+      {current === "sla" ? <SlaEditor editable={admin} /> : null}
+      {current === "appliance" ? (
         <section class="panel" id="appliance" aria-labelledby="h-appliance">
-          <h2 id="h-appliance">{tr("Appliance")}</h2>
+          <h2 id="h-appliance">{tr("Users and API")}</h2>
           <p>
             {tr("Users and API tokens are managed with")}{" "}<code>{tr("tapak user add")}</code>{" "}{tr("and")}{" "}<code>{tr("tapak token create")}</code>{" "}{tr("on the appliance. The API is described at")}{" "}
             <a href="/api/v1/openapi.json" target="_blank" rel="noopener">
@@ -86,6 +89,123 @@ export function Settings() {
         </section>
       ) : null}
     </div>
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// WhatsApp connections: the webhook address to paste for each source and the last delivery seen from it.
+
+const SOURCES: { id: string; name: string; path: string }[] = [
+  { id: "cloud_api", name: "WhatsApp Cloud API (Meta)", path: "/webhooks/whatsapp" },
+  { id: "waha", name: "WAHA", path: "/webhooks/waha" },
+  { id: "evolution", name: "Evolution API", path: "/webhooks/evolution" },
+];
+
+function Connections() {
+  const chats = useResource<Page<Chat>>("/chats", { limit: 500 });
+  const items = chats.data?.items ?? [];
+  return (
+    <section class="panel" id="connections" aria-labelledby="h-connections" data-testid="connections">
+      <h2 id="h-connections">{tr("WhatsApp connections")}</h2>
+      <p class="muted">{tr("Paste the webhook address into Meta's app settings or the gateway. Secrets are set in the appliance's configuration file.")}</p>
+      {chats.error && !chats.data ? (
+        <Problem error={chats.error} what={tr("Chats")} onRetry={chats.reload} />
+      ) : !chats.data ? (
+        <Loading />
+      ) : (
+        <div class="table-wrap" tabIndex={0}>
+          <table class="table table-compact">
+            <caption class="visually-hidden">{tr("WhatsApp connections")}</caption>
+            <thead>
+              <tr>
+                <th scope="col">{tr("Source")}</th>
+                <th scope="col">{tr("Webhook address")}</th>
+                <th scope="col">{tr("Chats")}</th>
+                <th scope="col">{tr("Last delivery")}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {SOURCES.map((src) => {
+                const mine = items.filter((c) => c.source === src.id);
+                const last = mine.map((c) => c.last_message_at ?? "").filter(Boolean).sort().pop() ?? null;
+                return (
+                  <tr key={src.id} data-source={src.id}>
+                    <td>{src.name}</td>
+                    <td>
+                      <code class="url">{`${location.origin}${src.path}`}</code>
+                    </td>
+                    <td class="num">{mine.length}</td>
+                    <td>{last ? `${formatDateTime(last)} (${relative(last)})` : <span class="muted">{tr("none received yet")}</span>}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Reminders: what the appliance sent lately (the outbox).
+
+interface Send {
+  id: number;
+  to: string;
+  purpose: string;
+  state: string;
+  text: string;
+  error?: string | null;
+  created_at: string;
+}
+
+function Reminders() {
+  const sends = useResource<Page<Send>>("/outbox", { limit: 30 });
+  return (
+    <section class="panel" id="reminders" aria-labelledby="h-reminders" data-testid="reminders">
+      <h2 id="h-reminders">{tr("Reminders")}</h2>
+      <p class="muted">{tr("Quiet hours, language and the approved template are set in the appliance's configuration ([reminders]); each schedule sets when to remind and whom to escalate to.")}</p>
+      <h3>{tr("Sent lately")}</h3>
+      {sends.error && !sends.data ? (
+        <Problem error={sends.error} what={tr("Reminders")} onRetry={sends.reload} />
+      ) : !sends.data ? (
+        <Loading />
+      ) : sends.data.items.length === 0 ? (
+        <Empty title={tr("Nothing sent yet")} icon="chat" />
+      ) : (
+        <div class="table-wrap" tabIndex={0}>
+          <table class="table table-compact">
+            <caption class="visually-hidden">{tr("Sent lately")}</caption>
+            <thead>
+              <tr>
+                <th scope="col">{tr("When")}</th>
+                <th scope="col">{tr("Kind")}</th>
+                <th scope="col">{tr("To")}</th>
+                <th scope="col">{tr("State")}</th>
+                <th scope="col">{tr("Message")}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {sends.data.items.map((x) => (
+                <tr key={x.id} data-row="send">
+                  <td class="nowrap">{formatDateTime(x.created_at)}</td>
+                  <td>{tr(x.purpose === "escalation" ? "escalation" : x.purpose === "summary" ? "summary" : "reminder")}</td>
+                  <td>{x.to}</td>
+                  <td>
+                    {tr(x.state)}
+                    {x.error ? <div class="row-sub">{x.error}</div> : null}
+                  </td>
+                  <td>
+                    <div class="clamp-1">{x.text}</div>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
   );
 }
 
@@ -560,19 +680,15 @@ function Vendors() {
 
 const WEEKDAYS = [tr("Mon"), tr("Tue"), tr("Wed"), tr("Thu"), tr("Fri"), tr("Sat"), tr("Sun")];
 
-function duration(mins: number): string {
-  if (!Number.isFinite(mins) || mins <= 0) return "";
-  if (mins % 1440 === 0) return `${mins / 1440} d`;
-  if (mins >= 60 && mins % 60 === 0) return `${mins / 60} h`;
-  if (mins > 60) return tr("{v0} h {v1} min", { v0: Math.floor(mins / 60), v1: mins % 60 });
-  return `${mins} min`;
-}
-
 function hhmm(t: string | null | undefined): string {
   return (t ?? "").slice(0, 5);
 }
 
+/** A target typed in minutes, hours or days (stored as minutes). */
 function MinutesField({ label, value, onChange, disabled }: { label: string; value: number; onChange: (n: number) => void; disabled: boolean }) {
+  const unitOf = (m: number) => (m > 0 && m % 1440 === 0 ? 1440 : m > 0 && m % 60 === 0 ? 60 : 1);
+  const [unit, setUnit] = useState(unitOf(value));
+  const shown = Number.isFinite(value) ? value / unit : NaN;
   return (
     <label class="field field-inline">
       <span>{label}</span>
@@ -582,12 +698,26 @@ function MinutesField({ label, value, onChange, disabled }: { label: string; val
           min={1}
           step={1}
           inputMode="numeric"
-          value={Number.isFinite(value) ? String(value) : ""}
+          name="sla-amount"
+          value={Number.isFinite(shown) ? String(shown) : ""}
           disabled={disabled}
-          onInput={(e) => onChange(Number(e.currentTarget.value))}
-          aria-describedby={undefined}
+          onInput={(e) => onChange(Math.round(Number(e.currentTarget.value) * unit))}
         />
-        <small>{tr("min")}{" "}{duration(value) ? `= ${duration(value)}` : ""}</small>
+        <select
+          name="sla-unit"
+          aria-label={tr("Unit of time")}
+          value={String(unit)}
+          disabled={disabled}
+          onChange={(e) => {
+            const u = Number(e.currentTarget.value);
+            setUnit(u);
+            if (Number.isFinite(shown)) onChange(Math.round(shown * u));
+          }}
+        >
+          <option value="1">{tr("minutes")}</option>
+          <option value="60">{tr("hours")}</option>
+          <option value="1440">{tr("days")}</option>
+        </select>
       </span>
     </label>
   );
