@@ -152,11 +152,21 @@ async fn a_reclassification_changes_only_its_message_and_its_preview_lists_the_s
     assert_eq!(applied["record"]["type"], "issue");
     assert_eq!(applied["record"]["id"], first);
     let (_, again_after) = get_json(&c, &s.u(&format!("/api/v1/messages/{again}")), &token).await;
-    assert_eq!(
-        again_after["kind"], again_before["kind"],
-        "the same words from someone else are not reclassified"
-    );
-    assert_eq!(again_after["record"], again_before["record"]);
+    // The same words from someone else are not re-classified as a fault of their own; the linker may read them as a
+    // follow-up of the new ticket, and then the move is listed.
+    assert_ne!(again_after["kind"], "issue_report", "{again_after}");
+    if again_after["record"] != again_before["record"] {
+        assert!(
+            applied["side_effects"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["kind"] == "message_moved"
+                    && e["message"] == again
+                    && e["to"] == again_after["record"]),
+            "{applied}"
+        );
+    }
     // One ticket more (the reclassified message's own), no duplicate for the later pool message.
     let (_, issues) = get_json(&c, &s.u("/api/v1/issues?limit=50"), &token).await;
     let mut ids: Vec<i64> = issues["items"]
