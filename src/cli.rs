@@ -93,6 +93,24 @@ pub enum Command {
         #[arg(long, default_value = "a4")]
         size: String,
     },
+    /// A daily, weekly or monthly report (docs/reports.md); JSON to standard output when no --output.
+    Report {
+        /// daily, weekly or monthly.
+        #[arg(value_parser = ["daily", "weekly", "monthly"])]
+        period: String,
+        /// A day in the period, YYYY-MM-DD (default today, in general.timezone).
+        #[arg(long, value_name = "DATE")]
+        date: Option<String>,
+        /// Site id or name (default the whole firm).
+        #[arg(long, value_name = "SITE")]
+        site: Option<String>,
+        /// json, csv (a ZIP of one CSV per table), xlsx, html or pdf.
+        #[arg(long, default_value = "json", value_parser = ["json", "csv", "xlsx", "html", "pdf"])]
+        format: String,
+        /// Write the report to FILE instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Export records for inspectors.
     Export {
         #[command(subcommand)]
@@ -431,6 +449,23 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             export_audit(&cfg, from, to, site.clone(), output)
         }
         Command::Verify { file, anchors } => verify_audit(file, anchors.as_deref()),
+        Command::Report {
+            period,
+            date,
+            site,
+            format,
+            output,
+        } => {
+            let cfg = load_config(&cli, None)?;
+            report(
+                &cfg,
+                period,
+                date.as_deref(),
+                site.clone(),
+                format,
+                output.as_deref(),
+            )
+        }
         Command::Posters {
             schedule,
             output,
@@ -483,6 +518,64 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 /// `tapak export audit`.
+fn report(
+    cfg: &Config,
+    period: &str,
+    date: Option<&str>,
+    site: Option<String>,
+    format: &str,
+    output: Option<&std::path::Path>,
+) -> Result<(), CliError> {
+    use crate::reports::{render, PeriodKind};
+    let bad = |what: &str| CliError::usage(what.to_string());
+    let kind = PeriodKind::parse(period).ok_or_else(|| bad("PERIOD: daily, weekly or monthly"))?;
+    let format = render::Format::parse(format)
+        .ok_or_else(|| bad("--format: json, csv, xlsx, html or pdf"))?;
+    let tz = cfg.timezone().map_err(|e| CliError::usage(e.to_string()))?;
+    let now = crate::clock::now();
+    let day = match date {
+        None => now.with_timezone(&tz).date_naive(),
+        Some(d) => chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map_err(|_| CliError::usage(format!("--date: expected YYYY-MM-DD, got {d:?}")))?,
+    };
+    if !cfg.db_path().exists() {
+        return Err(CliError::usage(format!(
+            "no tapak database at {} (use --data to point at the data directory)",
+            cfg.db_path().display()
+        )));
+    }
+    let db = crate::store::Db::open(&cfg.db_path())?;
+    let opts = crate::reports::Options::default();
+    let made = runtime()?.block_on(db.read(move |c| {
+        Ok(crate::store::reports::report(
+            c,
+            kind,
+            day,
+            site.as_deref(),
+            tz,
+            now,
+            &opts,
+        ))
+    }));
+    db.close();
+    let r = made
+        .map_err(|e| CliError::runtime(e.to_string()))?
+        .map_err(|e| match e {
+            crate::store::reports::ReportError::Store(crate::store::StoreError::NotFound(w)) => {
+                CliError::usage(format!("--site: {w} not found"))
+            }
+            crate::store::reports::ReportError::Period(p) => CliError::usage(format!("--{p}")),
+            other => CliError::runtime(other.to_string()),
+        })?;
+    let bytes = render::render(&r, format).map_err(|e| CliError::runtime(e.to_string()))?;
+    match output {
+        Some(path) => std::fs::write(path, &bytes)
+            .map_err(|e| CliError::runtime(format!("cannot write {}: {e}", path.display()))),
+        None => std::io::Write::write_all(&mut std::io::stdout(), &bytes)
+            .map_err(|e| CliError::runtime(format!("cannot write to standard output: {e}"))),
+    }
+}
+
 fn export_audit(
     cfg: &Config,
     from: &str,

@@ -684,3 +684,287 @@ async fn reports_are_for_readers_of_records_and_refuse_bad_input_clearly() {
     assert_eq!(st, 404, "{v}");
     a.stop().await;
 }
+
+async fn download(a: &Appliance, q: &str) -> (String, Vec<u8>) {
+    let r = client()
+        .get(a.u(&format!("/api/v1/reports/{q}")))
+        .bearer_auth(&a.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{q}");
+    let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+    let cd = r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        cd.starts_with("attachment; filename=\"tapak-weekly-2026-W50"),
+        "{cd}"
+    );
+    (ct, r.bytes().await.unwrap().to_vec())
+}
+
+fn unzip(bytes: &[u8]) -> std::collections::BTreeMap<String, String> {
+    use std::io::Read;
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    for i in 0..z.len() {
+        let mut f = z.by_index(i).unwrap();
+        let mut s = String::new();
+        if f.read_to_string(&mut s).is_ok() {
+            out.insert(f.name().to_string(), s);
+        }
+    }
+    out
+}
+
+/// Splits one CSV record (RFC 4180 quoting).
+fn csv_record(line: &str) -> Vec<String> {
+    let (mut out, mut cur, mut quoted, mut chars) =
+        (vec![], String::new(), false, line.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => out.push(std::mem::take(&mut cur)),
+            (c, _) => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
+#[tokio::test]
+async fn every_format_opens_and_shows_the_same_numbers() {
+    use calamine::{Data, Reader};
+    let f = firm().await;
+    let a = &f.a;
+    let [_, t2, t3, t4, t5] = f.t;
+    let q = "weekly/download?date=2026-12-10&format=";
+
+    // XLSX: the summary sheet first, real typed cells, frozen filtered headers.
+    let (ct, x) = download(a, &format!("{q}xlsx")).await;
+    assert!(ct.starts_with("application/vnd.openxmlformats"), "{ct}");
+    let mut wb = calamine::Xlsx::new(std::io::Cursor::new(x.clone())).unwrap();
+    let names = wb.sheet_names();
+    assert_eq!(names[0], "Summary");
+    for s in [
+        "Tickets",
+        "Scheduled work",
+        "Tasks",
+        "Repeated problems",
+        "Scorecards",
+        "Reminders",
+        "Chats",
+        "Sites",
+    ] {
+        assert!(names.iter().any(|n| n == s), "{s} in {names:?}");
+    }
+    let sum = wb.worksheet_range("Summary").unwrap();
+    let row = |r: &calamine::Range<Data>, name: &str| -> Vec<Data> {
+        r.rows()
+            .find(|row| row[0] == Data::String(name.into()))
+            .unwrap_or_else(|| panic!("{name}"))
+            .to_vec()
+    };
+    assert_eq!(
+        row(&sum, "Tickets opened")[1..],
+        [Data::Float(4.0), Data::Float(1.0)]
+    );
+    let first = &row(&sum, "First day")[1];
+    match first {
+        // 2026-12-07 is Excel day 46363
+        Data::DateTime(d) => assert!(
+            d.is_datetime() && (d.as_f64() - 46363.0).abs() < 1e-9,
+            "{d:?}"
+        ),
+        other => panic!("First day is {other:?}"),
+    }
+    match &row(&sum, "Mean time to resolve")[1] {
+        // 38400 s = 0.4444 days
+        Data::DateTime(d) => assert!((d.as_f64() - 38400.0 / 86400.0).abs() < 1e-9, "{d:?}"),
+        other => panic!("mean time to resolve is {other:?}"),
+    }
+    match &row(&sum, "Completion rate")[1] {
+        Data::Float(r) => assert!((r - 2.0 / 7.0).abs() < 1e-9),
+        other => panic!("completion rate is {other:?}"),
+    }
+    let tickets = wb.worksheet_range("Tickets").unwrap();
+    assert_eq!(row(&tickets, "Late to resolve")[1], Data::Float(2.0));
+    assert_eq!(
+        row(&tickets, "Late to resolve")[2],
+        Data::String(format!("#{t2} #{t4}"))
+    );
+    let cards = wb.worksheet_range("Scorecards").unwrap();
+    assert!(cards.rows().any(|r| r[1] == Data::String(HOSTILE.into())));
+    let files = {
+        use std::io::Read;
+        let mut z = zip::ZipArchive::new(std::io::Cursor::new(x)).unwrap();
+        let mut styles = String::new();
+        z.by_name("xl/styles.xml")
+            .unwrap()
+            .read_to_string(&mut styles)
+            .unwrap();
+        let mut sheet = String::new();
+        z.by_name("xl/worksheets/sheet2.xml")
+            .unwrap()
+            .read_to_string(&mut sheet)
+            .unwrap();
+        (styles, sheet)
+    };
+    for fmt in ["0.0%", "[h]:mm:ss", "yyyy-mm-dd"] {
+        assert!(
+            files.0.contains(&format!("formatCode=\"{fmt}\"")),
+            "{fmt} in styles"
+        );
+    }
+    assert!(
+        files.1.contains("ySplit=\"1\"") && files.1.contains("<autoFilter"),
+        "frozen, filtered header"
+    );
+
+    // CSV: a ZIP of one UTF-8 file per table with a header row.
+    let (ct, z) = download(a, &format!("{q}csv")).await;
+    assert_eq!(ct, "application/zip");
+    let files = unzip(&z);
+    assert!(
+        files.contains_key("summary.csv") && files.contains_key("scheduled_work.csv"),
+        "{:?}",
+        files.keys()
+    );
+    let tickets: Vec<Vec<String>> = files["tickets.csv"].lines().map(csv_record).collect();
+    assert_eq!(tickets[0], ["Metric", "Value", "Tickets"]);
+    assert!(tickets.contains(&vec![
+        "Opened".into(),
+        "4".into(),
+        format!("#{t2} #{t3} #{t4} #{t5}")
+    ]));
+    assert!(tickets.contains(&vec![
+        "Mean time to resolve".into(),
+        "10:40:00".into(),
+        String::new()
+    ]));
+    let cards: Vec<Vec<String>> = files["scorecards.csv"].lines().map(csv_record).collect();
+    assert!(
+        cards.iter().any(|r| r[1] == HOSTILE && r[2] == "1"),
+        "{cards:?}"
+    );
+    assert!(files["chats.csv"].contains("went silent"));
+
+    // HTML: self-contained, the hostile vendor name is text, not an element.
+    let (ct, h) = download(a, &format!("{q}html")).await;
+    assert!(ct.starts_with("text/html"));
+    let h = String::from_utf8(h).unwrap();
+    let dom = tl::parse(&h, tl::ParserOptions::default()).unwrap();
+    let p = dom.parser();
+    assert_eq!(
+        dom.query_selector("img").unwrap().count(),
+        0,
+        "no element from a name"
+    );
+    assert_eq!(dom.query_selector("script").unwrap().count(), 0);
+    assert!(
+        dom.query_selector("svg").unwrap().count() >= 2,
+        "inline charts"
+    );
+    assert!(dom.query_selector("style").unwrap().count() == 1);
+    assert!(
+        !h.contains("src=\"http") && !h.contains("href=\"http"),
+        "nothing from the network"
+    );
+    let cells: Vec<String> = dom
+        .query_selector("td")
+        .unwrap()
+        .filter_map(|n| n.get(p))
+        .map(|n| n.inner_text(p).to_string())
+        .collect();
+    assert!(
+        cells
+            .iter()
+            .any(|c| c == "&lt;img src=x onerror=alert(1)&gt;"),
+        "the name, escaped"
+    );
+    assert!(cells
+        .iter()
+        .any(|c| c == "no task-log entries" || c == "done"));
+    assert!(h.contains("size:A4"));
+
+    // PDF: a real PDF whose text says the same.
+    let (ct, pdf) = download(a, &format!("{q}pdf")).await;
+    assert_eq!(ct, "application/pdf");
+    let doc = lopdf::Document::load_mem(&pdf).unwrap();
+    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+    let text = doc.extract_text(&pages).unwrap();
+    for want in [
+        "tapak weekly report 2026-W50, all sites",
+        "Late to resolve",
+        "Repeated problems",
+        "PumpCo",
+        HOSTILE,
+    ] {
+        assert!(text.contains(want), "{want} in the PDF text:\n{text}");
+    }
+    assert!(
+        text.contains("10:40:00") && text.contains("28.6%"),
+        "{text}"
+    );
+
+    // The CLI writes the same report (JSON to standard output; a file with --output).
+    let data = a.dir.path().join("data");
+    let cfg = a.dir.path().join("config.toml");
+    let cli = |args: &[&str]| {
+        std::process::Command::new(bin())
+            .arg("--data")
+            .arg(&data)
+            .arg("--config")
+            .arg(&cfg)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = cli(&["report", "weekly", "--date", "2026-12-10"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(ids(&v["tickets"]["ids"]["opened"]), vec![t2, t3, t4, t5]);
+    let file = a.dir.path().join("w.xlsx");
+    let out = cli(&[
+        "report",
+        "weekly",
+        "--date",
+        "2026-12-10",
+        "--site",
+        "Kenanga Heights",
+        "--format",
+        "xlsx",
+        "--output",
+        file.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut wb = calamine::Xlsx::new(std::io::Cursor::new(std::fs::read(&file).unwrap())).unwrap();
+    let sum = wb.worksheet_range("Summary").unwrap();
+    assert_eq!(row(&sum, "Site")[1], Data::String("Kenanga Heights".into()));
+    assert_eq!(row(&sum, "Tickets opened")[1], Data::Float(2.0));
+    let out = cli(&["report", "weekly", "--date", "2026-02-30"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--date"));
+    let out = cli(&["report", "weekly", "--site", "Nowhere"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    f.a.stop().await;
+}

@@ -7,6 +7,7 @@
 pub mod compute;
 pub mod model;
 pub mod period;
+pub mod render;
 
 pub use compute::{build, Options};
 pub use model::*;

@@ -95,6 +95,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/api/v1/repeats", get(records::repeats))
         .route("/api/v1/outbox", get(outbox::list))
         .route("/api/v1/reports/{period}", get(reports::get_report))
+        .route("/api/v1/reports/{period}/download", get(reports::download))
         .route(
             "/api/v1/settings/reminder-texts",
             get(outbox::get_texts).put(outbox::put_texts),

@@ -84,3 +84,64 @@ pub async fn get_report(
     let kind = kind(&period)?;
     Ok(Json(load(&st, kind, &p).await?))
 }
+
+#[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DownloadParams {
+    /// `csv` (a ZIP of one CSV per table), `xlsx`, `html`, `pdf` or `json`.
+    pub format: String,
+    /// A day in the period, `YYYY-MM-DD` in the configured time zone; default today.
+    pub date: Option<String>,
+    /// Site id or name; default the whole firm.
+    pub site: Option<String>,
+}
+
+/// The report as a file: CSV (ZIP), XLSX, HTML or PDF.
+#[utoipa::path(get, path = "/api/v1/reports/{period}/download", tag = "reports",
+    params(("period" = String, Path, description = "daily, weekly or monthly"), DownloadParams),
+    responses((status = 200, description = "the file, as an attachment"), (status = 400, description = "bad format or date"),
+        (status = 404, description = "unknown period or site")),
+    security(("token" = []), ("session" = [])))]
+pub async fn download(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(period): Path<String>,
+    QueryParams(p): QueryParams<DownloadParams>,
+) -> ApiResult<axum::response::Response> {
+    use crate::reports::render::{self, Format};
+    use axum::http::{header, HeaderValue};
+    use axum::response::IntoResponse;
+    caller.require(Permission::ReadRecords)?;
+    let kind = kind(&period)?;
+    let format = Format::parse(&p.format).ok_or_else(|| {
+        ApiError::invalid(format!(
+            "format: {:?} is not one of csv, xlsx, html, pdf, json",
+            p.format
+        ))
+    })?;
+    let report = load(
+        &st,
+        kind,
+        &ReportParams {
+            date: p.date.clone(),
+            site: p.site.clone(),
+        },
+    )
+    .await?;
+    let name = render::file_name(&report, format);
+    let bytes = tokio::task::spawn_blocking(move || render::render(&report, format))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut resp = bytes.into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.mime()),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
