@@ -131,8 +131,8 @@ pub async fn download(
     let name = render::file_name(&report, format);
     let bytes = tokio::task::spawn_blocking(move || render::render(&report, format))
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
     let mut resp = bytes.into_response();
     let h = resp.headers_mut();
     h.insert(
