@@ -3,6 +3,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
+use std::collections::HashMap;
 
 use super::chats::NamedRef;
 use super::StoreError;
@@ -450,14 +451,66 @@ pub fn list(
         },
     )?;
     let mut out: Vec<Occurrence> = rows.collect::<Result<_, _>>()?;
-    let mut ev = conn.prepare_cached(
-        "SELECT id FROM evidence WHERE record_type = 'task' AND record_id = ?1 ORDER BY id",
-    )?;
+    // The page's evidence and reminders in one query each (not two per occurrence).
+    let tasks: Vec<i64> = out.iter().filter_map(|o| o.task).collect();
+    let mut evidence: HashMap<i64, Vec<i64>> = HashMap::new();
+    if !tasks.is_empty() {
+        let mut ev = conn.prepare_cached(
+            "SELECT record_id, id FROM evidence WHERE record_type = 'task' \
+             AND record_id IN (SELECT value FROM json_each(?1)) ORDER BY id",
+        )?;
+        let ids = serde_json::to_string(&tasks)?;
+        for r in ev.query_map([ids], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))? {
+            let (task, id) = r?;
+            evidence.entry(task).or_default().push(id);
+        }
+    }
+    let ids: Vec<i64> = out.iter().map(|o| o.id).collect();
+    let mut reminders = steps_of(conn, "occurrence", &ids)?;
     for o in &mut out {
         if let Some(t) = o.task {
-            o.evidence = ev.query_map([t], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            o.evidence = evidence.remove(&t).unwrap_or_default();
         }
-        o.reminders = steps(conn, "occurrence", o.id)?;
+        o.reminders = reminders.remove(&o.id).unwrap_or_default();
+    }
+    Ok(out)
+}
+
+/// [`steps`] for many subjects at once, by subject id.
+fn steps_of(
+    conn: &Connection,
+    about_type: &str,
+    about_ids: &[i64],
+) -> Result<HashMap<i64, Vec<Step>>, StoreError> {
+    let mut out: HashMap<i64, Vec<Step>> = HashMap::new();
+    if about_ids.is_empty() {
+        return Ok(out);
+    }
+    let mut st = conn.prepare_cached(
+        "SELECT l.id, l.rung, l.purpose, l.recipient, l.text, l.at, o.id, o.state, l.about_id FROM ladder_steps l \
+         LEFT JOIN outbox o ON o.about_type = l.about_type AND o.about_id = l.about_id AND o.rung = l.rung \
+         AND o.recipient = l.recipient \
+         WHERE l.about_type = ?1 AND l.about_id IN (SELECT value FROM json_each(?2)) ORDER BY l.at_ms, l.id",
+    )?;
+    let ids = serde_json::to_string(about_ids)?;
+    let rows = st.query_map(params![about_type, ids], |r| {
+        Ok((
+            r.get::<_, i64>(8)?,
+            Step {
+                id: r.get(0)?,
+                rung: r.get(1)?,
+                purpose: r.get(2)?,
+                to: r.get(3)?,
+                text: r.get(4)?,
+                at: r.get(5)?,
+                send: r.get(6)?,
+                state: r.get(7)?,
+            },
+        ))
+    })?;
+    for r in rows {
+        let (id, step) = r?;
+        out.entry(id).or_default().push(step);
     }
     Ok(out)
 }
