@@ -66,6 +66,9 @@ try {
     // Lazy images load once scrolled to.
     const height = await page.evaluate(() => document.documentElement.scrollHeight);
     for (let y = 0; y < height; y += 700) await page.evaluate((yy) => window.scrollTo(0, yy), y);
+    // Scrolling fast may leave lazy images far down unrequested on a busy machine: ask for every one now (each must
+    // still load from the ZIP for the check below to pass).
+    await page.evaluate(() => document.querySelectorAll('img[loading="lazy"]').forEach((i) => (i.loading = "eager")));
     await page.waitForFunction(() => [...document.images].every((i) => i.complete), null, { timeout: 15000 });
   }
 
