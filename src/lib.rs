@@ -27,6 +27,7 @@ pub mod gateway;
 pub mod ingest;
 pub mod message;
 pub mod outbox;
+pub mod pdf;
 pub mod pipeline;
 pub mod posters;
 pub mod records;

@@ -222,12 +222,7 @@ fn pdf(s: &Schedule, posters: &[Poster], size: Size) -> Result<Vec<u8>, PosterEr
     pdf.pages(tree)
         .kids(pages.iter().map(|p| p.0))
         .count(pages.len() as i32);
-    pdf.type1_font(font)
-        .base_font(Name(b"Helvetica"))
-        .encoding_predefined(Name(b"WinAnsiEncoding"));
-    pdf.type1_font(bold)
-        .base_font(Name(b"Helvetica-Bold"))
-        .encoding_predefined(Name(b"WinAnsiEncoding"));
+    crate::pdf::helvetica(&mut pdf, font, bold);
     for (p, (page_id, content_id, image_id)) in posters.iter().zip(&pages) {
         let qr = qr_image(&p.link, 4)?;
         let mut page = pdf.page(*page_id);

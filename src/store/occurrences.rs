@@ -354,29 +354,6 @@ pub fn take_step(tx: &Transaction<'_>, s: &NewStep<'_>) -> Result<bool, StoreErr
     Ok(n > 0)
 }
 
-/// The steps taken for a subject, oldest first.
-pub fn steps(conn: &Connection, about_type: &str, about_id: i64) -> Result<Vec<Step>, StoreError> {
-    let mut st = conn.prepare_cached(
-        "SELECT l.id, l.rung, l.purpose, l.recipient, l.text, l.at, o.id, o.state FROM ladder_steps l \
-         LEFT JOIN outbox o ON o.about_type = l.about_type AND o.about_id = l.about_id AND o.rung = l.rung \
-         AND o.recipient = l.recipient \
-         WHERE l.about_type = ?1 AND l.about_id = ?2 ORDER BY l.at_ms, l.id",
-    )?;
-    let rows = st.query_map(params![about_type, about_id], |r| {
-        Ok(Step {
-            id: r.get(0)?,
-            rung: r.get(1)?,
-            purpose: r.get(2)?,
-            to: r.get(3)?,
-            text: r.get(4)?,
-            at: r.get(5)?,
-            send: r.get(6)?,
-            state: r.get(7)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
 /// Filters for the occurrence list.
 #[derive(Debug, Default, Clone)]
 pub struct Filter {
@@ -476,7 +453,7 @@ pub fn list(
     Ok(out)
 }
 
-/// [`steps`] for many subjects at once, by subject id.
+/// The steps taken for each of many subjects (one query), oldest first, by subject id.
 fn steps_of(
     conn: &Connection,
     about_type: &str,

@@ -162,12 +162,7 @@ pub fn render(r: &Report, tables: &[Table]) -> Vec<u8> {
     pdf.pages(tree)
         .kids(ids.iter().map(|p| p.0))
         .count(ids.len() as i32);
-    pdf.type1_font(font)
-        .base_font(Name(b"Helvetica"))
-        .encoding_predefined(Name(b"WinAnsiEncoding"));
-    pdf.type1_font(bold)
-        .base_font(Name(b"Helvetica-Bold"))
-        .encoding_predefined(Name(b"WinAnsiEncoding"));
+    crate::pdf::helvetica(&mut pdf, font, bold);
     let count = pages.len();
     for (n, (page_lines, (page_id, content_id))) in pages.iter().zip(&ids).enumerate() {
         let mut page = pdf.page(*page_id);
