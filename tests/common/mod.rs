@@ -534,3 +534,24 @@ pub fn assert_foreign_keys_hold(db: &std::path::Path) {
         "foreign keys broken (table, rowid, parent): {bad:?}"
     );
 }
+
+/// Waits until at least `n` messages are stored and every one with text is classified.
+pub async fn wait_processed(c: &reqwest::Client, s: &Server, token: &str, n: usize) {
+    eventually(30, "messages processed", || {
+        let (c, u, t) = (
+            c.clone(),
+            s.u("/api/v1/messages?limit=500"),
+            token.to_string(),
+        );
+        async move {
+            let (_, v) = get_json(&c, &u, &t).await;
+            let items = v["items"].as_array().cloned().unwrap_or_default();
+            let done = items
+                .iter()
+                .filter(|m| m["type"] == "system" || !m["kind"].is_null() || m["text"].is_null())
+                .count();
+            (items.len() >= n && done == items.len()).then_some(())
+        }
+    })
+    .await;
+}
