@@ -15,8 +15,13 @@ use tapak::pipeline::Pipeline;
 
 /// 2026-12-07 at a local (Kuala Lumpur, +08:00) time.
 fn kl(h: u32, m: u32) -> DateTime<Utc> {
+    kl_on(7, h, m)
+}
+
+/// December `day`, 2026 at a local (Kuala Lumpur) time.
+fn kl_on(day: u32, h: u32, m: u32) -> DateTime<Utc> {
     chrono_tz::Asia::Kuala_Lumpur
-        .with_ymd_and_hms(2026, 12, 7, h, m, 0)
+        .with_ymd_and_hms(2026, 12, day, h, m, 0)
         .single()
         .unwrap()
         .with_timezone(&Utc)
@@ -167,6 +172,52 @@ fn rungs(o: &Value) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// Aminah's reports `(message id, time, text, photo media id)` in the group; answers the task entries once each is
+/// stored (and any photo fetched), and the id of a block's entry.
+async fn aminah_reports(
+    a: &Appliance,
+    c: &reqwest::Client,
+    t: &str,
+    reports: &[(&str, DateTime<Utc>, &str, Option<&str>)],
+) -> Vec<Value> {
+    for (id, at, text, media) in reports {
+        let body = cloud_group_msg(
+            id,
+            "60123456701",
+            "Aminah",
+            at.timestamp(),
+            Some(text),
+            *media,
+            None,
+        );
+        a.post_cloud(c, &body).await;
+    }
+    let photos = reports.iter().any(|r| r.3.is_some());
+    eventually(30, "the task entries", || {
+        let (c, u, t) = (c.clone(), a.u("/api/v1/tasks"), t.to_string());
+        async move {
+            let (_, v) = get_json(&c, &u, &t).await;
+            let items = v["items"].as_array().cloned().unwrap_or_default();
+            (items.len() == reports.len()
+                && (!photos
+                    || items
+                        .iter()
+                        .any(|i| !i["evidence"].as_array().unwrap().is_empty())))
+            .then_some(items)
+        }
+    })
+    .await
+}
+
+fn task_of(tasks: &[Value], block: &str) -> i64 {
+    tasks
+        .iter()
+        .find(|x| x["location"]["block"] == block)
+        .unwrap_or_else(|| panic!("{tasks:?}"))["id"]
+        .as_i64()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -411,52 +462,22 @@ async fn a_report_without_the_photo_gets_a_photo_request_and_one_with_it_is_left
         assert_eq!(st, 201, "{v}");
     }
     a.tick_at(kl(7, 0)).await;
-    let at = |h, m| kl(h, m).timestamp();
-    a.post_cloud(
+    let tasks = aminah_reports(
+        &a,
         &c,
-        &cloud_group_msg(
-            "wamid.s1",
-            "60123456701",
-            "Aminah",
-            at(9, 0),
-            Some("Siap mop tandas blok C ✅"),
-            Some("m-c"),
-            None,
-        ),
+        &t,
+        &[
+            (
+                "wamid.s1",
+                kl(9, 0),
+                "Siap mop tandas blok C ✅",
+                Some("m-c"),
+            ),
+            ("wamid.s2", kl(9, 5), "Siap mop tandas blok D ✅", None),
+        ],
     )
     .await;
-    a.post_cloud(
-        &c,
-        &cloud_group_msg(
-            "wamid.s2",
-            "60123456701",
-            "Aminah",
-            at(9, 5),
-            Some("Siap mop tandas blok D ✅"),
-            None,
-            None,
-        ),
-    )
-    .await;
-    let tasks = eventually(30, "two task entries", || {
-        let (c, u, t) = (c.clone(), a.u("/api/v1/tasks"), t.clone());
-        async move {
-            let (_, v) = get_json(&c, &u, &t).await;
-            let items = v["items"].as_array().cloned().unwrap_or_default();
-            (items.len() == 2
-                && items
-                    .iter()
-                    .any(|i| !i["evidence"].as_array().unwrap().is_empty()))
-            .then_some(items)
-        }
-    })
-    .await;
-    let task_c = tasks
-        .iter()
-        .find(|x| x["location"]["block"] == "C")
-        .unwrap_or_else(|| panic!("{tasks:?}"))["id"]
-        .as_i64()
-        .unwrap();
+    let task_c = task_of(&tasks, "C");
 
     a.tick_at(kl(9, 30)).await;
     let day = occurrences(&a, &c, &t, "date=2026-12-07").await;
@@ -486,6 +507,124 @@ async fn a_report_without_the_photo_gets_a_photo_request_and_one_with_it_is_left
     let o = o.iter().find(|o| o["id"] == oc["id"]).unwrap();
     assert_eq!(o["status"], "fulfilled");
     assert!(rungs(o).is_empty());
+    a.stop().await;
+}
+
+/// A task report decides at most one occurrence: the one whose window it falls in, else (a late report) the last
+/// one started before it. Yesterday's missed cleaning is still open the next morning (its escalation is a day after
+/// the due time), and today's on-time report must not also make yesterday's `late`; a report sent before today's
+/// start is yesterday's late one and leaves today's pending.
+#[tokio::test]
+async fn a_task_report_decides_one_occurrence_not_yesterdays_and_todays() {
+    let dir = tempfile::tempdir().unwrap();
+    let graph = FakeGraph::start(vec![("m-c", jpeg(640, 480, 5))], 0).await;
+    let a = Appliance::start(dir.path(), &graph.url, kl(7, 0)).await;
+    let c = client();
+    let t = a.token("manager").await;
+    for b in ["C", "D"] {
+        let mut s = cleaning(b);
+        s["photo_required"] = json!(b == "C");
+        s["escalate_after_minutes"] = json!(24 * 60);
+        let (st, v) = send_json(&c, reqwest::Method::POST, &a.u("/api/v1/schedules"), &t, &s).await;
+        assert_eq!(st, 201, "{v}");
+    }
+    // Another schedule for the same place in the afternoon: its missed occurrence of the 7th is still open on the
+    // 8th, and the morning's on-time report is the morning's, not a late one for the afternoon before.
+    let mut pm = cleaning("C");
+    pm["name"] = json!("Block C toilets (afternoon)");
+    pm["rrule"] = json!("DTSTART;TZID=Asia/Kuala_Lumpur:20261201T140000\nRRULE:FREQ=DAILY");
+    pm["escalate_after_minutes"] = json!(24 * 60);
+    let (st, v) = send_json(
+        &c,
+        reqwest::Method::POST,
+        &a.u("/api/v1/schedules"),
+        &t,
+        &pm,
+    )
+    .await;
+    assert_eq!(st, 201, "{v}");
+    a.tick_at(kl(7, 0)).await;
+    a.tick_at(kl(10, 30)).await;
+    a.tick_at(kl(16, 30)).await;
+    let day1 = occurrences(&a, &c, &t, "date=2026-12-07").await;
+    assert!(
+        day1.len() == 3 && day1.iter().all(|o| o["status"] == "missed"),
+        "nothing reported on the 7th: {day1:?}"
+    );
+    // Block D: done at 07:00 on the 8th, before that day's 08:00 start: yesterday's, late. Block C: done with the
+    // photo at 09:00 on the 8th, inside that day's window: today's, fulfilled.
+    let tasks = aminah_reports(
+        &a,
+        &c,
+        &t,
+        &[
+            (
+                "wamid.d1",
+                kl_on(8, 7, 0),
+                "Siap mop tandas blok D ✅",
+                None,
+            ),
+            (
+                "wamid.c1",
+                kl_on(8, 9, 0),
+                "Siap mop tandas blok C ✅",
+                Some("m-c"),
+            ),
+        ],
+    )
+    .await;
+    let (task_c, task_d) = (task_of(&tasks, "C"), task_of(&tasks, "D"));
+    for now in [kl_on(8, 9, 30), kl_on(8, 10, 30)] {
+        a.tick_at(now).await;
+        let all = occurrences(&a, &c, &t, "from=2026-12-07&to=2026-12-08").await;
+        let find = |b: &str, day: &str| {
+            all.iter()
+                .find(|o| {
+                    o["schedule"]["name"] == format!("Block {b} toilets")
+                        && o["starts_at"].as_str().unwrap().starts_with(day)
+                })
+                .cloned()
+                .unwrap_or_else(|| panic!("{b} {day}: {all:?}"))
+        };
+        // Starts at 08:00 local, 00:00 UTC.
+        let (c7, c8) = (find("C", "2026-12-07"), find("C", "2026-12-08"));
+        let (d7, d8) = (find("D", "2026-12-07"), find("D", "2026-12-08"));
+        assert_eq!(c8["status"], "fulfilled", "{c8}");
+        assert_eq!(c8["task"], task_c);
+        assert_eq!(
+            c7["status"], "missed",
+            "today's report is not yesterday's: {c7}"
+        );
+        assert!(c7["task"].is_null(), "{c7}");
+        let pm7 = all
+            .iter()
+            .find(|o| {
+                o["schedule"]["name"] == "Block C toilets (afternoon)"
+                    && o["starts_at"].as_str().unwrap().starts_with("2026-12-07")
+            })
+            .unwrap_or_else(|| panic!("{all:?}"));
+        assert_eq!(
+            pm7["status"], "missed",
+            "the morning's report is the morning's: {pm7}"
+        );
+        assert!(pm7["task"].is_null(), "{pm7}");
+        assert_eq!(d7["status"], "late", "{d7}");
+        assert_eq!(d7["task"], task_d);
+        let expected = if now < kl_on(8, 10, 0) {
+            "pending"
+        } else {
+            "missed"
+        };
+        assert_eq!(
+            d8["status"], expected,
+            "yesterday's late report is not today's: {d8}"
+        );
+        assert!(d8["task"].is_null(), "{d8}");
+        let (_, tc) = get_json(&c, &a.u(&format!("/api/v1/tasks/{task_c}")), &t).await;
+        assert_eq!(tc["schedule"], c8["id"]);
+        let (_, td) = get_json(&c, &a.u(&format!("/api/v1/tasks/{task_d}")), &t).await;
+        assert_eq!(td["schedule"], d7["id"]);
+    }
     a.stop().await;
 }
 

@@ -5,7 +5,8 @@
 //! schedule's (linking rule L3: a shared key with the same value and no shared key different; an assignee's report
 //! with no location counts too). Among the reports that count, the best outcome wins: done on time with the photo
 //! (`fulfilled`) > done on time without the required photo (`missing_photo`) > done after the due time (`late`) >
-//! reported blocked (`blocked`). With none of these: `pending` until the due time, `missed` after it. A manager's
+//! reported blocked (`blocked`). A report sent once the schedule's next occurrence has started is that one's, never
+//! a late one for this ([`Window::next_start`]). With none of these: `pending` until the due time, `missed` after it. A manager's
 //! excuse overrides everything.
 
 use chrono::{DateTime, Duration, Utc};
@@ -64,18 +65,32 @@ impl OccurrenceStatus {
     }
 }
 
-/// One occurrence's time window: reports are due by `due_at`.
+/// One occurrence's time window: reports are due by `due_at`. What is reported from `next_start` on (the same
+/// schedule's next occurrence) belongs to that one, so a report decides at most one occurrence of a schedule: the one
+/// whose window it falls in, or, late, the last one started before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
     pub starts_at: DateTime<Utc>,
     pub due_at: DateTime<Utc>,
+    /// The next occurrence's start; `None` when there is none (the schedule ended).
+    pub next_start: Option<DateTime<Utc>>,
 }
 
 impl Window {
     /// `start + window_minutes`, or `None` if that overflows.
     pub fn new(starts_at: DateTime<Utc>, window_minutes: i64) -> Option<Window> {
         let due_at = starts_at.checked_add_signed(Duration::try_minutes(window_minutes)?)?;
-        Some(Window { starts_at, due_at })
+        Some(Window {
+            starts_at,
+            due_at,
+            next_start: None,
+        })
+    }
+
+    /// Whether something sent at `at` (and seen by `now`) concerns this occurrence rather than an earlier or a later
+    /// one.
+    pub fn covers(&self, at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        at >= self.starts_at && at <= now && self.next_start.is_none_or(|n| at < n)
     }
 }
 
@@ -162,7 +177,7 @@ pub fn evaluate(
     };
     let best = reports
         .iter()
-        .filter(|r| r.at >= window.starts_at && r.at <= now && counts(expect, r))
+        .filter(|r| window.covers(r.at, now) && counts(expect, r))
         .filter_map(|r| rank(r).map(|(k, s)| (k, r.at, s, r)))
         .min_by_key(|(k, at, _, _)| (*k, *at));
     match best {
@@ -224,7 +239,7 @@ pub fn evaluate_round(
     let mut first_seen: Vec<Option<DateTime<Utc>>> = vec![None; checkpoints.len()];
     for c in checkins
         .iter()
-        .filter(|c| c.at >= window.starts_at && c.at <= now && (c.by_assignee || c.in_chat))
+        .filter(|c| window.covers(c.at, now) && (c.by_assignee || c.in_chat))
     {
         for (i, code) in checkpoints.iter().enumerate() {
             let hit = c.whole_round || c.codes.iter().any(|k| k.eq_ignore_ascii_case(code));
@@ -410,6 +425,48 @@ mod tests {
         round_ok.whole_round = true;
         assert_eq!(
             evaluate_round(w, &cps, &[round_ok], t(3, 0), None).status,
+            OccurrenceStatus::Fulfilled
+        );
+    }
+
+    #[test]
+    fn a_report_after_the_next_start_is_the_next_occurrences_not_a_late_one() {
+        let mut w = w();
+        w.next_start = Some(t(12, 0));
+        let next = Window::new(t(12, 0), 120).unwrap();
+        let late = [report(t(11, 0), TaskStatus::Done, true)];
+        assert_eq!(
+            evaluate(w, &expect(true), &late, t(13, 0), None).status,
+            OccurrenceStatus::Late
+        );
+        assert_eq!(
+            evaluate(next, &expect(true), &late, t(13, 0), None).status,
+            OccurrenceStatus::Pending
+        );
+        let on_time_next = [report(t(12, 30), TaskStatus::Done, true)];
+        assert_eq!(
+            evaluate(w, &expect(true), &on_time_next, t(13, 0), None).status,
+            OccurrenceStatus::Missed
+        );
+        assert_eq!(
+            evaluate(next, &expect(true), &on_time_next, t(13, 0), None).status,
+            OccurrenceStatus::Fulfilled
+        );
+        // Patrol rounds alike: a check-in in the next round is not a late one for this round.
+        let ci = CheckIn {
+            at: t(12, 5),
+            codes: vec!["CP1".into()],
+            whole_round: false,
+            by_assignee: true,
+            in_chat: true,
+        };
+        let cps = vec!["CP1".to_string()];
+        assert_eq!(
+            evaluate_round(w, &cps, std::slice::from_ref(&ci), t(13, 0), None).status,
+            OccurrenceStatus::Missed
+        );
+        assert_eq!(
+            evaluate_round(next, &cps, &[ci], t(13, 0), None).status,
             OccurrenceStatus::Fulfilled
         );
     }

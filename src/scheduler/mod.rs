@@ -444,21 +444,23 @@ fn evaluate(
         vec![]
     };
 
-    for o in &open {
-        let Some(c) = ctxs.get(&o.schedule) else {
-            continue;
-        };
-        let (Some(starts), Some(due)) = (at(o.starts_ms), at(o.due_ms)) else {
-            continue;
-        };
-        let window = Window {
-            starts_at: starts,
-            due_at: due,
-        };
-        stats.evaluated += 1;
-        let excused = o.excused_reason.as_deref();
-        let (st, task, reported, reason, missing) = if c.s.checkpoints.is_empty() {
-            let Some(expect) = &c.expect else { continue };
+    let window_of = |o: &occ::Open| -> Option<Window> {
+        Some(Window {
+            starts_at: at(o.starts_ms)?,
+            due_at: at(o.due_ms)?,
+            next_start: o.next_starts_ms.and_then(at),
+        })
+    };
+    // Each open work occurrence's candidate reports: those by an assignee, in its chat, or with its poster tag.
+    let candidates: Vec<Vec<Report>> = open
+        .iter()
+        .map(|o| {
+            let Some(c) = ctxs.get(&o.schedule) else {
+                return vec![];
+            };
+            let Some(expect) = c.expect.as_ref().filter(|_| c.s.checkpoints.is_empty()) else {
+                return vec![];
+            };
             let mut idx: Vec<usize> = vec![];
             if let Some(chat) = &c.s.chat {
                 idx.extend(by_chat.get(&chat.id).into_iter().flatten());
@@ -489,6 +491,46 @@ fn evaluate(
                 })
                 .collect();
             rs.extend(tag_reports(c, expect, &tagged, &reports));
+            rs
+        })
+        .collect();
+    // A task report decides at most one occurrence: the one it already decided, else the first open one whose
+    // window (start to due time) it falls in; only a report owned by neither may be a late one.
+    let mut owner: HashMap<i64, i64> = reports
+        .iter()
+        .filter_map(|r| Some((r.task, r.occurrence?)))
+        .collect();
+    for (o, rs) in open.iter().zip(&candidates) {
+        let (Some(c), Some(w)) = (ctxs.get(&o.schedule), window_of(o)) else {
+            continue;
+        };
+        let Some(expect) = &c.expect else { continue };
+        for r in rs {
+            if let Some(t) = r.task {
+                let decides = r.status != TaskStatus::InProgress;
+                if decides && r.at <= w.due_at && w.covers(r.at, now) && status::counts(expect, r) {
+                    owner.entry(t).or_insert(o.id);
+                }
+            }
+        }
+    }
+
+    for (o, mut rs) in open.iter().zip(candidates) {
+        let Some(c) = ctxs.get(&o.schedule) else {
+            continue;
+        };
+        let Some(window) = window_of(o) else {
+            continue;
+        };
+        let due = window.due_at;
+        stats.evaluated += 1;
+        let excused = o.excused_reason.as_deref();
+        let (st, task, reported, reason, missing) = if c.s.checkpoints.is_empty() {
+            let Some(expect) = &c.expect else { continue };
+            rs.retain(|r| {
+                r.task
+                    .is_none_or(|t| owner.get(&t).is_none_or(|&other| other == o.id))
+            });
             let out = status::evaluate(window, expect, &rs, now, excused);
             (
                 out.status,

@@ -72,6 +72,8 @@ pub struct Open {
     pub schedule: i64,
     pub starts_ms: i64,
     pub due_ms: i64,
+    /// The same schedule's next occurrence's start, if there is one.
+    pub next_starts_ms: Option<i64>,
     pub round: Option<i64>,
     pub status: String,
     pub task: Option<i64>,
@@ -82,9 +84,11 @@ pub struct Open {
 /// Open occurrences that have started by `now_ms`, oldest first.
 pub fn open(conn: &Connection, now_ms: i64) -> Result<Vec<Open>, StoreError> {
     let mut st = conn.prepare_cached(
-        "SELECT id, schedule_id, starts_at_ms, due_at_ms, round, status, task_id, excused_reason, missing_checkpoints \
-         FROM occurrences \
-         WHERE settled = 0 AND starts_at_ms <= ?1 ORDER BY starts_at_ms, id",
+        "SELECT o.id, o.schedule_id, o.starts_at_ms, o.due_at_ms, o.round, o.status, o.task_id, o.excused_reason, \
+         o.missing_checkpoints, (SELECT n.starts_at_ms FROM occurrences n WHERE n.schedule_id = o.schedule_id \
+         AND n.starts_at_ms > o.starts_at_ms ORDER BY n.starts_at_ms LIMIT 1) \
+         FROM occurrences o \
+         WHERE o.settled = 0 AND o.starts_at_ms <= ?1 ORDER BY o.starts_at_ms, o.id",
     )?;
     let rows = st.query_map([now_ms], |r| {
         Ok(Open {
@@ -97,6 +101,7 @@ pub fn open(conn: &Connection, now_ms: i64) -> Result<Vec<Open>, StoreError> {
             task: r.get(6)?,
             excused_reason: r.get(7)?,
             missing: serde_json::from_str(&r.get::<_, String>(8)?).unwrap_or_default(),
+            next_starts_ms: r.get(9)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -167,6 +172,8 @@ pub struct TaskReport {
     pub vendor: Option<i64>,
     pub text: Option<String>,
     pub has_photo: bool,
+    /// The occurrence it already decided, if any.
+    pub occurrence: Option<i64>,
 }
 
 /// Task entries reported in `[from_ms, to_ms]`.
@@ -177,7 +184,8 @@ pub fn task_reports(
 ) -> Result<Vec<TaskReport>, StoreError> {
     let mut st = conn.prepare_cached(
         "SELECT t.id, t.reported_ms, t.status, t.category, t.location, t.chat_id, p.phone, p.vendor_id, m.text, \
-         EXISTS (SELECT 1 FROM evidence e WHERE e.record_type = 'task' AND e.record_id = t.id AND e.kind = 'photo') \
+         EXISTS (SELECT 1 FROM evidence e WHERE e.record_type = 'task' AND e.record_id = t.id AND e.kind = 'photo'), \
+         t.schedule_occurrence \
          FROM tasks t LEFT JOIN people p ON p.id = t.reported_by LEFT JOIN messages m ON m.id = t.id \
          WHERE t.reported_ms BETWEEN ?1 AND ?2",
     )?;
@@ -193,6 +201,7 @@ pub fn task_reports(
             vendor: r.get(7)?,
             text: r.get(8)?,
             has_photo: r.get(9)?,
+            occurrence: r.get(10)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
