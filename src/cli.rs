@@ -545,7 +545,7 @@ fn report(
         )));
     }
     let db = crate::store::Db::open(&cfg.db_path())?;
-    let opts = crate::reports::Options::default();
+    let opts = crate::reports::Options::from_config(&cfg.reports);
     let made = runtime()?.block_on(db.read(move |c| {
         Ok(crate::store::reports::report(
             c,

@@ -43,6 +43,7 @@ pub struct Config {
     pub evidence: EvidenceConfig,
     pub import: ImportConfig,
     pub audit: AuditConfig,
+    pub reports: ReportsConfig,
     /// Not a file key: the data directory (`--data`, `TAPAK_DATA`), default `./tapak-data`.
     #[serde(skip)]
     pub data_dir: PathBuf,
@@ -61,6 +62,7 @@ impl Default for Config {
             evidence: EvidenceConfig::default(),
             import: ImportConfig::default(),
             audit: AuditConfig::default(),
+            reports: ReportsConfig::default(),
             data_dir: PathBuf::from("tapak-data"),
         }
     }
@@ -348,6 +350,22 @@ impl Default for AuditConfig {
     }
 }
 
+/// Reports (`[reports]`, docs/reports.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReportsConfig {
+    /// A reminder, photo request or escalation counts as answered when its answer came within this many minutes.
+    pub answer_window_minutes: u32,
+}
+
+impl Default for ReportsConfig {
+    fn default() -> Self {
+        ReportsConfig {
+            answer_window_minutes: 120,
+        }
+    }
+}
+
 /// Command-line values that override everything else.
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
@@ -573,6 +591,12 @@ impl Config {
             if v == 0 {
                 return Err(invalid(key, "must be at least 1".into()));
             }
+        }
+        if !(1..=10_080).contains(&self.reports.answer_window_minutes) {
+            return Err(invalid(
+                "reports.answer_window_minutes",
+                "must be from 1 to 10080 (a week)".into(),
+            ));
         }
         if self.evidence.thumbnail_px < 16 {
             return Err(invalid(

@@ -4,15 +4,11 @@
 //! resolved on time and late, a repeat, two vendors, a cleaning schedule, a task report with a photo. Every number of
 //! a daily, weekly and monthly report is checked against values worked out by hand in the comments.
 mod common;
+use common::appliance::Appliance;
 use common::*;
-
-use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{json, Value};
-use tapak::app::App;
-use tapak::core::FakeClock;
-use tapak::pipeline::Pipeline;
 
 const HOSTILE: &str = "<img src=x onerror=alert(1)>";
 
@@ -26,166 +22,9 @@ fn kl(d: u32, h: u32, m: u32) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-pub struct Appliance {
-    pub url: String,
-    pub svc: Arc<Pipeline>,
-    pub clock: Arc<FakeClock>,
-    pub dir: tempfile::TempDir,
-    pub token: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    done: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Appliance {
-    async fn start(graph: &str, now: DateTime<Utc>) -> Appliance {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg_path = dir.path().join("config.toml");
-        std::fs::write(
-            &cfg_path,
-            format!(
-                "[server]\npublic_url = \"http://tapak.lan:8080\"\n{}\n[scheduler]\ntick_seconds = 86400\n",
-                default_config(graph)
-            ),
-        )
-        .unwrap();
-        let cfg = tapak::config::Config::load_from(
-            &tapak::config::Overrides {
-                config_file: Some(cfg_path),
-                data_dir: Some(dir.path().join("data")),
-                listen: Some("127.0.0.1:0".into()),
-            },
-            &[],
-        )
-        .unwrap();
-        let clock = FakeClock::new(now);
-        let app = App::build_with_clock(cfg, clock.clone()).await.unwrap();
-        let url = app.base_url();
-        let svc = app.pipeline();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let done = tokio::spawn(async move {
-            app.run(async {
-                let _ = rx.await;
-            })
-            .await
-            .unwrap();
-        });
-        let mut a = Appliance {
-            url,
-            svc,
-            clock,
-            dir,
-            token: String::new(),
-            stop: Some(tx),
-            done: Some(done),
-        };
-        a.token = a.new_token("manager").await;
-        a
-    }
-
-    async fn stop(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(d) = self.done.take() {
-            d.await.unwrap();
-        }
-    }
-
-    fn u(&self, p: &str) -> String {
-        format!("{}{p}", self.url)
-    }
-
-    async fn new_token(&self, role: &str) -> String {
-        let token = tapak::auth::new_token();
-        let (h, r) = (tapak::auth::secret_hash(&token), role.to_string());
-        self.svc
-            .db
-            .write(move |tx| tapak::store::users::create_token(tx, &format!("t-{r}"), &r, &h))
-            .await
-            .unwrap();
-        token
-    }
-
-    async fn tick_at(&self, now: DateTime<Utc>) {
-        self.clock.set(now);
-        let set = tapak::scheduler::Settings::from_config(&self.svc.cfg, self.svc.tz);
-        tapak::scheduler::tick(&self.svc.db, &set, now)
-            .await
-            .unwrap();
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let (st, v) = get_json(&client(), &self.u(path), &self.token).await;
-        assert_eq!(st, 200, "GET {path}: {v}");
-        v
-    }
-
-    async fn send(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
-        let (st, v) = send_json(&client(), method, &self.u(path), &self.token, &body).await;
-        assert!((200..300).contains(&st), "{path}: {st} {v}");
-        v
-    }
-
-    /// A group message in `group`, sent at `at` (the clock is moved there first).
-    async fn say(
-        &self,
-        group: &str,
-        id: &str,
-        from: (&str, &str),
-        at: DateTime<Utc>,
-        text: &str,
-        image: Option<&str>,
-    ) {
-        self.clock.set(at);
-        let body = String::from_utf8(cloud_group_msg(
-            id,
-            from.0,
-            from.1,
-            at.timestamp(),
-            Some(text),
-            image,
-            None,
-        ))
-        .unwrap()
-        .replace("Y2FwaV9ncm91cDpURVNUWkQ", group);
-        let r = client()
-            .post(self.u("/webhooks/whatsapp"))
-            .header("content-type", "application/json")
-            .header("x-hub-signature-256", sign(APP_SECRET, body.as_bytes()))
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-    }
-
-    /// Waits until `n` tickets exist and answers the newest.
-    async fn ticket(&self, n: usize) -> Value {
-        let (u, t) = (self.u("/api/v1/issues?limit=500"), self.token.clone());
-        eventually(30, "the ticket", || {
-            let (u, t) = (u.clone(), t.clone());
-            async move {
-                let (_, v) = get_json(&client(), &u, &t).await;
-                let items = v["items"].as_array().cloned().unwrap_or_default();
-                (items.len() == n).then(|| items[0].clone())
-            }
-        })
-        .await
-    }
-
-    async fn status(&self, id: i64, at: DateTime<Utc>, status: &str) {
-        self.clock.set(at);
-        self.send(
-            reqwest::Method::POST,
-            &format!("/api/v1/issues/{id}/status"),
-            json!({"status": status}),
-        )
-        .await;
-    }
-}
-
 struct Firm {
     a: Appliance,
+    dir: tempfile::TempDir,
     _graph: FakeGraph,
     t: [i64; 5],
     kenanga: i64,
@@ -199,7 +38,7 @@ fn id(v: &Value) -> i64 {
 ///
 /// | ticket | chat | opened | respond_by | acknowledged | resolve_by | done | owner |
 /// |---|---|---|---|---|---|---|---|
-/// | T1 pump Block A | A (Kenanga) | 1 Dec 09:00 | 10:00 | 09:20 | 2 Dec 09:00 | resolved 1 Dec 12:00 | Ravi (PumpCo) |
+/// | T1 pump Block A | A (Kenanga) | 1 Dec 09:00 | 10:00 | 09:20 | 2 Dec 09:00 | resolved 1 Dec 12:00 | Ravi (PumpCo), assigned 09:00 |
 /// | T2 pump again (repeat of T1) | A | 7 Dec 09:00 | 10:00 | 09:30 | 8 Dec 09:00 | resolved 8 Dec 11:00 (late) | Ravi |
 /// | T3 lift | A | 8 Dec 10:00 | 11:00 | 12:00 (late) | 9 Dec 10:00 | resolved 8 Dec 15:00 | Lim (HOSTILE vendor) |
 /// | T4 corridor lamp | B (Melati) | 8 Dec 14:00 | 15:00 | never (late) | 9 Dec 14:00 | never (late, overdue now) | — |
@@ -210,7 +49,8 @@ fn id(v: &Value) -> i64 {
 /// 7 Dec 07:00: 7 Dec is missed, 8 Dec fulfilled. "Now" is 14 Dec 09:00.
 async fn firm() -> Firm {
     let graph = FakeGraph::start(vec![("m-lobby", jpeg(64, 48, 3))], 0).await;
-    let a = Appliance::start(&graph.url, kl(0, 8, 0)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = Appliance::start(dir.path(), &graph.url, kl(0, 8, 0)).await;
     a.send(
         reqwest::Method::PUT,
         "/api/v1/settings/sla",
@@ -307,7 +147,9 @@ async fn firm() -> Firm {
     let t1_id = id(&t1);
     let chat_a = t1["chat"]["id"].as_i64().unwrap();
     assign_site(chat_a, kenanga).await;
-    a.clock.set(kl(1, 9, 10));
+    // Assigned the instant it opened (before the fix, replaying the chat applied the assignment before the opening
+    // message and lost the owner: Ravi's card had no T1, last week's numbers below were 0).
+    a.clock.set(kl(1, 9, 0));
     a.send(
         reqwest::Method::POST,
         &format!("/api/v1/issues/{t1_id}/assign"),
@@ -419,6 +261,7 @@ async fn firm() -> Firm {
     a.tick_at(kl(14, 9, 0)).await;
     Firm {
         a,
+        dir,
         _graph: graph,
         t: [t1_id, t2, t3, t4, t5],
         kenanga,
@@ -512,6 +355,16 @@ async fn daily_weekly_and_monthly_reports_count_what_happened() {
     assert_eq!(ids(&t["ids"]["late_to_respond"]), vec![t3, t4]);
     assert_eq!(ids(&t["ids"]["late_to_resolve"]), vec![t2]);
     assert_eq!(ids(&t["ids"]["overdue_now"]), vec![t4]);
+    // The ticket chase reminded Ravi of T2's resolve-by at 09:00 (the tick on 8 Dec); T2 was resolved at 11:00,
+    // 120 minutes later: answered within the default window (at most 120 minutes).
+    assert_eq!(
+        (
+            &d["reminders"]["sent"],
+            &d["reminders"]["answered_within_window"],
+            &d["reminders"]["window_minutes"]
+        ),
+        (&json!(1), &json!(1), &json!(120))
+    );
     assert_eq!(d["tasks"]["total"], 1);
     assert_eq!(
         d["tasks"]["by_category"],
@@ -660,10 +513,11 @@ async fn daily_weekly_and_monthly_reports_count_what_happened() {
 #[tokio::test]
 async fn reports_are_for_readers_of_records_and_refuse_bad_input_clearly() {
     let graph = FakeGraph::start(vec![], 0).await;
-    let a = Appliance::start(&graph.url, kl(8, 9, 0)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = Appliance::start(dir.path(), &graph.url, kl(8, 9, 0)).await;
     let c = client();
     for role in ["admin", "manager", "viewer", "inspector"] {
-        let t = a.new_token(role).await;
+        let t = a.token(role).await;
         let (st, v) = get_json(&c, &a.u("/api/v1/reports/daily"), &t).await;
         assert_eq!(st, 200, "{role}: {v}");
         // Without a date: today in the configured time zone.
@@ -672,15 +526,20 @@ async fn reports_are_for_readers_of_records_and_refuse_bad_input_clearly() {
     }
     let (st, _) = get_json(&c, &a.u("/api/v1/reports/daily"), "not-a-token").await;
     assert_eq!(st, 401);
-    let (st, v) = get_json(&c, &a.u("/api/v1/reports/daily?date=2026-13-01"), &a.token).await;
+    let (st, v) = get_json(
+        &c,
+        &a.u("/api/v1/reports/daily?date=2026-13-01"),
+        &a.manager,
+    )
+    .await;
     assert_eq!(st, 400);
     assert!(
         v["error"]["message"].as_str().unwrap().starts_with("date:"),
         "{v}"
     );
-    let (st, v) = get_json(&c, &a.u("/api/v1/reports/yearly"), &a.token).await;
+    let (st, v) = get_json(&c, &a.u("/api/v1/reports/yearly"), &a.manager).await;
     assert_eq!(st, 404, "{v}");
-    let (st, v) = get_json(&c, &a.u("/api/v1/reports/daily?site=Nowhere"), &a.token).await;
+    let (st, v) = get_json(&c, &a.u("/api/v1/reports/daily?site=Nowhere"), &a.manager).await;
     assert_eq!(st, 404, "{v}");
     a.stop().await;
 }
@@ -688,7 +547,7 @@ async fn reports_are_for_readers_of_records_and_refuse_bad_input_clearly() {
 async fn download(a: &Appliance, q: &str) -> (String, Vec<u8>) {
     let r = client()
         .get(a.u(&format!("/api/v1/reports/{q}")))
-        .bearer_auth(&a.token)
+        .bearer_auth(&a.manager)
         .send()
         .await
         .unwrap();
@@ -914,18 +773,19 @@ async fn every_format_opens_and_shows_the_same_numbers() {
     );
 
     // The CLI writes the same report (JSON to standard output; a file with --output).
-    let data = a.dir.path().join("data");
-    let cfg = a.dir.path().join("config.toml");
-    let cli = |args: &[&str]| {
+    let data = a.data.clone();
+    let cfg = a.config.clone();
+    let cli_with = |config: &std::path::Path, args: &[&str]| {
         std::process::Command::new(bin())
             .arg("--data")
             .arg(&data)
             .arg("--config")
-            .arg(&cfg)
+            .arg(config)
             .args(args)
             .output()
             .unwrap()
     };
+    let cli = |args: &[&str]| cli_with(&cfg, args);
     let out = cli(&["report", "weekly", "--date", "2026-12-10"]);
     assert!(
         out.status.success(),
@@ -934,7 +794,32 @@ async fn every_format_opens_and_shows_the_same_numbers() {
     );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(ids(&v["tickets"]["ids"]["opened"]), vec![t2, t3, t4, t5]);
-    let file = a.dir.path().join("w.xlsx");
+    // `[reports] answer_window_minutes` sets the window: at 60 minutes T2's reminder (answered after 120) is not.
+    let narrow = f.dir.path().join("narrow.toml");
+    std::fs::write(
+        &narrow,
+        format!(
+            "{}\n[reports]\nanswer_window_minutes = 60\n",
+            std::fs::read_to_string(&cfg).unwrap()
+        ),
+    )
+    .unwrap();
+    let out = cli_with(&narrow, &["report", "daily", "--date", "2026-12-08"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (
+            &v["reminders"]["sent"],
+            &v["reminders"]["answered_within_window"],
+            &v["reminders"]["window_minutes"]
+        ),
+        (&json!(1), &json!(0), &json!(60))
+    );
+    let file = f.dir.path().join("w.xlsx");
     let out = cli(&[
         "report",
         "weekly",

@@ -2,16 +2,12 @@
 //! 127.0.0.1:0, a real SQLite file, the real pipeline, and a fake clock that the tests move; the scheduler's
 //! `tick(now)` is called directly at the times under test.
 mod common;
+use common::appliance::Appliance;
 use common::*;
-
 use std::path::Path;
-use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{json, Value};
-use tapak::app::App;
-use tapak::core::FakeClock;
-use tapak::pipeline::Pipeline;
 
 /// 2026-12-07 at a local (Kuala Lumpur, +08:00) time.
 fn kl(h: u32, m: u32) -> DateTime<Utc> {
@@ -25,106 +21,6 @@ fn kl_on(day: u32, h: u32, m: u32) -> DateTime<Utc> {
         .single()
         .unwrap()
         .with_timezone(&Utc)
-}
-
-struct Appliance {
-    url: String,
-    svc: Arc<Pipeline>,
-    clock: Arc<FakeClock>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    done: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Appliance {
-    async fn start(dir: &Path, graph: &str, now: DateTime<Utc>) -> Appliance {
-        Appliance::start_with(dir, graph, now, "").await
-    }
-
-    /// With `scheduler` lines added to the `[scheduler]` section.
-    async fn start_with(dir: &Path, graph: &str, now: DateTime<Utc>, scheduler: &str) -> Appliance {
-        let cfg_path = dir.join("config.toml");
-        std::fs::write(
-            &cfg_path,
-            format!(
-                "[server]\npublic_url = \"http://tapak.lan:8080\"\n[posters]\nbusiness_number = \"+60 3-8000 1234\"\n{}\n[scheduler]\ntick_seconds = 86400\n{scheduler}\n",
-                default_config(graph)
-            ),
-        )
-        .unwrap();
-        let cfg = tapak::config::Config::load_from(
-            &tapak::config::Overrides {
-                config_file: Some(cfg_path),
-                data_dir: Some(dir.join("data")),
-                listen: Some("127.0.0.1:0".into()),
-            },
-            &[],
-        )
-        .unwrap();
-        let clock = FakeClock::new(now);
-        let app = App::build_with_clock(cfg, clock.clone()).await.unwrap();
-        let url = app.base_url();
-        let svc = app.pipeline();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let done = tokio::spawn(async move {
-            app.run(async {
-                let _ = rx.await;
-            })
-            .await
-            .unwrap();
-        });
-        Appliance {
-            url,
-            svc,
-            clock,
-            stop: Some(tx),
-            done: Some(done),
-        }
-    }
-
-    async fn stop(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(d) = self.done.take() {
-            d.await.unwrap();
-        }
-    }
-
-    fn u(&self, p: &str) -> String {
-        format!("{}{p}", self.url)
-    }
-
-    async fn token(&self, role: &str) -> String {
-        let token = tapak::auth::new_token();
-        let (h, r) = (tapak::auth::secret_hash(&token), role.to_string());
-        self.svc
-            .db
-            .write(move |tx| tapak::store::users::create_token(tx, &format!("t-{r}"), &r, &h))
-            .await
-            .unwrap();
-        token
-    }
-
-    /// Moves the clock and runs one scheduler tick at the new time.
-    async fn tick_at(&self, now: DateTime<Utc>) -> tapak::scheduler::TickStats {
-        self.clock.set(now);
-        let set = tapak::scheduler::Settings::from_config(&self.svc.cfg, self.svc.tz);
-        tapak::scheduler::tick(&self.svc.db, &set, now)
-            .await
-            .unwrap()
-    }
-
-    async fn post_cloud(&self, c: &reqwest::Client, body: &[u8]) {
-        let r = c
-            .post(self.u("/webhooks/whatsapp"))
-            .header("content-type", "application/json")
-            .header("x-hub-signature-256", sign(APP_SECRET, body))
-            .body(body.to_vec())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-    }
 }
 
 fn cleaning(block: &str) -> Value {

@@ -779,6 +779,58 @@ fn merge_redirects_replies_and_closes_source() {
     assert_eq!(p.issues[&1].status, IssueStatus::InProgress);
 }
 
+/// A manager who assigns (and acknowledges) a ticket the instant it opened acts on that ticket: on replay the
+/// actions come after the opening message of the same instant, so the owner and status are kept.
+#[test]
+fn actions_at_the_instant_a_ticket_opened_apply_to_it() {
+    let t0 = Utc.with_ymd_and_hms(2026, 12, 1, 1, 0, 0).unwrap();
+    let report = Classification {
+        kind: Kind::IssueReport,
+        status: None,
+        category: Some(Category::Plumbing),
+        location: Location::default(),
+        priority: Some(Priority::High),
+        repeat: false,
+        confidence: 1.0,
+        cues: vec![],
+        kind_scores: None,
+    };
+    let msgs = vec![MsgIn {
+        id: 1,
+        chat_id: 1,
+        sender_id: Some(1),
+        sent_at: t0,
+        local_date: t0.date_naive(),
+        ordinal: 1,
+        text: "Water pump failure".into(),
+        class: Some(report),
+        has_media: false,
+        media: vec![],
+        reply_to: None,
+        mentions: vec![],
+    }];
+    let mut ov = Overrides::default();
+    ov.actions.push(ManagerAction {
+        id: 1,
+        at: t0,
+        action: Action::SetOwner {
+            issue: 1,
+            person: 42,
+        },
+    });
+    ov.actions.push(ManagerAction {
+        id: 2,
+        at: t0,
+        action: Action::SetStatus {
+            issue: 1,
+            status: IssueStatus::Acknowledged,
+        },
+    });
+    let (_, p, _) = run_keyed(&msgs, &ov);
+    assert_eq!(p.issues[&1].owner, Some(42));
+    assert_eq!(p.issues[&1].status, IssueStatus::Acknowledged);
+}
+
 fn run_keyed(msgs: &[MsgIn], ov: &Overrides) -> (Vec<Effect>, Projection, ChatState) {
     let mut state = ChatState::new(msgs[0].chat_id);
     let mut fx = Vec::new();

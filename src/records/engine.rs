@@ -638,7 +638,9 @@ pub fn process(
         None => state.chat_id = Some(msg.chat_id),
     }
     let mut fx = Vec::new();
-    apply_due_actions(state, ov, Some(msg.sent_at), &mut fx);
+    // Manager actions from before the message come first; those at its very instant come after it: a manager acts
+    // on what they have seen, so an assignment made the instant a ticket opened is about that ticket.
+    apply_due_actions(state, ov, Due::Before(msg.sent_at), &mut fx);
     advance_time(state, msg.sent_at, &mut fx);
 
     let mov = ov.messages.get(&msg.id);
@@ -665,6 +667,7 @@ pub fn process(
             }
         }
     }
+    apply_due_actions(state, ov, Due::Until(msg.sent_at), &mut fx);
     prune(state, msg);
     Ok(fx)
 }
@@ -676,7 +679,7 @@ pub fn process(
 /// (messages delivered late, e.g. by a webhook retry, still see the texts around them).
 pub fn tick(state: &mut ChatState, now: DateTime<Utc>, ov: &Overrides) -> Vec<Effect> {
     let mut fx = Vec::new();
-    apply_due_actions(state, ov, Some(now), &mut fx);
+    apply_due_actions(state, ov, Due::Until(now), &mut fx);
     let clock = state.last_time;
     advance_time(state, now, &mut fx);
     state.last_time = clock;
@@ -686,7 +689,7 @@ pub fn tick(state: &mut ChatState, now: DateTime<Utc>, ov: &Overrides) -> Vec<Ef
 /// End of an import: applies the remaining manager actions and flushes every pending media decision.
 pub fn finish(state: &mut ChatState, ov: &Overrides) -> Vec<Effect> {
     let mut fx = Vec::new();
-    apply_due_actions(state, ov, None, &mut fx);
+    apply_due_actions(state, ov, Due::All, &mut fx);
     let pending = std::mem::take(&mut state.pending_media);
     for p in pending {
         finalize_unclaimed(&p, &mut fx);
@@ -709,19 +712,35 @@ fn ms_between(a: DateTime<Utc>, b: DateTime<Utc>) -> i64 {
     (b - a).num_milliseconds().abs()
 }
 
-fn apply_due_actions(
-    state: &mut ChatState,
-    ov: &Overrides,
-    now: Option<DateTime<Utc>>,
-    fx: &mut Vec<Effect>,
-) {
+/// Which manager actions are due.
+#[derive(Clone, Copy)]
+enum Due {
+    /// Those from before this instant.
+    Before(DateTime<Utc>),
+    /// Those up to and including this instant.
+    Until(DateTime<Utc>),
+    /// All of them (the end of an import).
+    All,
+}
+
+impl Due {
+    fn includes(self, at: DateTime<Utc>) -> bool {
+        match self {
+            Due::Before(t) => at < t,
+            Due::Until(t) => at <= t,
+            Due::All => true,
+        }
+    }
+}
+
+fn apply_due_actions(state: &mut ChatState, ov: &Overrides, due: Due, fx: &mut Vec<Effect>) {
     if ov.actions.is_empty() {
         return;
     }
     let mut due: Vec<&ManagerAction> = ov
         .actions
         .iter()
-        .filter(|a| !state.applied_actions.contains(&a.id) && now.is_none_or(|n| a.at <= n))
+        .filter(|a| !state.applied_actions.contains(&a.id) && due.includes(a.at))
         .collect();
     due.sort_by_key(|a| (a.at, a.id));
     for a in due {

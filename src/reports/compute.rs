@@ -22,8 +22,15 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
+        Options::from_config(&crate::config::ReportsConfig::default())
+    }
+}
+
+impl Options {
+    /// `[reports] answer_window_minutes`.
+    pub fn from_config(cfg: &crate::config::ReportsConfig) -> Options {
         Options {
-            answer_window_minutes: 120,
+            answer_window_minutes: i64::from(cfg.answer_window_minutes),
         }
     }
 }

@@ -2,6 +2,8 @@
 //! fake Graph API / gateway on loopback (the only simulated party is WhatsApp itself).
 #![allow(dead_code)]
 
+pub mod appliance;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -49,7 +49,7 @@ pub async fn load(st: &AppState, kind: PeriodKind, p: &ReportParams) -> ApiResul
             .map_err(|_| ApiError::invalid(format!("date: expected YYYY-MM-DD, got {d:?}")))?,
     };
     let site = p.site.clone();
-    let opts = crate::reports::Options::default();
+    let opts = crate::reports::Options::from_config(&st.cfg.reports);
     let r = st
         .db
         .read(move |c| {
