@@ -92,10 +92,7 @@ impl Source<'_> {
 /// carriage return, which some spreadsheets skip before one of those) would be run as a formula, so it gets a leading
 /// apostrophe, which Excel and LibreOffice show as text.
 pub fn cell(s: &str) -> String {
-    match s.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}"),
-        _ => s.to_string(),
-    }
+    crate::records::export::defuse(s)
 }
 
 fn cell_opt(s: Option<&str>) -> String {

@@ -16,6 +16,8 @@
 
 pub mod context;
 pub mod engine;
+pub mod export;
+pub mod history;
 pub mod mentions;
 pub mod photo;
 pub mod projection;

@@ -27,6 +27,9 @@ pub struct Evidence {
     pub error: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub exif: Option<serde_json::Value>,
+    /// When its message was sent and by whom.
+    pub sent_at: Option<String>,
+    pub sender: Option<super::people::PersonRef>,
 }
 
 /// Internal view for the fetch worker.
@@ -81,7 +84,11 @@ pub fn insert(
 }
 
 const SELECT: &str = "SELECT id, kind, mime, sha256, bytes, status, filename, received_at, message_id, record_type, record_id, role, \
-    link_reason, duplicate_of, thumbnail, width, height, error, exif FROM evidence";
+    link_reason, duplicate_of, thumbnail, width, height, error, exif, \
+    (SELECT m.sent_at FROM messages m WHERE m.id = evidence.message_id), \
+    (SELECT m.sender_id FROM messages m WHERE m.id = evidence.message_id), \
+    (SELECT p.name FROM messages m JOIN people p ON p.id = m.sender_id WHERE m.id = evidence.message_id), \
+    (SELECT p.phone FROM messages m JOIN people p ON p.id = m.sender_id WHERE m.id = evidence.message_id) FROM evidence";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Evidence> {
     let rt: Option<String> = r.get(9)?;
@@ -108,6 +115,17 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Evidence> {
         height: r.get(16)?,
         error: r.get(17)?,
         exif: exif.and_then(|e| serde_json::from_str(&e).ok()),
+        sent_at: r.get(19)?,
+        sender: r
+            .get::<_, Option<i64>>(20)?
+            .map(|id| -> rusqlite::Result<_> {
+                Ok(super::people::PersonRef {
+                    id,
+                    name: r.get(21)?,
+                    phone: r.get(22)?,
+                })
+            })
+            .transpose()?,
     })
 }
 

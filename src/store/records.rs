@@ -399,6 +399,8 @@ pub struct Issue {
     pub sla: Sla,
     pub messages: i64,
     pub photos: i64,
+    /// The vendor the owner works for, if any.
+    pub owner_vendor: Option<super::chats::NamedRef>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
@@ -459,6 +461,74 @@ pub struct RecordFilter {
     /// Only issues overdue now (true: open and past a deadline not met, as counted by [`counts`]), or not (false).
     /// Unlike `breached`, an issue that was late once (responded or resolved after its deadline) is not overdue now.
     pub overdue: Option<bool>,
+    /// Issues owned by this person.
+    pub owner: Option<i64>,
+    /// Issues owned by a person of this vendor.
+    pub vendor: Option<i64>,
+    /// Location words: each must be the block, level or unit, or (three letters or more) part of the area.
+    pub location: Vec<String>,
+    /// Free text: in the title or in a linked message (full-text index); a number also finds the ticket of that id.
+    pub text: Option<String>,
+    /// Tasks in this block (`Some("")`: tasks with no block).
+    pub block: Option<String>,
+    /// Tasks that fulfilled an occurrence of this schedule.
+    pub schedule: Option<i64>,
+    /// Tasks with (true) or without (false) a photo.
+    pub photo: Option<bool>,
+}
+
+/// How a list of issues is ordered.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum IssueSort {
+    /// Newest opened first (the default).
+    #[default]
+    Newest,
+    Oldest,
+    /// Most urgent first (urgent, high, normal, low, none), newest first within a priority.
+    Priority,
+    /// Soonest resolve-by deadline first (no deadline last).
+    Deadline,
+}
+
+impl IssueSort {
+    pub fn parse(s: &str) -> Option<IssueSort> {
+        Some(match s {
+            "newest" | "-opened" => IssueSort::Newest,
+            "oldest" | "opened" => IssueSort::Oldest,
+            "priority" => IssueSort::Priority,
+            "deadline" => IssueSort::Deadline,
+            _ => return None,
+        })
+    }
+    /// The keyset: an integer expression and whether it ascends (ties broken by id the same way).
+    fn key(self) -> (&'static str, bool) {
+        match self {
+            IssueSort::Newest => ("i.opened_ms", false),
+            IssueSort::Oldest => ("i.opened_ms", true),
+            // rank * 10^13 + (10^13 - opened_ms): by priority, then newest first (times stay below 10^13 ms).
+            IssueSort::Priority => (
+                "((CASE i.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 WHEN 'low' THEN 3 ELSE 4 END) \
+                 * 10000000000000 + (10000000000000 - i.opened_ms))",
+                true,
+            ),
+            IssueSort::Deadline => ("coalesce(i.resolve_by_ms, 9000000000000000000)", true),
+        }
+    }
+}
+
+/// Counts over a filtered list of issues (the totals shown above the list).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct IssueTotals {
+    /// Every issue that matches.
+    pub all: i64,
+    /// Not resolved or closed.
+    pub open: i64,
+    /// Open and past a deadline not met (as the `overdue=true` filter).
+    pub overdue_now: i64,
+    /// Late once but not overdue now (as `breached=true&overdue=false`).
+    pub late_once: i64,
+    /// Resolved or closed.
+    pub done: i64,
 }
 
 fn person(r: &rusqlite::Row<'_>, id: usize) -> rusqlite::Result<Option<PersonRef>> {
@@ -481,9 +551,11 @@ const ISSUE_SELECT: &str = "SELECT i.id, i.title, i.status, i.category, i.priori
     i.opened_at, i.reported_by, rp.name, rp.phone, i.owner_id, op.name, op.phone, i.resolved_at, i.closed_at, i.repeat_of, \
     i.merged_into, i.respond_by, i.resolve_by, i.responded_at, i.opened_ms, \
     (SELECT count(*) FROM messages m WHERE m.record_type = 'issue' AND m.record_id = i.id), \
-    (SELECT count(*) FROM evidence e WHERE e.record_type = 'issue' AND e.record_id = i.id AND e.kind = 'photo') \
+    (SELECT count(*) FROM evidence e WHERE e.record_type = 'issue' AND e.record_id = i.id AND e.kind = 'photo'), \
+    ov.id, ov.name \
     FROM issues i JOIN chats c ON c.id = i.chat_id LEFT JOIN sites s ON s.id = c.site_id \
-    LEFT JOIN people rp ON rp.id = i.reported_by LEFT JOIN people op ON op.id = i.owner_id";
+    LEFT JOIN people rp ON rp.id = i.reported_by LEFT JOIN people op ON op.id = i.owner_id \
+    LEFT JOIN vendors ov ON ov.id = op.vendor_id";
 
 fn issue_row(r: &rusqlite::Row<'_>, now: DateTime<Utc>) -> rusqlite::Result<(Issue, i64)> {
     let site_id: Option<i64> = r.get(6)?;
@@ -532,6 +604,10 @@ fn issue_row(r: &rusqlite::Row<'_>, now: DateTime<Utc>) -> rusqlite::Result<(Iss
             },
             messages: r.get(25)?,
             photos: r.get(26)?,
+            owner_vendor: r
+                .get::<_, Option<i64>>(27)?
+                .zip(r.get::<_, Option<String>>(28)?)
+                .map(|(id, name)| super::chats::NamedRef { id, name }),
         },
         r.get(24)?,
     ))
@@ -589,6 +665,81 @@ fn record_where(
     if let Some(v) = f.to_ms {
         add(&mut w, args, &format!("{alias}.{time_col} <= ?"), v.into());
     }
+    for word in &f.location {
+        args.push(word.clone().into());
+        let n = args.len();
+        let mut any = format!(
+            "({alias}.block = ?{n} COLLATE NOCASE OR {alias}.level = ?{n} COLLATE NOCASE OR {alias}.unit = ?{n} COLLATE NOCASE"
+        );
+        if word.chars().count() >= 3 {
+            args.push(format!("%{}%", like_escape(word)).into());
+            any.push_str(&format!(
+                " OR {alias}.area LIKE ?{} ESCAPE '\\'",
+                args.len()
+            ));
+        }
+        any.push(')');
+        w.push(any);
+    }
+    if alias == "t" {
+        match f.block.as_deref() {
+            Some("") => w.push("t.block IS NULL".into()),
+            Some(b) => add(
+                &mut w,
+                args,
+                "t.block = ? COLLATE NOCASE",
+                b.to_string().into(),
+            ),
+            None => {}
+        }
+        if let Some(s) = f.schedule {
+            add(
+                &mut w,
+                args,
+                "t.schedule_occurrence IN (SELECT id FROM occurrences WHERE schedule_id = ?)",
+                s.into(),
+            );
+        }
+        if let Some(p) = f.photo {
+            let has = "EXISTS (SELECT 1 FROM evidence e WHERE e.record_type = 'task' AND e.record_id = t.id AND e.kind = 'photo')";
+            w.push(if p {
+                has.to_string()
+            } else {
+                format!("NOT {has}")
+            });
+        }
+    }
+    if alias == "i" {
+        if let Some(v) = f.owner {
+            add(&mut w, args, "i.owner_id = ?", v.into());
+        }
+        if let Some(v) = f.vendor {
+            add(
+                &mut w,
+                args,
+                "i.owner_id IN (SELECT id FROM people WHERE vendor_id = ?)",
+                v.into(),
+            );
+        }
+        if let Some(q) = f.text.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            let mut any = vec![];
+            args.push(format!("%{}%", like_escape(q)).into());
+            any.push(format!("i.title LIKE ?{} ESCAPE '\\'", args.len()));
+            if let Ok(id) = q.trim_start_matches('#').parse::<i64>() {
+                args.push(id.into());
+                any.push(format!("i.id = ?{}", args.len()));
+            }
+            if let Some(fq) = super::messages::fts_query(q) {
+                args.push(fq.into());
+                any.push(format!(
+                    "i.id IN (SELECT m.record_id FROM messages m WHERE m.record_type = 'issue' AND m.id IN \
+                     (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?{}))",
+                    args.len()
+                ));
+            }
+            w.push(format!("({})", any.join(" OR ")));
+        }
+    }
     if alias == "i" {
         if let Some(open) = f.open {
             w.push(if open {
@@ -600,10 +751,7 @@ fn record_where(
         if let Some(b) = f.breached {
             args.push(f.now_ms.into());
             let n = args.len();
-            let cond = format!(
-                "((i.status NOT IN ('resolved','closed') AND (i.resolve_by_ms < ?{n} OR (i.responded_at IS NULL AND i.respond_by_ms < ?{n}))) \
-                 OR (i.resolved_at IS NOT NULL AND i.resolved_at > i.resolve_by) OR (i.responded_at IS NOT NULL AND i.responded_at > i.respond_by))"
-            );
+            let cond = format!("({BREACHED})").replace("?1", &format!("?{n}"));
             w.push(if b { cond } else { format!("NOT {cond}") });
         }
         if let Some(o) = f.overdue {
@@ -614,6 +762,38 @@ fn record_where(
         }
     }
     w
+}
+
+/// Adds the keyset condition of `cursor` over (`key`, `id`): the rows after it in the order `cmp` gives (`<` for
+/// descending, `>` for ascending).
+fn after_cursor(
+    w: &mut Vec<String>,
+    args: &mut Vec<Value>,
+    cursor: Option<super::messages::Cursor>,
+    key: &str,
+    id: &str,
+    cmp: &str,
+) {
+    if let Some(c) = cursor {
+        args.push(c.ms.into());
+        let a = args.len();
+        args.push(c.id.into());
+        let b = args.len();
+        w.push(format!(
+            "({key} {cmp} ?{a} OR ({key} = ?{a} AND {id} {cmp} ?{b}))"
+        ));
+    }
+}
+
+/// An issue late at any time (`?1` = now): overdue now, or answered or resolved after its deadline.
+const BREACHED: &str = "(i.status NOT IN ('resolved','closed') AND (i.resolve_by_ms < ?1 OR (i.responded_at IS NULL AND i.respond_by_ms < ?1))) \
+     OR (i.resolved_at IS NOT NULL AND i.resolved_at > i.resolve_by) OR (i.responded_at IS NOT NULL AND i.responded_at > i.respond_by)";
+
+/// `%` and `_` (and the escape itself) taken literally in a LIKE pattern with `ESCAPE '\'`.
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 /// An issue overdue now (`?1` = now): open and past its resolve-by, or past its respond-by with no response yet. The
@@ -628,17 +808,23 @@ pub fn list_issues(
     cursor: Option<super::messages::Cursor>,
     limit: usize,
 ) -> Result<(Vec<Issue>, Option<super::messages::Cursor>), StoreError> {
+    list_issues_sorted(conn, f, IssueSort::Newest, cursor, limit)
+}
+
+/// Issues in the order `sort` with keyset pagination on (the sort key, id): the cursor's `ms` holds the key.
+pub fn list_issues_sorted(
+    conn: &Connection,
+    f: &RecordFilter,
+    sort: IssueSort,
+    cursor: Option<super::messages::Cursor>,
+    limit: usize,
+) -> Result<(Vec<Issue>, Option<super::messages::Cursor>), StoreError> {
+    if sort != IssueSort::Newest {
+        return list_issues_by_key(conn, f, sort, cursor, limit);
+    }
     let mut args = vec![];
     let mut w = record_where(f, "i", "opened_ms", &mut args);
-    if let Some(c) = cursor {
-        args.push(c.ms.into());
-        let a = args.len();
-        args.push(c.id.into());
-        let b = args.len();
-        w.push(format!(
-            "(i.opened_ms < ?{a} OR (i.opened_ms = ?{a} AND i.id < ?{b}))"
-        ));
-    }
+    after_cursor(&mut w, &mut args, cursor, "i.opened_ms", "i.id", "<");
     let sql = format!(
         "{ISSUE_SELECT} WHERE {} ORDER BY i.opened_ms DESC, i.id DESC LIMIT {}",
         w.join(" AND "),
@@ -650,6 +836,66 @@ pub fn list_issues(
         .query_map(params_from_iter(args), |r| issue_row(r, now))?
         .collect::<Result<_, _>>()?;
     Ok(super::messages::split_page(rows, limit, |i: &Issue| i.id))
+}
+
+/// Another order than newest first: the page's ids by their key first (no per-row work for the rows not shown),
+/// then those rows.
+fn list_issues_by_key(
+    conn: &Connection,
+    f: &RecordFilter,
+    sort: IssueSort,
+    cursor: Option<super::messages::Cursor>,
+    limit: usize,
+) -> Result<(Vec<Issue>, Option<super::messages::Cursor>), StoreError> {
+    let (key, asc) = sort.key();
+    let (cmp, dir) = if asc { (">", "ASC") } else { ("<", "DESC") };
+    let mut args = vec![];
+    let mut w = record_where(f, "i", "opened_ms", &mut args);
+    after_cursor(&mut w, &mut args, cursor, key, "i.id", cmp);
+    let sql = format!(
+        "SELECT i.id, {key} FROM issues i JOIN chats c ON c.id = i.chat_id WHERE {} ORDER BY {key} {dir}, i.id {dir} LIMIT {}",
+        w.join(" AND "),
+        limit + 1
+    );
+    let keys: Vec<(i64, i64)> = conn
+        .prepare_cached(&sql)?
+        .query_map(params_from_iter(args), |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let now = chrono::DateTime::from_timestamp_millis(f.now_ms).unwrap_or_else(super::now);
+    let mut rows = Vec::with_capacity(keys.len());
+    let mut st = conn.prepare_cached(&format!("{ISSUE_SELECT} WHERE i.id = ?1"))?;
+    for (id, k) in keys {
+        if let Some((issue, _)) = st.query_row([id], |r| issue_row(r, now)).optional()? {
+            rows.push((issue, k));
+        }
+    }
+    Ok(super::messages::split_page(rows, limit, |i: &Issue| i.id))
+}
+
+/// The totals of the issues a filter selects (all of them, not a page).
+pub fn issue_totals(conn: &Connection, f: &RecordFilter) -> Result<IssueTotals, StoreError> {
+    let mut args: Vec<Value> = vec![f.now_ms.into()];
+    let w = record_where(f, "i", "opened_ms", &mut args);
+    let sql = format!(
+        "SELECT count(*), \
+         coalesce(sum(i.status NOT IN ('resolved','closed')), 0), \
+         coalesce(sum({OVERDUE_NOW}), 0), \
+         coalesce(sum(({BREACHED}) AND NOT ({OVERDUE_NOW})), 0) \
+         FROM issues i JOIN chats c ON c.id = i.chat_id WHERE {}",
+        w.join(" AND ")
+    );
+    let (all, open, overdue_now, late_once): (i64, i64, i64, i64) = conn
+        .prepare_cached(&sql)?
+        .query_row(params_from_iter(args), |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+    Ok(IssueTotals {
+        all,
+        open,
+        overdue_now,
+        late_once,
+        done: all - open,
+    })
 }
 
 pub fn get_issue(conn: &Connection, id: i64, now: DateTime<Utc>) -> Result<Issue, StoreError> {
@@ -695,19 +941,17 @@ pub fn timeline(
     Ok(out)
 }
 
-pub fn issue_detail(
+/// The corrections of chat `chat` about ticket `id`: its actions, merges into it, and moves of its messages
+/// (`msg_ids`) and evidence (`ev_ids`) or of anything onto it.
+fn issue_corrections(
     conn: &Connection,
     id: i64,
-    now: DateTime<Utc>,
-) -> Result<IssueDetail, StoreError> {
-    let issue = get_issue(conn, id, now)?;
-    let chat = issue.chat.id;
-    let timeline = timeline(conn, "issue", id)?;
-    let evidence = super::evidence::for_record(conn, "issue", id)?;
+    chat: i64,
+    msg_ids: &std::collections::BTreeSet<i64>,
+    ev_ids: &std::collections::BTreeSet<i64>,
+) -> Result<Vec<Correction>, StoreError> {
     let rec = serde_json::json!({"type": "issue", "id": id});
-    let msg_ids: std::collections::BTreeSet<i64> = timeline.iter().map(|t| t.id).collect();
-    let ev_ids: std::collections::BTreeSet<i64> = evidence.iter().map(|e| e.id).collect();
-    let corrections = corrections(conn, chat)?
+    Ok(corrections(conn, chat)?
         .into_iter()
         .filter(|c| {
             let about_this = match (c.target.as_str(), c.target_id) {
@@ -721,7 +965,144 @@ pub fn issue_detail(
                 || c.data.pointer("/record/record") == Some(&rec)
                 || c.data.pointer("/record") == Some(&rec)
         })
+        .collect())
+}
+
+/// A correction as the ticket's history tells it (None for what it cannot word, e.g. unreadable data).
+fn history_fix(
+    conn: &Connection,
+    c: &Correction,
+) -> Result<Option<crate::records::history::Fix>, StoreError> {
+    use crate::records::history::{Fix, FixWhat, Who};
+    use crate::records::{Action, EvidenceOverride, EvidenceRole, ManagerAction, RecordOverride};
+    let Some(at) = super::parse_time(&c.at) else {
+        return Ok(None);
+    };
+    let what = match (c.target.as_str(), c.target_id) {
+        ("action", _) => match serde_json::from_value::<ManagerAction>(c.data.clone()) {
+            Ok(a) => match a.action {
+                Action::SetStatus { status, .. } => FixWhat::Status(status),
+                Action::SetOwner { person, .. } => {
+                    let p = super::people::get_ref(conn, person).ok();
+                    FixWhat::Owner(Who {
+                        id: Some(person),
+                        name: p.as_ref().and_then(|p| p.name.clone()),
+                        phone: p.and_then(|p| p.phone),
+                        user: false,
+                    })
+                }
+                Action::Merge { from, into } => FixWhat::Merged { from, into },
+            },
+            Err(_) => return Ok(None),
+        },
+        ("message", Some(message)) => {
+            if let Some(class) = c.data.get("class").filter(|v| !v.is_null()) {
+                match serde_json::from_value::<crate::classify::types::Classification>(
+                    class.clone(),
+                ) {
+                    Ok(k) => FixWhat::Reclassified {
+                        message,
+                        kind: k.kind,
+                        location: k.location,
+                    },
+                    Err(_) => return Ok(None),
+                }
+            } else {
+                match c
+                    .data
+                    .get("record")
+                    .map(|r| serde_json::from_value::<RecordOverride>(r.clone()))
+                {
+                    Some(Ok(RecordOverride::Link { record })) => FixWhat::MessageMoved {
+                        message,
+                        to: Some(record),
+                    },
+                    Some(Ok(RecordOverride::NoRecord)) => {
+                        FixWhat::MessageMoved { message, to: None }
+                    }
+                    _ => return Ok(None),
+                }
+            }
+        }
+        ("evidence", Some(evidence)) => {
+            match serde_json::from_value::<EvidenceOverride>(c.data.clone()) {
+                Ok(EvidenceOverride::Link { record, role }) => FixWhat::EvidenceMoved {
+                    evidence,
+                    to: Some(record),
+                    proof: role == EvidenceRole::ResolutionProof,
+                },
+                Ok(EvidenceOverride::Unlinked) => FixWhat::EvidenceMoved {
+                    evidence,
+                    to: None,
+                    proof: false,
+                },
+                Err(_) => return Ok(None),
+            }
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(Fix {
+        at,
+        actor: c.actor.clone(),
+        reason: c.reason.clone(),
+        what,
+    }))
+}
+
+/// Ticket `id`'s history in plain language: its messages and the managers' corrections about it, oldest first.
+pub fn issue_history(
+    conn: &Connection,
+    id: i64,
+) -> Result<Vec<crate::records::history::Entry>, StoreError> {
+    use crate::records::history::{Msg, Who};
+    let chat = chat_of(conn, "issue", id)?;
+    let timeline = timeline(conn, "issue", id)?;
+    let ev_ids: std::collections::BTreeSet<i64> = super::evidence::for_record(conn, "issue", id)?
+        .iter()
+        .map(|e| e.id)
         .collect();
+    let msg_ids: std::collections::BTreeSet<i64> = timeline.iter().map(|t| t.id).collect();
+    let mut fixes = vec![];
+    for c in issue_corrections(conn, id, chat, &msg_ids, &ev_ids)? {
+        if let Some(f) = history_fix(conn, &c)? {
+            fixes.push(f);
+        }
+    }
+    let msgs = timeline
+        .into_iter()
+        .filter_map(|t| {
+            Some(Msg {
+                at: super::parse_time(&t.sent_at)?,
+                id: t.id,
+                sender: t.sender.map(|p| Who {
+                    id: Some(p.id),
+                    name: p.name,
+                    phone: p.phone,
+                    user: false,
+                }),
+                kind: t.kind,
+                msg_type: t.msg_type,
+                text: t.text,
+                media: t.media,
+                link_reason: t.link_reason,
+            })
+        })
+        .collect();
+    Ok(crate::records::history::build(id, msgs, fixes))
+}
+
+pub fn issue_detail(
+    conn: &Connection,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<IssueDetail, StoreError> {
+    let issue = get_issue(conn, id, now)?;
+    let chat = issue.chat.id;
+    let timeline = timeline(conn, "issue", id)?;
+    let evidence = super::evidence::for_record(conn, "issue", id)?;
+    let msg_ids: std::collections::BTreeSet<i64> = timeline.iter().map(|t| t.id).collect();
+    let ev_ids: std::collections::BTreeSet<i64> = evidence.iter().map(|e| e.id).collect();
+    let corrections = issue_corrections(conn, id, chat, &msg_ids, &ev_ids)?;
     Ok(IssueDetail {
         timeline,
         evidence,
@@ -771,15 +1152,7 @@ pub fn list_tasks(
 ) -> Result<(Vec<Task>, Option<super::messages::Cursor>), StoreError> {
     let mut args = vec![];
     let mut w = record_where(f, "t", "reported_ms", &mut args);
-    if let Some(c) = cursor {
-        args.push(c.ms.into());
-        let a = args.len();
-        args.push(c.id.into());
-        let b = args.len();
-        w.push(format!(
-            "(t.reported_ms < ?{a} OR (t.reported_ms = ?{a} AND t.id < ?{b}))"
-        ));
-    }
+    after_cursor(&mut w, &mut args, cursor, "t.reported_ms", "t.id", "<");
     let sql = format!(
         "{TASK_SELECT} WHERE {} ORDER BY t.reported_ms DESC, t.id DESC LIMIT {}",
         w.join(" AND "),

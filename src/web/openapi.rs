@@ -40,7 +40,7 @@ impl Modify for Security {
         api::records::list_issues, api::records::get_issue, api::records::list_tasks, api::records::get_task,
         api::records::set_status, api::records::assign, api::records::merge, api::records::reclassify,
         api::records::move_message, api::records::move_evidence, api::records::repeats, api::records::get_sla,
-        api::records::put_sla,
+        api::records::put_sla, api::records::export_issues, api::records::issue_timeline,
         api::exports::audit_zip, api::exports::signing_key,
         api::schedules::list, api::schedules::get_one, api::schedules::create, api::schedules::update,
         api::schedules::delete, api::schedules::list_occurrences, api::schedules::excuse, api::schedules::posters,

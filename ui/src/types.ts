@@ -65,6 +65,9 @@ export interface Evidence {
   duplicate_of?: string | number | null;
   role?: string | null;
   link_reason?: string | null;
+  /** When its message was sent, and by whom. */
+  sent_at?: string | null;
+  sender?: Person | null;
 }
 
 export interface Message {
@@ -114,6 +117,42 @@ export interface Issue {
   messages?: number | null;
   photos?: number | null;
   sla?: Sla | null;
+  /** The vendor the owner works for. */
+  owner_vendor?: Ref | null;
+}
+
+/** Counts over everything a filtered issue list selects (first page of `GET /issues`). */
+export interface IssueTotals {
+  all: number;
+  open: number;
+  overdue_now: number;
+  late_once: number;
+  done: number;
+}
+
+/** Someone in a ticket's history: a person of the chats, or a tapak user (a manager's login). */
+export interface HistoryWho {
+  id?: number | null;
+  name?: string | null;
+  phone?: string | null;
+  user?: boolean;
+}
+
+/** One line of `GET /issues/{id}/timeline`. */
+export interface HistoryEntry {
+  at: string;
+  event: "opened" | "message" | "status" | "assigned" | "merged" | "reclassified" | "message_moved" | "evidence_moved" | string;
+  actor?: HistoryWho | null;
+  status?: string | null;
+  person?: HistoryWho | null;
+  message?: { id: number; kind?: string | null; type?: string; text?: string | null; media?: number[]; link_reason?: string | null } | null;
+  note?: string | null;
+  place?: string | null;
+  kind?: string | null;
+  target?: RecordRef | null;
+  evidence?: number | null;
+  proof?: boolean | null;
+  summary: string;
 }
 
 export interface TimelineEntry {

@@ -67,7 +67,9 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             axum::routing::post(records::move_evidence),
         )
         .route("/api/v1/issues", get(records::list_issues))
+        .route("/api/v1/issues/export", get(records::export_issues))
         .route("/api/v1/issues/{id}", get(records::get_issue))
+        .route("/api/v1/issues/{id}/timeline", get(records::issue_timeline))
         .route(
             "/api/v1/issues/{id}/status",
             axum::routing::post(records::set_status),

@@ -11,7 +11,7 @@ use crate::pipeline::{self, Corrected, CorrectionInput};
 use crate::records::{
     Action, EvidenceOverride, EvidenceRole, IssueStatus, RecordOverride, RecordRef,
 };
-use crate::store::{self, records::RecordFilter};
+use crate::store::{self, records::IssueSort, records::RecordFilter};
 use crate::web::auth::Caller;
 use crate::web::error::{ApiError, ApiResult, JsonBody, QueryParams};
 use crate::web::AppState;
@@ -26,6 +26,33 @@ pub struct RecordParams {
     /// Only issues overdue now (true: open and past a deadline not yet met) or not (false). `breached` also counts
     /// issues that were late once (answered or resolved after the deadline); `overdue` does not.
     pub overdue: Option<bool>,
+    /// Issues owned by this person (id or phone).
+    pub owner: Option<String>,
+    /// Issues owned by a person of this vendor (id or name).
+    pub vendor: Option<String>,
+    /// Location words ("C", "Block C", "lobby"): each must be the block, level or unit, or part of the area.
+    pub location: Option<String>,
+    /// Order of issues: `newest` (default), `oldest`, `priority` (most urgent first), `deadline` (soonest resolve-by).
+    pub sort: Option<String>,
+    /// Tasks in this block (`none`: tasks without a block).
+    pub block: Option<String>,
+    /// Tasks that fulfilled an occurrence of this schedule (id).
+    pub schedule: Option<i64>,
+    /// Tasks with (`yes`) or without (`none`) a photo.
+    pub photo: Option<String>,
+}
+
+/// Words of a location filter, without the words that only name the kind of place ("Block C" → "C").
+fn location_words(v: &str) -> Vec<String> {
+    const NOISE: [&str; 8] = [
+        "block", "blok", "level", "aras", "floor", "lvl", "unit", "tingkat",
+    ];
+    v.split(|c: char| c.is_whitespace() || c == ',')
+        .map(str::trim)
+        .filter(|w| !w.is_empty() && !NOISE.contains(&w.to_lowercase().as_str()))
+        .take(8)
+        .map(String::from)
+        .collect()
 }
 
 async fn record_filter(st: &AppState, p: &ListParams, r: &RecordParams) -> ApiResult<RecordFilter> {
@@ -54,7 +81,56 @@ async fn record_filter(st: &AppState, p: &ListParams, r: &RecordParams) -> ApiRe
             return Err(ApiError::invalid(format!("priority: unknown value {pr:?}")));
         }
     }
+    let owner = match r.owner.clone() {
+        Some(key) => {
+            let k = key.clone();
+            Some(
+                st.db
+                    .read(move |c| store::people::lookup(c, &k))
+                    .await?
+                    .ok_or_else(|| ApiError::NotFound(format!("owner {key:?} not found")))?,
+            )
+        }
+        None => None,
+    };
+    let vendor = match r.vendor.clone() {
+        Some(key) => {
+            let vendors = st.db.read(store::chats::list_vendors).await?;
+            Some(
+                vendors
+                    .iter()
+                    .find(|v| v.id.to_string() == key || v.name.eq_ignore_ascii_case(&key))
+                    .map(|v| v.id)
+                    .ok_or_else(|| ApiError::NotFound(format!("vendor {key:?} not found")))?,
+            )
+        }
+        None => None,
+    };
+    let photo = match r.photo.as_deref() {
+        None => None,
+        Some("yes") => Some(true),
+        Some("none") => Some(false),
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "photo: expected yes or none, got {other:?}"
+            )))
+        }
+    };
     Ok(RecordFilter {
+        owner,
+        vendor,
+        location: r
+            .location
+            .as_deref()
+            .map(location_words)
+            .unwrap_or_default(),
+        text: p.q.clone().filter(|q| !q.trim().is_empty()),
+        block: r
+            .block
+            .clone()
+            .map(|b| if b == "none" { String::new() } else { b }),
+        schedule: r.schedule,
+        photo,
         site: mf.site,
         chat: mf.chat,
         person: mf.person,
@@ -70,26 +146,253 @@ async fn record_filter(st: &AppState, p: &ListParams, r: &RecordParams) -> ApiRe
     })
 }
 
-/// Issue tickets, newest first.
+fn issue_sort(r: &RecordParams) -> ApiResult<IssueSort> {
+    match r.sort.as_deref() {
+        None | Some("") => Ok(IssueSort::Newest),
+        Some(s) => IssueSort::parse(s).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "sort: expected newest, oldest, priority or deadline, got {s:?}"
+            ))
+        }),
+    }
+}
+
+/// A page of issues; the first page (no cursor) also carries the totals of everything the filters select.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct IssuePage {
+    pub items: Vec<store::records::Issue>,
+    pub next_cursor: Option<String>,
+    pub totals: Option<store::records::IssueTotals>,
+}
+
+/// Issue tickets, newest first (or as `sort` says); `q` searches titles and the tickets' messages.
 #[utoipa::path(get, path = "/api/v1/issues", tag = "records", params(ListParams, RecordParams),
-    responses((status = 200, body = Page<store::records::Issue>)), security(("token" = []), ("session" = [])))]
+    responses((status = 200, body = IssuePage)), security(("token" = []), ("session" = [])))]
 pub async fn list_issues(
     State(st): State<AppState>,
     caller: Caller,
     QueryParams(p): QueryParams<ListParams>,
     QueryParams(r): QueryParams<RecordParams>,
-) -> ApiResult<Json<Page<store::records::Issue>>> {
+) -> ApiResult<Json<IssuePage>> {
     caller.require(Permission::ReadRecords)?;
     let f = record_filter(&st, &p, &r).await?;
+    let sort = issue_sort(&r)?;
     let (limit, cur) = (p.limit()?, p.cursor()?);
-    let (items, next) = st
+    let (items, next, totals) = st
         .db
-        .read(move |c| store::records::list_issues(c, &f, cur, limit))
+        .read(move |c| {
+            let (items, next) = store::records::list_issues_sorted(c, &f, sort, cur, limit)?;
+            let totals = match cur {
+                None => Some(store::records::issue_totals(c, &f)?),
+                Some(_) => None,
+            };
+            Ok((items, next, totals))
+        })
         .await?;
-    Ok(Json(Page {
+    Ok(Json(IssuePage {
         items,
         next_cursor: next.map(|c| c.encode()),
+        totals,
     }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportParams {
+    /// `csv` or `xlsx`.
+    pub format: String,
+}
+
+/// At most this many tickets in one download; narrow the filters for more.
+const EXPORT_MAX: i64 = 100_000;
+
+/// The filtered list of issues (the same filters and order as `GET /issues`) as a CSV or XLSX file.
+#[utoipa::path(get, path = "/api/v1/issues/export", tag = "records", params(ExportParams, ListParams, RecordParams),
+    responses((status = 200, description = "the file, as an attachment"), (status = 400, description = "bad format or filter, or too many rows")),
+    security(("token" = []), ("session" = [])))]
+pub async fn export_issues(
+    State(st): State<AppState>,
+    caller: Caller,
+    QueryParams(e): QueryParams<ExportParams>,
+    QueryParams(p): QueryParams<ListParams>,
+    QueryParams(r): QueryParams<RecordParams>,
+) -> ApiResult<axum::response::Response> {
+    use crate::records::export;
+    use axum::http::{header, HeaderValue};
+    use axum::response::IntoResponse;
+    caller.require(Permission::ReadRecords)?;
+    let (ext, mime) = match e.format.as_str() {
+        "csv" => ("csv", "text/csv; charset=utf-8"),
+        "xlsx" => (
+            "xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+        other => {
+            return Err(ApiError::invalid(format!(
+                "format: expected csv or xlsx, got {other:?}"
+            )))
+        }
+    };
+    let f = record_filter(&st, &p, &r).await?;
+    let sort = issue_sort(&r)?;
+    let tz = st.tz;
+    let now = st.clock.now();
+    let bytes = st
+        .db
+        .read(move |c| {
+            let n = store::records::issue_totals(c, &f)?.all;
+            if n > EXPORT_MAX {
+                return Err(store::StoreError::Invalid(format!(
+                    "{n} tickets match; a download holds at most {EXPORT_MAX}: narrow the dates or filters"
+                )));
+            }
+            let mut rows = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
+            let mut cursor = None;
+            loop {
+                let (items, next) =
+                    store::records::list_issues_sorted(c, &f, sort, cursor, 500)?;
+                rows.extend(items);
+                match next {
+                    Some(nx) => cursor = Some(nx),
+                    None => break,
+                }
+            }
+            Ok(rows)
+        })
+        .await?;
+    let sheet = issue_sheet(&bytes, tz, now);
+    let out = tokio::task::spawn_blocking(move || match ext {
+        "csv" => export::csv(&sheet),
+        _ => export::xlsx(&sheet),
+    })
+    .await
+    .map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?
+    .map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
+    let name = format!(
+        "tapak-issues-{}.{ext}",
+        now.with_timezone(&tz).format("%Y-%m-%d")
+    );
+    let mut resp = out.into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+/// The columns of the issues download, one row per ticket (times in the firm's time zone).
+fn issue_sheet(
+    items: &[store::records::Issue],
+    tz: chrono_tz::Tz,
+    now: chrono::DateTime<chrono::Utc>,
+) -> crate::records::export::Sheet {
+    use crate::records::export::{Cell, Sheet};
+    let time = |s: &Option<String>| {
+        Cell::Time(
+            s.as_deref()
+                .and_then(store::parse_time)
+                .map(|t| t.with_timezone(&tz).naive_local()),
+        )
+    };
+    let text = |s: Option<&str>| Cell::Text(s.unwrap_or_default().to_string());
+    let who = |p: &Option<store::people::PersonRef>| {
+        Cell::Text(
+            p.as_ref()
+                .and_then(|p| p.name.clone().or_else(|| p.phone.clone()))
+                .unwrap_or_default(),
+        )
+    };
+    let yes = |b: bool| Cell::Text(if b { "yes" } else { "" }.into());
+    let rows = items
+        .iter()
+        .map(|i| {
+            let open = !matches!(i.status.as_str(), "resolved" | "closed");
+            let overdue_now = open
+                && (i.sla.resolve_breached
+                    || (i.sla.respond_breached
+                        && i.sla
+                            .respond_by
+                            .as_deref()
+                            .and_then(store::parse_time)
+                            .is_some_and(|t| t < now)));
+            let location = serde_json::from_value::<Location>(i.location.clone())
+                .ok()
+                .filter(|l| *l != Location::default())
+                .map(|l| crate::outbox::texts::place(crate::outbox::texts::Lang::En, &l))
+                .unwrap_or_default();
+            vec![
+                Cell::Int(i.id),
+                text(Some(&i.title)),
+                text(Some(&i.status)),
+                text(i.priority.as_deref()),
+                text(i.category.as_deref()),
+                Cell::Text(location),
+                text(i.site.as_ref().map(|s| s.name.as_str())),
+                text(i.chat.name.as_deref()),
+                time(&Some(i.opened_at.clone())),
+                who(&i.reported_by),
+                who(&i.owner),
+                text(i.owner_vendor.as_ref().map(|v| v.name.as_str())),
+                time(&i.sla.respond_by),
+                time(&i.sla.resolve_by),
+                time(&i.resolved_at),
+                time(&i.closed_at),
+                yes(overdue_now),
+                yes(i.sla.breached && !overdue_now),
+                Cell::Int(i.messages),
+                Cell::Int(i.photos),
+                i.repeat_of
+                    .map(Cell::Int)
+                    .unwrap_or(Cell::Text(String::new())),
+            ]
+        })
+        .collect();
+    Sheet {
+        name: "Issues",
+        columns: vec![
+            "ID",
+            "Title",
+            "Status",
+            "Priority",
+            "Category",
+            "Location",
+            "Site",
+            "Chat",
+            "Opened",
+            "Reported by",
+            "Owner",
+            "Vendor",
+            "Respond by",
+            "Resolve by",
+            "Resolved",
+            "Closed",
+            "Overdue now",
+            "Was late once",
+            "Messages",
+            "Photos",
+            "Repeat of",
+        ],
+        rows,
+    }
+}
+
+/// A ticket's history in plain language: messages, status changes, assignments, notes and corrections, oldest first.
+#[utoipa::path(get, path = "/api/v1/issues/{id}/timeline", tag = "records", params(("id" = i64, Path)),
+    responses((status = 200, description = "`{\"items\": [entry…]}`: each entry has `at`, `event`, `actor`, `summary` and what the event concerns"),
+        (status = 404)), security(("token" = []), ("session" = [])))]
+pub async fn issue_timeline(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.require(Permission::ReadRecords)?;
+    let items = st
+        .db
+        .read(move |c| store::records::issue_history(c, id))
+        .await?;
+    Ok(Json(serde_json::json!({ "items": items })))
 }
 
 /// One issue with its timeline (linked messages, in order, each with why it was linked) and evidence.
@@ -109,16 +412,17 @@ pub async fn get_issue(
     ))
 }
 
-/// Task-log entries, newest first.
-#[utoipa::path(get, path = "/api/v1/tasks", tag = "records", params(ListParams),
+/// Task-log entries, newest first (filters `block`, `schedule` and `photo` of RecordParams apply).
+#[utoipa::path(get, path = "/api/v1/tasks", tag = "records", params(ListParams, RecordParams),
     responses((status = 200, body = Page<store::records::Task>)), security(("token" = []), ("session" = [])))]
 pub async fn list_tasks(
     State(st): State<AppState>,
     caller: Caller,
     QueryParams(p): QueryParams<ListParams>,
+    QueryParams(r): QueryParams<RecordParams>,
 ) -> ApiResult<Json<Page<store::records::Task>>> {
     caller.require(Permission::ReadRecords)?;
-    let f = record_filter(&st, &p, &RecordParams::default()).await?;
+    let f = record_filter(&st, &p, &r).await?;
     let (limit, cur) = (p.limit()?, p.cursor()?);
     let (items, next) = st
         .db
