@@ -1,13 +1,16 @@
 //! The classifiers the pipeline uses: the shared one (replaced when corrections teach it something), one per site
-//! (the shared one plus the site's vocabulary, bounded and least-recently-used), and which of them a chat gets.
+//! (the shared one plus the site's vocabulary, bounded and least-recently-used), which of them a chat gets, and
+//! classifying with them outside the writer (a webhook delivery before its write, a background batch before linking).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use super::Pipeline;
+use crate::classify::types::Classification;
 use crate::classify::Classifier;
-use crate::store::settings::SiteSettings;
+use crate::store::{self, messages::Pending, settings::SiteSettings, StoreError};
 
 /// Site classifiers kept at most (each holds its own lexicon, about 2 MB); the least recently used one is dropped
 /// beyond that and rebuilt when needed (about 4 ms).
@@ -145,6 +148,105 @@ impl Classifiers {
     pub fn site_classifiers(&self) -> usize {
         self.sites.lock().map(|m| m.len()).unwrap_or(0)
     }
+}
+
+/// Only text and captions are classified (rule L1): not system lines, deleted messages or bare media.
+pub fn classifiable(p: &Pending) -> Option<&str> {
+    classifiable_text(&p.msg_type, p.deleted, p.text.as_deref())
+}
+
+fn classifiable_text<'a>(msg_type: &str, deleted: bool, text: Option<&'a str>) -> Option<&'a str> {
+    if deleted || !matches!(msg_type, "text" | "media") {
+        return None;
+    }
+    text.map(str::trim).filter(|t| !t.is_empty())
+}
+
+/// The classifier for a chat known by its external id, with the site it was built for (a chat not seen yet has no
+/// site, so it gets the shared classifier). Looked up at most every [`CHAT_SITE_TTL`] per chat.
+async fn chat_classifier(
+    svc: &Pipeline,
+    external_id: &str,
+) -> Result<(Option<i64>, Arc<Classifier>), StoreError> {
+    if let Some(c) = svc.classifiers.chat_site(external_id) {
+        return Ok((c.site, c.classifier));
+    }
+    let ext = external_id.to_string();
+    let found = svc
+        .db
+        .read(move |c| store::chats::site_of_external(c, &ext))
+        .await?;
+    let (site, classifier) = match found {
+        Some((Some(site), settings)) => (Some(site), svc.classifiers.for_site(site, &settings)),
+        _ => (None, svc.classifier()),
+    };
+    svc.classifiers.remember_chat_site(
+        external_id,
+        ChatSite {
+            site,
+            classifier: classifier.clone(),
+            at: std::time::Instant::now(),
+        },
+    );
+    Ok((site, classifier))
+}
+
+/// Classifies a delivery's messages before they are written (CPU work outside the writer), each with its chat's site
+/// classifier, so the write can link them at once. A message whose chat cannot be looked up is left unclassified
+/// (`None`): it is then processed in the background like any other.
+pub async fn preclassify(
+    svc: &Pipeline,
+    messages: &[crate::ingest::model::InboundMessage],
+) -> Vec<Option<PreClass>> {
+    let mut out = Vec::with_capacity(messages.len());
+    for m in messages {
+        let pre = match chat_classifier(svc, &m.chat.external_id).await {
+            Ok((site, classifier)) => Some(PreClass {
+                site,
+                class: classifiable_text(m.msg_type.as_str(), m.deleted, m.text.as_deref())
+                    .map(|t| classifier.classify(t)),
+            }),
+            Err(e) => {
+                tracing::debug!(error = %e, "chat lookup before the write failed");
+                None
+            }
+        };
+        out.push(pre);
+    }
+    out
+}
+
+/// Classification of one pending message, computed outside the writer.
+pub struct Classified {
+    pub pending: Pending,
+    pub class: Option<Classification>,
+}
+
+/// Classifies pending messages (CPU work, no database), with the chat's site classifier where there is one.
+pub fn classify_pending(
+    classifier: &Classifier,
+    by_chat: &std::collections::HashMap<i64, Arc<Classifier>>,
+    pending: Vec<Pending>,
+) -> Vec<Classified> {
+    pending
+        .into_iter()
+        .map(|p| {
+            let c = by_chat
+                .get(&p.chat_id)
+                .map(|c| c.as_ref())
+                .unwrap_or(classifier);
+            let class = classifiable(&p).map(|t| c.classify(t));
+            Classified { pending: p, class }
+        })
+        .collect()
+}
+
+/// A webhook message's classification, made before the write with the classifier of the chat's site as known then.
+#[derive(Debug, Clone)]
+pub struct PreClass {
+    pub site: Option<i64>,
+    /// `None` for a message with nothing to classify (a photo without caption, a sticker…): still linked.
+    pub class: Option<Classification>,
 }
 
 #[cfg(test)]
