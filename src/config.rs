@@ -231,6 +231,9 @@ pub struct RemindersConfig {
     /// Approved Cloud API template used outside the 24-hour window; empty = such sends fail with that reason.
     pub template_name: String,
     pub template_language: String,
+    /// Approved Cloud API template with a DOCUMENT header and one body parameter (the caption, else the file name),
+    /// used for documents outside the 24-hour window; empty = such sends fail with that reason.
+    pub document_template_name: String,
     /// Default route of reminders: `cloud_api`, `waha` or `evolution` (per site and per schedule overrides).
     pub route: String,
     /// Default audience on gateway routes: `group`, `person` or `both`.
@@ -244,6 +247,7 @@ impl Default for RemindersConfig {
             language: "en".into(),
             template_name: String::new(),
             template_language: "en".into(),
+            document_template_name: String::new(),
             route: "cloud_api".into(),
             audience: "group".into(),
         }

@@ -713,7 +713,9 @@ async fn a_document_is_sent_with_its_name_and_caption_on_every_route() {
         )
     };
 
-    // Cloud API: the first upload fails (500), nothing is sent; the retry uploads, then sends the media id.
+    // Cloud API: the first upload fails (500), nothing is sent; the retry uploads, then sends the media id. The
+    // recipient wrote an hour ago, so the document goes as itself (inside the 24-hour window).
+    k.inbound("60167654302", t0() - Duration::hours(1)).await;
     let id = enqueue_document(&k.db, send("+60 16-765 4302", Route::CloudApi, 1), t0())
         .await
         .unwrap()
@@ -843,4 +845,128 @@ async fn a_document_is_sent_with_its_name_and_caption_on_every_route() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("document.filename"), "{e}");
+}
+
+/// Outside the recipient's 24-hour window a document goes as the approved document template: the file uploaded once,
+/// in the template's DOCUMENT header, the caption as its body parameter. Inside the window a document Meta refuses
+/// with 131047 goes the same way with the same upload; with no document template configured it fails, saying so.
+#[tokio::test]
+async fn outside_the_24_hour_window_a_document_goes_as_the_document_template() {
+    use tapak::outbox::documents::enqueue_document;
+    use tapak::outbox::Document;
+    let fake = FakeWa::start(vec![
+        Reply::Json(200, json!({"id": "5550001"})),
+        Reply::Json(200, json!({"messages": [{"id": "wamid.tpl1"}]})),
+        // Inside the window: the upload, then the document refused as outside the window, then the template.
+        Reply::Json(200, json!({"id": "5550002"})),
+        Reply::Json(
+            400,
+            json!({"error": {"message": "Re-engagement message", "code": 131047}}),
+        ),
+    ])
+    .await;
+    let k = kit(&fake.url, |r, _| {
+        r.document_template_name = "weekly_report_document".into()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("2026-W49.pdf");
+    std::fs::write(&pdf, b"%PDF-1.7\n%%EOF\n").unwrap();
+    let name = "Weekly report 2026-W49.pdf";
+    let caption = "Weekly report, 1-7 Dec";
+    let send = |to: &str, about: i64, caption: &str| {
+        NewSend::document(
+            to,
+            Route::CloudApi,
+            Document::new(pdf.to_str().unwrap(), name),
+            caption,
+            Purpose::Summary,
+            About::report(about),
+        )
+    };
+
+    // Never wrote: the template, with the uploaded file in its header.
+    let id = enqueue_document(&k.db, send("60167654302", 1, caption), t0())
+        .await
+        .unwrap()
+        .unwrap();
+    let r = k.sender.tick(t0()).await.unwrap();
+    assert_eq!(r.sent, 1, "{r:?}");
+    let seen = fake.seen();
+    assert_eq!(seen.len(), 2, "one upload, one message");
+    assert_eq!(seen[0].path, "/v25.0/109876543210987/media");
+    assert_eq!(seen[1].path, "/v25.0/109876543210987/messages");
+    assert_eq!(
+        seen[1].body,
+        json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": "60167654302",
+            "type": "template",
+            "template": {
+                "name": "weekly_report_document",
+                "language": {"code": "ms"},
+                "components": [
+                    {"type": "header", "parameters": [
+                        {"type": "document", "document": {"id": "5550001", "filename": name}}
+                    ]},
+                    {"type": "body", "parameters": [{"type": "text", "text": caption}]}
+                ]
+            },
+            "biz_opaque_callback_data": format!("outbox:{id}"),
+        })
+    );
+    let got = k.get(id).await;
+    assert_eq!(got.state, SendState::Sent);
+    assert_eq!(got.kind, Kind::Template);
+    assert_eq!(got.wa_message_id.as_deref(), Some("wamid.tpl1"));
+
+    // Wrote an hour ago, but Meta refuses the document (131047): the template with the same upload, no second one.
+    k.inbound("60133333333", t0() - Duration::hours(1)).await;
+    let id = enqueue_document(&k.db, send("60133333333", 2, ""), t0())
+        .await
+        .unwrap()
+        .unwrap();
+    let r = k.sender.tick(t0()).await.unwrap();
+    assert_eq!(r.sent, 1, "{r:?}");
+    let seen = fake.seen();
+    let paths: Vec<&str> = seen[2..].iter().map(|x| x.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/v25.0/109876543210987/media",
+            "/v25.0/109876543210987/messages",
+            "/v25.0/109876543210987/messages"
+        ]
+    );
+    assert_eq!(seen[3].body["type"], "document");
+    assert_eq!(seen[4].body["type"], "template");
+    assert_eq!(
+        seen[4].body["template"]["components"][0]["parameters"][0]["document"]["id"],
+        "5550002"
+    );
+    // No caption: the file name is the body parameter.
+    assert_eq!(
+        seen[4].body["template"]["components"][1]["parameters"][0]["text"],
+        name
+    );
+    assert_eq!(k.get(id).await.kind, Kind::Template);
+
+    // No document template configured: failed, naming the setting, before anything went out.
+    let fake = FakeWa::start(vec![]).await;
+    let k = kit(&fake.url, |_, _| {});
+    let id = enqueue_document(&k.db, send("60167654302", 3, caption), t0())
+        .await
+        .unwrap()
+        .unwrap();
+    let r = k.sender.tick(t0()).await.unwrap();
+    assert_eq!(r.failed, 1, "{r:?}");
+    let got = k.get(id).await;
+    assert!(
+        got.error
+            .as_deref()
+            .unwrap()
+            .contains("[reminders] document_template_name"),
+        "{got:?}"
+    );
+    assert!(fake.seen().is_empty(), "{:?}", fake.seen());
 }

@@ -195,7 +195,14 @@ impl Sender {
             mentions: &send.mentions,
             callback: Some(&callback),
         };
-        let mut result = self.deliver(send.route, kind, &out, send).await;
+        let mut result = if kind == Kind::Document && send.route == Route::CloudApi {
+            let outside = self.outside_window(&send.to, now).await?;
+            let (r, k) = self.cloud_document(&out, send, outside).await;
+            kind = k;
+            r
+        } else {
+            self.deliver(send.route, kind, &out, send).await
+        };
         if kind == Kind::Text
             && send.route == Route::CloudApi
             && matches!(
@@ -268,6 +275,7 @@ impl Sender {
                             name: &self.reminders.template_name,
                             language: &self.reminders.template_language,
                             params: &send.template_params,
+                            document: None,
                         },
                     )
                     .await
@@ -280,13 +288,8 @@ impl Sender {
         }
     }
 
-    /// Reads a document send's file (checked again: the producer may have removed it since) and sends it.
-    async fn deliver_document(
-        &self,
-        route: Route,
-        out: &Outgoing<'_>,
-        send: &Send,
-    ) -> Result<crate::whatsapp::client::Accepted, SendError> {
+    /// A document send's file (checked again: the producer may have removed it since) and its bytes.
+    async fn read_document(send: &Send) -> Result<(&super::Document, Vec<u8>), SendError> {
         let permanent = |message: String| SendError::Permanent {
             code: None,
             message,
@@ -302,16 +305,95 @@ impl Sender {
                 path.display()
             ))
         })?;
+        Ok((doc, bytes))
+    }
+
+    /// A document: on a gateway the file inline; on the Cloud API as a document ([`Sender::attempt`] calls
+    /// [`Sender::cloud_document`] itself, to fall back to the template outside the 24-hour window).
+    async fn deliver_document(
+        &self,
+        route: Route,
+        out: &Outgoing<'_>,
+        send: &Send,
+    ) -> Result<crate::whatsapp::client::Accepted, SendError> {
+        let (doc, bytes) = Self::read_document(send).await?;
         let file = FileToSend {
             filename: &doc.filename,
             mime: &doc.mime,
             bytes: &bytes,
         };
         match route {
-            Route::CloudApi => self.client.cloud_document(out, &file).await,
+            Route::CloudApi => self.cloud_document(out, send, false).await.0,
             Route::Waha => self.client.waha_document(out, &file).await,
             Route::Evolution => self.client.evolution_document(out, &file).await,
         }
+    }
+
+    /// A document on the Cloud API: the file is uploaded once, then sent as a document inside the recipient's 24-hour
+    /// window, or as the document template (`[reminders] document_template_name`, the file in its DOCUMENT header and
+    /// the caption, else the file name, as its one body parameter) outside it or when Meta refuses the document with
+    /// 131047. Answers the result and the kind that went out.
+    async fn cloud_document(
+        &self,
+        out: &Outgoing<'_>,
+        send: &Send,
+        outside_window: bool,
+    ) -> (Result<crate::whatsapp::client::Accepted, SendError>, Kind) {
+        if outside_window && self.reminders.document_template_name.is_empty() {
+            // Nothing to send it with: fail before uploading anything.
+            return (
+                Err(SendError::NotConfigured(
+                    "outside the 24-hour window and no template configured ([reminders] document_template_name)"
+                        .into(),
+                )),
+                Kind::Document,
+            );
+        }
+        let (doc, bytes) = match Self::read_document(send).await {
+            Ok(d) => d,
+            Err(e) => return (Err(e), Kind::Document),
+        };
+        let file = FileToSend {
+            filename: &doc.filename,
+            mime: &doc.mime,
+            bytes: &bytes,
+        };
+        let media_id = match self.client.cloud_upload(&file).await {
+            Ok(id) => id,
+            Err(e) => return (Err(e), Kind::Document),
+        };
+        if !outside_window {
+            let r = self
+                .client
+                .cloud_document(out, &media_id, &doc.filename)
+                .await;
+            let refused_outside = matches!(
+                r,
+                Err(SendError::Permanent {
+                    code: Some(OUTSIDE_WINDOW),
+                    ..
+                })
+            );
+            if !refused_outside {
+                return (r, Kind::Document);
+            }
+        }
+        let caption = if out.text.trim().is_empty() {
+            doc.filename.clone()
+        } else {
+            out.text.to_string()
+        };
+        let params = [caption];
+        let template = Template {
+            name: &self.reminders.document_template_name,
+            language: &self.reminders.template_language,
+            params: &params,
+            document: Some((&media_id, &doc.filename)),
+        };
+        (
+            self.client.cloud_template(out, &template).await,
+            Kind::Template,
+        )
     }
 }
 

@@ -66,6 +66,8 @@ pub struct Template<'a> {
     pub name: &'a str,
     pub language: &'a str,
     pub params: &'a [String],
+    /// A document header (an uploaded media id and the file name), for a template with a DOCUMENT header.
+    pub document: Option<(&'a str, &'a str)>,
 }
 
 #[derive(Clone)]
@@ -104,10 +106,14 @@ impl Client {
         t: &Template<'_>,
     ) -> Result<Accepted, SendError> {
         if t.name.is_empty() {
-            return Err(SendError::NotConfigured(
-                "outside the 24-hour window and no template configured ([reminders] template_name)"
-                    .into(),
-            ));
+            let key = if t.document.is_some() {
+                "document_template_name"
+            } else {
+                "template_name"
+            };
+            return Err(SendError::NotConfigured(format!(
+                "outside the 24-hour window and no template configured ([reminders] {key})"
+            )));
         }
         let (recipient_type, to) = cloud_recipient(m.to);
         let params: Vec<Value> = t
@@ -116,8 +122,17 @@ impl Client {
             .map(|p| json!({"type": "text", "text": p}))
             .collect();
         let mut template = json!({"name": t.name, "language": {"code": t.language}});
+        let mut components = vec![];
+        if let Some((id, filename)) = t.document {
+            components.push(json!({"type": "header", "parameters": [
+                {"type": "document", "document": {"id": id, "filename": filename}}
+            ]}));
+        }
         if !params.is_empty() {
-            template["components"] = json!([{"type": "body", "parameters": params}]);
+            components.push(json!({"type": "body", "parameters": params}));
+        }
+        if !components.is_empty() {
+            template["components"] = json!(components);
         }
         let mut body = json!({
             "messaging_product": "whatsapp",
@@ -132,14 +147,10 @@ impl Client {
         self.cloud_post(body).await
     }
 
-    /// Cloud API document: the file is uploaded first (`POST {graph}/{version}/{phone_number_id}/media`, multipart
-    /// `messaging_product`, `type`, `file`), then sent by the media id it got, with its file name and caption.
-    /// Nothing reaches the recipient until the second request, so any failure of the upload may be retried.
-    pub async fn cloud_document(
-        &self,
-        m: &Outgoing<'_>,
-        file: &FileToSend<'_>,
-    ) -> Result<Accepted, SendError> {
+    /// Uploads a file for a Cloud API document (`POST {graph}/{version}/{phone_number_id}/media`, multipart
+    /// `messaging_product`, `type`, `file`) and answers its media id. Nothing reaches anyone, so any failure may be
+    /// retried.
+    pub async fn cloud_upload(&self, file: &FileToSend<'_>) -> Result<String, SendError> {
         let url = self.cloud_url("media")?;
         let part = reqwest::multipart::Part::bytes(file.bytes.to_vec())
             .file_name(file.filename.to_string())
@@ -165,13 +176,24 @@ impl Client {
             }
             Err(e) => return Err(e),
         };
-        let Some(media_id) = uploaded.get("id").and_then(Value::as_str) else {
-            return Err(SendError::Retryable(
+        match uploaded.get("id").and_then(Value::as_str) {
+            Some(id) => Ok(id.to_string()),
+            None => Err(SendError::Retryable(
                 "media upload: the answer carried no media id".into(),
-            ));
-        };
+            )),
+        }
+    }
+
+    /// Cloud API document: an uploaded file ([`Client::cloud_upload`]) sent by its media id, with its file name and
+    /// the caption (free-form: inside the 24-hour window only).
+    pub async fn cloud_document(
+        &self,
+        m: &Outgoing<'_>,
+        media_id: &str,
+        filename: &str,
+    ) -> Result<Accepted, SendError> {
         let (recipient_type, to) = cloud_recipient(m.to);
-        let mut document = json!({"id": media_id, "filename": file.filename});
+        let mut document = json!({"id": media_id, "filename": filename});
         if !m.text.trim().is_empty() {
             document["caption"] = json!(m.text);
         }
