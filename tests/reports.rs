@@ -300,8 +300,8 @@ async fn daily_weekly_and_monthly_reports_count_what_happened() {
         by_id(t4)["sla"]["respond_by"],
         json!("2026-12-08T07:00:00.000Z")
     );
-    // The scheduler's verdicts: 7 Dec late (Aminah's report of the 8th came after its window), 8 Dec fulfilled,
-    // 9-13 Dec missed (the tick on the 14th).
+    // The scheduler's verdicts: 7 Dec missed (Aminah's report of the 8th is the 8th's: a report decides one
+    // occurrence, never a late one for the day before), 8 Dec fulfilled, 9-13 Dec missed (the tick on the 14th).
     let occ = a
         .get("/api/v1/occurrences?from=2026-12-07&to=2026-12-13&limit=500")
         .await;
@@ -318,7 +318,7 @@ async fn daily_weekly_and_monthly_reports_count_what_happened() {
         .collect();
     statuses.sort();
     let want: Vec<(String, String)> = [
-        ("07", "late"),
+        ("07", "missed"),
         ("08", "fulfilled"),
         ("09", "missed"),
         ("10", "missed"),
@@ -386,7 +386,7 @@ async fn daily_weekly_and_monthly_reports_count_what_happened() {
     assert_eq!(sw["totals"]["completion_rate"], 1.0);
     assert_eq!(sw["by_person"][0]["key"], "Aminah");
     assert_eq!(d["previous"]["scheduled_expected"], 1);
-    assert_eq!(d["previous"]["scheduled_done"], 1);
+    assert_eq!(d["previous"]["scheduled_done"], 0);
     assert_eq!(d["previous"]["tickets_opened"], 1);
     assert_eq!(d["previous"]["tickets_open_at_end"], 1);
     assert_eq!(d["previous"]["late_to_respond"], 0);
@@ -413,7 +413,7 @@ async fn daily_weekly_and_monthly_reports_count_what_happened() {
     assert_eq!(ids(&t["ids"]["late_to_respond"]), vec![t3, t4]);
     assert_eq!(ids(&t["ids"]["late_to_resolve"]), vec![t2, t4]);
     assert_eq!(w["repeats"]["total"], 1);
-    // scheduled: 7 occurrences, 1 on time, 1 late, 5 missed → 2 of 7 done
+    // scheduled: 7 occurrences, 1 on time, 0 late, 6 missed → 1 of 7 done
     let tw = &w["scheduled"]["totals"];
     assert_eq!(
         [
@@ -423,9 +423,9 @@ async fn daily_weekly_and_monthly_reports_count_what_happened() {
             &tw["missed"],
             &tw["excused"]
         ],
-        [&json!(7), &json!(1), &json!(1), &json!(5), &json!(0)]
+        [&json!(7), &json!(1), &json!(0), &json!(6), &json!(0)]
     );
-    assert!((tw["completion_rate"].as_f64().unwrap() - 2.0 / 7.0).abs() < 1e-9);
+    assert!((tw["completion_rate"].as_f64().unwrap() - 1.0 / 7.0).abs() < 1e-9);
     assert_eq!(w["scheduled"]["by_block"][0]["key"], "A");
     assert_eq!(w["repeats"]["top_sites"][0]["key"], "Kenanga Heights");
     assert_eq!(w["repeats"]["top_sites"][0]["chains"], json!([[t1, t2]]));
@@ -649,7 +649,7 @@ async fn every_format_opens_and_shows_the_same_numbers() {
         other => panic!("mean time to resolve is {other:?}"),
     }
     match &row(&sum, "Completion rate")[1] {
-        Data::Float(r) => assert!((r - 2.0 / 7.0).abs() < 1e-9),
+        Data::Float(r) => assert!((r - 1.0 / 7.0).abs() < 1e-9),
         other => panic!("completion rate is {other:?}"),
     }
     let tickets = wb.worksheet_range("Tickets").unwrap();
@@ -768,7 +768,7 @@ async fn every_format_opens_and_shows_the_same_numbers() {
         assert!(text.contains(want), "{want} in the PDF text:\n{text}");
     }
     assert!(
-        text.contains("10:40:00") && text.contains("28.6%"),
+        text.contains("10:40:00") && text.contains("14.3%"),
         "{text}"
     );
 
