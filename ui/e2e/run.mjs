@@ -328,6 +328,176 @@ try {
   const manager = me && (me.role === "admin" || me.role === "manager");
   let issuePath = null;
 
+  // ---- Issues and tasks screens: list filters, totals, downloads, the ticket's history, photos, proof, assign ----
+  /** The records of a CSV text (RFC 4180: quoted fields may hold commas, quotes and line breaks). */
+  function csvRecords(text) {
+    const rows = [];
+    let row = [];
+    let field = "";
+    let quoted = false;
+    for (let i = 0; i < text.length; i++) {
+      const ch = text[i];
+      if (quoted) {
+        if (ch === '"' && text[i + 1] === '"') (field += '"'), i++;
+        else if (ch === '"') quoted = false;
+        else field += ch;
+      } else if (ch === '"') quoted = true;
+      else if (ch === ",") row.push(field), (field = "");
+      else if (ch === "\n" || ch === "\r") {
+        if (ch === "\r" && text[i + 1] === "\n") i++;
+        row.push(field);
+        rows.push(row);
+        row = [];
+        field = "";
+      } else field += ch;
+    }
+    if (field !== "" || row.length > 0) row.push(field), rows.push(row);
+    return rows;
+  }
+
+  async function issuesScreenSteps() {
+    await step("issues: filters by location and text, totals equal the rows, sorting, and the download holds the rows", async () => {
+      const api = async (q) => page.evaluate(async (qq) => (await fetch(`/api/v1/issues?limit=500&${qq}`)).json(), q);
+      const all = await api("");
+      const withBlock = all.items.find((i) => i.location?.block);
+      assert(withBlock, "the demo has no ticket with a block");
+      const blk = withBlock.location.block;
+      await page.goto(`${BASE}/issues`);
+      await page.getByTestId("issue-totals").waitFor();
+      assert(Number(await page.getByTestId("issue-totals").getAttribute("data-all")) === all.totals.all, "unfiltered total");
+      const want = (await api(`location=${encodeURIComponent(`Block ${blk}`)}`)).items;
+      assert(want.length > 0 && want.every((i) => i.location?.block === blk), `the API's block ${blk} list is wrong`);
+      await page.locator('input[name="location"]').fill(`Block ${blk}`);
+      await page.locator('input[name="location"]').press("Enter");
+      await page.waitForURL((u) => u.searchParams.get("location") === `Block ${blk}`);
+      await page.waitForFunction((n) => document.querySelector("[data-testid=issue-totals]")?.dataset.all === String(n), want.length);
+      const totals = page.getByTestId("issue-totals");
+      const n = Number(await totals.getAttribute("data-all"));
+      const rows = await countListRows(page);
+      assert(rows === n, `totals say ${n} tickets in block ${blk} but the list shows ${rows}`);
+      // Overdue now and was late once: separate numbers that add up with the rest.
+      const [open, overdue, late] = ["data-open", "data-overdue", "data-late-once"].map(async (a) => Number(await totals.getAttribute(a)));
+      assert((await overdue) <= (await open), "more overdue now than open");
+      assert((await late) + (await overdue) <= n, "late once and overdue now overlap");
+      // Oldest first: the rows in the order the API gives for sort=oldest.
+      await page.locator('select[name="sort"]').selectOption("oldest");
+      await page.waitForURL((u) => u.searchParams.get("sort") === "oldest");
+      const oldest = (await api(`sort=oldest&location=${encodeURIComponent(`Block ${blk}`)}`)).items.map((i) => `/issues/${i.id}`);
+      await page.waitForFunction((first) => document.querySelector("[data-row] a")?.getAttribute("href") === first, oldest[0]);
+      const shown = await page.locator("[data-row] a.row-title, [data-row] a.card-title").evaluateAll((as) => as.map((a) => a.getAttribute("href")));
+      assert(JSON.stringify(shown) === JSON.stringify(oldest), `sorted rows ${shown.join(" ")} ≠ ${oldest.join(" ")}`);
+      // The download opens and holds exactly the filtered rows.
+      const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("issue-downloads").locator('a[data-format="csv"]').click()]);
+      assert(/^tapak-issues-.*\.csv$/.test(download.suggestedFilename()), `file name ${download.suggestedFilename()}`);
+      const text = readFileSync(await download.path(), "utf8");
+      assert(text.charCodeAt(0) === 0xfeff, "the CSV has no byte-order mark (Excel would misread Malay text)");
+      const recs = csvRecords(text.slice(1)).filter((r) => r.length > 1);
+      assert(recs[0][0] === "ID" && recs.length - 1 === n, `the CSV has ${recs.length - 1} rows for ${n} tickets`);
+      assert(JSON.stringify(recs.slice(1).map((r) => `/issues/${r[0]}`)) === JSON.stringify(oldest), "the CSV rows are not the list's rows in its order");
+      const xlsx = await page.evaluate(async (h) => {
+        const r = await fetch(h);
+        const b = new Uint8Array(await r.arrayBuffer());
+        return { status: r.status, head: String.fromCharCode(b[0], b[1]), bytes: b.length };
+      }, await page.getByTestId("issue-downloads").locator('a[data-format="xlsx"]').getAttribute("href"));
+      assert(xlsx.status === 200 && xlsx.head === "PK", `the Excel download answered ${JSON.stringify(xlsx)}`);
+      // Text search finds a ticket by a word of its title.
+      const word = (withBlock.title.match(/[A-Za-z]{4,}/) ?? [])[0];
+      if (word) {
+        await page.goto(`${BASE}/issues?q=${encodeURIComponent(word)}`);
+        await page.getByTestId("issue-totals").waitFor();
+        const m = await countListRows(page);
+        assert(m === Number(await page.getByTestId("issue-totals").getAttribute("data-all")) && m > 0, `search "${word}": totals ≠ rows`);
+      }
+      console.log(`     block ${blk}: ${n} tickets = ${rows} rows = ${recs.length - 1} CSV rows; XLSX ${xlsx.bytes} bytes`);
+      await shot(page, "issues-filtered");
+    });
+
+    await step("issue detail: one history in time order; photos say who sent them and when; the viewer steps to the next photo", async () => {
+      const all = await page.evaluate(async () => (await (await fetch("/api/v1/issues?limit=500")).json()).items);
+      const two = all.find((i) => i.photos >= 2);
+      assert(two, "the demo has no ticket with two photos");
+      await page.goto(`${BASE}/issues/${two.id}`);
+      const hist = page.getByTestId("history");
+      await hist.locator(".tl-item").first().waitFor();
+      const api = await page.evaluate(async (id) => (await (await fetch(`/api/v1/issues/${id}/timeline`)).json()).items, two.id);
+      const at = await hist.locator(".tl-item").evaluateAll((els) => els.map((e) => e.dataset.at));
+      assert(at.length === api.length, `${at.length} entries shown, ${api.length} in the history`);
+      assert(at.every((x, k) => k === 0 || at[k - 1] <= x), `history not in time order: ${at.join(" ")}`);
+      assert((await hist.locator(".tl-item").first().getAttribute("data-event")) === "opened", "the history does not start with the report");
+      const first = (await hist.locator(".tl-item .tl-what").first().innerText()).trim();
+      assert(/ reported the problem$/.test(first), `first entry says "${first}"`);
+      assert(!(await page.locator("main").innerText()).includes("Corrections"), "a 'Corrections' heading is still shown");
+      const meta = page.locator("[data-testid=photo-meta]").first();
+      await meta.waitFor();
+      assert(/^Sent by .+ · \d{2}\/\d{2}\/\d{4}/.test((await meta.innerText()).trim()), `photo caption: ${await meta.innerText()}`);
+      const thumbs = page.locator("section[data-photos] a.thumb");
+      await thumbs.first().waitFor();
+      assert((await thumbs.count()) >= 2, "fewer than two photos shown");
+      const srcs = await thumbs.evaluateAll((as) => as.map((a) => a.getAttribute("href")));
+      await thumbs.first().click();
+      const box = page.locator(".lightbox[role=dialog]");
+      await box.waitFor();
+      assert((await box.getByTestId("lightbox-count").innerText()).startsWith("1 of "), "no photo counter");
+      await box.locator("button[data-action=next]").click();
+      await page.waitForFunction((src) => document.querySelector(".lightbox img.lightbox-img")?.getAttribute("src") === src, srcs[1]);
+      await page.keyboard.press("ArrowLeft");
+      await page.waitForFunction((src) => document.querySelector(".lightbox img.lightbox-img")?.getAttribute("src") === src, srcs[0]);
+      await page.keyboard.press("ArrowRight");
+      await page.waitForFunction((src) => document.querySelector(".lightbox img.lightbox-img")?.getAttribute("src") === src, srcs[1]);
+      await shot(page, "lightbox-next");
+      await page.keyboard.press("Escape");
+      await box.waitFor({ state: "detached" });
+      console.log(`     ticket ${two.id}: ${at.length} history entries in order; viewer stepped through ${srcs.length} photos`);
+    });
+
+    await step("issue detail: one primary action; resolve asks for a proof photo where the site requires one; assign groups people by vendor", async () => {
+      if (!manager) return console.log("     skipped");
+      const all = await page.evaluate(async () => (await (await fetch("/api/v1/issues?open=true&limit=500")).json()).items);
+      const t = all.find((i) => i.site) ?? null;
+      assert(t, "no open ticket with a site");
+      const sites = await page.evaluate(async () => (await (await fetch("/api/v1/sites")).json()).items);
+      const site = sites.find((x) => String(x.id) === String(t.site.id));
+      const patch = (settings) =>
+        page.evaluate(
+          async ([id, body]) => {
+            const me = await (await fetch("/api/v1/auth/me")).json();
+            return (await fetch(`/api/v1/sites/${id}`, { method: "PATCH", headers: { "Content-Type": "application/json", "X-CSRF-Token": me.csrf_token ?? "" }, body: JSON.stringify(body) })).status;
+          },
+          [site.id, { name: site.name, settings }],
+        );
+      assert((await patch({ ...(site.settings ?? {}), require_proof: true })) === 200, "could not require proof on the site");
+      try {
+        await page.goto(`${BASE}/issues/${t.id}`);
+        const bar = page.locator("section.action-bar");
+        await bar.waitFor();
+        assert((await bar.locator(".btn-primary").count()) === 1, `${await bar.locator(".btn-primary").count()} primary actions`);
+        await bar.locator('[data-action="resolved"]').click();
+        const dlg = page.locator("dialog.dialog[open]");
+        await dlg.waitFor();
+        await dlg.getByTestId("proof-needed").waitFor();
+        assert((await dlg.getByTestId("status-confirm").innerText()).includes(`#${t.id}`), "the dialog does not say which ticket");
+        await shot(page, "resolve-proof");
+        await page.keyboard.press("Escape");
+        await dlg.waitFor({ state: "detached" });
+        const st = await page.evaluate(async (id) => (await (await fetch(`/api/v1/issues/${id}`)).json()).status, t.id);
+        assert(st === t.status, `cancelling changed the ticket to ${st}`);
+      } finally {
+        await patch(site.settings ?? {});
+      }
+      await page.locator('[data-action="assign"]').click();
+      const dlg = page.locator("dialog.dialog[open]");
+      await dlg.locator('select[name="person"] optgroup').first().waitFor({ state: "attached" });
+      const groups = await dlg.locator('select[name="person"] optgroup').evaluateAll((gs) => gs.map((g) => ({ vendor: g.dataset.vendor, n: g.querySelectorAll("option").length })));
+      const people = await page.evaluate(async () => (await (await fetch("/api/v1/people?limit=500")).json()).items);
+      const vendors = [...new Set(people.map((p) => p.vendor?.name).filter(Boolean))];
+      assert(vendors.every((v) => groups.some((g) => g.vendor === v)), `vendor groups ${JSON.stringify(groups)} miss one of ${vendors}`);
+      assert(groups.reduce((a, g) => a + g.n, 0) === people.length, "the picker does not list everyone once");
+      await page.keyboard.press("Escape");
+      await dlg.waitFor({ state: "detached" });
+      console.log(`     groups: ${groups.map((g) => `${g.vendor || "staff"} (${g.n})`).join(", ")}`);
+    });
+  }
+
   await step("dashboard: tiles show today's numbers; a backlog after a burst shows as a banner with the time left", async () => {
     await page.goto(`${BASE}/`);
     await page.locator("ul.tiles li.tile").first().waitFor();
@@ -615,7 +785,7 @@ try {
     await page.locator(".page-header .badge", { hasText: want }).first().waitFor();
     await page.locator("[data-testid=flash]").waitFor();
     // The corrections history names who did it and why.
-    await page.locator(".history-item", { hasText: "e2e: status change" }).first().waitFor();
+    await page.locator("[data-testid=history] .tl-item[data-event=status]", { hasText: "e2e: status change" }).first().waitFor();
     console.log(`     ${issuePath}: ${before} → ${want}`);
     await shot(page, "issue-status");
   });
@@ -654,6 +824,8 @@ try {
     );
     console.log(`     owner is now ${chosen}`);
   });
+
+  await issuesScreenSteps();
 
   await step("inbox: correct a message's classification and see its kind change", async () => {
     if (!manager) return console.log("     skipped");
@@ -920,7 +1092,7 @@ try {
 
   await step("Bahasa Melayu: switching changes every visible label on each page to the Malay dictionary, remembered", async () => {
     // The dictionary as the source has it: one `"English": "Malay",` line per key.
-    const src = readFileSync(new URL("../src/i18n/ms.ts", import.meta.url), "utf8");
+    const src = ["ms.ts", "ms.issues.ts"].map((f) => readFileSync(new URL(`../src/i18n/${f}`, import.meta.url), "utf8")).join("\n");
     const dict = new Map();
     for (const line of src.split("\n")) {
       const m = line.match(/^\s*("(?:[^"\\]|\\.)*"):\s*("(?:[^"\\]|\\.)*"),\s*$/);

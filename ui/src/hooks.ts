@@ -62,6 +62,8 @@ export interface PagedList<T> {
   reload: () => void;
   /** Change the loaded items in place (e.g. after a correction answered with the updated record). */
   patch: (fn: (items: T[]) => T[]) => void;
+  /** The first page's answer as sent (lists may carry more than items, e.g. the issues' totals). */
+  head?: Record<string, unknown> | null;
 }
 
 /** A cursor-paginated list (`{items, next_cursor}`); resets when path or query change. */
@@ -73,6 +75,7 @@ export function usePaged<T>(path: string | null, query: Query = {}, limit = 50):
   const [loading, setLoading] = useState(false);
   const [loaded, setLoaded] = useState(false);
   const [nonce, setNonce] = useState(0);
+  const [head, setHead] = useState<Record<string, unknown> | null>(null);
   const ctlRef = useRef<AbortController | null>(null);
   const genRef = useRef(0);
 
@@ -90,6 +93,7 @@ export function usePaged<T>(path: string | null, query: Query = {}, limit = 50):
           if (gen !== genRef.current) return;
           const got = Array.isArray(page?.items) ? page.items : [];
           setItems((prev) => (reset ? got : prev.concat(got)));
+          if (reset) setHead(page as unknown as Record<string, unknown>);
           setCursor(page?.next_cursor ?? null);
           setLoading(false);
           setLoaded(true);
@@ -110,6 +114,7 @@ export function usePaged<T>(path: string | null, query: Query = {}, limit = 50):
     setItems([]);
     setCursor(null);
     setLoaded(false);
+    setHead(null);
     fetchPage(null, true);
     return () => ctlRef.current?.abort();
   }, [fetchPage, nonce]);
@@ -125,6 +130,7 @@ export function usePaged<T>(path: string | null, query: Query = {}, limit = 50):
     },
     reload: () => setNonce((n) => n + 1),
     patch: (fn) => setItems((prev) => fn(prev)),
+    head,
   };
 }
 

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, evidenceUrl } from "../api";
-import { formatBytes, humanize } from "../format";
+import { formatBytes, formatDateTime, humanize, personName } from "../format";
 import type { Evidence } from "../types";
 import { Icon } from "./Icon";
 import { openLightbox } from "./Lightbox";
@@ -116,11 +116,13 @@ export function EvidenceItem({ item, context }: { item: Item; context?: string }
   }
 
   if (isVisual(ev.kind) && !imgFailed) {
+    const from = ev.sender ? personName(ev.sender) : context;
+    const sent = [from ? t("Sent by {who}", { who: from }) : "", ev.sent_at ? formatDateTime(ev.sent_at) : ""].filter(Boolean).join(" · ");
     return (
       <PhotoThumb
         id={ev.id}
-        alt={`${label}${context ? ` from ${context}` : ""}${ev.filename ? ` (${ev.filename})` : ""}`}
-        caption={ev.filename ?? context}
+        alt={`${label}${from ? ` from ${from}` : ""}${ev.filename ? ` (${ev.filename})` : ""}`}
+        caption={sent || ev.filename || context}
         duplicate={dup}
         onFail={() => setImgFailed(true)}
       />
@@ -172,9 +174,14 @@ function PhotoThumb({
       onClick={(e) => {
         if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey) return;
         e.preventDefault();
-        openLightbox({ src: full, alt, caption });
+        // Next / previous: the other photos of the same group on the page (a gallery, a message's attachments).
+        const group = e.currentTarget.closest("[data-photos]") ?? e.currentTarget.parentElement;
+        const links = group ? Array.from(group.querySelectorAll<HTMLAnchorElement>("a.thumb")) : [];
+        const shots = links.map((a) => ({ src: a.getAttribute("href") ?? "", alt: a.querySelector("img")?.alt ?? "", caption: a.dataset.caption }));
+        openLightbox({ src: full, alt, caption }, shots.length > 1 ? shots : undefined);
       }}
       title={duplicate ? t("Same picture as an earlier photo") : alt}
+      data-caption={caption}
     >
       <img class="thumb-img" src={evidenceUrl.thumbnail(id)} alt={alt} loading="lazy" decoding="async" onError={onFail} />
       {duplicate ? <span class="thumb-flag">{t("Seen before")}</span> : null}

@@ -1,9 +1,9 @@
 // Manager actions on an issue ticket: status, owner, merge, and moving its messages and evidence.
 import { useState } from "preact/hooks";
-import { api } from "../api";
+import { api, evidenceUrl } from "../api";
 import { formatDateTime, formatLocation, humanize, personName } from "../format";
 import { useResource } from "../hooks";
-import type { Evidence, Issue, IssueDetail, Page, PersonFull, TimelineEntry } from "../types";
+import type { Evidence, Issue, IssueDetail, Page, PersonFull, Site, TimelineEntry } from "../types";
 import { ActionError, Dialog, DialogActions, useAction } from "./Dialog";
 import { Loading } from "./States";
 import { t as tr } from "../i18n";
@@ -54,18 +54,61 @@ export function StatusDialog({
 }) {
   const a = STATUS_ACTIONS.find((x) => x.status === status);
   const [note, setNote] = useState("");
+  const [proofPick, setProofPick] = useState("");
   const act = useAction();
+  const ending = status === "resolved" || status === "closed";
+  // The site's policy: a photo proving the repair before a ticket is closed (checked again by the server).
+  const sites = useResource<Page<Site> | Site[]>(ending && issue.site ? "/sites" : null);
+  const siteList = Array.isArray(sites.data) ? sites.data : (sites.data?.items ?? []);
+  const requireProof = !!siteList.find((x) => String(x.id) === String(issue.site?.id))?.settings?.require_proof;
+  const evidence = ((issue as IssueDetail).evidence ?? []) as Evidence[];
+  const hasProof = evidence.some((e) => e.role === "resolution_proof");
+  const photos = evidence.filter((e) => e.kind === "photo" && e.role !== "resolution_proof");
+  const askProof = ending && requireProof && !hasProof;
+  const blocked = askProof && status === "closed" && !proofPick;
   const submit = async (e: Event) => {
     e.preventDefault();
-    const r = await act.run(() =>
-      api<IssueDetail>(`/issues/${enc(issue.id)}/status`, { method: "POST", body: { status, note: note.trim() || null } }),
-    );
+    if (blocked) return;
+    const r = await act.run(async () => {
+      if (askProof && proofPick) {
+        await api<unknown>(`/evidence/${enc(proofPick)}/record`, {
+          method: "POST",
+          body: { record: { type: "issue", id: Number(issue.id) }, role: "resolution_proof", reason: note.trim() || null },
+        });
+      }
+      return api<IssueDetail>(`/issues/${enc(issue.id)}/status`, { method: "POST", body: { status, note: note.trim() || null } });
+    });
     if (r) onDone(r);
   };
   return (
     <Dialog title={`${a?.label ?? humanize(status)} — ${issueLabel(issue)}`} onClose={onClose}>
       <form class="form" onSubmit={submit}>
         <p class="muted">{a?.hint}</p>
+        <p data-testid="status-confirm">{tr("Change ticket #{id} from {from} to {to}?", { id: String(issue.id), from: humanize(issue.status), to: humanize(status) })}</p>
+        {askProof ? (
+          <fieldset class="fieldset" data-testid="proof-needed">
+            <legend>{tr("Proof photo")}</legend>
+            <p class="notice notice-warn" role="note">
+              {tr("This site needs a photo proving the repair before a ticket is closed.")}
+            </p>
+            {photos.length > 0 ? (
+              <div class="proof-pick">
+                {photos.map((p) => (
+                  <label key={String(p.id)} class="proof-choice">
+                    <input type="radio" name="proof" value={String(p.id)} checked={proofPick === String(p.id)} onChange={() => setProofPick(String(p.id))} />
+                    <img src={evidenceUrl.thumbnail(p.id)} alt={tr("Photo from {who}", { who: personName(p.sender) })} width={64} height={64} loading="lazy" />
+                    <span class="proof-meta">
+                      {personName(p.sender)}
+                      {p.sent_at ? ` · ${formatDateTime(p.sent_at)}` : ""}
+                    </span>
+                  </label>
+                ))}
+              </div>
+            ) : (
+              <p class="muted">{tr("No photo on this ticket yet: ask for one in the group; it is linked when it arrives.")}</p>
+            )}
+          </fieldset>
+        ) : null}
         <label class="field">
           <span>{tr("Note")}{" "}{status === "closed" || status === "open" ? "(why)" : "(optional)"}</span>
           <textarea
@@ -77,7 +120,12 @@ export function StatusDialog({
           />
         </label>
         <ActionError error={act.error} />
-        <DialogActions busy={act.busy} submit={a?.label ?? tr("Save")} onCancel={onClose} />
+        <DialogActions
+          busy={act.busy}
+          disabled={blocked}
+          submit={askProof && !proofPick && status === "resolved" ? tr("Resolve without proof") : (a?.label ?? tr("Save"))}
+          onCancel={onClose}
+        />
       </form>
     </Dialog>
   );
@@ -120,11 +168,14 @@ export function AssignDialog({ issue, onClose, onDone }: { issue: Issue; onClose
             <span>{tr("Owner")}</span>
             <select name="person" value={person} onChange={(e) => setPerson(e.currentTarget.value)} required>
               <option value="">{tr("Choose a person…")}</option>
-              {shown.map((p) => (
-                <option key={String(p.id)} value={String(p.id)}>
-                  {personName(p)}
-                  {p.vendor?.name ? ` (${p.vendor.name})` : ""}
-                </option>
+              {groupByVendor(shown).map(([vendor, ps]) => (
+                <optgroup key={vendor ?? ""} label={vendor === null ? tr("Staff") : tr("{name} (vendor)", { name: vendor })} data-vendor={vendor ?? ""}>
+                  {ps.map((p) => (
+                    <option key={String(p.id)} value={String(p.id)}>
+                      {personName(p)}
+                    </option>
+                  ))}
+                </optgroup>
               ))}
             </select>
           </label>
@@ -138,6 +189,19 @@ export function AssignDialog({ issue, onClose, onDone }: { issue: Issue; onClose
       )}
     </Dialog>
   );
+}
+
+/** People by vendor: staff (no vendor) first, then each vendor by name, names sorted within. */
+export function groupByVendor(people: PersonFull[]): Array<[string | null, PersonFull[]]> {
+  const groups = new Map<string | null, PersonFull[]>();
+  for (const p of people) {
+    const k = p.vendor?.name ?? null;
+    groups.set(k, [...(groups.get(k) ?? []), p]);
+  }
+  const byName = (a: PersonFull, b: PersonFull) => personName(a).localeCompare(personName(b));
+  return [...groups.entries()]
+    .sort(([a], [b]) => (a === null ? -1 : b === null ? 1 : a.localeCompare(b)))
+    .map(([k, ps]) => [k, [...ps].sort(byName)]);
 }
 
 /** Open tickets of the same chat, except `exclude`. */

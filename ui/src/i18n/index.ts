@@ -3,13 +3,14 @@
 // user and applied at once (the app re-renders on a change).
 import { en } from "./en";
 import { ms } from "./ms";
+import { msIssues } from "./ms.issues";
 
 export type Lang = "en" | "ms";
 export const LANGS: { code: Lang; name: string }[] = [
   { code: "en", name: "English" },
   { code: "ms", name: "Bahasa Melayu" },
 ];
-const DICTS: Record<Lang, Record<string, string>> = { en, ms };
+const DICTS: Record<Lang, Record<string, string>> = { en, ms: { ...ms, ...msIssues } };
 const STORAGE_KEY = "tapak.lang";
 
 function initial(): Lang {

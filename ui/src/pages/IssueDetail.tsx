@@ -1,7 +1,7 @@
 import { useRef, useState } from "preact/hooks";
 import { api } from "../api";
 import { can, useUser } from "../auth";
-import { KindBadge, PriorityBadge, StatusBadge } from "../components/Badges";
+import { PriorityBadge, StatusBadge } from "../components/Badges";
 import { ActionError, useAction } from "../components/Dialog";
 import { EvidenceItem } from "../components/EvidenceView";
 import { Icon } from "../components/Icon";
@@ -18,9 +18,10 @@ import {
   statusChoices,
 } from "../components/TicketActions";
 import { formatDateTime, formatLocation, humanize, isoAttr, KIND_LABELS, personName, relative } from "../format";
+import { History } from "./IssueHistory";
 import { useDocumentTitle, useResource } from "../hooks";
 import { Link, navigate } from "../router";
-import type { Correction, Evidence, Issue, IssueDetail as IssueDetailData, TimelineEntry } from "../types";
+import type { Evidence, HistoryEntry, Issue, IssueDetail as IssueDetailData, TimelineEntry } from "../types";
 import { SlaCell } from "./Issues";
 import { t as tr } from "../i18n";
 
@@ -35,6 +36,7 @@ type Open =
 
 export function IssueDetail({ id }: { id: string }) {
   const res = useResource<IssueDetailData>(`/issues/${encodeURIComponent(id)}`);
+  const history = useResource<{ items: HistoryEntry[] }>(`/issues/${encodeURIComponent(id)}/timeline`);
   const user = useUser();
   const manage = can(user, "manage");
   const [open, setOpen] = useState<Open>(null);
@@ -66,6 +68,7 @@ export function IssueDetail({ id }: { id: string }) {
   const done = (msg: string, d?: IssueDetailData) => {
     setOpen(null);
     setFlash(msg);
+    history.reload();
     if (d && String(d.id) === String(i.id)) res.set(d);
     else if (d) navigate(`/issues/${encodeURIComponent(String(d.id))}`);
     else res.reload();
@@ -115,7 +118,7 @@ export function IssueDetail({ id }: { id: string }) {
             <button
               key={a.status}
               type="button"
-              class={`btn${a.status === "resolved" || (a.status === "acknowledged" && i.status === "open") ? " btn-primary" : ""}`}
+              class={`btn${a.status === choices[0] ? " btn-primary" : ""}`}
               data-action={a.status}
               onClick={() => setOpen({ what: "status", status: a.status })}
             >
@@ -174,7 +177,7 @@ export function IssueDetail({ id }: { id: string }) {
           </dl>
         </section>
 
-        <section class="panel" aria-labelledby="gallery">
+        <section class="panel" aria-labelledby="gallery" data-photos="">
           <h2 id="gallery">{tr("Evidence")}</h2>
           {plain.length === 0 ? (
             <p class="muted">{tr("No photos or files linked as evidence.")}</p>
@@ -191,38 +194,27 @@ export function IssueDetail({ id }: { id: string }) {
       </div>
 
       <section class="panel" aria-labelledby="timeline">
-        <h2 id="timeline">{tr("Timeline")}</h2>
-        {i.timeline && i.timeline.length > 0 ? (
-          <ol class="timeline">
-            {i.timeline.map((t) => (
-              <li key={String(t.id)} class="tl-item" data-id={String(t.id)} data-kind={t.kind ?? ""}>
-                <div class="tl-head">
-                  <strong>{personName(t.sender)}</strong>
-                  <KindBadge kind={t.kind} />
-                  <time class="tl-time" dateTime={isoAttr(t.sent_at)}>
-                    {formatDateTime(t.sent_at)}
-                  </time>
-                  {manage ? (
+        <h2 id="timeline">{tr("History")}</h2>
+        <History
+          issue={i}
+          entries={history.data?.items ?? null}
+          error={history.error}
+          onRetry={history.reload}
+          menu={
+            manage
+              ? (entry) => {
+                  const t = (i.timeline ?? []).find((x) => String(x.id) === String(entry.message?.id));
+                  return t ? (
                     <CorrectMenu
                       onReclassify={() => setOpen({ what: "reclassify", entry: t })}
                       onUnlink={() => setOpen({ what: "move-message", entry: t, mode: "none" })}
                       onMove={() => setOpen({ what: "move-message", entry: t, mode: "move" })}
                     />
-                  ) : null}
-                </div>
-                {t.text ? <p class="msg-text">{t.text}</p> : <p class="msg-text msg-muted">{tr("No text.")}</p>}
-                {t.link_reason ? <p class="tl-reason">{tr("Linked because:")}{" "}{t.link_reason}</p> : null}
-              </li>
-            ))}
-          </ol>
-        ) : (
-          <p class="muted">{tr("No linked messages.")}</p>
-        )}
-      </section>
-
-      <section class="panel" aria-labelledby="history">
-        <h2 id="history">{tr("Corrections")}</h2>
-        <History items={i.corrections} issue={i} />
+                  ) : null;
+                }
+              : undefined
+          }
+        />
       </section>
 
       {open?.what === "status" ? (
@@ -327,8 +319,19 @@ function Gallery({
   return (
     <ul class="gallery">
       {items.map((e) => (
-        <li key={String(e.id)}>
+        <li key={String(e.id)} data-evidence={String(e.id)}>
           <EvidenceItem item={e} />
+          {e.sender || e.sent_at ? (
+            <span class="gallery-meta" data-testid="photo-meta">
+              {tr("Sent by {who}", { who: personName(e.sender) })}
+              {e.sent_at ? (
+                <>
+                  {" · "}
+                  <time dateTime={isoAttr(e.sent_at)}>{formatDateTime(e.sent_at)}</time>
+                </>
+              ) : null}
+            </span>
+          ) : null}
           {e.link_reason ? <span class="gallery-reason">{e.link_reason}</span> : null}
           {manage ? <EvidenceButtons ev={e} issue={issue} onMove={onMove} onDone={onDone} /> : null}
         </li>
@@ -375,66 +378,6 @@ function EvidenceButtons({
       </button>
       <ActionError error={act.error} />
     </div>
-  );
-}
-
-function actorName(a: string): string {
-  return a.replace(/^(user|token):/, "");
-}
-
-function describe(c: Correction, issue: Issue): string {
-  const d = (c.data ?? {}) as Record<string, unknown>;
-  if (c.target === "action") {
-    const a = (d.action ?? {}) as Record<string, unknown>;
-    switch (a.action) {
-      case "set_status":
-        return tr("Status → {v0}", { v0: humanize(String(a.status ?? "")) });
-      case "set_owner":
-        return tr("Owner → {v0}", { v0: String(a.person) === String(issue.owner?.id) && issue.owner ? personName(issue.owner) : `person #${String(a.person)}` });
-      case "merge":
-        return tr("Merged ticket #{v0} into #{v1}", { v0: String(a.from), v1: String(a.into) });
-      default:
-        return a.action ? humanize(String(a.action)) : tr("Ticket change");
-    }
-  }
-  if (c.target === "message") {
-    if (d.class && typeof d.class === "object") {
-      const k = String((d.class as Record<string, unknown>).kind ?? "");
-      return tr("Message #{v0} reclassified as {v1}", { v0: String(c.target_id), v1: KIND_LABELS[k] ?? humanize(k) });
-    }
-    const rec = ((d.record as Record<string, unknown> | undefined)?.record ?? null) as { type?: string; id?: unknown } | null;
-    if (rec && String(rec.id) === String(issue.id)) return tr("Message #{v0} linked to this ticket", { v0: String(c.target_id) });
-    if (rec) return tr("Message #{v0} moved to {v1} #{v2}", { v0: String(c.target_id), v1: humanize(rec.type), v2: String(rec.id) });
-    return tr("Message #{v0} unlinked", { v0: String(c.target_id) });
-  }
-  if (c.target === "evidence") {
-    const rec = (d.record ?? null) as { type?: string; id?: unknown } | null;
-    const role = d.role === "resolution_proof" ? tr("resolution proof") : "evidence";
-    if (rec && String(rec.id) === String(issue.id)) return tr("Attachment #{v0} marked as {role}", { v0: String(c.target_id), role });
-    if (rec) return tr("Attachment #{v0} moved to {v1} #{v2}", { v0: String(c.target_id), v1: humanize(rec.type), v2: String(rec.id) });
-    return tr("Attachment #{v0} unlinked", { v0: String(c.target_id) });
-  }
-  return humanize(c.target);
-}
-
-function History({ items, issue }: { items: Correction[] | null | undefined; issue: Issue }) {
-  if (!items || items.length === 0) return <p class="muted">{tr("No manual corrections. Everything here was linked automatically.")}</p>;
-  const sorted = [...items].sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
-  return (
-    <ol class="history">
-      {sorted.map((c) => (
-        <li key={String(c.id)} class="history-item">
-          <span class="history-what">{describe(c, issue)}</span>
-          <span class="history-meta">
-            {tr("by")}{" "}<strong>{actorName(c.actor)}</strong>,{" "}
-            <time dateTime={isoAttr(c.at)} title={formatDateTime(c.at)}>
-              {formatDateTime(c.at)}
-            </time>
-          </span>
-          {c.reason ? <span class="history-why">“{c.reason}”</span> : <span class="history-why muted">{tr("No reason given.")}</span>}
-        </li>
-      ))}
-    </ol>
   );
 }
 

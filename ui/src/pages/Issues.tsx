@@ -1,16 +1,16 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { api, type ApiError } from "../api";
+import { api, buildQuery, type ApiError } from "../api";
 import { PriorityBadge, StatusBadge } from "../components/Badges";
 import { Icon } from "../components/Icon";
 import { PageHeader } from "../components/Layout";
 import { Empty, LoadMore, Loading, Problem } from "../components/States";
 import { CATEGORIES, formatDateTime, formatLocation, humanize, isoAttr, ISSUE_STATUSES, personName, PRIORITIES, relative } from "../format";
-import { toApiError, useDocumentTitle, useMedia, usePaged, type PagedList } from "../hooks";
+import { toApiError, useDocumentTitle, useMedia, usePaged, useResource, type PagedList } from "../hooks";
 import { DateInput } from "../components/DateInput";
 import { SiteSelect } from "../components/SiteSelect";
-import { t } from "../i18n";
+import { t, tn } from "../i18n";
 import { Link, setQuery, useLocation } from "../router";
-import type { Issue } from "../types";
+import type { Issue, IssueTotals, Page, PersonFull, Vendor } from "../types";
 
 const CLOSED = new Set(["resolved", "closed"]);
 
@@ -137,21 +137,18 @@ function IssueTable({ items }: { items: Issue[] }) {
   );
 }
 
+/** The query the list and its download share (only the filters that are set). */
+const ISSUE_FILTERS = ["status", "priority", "category", "site", "breached", "overdue", "open", "from", "to", "owner", "vendor", "location", "q", "sort"] as const;
+
 export function Issues() {
   useDocumentTitle(t("Issues"));
   const { search } = useLocation();
-  const status = search.get("status") ?? "";
-  const priority = search.get("priority") ?? "";
-  const category = search.get("category") ?? "";
-  const site = search.get("site") ?? "";
-  const breached = search.get("breached") ?? "";
-  const overdue = search.get("overdue") ?? "";
-  const open = search.get("open") ?? "";
-  const from = search.get("from") ?? "";
-  const to = search.get("to") ?? "";
+  const get = (k: string) => search.get(k) ?? "";
+  const [status, priority, category, site, breached, overdue, open, from, to] = ["status", "priority", "category", "site", "breached", "overdue", "open", "from", "to"].map(get);
+  const [owner, vendor, location, q, sort] = ["owner", "vendor", "location", "q", "sort"].map(get);
   const query = useMemo(
-    () => ({ status, priority, category, site, breached, overdue, open, from, to }),
-    [status, priority, category, site, breached, overdue, open, from, to],
+    () => ({ status, priority, category, site, breached, overdue, open, from, to, owner, vendor, location, q, sort }),
+    [status, priority, category, site, breached, overdue, open, from, to, owner, vendor, location, q, sort],
   );
   // `ids` (from a report's number): exactly those tickets, each fetched by id.
   const idList = (search.get("ids") ?? "").split(",").filter((x) => /^\d+$/.test(x)).slice(0, 200);
@@ -159,9 +156,13 @@ export function Issues() {
   const paged = usePaged<Issue>(search.has("ids") ? null : "/issues", query);
   const list = byIds ?? paged;
   const phone = useMedia("(max-width: 760px)");
+  const people = useResource<Page<PersonFull>>("/people", { limit: 500 });
+  const vendors = useResource<Page<Vendor> | Vendor[]>("/vendors");
+  const vendorList = Array.isArray(vendors.data) ? vendors.data : (vendors.data?.items ?? []);
 
   const items = list.items;
-  const anyFilter = !!(status || priority || category || site || breached || overdue || open || from || to || search.has("ids"));
+  const totals = (paged.head?.totals ?? null) as IssueTotals | null;
+  const anyFilter = ISSUE_FILTERS.some((k) => k !== "sort" && get(k) !== "") || search.has("ids");
   // One "deadline" choice over the open / overdue / breached parameters: overdue now and late once stay apart.
   const deadline = overdue === "true" ? "overdue" : breached === "true" && overdue === "false" ? "late_once" : open === "true" ? "open" : breached === "true" ? "breached" : "";
   const setDeadline = (v: string) =>
@@ -170,15 +171,43 @@ export function Issues() {
       overdue: v === "overdue" ? "true" : v === "late_once" ? "false" : null,
       breached: v === "late_once" || v === "breached" ? "true" : null,
     });
+  const download = (format: string) => `/api/v1/issues/export${buildQuery({ format, ...query })}`;
 
   return (
     <div class="page page-issues">
       <PageHeader title={t("Issues")} sub={t("Problems reported in the groups, with their deadlines.")} />
       <div class="filters" role="group" aria-label={t("Filters")}>
+        <TextFilter label={t("Search")} name="q" value={q} placeholder={t("words or #ticket")} />
         <Select label={t("Status")} value={status} name="status" options={ISSUE_STATUSES} all={t("Any status")} />
         <Select label={t("Priority")} value={priority} name="priority" options={PRIORITIES} all={t("Any priority")} />
         <Select label={t("Category")} value={category} name="category" options={CATEGORIES} all={t("Any category")} />
         <SiteSelect name="site" value={site} all={t("All sites")} hideWhenOne onChange={(v) => setQuery({ site: v })} />
+        <TextFilter label={t("Location")} name="location" value={location} placeholder={t("e.g. Block C")} />
+        <label class="field field-inline">
+          <span>{t("Owner")}</span>
+          <select name="owner" value={owner} onChange={(e) => setQuery({ owner: e.currentTarget.value })}>
+            <option value="">{t("Anyone")}</option>
+            {(people.data?.items ?? []).map((p) => (
+              <option key={String(p.id)} value={String(p.id)}>
+                {personName(p)}
+                {p.vendor?.name ? ` (${p.vendor.name})` : ""}
+              </option>
+            ))}
+          </select>
+        </label>
+        {vendorList.length > 0 ? (
+          <label class="field field-inline">
+            <span>{t("Vendor")}</span>
+            <select name="vendor" value={vendor} onChange={(e) => setQuery({ vendor: e.currentTarget.value })}>
+              <option value="">{t("Any vendor")}</option>
+              {vendorList.map((v) => (
+                <option key={String(v.id)} value={String(v.id)}>
+                  {v.name}
+                </option>
+              ))}
+            </select>
+          </label>
+        ) : null}
         <label class="field field-inline">
           <span>{t("Deadline")}</span>
           <select name="deadline" value={deadline} onChange={(e) => setDeadline(e.currentTarget.value)}>
@@ -191,16 +220,44 @@ export function Issues() {
         </label>
         <DateInput label={t("From")} name="from" value={from} onChange={(v) => setQuery({ from: v })} />
         <DateInput label={t("To")} name="to" value={to} onChange={(v) => setQuery({ to: v })} />
+        <label class="field field-inline">
+          <span>{t("Sort")}</span>
+          <select name="sort" value={sort} onChange={(e) => setQuery({ sort: e.currentTarget.value })}>
+            <option value="">{t("Newest first")}</option>
+            <option value="oldest">{t("Oldest first")}</option>
+            <option value="priority">{t("Most urgent first")}</option>
+            <option value="deadline">{t("Deadline soonest")}</option>
+          </select>
+        </label>
         {anyFilter ? (
           <button
             type="button"
             class="btn btn-quiet"
-            onClick={() => setQuery({ status: null, priority: null, category: null, site: null, breached: null, overdue: null, open: null, from: null, to: null, ids: null })}
+            onClick={() => setQuery({ ...Object.fromEntries(ISSUE_FILTERS.filter((k) => k !== "sort").map((k) => [k, null])), ids: null })}
           >
             {t("Clear all")}
           </button>
         ) : null}
       </div>
+
+      {totals && !search.has("ids") ? (
+        <div class="list-summary">
+          <p class="list-count" data-testid="issue-totals" data-all={totals.all} data-open={totals.open} data-overdue={totals.overdue_now} data-late-once={totals.late_once}>
+            {tn(totals.all, "{n} ticket", "{n} tickets")} · {t("{n} open", { n: totals.open })} · {t("{n} overdue now", { n: totals.overdue_now })} ·{" "}
+            {t("{n} were late once", { n: totals.late_once })} · {t("{n} resolved or closed", { n: totals.done })}
+          </p>
+          {totals.all > 0 ? (
+            <span class="downloads" data-testid="issue-downloads">
+              <a class="btn btn-small" href={download("xlsx")} data-format="xlsx" download>
+                <Icon name="doc" size={14} /> {t("Excel")}
+              </a>
+              <a class="btn btn-small" href={download("csv")} data-format="csv" download>
+                <Icon name="doc" size={14} /> CSV
+              </a>
+            </span>
+          ) : null}
+        </div>
+      ) : null}
 
       {list.error && list.items.length === 0 ? (
         <Problem error={list.error} what={t("Issues")} onRetry={list.reload} />
@@ -218,6 +275,32 @@ export function Issues() {
         </>
       )}
     </div>
+  );
+}
+
+/** A text filter that applies when the user presses Enter or leaves the field. */
+function TextFilter({ label, name, value, placeholder }: { label: string; name: string; value: string; placeholder?: string }) {
+  const [text, setText] = useState(value);
+  useEffect(() => setText(value), [value]);
+  const commit = (v: string) => {
+    if (v.trim() !== value) setQuery({ [name]: v.trim() || null });
+  };
+  return (
+    <label class="field field-inline">
+      <span>{label}</span>
+      <input
+        type="search"
+        name={name}
+        value={text}
+        size={12}
+        placeholder={placeholder}
+        onInput={(e) => setText(e.currentTarget.value)}
+        onChange={(e) => commit(e.currentTarget.value)}
+        onKeyDown={(e) => {
+          if (e.key === "Enter") commit(e.currentTarget.value);
+        }}
+      />
+    </label>
   );
 }
 

@@ -37,7 +37,11 @@ export function Tasks() {
   const noPhoto = search.get("photo") === "none";
   const view = search.get("view") === "grid" ? "grid" : search.get("view") === "cards" ? "cards" : "table";
 
-  const query = useMemo(() => ({ from, to, status, category, site, person }), [from, to, status, category, site, person]);
+  // Schedule and "no photo" are filtered by the server; the block is filtered here, so the block list stays whole.
+  const query = useMemo(
+    () => ({ from, to, status, category, site, person, schedule, photo: noPhoto ? "none" : "" }),
+    [from, to, status, category, site, person, schedule, noPhoto],
+  );
   const list = useAll<Task>("/tasks", query);
   const occ = useAll<Occurrence>("/occurrences", useMemo(() => ({ from, to: to || from, site }), [from, to, site]));
   const schedules = useAll<Schedule>("/schedules");
