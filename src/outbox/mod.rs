@@ -71,6 +71,8 @@ str_enum!(
         PhotoRequest = "photo_request",
         Summary = "summary",
         Anchor = "anchor",
+        /// An administrator's test message from the connections screen.
+        Test = "test",
     }
 );
 
@@ -80,6 +82,8 @@ str_enum!(
         Occurrence = "occurrence",
         Issue = "issue",
         Report = "report",
+        /// A test message (its id is the time it was asked for, in unix ms).
+        Test = "test",
     }
 );
 

@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::limits::{backoff, QuietHours};
-use super::{recipient_digits, Kind, Route, Send, SendState, SiteReminders};
+use super::{recipient_digits, Kind, Purpose, Route, Send, SendState, SiteReminders};
 use crate::config::{OutboxConfig, RemindersConfig};
 use crate::store::outbox::{self as store, Outcome};
 use crate::store::{Db, StoreError};
@@ -118,7 +118,10 @@ impl Sender {
             .or_else(|_| QuietHours::parse(&self.reminders.quiet_hours))
             .unwrap_or(None);
         if let Some(end) = quiet.and_then(|q| q.end_if_quiet(now, &self.tz)) {
-            if !(send.urgent && self.limits.urgent_passes_quiet_hours) {
+            // An administrator's test message is wanted now: quiet hours are for the people reminded.
+            if !(send.urgent && self.limits.urgent_passes_quiet_hours)
+                && send.purpose != Purpose::Test
+            {
                 return Ok(Some(end));
             }
         }

@@ -285,6 +285,8 @@ pub enum Effect {
         person: i64,
         by_msg: Option<i64>,
     },
+    /// A manager assigned the ticket to a vendor (a contractor firm), or took it away (`None`).
+    SetVendor { issue: i64, vendor: Option<i64> },
     /// Manager merge: `from` is closed and points to `into`.
     MergeIssues {
         from: i64,
@@ -403,6 +405,11 @@ pub enum Action {
     SetOwner {
         issue: i64,
         person: i64,
+    },
+    /// Assign the ticket to a vendor, or (`None`) to no vendor.
+    SetVendor {
+        issue: i64,
+        vendor: Option<i64>,
     },
     /// `from` is closed into `into`; replies to `from`'s messages then reach `into`.
     Merge {
@@ -777,6 +784,11 @@ fn apply_one_action(state: &mut ChatState, a: &ManagerAction, fx: &mut Vec<Effec
                     person,
                     by_msg: None,
                 });
+            }
+        }
+        Action::SetVendor { issue, vendor } => {
+            if state.ticket_idx(issue).is_some() {
+                fx.push(Effect::SetVendor { issue, vendor });
             }
         }
         Action::Merge { from, into } => {

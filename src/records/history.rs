@@ -87,6 +87,8 @@ impl Msg {
 pub enum FixWhat {
     Status(IssueStatus),
     Owner(Who),
+    /// Assigned to a vendor (id, name), or taken from its vendor (`None`).
+    Vendor(Option<(i64, String)>),
     Merged {
         from: i64,
         into: i64,
@@ -124,7 +126,8 @@ pub struct Fix {
 pub struct Entry {
     /// RFC 3339.
     pub at: String,
-    /// `opened`, `message`, `status`, `assigned`, `merged`, `reclassified`, `message_moved`, `evidence_moved`.
+    /// `opened`, `message`, `status`, `assigned`, `vendor_assigned`, `merged`, `reclassified`, `message_moved`,
+    /// `evidence_moved`.
     pub event: &'static str,
     /// Who did it: the sender of a message, the manager of a correction.
     pub actor: Option<Who>,
@@ -146,6 +149,8 @@ pub struct Entry {
     pub evidence: Option<i64>,
     /// Whether it became resolution proof (`evidence_moved`).
     pub proof: Option<bool>,
+    /// The vendor the ticket went to (`vendor_assigned`; null when it was taken from its vendor).
+    pub vendor: Option<String>,
     /// The same in plain English (the UI words it in the user's language from the fields above).
     pub summary: String,
 }
@@ -165,6 +170,7 @@ impl Entry {
             target: None,
             evidence: None,
             proof: None,
+            vendor: None,
             summary: String::new(),
         }
     }
@@ -265,6 +271,7 @@ fn fix_entry(issue: i64, f: Fix, status: &mut IssueStatus) -> Entry {
     let event = match &f.what {
         FixWhat::Status(_) => "status",
         FixWhat::Owner(_) => "assigned",
+        FixWhat::Vendor(_) => "vendor_assigned",
         FixWhat::Merged { .. } => "merged",
         FixWhat::Reclassified { .. } => "reclassified",
         FixWhat::MessageMoved { .. } => "message_moved",
@@ -283,6 +290,12 @@ fn fix_entry(issue: i64, f: Fix, status: &mut IssueStatus) -> Entry {
             entry.person = Some(p);
             s
         }
+        FixWhat::Vendor(Some((_, name))) => {
+            let s = format!("Assigned to vendor {name} by {by}");
+            entry.vendor = Some(name);
+            s
+        }
+        FixWhat::Vendor(None) => format!("{by} took the ticket from its vendor"),
         FixWhat::Merged { from, into } => {
             entry.target = Some(RecordRef::Issue(into));
             if from == issue {

@@ -21,6 +21,9 @@ pub struct IssueView {
     pub status: IssueStatus,
     pub repeat_of: Option<i64>,
     pub owner: Option<i64>,
+    /// The vendor the ticket is assigned to.
+    #[serde(default)]
+    pub vendor: Option<i64>,
     pub opened_at: DateTime<Utc>,
     pub reported_by: Option<i64>,
     pub resolved_at: Option<DateTime<Utc>>,
@@ -100,6 +103,7 @@ impl Projection {
                         status: IssueStatus::Open,
                         repeat_of: *repeat_of,
                         owner: None,
+                        vendor: None,
                         opened_at: *opened_at,
                         reported_by: *reported_by,
                         resolved_at: None,
@@ -187,6 +191,11 @@ impl Projection {
             Effect::SetOwner { issue, person, .. } => {
                 if let Some(t) = self.issues.get_mut(issue) {
                     t.owner = Some(*person);
+                }
+            }
+            Effect::SetVendor { issue, vendor } => {
+                if let Some(t) = self.issues.get_mut(issue) {
+                    t.vendor = *vendor;
                 }
             }
             Effect::MergeIssues { from, into, .. } => {

@@ -249,18 +249,90 @@ pub struct Vendor {
     pub id: i64,
     pub name: String,
     pub trade: Option<String>,
+    /// The vendor's people (technicians, cleaners), by name.
+    pub people: Vec<super::people::PersonRef>,
+    /// Open tickets assigned to the vendor.
+    pub open_issues: i64,
 }
 
+/// Every vendor with its people and its open tickets: three queries, whatever the number of vendors.
 pub fn list_vendors(conn: &Connection) -> Result<Vec<Vendor>, StoreError> {
-    let mut st = conn.prepare("SELECT id, name, trade FROM vendors ORDER BY name")?;
+    let mut people: std::collections::HashMap<i64, Vec<super::people::PersonRef>> =
+        std::collections::HashMap::new();
+    let mut st = conn.prepare_cached(
+        "SELECT vendor_id, id, name, phone FROM people WHERE vendor_id IS NOT NULL AND merged_into IS NULL \
+         ORDER BY name COLLATE NOCASE, id",
+    )?;
+    let mut rows = st.query([])?;
+    while let Some(r) = rows.next()? {
+        people
+            .entry(r.get(0)?)
+            .or_default()
+            .push(super::people::PersonRef {
+                id: r.get(1)?,
+                name: r.get(2)?,
+                phone: r.get(3)?,
+            });
+    }
+    let mut open: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
+    let mut st = conn.prepare_cached(
+        "SELECT vendor_id, count(*) FROM issues WHERE vendor_id IS NOT NULL \
+         AND status NOT IN ('resolved', 'closed') GROUP BY vendor_id",
+    )?;
+    let mut rows = st.query([])?;
+    while let Some(r) = rows.next()? {
+        open.insert(r.get(0)?, r.get(1)?);
+    }
+    let mut st = conn.prepare_cached("SELECT id, name, trade FROM vendors ORDER BY name")?;
     let rows = st.query_map([], |r| {
+        let id: i64 = r.get(0)?;
         Ok(Vendor {
-            id: r.get(0)?,
+            id,
             name: r.get(1)?,
             trade: r.get(2)?,
+            people: people.remove(&id).unwrap_or_default(),
+            open_issues: open.get(&id).copied().unwrap_or(0),
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A vendor's name, or not found.
+pub fn get_vendor(conn: &Connection, id: i64) -> Result<NamedRef, StoreError> {
+    conn.prepare_cached("SELECT id, name FROM vendors WHERE id = ?1")?
+        .query_row([id], |r| {
+            Ok(NamedRef {
+                id: r.get(0)?,
+                name: r.get(1)?,
+            })
+        })
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("vendor {id}")))
+}
+
+/// Renames a vendor or changes its trade (`Some(None)` clears it).
+pub fn update_vendor(
+    tx: &Transaction<'_>,
+    id: i64,
+    name: Option<&str>,
+    trade: Option<Option<&str>>,
+) -> Result<(), StoreError> {
+    get_vendor(tx, id)?;
+    if let Some(n) = name {
+        let taken: bool = tx
+            .prepare_cached("SELECT EXISTS(SELECT 1 FROM vendors WHERE name = ?1 AND id <> ?2)")?
+            .query_row(params![n, id], |r| r.get(0))?;
+        if taken {
+            return Err(StoreError::Conflict(format!("vendor {n:?}")));
+        }
+        tx.prepare_cached("UPDATE vendors SET name = ?2 WHERE id = ?1")?
+            .execute(params![id, n])?;
+    }
+    if let Some(t) = trade {
+        tx.prepare_cached("UPDATE vendors SET trade = ?2 WHERE id = ?1")?
+            .execute(params![id, t])?;
+    }
+    Ok(())
 }
 
 pub fn create_vendor(

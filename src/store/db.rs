@@ -47,6 +47,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0012_outbox_documents",
         include_str!("migrations/0012_outbox_documents.sql"),
     ),
+    (
+        "0013_settings_screens",
+        include_str!("migrations/0013_settings_screens.sql"),
+    ),
 ];
 
 /// Rollbacks of write work in this process (whole transactions and job savepoints). In-memory state derived from

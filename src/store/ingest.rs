@@ -1,7 +1,7 @@
 //! Storing one inbound delivery durably: the raw body, its normalised messages, evidence rows, fetch jobs, edits,
 //! receipts and an event, all in the caller's (group-commit) transaction.
 
-use rusqlite::{params, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -263,4 +263,31 @@ pub fn file_delivery(
         }),
     )?;
     Ok(out)
+}
+
+/// The newest webhook delivery received from a source: when, and what became of it.
+#[derive(Debug, Clone, serde::Serialize, PartialEq, utoipa::ToSchema)]
+pub struct LastDelivery {
+    pub received_at: String,
+    /// `stored`, `duplicate`, `malformed`, `ignored` or `failed`.
+    pub outcome: String,
+    pub error: Option<String>,
+}
+
+pub fn last_delivery(
+    conn: &Connection,
+    source: Source,
+) -> Result<Option<LastDelivery>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT received_at, outcome, error FROM raw_payloads WHERE source = ?1 ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row([source.as_str()], |r| {
+            Ok(LastDelivery {
+                received_at: r.get(0)?,
+                outcome: r.get(1)?,
+                error: r.get(2)?,
+            })
+        })
+        .optional()?)
 }

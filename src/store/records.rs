@@ -324,6 +324,10 @@ pub fn apply_effect(
             tx.prepare_cached("UPDATE issues SET owner_id = ?2, updated_at = ?3 WHERE id = ?1")?
                 .execute(params![issue, person, now])?;
         }
+        Effect::SetVendor { issue, vendor } => {
+            tx.prepare_cached("UPDATE issues SET vendor_id = ?2, updated_at = ?3 WHERE id = ?1")?
+                .execute(params![issue, vendor, now])?;
+        }
         Effect::MergeIssues { from, into, at } => {
             tx.prepare_cached(
                 "UPDATE issues SET merged_into = ?2, status = 'closed', closed_at = ?3, updated_at = ?4 WHERE id = ?1",
@@ -392,6 +396,8 @@ pub struct Issue {
     pub opened_at: String,
     pub reported_by: Option<PersonRef>,
     pub owner: Option<PersonRef>,
+    /// The vendor (contractor firm) the ticket is assigned to.
+    pub vendor: Option<super::chats::NamedRef>,
     pub resolved_at: Option<String>,
     pub closed_at: Option<String>,
     pub repeat_of: Option<i64>,
@@ -463,7 +469,7 @@ pub struct RecordFilter {
     pub overdue: Option<bool>,
     /// Issues owned by this person.
     pub owner: Option<i64>,
-    /// Issues owned by a person of this vendor.
+    /// Issues assigned to this vendor, or owned by one of its people.
     pub vendor: Option<i64>,
     /// Location words: each must be the block, level or unit, or (three letters or more) part of the area.
     pub location: Vec<String>,
@@ -552,10 +558,10 @@ const ISSUE_SELECT: &str = "SELECT i.id, i.title, i.status, i.category, i.priori
     i.merged_into, i.respond_by, i.resolve_by, i.responded_at, i.opened_ms, \
     (SELECT count(*) FROM messages m WHERE m.record_type = 'issue' AND m.record_id = i.id), \
     (SELECT count(*) FROM evidence e WHERE e.record_type = 'issue' AND e.record_id = i.id AND e.kind = 'photo'), \
-    ov.id, ov.name \
+    ov.id, ov.name, i.vendor_id, vn.name \
     FROM issues i JOIN chats c ON c.id = i.chat_id LEFT JOIN sites s ON s.id = c.site_id \
     LEFT JOIN people rp ON rp.id = i.reported_by LEFT JOIN people op ON op.id = i.owner_id \
-    LEFT JOIN vendors ov ON ov.id = op.vendor_id";
+    LEFT JOIN vendors ov ON ov.id = op.vendor_id LEFT JOIN vendors vn ON vn.id = i.vendor_id";
 
 fn issue_row(r: &rusqlite::Row<'_>, now: DateTime<Utc>) -> rusqlite::Result<(Issue, i64)> {
     let site_id: Option<i64> = r.get(6)?;
@@ -591,6 +597,12 @@ fn issue_row(r: &rusqlite::Row<'_>, now: DateTime<Utc>) -> rusqlite::Result<(Iss
             opened_at: r.get(10)?,
             reported_by: person(r, 11)?,
             owner: person(r, 14)?,
+            vendor: {
+                let id: Option<i64> = r.get(29)?;
+                let name: Option<String> = r.get(30)?;
+                id.zip(name)
+                    .map(|(id, name)| super::chats::NamedRef { id, name })
+            },
             resolved_at: resolved,
             closed_at: closed,
             repeat_of: r.get(19)?,
@@ -717,7 +729,7 @@ fn record_where(
             add(
                 &mut w,
                 args,
-                "i.owner_id IN (SELECT id FROM people WHERE vendor_id = ?)",
+                "(i.vendor_id = ? OR i.owner_id IN (SELECT id FROM people WHERE vendor_id = ?))",
                 v.into(),
             );
         }
@@ -991,6 +1003,11 @@ fn history_fix(
                         user: false,
                     })
                 }
+                Action::SetVendor { vendor, .. } => FixWhat::Vendor(vendor.map(|v| {
+                    super::chats::get_vendor(conn, v)
+                        .map(|n| (n.id, n.name))
+                        .unwrap_or((v, format!("#{v}")))
+                })),
                 Action::Merge { from, into } => FixWhat::Merged { from, into },
             },
             Err(_) => return Ok(None),

@@ -55,6 +55,49 @@ pub struct SiteSettings {
     pub require_proof: bool,
 }
 
+/// A site's `reminders` object: each field optional; `quiet_hours` is `HH:MM-HH:MM` or `""` (none at this site).
+fn validate_reminders(v: Option<&Value>) -> Result<(), String> {
+    let m = match v {
+        None | Some(Value::Null) => return Ok(()),
+        Some(Value::Object(m)) => m,
+        Some(_) => return Err("settings.reminders: must be a JSON object".into()),
+    };
+    let text = |k: &str| -> Result<Option<&str>, String> {
+        match m.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.as_str())),
+            Some(_) => Err(format!("settings.reminders.{k}: must be a string")),
+        }
+    };
+    if let Some(q) = text("quiet_hours")? {
+        crate::outbox::limits::QuietHours::parse(q)
+            .map_err(|e| format!("settings.reminders.quiet_hours: {e}"))?;
+    }
+    let one_of = |k: &str, ok: fn(&str) -> bool, allowed: &str| -> Result<(), String> {
+        match text(k)? {
+            Some(v) if !ok(v) => Err(format!(
+                "settings.reminders.{k}: {v:?} is not one of {allowed}"
+            )),
+            _ => Ok(()),
+        }
+    };
+    one_of(
+        "route",
+        |v| crate::outbox::Route::parse(v).is_some(),
+        "cloud_api, waha, evolution",
+    )?;
+    one_of(
+        "audience",
+        |v| crate::outbox::Audience::parse(v).is_some(),
+        "group, person, both",
+    )?;
+    one_of(
+        "language",
+        |v| crate::outbox::texts::Lang::parse(v).is_some(),
+        "en, ms",
+    )
+}
+
 impl SiteSettings {
     /// Checks a settings object given through the API: 400-worthy text naming the field at fault.
     pub fn validate(v: &Value) -> Result<SiteSettings, String> {
@@ -90,6 +133,7 @@ impl SiteSettings {
             None | Some(Value::Null) | Some(Value::Bool(_)) => {}
             Some(_) => return Err("settings.require_proof: must be true or false".into()),
         }
+        validate_reminders(m.get("reminders"))?;
         Ok(SiteSettings::from_json(v))
     }
 

@@ -143,3 +143,100 @@ pub fn delete_session(tx: &Transaction<'_>, id_hash: &str) -> Result<(), StoreEr
     tx.execute("DELETE FROM sessions WHERE id_hash = ?1", [id_hash])?;
     Ok(())
 }
+
+/// A user by id.
+pub fn get(conn: &Connection, id: i64) -> Result<User, StoreError> {
+    conn.query_row(
+        "SELECT id, name, role, disabled, created_at FROM users WHERE id = ?1",
+        [id],
+        user_row,
+    )
+    .optional()?
+    .ok_or_else(|| StoreError::NotFound(format!("user {id}")))
+}
+
+/// Enabled administrators other than `except`.
+pub fn other_enabled_admins(conn: &Connection, except: i64) -> Result<i64, StoreError> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0 AND id <> ?1",
+        [except],
+        |r| r.get(0),
+    )?)
+}
+
+/// Changes a user's role, disabled flag or password hash (each when given).
+pub fn update(
+    tx: &Transaction<'_>,
+    id: i64,
+    role: Option<&str>,
+    disabled: Option<bool>,
+    password_hash: Option<&str>,
+) -> Result<(), StoreError> {
+    let n = tx.execute(
+        "UPDATE users SET role = coalesce(?2, role), disabled = coalesce(?3, disabled), \
+         password_hash = coalesce(?4, password_hash) WHERE id = ?1",
+        params![id, role, disabled, password_hash],
+    )?;
+    if n == 0 {
+        return Err(StoreError::NotFound(format!("user {id}")));
+    }
+    Ok(())
+}
+
+/// Ends every browser session of a user, but `keep` (the caller's own, hashed) when given.
+pub fn end_sessions(
+    tx: &Transaction<'_>,
+    user_id: i64,
+    keep: Option<&str>,
+) -> Result<usize, StoreError> {
+    Ok(tx.execute(
+        "DELETE FROM sessions WHERE user_id = ?1 AND id_hash IS NOT ?2",
+        params![user_id, keep],
+    )?)
+}
+
+/// An API token as listed (never its hash).
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct Token {
+    pub id: i64,
+    pub name: String,
+    pub role: String,
+    pub created_at: String,
+    pub revoked: bool,
+}
+
+fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Token> {
+    Ok(Token {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        role: r.get(2)?,
+        created_at: r.get(3)?,
+        revoked: r.get(4)?,
+    })
+}
+
+/// Every API token, live ones first, newest first.
+pub fn list_tokens(conn: &Connection) -> Result<Vec<Token>, StoreError> {
+    let mut st = conn.prepare(
+        "SELECT id, name, role, created_at, revoked FROM api_tokens ORDER BY revoked, id DESC",
+    )?;
+    let rows = st.query_map([], token_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A token by id.
+pub fn get_token(conn: &Connection, id: i64) -> Result<Token, StoreError> {
+    conn.query_row(
+        "SELECT id, name, role, created_at, revoked FROM api_tokens WHERE id = ?1",
+        [id],
+        token_row,
+    )
+    .optional()?
+    .ok_or_else(|| StoreError::NotFound(format!("token {id}")))
+}
+
+/// Revokes a token (it stops working at once); revoking it again changes nothing.
+pub fn revoke_token(tx: &Transaction<'_>, id: i64) -> Result<Token, StoreError> {
+    tx.execute("UPDATE api_tokens SET revoked = 1 WHERE id = ?1", [id])?;
+    get_token(tx, id)
+}

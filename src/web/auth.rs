@@ -23,6 +23,8 @@ pub struct Caller {
     pub name: String,
     pub role: Role,
     pub user_id: Option<i64>,
+    /// The API token's id, for a token caller.
+    pub token_id: Option<i64>,
     pub via_session: bool,
 }
 
@@ -89,12 +91,13 @@ impl FromRequestParts<AppState> for Caller {
                 .db
                 .read(move |c| users::token_by_hash(c, &hash))
                 .await?;
-            let (_, name, role) = found.ok_or(ApiError::Unauthorized)?;
+            let (token_id, name, role) = found.ok_or(ApiError::Unauthorized)?;
             let role = Role::parse(&role).ok_or(ApiError::Unauthorized)?;
             return Ok(Caller {
                 name,
                 role,
                 user_id: None,
+                token_id: Some(token_id),
                 via_session: false,
             });
         }
@@ -117,6 +120,7 @@ impl FromRequestParts<AppState> for Caller {
             name: user.name,
             role,
             user_id: Some(user.id),
+            token_id: None,
             via_session: true,
         })
     }

@@ -34,7 +34,7 @@ impl Modify for Security {
         api::directory::list_chats, api::directory::get_chat, api::directory::update_chat,
         api::directory::list_sites, api::directory::create_site, api::directory::update_site,
         api::directory::list_people, api::directory::create_person, api::directory::update_person, api::directory::merge_person,
-        api::directory::list_vendors, api::directory::create_vendor,
+        api::directory::list_vendors, api::directory::create_vendor, api::directory::update_vendor,
         api::evidence::get_one, api::evidence::file, api::evidence::thumbnail,
         api::imports::create, api::imports::list,
         api::records::list_issues, api::records::get_issue, api::records::list_tasks, api::records::get_task,
@@ -60,5 +60,8 @@ impl Modify for Security {
 pub struct ApiDoc;
 
 pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+    let mut doc = ApiDoc::openapi();
+    doc.merge(api::users::Doc::openapi());
+    doc.merge(api::connections::Doc::openapi());
+    Json(doc)
 }

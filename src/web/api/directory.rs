@@ -377,12 +377,61 @@ pub async fn create_vendor(
             Ok(id)
         })
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(chats::Vendor {
-            id,
-            name,
-            trade: v.trade,
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(vendor(&st, id).await?)))
+}
+
+async fn vendor(st: &AppState, id: i64) -> ApiResult<chats::Vendor> {
+    st.db
+        .read(move |c| Ok(chats::list_vendors(c)?.into_iter().find(|v| v.id == id)))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("vendor {id} not found")))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct VendorUpdate {
+    pub name: Option<String>,
+    /// A category (`cleaning`, `lift`…), or null for any trade.
+    #[serde(default, deserialize_with = "super::double_option")]
+    pub trade: Option<Option<String>>,
+}
+
+/// Rename a vendor or change its trade.
+#[utoipa::path(patch, path = "/api/v1/vendors/{id}", tag = "directory", params(("id" = i64, Path)), request_body = VendorUpdate,
+    responses((status = 200, body = chats::Vendor), (status = 404), (status = 409)), security(("token" = []), ("session" = [])))]
+pub async fn update_vendor(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    JsonBody(v): JsonBody<VendorUpdate>,
+) -> ApiResult<Json<chats::Vendor>> {
+    caller.require(Permission::Manage)?;
+    let name = v
+        .name
+        .as_deref()
+        .map(|n| clean_name("name", n))
+        .transpose()?;
+    let trade = v
+        .trade
+        .map(|t| t.map(|t| t.trim().to_string()).filter(|t| !t.is_empty()));
+    let actor = caller.actor();
+    st.db
+        .write(move |tx| {
+            chats::update_vendor(
+                tx,
+                id,
+                name.as_deref(),
+                trade.as_ref().map(|t| t.as_deref()),
+            )?;
+            events::append(
+                tx,
+                &actor,
+                "vendor.updated",
+                "vendor",
+                Some(&id.to_string()),
+                &serde_json::json!({"name": name, "trade": trade}),
+            )?;
+            Ok(())
+        })
+        .await?;
+    Ok(Json(vendor(&st, id).await?))
 }

@@ -1,5 +1,6 @@
 //! `/api/v1` resources. Handlers check the caller's role, translate parameters and call the store.
 
+pub mod connections;
 pub mod directory;
 pub mod evidence;
 pub mod exports;
@@ -9,6 +10,7 @@ pub mod outbox;
 pub mod records;
 pub mod reports;
 pub mod schedules;
+pub mod users;
 
 use axum::routing::get;
 use axum::Router;
@@ -60,6 +62,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route(
             "/api/v1/vendors",
             get(directory::list_vendors).post(directory::create_vendor),
+        )
+        .route(
+            "/api/v1/vendors/{id}",
+            axum::routing::patch(directory::update_vendor),
         )
         .route("/api/v1/evidence/{id}", get(evidence::get_one))
         .route(
@@ -124,6 +130,8 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         )
         .route("/api/v1/evidence/{id}/file", get(evidence::file))
         .route("/api/v1/evidence/{id}/thumbnail", get(evidence::thumbnail))
+        .merge(users::routes())
+        .merge(connections::routes())
 }
 
 /// Unknown `/api/` paths get a JSON 404, never the UI.

@@ -617,13 +617,16 @@ pub async fn set_status(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Assign {
     /// Person id of the new owner.
-    pub person: i64,
+    pub person: Option<i64>,
+    /// Vendor id the ticket is assigned to, or null to take it from its vendor.
+    #[serde(default, deserialize_with = "super::double_option")]
+    pub vendor: Option<Option<i64>>,
     pub note: Option<String>,
 }
 
-/// Assign a ticket to a person (staff or a vendor's technician).
+/// Assign a ticket to a person (staff or a vendor's technician), to a vendor (a contractor firm), or both.
 #[utoipa::path(post, path = "/api/v1/issues/{id}/assign", tag = "corrections", params(("id" = i64, Path), DryRun), request_body = Assign,
-    responses((status = 200, body = Corrected<store::records::IssueDetail>), (status = 404)), security(("token" = []), ("session" = [])))]
+    responses((status = 200, body = Corrected<store::records::IssueDetail>), (status = 400), (status = 404)), security(("token" = []), ("session" = [])))]
 pub async fn assign(
     State(st): State<AppState>,
     caller: Caller,
@@ -632,23 +635,38 @@ pub async fn assign(
     JsonBody(b): JsonBody<Assign>,
 ) -> ApiResult<Json<Corrected<store::records::IssueDetail>>> {
     caller.require(Permission::Manage)?;
-    let person = b.person;
+    if b.person.is_none() && b.vendor.is_none() {
+        return Err(ApiError::invalid("person or vendor is required"));
+    }
+    let (person, vendor) = (b.person, b.vendor);
     st.db
-        .read(move |c| store::people::get_ref(c, person))
+        .read(move |c| {
+            if let Some(p) = person {
+                store::people::get_ref(c, p)?;
+            }
+            if let Some(Some(v)) = vendor {
+                store::chats::get_vendor(c, v)?;
+            }
+            Ok(())
+        })
         .await?;
     let chat_id = chat_of(&st, "issue", id).await?;
-    ticket_action(
-        &st,
-        &caller,
-        chat_id,
-        id,
-        Action::SetOwner { issue: id, person },
-        &b.note,
-        "issue.assigned",
-        id,
-        &dry,
-    )
-    .await
+    let mut actions = vec![];
+    if let Some(person) = person {
+        actions.push((Action::SetOwner { issue: id, person }, "issue.assigned"));
+    }
+    if let Some(vendor) = vendor {
+        actions.push((
+            Action::SetVendor { issue: id, vendor },
+            "issue.vendor_assigned",
+        ));
+    }
+    let mut out = None;
+    for (action, event) in actions {
+        out =
+            Some(ticket_action(&st, &caller, chat_id, id, action, &b.note, event, id, &dry).await?);
+    }
+    out.ok_or_else(|| ApiError::invalid("person or vendor is required"))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
