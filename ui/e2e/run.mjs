@@ -1092,7 +1092,7 @@ try {
 
   await step("Bahasa Melayu: switching changes every visible label on each page to the Malay dictionary, remembered", async () => {
     // The dictionary as the source has it: one `"English": "Malay",` line per key.
-    const src = ["ms.ts", "ms.issues.ts"].map((f) => readFileSync(new URL(`../src/i18n/${f}`, import.meta.url), "utf8")).join("\n");
+    const src = ["ms.ts", "ms.issues.ts", "ms.settings.ts"].map((f) => readFileSync(new URL(`../src/i18n/${f}`, import.meta.url), "utf8")).join("\n");
     const dict = new Map();
     for (const line of src.split("\n")) {
       const m = line.match(/^\s*("(?:[^"\\]|\\.)*"):\s*("(?:[^"\\]|\\.)*"),\s*$/);

@@ -152,6 +152,8 @@ export interface HistoryEntry {
   target?: RecordRef | null;
   evidence?: number | null;
   proof?: boolean | null;
+  /** The vendor the ticket went to (`vendor_assigned`). */
+  vendor?: string | null;
   summary: string;
 }
 

@@ -4,13 +4,14 @@
 import { en } from "./en";
 import { ms } from "./ms";
 import { msIssues } from "./ms.issues";
+import { msSettings } from "./ms.settings";
 
 export type Lang = "en" | "ms";
 export const LANGS: { code: Lang; name: string }[] = [
   { code: "en", name: "English" },
   { code: "ms", name: "Bahasa Melayu" },
 ];
-const DICTS: Record<Lang, Record<string, string>> = { en, ms: { ...ms, ...msIssues } };
+const DICTS: Record<Lang, Record<string, string>> = { en, ms: { ...ms, ...msIssues, ...msSettings } };
 const STORAGE_KEY = "tapak.lang";
 
 function initial(): Lang {

@@ -46,6 +46,8 @@ export function sentence(e: HistoryEntry, issue: Issue): string {
       break;
     case "assigned":
       return t("Assigned to {person} by {who}", { person: who(e.person), who: by });
+    case "vendor_assigned":
+      return e.vendor ? t("Assigned to vendor {vendor} by {who}", { vendor: e.vendor, who: by }) : t("{who} took the ticket from its vendor", { who: by });
     case "merged":
       return here(e.target) ? t("{who} merged another ticket into this one", { who: by }) : t("{who} merged this ticket into {record}", { who: by, record: recordName(e.target) });
     case "reclassified":
