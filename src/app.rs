@@ -129,11 +129,7 @@ impl App {
         tasks.spawn(crate::gateway::run(core.clone(), stop.child_token()));
         let sender = crate::outbox::sender::Sender::new(
             core.db.clone(),
-            crate::whatsapp::client::Client::new(
-                core.http.clone(),
-                core.cfg.whatsapp.clone(),
-                std::time::Duration::from_secs(core.cfg.outbox.timeout_seconds),
-            ),
+            core.whatsapp.clone(),
             core.cfg.reminders.clone(),
             core.cfg.outbox.clone(),
             core.tz,

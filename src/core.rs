@@ -53,6 +53,8 @@ pub struct Core {
     pub tz: chrono_tz::Tz,
     pub evidence: EvidenceStore,
     pub http: reqwest::Client,
+    /// The outbound WhatsApp client (sends, media downloads, lid lookups) over `http`.
+    pub whatsapp: crate::whatsapp::client::Client,
     pub metrics: Metrics,
     pub wake: Wake,
     /// Bounds concurrent image work (thumbnails, hashes).
@@ -79,6 +81,11 @@ impl Core {
             .redirect(reqwest::redirect::Policy::limited(3))
             .build()
             .context("cannot build the HTTP client")?;
+        let whatsapp = crate::whatsapp::client::Client::new(
+            http.clone(),
+            cfg.whatsapp.clone(),
+            std::time::Duration::from_secs(cfg.outbox.timeout_seconds),
+        );
         Ok(Core {
             image_slots: tokio::sync::Semaphore::new(cfg.evidence.concurrency.max(1)),
             cfg: Arc::new(cfg),
@@ -86,6 +93,7 @@ impl Core {
             tz,
             evidence,
             http,
+            whatsapp,
             metrics: Metrics::default(),
             wake: Wake::default(),
             clock,

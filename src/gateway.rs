@@ -8,20 +8,16 @@
 //! `whatsapp.waha.base_url`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use crate::core::Core;
-use crate::evidence::fetch::{gateway_url, read_limited, status_error, FetchError};
 use crate::store::{jobs, lids};
+use crate::whatsapp::client::FetchError;
 
 /// Lookups per lid before it is given up as unknown (asked again only after `lids::RECHECK_AFTER_HOURS`).
 pub const MAX_LID_ATTEMPTS: i64 = 4;
-
-/// Largest lids answer read (it is a two-field JSON object).
-const MAX_ANSWER_BYTES: u64 = 64 * 1024;
 
 /// Runs until `stop` is cancelled: a [`tick`] whenever a lookup is queued or due.
 pub async fn run(core: Arc<Core>, stop: CancellationToken) {
@@ -73,7 +69,7 @@ async fn work_job(svc: &Core, job: jobs::Job, now: DateTime<Utc>) -> bool {
             .is_ok();
     };
     let attempt = job.attempts + 1;
-    match lookup(svc, &lid).await {
+    match svc.whatsapp.waha_lid(&lid).await {
         Ok(Some(phone)) => {
             let (l, p) = (lid.clone(), phone.clone());
             let res = svc
@@ -123,55 +119,6 @@ async fn work_job(svc: &Core, job: jobs::Job, now: DateTime<Utc>) -> bool {
                 .is_ok()
         }
     }
-}
-
-/// The lids API URL on the configured gateway (base path kept; session and lid percent-encoded path segments).
-fn lid_url(base: &str, session: &str, lid: &str) -> Result<String, FetchError> {
-    let session = if session.trim_matches('.').is_empty() {
-        "default"
-    } else {
-        session
-    };
-    gateway_url(
-        base,
-        "whatsapp.waha.base_url",
-        &["api", session, "lids", lid],
-    )
-}
-
-/// Asks the configured WAHA for the phone behind `lid`: `Ok(None)` = the gateway does not know it (`pn: null`).
-async fn lookup(svc: &Core, lid: &str) -> Result<Option<String>, FetchError> {
-    let w = &svc.cfg.whatsapp.waha;
-    if w.base_url.is_empty() {
-        return Err(FetchError::Permanent(
-            "whatsapp.waha.base_url is not configured, so @lid senders cannot be looked up".into(),
-        ));
-    }
-    let url = lid_url(&w.base_url, &w.session, lid)?;
-    let mut req = svc
-        .http
-        .get(&url)
-        .timeout(Duration::from_secs(20))
-        .header("accept", "application/json");
-    if w.api_key.is_set() {
-        req = req.header("X-Api-Key", w.api_key.expose());
-    }
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| FetchError::Retry(format!("WAHA unreachable: {e}")))?;
-    if !resp.status().is_success() {
-        return Err(status_error("WAHA lids lookup", resp.status()));
-    }
-    let body = read_limited(resp, MAX_ANSWER_BYTES, "WAHA lids answer").await?;
-    let answer = crate::ingest::waha::parse_lid_answer(&body)
-        .map_err(|e| FetchError::Retry(format!("WAHA lids answer: {e}")))?;
-    if let Some(other) = answer.lid.as_deref().filter(|l| *l != lid) {
-        return Err(FetchError::Permanent(format!(
-            "WAHA answered about {other} when asked about {lid}"
-        )));
-    }
-    Ok(answer.phone)
 }
 
 #[cfg(test)]
@@ -269,25 +216,5 @@ mod tests {
         );
         assert_eq!(tick(&core, clock.now()).await, 0, "nothing left to do");
         core.db.close();
-    }
-
-    #[test]
-    fn lid_urls_stay_on_the_configured_gateway() {
-        assert_eq!(
-            lid_url("http://127.0.0.1:3000", "default", "215555123456789@lid").unwrap(),
-            "http://127.0.0.1:3000/api/default/lids/215555123456789%40lid"
-        );
-        assert_eq!(
-            lid_url("https://gw.example/waha/", "ops site", "1@lid").unwrap(),
-            "https://gw.example/waha/api/ops%20site/lids/1%40lid"
-        );
-        assert_eq!(
-            lid_url("http://127.0.0.1:3000", "..", "1@lid").unwrap(),
-            "http://127.0.0.1:3000/api/default/lids/1%40lid"
-        );
-        assert!(matches!(
-            lid_url("not a url", "default", "1@lid"),
-            Err(FetchError::Permanent(_))
-        ));
     }
 }

@@ -114,6 +114,14 @@ impl EvidenceKind {
     }
 }
 
+/// A photo's perceptual hashes (64 bits each), kept with its evidence to spot the same picture sent again. Computed
+/// and compared by `evidence::photo_hash`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PhotoHash {
+    pub dhash: u64,
+    pub phash: u64,
+}
+
 /// A chat (group or direct) as identified by its source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatRef {

@@ -115,6 +115,14 @@ fn modules_import_only_what_the_architecture_allows() {
         .collect();
     check("axum outside web", axum, &[], &mut problems);
 
+    // Outbound HTTP goes through the one WhatsApp client (core.rs builds the shared reqwest client it wraps).
+    let http: Vec<String> = src
+        .iter()
+        .filter(|(f, c)| !under(f, &["src/whatsapp/", "src/core.rs"]) && uses(c, "reqwest"))
+        .map(|(f, _)| f.clone())
+        .collect();
+    check("reqwest outside whatsapp", http, &[], &mut problems);
+
     // SQLite lives in store.
     let rusqlite: Vec<String> = src
         .iter()

@@ -9,7 +9,7 @@ pub struct Analysis {
     pub width: Option<u32>,
     pub height: Option<u32>,
     pub thumbnail_jpeg: Option<Vec<u8>>,
-    pub hash: Option<crate::records::photo::PhotoHash>,
+    pub hash: Option<crate::message::PhotoHash>,
     pub exif: Option<serde_json::Value>,
     pub warning: Option<String>,
 }
@@ -132,7 +132,7 @@ fn analyze_from<R: std::io::BufRead + std::io::Seek>(
     };
     a.width = Some(img.width());
     a.height = Some(img.height());
-    a.hash = Some(crate::records::photo::PhotoHash::of(&img));
+    a.hash = Some(crate::evidence::photo_hash::of(&img));
     let thumb = img.thumbnail(thumb_px, thumb_px).to_rgb8();
     let mut out = Vec::new();
     let mut enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80);

@@ -6,6 +6,7 @@
 
 pub mod fetch;
 pub mod image_info;
+pub mod photo_hash;
 
 use sha2::{Digest, Sha256};
 use std::io::Write;

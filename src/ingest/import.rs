@@ -264,7 +264,13 @@ fn write_all(
                 if !m.media.is_empty() {
                     let ev: Vec<(i64, &crate::ingest::model::MediaRef)> =
                         ev_ids.iter().copied().zip(m.media.iter()).collect();
-                    imports::attach_files(tx, &ev, &files, &mut out.attached)?;
+                    imports::attach_files(
+                        tx,
+                        &ev,
+                        &files,
+                        &crate::evidence::photo_hash::find_duplicate,
+                        &mut out.attached,
+                    )?;
                 }
             }
             None => out.duplicates += 1,

@@ -12,14 +12,12 @@
 //! * [`mentions`]: `mentioned_names` — "@Ali", "Ali pls check", "Mr Tan, tolong …" candidates.
 //! * [`sla`]: SLA policies, deadlines with business hours, breach checks.
 //! * [`repeats`]: repeated-problem groups for reports.
-//! * [`photo`]: perceptual hashes for duplicate-photo detection.
 
 pub mod context;
 pub mod engine;
 pub mod export;
 pub mod history;
 pub mod mentions;
-pub mod photo;
 pub mod projection;
 pub mod repeats;
 pub mod sla;
@@ -32,7 +30,6 @@ pub use engine::{
     STATE_TICKET_SLACK,
 };
 pub use mentions::mentioned_names;
-pub use photo::{dhash, hamming, is_duplicate, phash, PhotoHash, DUPLICATE_MAX_DISTANCE};
 pub use projection::{EvidenceView, IssueView, Projection, TaskView};
 pub use repeats::{repeated_problems, RepeatGroup, TicketSummary};
 pub use sla::{breached, sla_deadlines, BusinessHours, SlaPolicy, SlaRule, SlaTarget};

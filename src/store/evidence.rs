@@ -4,7 +4,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 
 use super::StoreError;
-use crate::message::{MediaFetch, MediaRef};
+use crate::message::{MediaFetch, MediaRef, PhotoHash};
 
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Evidence {
@@ -187,7 +187,7 @@ pub struct StoredFile {
     pub thumbnail: bool,
     pub width: Option<i64>,
     pub height: Option<i64>,
-    pub hash: Option<crate::records::photo::PhotoHash>,
+    pub hash: Option<crate::message::PhotoHash>,
     pub exif: Option<String>,
     pub filename: Option<String>,
     /// Set when the bytes did not match the source's hash or could not be decoded: kept, but noted.
@@ -225,22 +225,25 @@ pub fn set_duplicate_of(tx: &Transaction<'_>, id: i64, of: i64) -> Result<(), St
 /// How many earlier photos a new one is compared with.
 const DUPLICATE_LOOKBACK: i64 = 20_000;
 
-/// The earliest stored photo (among the most recent [`DUPLICATE_LOOKBACK`]) that is the same picture as `h`.
+/// The earliest stored photo (among the most recent [`DUPLICATE_LOOKBACK`] received no later than `before_id`) that
+/// is the same picture as `h`; `pick` decides which of them is (`evidence::photo_hash::find_duplicate`), given them
+/// oldest first.
 pub fn find_duplicate(
     conn: &Connection,
     before_id: i64,
-    h: &crate::records::photo::PhotoHash,
+    h: &PhotoHash,
+    pick: impl Fn(&PhotoHash, &[(i64, PhotoHash)]) -> Option<i64>,
 ) -> Result<Option<i64>, StoreError> {
     let mut st = conn.prepare_cached(
         "SELECT id, phash, dhash FROM evidence WHERE phash IS NOT NULL AND dhash IS NOT NULL AND id <> ?1 \
          AND received_at <= (SELECT received_at FROM evidence WHERE id = ?1) ORDER BY id DESC LIMIT ?2",
     )?;
-    let mut earlier: Vec<(i64, crate::records::photo::PhotoHash)> = st
+    let mut earlier: Vec<(i64, PhotoHash)> = st
         .query_map(params![before_id, DUPLICATE_LOOKBACK], |r| {
             let (p, d): (i64, i64) = (r.get(1)?, r.get(2)?);
             Ok((
                 r.get(0)?,
-                crate::records::photo::PhotoHash {
+                PhotoHash {
                     phash: p as u64,
                     dhash: d as u64,
                 },
@@ -248,7 +251,7 @@ pub fn find_duplicate(
         })?
         .collect::<Result<_, _>>()?;
     earlier.reverse();
-    Ok(crate::records::photo::find_duplicate(h, &earlier))
+    Ok(pick(h, &earlier))
 }
 
 pub fn mark_failed(

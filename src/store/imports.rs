@@ -8,6 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 
 use super::{chats, evidence, StoreError};
+use crate::message::PhotoHash;
 
 /// The chat (and site) an export is imported into.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -282,11 +283,13 @@ pub struct Attached {
 
 /// Settles the evidence rows of a newly stored export message (`evidence`: row id and media item, as returned by
 /// [`ExportWriter::store`]): a file found in the archive makes its row `ready` (and flags a photo that repeats an
-/// earlier one); a file named but absent, or media exported without files, becomes `missing_from_export`.
+/// earlier one, as `same_picture` decides: see [`self::evidence::find_duplicate`]); a file named but absent, or media
+/// exported without files, becomes `missing_from_export`.
 pub fn attach_files(
     tx: &Transaction<'_>,
     evidence: &[(i64, &crate::message::MediaRef)],
     files: &impl Fn(&str) -> Option<ExportFile>,
+    same_picture: &impl Fn(&PhotoHash, &[(i64, PhotoHash)]) -> Option<i64>,
     out: &mut Attached,
 ) -> Result<(), StoreError> {
     let mut settle =
@@ -300,7 +303,7 @@ pub fn attach_files(
             Some(ExportFile::Stored(f)) => {
                 self::evidence::mark_ready(tx, *id, &f)?;
                 if let Some(h) = f.hash {
-                    if let Some(of) = self::evidence::find_duplicate(tx, *id, &h)? {
+                    if let Some(of) = self::evidence::find_duplicate(tx, *id, &h, same_picture)? {
                         self::evidence::set_duplicate_of(tx, *id, of)?;
                     }
                 }

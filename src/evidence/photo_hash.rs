@@ -1,12 +1,14 @@
-//! Perceptual hashes for "same photo sent again" checks.
+//! Perceptual hashes for "same photo sent again" checks: computed from a decoded image when evidence is stored, and
+//! compared when it is filed. The hash itself ([`PhotoHash`]) is plain data in `crate::message`, so the store can keep
+//! it without knowing how it is made.
 //!
-//! Two 64-bit hashes are computed per photo ([`PhotoHash::of`]):
+//! Two 64-bit hashes are computed per photo ([`of`]):
 //! * [`phash`]: 32×32 grayscale thumbnail, 2-D DCT, the 8×8 lowest frequencies compared with their median
 //!   (DC excluded from the median). **This one decides** ([`is_duplicate`]).
 //! * [`dhash`]: 9×8 grayscale thumbnail, one bit per horizontal neighbour comparison. Stored for diagnostics;
 //!   too noisy to decide (see below).
 //!
-//! Threshold choice — measured by `photo::tests::threshold_separates_copies_from_other_photos` on procedurally
+//! Threshold choice — measured by `photo_hash::tests::threshold_separates_copies_from_other_photos` on procedurally
 //! generated "site photos" (12 scenes at 640×480 and 8 at 800×600: wall/floor gradients, vignetting, doors,
 //! windows and pipes as rectangles, a stain, ±12 sensor noise). Copies: resized to 50 %, re-encoded as JPEG
 //! quality 40, both, and JPEG 75 then JPEG 40 of the 50 % copy. "Another shot of the same place": the camera
@@ -28,33 +30,24 @@
 
 use image::imageops::FilterType;
 use image::DynamicImage;
-use serde::{Deserialize, Serialize};
+
+pub use crate::message::PhotoHash;
 
 /// Maximum pHash Hamming distance at which two photos count as the same picture (see the module docs).
 pub const DUPLICATE_MAX_DISTANCE: u32 = 5;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct PhotoHash {
-    pub dhash: u64,
-    pub phash: u64,
+/// Both hashes from one grayscale conversion.
+pub fn of(img: &DynamicImage) -> PhotoHash {
+    let gray = img.grayscale();
+    PhotoHash {
+        dhash: dhash_gray(&gray),
+        phash: phash_gray(&gray),
+    }
 }
 
-impl PhotoHash {
-    /// Both hashes from one grayscale conversion.
-    pub fn of(img: &DynamicImage) -> PhotoHash {
-        let gray = img.grayscale();
-        PhotoHash {
-            dhash: dhash_gray(&gray),
-            phash: phash_gray(&gray),
-        }
-    }
-    /// `(dHash distance, pHash distance)`.
-    pub fn distance(&self, other: &PhotoHash) -> (u32, u32) {
-        (
-            hamming(self.dhash, other.dhash),
-            hamming(self.phash, other.phash),
-        )
-    }
+/// `(dHash distance, pHash distance)`.
+pub fn distance(a: &PhotoHash, b: &PhotoHash) -> (u32, u32) {
+    (hamming(a.dhash, b.dhash), hamming(a.phash, b.phash))
 }
 
 /// Difference hash: bit (y*8+x) is set when pixel (x, y) is darker than pixel (x+1, y) of a 9×8 thumbnail.
@@ -262,7 +255,7 @@ mod tests {
         let mut reshot_min = (u32::MAX, u32::MAX); // closest other shot of the same place
         let mut other_min = (u32::MAX, u32::MAX);
         let widen = |acc: &mut (u32, u32), a: &PhotoHash, b: &PhotoHash, max: bool| {
-            let (d, p) = a.distance(b);
+            let (d, p) = distance(a, b);
             *acc = if max {
                 (acc.0.max(d), acc.1.max(p))
             } else {
@@ -274,7 +267,7 @@ mod tests {
             for seed in seeds {
                 let p = place(seed);
                 let orig = render(&p, w, h, 0.05, 0.05, 1.0, seed * 7);
-                let ho = PhotoHash::of(&orig);
+                let ho = of(&orig);
                 let copies = [
                     half(&orig),
                     jpeg(&orig, 40),
@@ -282,12 +275,12 @@ mod tests {
                     jpeg(&jpeg(&half(&orig), 75), 40),
                 ];
                 for copy in copies {
-                    let hc = PhotoHash::of(&copy);
+                    let hc = of(&copy);
                     widen(&mut copy_max, &ho, &hc, true);
                     assert!(
                         is_duplicate(&ho, &hc),
                         "seed {seed}: copy at {:?}",
-                        ho.distance(&hc)
+                        distance(&ho, &hc)
                     );
                 }
                 // Another shot of the same place: camera moved, light changed, an object added or removed.
@@ -304,12 +297,12 @@ mod tests {
                     render(&p, w, h, 0.05 + dx, 0.05, 1.0, seed * 11),
                     render(&moved, w, h, 0.05, 0.05 - dx / 2.0, 0.9, seed * 13),
                 ] {
-                    let other = PhotoHash::of(&jpeg(&half(&other), 40));
+                    let other = of(&jpeg(&half(&other), 40));
                     widen(&mut reshot_min, &ho, &other, false);
                     assert!(
                         !is_duplicate(&ho, &other),
                         "seed {seed}: re-shot at {:?}",
-                        ho.distance(&other)
+                        distance(&ho, &other)
                     );
                 }
                 originals.push(ho);
@@ -339,16 +332,9 @@ mod tests {
     fn find_duplicate_returns_earliest_match() {
         let a = render(&place(3), 640, 480, 0.05, 0.05, 1.0, 5);
         let b = render(&place(4), 640, 480, 0.05, 0.05, 1.0, 6);
-        let earlier = vec![
-            (10, PhotoHash::of(&b)),
-            (11, PhotoHash::of(&a)),
-            (12, PhotoHash::of(&half(&a))),
-        ];
-        assert_eq!(
-            find_duplicate(&PhotoHash::of(&jpeg(&a, 40)), &earlier),
-            Some(11)
-        );
+        let earlier = vec![(10, of(&b)), (11, of(&a)), (12, of(&half(&a)))];
+        assert_eq!(find_duplicate(&of(&jpeg(&a, 40)), &earlier), Some(11));
         let c = render(&place(5), 640, 480, 0.05, 0.05, 1.0, 7);
-        assert_eq!(find_duplicate(&PhotoHash::of(&c), &earlier), None);
+        assert_eq!(find_duplicate(&of(&c), &earlier), None);
     }
 }
