@@ -557,11 +557,7 @@ pub async fn load(svc: &Arc<Pipeline>) -> anyhow::Result<()> {
                 ids.push(store::ingest::store_message(tx, m, None, &mut out)?);
             }
             for (ext, _) in CHATS {
-                if let Ok(id) =
-                    tx.query_row("SELECT id FROM chats WHERE external_id = ?1", [ext], |r| {
-                        r.get::<_, i64>(0)
-                    })
-                {
+                if let Some(id) = store::chats::id_of_external(tx, ext)? {
                     store::chats::set_site(tx, id, Some(site))?;
                 }
             }
@@ -591,11 +587,7 @@ pub async fn load(svc: &Arc<Pipeline>) -> anyhow::Result<()> {
             .context("storing a demo photo")?;
         svc.db
             .write(move |tx| {
-                let eid: i64 = tx.query_row(
-                    "SELECT id FROM evidence WHERE message_id = ?1 AND ordinal = ?2",
-                    rusqlite::params![mid, k as i64],
-                    |r| r.get(0),
-                )?;
+                let eid = store::evidence::id_at(tx, mid, k as i64)?;
                 store::evidence::mark_ready(tx, eid, &file)?;
                 Ok(())
             })
@@ -626,13 +618,7 @@ async fn add_schedules_and_vendor(svc: &Arc<Pipeline>, first_day: NaiveDate) -> 
     svc.db
         .write(move |tx| {
             let site = store::chats::site_by_name(tx, SITE)?;
-            let chat: Option<i64> = tx
-                .query_row(
-                    "SELECT id FROM chats WHERE external_id = ?1",
-                    [chat_ext],
-                    |r| r.get(0),
-                )
-                .ok();
+            let chat = store::chats::id_of_external(tx, chat_ext)?;
             for spec in rows {
                 let row = store::schedules::ScheduleRow {
                     spec,

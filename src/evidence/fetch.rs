@@ -173,26 +173,12 @@ async fn fetch_bytes(svc: &Core, t: &FetchTarget) -> Result<Fetched, FetchError>
                     "inline media without a stored payload".into(),
                 ));
             };
-            let body: Vec<u8> = svc
-                .db
-                .read(move |c| {
-                    Ok(c.query_row(
-                        "SELECT body FROM raw_payloads WHERE id = ?1",
-                        [raw_id],
-                        |r| r.get(0),
-                    )?)
-                })
-                .await
-                .map_err(|e| FetchError::Retry(e.to_string()))?;
             let msg_id = t.message_id;
-            let source_id: String = svc
+            let (body, source_id) = svc
                 .db
                 .read(move |c| {
-                    Ok(c.query_row(
-                        "SELECT source_message_id FROM messages WHERE id = ?1",
-                        [msg_id],
-                        |r| r.get(0),
-                    )?)
+                    let body = store::audit::raw_payload(c, raw_id)?.body;
+                    Ok((body, store::messages::source_id(c, msg_id)?))
                 })
                 .await
                 .map_err(|e| FetchError::Retry(e.to_string()))?;

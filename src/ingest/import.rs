@@ -284,7 +284,7 @@ fn write_all(
         name: Some(target.chat_name.clone()),
     });
     let site_name: Option<String> = match target.site_id {
-        Some(id) => Some(tx.query_row("SELECT name FROM sites WHERE id = ?1", [id], |r| r.get(0))?),
+        Some(id) => Some(chats::site_name(tx, id)?),
         None => None,
     };
     row.site = target

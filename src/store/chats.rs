@@ -127,6 +127,22 @@ pub fn get(conn: &Connection, id: i64) -> Result<Chat, StoreError> {
         .ok_or_else(|| StoreError::NotFound(format!("chat {id}")))
 }
 
+/// The chat a source knows by `external_id`, if it has been seen.
+pub fn id_of_external(conn: &Connection, external_id: &str) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT id FROM chats WHERE external_id = ?1")?
+        .query_row([external_id], |r| r.get(0))
+        .optional()?)
+}
+
+/// A site's name.
+pub fn site_name(conn: &Connection, site_id: i64) -> Result<String, StoreError> {
+    conn.prepare_cached("SELECT name FROM sites WHERE id = ?1")?
+        .query_row([site_id], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("site {site_id}")))
+}
+
 pub fn find_by_name(conn: &Connection, name: &str) -> Result<Option<i64>, StoreError> {
     Ok(conn
         .prepare_cached("SELECT id FROM chats WHERE name = ?1 COLLATE NOCASE ORDER BY id LIMIT 1")?

@@ -293,6 +293,12 @@ fn checkpointer(path: PathBuf, alive: std::sync::Weak<DbInner>) {
     }
 }
 
+/// Whether the database answers a query at all (the health check's read).
+pub fn ping(conn: &Connection) -> Result<(), StoreError> {
+    conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
+    Ok(())
+}
+
 /// Opens (creating if needed) and migrates the database at `path`; refuses a database newer than this binary.
 pub fn open_and_migrate(path: &Path) -> Result<Connection, StoreError> {
     if let Some(dir) = path.parent() {

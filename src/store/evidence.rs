@@ -286,6 +286,14 @@ pub fn count_by_status(conn: &Connection, status: &str) -> Result<i64, StoreErro
 }
 
 /// The evidence ids of a message, in the order its media came.
+/// The evidence row of a message's `ordinal`-th media item.
+pub fn id_at(conn: &Connection, message_id: i64, ordinal: i64) -> Result<i64, StoreError> {
+    conn.prepare_cached("SELECT id FROM evidence WHERE message_id = ?1 AND ordinal = ?2")?
+        .query_row(params![message_id, ordinal], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("evidence {ordinal} of message {message_id}")))
+}
+
 pub fn ids_of_message(conn: &Connection, message_id: i64) -> Result<Vec<i64>, StoreError> {
     let mut st =
         conn.prepare_cached("SELECT id FROM evidence WHERE message_id = ?1 ORDER BY ordinal")?;

@@ -304,6 +304,14 @@ pub fn list(
     Ok((msgs, next))
 }
 
+/// The id the source gave a stored message.
+pub fn source_id(conn: &Connection, id: i64) -> Result<String, StoreError> {
+    conn.prepare_cached("SELECT source_message_id FROM messages WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("message {id}")))
+}
+
 pub fn get(conn: &Connection, id: i64) -> Result<Message, StoreError> {
     let mut m = conn
         .query_row(&format!("{SELECT} WHERE m.id = ?1"), [id], row)

@@ -22,11 +22,7 @@ pub async fn count_requests(State(st): State<AppState>, req: Request, next: Next
 
 /// Liveness and readiness: the database answers and the writer accepts work.
 pub async fn healthz(State(st): State<AppState>) -> Response {
-    let db_ok = st
-        .db
-        .read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
-        .await
-        .is_ok();
+    let db_ok = st.db.read(store::db::ping).await.is_ok();
     let writer_ok = st.db.write(|_| Ok(())).await.is_ok();
     let body = serde_json::json!({
         "status": if db_ok && writer_ok { "ok" } else { "degraded" },
