@@ -728,7 +728,7 @@ try {
     await row.waitFor();
     const done = inBlock.filter((x) => x.status === "done").length;
     if (done > 0) assert((await row.locator('[data-key="done"]').innerText()).includes(`${done} done`), `grid: block ${blk} should show ${done} done`);
-    console.log(`     ${day}: ${ofDay.length} tasks, block ${blk}: ${inBlock.length} (${bare} without a photo)`);
+    console.log(`     ${day}: ${ofDay.length} tasks, block ${blk}: ${inBlock.length} (${bare} without a photo); a row is ${Math.round(h)} px, so 50 reports a day make a ${Math.round(h * 50)} px table`);
     await shot(page, "tasks-grid");
   });
 
