@@ -22,8 +22,14 @@ fn ui_works_in_a_real_browser() {
         ui.join("node_modules/playwright-core").exists(),
         "run `npm ci` in ui/ first"
     );
+    // A fake Graph API takes the settings screen's test message (the only simulated party is WhatsApp).
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let graph = rt.block_on(common::FakeGraph::start(vec![], 0));
     // The posters need the WhatsApp number their QR codes open.
-    let s = common::Server::start_demo("[posters]\nbusiness_number = \"60123450000\"\n");
+    let s = common::Server::start_demo(&format!(
+        "[posters]\nbusiness_number = \"60123450000\"\n\n[reminders]\ntemplate_name = \"tapak_notice\"\n{}",
+        common::default_config(&graph.url)
+    ));
     let out = Command::new("node")
         .arg("e2e/run.mjs")
         .current_dir(&ui)

@@ -449,6 +449,18 @@ impl FakeGraph {
         }
         let router = axum::Router::new()
             .route("/{version}/{id}", axum::routing::get(lookup))
+            // Sends (texts and templates) are accepted and counted.
+            .route(
+                "/{version}/{id}/messages",
+                axum::routing::post(|State(st): State<GraphState>, h: HeaderMap| async move {
+                    st.hits.lock().unwrap().push("send".into());
+                    if !authed(&h) {
+                        return StatusCode::UNAUTHORIZED.into_response();
+                    }
+                    axum::Json(serde_json::json!({"messaging_product": "whatsapp", "messages": [{"id": "wamid.fake-send"}]}))
+                        .into_response()
+                }),
+            )
             .route("/dl/{id}", axum::routing::get(download))
             .with_state(st.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

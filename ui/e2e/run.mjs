@@ -967,32 +967,132 @@ try {
     const links = await rep.getByTestId("report-downloads").locator("a").evaluateAll((as) => as.map((a) => a.getAttribute("href")));
     assert(["csv", "xlsx", "html", "pdf"].every((f) => links.some((h) => h.includes(`format=${f}`) && h.includes("/api/v1/reports/weekly/download"))), `download links: ${links.join(" ")}`);
     const probe = await page.evaluate(async (h) => (await fetch(h)).status, links[0]);
-    if (probe === 200) {
-      const [download] = await Promise.all([page.waitForEvent("download"), rep.getByTestId("report-downloads").locator('a[data-format="csv"]').click()]);
+    assert(probe === 200, `the report download answered ${probe}`);
+    for (const f of ["csv", "html"]) {
+      const [download] = await Promise.all([page.waitForEvent("download"), rep.getByTestId("report-downloads").locator(`a[data-format="${f}"]`).click()]);
       const bytes = readFileSync(await download.path());
-      assert(bytes.length > 0, "the CSV download is empty");
-      checked.push(`csv ${bytes.length} bytes`);
-    } else checked.push(`downloads answer ${probe} (the download API is not on this server yet)`);
+      assert(bytes.length > 0, `the ${f} download is empty`);
+      // The CSV download is a ZIP of one CSV per table; the HTML report is a page with the period's numbers.
+      if (f === "csv") assert(bytes.subarray(0, 2).toString("latin1") === "PK", "the CSV download is not a ZIP");
+      else assert(bytes.toString("utf8").includes(String(period.summary.tickets_opened)) && /<table/i.test(bytes.toString("utf8")), "the HTML report lacks its table or numbers");
+      checked.push(`${f} ${bytes.length} bytes (${download.suggestedFilename()})`);
+    }
     console.log(`     ${checked.join(", ")}`);
     await shot(page, "reports");
   });
 
-  await step("settings: one section at a time; connections show webhook addresses; SLA in hours and days", async () => {
-    if (!manager) return console.log("     skipped");
-    await page.goto(`${BASE}/settings`);
-    await page.locator("nav.tabs a[data-section=connections]").click();
-    await page.waitForURL((u) => u.searchParams.get("section") === "connections");
-    const conn = page.getByTestId("connections");
-    await conn.locator("tr[data-source=cloud_api] code").waitFor();
-    assert((await conn.locator("tr[data-source=cloud_api] code").innerText()) === `${BASE}/webhooks/whatsapp`, "the Cloud API webhook address");
-    assert((await page.locator("main section.panel").count()) === 1, "settings shows more than one section at once");
-    await page.locator("nav.tabs a[data-section=sla]").click();
-    await page.locator('select[name="sla-unit"]').first().waitFor();
-    const units = await page.locator('select[name="sla-unit"]').first().locator("option").allInnerTexts();
-    assert(units.join(",") === "minutes,hours,days", `SLA units: ${units}`);
-    const h = await page.evaluate(() => document.documentElement.scrollHeight);
-    console.log(`     SLA section ${h}px tall`);
-  });
+  // ---- Settings screens: connections and a test message, users and tokens, reminders, vendors, SLA units ----
+  async function settingsScreenSteps() {
+    await step("settings: one section at a time; connections show webhook addresses and the last delivery; SLA in hours and days", async () => {
+      if (!manager) return console.log("     skipped");
+      await page.goto(`${BASE}/settings`);
+      await page.locator("nav.tabs a[data-section=connections]").click();
+      await page.waitForURL((u) => u.searchParams.get("section") === "connections");
+      const conn = page.getByTestId("connections");
+      await conn.locator("[data-source=cloud_api] code").waitFor();
+      assert((await conn.locator("[data-source=cloud_api] code").innerText()) === `${BASE}/webhooks/whatsapp`, "the Cloud API webhook address");
+      assert((await conn.locator("[data-source]").count()) === 3, "three WhatsApp sources");
+      const api = await page.evaluate(async () => (await (await fetch("/api/v1/settings/connections")).json()).items);
+      const cloud = api.find((c) => c.source === "cloud_api");
+      const shown = await conn.locator("[data-source=cloud_api] [data-last-delivery]").innerText();
+      assert(cloud.last_delivery ? !/none received yet/.test(shown) : /none received yet/.test(shown), `last delivery shown as "${shown}" for ${JSON.stringify(cloud.last_delivery)}`);
+      assert((await page.locator("main section.panel").count()) === 1, "settings shows more than one section at once");
+      await page.locator("nav.tabs a[data-section=sla]").click();
+      await page.locator('select[name="sla-unit"]').first().waitFor();
+      const units = await page.locator('select[name="sla-unit"]').first().locator("option").allInnerTexts();
+      assert(units.join(",") === "minutes,hours,days", `SLA units: ${units}`);
+      const h = await page.evaluate(() => document.documentElement.scrollHeight);
+      console.log(`     SLA section ${h}px tall`);
+    });
+
+    await step("settings: an administrator's test message goes through the outbox and shows as sent", async () => {
+      if (me?.role !== "admin") return console.log("     skipped (not an administrator)");
+      await page.goto(`${BASE}/settings?section=connections`);
+      const form = page.getByTestId("test-message");
+      if (!(await form.isVisible().catch(() => false))) {
+        await page.getByTestId("connections").locator("[data-source]").first().waitFor();
+        if (!(await form.isVisible())) return console.log("     skipped (no source configured for sending)");
+      }
+      const before = await page.getByTestId("connections").locator("[data-row=test-send]").count();
+      await form.locator('input[name="test-to"]').fill("+60 12-345 6799");
+      await form.locator('button[type="submit"]').click();
+      await page.waitForFunction((n) => document.querySelectorAll("[data-row=test-send]").length > n, before, { timeout: TIMEOUT });
+      const row = page.locator("[data-row=test-send]").first();
+      await page.waitForFunction(() => ["sent", "delivered", "read", "failed"].includes(document.querySelector("[data-row=test-send]")?.getAttribute("data-state") ?? ""), null, { timeout: TIMEOUT });
+      const state = await row.getAttribute("data-state");
+      assert(state === "sent", `the test message ended ${state}: ${await row.innerText()}`);
+      const outbox = await page.evaluate(async () => (await (await fetch("/api/v1/outbox?purpose=test&limit=1")).json()).items[0]);
+      assert(outbox.to === "60123456799" && outbox.state === "sent", `outbox: ${JSON.stringify(outbox)}`);
+      await shot(page, "settings-test-message");
+    });
+
+    await step("settings: an administrator adds a user who can then sign in; tokens are listed without their secret", async () => {
+      if (me?.role !== "admin") return console.log("     skipped (not an administrator)");
+      const name = `e2e-${Date.now().toString(36)}`;
+      await page.goto(`${BASE}/settings?section=appliance`);
+      const panel = page.getByTestId("users");
+      const add = panel.getByTestId("add-user");
+      await add.locator('input[name="user-name"]').fill(name);
+      await add.locator('select[name="new-user-role"]').selectOption("viewer");
+      await add.locator('input[name="user-password"]').fill("e2e-viewer-password");
+      await add.locator('button[type="submit"]').click();
+      await panel.locator(`[data-user="${name}"]`).waitFor({ timeout: TIMEOUT });
+      const other = await browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId: "Asia/Kuala_Lumpur", locale: "en-MY" });
+      const p2 = await other.newPage();
+      await p2.goto(`${BASE}/login`);
+      await login(p2, name, "e2e-viewer-password");
+      await p2.waitForURL((u) => u.pathname !== "/login", { timeout: TIMEOUT });
+      const who = await p2.evaluate(async () => (await (await fetch("/api/v1/auth/me")).json()).user);
+      assert(who.name === name && who.role === "viewer", `signed in as ${JSON.stringify(who)}`);
+      await other.close();
+      // Disable them again: the next run adds another.
+      await panel.locator(`[data-user="${name}"] button[data-action=disable]`).click();
+      await panel.locator(`[data-user="${name}"][data-disabled=true]`).waitFor({ timeout: TIMEOUT });
+      const tokens = await page.evaluate(async () => (await (await fetch("/api/v1/tokens")).json()).items);
+      assert(tokens.every((t) => !("token" in t) && !("token_hash" in t)), "a token list carries secrets");
+      await shot(page, "settings-users");
+    });
+
+    await step("settings: vendors list their people; reminders show defaults, per-site quiet hours and the texts", async () => {
+      if (!manager) return console.log("     skipped");
+      await page.goto(`${BASE}/settings?section=vendors`);
+      const vendors = await page.evaluate(async () => (await (await fetch("/api/v1/vendors")).json()).items);
+      if (vendors.length > 0) {
+        await page.locator("[data-vendor]").first().waitFor();
+        for (const v of vendors) {
+          const people = await page.locator(`[data-vendor="${v.name}"] [data-vendor-people]`).innerText();
+          for (const p of v.people) assert(people.includes(p.name ?? p.phone), `${v.name}: ${p.name} not listed (${people})`);
+        }
+      }
+      await page.goto(`${BASE}/settings?section=reminders`);
+      await page.getByTestId("reminder-defaults").waitFor();
+      const texts = page.getByTestId("reminder-texts");
+      await texts.waitFor();
+      const en = await texts.locator('textarea[name="text-en-remind"]').inputValue();
+      assert(en.length > 0, "the English reminder text is empty");
+      await texts.locator("button[data-lang=ms]").click();
+      const ms = await texts.locator('textarea[name="text-ms-remind"]').inputValue();
+      assert(ms.length > 0 && ms !== en, "the Malay reminder text is missing or English");
+      console.log(`     ${vendors.length} vendors; reminder texts EN/BM shown`);
+    });
+
+    await step("schedules: delete asks in the app's dialog, and cancel keeps the schedule", async () => {
+      if (!manager) return console.log("     skipped");
+      const first = await page.evaluate(async () => (await (await fetch("/api/v1/schedules")).json()).items?.[0]?.id);
+      if (!first) return console.log("     skipped (no schedule)");
+      await page.goto(`${BASE}/schedules/${first}`);
+      await page.locator("[data-action=delete-schedule]").click();
+      const dlg = page.locator("dialog.dialog[open]");
+      await dlg.getByTestId("confirm").waitFor();
+      assert(dialogs.length === 0, "a JavaScript dialog opened");
+      await dlg.getByRole("button", { name: "Cancel" }).click();
+      await dlg.waitFor({ state: "detached" });
+      const still = await page.evaluate(async (id) => (await fetch(`/api/v1/schedules/${id}`)).status, first);
+      assert(still === 200, `the schedule is gone after cancel (${still})`);
+    });
+  }
+
+  await settingsScreenSteps();
 
   await step("phone viewport (390x844): bottom navigation reaches /issues", async () => {
     const state = await ctx.storageState();
@@ -1078,7 +1178,8 @@ try {
   // Every page, as a manager walks through them (detail pages by their first list entry).
   async function pagesToVisit(p) {
     const list = ["/", "/inbox", "/issues", "/tasks", "/schedules", "/occurrences", "/reports", "/imports", "/settings"];
-    if (manager) list.push("/schedules/new", "/settings?section=connections", "/settings?section=reminders", "/settings?section=sla", "/settings?section=people");
+    if (manager) list.push("/schedules/new", "/settings?section=connections", "/settings?section=reminders", "/settings?section=sla", "/settings?section=people", "/settings?section=vendors");
+    if (me?.role === "admin") list.push("/settings?section=appliance");
     const firstIssue = await p.evaluate(async () => (await (await fetch("/api/v1/issues?limit=1")).json()).items?.[0]?.id);
     if (firstIssue) list.push(`/issues/${firstIssue}`);
     const firstSchedule = await p.evaluate(async () => (await (await fetch("/api/v1/schedules")).json()).items?.[0]?.id);

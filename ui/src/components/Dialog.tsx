@@ -142,3 +142,39 @@ export function DialogActions({
     </div>
   );
 }
+
+/** Asks before a change that cannot be undone, in the app's own dialog. */
+export function ConfirmDialog({
+  title,
+  text,
+  submit,
+  run,
+  onClose,
+  onDone,
+}: {
+  title: string;
+  text: string;
+  submit: string;
+  run: () => Promise<unknown>;
+  onClose: () => void;
+  onDone: () => void;
+}) {
+  const act = useAction();
+  return (
+    <Dialog title={title} onClose={onClose}>
+      <form
+        class="form"
+        data-testid="confirm"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          const r = await act.run(run);
+          if (r !== undefined) onDone();
+        }}
+      >
+        <p>{text}</p>
+        <ActionError error={act.error} />
+        <DialogActions busy={act.busy} submit={submit} onCancel={onClose} danger />
+      </form>
+    </Dialog>
+  );
+}

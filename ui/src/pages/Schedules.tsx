@@ -5,7 +5,7 @@ import { api } from "../api";
 import { can, useUser } from "../auth";
 import { DateInput } from "../components/DateInput";
 import { SiteSelect } from "../components/SiteSelect";
-import { ActionError, useAction } from "../components/Dialog";
+import { ActionError, ConfirmDialog, useAction } from "../components/Dialog";
 import { PageHeader } from "../components/Layout";
 import { Empty, LoadMore, Loading, Problem } from "../components/States";
 import { CATEGORIES, formatLocation, humanize, timeZone, todayKey } from "../format";
@@ -169,7 +169,7 @@ export function ScheduleDetail({ id }: { id: string }) {
   const s = useResource<Schedule>(`/schedules/${encodeURIComponent(id)}`);
   const occ = usePaged<Occurrence>("/occurrences", useMemo(() => ({ schedule: id }), [id]));
   useDocumentTitle(s.data?.name ?? t("Schedule"));
-  const del = useAction();
+  const [deleting, setDeleting] = useState(false);
   if (s.error && !s.data) return <Problem error={s.error} what={t("Schedule")} onRetry={s.reload} />;
   if (!s.data) return <Loading />;
   const sc = s.data;
@@ -189,18 +189,23 @@ export function ScheduleDetail({ id }: { id: string }) {
               type="button"
               class="btn"
               data-action="delete-schedule"
-              onClick={async () => {
-                if (!window.confirm(t("Delete “{name}”? Past occurrences stay on record.", { name: sc.name }))) return;
-                const r = await del.run(() => api(`/schedules/${sc.id}`, { method: "DELETE" }));
-                if (r !== undefined) navigate("/schedules");
-              }}
+              onClick={() => setDeleting(true)}
             >
               {t("Delete")}
             </button>
+            {deleting ? (
+              <ConfirmDialog
+                title={t("Delete schedule")}
+                text={t("Delete “{name}”? Past occurrences stay on record.", { name: sc.name })}
+                submit={t("Delete")}
+                run={() => api(`/schedules/${sc.id}`, { method: "DELETE" })}
+                onClose={() => setDeleting(false)}
+                onDone={() => navigate("/schedules")}
+              />
+            ) : null}
           </>
         ) : null}
       </PageHeader>
-      <ActionError error={del.error} />
       <section class="panel">
         <dl class="facts">
           <div class="fact">

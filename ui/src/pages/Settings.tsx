@@ -10,6 +10,7 @@ import { useDocumentTitle, useResource } from "../hooks";
 import { Link, useLocation } from "../router";
 import type { Chat, Page, PersonFull, Site, SiteSettings, SlaPolicy, SlaRule, SlaTarget, Vendor } from "../types";
 import { t as tr } from "../i18n";
+import { Connections, ReminderSettings, UsersAndTokens, Vendors } from "./SettingsPanels";
 
 const enc = (v: string | number) => encodeURIComponent(String(v));
 
@@ -69,81 +70,15 @@ export function Settings() {
           {!directory ? <p class="notice">{tr("Only managers and administrators can change sites, people and policies.")}</p> : null}
         </section>
       ) : null}
-      {current === "connections" ? <Connections /> : null}
-      {current === "reminders" ? <Reminders /> : null}
+      {current === "connections" ? <Connections admin={admin} /> : null}
+      {current === "reminders" ? <Reminders editable={directory} /> : null}
       {current === "sites" ? <Sites /> : null}
       {current === "chats" ? <Chats /> : null}
       {current === "people" ? <People /> : null}
-      {current === "vendors" ? <Vendors /> : null}
+      {current === "vendors" ? <Vendors editable={directory} /> : null}
       {current === "sla" ? <SlaEditor editable={admin} /> : null}
-      {current === "appliance" ? (
-        <section class="panel" id="appliance" aria-labelledby="h-appliance">
-          <h2 id="h-appliance">{tr("Users and API")}</h2>
-          <p>
-            {tr("Users and API tokens are managed with")}{" "}<code>{tr("tapak user add")}</code>{" "}{tr("and")}{" "}<code>{tr("tapak token create")}</code>{" "}{tr("on the appliance. The API is described at")}{" "}
-            <a href="/api/v1/openapi.json" target="_blank" rel="noopener">
-              {tr("/api/v1/openapi.json")}
-            </a>
-            .
-          </p>
-        </section>
-      ) : null}
+      {current === "appliance" ? <UsersAndTokens me={user?.id as number | null | undefined} /> : null}
     </div>
-  );
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// WhatsApp connections: the webhook address to paste for each source and the last delivery seen from it.
-
-const SOURCES: { id: string; name: string; path: string }[] = [
-  { id: "cloud_api", name: "WhatsApp Cloud API (Meta)", path: "/webhooks/whatsapp" },
-  { id: "waha", name: "WAHA", path: "/webhooks/waha" },
-  { id: "evolution", name: "Evolution API", path: "/webhooks/evolution" },
-];
-
-function Connections() {
-  const chats = useResource<Page<Chat>>("/chats", { limit: 500 });
-  const items = chats.data?.items ?? [];
-  return (
-    <section class="panel" id="connections" aria-labelledby="h-connections" data-testid="connections">
-      <h2 id="h-connections">{tr("WhatsApp connections")}</h2>
-      <p class="muted">{tr("Paste the webhook address into Meta's app settings or the gateway. Secrets are set in the appliance's configuration file.")}</p>
-      {chats.error && !chats.data ? (
-        <Problem error={chats.error} what={tr("Chats")} onRetry={chats.reload} />
-      ) : !chats.data ? (
-        <Loading />
-      ) : (
-        <div class="table-wrap" tabIndex={0}>
-          <table class="table table-compact">
-            <caption class="visually-hidden">{tr("WhatsApp connections")}</caption>
-            <thead>
-              <tr>
-                <th scope="col">{tr("Source")}</th>
-                <th scope="col">{tr("Webhook address")}</th>
-                <th scope="col">{tr("Chats")}</th>
-                <th scope="col">{tr("Last delivery")}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {SOURCES.map((src) => {
-                const mine = items.filter((c) => c.source === src.id);
-                const last = mine.map((c) => c.last_message_at ?? "").filter(Boolean).sort().pop() ?? null;
-                return (
-                  <tr key={src.id} data-source={src.id}>
-                    <td>{src.name}</td>
-                    <td>
-                      <code class="url">{`${location.origin}${src.path}`}</code>
-                    </td>
-                    <td class="num">{mine.length}</td>
-                    <td>{last ? `${formatDateTime(last)} (${relative(last)})` : <span class="muted">{tr("none received yet")}</span>}</td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
-      )}
-    </section>
   );
 }
 
@@ -160,12 +95,13 @@ interface Send {
   created_at: string;
 }
 
-function Reminders() {
+function Reminders({ editable }: { editable: boolean }) {
   const sends = useResource<Page<Send>>("/outbox", { limit: 30 });
   return (
     <section class="panel" id="reminders" aria-labelledby="h-reminders" data-testid="reminders">
       <h2 id="h-reminders">{tr("Reminders")}</h2>
       <p class="muted">{tr("Quiet hours, language and the approved template are set in the appliance's configuration ([reminders]); each schedule sets when to remind and whom to escalate to.")}</p>
+      <ReminderSettings editable={editable} />
       <h3>{tr("Sent lately")}</h3>
       {sends.error && !sends.data ? (
         <Problem error={sends.error} what={tr("Reminders")} onRetry={sends.reload} />
@@ -605,73 +541,6 @@ function MergePersonDialog({
         <DialogActions busy={act.busy} disabled={!into} submit={tr("Merge")} onCancel={onClose} danger />
       </form>
     </Dialog>
-  );
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Vendors
-
-function Vendors() {
-  const vendors = useResource<Page<Vendor>>("/vendors", { limit: 500 });
-  const [name, setName] = useState("");
-  const [trade, setTrade] = useState("");
-  const act = useAction();
-  const items = vendors.data?.items ?? [];
-  return (
-    <section class="panel" id="vendors" aria-labelledby="h-vendors">
-      <h2 id="h-vendors">{tr("Vendors")}</h2>
-      {vendors.error && !vendors.data ? (
-        <Problem error={vendors.error} what={tr("Vendors")} onRetry={vendors.reload} />
-      ) : !vendors.data ? (
-        <Loading />
-      ) : items.length === 0 ? (
-        <p class="muted">{tr("No vendors yet. Add contractors here, then link their technicians under People.")}</p>
-      ) : (
-        <ul class="rows">
-          {items.map((v) => (
-            <li key={String(v.id)} class="row">
-              <div class="row-main">
-                <strong>{v.name}</strong>
-                <span class="row-sub">{v.trade ? humanize(v.trade) : tr("any trade")}</span>
-              </div>
-            </li>
-          ))}
-        </ul>
-      )}
-      <form
-        class="inline-form"
-        onSubmit={async (e) => {
-          e.preventDefault();
-          if (!name.trim()) return;
-          const r = await act.run(() => api<Vendor>("/vendors", { method: "POST", body: { name: name.trim(), trade: trade || null } }));
-          if (r) {
-            setName("");
-            setTrade("");
-            vendors.reload();
-          }
-        }}
-      >
-        <label class="field">
-          <span>{tr("New vendor")}</span>
-          <input name="vendor-name" value={name} onInput={(e) => setName(e.currentTarget.value)} placeholder={tr("e.g. CoolAir Sdn Bhd")} />
-        </label>
-        <label class="field">
-          <span>{tr("Trade")}</span>
-          <select name="vendor-trade" value={trade} onChange={(e) => setTrade(e.currentTarget.value)}>
-            <option value="">{tr("Any")}</option>
-            {CATEGORIES.map((c) => (
-              <option key={c} value={c}>
-                {humanize(c)}
-              </option>
-            ))}
-          </select>
-        </label>
-        <button type="submit" class="btn" disabled={act.busy || !name.trim()}>
-          {tr("Add vendor")}
-        </button>
-      </form>
-      <ActionError error={act.error} />
-    </section>
   );
 }
 
