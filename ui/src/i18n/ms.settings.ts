@@ -74,6 +74,7 @@ export const msSettings: Record<string, string> = {
   "sending": "menghantar",
   "server.public_url is not set: the addresses below are guessed from this browser's address.": "server.public_url belum ditetapkan: alamat di bawah diteka daripada alamat pelayar ini.",
   "stored": "disimpan",
+  "test message": "mesej ujian",
   "the group": "kumpulan",
   "the group and the person": "kumpulan dan orang itu",
   "the person": "orang itu",

@@ -126,7 +126,7 @@ function Reminders({ editable }: { editable: boolean }) {
               {sends.data.items.map((x) => (
                 <tr key={x.id} data-row="send">
                   <td class="nowrap">{formatDateTime(x.created_at)}</td>
-                  <td>{tr(x.purpose === "escalation" ? "escalation" : x.purpose === "summary" ? "summary" : "reminder")}</td>
+                  <td>{tr(x.purpose === "escalation" ? "escalation" : x.purpose === "summary" ? "summary" : x.purpose === "test" ? "test message" : "reminder")}</td>
                   <td>{x.to}</td>
                   <td>
                     {tr(x.state)}
