@@ -127,6 +127,10 @@ impl App {
             stop.child_token(),
         ));
         tasks.spawn(crate::gateway::run(core.clone(), stop.child_token()));
+        tasks.spawn(crate::transcribe::run(
+            self.pipeline.clone(),
+            stop.child_token(),
+        ));
         let sender = crate::outbox::sender::Sender::new(
             core.db.clone(),
             core.whatsapp.clone(),

@@ -44,6 +44,7 @@ pub struct Config {
     pub import: ImportConfig,
     pub audit: AuditConfig,
     pub reports: ReportsConfig,
+    pub transcribe: TranscribeConfig,
     /// Not a file key: the data directory (`--data`, `TAPAK_DATA`), default `./tapak-data`.
     #[serde(skip)]
     pub data_dir: PathBuf,
@@ -63,6 +64,7 @@ impl Default for Config {
             import: ImportConfig::default(),
             audit: AuditConfig::default(),
             reports: ReportsConfig::default(),
+            transcribe: TranscribeConfig::default(),
             data_dir: PathBuf::from("tapak-data"),
         }
     }
@@ -370,6 +372,43 @@ impl Default for ReportsConfig {
     }
 }
 
+/// Voice notes as text (`[transcribe]`): a command the operator installs (whisper.cpp's CLI, for example) is run on
+/// each voice note in the background; what it prints on standard output is the transcript.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TranscribeConfig {
+    /// The command line, split like a shell would (quotes, no expansion); `{file}` is replaced by the voice note's
+    /// path (appended when absent). Empty = voice notes are not transcribed.
+    pub command: String,
+    /// A run still going after this long is killed (with its process group) and counts as a failed attempt.
+    pub timeout_seconds: u64,
+    /// Runs of one voice note (with backoff) before its transcript is marked failed.
+    pub max_attempts: u32,
+}
+
+impl Default for TranscribeConfig {
+    fn default() -> Self {
+        TranscribeConfig {
+            command: String::new(),
+            timeout_seconds: 300,
+            max_attempts: 3,
+        }
+    }
+}
+
+impl TranscribeConfig {
+    /// The command's words, or `None` when transcription is off; an error when the line cannot be split.
+    pub fn argv(&self) -> Result<Option<Vec<String>>, String> {
+        if self.command.trim().is_empty() {
+            return Ok(None);
+        }
+        match shlex::split(&self.command) {
+            Some(words) if !words.is_empty() => Ok(Some(words)),
+            _ => Err("not a command line (unbalanced quotes?)".into()),
+        }
+    }
+}
+
 /// Command-line values that override everything else.
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
@@ -537,6 +576,21 @@ impl Config {
             return Err(invalid(
                 "scheduler.summary_to",
                 format!("{bad:?} is not a phone number"),
+            ));
+        }
+        self.transcribe
+            .argv()
+            .map_err(|e| invalid("transcribe.command", e))?;
+        if self.transcribe.timeout_seconds == 0 {
+            return Err(invalid(
+                "transcribe.timeout_seconds",
+                "must be at least 1".into(),
+            ));
+        }
+        if self.transcribe.max_attempts == 0 {
+            return Err(invalid(
+                "transcribe.max_attempts",
+                "must be at least 1".into(),
             ));
         }
         if crate::outbox::Route::parse(self.audit.anchor_route.trim()).is_none() {

@@ -25,6 +25,8 @@ pub struct Wake {
     pub inbox: Notify,
     /// Sends queued in the outbox (producers notify after enqueueing).
     pub outbox: Arc<Notify>,
+    /// Voice notes stored, to be transcribed (when `[transcribe] command` is set).
+    pub transcribe: Notify,
 }
 
 /// Counters the features bump and `/metrics` reports.

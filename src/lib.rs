@@ -35,6 +35,7 @@ pub mod reports;
 pub mod schedule;
 pub mod scheduler;
 pub mod store;
+pub mod transcribe;
 pub mod web;
 pub mod whatsapp;
 

@@ -254,6 +254,7 @@ pub async fn store_fetched(svc: &Core, t: &FetchTarget, media: Fetched) -> Resul
         })
         .await
         .map_err(|e| FetchError::Retry(e.to_string()))?;
+    svc.wake.transcribe.notify_one();
     Ok(())
 }
 

@@ -51,6 +51,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0013_settings_screens",
         include_str!("migrations/0013_settings_screens.sql"),
     ),
+    (
+        "0014_transcripts",
+        include_str!("migrations/0014_transcripts.sql"),
+    ),
 ];
 
 /// Rollbacks of write work in this process (whole transactions and job savepoints). In-memory state derived from

@@ -33,6 +33,12 @@ pub struct Message {
     pub reply_to: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snippet: Option<String>,
+    /// A voice note's transcript (only where `[transcribe] command` ran on it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transcript: Option<super::transcripts::MessageTranscript>,
+    /// `voice_note` when the message was classified and linked by its voice note's transcript (it has no text).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text_source: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
@@ -217,6 +223,8 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Message, i64)> {
             source: r.get(17)?,
             reply_to: r.get(18)?,
             snippet: None,
+            transcript: None,
+            text_source: None,
         },
         r.get(19)?,
     ))
@@ -225,10 +233,23 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Message, i64)> {
 fn attach_media(conn: &Connection, msgs: &mut [Message]) -> Result<(), StoreError> {
     let mut st =
         conn.prepare_cached("SELECT id FROM evidence WHERE message_id = ?1 ORDER BY ordinal")?;
-    for m in msgs {
+    for m in msgs.iter_mut() {
         m.media = st
             .query_map([m.id], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
+    }
+    // Voice-note transcripts: only messages with media can have one.
+    let with_media: Vec<i64> = msgs
+        .iter()
+        .filter(|m| !m.media.is_empty())
+        .map(|m| m.id)
+        .collect();
+    let mut transcripts = super::transcripts::for_messages(conn, &with_media)?;
+    for m in msgs {
+        m.transcript = transcripts.remove(&m.id);
+        if super::transcripts::reads_voice_note(m.text.as_deref(), m.transcript.as_ref()) {
+            m.text_source = Some("voice_note".into());
+        }
     }
     Ok(())
 }
@@ -381,6 +402,14 @@ pub fn search(
         .collect::<Result<_, _>>()?;
     let (mut msgs, next) = split_page(rows, limit, |m: &Message| m.id);
     attach_media(conn, &mut msgs)?;
+    // A voice note matched by its transcript: the index's snippet reads the (empty) message text.
+    for m in &mut msgs {
+        if m.text_source.is_some() && m.snippet.as_deref().is_none_or(str::is_empty) {
+            if let Some(t) = m.transcript.as_ref().and_then(|t| t.text.as_deref()) {
+                m.snippet = Some(super::transcripts::snippet(t, q));
+            }
+        }
+    }
     Ok((msgs, next))
 }
 
@@ -408,10 +437,11 @@ pub fn pending_after(
     after: i64,
     limit: usize,
 ) -> Result<Vec<Pending>, StoreError> {
-    let mut st = conn.prepare_cached(
-        "SELECT id, chat_id, sender_id, sent_ms, type, text, deleted, reply_to, source FROM messages \
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT id, chat_id, sender_id, sent_ms, type, {}, deleted, reply_to, source FROM messages \
          WHERE processed = 0 AND id > ?1 ORDER BY id LIMIT ?2",
-    )?;
+        super::transcripts::TEXT_OR_TRANSCRIPT
+    ))?;
     let rows = st.query_map(params![after, limit as i64], |r| {
         Ok(Pending {
             id: r.get(0)?,
@@ -633,10 +663,11 @@ pub fn processed_after(
     chat_id: i64,
     after: i64,
 ) -> Result<Vec<(Pending, Option<String>)>, StoreError> {
-    let mut st = conn.prepare_cached(
-        "SELECT id, chat_id, sender_id, sent_ms, type, text, deleted, reply_to, source, classification \
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT id, chat_id, sender_id, sent_ms, type, {}, deleted, reply_to, source, classification \
          FROM messages WHERE chat_id = ?1 AND processed = 1 AND id > ?2 ORDER BY sent_ms, id",
-    )?;
+        super::transcripts::TEXT_OR_TRANSCRIPT
+    ))?;
     let rows = st
         .query_map(params![chat_id, after], |r| {
             Ok((
@@ -745,10 +776,11 @@ pub fn outdated_in_chat(
     version: &str,
     since_ms: i64,
 ) -> Result<Vec<(i64, String, Option<String>)>, StoreError> {
-    let mut st = conn.prepare_cached(
-        "SELECT id, text, classification FROM messages WHERE chat_id = ?1 AND processed = 1 AND kind IS NOT NULL \
-         AND text IS NOT NULL AND classifier_version IS NOT ?2 AND sent_ms >= ?3",
-    )?;
+    let text = super::transcripts::TEXT_OR_TRANSCRIPT;
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT id, {text}, classification FROM messages WHERE chat_id = ?1 AND processed = 1 AND kind IS NOT NULL \
+         AND {text} IS NOT NULL AND classifier_version IS NOT ?2 AND sent_ms >= ?3",
+    ))?;
     let r = st
         .query_map(params![chat_id, version, since_ms], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))

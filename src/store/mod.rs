@@ -20,6 +20,7 @@ pub mod records;
 pub mod reports;
 pub mod schedules;
 pub mod settings;
+pub mod transcripts;
 pub mod users;
 
 pub use db::Db;

@@ -420,6 +420,9 @@ pub struct TimelineEntry {
     pub text: Option<String>,
     pub link_reason: Option<String>,
     pub media: Vec<i64>,
+    /// A voice note's transcript (the text it was read by), when `[transcribe] command` made one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transcript: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
@@ -940,6 +943,7 @@ pub fn timeline(
                 text: r.get(7)?,
                 link_reason: r.get(8)?,
                 media: vec![],
+                transcript: None,
             })
         })?
         .collect::<Result<_, _>>()?;
@@ -949,6 +953,18 @@ pub fn timeline(
         t.media = ev
             .query_map([t.id], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
+    }
+    let with_media: Vec<i64> = out
+        .iter()
+        .filter(|t| !t.media.is_empty())
+        .map(|t| t.id)
+        .collect();
+    let mut transcripts = super::transcripts::for_messages(conn, &with_media)?;
+    for t in &mut out {
+        t.transcript = transcripts
+            .remove(&t.id)
+            .filter(|x| super::transcripts::reads_voice_note(t.text.as_deref(), Some(x)))
+            .and_then(|x| x.text);
     }
     Ok(out)
 }

@@ -86,6 +86,10 @@ export interface Message {
   media?: Array<string | number | Evidence> | null;
   source?: string | null;
   snippet?: string | null;
+  /** A voice note's transcript, where the server's `[transcribe] command` ran on it. */
+  transcript?: { evidence: number; status: "pending" | "done" | "failed"; text: string | null; error: string | null } | null;
+  /** `voice_note` when the message was classified by its voice note's transcript. */
+  text_source?: string | null;
   /** Optional extension: the evidence objects of `media`, saving one request per attachment. */
   evidence?: Evidence[] | null;
 }

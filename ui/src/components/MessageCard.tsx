@@ -159,6 +159,7 @@ export function MessageCard({
           <Tag tone={m.classification.priority}>{humanize(m.classification.priority)}</Tag>
         ) : null}
         {formatLocation(m.classification?.location) ? <Tag tone="loc">{formatLocation(m.classification?.location)}</Tag> : null}
+        {m.text_source === "voice_note" ? <Tag>{t("Voice note")}</Tag> : null}
         {m.edited ? <Tag tone="flag">{t("Edited")}</Tag> : null}
         {m.deleted ? <Tag tone="warn">{t("Deleted")}</Tag> : null}
         {m.record ? (
@@ -180,6 +181,14 @@ export function MessageCard({
         </p>
       ) : hasText ? (
         <p class="msg-text">{m.text}</p>
+      ) : m.transcript?.status === "done" && m.transcript.text ? (
+        <p class="msg-text msg-transcript" title={t("Transcribed from the voice note")}>
+          “{m.transcript.text}”
+        </p>
+      ) : m.transcript?.status === "pending" ? (
+        <p class="msg-text msg-muted">{t("Transcribing the voice note…")}</p>
+      ) : m.transcript?.status === "failed" ? (
+        <p class="msg-text msg-muted">{t("The voice note could not be transcribed.")}</p>
       ) : m.deleted ? (
         <p class="msg-text msg-muted">{t("This message was deleted.")}</p>
       ) : m.type === "reaction" ? (
