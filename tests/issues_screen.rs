@@ -169,7 +169,12 @@ async fn the_issue_list_filters_sorts_counts_and_downloads_what_it_shows() {
     assert_eq!(ids(&list(&c, &s, &manager, "location=b").await), vec![lift]);
     // Text finds titles and the tickets' messages ("otw" is only in the technician's update of the lift ticket).
     assert_eq!(ids(&list(&c, &s, &manager, "q=aircon").await), vec![aircon]);
-    assert_eq!(ids(&list(&c, &s, &manager, "q=otw").await), vec![lift]);
+    // The full-text index is filled in the background just after messages are filed: wait for it.
+    eventually(30, "the update is in the full-text index", || {
+        let (c, s, m) = (&c, &s, &manager);
+        async move { (ids(&list(c, s, m, "q=otw").await) == vec![lift]).then_some(()) }
+    })
+    .await;
     assert_eq!(
         ids(&list(&c, &s, &manager, &format!("q=%23{pump}")).await),
         vec![pump]
