@@ -1,4 +1,4 @@
-# Shared by the load benchmarks (run.sh, drain.sh, profile.sh); sourced, not run. Needs HERE (this directory) and
+# Shared by the load benchmarks (run.sh, drain.sh, import.sh, profile.sh); sourced, not run. Needs HERE (this directory) and
 # WORK (the cache for generated requests) to be set.
 
 # The app secret every benchmark server checks signatures with (gen_requests.py signs with it).
@@ -30,4 +30,16 @@ verify_token = "bench-verify"
 # no network here: media are not part of the benchmarks (text messages only)
 graph_base_url = "http://127.0.0.1:9"
 EOC
+}
+
+# bench_medians RESULTS COLUMN UNIT BIN...: for an A/B results CSV (header row; column 2 = the binary's index), prints
+# the median of COLUMN for each binary.
+bench_medians() {
+  local results="$1" col="$2" unit="$3" i med; shift 3
+  local bins=("$@")
+  echo "==> median per binary ($unit)"
+  for i in "${!bins[@]}"; do
+    med=$(awk -F, -v i="$i" -v c="$col" 'NR > 1 && $2 == i {print $c}' "$results" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
+    echo "binary $i (${bins[$i]}): $med/s"
+  done
 }

@@ -109,9 +109,5 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 rm -rf "$OUT/run"
-echo "==> median per binary (deliveries/s)"
-for i in "${!BINS[@]}"; do
-  med=$(awk -F, -v i="$i" 'NR > 1 && $2 == i {print $5}' "$RESULTS" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
-  echo "binary $i (${BINS[$i]}): $med/s"
-done
+bench_medians "$RESULTS" 5 deliveries/s "${BINS[@]}"
 echo "results: $RESULTS"
