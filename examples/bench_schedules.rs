@@ -189,6 +189,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         summary_time: None,
         summary_to: vec![],
         language: tapak::outbox::texts::Lang::En,
+        reports: tapak::scheduler::report_files::Settings::off(chrono_tz::Asia::Kuala_Lumpur),
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -360,6 +360,30 @@ impl Default for AuditConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReportsConfig {
+    /// Local time (`HH:MM`) the day before's report files are written; empty = no daily files.
+    pub daily_time: String,
+    /// Day of the week (`monday` … `sunday`) the week before's (Monday to Sunday) files are written.
+    pub weekly_day: String,
+    /// Local time of the weekly run; empty = no weekly files.
+    pub weekly_time: String,
+    /// Day of the month (1-28) the month before's files are written.
+    pub monthly_day: u32,
+    /// Local time of the monthly run; empty = no monthly files.
+    pub monthly_time: String,
+    /// Formats written: any of `pdf`, `xlsx`, `html`, `csv` (a ZIP of CSV files), `json`.
+    pub formats: Vec<String>,
+    /// Whether the firm's report (every site together) is written.
+    pub overall: bool,
+    /// Sites that get their own files too, by id or name; `["*"]` = every site.
+    pub sites: Vec<String>,
+    /// Files are deleted once their period ended this many days ago.
+    pub retention_days: u32,
+    /// Phones or group ids (`…@g.us`) each PDF of `send_periods` is sent to as a WhatsApp document; empty = none.
+    pub send_to: Vec<String>,
+    /// Which periods' PDFs are sent: `daily`, `weekly`, `monthly`.
+    pub send_periods: Vec<String>,
+    /// How they go out: `cloud_api`, `waha` or `evolution`.
+    pub send_route: String,
     /// A reminder, photo request or escalation counts as answered when its answer came within this many minutes.
     pub answer_window_minutes: u32,
 }
@@ -367,6 +391,18 @@ pub struct ReportsConfig {
 impl Default for ReportsConfig {
     fn default() -> Self {
         ReportsConfig {
+            daily_time: "06:00".into(),
+            weekly_day: "monday".into(),
+            weekly_time: "06:30".into(),
+            monthly_day: 1,
+            monthly_time: "07:00".into(),
+            formats: vec!["pdf".into(), "xlsx".into()],
+            overall: true,
+            sites: vec![],
+            retention_days: 90,
+            send_to: vec![],
+            send_periods: vec!["weekly".into(), "monthly".into()],
+            send_route: "cloud_api".into(),
             answer_window_minutes: 120,
         }
     }
@@ -650,6 +686,7 @@ impl Config {
                 return Err(invalid(key, "must be at least 1".into()));
             }
         }
+        self.validate_reports()?;
         if !(1..=10_080).contains(&self.reports.answer_window_minutes) {
             return Err(invalid(
                 "reports.answer_window_minutes",
@@ -660,6 +697,80 @@ impl Config {
             return Err(invalid(
                 "evidence.thumbnail_px",
                 "must be at least 16".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_reports(&self) -> Result<(), ConfigError> {
+        let r = &self.reports;
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            key: format!("reports.{key}"),
+            message,
+        };
+        for (key, v) in [
+            ("daily_time", &r.daily_time),
+            ("weekly_time", &r.weekly_time),
+            ("monthly_time", &r.monthly_time),
+        ] {
+            let v = v.trim();
+            if !v.is_empty() && chrono::NaiveTime::parse_from_str(v, "%H:%M").is_err() {
+                return Err(invalid(key, format!("{v:?} is not a time like 06:00")));
+            }
+        }
+        if crate::scheduler::report_files::weekday(&r.weekly_day).is_none() {
+            return Err(invalid(
+                "weekly_day",
+                format!("{:?} is not a day of the week like monday", r.weekly_day),
+            ));
+        }
+        if !(1..=28).contains(&r.monthly_day) {
+            return Err(invalid(
+                "monthly_day",
+                "must be from 1 to 28 (a day every month has)".into(),
+            ));
+        }
+        if let Some(bad) = r
+            .formats
+            .iter()
+            .find(|f| crate::reports::render::Format::parse(f.trim()).is_none())
+        {
+            return Err(invalid(
+                "formats",
+                format!("{bad:?} is not one of pdf, xlsx, html, csv, json"),
+            ));
+        }
+        if r.retention_days == 0 {
+            return Err(invalid("retention_days", "must be at least 1".into()));
+        }
+        if let Some(bad) = r
+            .send_periods
+            .iter()
+            .find(|p| crate::reports::PeriodKind::parse(p.trim()).is_none())
+        {
+            return Err(invalid(
+                "send_periods",
+                format!("{bad:?} is not daily, weekly or monthly"),
+            ));
+        }
+        if crate::outbox::Route::parse(r.send_route.trim()).is_none() {
+            return Err(invalid(
+                "send_route",
+                "must be cloud_api, waha or evolution".into(),
+            ));
+        }
+        if let Some(bad) = r.send_to.iter().find(|to| {
+            !crate::outbox::is_chat_id(to.trim()) && crate::outbox::recipient_digits(to).is_none()
+        }) {
+            return Err(invalid(
+                "send_to",
+                format!("{bad:?} is neither a chat id nor a phone number"),
+            ));
+        }
+        if !r.send_to.is_empty() && !r.formats.iter().any(|f| f.trim() == "pdf") {
+            return Err(invalid(
+                "send_to",
+                "the PDF is what is sent: add \"pdf\" to reports.formats".into(),
             ));
         }
         Ok(())

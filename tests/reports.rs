@@ -853,3 +853,367 @@ async fn every_format_opens_and_shows_the_same_numbers() {
     );
     f.a.stop().await;
 }
+
+/// A fake Graph API that takes sends: it records every POST (path and body) and answers a media id for an upload
+/// and a message id for a message.
+struct FakeSends {
+    url: String,
+    seen: Seen,
+}
+
+/// What the fake received: (path, body) of each POST.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>;
+
+impl FakeSends {
+    async fn start() -> FakeSends {
+        let seen: Seen = Default::default();
+        async fn any(
+            axum::extract::State(seen): axum::extract::State<Seen>,
+            uri: axum::http::Uri,
+            body: axum::body::Bytes,
+        ) -> axum::Json<Value> {
+            let path = uri.path().to_string();
+            let n = {
+                let mut s = seen.lock().unwrap();
+                s.push((path.clone(), body.to_vec()));
+                s.len()
+            };
+            axum::Json(if path.ends_with("/media") {
+                json!({"id": format!("media-{n}")})
+            } else {
+                json!({"messaging_product": "whatsapp", "messages": [{"id": format!("wamid.out{n}")}]})
+            })
+        }
+        let app = axum::Router::new()
+            .fallback(axum::routing::post(any))
+            .with_state(seen.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        FakeSends { url, seen }
+    }
+
+    /// The document messages sent so far: (recipient, file name).
+    fn documents(&self) -> Vec<(String, String)> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, _)| p.ends_with("/messages"))
+            .filter_map(|(_, b)| serde_json::from_slice::<Value>(b).ok())
+            .filter(|v| v["type"] == "document")
+            .map(|v| {
+                (
+                    v["to"].as_str().unwrap_or("").to_string(),
+                    v["document"]["filename"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    }
+}
+
+const DELIVERY: &str = r#"summary_time = "07:30"
+summary_to = ["60121110009"]
+[reminders]
+quiet_hours = ""
+[reports]
+daily_time = "06:00"
+weekly_day = "monday"
+weekly_time = "06:30"
+monthly_day = 1
+monthly_time = "07:00"
+formats = ["pdf", "xlsx", "json"]
+sites = ["*"]
+retention_days = 7
+send_to = ["+60 12-111 0001"]
+send_periods = ["weekly"]
+"#;
+
+fn files_in(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn json_file(path: &std::path::Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// Scheduled delivery (`[reports]`) with the fake clock and a fake Graph API: the first tick marks the runs then due
+/// without writing (nothing of the time before the install); the daily files appear at 06:00 and not a minute before,
+/// with the day's numbers, for the firm and each site, listed and downloadable by name (and nothing else); the
+/// managers' summary links to the day's file; a restart rewrites nothing; runs missed while the appliance was off are
+/// each made once when it is back; the weekly PDF goes out once as a WhatsApp document; files past the retention are
+/// deleted.
+#[tokio::test]
+async fn scheduled_report_files_are_written_once_listed_linked_sent_and_expire() {
+    let fake = FakeSends::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    // Monday 7 Dec 06:45: the daily (6 Dec), weekly (W49) and monthly (November) runs are due: the baseline.
+    let a = Appliance::start_with(dir.path(), &fake.url, kl(7, 6, 45), DELIVERY).await;
+    a.tick_at(kl(7, 6, 45)).await;
+    let reports = a.data.join("reports");
+    assert!(files_in(&reports.join("daily")).is_empty());
+    assert!(files_in(&reports.join("weekly")).is_empty());
+    let site = id(&a
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/sites",
+            json!({"name": "Kenanga Heights"}),
+        )
+        .await);
+    a.say(
+        "GROUP_A",
+        "wamid.d1",
+        ("60121110001", "Ravi"),
+        kl(7, 9, 0),
+        "Water pump failure at pump room Block A",
+        None,
+    )
+    .await;
+    let t = a.ticket(1).await;
+    a.send(
+        reqwest::Method::PATCH,
+        &format!("/api/v1/chats/{}", t["chat"]["id"]),
+        json!({"site": site}),
+    )
+    .await;
+
+    // 8 Dec 05:59: the 7th's run is not due yet.
+    a.tick_at(kl(8, 5, 59)).await;
+    assert!(files_in(&reports.join("daily")).is_empty());
+    // 06:00: the 7th's files, for the firm and the site, in each format.
+    a.tick_at(kl(8, 6, 0)).await;
+    let s = format!("site-{site}");
+    let want: Vec<String> = ["json", "pdf", "xlsx"]
+        .iter()
+        .flat_map(|e| {
+            [
+                format!("tapak-daily-2026-12-07-{s}.{e}"),
+                format!("tapak-daily-2026-12-07.{e}"),
+            ]
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(files_in(&reports.join("daily")), want);
+    let firm = json_file(&reports.join("daily/tapak-daily-2026-12-07.json"));
+    assert_eq!(firm["period"]["first_day"], "2026-12-07");
+    assert_eq!(ids(&firm["tickets"]["ids"]["opened"]), vec![id(&t)]);
+    assert_eq!(firm["summary"]["messages"], 1);
+    assert_eq!(firm["generated_at"], "2026-12-07T22:00:00Z");
+    let one = json_file(&reports.join(format!("daily/tapak-daily-2026-12-07-{s}.json")));
+    assert_eq!(one["site"]["name"], "Kenanga Heights");
+    assert_eq!(one["tickets"]["opened"], 1);
+    {
+        use calamine::{Data, Reader};
+        let mut wb: calamine::Xlsx<_> =
+            calamine::open_workbook(reports.join("daily/tapak-daily-2026-12-07.xlsx")).unwrap();
+        let sum = wb.worksheet_range("Summary").unwrap();
+        let opened = sum
+            .rows()
+            .find(|r| r[0] == Data::String("Tickets opened".into()))
+            .unwrap()[1]
+            .clone();
+        assert_eq!(opened, Data::Float(1.0));
+    }
+    assert!(
+        std::fs::read(reports.join("daily/tapak-daily-2026-12-07.pdf"))
+            .unwrap()
+            .starts_with(b"%PDF-"),
+        "a PDF"
+    );
+
+    // The managers' summary at 07:30 links to the day's file on the LAN address.
+    a.tick_at(kl(8, 7, 30)).await;
+    let sends = a.get("/api/v1/outbox?limit=100").await;
+    let summary = sends["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["purpose"] == "summary" && x["kind"] != "document")
+        .cloned()
+        .unwrap_or_else(|| panic!("no summary in {sends}"));
+    assert!(
+        summary["text"]
+            .as_str()
+            .unwrap()
+            .ends_with("\nhttp://tapak.lan:8080/api/v1/reports/files/tapak-daily-2026-12-07.pdf"),
+        "{summary}"
+    );
+
+    // Listed, and downloadable by name (a reader's role is enough); nothing but a listed name is served.
+    let viewer = a.token("viewer").await;
+    let (st, list) = get_json(
+        &client(),
+        &a.u("/api/v1/reports/files?period=daily"),
+        &viewer,
+    )
+    .await;
+    assert_eq!(st, 200, "{list}");
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 6, "{list}");
+    assert!(names.contains(&"tapak-daily-2026-12-07.pdf"));
+    let item = &list["items"][0];
+    assert_eq!(item["period"], "daily");
+    assert_eq!(item["label"], "2026-12-07");
+    let r = client()
+        .get(a.u("/api/v1/reports/files/tapak-daily-2026-12-07.xlsx"))
+        .bearer_auth(&viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("tapak-daily-2026-12-07.xlsx"));
+    assert_eq!(
+        r.bytes().await.unwrap().to_vec(),
+        std::fs::read(reports.join("daily/tapak-daily-2026-12-07.xlsx")).unwrap()
+    );
+    for bad in [
+        "..%2Ftapak.db",
+        "..%2F..%2Fconfig.toml",
+        "%2E%2E%2Fdaily%2Ftapak-daily-2026-12-07.pdf",
+        "tapak-daily-2026-12-06.pdf",
+        "tapak.db",
+    ] {
+        let (st, v) = get_json(
+            &client(),
+            &a.u(&format!("/api/v1/reports/files/{bad}")),
+            &viewer,
+        )
+        .await;
+        assert_eq!(st, 404, "{bad}: {v}");
+    }
+    let (st, _) = get_json(&client(), &a.u("/api/v1/reports/files"), "nope").await;
+    assert_eq!(st, 401);
+
+    // A restart on the same data rewrites nothing.
+    let file = reports.join("daily/tapak-daily-2026-12-07.json");
+    let before = (
+        std::fs::metadata(&file).unwrap().modified().unwrap(),
+        std::fs::read(&file).unwrap(),
+    );
+    a.stop().await;
+    let a = Appliance::start_with(dir.path(), &fake.url, kl(8, 8, 0), DELIVERY).await;
+    a.tick_at(kl(8, 8, 0)).await;
+    assert_eq!(
+        (
+            std::fs::metadata(&file).unwrap().modified().unwrap(),
+            std::fs::read(&file).unwrap()
+        ),
+        before
+    );
+    assert_eq!(files_in(&reports.join("daily")).len(), 6);
+
+    // Monday 14 Dec: Ravi writes at 06:00; at 06:30 the week's files are written and its PDF goes to him once.
+    a.say(
+        "GROUP_A",
+        "wamid.d2",
+        ("60121110001", "Ravi"),
+        kl(14, 6, 0),
+        "Pump OK now",
+        None,
+    )
+    .await;
+    a.tick_at(kl(14, 6, 30)).await;
+    let weekly = files_in(&reports.join("weekly"));
+    assert!(
+        weekly.contains(&"tapak-weekly-2026-W50.pdf".to_string()),
+        "{weekly:?}"
+    );
+    let w = json_file(&reports.join("weekly/tapak-weekly-2026-W50.json"));
+    assert_eq!(w["tickets"]["opened"], 1);
+    eventually(30, "the weekly PDFs sent", || {
+        let docs = fake.documents();
+        async move { (docs.len() == 2).then_some(()) }
+    })
+    .await;
+    a.tick_at(kl(14, 6, 31)).await;
+    a.stop().await;
+
+    // Off from 14 Dec 06:31 to Wednesday 16 Dec 12:00: the runs of 15 Dec (for the 14th) and 16 Dec (for the 15th)
+    // are each made once when it is back, and the files whose period ended before 9 Dec (7 days) are deleted.
+    let a = Appliance::start_with(dir.path(), &fake.url, kl(16, 12, 0), DELIVERY).await;
+    a.tick_at(kl(16, 12, 0)).await;
+    a.tick_at(kl(16, 12, 5)).await;
+    let daily = files_in(&reports.join("daily"));
+    for d in ["09", "10", "11", "12", "13", "14", "15"] {
+        assert!(
+            daily.contains(&format!("tapak-daily-2026-12-{d}.json")),
+            "{d} in {daily:?}"
+        );
+    }
+    assert!(
+        !daily
+            .iter()
+            .any(|f| f.contains("2026-12-07") || f.contains("2026-12-08")),
+        "past the retention: {daily:?}"
+    );
+    let runs: i64 = a
+        .svc
+        .db
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT count(*) FROM report_runs WHERE kind = 'daily' AND first_day IN ('2026-12-14', '2026-12-15')",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(runs, 2);
+    let sends = a.get("/api/v1/outbox?limit=100").await;
+    let docs: Vec<&Value> = sends["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["kind"] == "document")
+        .collect();
+    // One send per PDF written (the firm's and the site's) and recipient, each sent once.
+    let mut sent: Vec<(&str, &str)> = docs
+        .iter()
+        .map(|d| {
+            (
+                d["document"]["filename"].as_str().unwrap(),
+                d["state"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    sent.sort();
+    let site_pdf = format!("tapak-weekly-2026-W50-{s}.pdf");
+    assert_eq!(
+        sent,
+        vec![
+            (site_pdf.as_str(), "sent"),
+            ("tapak-weekly-2026-W50.pdf", "sent")
+        ],
+        "{sends}"
+    );
+    let mut got = fake.documents();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("60121110001".to_string(), site_pdf.clone()),
+            (
+                "60121110001".to_string(),
+                "tapak-weekly-2026-W50.pdf".to_string()
+            )
+        ]
+    );
+    a.stop().await;
+}

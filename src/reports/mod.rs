@@ -2,7 +2,8 @@
 //!
 //! `period` resolves periods in the appliance's time zone; `model` holds the inputs (plain values the store loads,
 //! `store::reports`) and the report's shape; `compute` turns one into the other. No SQL, no HTTP: "now" is a
-//! parameter. The file formats (CSV, XLSX, HTML, PDF) are rendered from a [`Report`] by `render`.
+//! parameter. The file formats (CSV, XLSX, HTML, PDF) are rendered from a [`Report`] by `render`;
+//! `crate::scheduler::report_files` writes them on schedule under the data dir and sends the PDFs (`[reports]`).
 
 pub mod compute;
 pub mod model;

@@ -5,11 +5,13 @@
 //!    nothing can change it;
 //! 3. takes the due rungs of the reminder ladder ([`crate::schedule::ladder`]) for occurrences and overdue tickets,
 //!    each rung and recipient once (a row of `ladder_steps`, in the same transaction as everything else);
-//! 4. writes the managers' daily summary once a day at the configured time.
+//! 4. writes the managers' daily summary once a day at the configured time (linking to the day's report file);
+//! 5. after its transaction, writes the scheduled report files that are due ([`report_files`]).
 //!
 //! Everything it decides is in the database, so a restart or a power cut loses nothing and repeats nothing. The whole
 //! tick is one write transaction. Work per tick is bounded by what is open, not by history.
 
+pub mod report_files;
 pub mod texts;
 
 use std::collections::{HashMap, HashSet};
@@ -54,6 +56,8 @@ pub struct Settings {
     pub summary_to: Vec<String>,
     /// `[reminders] language`, overridden per site by its `language` setting and per person by theirs.
     pub language: Lang,
+    /// `[reports]`: the scheduled report files.
+    pub reports: report_files::Settings,
 }
 
 impl Settings {
@@ -70,6 +74,7 @@ impl Settings {
                 .filter_map(|p| crate::ingest::model::normalize_phone(p))
                 .collect(),
             language: Lang::parse(&cfg.reminders.language).unwrap_or_default(),
+            reports: report_files::Settings::from_config(cfg, tz),
         }
     }
 }
@@ -81,12 +86,23 @@ pub struct TickStats {
     pub evaluated: usize,
     pub changed: usize,
     pub steps: usize,
+    /// Scheduled report files written.
+    pub report_files: usize,
 }
 
-/// Runs one tick at `now` in one write transaction.
+/// Runs one tick at `now`: the scheduler's work in one write transaction, then the report files due (rendered
+/// outside the writer; a failure there is logged and retried next tick).
 pub async fn tick(db: &Db, s: &Settings, now: DateTime<Utc>) -> Result<TickStats, StoreError> {
-    let s = s.clone();
-    db.write(move |tx| tick_tx(tx, &s, now)).await
+    let set = s.clone();
+    let mut stats = db.write(move |tx| tick_tx(tx, &set, now)).await?;
+    match report_files::tick(db, &s.reports, now).await {
+        Ok(d) => stats.report_files = d.files,
+        Err(report_files::DeliveryError::Store(StoreError::WriterGone)) => {
+            return Err(StoreError::WriterGone)
+        }
+        Err(e) => tracing::warn!(error = %e, "scheduled report files failed; retrying next tick"),
+    }
+    Ok(stats)
 }
 
 /// Runs [`tick`] every `every` until `stop`, reading the time from `clock`.
@@ -936,11 +952,13 @@ fn daily_summary(
     }
     (s.open_tickets, s.overdue_tickets) = occ::ticket_counts(tx, ms(now))?;
     if !set.public_url.trim().is_empty() {
-        s.link = format!(
-            "{}/occurrences?date={}",
-            set.public_url.trim().trim_end_matches('/'),
-            s.day
-        );
+        let base = set.public_url.trim().trim_end_matches('/');
+        // The day's report file when daily files are written (by this tick, right after, when they are due at the
+        // same time); else the day's scheduled work in the UI.
+        s.link = match set.reports.daily_file(yesterday) {
+            Some(name) => format!("{base}/api/v1/reports/files/{name}"),
+            None => format!("{base}/occurrences?date={}", s.day),
+        };
     }
     let text = texts::summary(set.language, &s);
     let step = Step {
@@ -1008,6 +1026,7 @@ mod tests {
             summary_time: None,
             summary_to: vec![],
             language: Lang::En,
+            reports: report_files::Settings::off(chrono_tz::UTC),
         };
         let covered = || {
             db.read(|c| {

@@ -55,6 +55,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0014_transcripts",
         include_str!("migrations/0014_transcripts.sql"),
     ),
+    (
+        "0015_report_runs",
+        include_str!("migrations/0015_report_runs.sql"),
+    ),
 ];
 
 /// Rollbacks of write work in this process (whole transactions and job savepoints). In-memory state derived from

@@ -427,3 +427,46 @@ pub fn report(
         &inp, period, previous, site, now, opts,
     ))
 }
+
+/// The first day of the latest period of `kind` whose run was made, if any.
+pub fn last_run(
+    conn: &Connection,
+    kind: crate::reports::PeriodKind,
+) -> Result<Option<chrono::NaiveDate>, StoreError> {
+    let day: Option<String> = conn
+        .prepare_cached("SELECT max(first_day) FROM report_runs WHERE kind = ?1")?
+        .query_row(params![kind.as_str()], |r| r.get(0))?;
+    Ok(day.and_then(|d| chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()))
+}
+
+/// Records a run as made, with the files it wrote (a second record of the same run is ignored).
+pub fn record_run(
+    tx: &super::Transaction<'_>,
+    kind: crate::reports::PeriodKind,
+    first_day: chrono::NaiveDate,
+    label: &str,
+    due: DateTime<Utc>,
+    done: DateTime<Utc>,
+    files: &[String],
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO report_runs(kind, first_day, label, due_ms, done_ms, files) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        kind.as_str(),
+        first_day.format("%Y-%m-%d").to_string(),
+        label,
+        due.timestamp_millis(),
+        done.timestamp_millis(),
+        serde_json::to_string(files).unwrap_or_else(|_| "[]".into())
+    ])?;
+    Ok(())
+}
+
+/// Every site's id, in order.
+pub fn site_ids(conn: &Connection) -> Result<Vec<i64>, StoreError> {
+    let mut st = conn.prepare_cached("SELECT id FROM sites ORDER BY id")?;
+    let rows = st.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

@@ -45,7 +45,7 @@ impl Modify for Security {
         api::schedules::list, api::schedules::get_one, api::schedules::create, api::schedules::update,
         api::schedules::delete, api::schedules::list_occurrences, api::schedules::excuse, api::schedules::posters,
         api::outbox::list,
-        api::reports::get_report, api::reports::download,
+        api::reports::get_report, api::reports::download, api::reports::files, api::reports::file,
         api::outbox::get_texts,
         api::outbox::put_texts,
     ),

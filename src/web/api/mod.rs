@@ -102,6 +102,8 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         )
         .route("/api/v1/repeats", get(records::repeats))
         .route("/api/v1/outbox", get(outbox::list))
+        .route("/api/v1/reports/files", get(reports::files))
+        .route("/api/v1/reports/files/{name}", get(reports::file))
         .route("/api/v1/reports/{period}", get(reports::get_report))
         .route("/api/v1/reports/{period}/download", get(reports::download))
         .route(

@@ -4,10 +4,11 @@
 use axum::extract::{Path, State};
 use axum::Json;
 use chrono::NaiveDate;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::auth::Permission;
 use crate::reports::{PeriodKind, Report};
+use crate::scheduler::report_files::{self, FileInfo};
 use crate::store::reports::ReportError;
 use crate::web::auth::Caller;
 use crate::web::error::{ApiError, ApiResult, QueryParams};
@@ -139,6 +140,78 @@ pub async fn download(
         header::CONTENT_TYPE,
         HeaderValue::from_static(format.mime()),
     );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+#[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FilesParams {
+    /// `daily`, `weekly` or `monthly`; default every period.
+    pub period: Option<String>,
+}
+
+/// The report files written at the configured times (`[reports]`), newest period first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FileList {
+    pub items: Vec<FileInfo>,
+}
+
+/// The report files the appliance wrote on schedule (`[reports]` in the configuration), kept for
+/// `retention_days`. Download one with `GET /api/v1/reports/files/{name}`.
+#[utoipa::path(get, path = "/api/v1/reports/files", tag = "reports", params(FilesParams),
+    responses((status = 200, body = FileList), (status = 400, description = "bad period")),
+    security(("token" = []), ("session" = [])))]
+pub async fn files(
+    State(st): State<AppState>,
+    caller: Caller,
+    QueryParams(p): QueryParams<FilesParams>,
+) -> ApiResult<Json<FileList>> {
+    caller.require(Permission::ReadRecords)?;
+    let kind = match p.period.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(k) => Some(PeriodKind::parse(k).ok_or_else(|| {
+            ApiError::invalid(format!("period: {k:?} is not daily, weekly or monthly"))
+        })?),
+    };
+    let dir = st.cfg.data("reports");
+    let items = tokio::task::spawn_blocking(move || report_files::list(&dir, kind))
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
+    Ok(Json(FileList { items }))
+}
+
+/// One report file by name (as `GET /api/v1/reports/files` lists it), as an attachment. Only the names the
+/// appliance writes are served: anything else, a path included, is 404.
+#[utoipa::path(get, path = "/api/v1/reports/files/{name}", tag = "reports",
+    params(("name" = String, Path, description = "tapak-{period}-{label}[-site-{id}].{ext}")),
+    responses((status = 200, description = "the file, as an attachment"), (status = 404, description = "no such file")),
+    security(("token" = []), ("session" = [])))]
+pub async fn file(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<axum::response::Response> {
+    use axum::http::{header, HeaderValue};
+    use axum::response::IntoResponse;
+    caller.require(Permission::ReadRecords)?;
+    let dir = st.cfg.data("reports");
+    let n = name.clone();
+    let bytes = tokio::task::spawn_blocking(move || {
+        report_files::find(&dir, &n).and_then(|p| std::fs::read(p).ok())
+    })
+    .await
+    .map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?
+    .ok_or_else(|| ApiError::NotFound(format!("no report file {name:?}")))?;
+    let mime = mime_guess::from_path(&name).first_or_octet_stream();
+    let mut resp = bytes.into_response();
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(mime.essence_str()) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }

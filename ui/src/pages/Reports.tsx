@@ -10,6 +10,7 @@ import { useDocumentTitle, useMedia, usePaged, useResource } from "../hooks";
 import { Link, setQuery, useLocation } from "../router";
 import type { Issue, Page, Repeats, Site } from "../types";
 import { PeriodReport } from "./PeriodReport";
+import { ReportFiles } from "./ReportFiles";
 import { DateInput } from "../components/DateInput";
 import { t } from "../i18n";
 
@@ -44,6 +45,7 @@ export function Reports() {
     <div class="page page-reports">
       <PageHeader title={t("Reports")} sub={t("Problems that keep coming back, and tickets that missed their SLA.")} />
       <PeriodReport />
+      <ReportFiles />
       <RepeatsPanel days={days} />
       <BreachesPanel />
       <AuditExport />
