@@ -1,12 +1,16 @@
 //! Printable QR posters for a schedule (issue 18): one per patrol checkpoint, or one per location of a cleaning
 //! schedule. The QR code opens WhatsApp at the business number with the place's tag ready to send
-//! (`https://wa.me/<number>?text=<tag>`, the tag from [`crate::schedule::tags::poster_text`]). PDF pages carry the
-//! site, the place and the instructions in English and Malay (base-14 Helvetica, WinAnsi text); PNG is the QR
-//! panels only, one under the other (no text: there is no font rasteriser in the binary).
+//! (`https://wa.me/<number>?text=<tag>`, the tag from [`crate::schedule::tags::poster_text`]). Every poster carries
+//! the site, the place and the instructions in English and Malay in DejaVu Sans ([`crate::pdf`]): embedded (a subset)
+//! in the PDF, rasterised with `ab_glyph` into the PNG (one panel per poster, one under the other). A character the
+//! font lacks shows as `�`.
 
+use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
 use image::{GrayImage, Luma};
 use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str};
 use qrcode::{Color, QrCode};
+
+use crate::pdf::{Fonts, Weight};
 
 use crate::schedule::tags::poster_text;
 use crate::store::schedules::Schedule;
@@ -151,17 +155,34 @@ pub fn qr_image(text: &str, px: u32) -> Result<GrayImage, PosterError> {
     Ok(img)
 }
 
-/// Keeps what WinAnsi text shows (printable ASCII); anything else becomes '?'.
-fn ansi(s: &str) -> Vec<u8> {
-    s.chars()
-        .map(|c| {
-            if (' '..='~').contains(&c) {
-                c as u8
-            } else {
-                b'?'
-            }
-        })
-        .collect()
+/// A line of a poster: its weight, its size in PDF points and its text.
+type Line = (Weight, f32, String);
+
+/// The lines of a poster around its QR code: the site and place above it, and the instructions under it.
+fn lines(site: &str, s: &Schedule, p: &Poster) -> (Vec<Line>, Vec<Line>) {
+    let above = vec![
+        (Weight::Bold, 26.0, site.to_string()),
+        (Weight::Bold, 20.0, format!("{} - {}", p.code, p.place)),
+        (Weight::Regular, 12.0, s.name.clone()),
+    ];
+    let below = vec![
+        (
+            Weight::Bold,
+            12.0,
+            "Scan with your phone camera, then send the message (add a photo).".to_string(),
+        ),
+        (
+            Weight::Regular,
+            12.0,
+            "Imbas dengan kamera telefon, kemudian hantar mesej (sertakan gambar).".to_string(),
+        ),
+        (
+            Weight::Regular,
+            11.0,
+            format!("Or send on WhatsApp / Atau hantar di WhatsApp: {}", p.tag),
+        ),
+    ];
+    (above, below)
 }
 
 /// Renders the posters, one page (PDF) or one panel (PNG) each.
@@ -172,31 +193,141 @@ pub fn render(
     size: Size,
 ) -> Result<Vec<u8>, PosterError> {
     match format {
-        Format::Png => png(posters, size),
+        Format::Png => png(s, posters, size),
         Format::Pdf => pdf(s, posters, size),
     }
 }
 
-fn png(posters: &[Poster], size: Size) -> Result<Vec<u8>, PosterError> {
+fn png(s: &Schedule, posters: &[Poster], size: Size) -> Result<Vec<u8>, PosterError> {
     let (w, h) = size.points();
     // About 100 dpi.
-    let (pw, ph) = ((w * 100.0 / 72.0) as u32, (h * 100.0 / 72.0) as u32);
+    let dpi = 100.0 / 72.0;
+    let (pw, ph) = ((w * dpi) as u32, (h * dpi) as u32);
+    let scale = w / 595.0 * dpi;
+    let site = s.site.as_ref().map(|x| x.name.as_str()).unwrap_or("");
     let mut sheet = GrayImage::from_pixel(pw, ph * posters.len().max(1) as u32, Luma([255]));
+    let mut pen = Pen::new()?;
     for (i, p) in posters.iter().enumerate() {
         let px = match size {
             Size::A4 => 12,
             Size::A6 => 6,
         };
+        let top = i as u32 * ph;
+        let (above, below) = lines(site, s, p);
+        let margin = 40.0 * scale;
+        let width = pw as f32 - 2.0 * margin;
+        let mut y = top as f32 + 30.0 * scale;
+        for (weight, pt, text) in &above {
+            y = pen.write(&mut sheet, *weight, pt * scale, margin, y, width, text);
+        }
         let qr = qr_image(&p.link, px)?;
         let x = pw.saturating_sub(qr.width()) / 2;
-        let y = i as u32 * ph + ph.saturating_sub(qr.height()) / 2;
-        image::imageops::overlay(&mut sheet, &qr, i64::from(x), i64::from(y));
+        let qy = y as u32 + (10.0 * scale) as u32;
+        image::imageops::overlay(&mut sheet, &qr, i64::from(x), i64::from(qy));
+        let mut y = (qy + qr.height()) as f32 + 4.0 * scale;
+        for (weight, pt, text) in &below {
+            y = pen.write(&mut sheet, *weight, pt * scale, margin, y, width, text);
+        }
     }
     let mut out = std::io::Cursor::new(Vec::new());
     sheet
         .write_to(&mut out, image::ImageFormat::Png)
         .map_err(|e| PosterError::Render(e.to_string()))?;
     Ok(out.into_inner())
+}
+
+/// Writes text into a greyscale image in DejaVu Sans, the PDF's font.
+struct Pen {
+    regular: FontRef<'static>,
+    bold: FontRef<'static>,
+}
+
+impl Pen {
+    fn new() -> Result<Pen, PosterError> {
+        let font = |w| {
+            FontRef::try_from_slice(crate::pdf::ttf(w))
+                .map_err(|e| PosterError::Render(e.to_string()))
+        };
+        Ok(Pen {
+            regular: font(Weight::Regular)?,
+            bold: font(Weight::Bold)?,
+        })
+    }
+
+    /// Writes `text` at `size` pixels from `top`, centred between `x` and `x + width` and wrapped at spaces to fit;
+    /// answers the y under it.
+    #[allow(clippy::too_many_arguments)]
+    fn write(
+        &mut self,
+        img: &mut GrayImage,
+        w: Weight,
+        size: f32,
+        x: f32,
+        top: f32,
+        width: f32,
+        text: &str,
+    ) -> f32 {
+        let font = match w {
+            Weight::Regular => &self.regular,
+            Weight::Bold => &self.bold,
+        };
+        let f = font.as_scaled(PxScale::from(size));
+        // A character the font lacks is drawn as its U+FFFD, as in the PDF.
+        let glyph = |c: char| {
+            let id = f.glyph_id(c);
+            if id.0 == 0 {
+                f.glyph_id(crate::pdf::MISSING)
+            } else {
+                id
+            }
+        };
+        let advance = |word: &str| word.chars().map(|c| f.h_advance(glyph(c))).sum::<f32>();
+        let space = f.h_advance(glyph(' '));
+        let mut rows: Vec<String> = vec![];
+        let mut row = String::new();
+        for word in text.split(' ') {
+            if !row.is_empty() && advance(&row) + space + advance(word) > width {
+                rows.push(std::mem::take(&mut row));
+            }
+            if !row.is_empty() {
+                row.push(' ');
+            }
+            row.push_str(word);
+        }
+        rows.push(row);
+        let line = f.height() + f.line_gap();
+        let mut baseline = top + f.ascent();
+        for r in &rows {
+            let mut pen_x = x + ((width - advance(r)) / 2.0).max(0.0);
+            for c in r.chars() {
+                let id = glyph(c);
+                let g = id.with_scale_and_position(size, ab_glyph::point(pen_x, baseline));
+                pen_x += f.h_advance(id);
+                let Some(outline) = font.outline_glyph(g) else {
+                    continue;
+                };
+                let b = outline.px_bounds();
+                outline.draw(|gx, gy, cover| {
+                    let (px, py) = (
+                        b.min.x as i64 + i64::from(gx),
+                        b.min.y as i64 + i64::from(gy),
+                    );
+                    if px < 0
+                        || py < 0
+                        || px >= i64::from(img.width())
+                        || py >= i64::from(img.height())
+                    {
+                        return;
+                    }
+                    let p = img.get_pixel_mut(px as u32, py as u32);
+                    let ink = (cover.clamp(0.0, 1.0) * 255.0) as u8;
+                    p.0[0] = p.0[0].min(255 - ink);
+                });
+            }
+            baseline += line;
+        }
+        baseline - f.ascent() + (line - f.height()).max(0.0)
+    }
 }
 
 fn pdf(s: &Schedule, posters: &[Poster], size: Size) -> Result<Vec<u8>, PosterError> {
@@ -222,7 +353,7 @@ fn pdf(s: &Schedule, posters: &[Poster], size: Size) -> Result<Vec<u8>, PosterEr
     pdf.pages(tree)
         .kids(pages.iter().map(|p| p.0))
         .count(pages.len() as i32);
-    crate::pdf::helvetica(&mut pdf, font, bold);
+    let mut fonts = Fonts::new().map_err(PosterError::Render)?;
     for (p, (page_id, content_id, image_id)) in posters.iter().zip(&pages) {
         let qr = qr_image(&p.link, 4)?;
         let mut page = pdf.page(*page_id);
@@ -243,23 +374,25 @@ fn pdf(s: &Schedule, posters: &[Poster], size: Size) -> Result<Vec<u8>, PosterEr
 
         let mut c = Content::new();
         let mut y = h - 60.0 * scale;
-        let line = |c: &mut Content, f: &[u8], pt: f32, text: &str, y: &mut f32| {
-            c.begin_text();
-            c.set_font(Name(f), pt * scale);
-            c.next_line(40.0 * scale, *y);
-            c.show(Str(&ansi(text)));
-            c.end_text();
-            *y -= pt * 1.4 * scale;
-        };
-        line(&mut c, b"F2", 26.0, site, &mut y);
-        line(
-            &mut c,
-            b"F2",
-            20.0,
-            &format!("{} - {}", p.code, p.place),
-            &mut y,
-        );
-        line(&mut c, b"F1", 12.0, &s.name, &mut y);
+        let mut line =
+            |c: &mut Content, (weight, pt, text): &(Weight, f32, String), y: &mut f32| {
+                c.begin_text();
+                c.set_font(
+                    Name(match weight {
+                        Weight::Regular => b"F1",
+                        Weight::Bold => b"F2",
+                    }),
+                    pt * scale,
+                );
+                c.next_line(40.0 * scale, *y);
+                c.show(Str(&fonts.encode(*weight, text)));
+                c.end_text();
+                *y -= pt * 1.4 * scale;
+            };
+        let (above, below) = lines(site, s, p);
+        for l in &above {
+            line(&mut c, l, &mut y);
+        }
         let side = 300.0 * scale;
         let qx = (w - side) / 2.0;
         let qy = y - side - 10.0 * scale;
@@ -268,29 +401,14 @@ fn pdf(s: &Schedule, posters: &[Poster], size: Size) -> Result<Vec<u8>, PosterEr
         c.x_object(Name(b"Im1"));
         c.restore_state();
         let mut y = qy - 24.0 * scale;
-        line(
-            &mut c,
-            b"F2",
-            12.0,
-            "Scan with your phone camera, then send the message (add a photo).",
-            &mut y,
-        );
-        line(
-            &mut c,
-            b"F1",
-            12.0,
-            "Imbas dengan kamera telefon, kemudian hantar mesej (sertakan gambar).",
-            &mut y,
-        );
-        line(
-            &mut c,
-            b"F1",
-            11.0,
-            &format!("Or send on WhatsApp / Atau hantar di WhatsApp: {}", p.tag),
-            &mut y,
-        );
+        for l in &below {
+            line(&mut c, l, &mut y);
+        }
         pdf.stream(*content_id, &c.finish());
     }
+    fonts
+        .write(&mut pdf, font, bold, next)
+        .map_err(PosterError::Render)?;
     Ok(pdf.finish())
 }
 

@@ -944,8 +944,8 @@ async fn posters_carry_a_qr_code_of_the_wa_me_link_with_the_tag() {
             "name": "Night patrol", "site": "Kenanga Heights", "category": "security",
             "rrule": "DTSTART;TZID=Asia/Kuala_Lumpur:20261201T000000\nRRULE:FREQ=HOURLY;INTERVAL=2",
             "window_minutes": 60,
-            "checkpoints": [{"code": "cp1", "name": "Gate"}, {"code": "CP2", "name": "Carpark B1"},
-                            {"code": "CP3", "name": "Pool"}]
+            "checkpoints": [{"code": "cp1", "name": "Gate"}, {"code": "CP2", "name": "Carpark B1 停车场"},
+                            {"code": "CP3", "name": "Café Łąka (José Müller)"}]
         }),
     )
     .await;
@@ -974,14 +974,61 @@ async fn posters_carry_a_qr_code_of_the_wa_me_link_with_the_tag() {
         decode_qr(img.width() as usize, img.height() as usize, img.as_raw()),
         want
     );
+    // Each panel (one per checkpoint) has text above its QR code (site, place) and under it (the instructions).
+    let dark = |rows: std::ops::Range<u32>| {
+        rows.flat_map(|y| (0..img.width()).map(move |x| (x, y)))
+            .filter(|&(x, y)| img.get_pixel(x, y).0[0] < 100)
+            .count()
+    };
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let mut prepared =
+        rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| img.as_raw()[y * w + x]);
+    let mut codes: Vec<(u32, u32)> = prepared
+        .detect_grids()
+        .iter()
+        .map(|g| {
+            let ys = g.bounds.iter().map(|p| p.y.max(0) as u32);
+            (ys.clone().min().unwrap(), ys.max().unwrap())
+        })
+        .collect();
+    codes.sort();
+    assert_eq!(codes.len(), 3);
+    let panel = img.height() / 3;
+    for (i, (qr_top, qr_bottom)) in codes.into_iter().enumerate() {
+        let top = i as u32 * panel;
+        assert!(
+            dark(top..qr_top - 10) > 500,
+            "panel {i}: the site and place above the code"
+        );
+        assert!(
+            dark(qr_bottom + 10..top + panel) > 500,
+            "panel {i}: the instructions under the code"
+        );
+    }
     let (st, ct, pdf) = get("format=pdf&size=a6").await;
     assert_eq!((st, ct.as_str()), (200, "application/pdf"));
     assert!(pdf.starts_with(b"%PDF-"));
-    let text = String::from_utf8_lossy(&pdf);
+    // The text as a reader extracts it, through the embedded font's Unicode map: accents as written, what the font
+    // lacks (Chinese) as U+FFFD.
+    let doc = lopdf::Document::load_mem(&pdf).unwrap();
+    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+    assert_eq!(pages.len(), 3);
+    let text = doc.extract_text(&pages).unwrap();
+    for want in [
+        "Kenanga Heights",
+        "CP3 - Café Łąka (José Müller)",
+        "CP2 - Carpark B1 \u{FFFD}\u{FFFD}\u{FFFD}",
+        "Imbas dengan kamera telefon",
+        "Scan with your phone camera",
+        "#CP1 Kenanga Heights",
+    ] {
+        assert!(text.contains(want), "{want} in the PDF text:\n{text}");
+    }
     assert!(
-        text.contains("Imbas dengan kamera") && text.contains("Scan with your phone"),
-        "instructions in both languages"
+        String::from_utf8_lossy(&pdf).contains("/FontFile2"),
+        "the font is embedded"
     );
+    assert!(!String::from_utf8_lossy(&pdf).contains("/Helvetica"));
     let mut links: Vec<String> = pdf_images(&pdf)
         .into_iter()
         .flat_map(|(w, h, px)| decode_qr(w, h, &px))

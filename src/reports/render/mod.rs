@@ -551,7 +551,7 @@ pub fn render(r: &Report, format: Format) -> Result<Vec<u8>, RenderError> {
         }
         Format::Xlsx => xlsx::render(r, &tables(r)),
         Format::Html => Ok(html::render(r, &tables(r)).into_bytes()),
-        Format::Pdf => Ok(pdf::render(r, &tables(r))),
+        Format::Pdf => pdf::render(r, &tables(r)).map_err(RenderError),
     }
 }
 

@@ -1,7 +1,9 @@
-//! PDF through pdf-writer (pure Rust): landscape A4 pages of the report's tables in the standard Helvetica fonts
-//! (WinAnsi encoding, so Latin text including Malay prints as is; characters outside Latin-1 print as '?').
+//! PDF through pdf-writer (pure Rust): landscape A4 pages of the report's tables in DejaVu Sans, embedded as a subset
+//! ([`crate::pdf`]): Latin text with any accents prints as written; a character the font lacks prints as '�'.
 
 use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str};
+
+use crate::pdf::{Fonts, Weight};
 
 use super::Table;
 use crate::reports::model::Report;
@@ -11,18 +13,8 @@ const H: f32 = 595.0;
 const MARGIN: f32 = 36.0;
 const PT: f32 = 7.5;
 const LINE: f32 = 10.5;
-/// Helvetica's average advance at `PT`, used to fit columns.
-const CHAR_W: f32 = PT * 0.52;
-
-/// WinAnsi bytes: printable ASCII and Latin-1 as they are, anything else '?'.
-fn ansi(s: &str) -> Vec<u8> {
-    s.chars()
-        .map(|c| match c as u32 {
-            0x20..=0x7e | 0xa0..=0xff => c as u32 as u8,
-            _ => b'?',
-        })
-        .collect()
-}
+/// DejaVu Sans's average advance at `PT` (letters and digits), used to fit columns.
+const CHAR_W: f32 = PT * 0.55;
 
 enum Line {
     Title(String),
@@ -104,7 +96,7 @@ fn table_lines(t: &Table, out: &mut Vec<Line>) {
     }
 }
 
-pub fn render(r: &Report, tables: &[Table]) -> Vec<u8> {
+pub fn render(r: &Report, tables: &[Table]) -> Result<Vec<u8>, String> {
     let mut lines = vec![
         Line::Title(super::title(r)),
         Line::Text(format!(
@@ -162,7 +154,7 @@ pub fn render(r: &Report, tables: &[Table]) -> Vec<u8> {
     pdf.pages(tree)
         .kids(ids.iter().map(|p| p.0))
         .count(ids.len() as i32);
-    crate::pdf::helvetica(&mut pdf, font, bold);
+    let mut fonts = Fonts::new()?;
     let count = pages.len();
     for (n, (page_lines, (page_id, content_id))) in pages.iter().zip(&ids).enumerate() {
         let mut page = pdf.page(*page_id);
@@ -175,11 +167,16 @@ pub fn render(r: &Report, tables: &[Table]) -> Vec<u8> {
             .pair(Name(b"F2"), bold);
         page.finish();
         let mut c = Content::new();
-        let text = |c: &mut Content, f: &[u8], pt: f32, x: f32, y: f32, s: &str| {
+        let mut text = |c: &mut Content, f: &[u8], pt: f32, x: f32, y: f32, s: &str| {
+            let weight = if f == b"F2" {
+                Weight::Bold
+            } else {
+                Weight::Regular
+            };
             c.begin_text();
             c.set_font(Name(f), pt);
             c.next_line(x, y);
-            c.show(Str(&ansi(s)));
+            c.show(Str(&fonts.encode(weight, s)));
             c.end_text();
         };
         let mut y = H - MARGIN;
@@ -209,7 +206,8 @@ pub fn render(r: &Report, tables: &[Table]) -> Vec<u8> {
         );
         pdf.stream(*content_id, &c.finish());
     }
-    pdf.finish()
+    fonts.write(&mut pdf, font, bold, 5 + 2 * ids.len() as i32)?;
+    Ok(pdf.finish())
 }
 
 #[cfg(test)]
@@ -217,8 +215,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn text_outside_latin_1_becomes_a_question_mark() {
-        assert_eq!(ansi("Blok C ✅ café"), b"Blok C ? caf\xe9".to_vec());
+    fn a_long_cell_is_cut_with_a_tilde() {
         assert_eq!(fit("abcdefgh", 5), "abcd~");
+        assert_eq!(fit("café", 5), "café");
     }
 }
