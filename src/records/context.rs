@@ -85,8 +85,10 @@ pub struct Fit {
     pub conflict: bool,
 }
 
-/// The fit of every open ticket, best first (ties: the most recently opened).
-pub fn fits(state: &ChatState, msg: &MsgIn, class: &Classification) -> Vec<Fit> {
+/// The best-fitting open ticket, if any (ties: the most recently opened, then the first in the chat's order), with
+/// the cues that explain its score. Only the winner's cues are written out: every open ticket is weighed for each
+/// message, and formatting every candidate's cues cost most of an import's time in a chat with many open tickets.
+pub fn best_fit(state: &ChatState, msg: &MsgIn, class: &Classification) -> Option<Fit> {
     let replied = msg
         .reply_to
         .and_then(|q| state.msg_records.get(&q))
@@ -104,27 +106,38 @@ pub fn fits(state: &ChatState, msg: &MsgIn, class: &Classification) -> Vec<Fit> 
             .map(|(_, id)| id)
     });
     let words = terms(&msg.text);
-    let mut out: Vec<Fit> = state
-        .tickets
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| t.is_open_for_linking())
-        .map(|(idx, t)| {
-            let mut f = fit_one(idx, t, msg, class, replied, last_touched, &words);
-            if let Some(s) = msg.sender_id {
-                taught_cues(&state.taught, s, t, &mut f);
-            }
-            f
-        })
-        .collect();
-    out.sort_by(|a, b| {
-        b.score.total_cmp(&a.score).then_with(|| {
-            let ta = &state.tickets[a.idx];
-            let tb = &state.tickets[b.idx];
-            (tb.opened_at, tb.opened_ordinal).cmp(&(ta.opened_at, ta.opened_ordinal))
-        })
-    });
-    out
+    let weigh = |idx: usize, t: &Ticket, explain: bool| {
+        let seen = Seen {
+            replied,
+            last_touched,
+            words: &words,
+        };
+        let mut f = fit_one(idx, t, msg, class, seen, explain);
+        if let Some(s) = msg.sender_id {
+            taught_cues(&state.taught, s, t, &mut f, explain);
+        }
+        f
+    };
+    // Better: a higher score, then the more recently opened; on a full tie the earlier candidate stays.
+    let better = |a: &Fit, b: &Fit| {
+        let (ta, tb) = (&state.tickets[a.idx], &state.tickets[b.idx]);
+        a.score
+            .total_cmp(&b.score)
+            .then_with(|| (ta.opened_at, ta.opened_ordinal).cmp(&(tb.opened_at, tb.opened_ordinal)))
+            == std::cmp::Ordering::Greater
+    };
+    let mut best: Option<Fit> = None;
+    for (idx, t) in state.tickets.iter().enumerate() {
+        if !t.is_open_for_linking() {
+            continue;
+        }
+        let f = weigh(idx, t, false);
+        if best.as_ref().is_none_or(|b| better(&f, b)) {
+            best = Some(f);
+        }
+    }
+    let idx = best?.idx;
+    Some(weigh(idx, &state.tickets[idx], true))
 }
 
 /// Cues adding up to a fit.
@@ -133,12 +146,16 @@ struct Acc {
     cues: Vec<String>,
     /// (weight, reason) of the strongest positive cue that names a reason.
     strongest: (f32, LinkReason),
+    /// Whether to write the cues out (only the winning fit's are shown).
+    explain: bool,
 }
 
 impl Acc {
     fn add(&mut self, w: f32, cue: String, reason: Option<LinkReason>) {
         self.score += w;
-        self.cues.push(format!("{cue} ({w:+.1})"));
+        if self.explain {
+            self.cues.push(format!("{cue} ({w:+.1})"));
+        }
         if let Some(r) = reason {
             if w > self.strongest.0 {
                 self.strongest = (w, r);
@@ -147,19 +164,34 @@ impl Acc {
     }
 }
 
+/// What is read from the message once and weighed against every ticket.
+#[derive(Clone, Copy)]
+struct Seen<'a> {
+    /// The ticket the message replies to.
+    replied: Option<i64>,
+    /// The open ticket the sender touched last.
+    last_touched: Option<i64>,
+    words: &'a [String],
+}
+
 fn fit_one(
     idx: usize,
     t: &Ticket,
     msg: &MsgIn,
     class: &Classification,
-    replied: Option<i64>,
-    last_touched: Option<i64>,
-    words: &[String],
+    seen: Seen<'_>,
+    explain: bool,
 ) -> Fit {
+    let Seen {
+        replied,
+        last_touched,
+        words,
+    } = seen;
     let mut a = Acc {
         score: 0.0,
         cues: Vec::new(),
         strongest: (0.0, LinkReason::InContext),
+        explain,
     };
     if replied == Some(t.id) {
         a.add(
@@ -243,14 +275,22 @@ fn fit_one(
 }
 
 /// Cues a manager's corrections taught: the sender's trades and places.
-fn taught_cues(taught: &super::engine::Taught, sender: i64, t: &Ticket, f: &mut Fit) {
+fn taught_cues(
+    taught: &super::engine::Taught,
+    sender: i64,
+    t: &Ticket,
+    f: &mut Fit,
+    explain: bool,
+) {
     if let Some(c) = t.category {
         if taught.trades.contains(&(sender, c)) {
             f.score += W_TAUGHT_TRADE;
-            f.cues.push(format!(
-                "taught by a correction: the sender works on {} ({W_TAUGHT_TRADE:+.1})",
-                c.as_str()
-            ));
+            if explain {
+                f.cues.push(format!(
+                    "taught by a correction: the sender works on {} ({W_TAUGHT_TRADE:+.1})",
+                    c.as_str()
+                ));
+            }
         }
     }
     for (k, v) in [("block", &t.location.block), ("area", &t.location.area)] {
@@ -258,9 +298,11 @@ fn taught_cues(taught: &super::engine::Taught, sender: i64, t: &Ticket, f: &mut 
             let e = (sender, k.to_string(), v.to_lowercase());
             if taught.places.contains(&e) {
                 f.score += W_TAUGHT_PLACE;
-                f.cues.push(format!(
-                    "taught by a correction: the sender works at {k} {v} ({W_TAUGHT_PLACE:+.1})"
-                ));
+                if explain {
+                    f.cues.push(format!(
+                        "taught by a correction: the sender works at {k} {v} ({W_TAUGHT_PLACE:+.1})"
+                    ));
+                }
             }
         }
     }
@@ -319,7 +361,7 @@ pub fn reread(state: &ChatState, msg: &MsgIn, class: &Classification) -> Option<
     } else {
         (Kind::IssueUpdate, p_upd.max(p_res))
     };
-    let best = fits(state, msg, class).into_iter().next()?;
+    let best = best_fit(state, msg, class)?;
     // A message naming another place than the ticket (another level, unit, block or area) is about something else.
     if best.score < MIN_FIT_TO_SWITCH || best.conflict {
         return None;

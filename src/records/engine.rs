@@ -1329,7 +1329,7 @@ fn link_update(
             if super::context::legacy() {
                 return None;
             }
-            let best = super::context::fits(state, msg, class).into_iter().next()?;
+            let best = super::context::best_fit(state, msg, class)?;
             if best.score < super::context::MIN_FIT_TO_LINK {
                 return None;
             }
