@@ -411,10 +411,14 @@ pub fn import_path(
     let mut with_files: Vec<(String, String)> = Vec::new();
     let mut present: HashSet<String> = HashSet::new();
     let spool_err = |e: std::io::Error| ImportError::Runtime(format!("import spool: {e}"));
+    // One "now" for the whole export: times ahead of it are clamped to one bound, not to a clock that moves on while
+    // the file is parsed (that spaced clamped messages by the parse speed, and photos joined whichever text the
+    // timing put nearer).
+    let now = svc.clock.now();
     for rec in parser {
         let rec = rec.map_err(|e| bad(format!("{}: {e}", ar.display_chat())))?;
         let mut m = to_inbound(&rec, &chat_ref, svc.tz, dups.next(&rec));
-        if let Some(note) = crate::ingest::times::clamp_message(&mut m, svc.clock.now()) {
+        if let Some(note) = crate::ingest::times::clamp_message(&mut m, now) {
             if s.warnings.len() < 50 {
                 s.warnings.push(note);
             }
@@ -703,4 +707,95 @@ pub fn run_cli(
         }
     }
     code
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use chrono::{DateTime, TimeDelta, Utc};
+
+    use super::*;
+    use crate::clock::Clock;
+
+    /// A clock that moves on by `step` each time it is read: an import that takes time, read as often as the code
+    /// asks (a slow machine is a large step).
+    struct Ticking {
+        at: Mutex<DateTime<Utc>>,
+        step: TimeDelta,
+    }
+
+    impl Clock for Ticking {
+        fn now(&self) -> DateTime<Utc> {
+            let mut at = self.at.lock().unwrap_or_else(|p| p.into_inner());
+            let now = *at;
+            *at = now.checked_add_signed(self.step).unwrap_or(now);
+            now
+        }
+    }
+
+    /// The start of `dev-condo-cleaning-2`: a cleaner reports a lobby done, sends two photos of it and a quarter of an
+    /// hour later reports a leak.
+    const EXPORT: &str = "\
+[14/12/2026, 7:45:03 AM] Kak Salmah Supervisor: Assalamualaikum & selamat pagi semua. Rabu ni audit kebersihan JMB, tolong extra sikit ya
+[14/12/2026, 8:20:15 AM] Aminah Cleaner: Lobi Jasmin siap mop, lantai dah kering \u{2705}
+\u{200e}[14/12/2026, 8:20:50 AM] Aminah Cleaner: \u{200e}<attached: 00000037-PHOTO-2026-12-14-08-20-50.jpg>
+\u{200e}[14/12/2026, 8:21:05 AM] Aminah Cleaner: \u{200e}<attached: 00000038-PHOTO-2026-12-14-08-21-05.jpg>
+[14/12/2026, 8:35:33 AM] Aminah Cleaner: Kak, siling carpark B1 Jasmin menitik air, lantai basah licin
+[14/12/2026, 8:40:00 AM] Kak Salmah Supervisor: Mr Ong, tolong arrange plumber tengok B1 Jasmin
+";
+
+    /// Imports [`EXPORT`] into a fresh data dir at `now` with a clock moving `step` per read, classifies and links it;
+    /// answers the chat's records.
+    fn import_at(now: DateTime<Utc>, step: TimeDelta) -> crate::store::record_links::ChatRecords {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = crate::config::Config {
+            data_dir: dir.path().join("data"),
+            ..crate::config::Config::default()
+        };
+        let clock = Arc::new(Ticking {
+            at: Mutex::new(now),
+            step,
+        });
+        let core = crate::core::Core::open(cfg, clock).unwrap();
+        let svc = Pipeline::new(Arc::new(core));
+        let path = dir.path().join("Vista Damai Cleaning Crew.txt");
+        std::fs::write(&path, EXPORT).unwrap();
+        let s = import_path(&svc, &path, &ImportOptions::default(), &|_| {}).unwrap();
+        assert_eq!(s.new, 6, "{s:?}");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(process_new(&svc)).unwrap();
+        let chat = s.chat.expect("the chat").id;
+        svc.db
+            .read_blocking(move |c| crate::store::record_links::chat_records(c, chat))
+            .unwrap()
+    }
+
+    #[test]
+    fn an_export_dated_ahead_of_the_clock_links_the_same_however_long_the_import_takes() {
+        // The export's dates lie more than a day ahead of the clock, so every time is clamped to now + 1 day.
+        let now = DateTime::parse_from_rfc3339("2026-12-08T04:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let instant = import_at(now, TimeDelta::zero());
+        let photos: Vec<_> = instant.evidence.values().collect();
+        assert_eq!(photos.len(), 2, "{instant:?}");
+        let first = photos[0].0.clone().expect("the photos are linked");
+        assert!(
+            photos.iter().all(|(l, _)| l.as_ref() == Some(&first)),
+            "both photos go with the text before them: {instant:?}"
+        );
+        // The cleaner's "lobby done" text and its photos share a record; the leak report is another one.
+        assert!(instant
+            .messages
+            .values()
+            .any(|l| l.as_ref() == Some(&first)));
+        assert_eq!(instant.issues.len(), 1, "{instant:?}");
+        for step in [TimeDelta::milliseconds(3), TimeDelta::minutes(4)] {
+            assert_eq!(import_at(now, step), instant, "clock step {step}");
+        }
+    }
 }
