@@ -566,7 +566,7 @@ async fn a_seeded_storm_of_hostile_input_at_every_write_route_leaves_the_writer_
         .and_then(|v| v.parse().ok())
         .unwrap_or(STORM_SEED);
     let s = Server::start(&config());
-    let c = client();
+    let c = fresh_connection_client();
     let admin = s.token("admin");
     s.add_user("ops-admin", "admin", "correct horse battery");
     seed_records(&c, &s, &admin).await;

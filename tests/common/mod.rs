@@ -260,6 +260,18 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// A client that opens a new connection for every request. For tests whose requests the server may answer before
+/// reading their body (and then closes the connection): a pooled client can pick that connection just as it closes
+/// and fail with "IncompleteMessage", a client-side race that is no finding about the server.
+pub fn fresh_connection_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
+}
+
 /// POSTs a signed Cloud API webhook.
 pub async fn post_cloud(c: &reqwest::Client, s: &Server, body: &[u8]) -> reqwest::Response {
     c.post(s.u("/webhooks/whatsapp"))
