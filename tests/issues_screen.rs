@@ -375,21 +375,7 @@ async fn the_issue_list_filters_sorts_counts_and_downloads_what_it_shows() {
     assert_eq!(st, 404);
 
     // The photo says who sent it and when.
-    let detail = eventually(30, "photo linked", || {
-        let (c, u, t) = (
-            c.clone(),
-            s.u(&format!("/api/v1/issues/{lift}")),
-            manager.clone(),
-        );
-        async move {
-            let (_, v) = get_json(&c, &u, &t).await;
-            v["evidence"]
-                .as_array()
-                .filter(|e| !e.is_empty())
-                .map(|_| v.clone())
-        }
-    })
-    .await;
+    let detail = issue_once_it_has_evidence(&c, &s, &manager, lift, "photo linked").await;
     assert_eq!(detail["evidence"][0]["sender"]["name"], "Rajesh");
     let sent = detail["evidence"][0]["sent_at"].as_str().unwrap();
     assert_eq!(

@@ -102,21 +102,7 @@ async fn a_ticket_lives_from_report_to_resolution_with_proof() {
     );
     let id = issue["id"].as_i64().unwrap();
     // The resolution photo is resolution proof (it arrives with no caption right after the resolution claim).
-    let detail = eventually(30, "proof linked", || {
-        let (c, u, t) = (
-            c.clone(),
-            s.u(&format!("/api/v1/issues/{id}")),
-            token.clone(),
-        );
-        async move {
-            let (_, v) = get_json(&c, &u, &t).await;
-            v["evidence"]
-                .as_array()
-                .filter(|e| !e.is_empty())
-                .map(|_| v.clone())
-        }
-    })
-    .await;
+    let detail = issue_once_it_has_evidence(&c, &s, &token, id, "proof linked").await;
     let timeline = detail["timeline"].as_array().unwrap();
     assert_eq!(
         timeline.len(),

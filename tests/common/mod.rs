@@ -581,3 +581,28 @@ pub async fn wait_processed(c: &reqwest::Client, s: &Server, token: &str, n: usi
     })
     .await;
 }
+
+/// Polls `GET /api/v1/issues/{id}` until the issue has evidence linked, and returns it.
+pub async fn issue_once_it_has_evidence(
+    c: &reqwest::Client,
+    s: &Server,
+    token: &str,
+    id: i64,
+    what: &str,
+) -> serde_json::Value {
+    eventually(30, what, || {
+        let (c, u, t) = (
+            c.clone(),
+            s.u(&format!("/api/v1/issues/{id}")),
+            token.to_string(),
+        );
+        async move {
+            let (_, v) = get_json(&c, &u, &t).await;
+            v["evidence"]
+                .as_array()
+                .filter(|e| !e.is_empty())
+                .map(|_| v.clone())
+        }
+    })
+    .await
+}
